@@ -1,0 +1,1 @@
+"""The ``gcms`` command: a thin click shell over the :mod:`gcms` library."""

@@ -1,0 +1,196 @@
+"""Read what GC-MS instruments and libraries write; the registry picks the reader by content.
+
+Every format has one module here exposing the same verbs:
+
+``sniff(path, head) -> bool``
+    Whether the file (or folder) at ``path`` is in this format; ``head`` is its first
+    64 KiB (empty for a folder). Decided by content, the extension only as a tie-break.
+``read(path) -> Run``
+    For formats that hold acquisitions.
+``read_entries(path) -> EntryReport``
+    For formats that hold reference or library spectra: the spectra read, plus each
+    entry skipped as unreadable (no peaks, non-numeric fields...) with file, entry and
+    reason, so that a library build can go on and count them.
+
+:func:`read`, :func:`read_entries` and :func:`read_spectra` here find the module and call
+it. Any problem with the bytes surfaces as :class:`gcms.FormatError` whose message starts
+with the path.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Literal
+
+from gcms.errors import FormatError
+from gcms.io._common import DECODE_ERRORS, EntryReport, SkippedEntry
+from gcms.run import Run
+from gcms.spectrum import Spectrum
+
+__all__ = [
+    "FORMATS",
+    "EntryReport",
+    "Format",
+    "SkippedEntry",
+    "read",
+    "read_entries",
+    "read_spectra",
+    "sniff",
+]
+
+_HEAD_BYTES = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """A registered file format: its name, the module that reads it, what it holds."""
+
+    name: str
+    module: str
+    holds: Literal["runs", "spectra", "both"]
+    description: str
+
+
+#: Registered formats, in sniffing order (most specific first).
+FORMATS: tuple[Format, ...] = (
+    Format("andi-ms", "gcms.io.andi_ms", "both",
+           "ANDI/AIA mass spectrometry netCDF (ASTM E2077/E2078), runs and library files"),
+    Format("aia-chromatography", "gcms.io.andi_chrom", "runs",
+           "ANDI/AIA chromatography netCDF (ASTM E1947/E1948), trace and peak table"),
+    Format("agilent-chemstation", "gcms.io.agilent", "runs",
+           "Agilent ChemStation .D folder, data.ms / MSD1.MS and .ch detector files"),
+    Format("agilent-masshunter", "gcms.io.masshunter", "runs",
+           "Agilent MassHunter GC-MS .D folder (AcqData/MSScan.bin)"),
+    Format("mzml", "gcms.io.mzml", "runs", "mzML (plain, gzip or indexed), MS1 data"),
+    Format("jcamp-dx", "gcms.io.jcamp", "both",
+           "JCAMP-DX mass spectra and GC-MS runs (NTUPLES or one PAGE per scan)"),
+    Format("msp", "gcms.io.msp", "spectra", "MSP / NIST text and AMDIS MSL libraries"),
+    Format("massbank", "gcms.io.massbank", "spectra", "MassBank record files"),
+)
+
+
+def _module(fmt: Format) -> ModuleType:
+    return importlib.import_module(fmt.module)
+
+
+def _available() -> list[Format]:
+    """Formats whose module exists in this installation."""
+    found = []
+    for fmt in FORMATS:
+        if importlib.util.find_spec(fmt.module) is not None:
+            found.append(fmt)
+    return found
+
+
+def _format_named(name: str) -> Format:
+    for fmt in _available():
+        if fmt.name == name:
+            return fmt
+    known = ", ".join(f.name for f in _available())
+    raise ValueError(f"unknown format {name!r} (known: {known})")
+
+
+def sniff(path: str | os.PathLike) -> str:
+    """Name of the format of the file or folder at ``path``, decided by its content.
+
+    Raises
+    ------
+    FormatError
+        When the path does not exist or no registered format recognises it.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FormatError(f"{path}: no such file or folder")
+    head = b""
+    if path.is_file():
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(_HEAD_BYTES)
+        except OSError as error:
+            raise FormatError(f"{path}: cannot open: {error.strerror or error}") from error
+        if not head:
+            raise FormatError(f"{path}: file is empty")
+    for fmt in _available():
+        if _module(fmt).sniff(path, head):
+            return fmt.name
+    raise FormatError(f"{path}: not a format gcms reads (no reader recognises its content)")
+
+
+def _dispatch(path: str | os.PathLike, format: str | None, verb: str):
+    path = Path(path)
+    fmt = _format_named(format) if format is not None else _format_named(sniff(path))
+    module = _module(fmt)
+    reader = getattr(module, verb, None)
+    if reader is None:
+        holds = "library spectra" if fmt.holds == "spectra" else "acquisitions"
+        other = "read_spectra" if verb == "read" else "read"
+        raise FormatError(f"{path}: a {fmt.name} file holds {holds}; use gcms.io.{other}()")
+    try:
+        return reader(path)
+    except FormatError:
+        raise
+    except MemoryError as error:
+        raise FormatError(f"{path}: sizes in the file are implausible (out of memory)") from error
+    except DECODE_ERRORS as error:
+        # Safety net: a reader's own checks name the problem precisely; anything the
+        # bytes still manage to break below them is reported as damage, never raw.
+        raise FormatError(f"{path}: damaged or inconsistent {fmt.name} data ({error})") from error
+
+
+def read(path: str | os.PathLike, *, format: str | None = None) -> Run:
+    """Read one acquisition from ``path`` (file or ``.D`` folder).
+
+    Parameters
+    ----------
+    path
+        The file or folder. Opened read-only; its SHA-256 is in ``run.metadata.sha256``.
+    format
+        A name from :data:`FORMATS` to skip sniffing.
+
+    Raises
+    ------
+    FormatError
+        The file cannot be read; the message names the file and the problem.
+    """
+    return _dispatch(path, format, "read")
+
+
+def read_entries(path: str | os.PathLike, *, format: str | None = None) -> EntryReport:
+    """Read a library or spectrum file, skipping (and reporting) entries that cannot be read.
+
+    Returns
+    -------
+    EntryReport
+        ``spectra``: every readable entry in file order; ``skipped``: one
+        :class:`SkippedEntry` (file, entry, reason) per entry left out.
+
+    Raises
+    ------
+    FormatError
+        The file as a whole cannot be read (wrong format, truncated header...).
+    """
+    return _dispatch(path, format, "read_entries")
+
+
+def read_spectra(path: str | os.PathLike, *, format: str | None = None) -> list[Spectrum]:
+    """Read every spectrum of a library or spectrum file (MSP, JCAMP-DX, MassBank, ANDI library).
+
+    Strict: the first unreadable entry raises. Use :func:`read_entries` to skip and count
+    bad entries instead.
+
+    Raises
+    ------
+    FormatError
+        The file, or one entry of it, cannot be read; the message names both.
+    """
+    report = read_entries(path, format=format)
+    if report.skipped:
+        first = report.skipped[0]
+        more = f" (and {len(report.skipped) - 1} more)" if len(report.skipped) > 1 else ""
+        raise FormatError(f"{first}{more}")
+    return report.spectra
