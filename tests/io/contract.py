@@ -109,3 +109,95 @@ class ReaderContract:
                     )
                 except FormatError as error:
                     assert str(cut) in str(error)
+
+
+# --------------------------------------------------------------------------- mutations
+_MUTATION_TIMEOUT_S = 20
+
+
+def _read_mutated(path: Path, format_name: str, holds: str) -> None:
+    """Read a mutated file: it must end in FormatError or a valid result, fast and small."""
+    import signal
+    import tracemalloc
+
+    def _hang(signum, frame):
+        raise TimeoutError(f"{path}: reader still running after {_MUTATION_TIMEOUT_S} s")
+
+    previous = signal.signal(signal.SIGALRM, _hang)
+    signal.alarm(_MUTATION_TIMEOUT_S)
+    tracemalloc.start()
+    try:
+        if holds == "runs":
+            gcms.io.read(path, format=format_name)
+        else:
+            gcms.io.read_entries(path, format=format_name)
+    except FormatError as error:
+        assert str(path) in str(error), error
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    budget = 64 * 2**20 + 50 * path.stat().st_size
+    assert peak < budget, f"{path}: reading a mutated file took {peak / 2**20:.0f} MiB"
+
+
+def mutation_strategy(size: int):
+    """Hypothesis strategy of byte-level damage: truncation, zero-fill, bit flips."""
+    from hypothesis import strategies as st
+
+    truncate = st.builds(lambda n: ("truncate", n, 0), st.integers(0, max(size - 1, 0)))
+    zero = st.builds(lambda a, n: ("zero", a, n), st.integers(0, max(size - 1, 0)),
+                     st.integers(1, 4096))
+    flip = st.builds(lambda a, bit: ("flip", a, bit), st.integers(0, max(size - 1, 0)),
+                     st.integers(0, 7))
+    return st.lists(st.one_of(truncate, zero, flip), min_size=1, max_size=4)
+
+
+def apply_mutations(data: bytes, mutations) -> bytes:
+    buffer = bytearray(data)
+    for kind, at, amount in mutations:
+        at = min(at, max(len(buffer) - 1, 0))
+        if kind == "truncate":
+            del buffer[at:]
+        elif kind == "zero":
+            buffer[at:at + amount] = bytes(len(buffer[at:at + amount]))
+        elif buffer:
+            buffer[at] ^= 1 << amount
+    return bytes(buffer)
+
+
+class MutationContract:
+    """Property test mixin: damaged copies of each sample file fail cleanly.
+
+    Subclasses provide ``format_name``, ``holds`` and ``mutation_files()`` (a short list
+    of small real or generated files, read without fixtures so hypothesis can drive it).
+    """
+
+    format_name: str = ""
+    holds: str = "runs"
+
+    def mutation_files(self) -> list[Path]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def test_mutated_files_fail_cleanly(self, tmp_path_factory):
+        from hypothesis import HealthCheck, given, settings
+        from hypothesis import strategies as st
+
+        files = [p for p in self.mutation_files() if p.is_file()]
+        if not files:
+            pytest.skip("no sample file for mutation testing")
+        work = tmp_path_factory.mktemp("mutations")
+        originals = {p: p.read_bytes() for p in files}
+
+        @settings(max_examples=60, deadline=None, derandomize=True,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @given(st.sampled_from(files), st.data())
+        def check(path, data):
+            original = originals[path]
+            mutations = data.draw(mutation_strategy(len(original)))
+            target = work / f"mutated{path.suffix}"
+            target.write_bytes(apply_mutations(original, mutations))
+            _read_mutated(target, self.format_name, self.holds)
+
+        check()
