@@ -324,7 +324,8 @@ class _ClassicDataset(Dataset):
                                       f"{dims[dimid][0]} other than first")
             attributes = cursor.attributes(name)
             dtype = cursor.nc_type(f"variable {name}")
-            cursor.count(f"vsize of {name}")  # recomputed below: may overflow for big vars
+            # vsize is recomputed below: it is unsigned and saturates for big variables.
+            cursor.u64(f"vsize of {name}") if version == 5 else cursor.u32(f"vsize of {name}")
             begin = cursor.u32(f"offset of {name}") if version == 1 else cursor.u64(
                 f"offset of {name}")
             declared.append((name, dimids, attributes, dtype, begin))
@@ -489,6 +490,10 @@ class _Hdf5Dataset(Dataset):
                 raise FormatError(f"{self.path}: variable {name} has type {dtype}, "
                                   "which ANDI files do not use")
             total += math.prod(node.shape) * dtype.itemsize
+            for dim, length in zip(dims, node.shape, strict=True):
+                # An unlimited dimension's scale keeps its creation length; the
+                # variables along it say how long it is now.
+                dimensions[dim] = max(dimensions.get(dim, 0), int(length))
             variables[name] = Variable(name, tuple(dims), tuple(int(s) for s in node.shape),
                                        dtype, MappingProxyType(kept))
         # Compressed data may legitimately expand, but not without bound: a damaged
