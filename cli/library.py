@@ -1,0 +1,177 @@
+"""``gcms library``: build, inspect and search reference libraries."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from gcms_cli._common import EXIT_INPUT, EXIT_OK, emit_json, error_line
+
+#: Skipped entries listed one per line in the human output before "... and N more".
+_SKIPPED_SHOWN = 25
+
+
+@click.group()
+def library() -> None:
+    """Build, inspect and search reference libraries (compiled HDF5)."""
+
+
+@library.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Library file to write (HDF5).")
+@click.option("--title", default="", help="Title stored in the library.")
+@click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+def build(sources: tuple[str, ...], output: str, title: str, as_json: bool) -> None:
+    """Compile SOURCES (MSP/NIST text, JCAMP-DX, MassBank files or folders) into a library.
+
+    Folders are walked recursively; files no spectra reader recognises are ignored and
+    counted. Entries that cannot be used are skipped, each reported with file, entry
+    and reason. Exit 0 when the library was written, 2 when nothing usable was found or
+    a named file could not be read (the library is still written from the others).
+    """
+    from gcms.errors import GcmsError
+    from gcms.library import build_library
+
+    try:
+        report = build_library(sources, output, title=title)
+    except GcmsError as error:
+        error_line(str(error))
+        sys.exit(EXIT_INPUT)
+    for failure in report.failed:
+        error_line(str(failure))
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(f"{report.path}: {report.n_entries} entries from {len(report.files)} "
+                   f"files; {len(report.skipped)} entries skipped; "
+                   f"{len(report.ignored)} files ignored (not spectra)")
+        click.echo(f"  sha256 {report.library.content_sha256}")
+        for skip in report.skipped[:_SKIPPED_SHOWN]:
+            click.echo(f"  skipped {skip}")
+        if len(report.skipped) > _SKIPPED_SHOWN:
+            click.echo(f"  ... and {len(report.skipped) - _SKIPPED_SHOWN} more skipped "
+                       f"(--json lists them all)")
+    sys.exit(EXIT_INPUT if report.failed else EXIT_OK)
+
+
+@library.command()
+@click.argument("path", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def info(path: str, as_json: bool) -> None:
+    """Entries, peaks, m/z range, sources, skipped entries and content hash of a library.
+
+    The content hash is verified on opening; a library whose content no longer matches
+    it is refused (exit 2).
+    """
+    from gcms.errors import GcmsError
+    from gcms.library import Library
+
+    try:
+        summary = Library.open(path).info()
+    except GcmsError as error:
+        error_line(str(error))
+        sys.exit(EXIT_INPUT)
+    if as_json:
+        emit_json(summary)
+        return
+    rows = [
+        ("title", summary["title"] or "-"),
+        ("entries", summary["n_entries"]),
+        ("peaks", f"{summary['n_peaks']} (median {summary['peaks_per_entry_median']:g} "
+                  f"per entry)"),
+        ("m/z", "-" if not summary["mz_range"] else
+         f"{summary['mz_range'][0]} - {summary['mz_range'][1]}"),
+        ("InChIKey", f"{summary['n_with_inchikey']} entries"),
+        ("RI", f"{summary['n_with_retention_index']} entries"),
+        ("in-house", f"{summary['n_in_house']} entries"),
+        ("sources", f"{len(summary['sources'])} files"),
+        ("skipped", f"{summary['n_skipped']} entries"),
+        ("sha256", summary["content_sha256"]),
+    ]
+    click.echo(summary["path"])
+    for label, value in rows:
+        click.echo(f"  {label:<10} {value}")
+
+
+@library.command()
+@click.argument("library_path", metavar="LIBRARY", type=click.Path())
+@click.argument("queries", nargs=-1, required=True, type=click.Path())
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="Hits per query spectrum.")
+@click.option("--rank-by", type=click.Choice(["identity", "reverse", "similarity"]),
+              default="identity", show_default=True, help="Score that orders the hits.")
+@click.option("--presearch", type=click.Choice(["exact", "fast", "off"]), default="exact",
+              show_default=True,
+              help="exact: same hits as scoring every entry; fast: cluster probing.")
+@click.option("--ri-window", type=float, default=None,
+              help="Drop hits whose RI differs from the query's by more (RI units).")
+@click.option("--ri-penalty", type=float, default=None,
+              help="MF units per RI unit beyond --ri-window (default window 50).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu",
+              show_default=True)
+@click.option("--json", "as_json", is_flag=True,
+              help='A list of {"query", "hits"} objects, one per query spectrum.')
+def search(library_path: str, queries: tuple[str, ...], top: int, rank_by: str,
+           presearch: str, ri_window: float | None, ri_penalty: float | None, device: str,
+           as_json: bool) -> None:
+    """Search every spectrum of the QUERIES files (MSP, JCAMP-DX, MassBank) in LIBRARY.
+
+    Scores follow NIST MS Search (0-999): MF (identity), RMF (reverse), probability
+    (percent). Exit 0 when every query file was read, 2 otherwise (the others are still
+    searched).
+    """
+    from gcms.errors import GcmsError
+    from gcms.io import read_entries
+    from gcms.library import Library, SearchSettings
+
+    try:
+        lib = Library.open(library_path)
+    except GcmsError as error:
+        error_line(str(error))
+        sys.exit(EXIT_INPUT)
+    spectra, failed = [], False
+    for path in queries:
+        try:
+            report = read_entries(path)
+        except GcmsError as error:
+            error_line(str(error))
+            failed = True
+            continue
+        for skip in report.skipped:
+            error_line(f"query not used: {skip}")
+        for n, spectrum in enumerate(report.spectra):
+            if spectrum.name is None:
+                label = path if len(report.spectra) == 1 else f"{path}#{n + 1}"
+                spectrum = spectrum.replace(name=label)
+            spectra.append(spectrum)
+    ri_mode = "off"
+    if ri_penalty is not None:
+        ri_mode = "penalty"
+    elif ri_window is not None:
+        ri_mode = "window"
+    settings_args = {"rank_by": rank_by, "presearch": presearch, "ri_mode": ri_mode}
+    if ri_window is not None:
+        settings_args["ri_window"] = ri_window
+    if ri_penalty is not None:
+        settings_args["ri_penalty"] = ri_penalty
+    try:
+        results = lib.search(spectra, top=top, settings=SearchSettings(**settings_args),
+                             device=device) if spectra else []
+    except (GcmsError, ValueError) as error:
+        error_line(str(error))
+        sys.exit(EXIT_INPUT)
+    if as_json:
+        emit_json([r.to_dict() for r in results])
+    else:
+        click.echo(f"library {lib.path} ({len(lib)} entries, sha256 "
+                   f"{lib.content_sha256[:16]}...)")
+        for result in results:
+            click.echo(f"\n{result.query}")
+            click.echo(f"  {'#':>3} {'MF':>4} {'RMF':>4} {'Prob%':>6}  {'CAS':<12} "
+                       f"{'lib#':>7}  name")
+            for hit in result.hits:
+                click.echo(f"  {hit.rank:>3} {hit.match_factor:>4} "
+                           f"{hit.reverse_match_factor:>4} {hit.probability:>6.2f}  "
+                           f"{hit.cas or '-':<12} {hit.library_index:>7}  {hit.name or '-'}")
+    sys.exit(EXIT_INPUT if failed else EXIT_OK)
