@@ -154,6 +154,7 @@ def _peak_table(ds: Dataset, *, unit: float, times: np.ndarray,
         if np.isfinite(start).any() or np.isfinite(end).any():
             columns["start_s"], columns["end_s"] = start, end
             notes["gcms.peak_bounds"] = "peak start/end from baseline_start/stop_time"
+    raw_start, raw_end = columns["start_s"], columns["end_s"]
     for field in _TIME_COLUMNS:
         columns[field] = columns[field] * unit
     slack = float(np.median(np.diff(times))) if times.size > 1 else 0.0
@@ -161,16 +162,15 @@ def _peak_table(ds: Dataset, *, unit: float, times: np.ndarray,
     if n and not _consistent(rt, start, end, slack):
         # Some writers give the bounds as sample indices; accept that reading only when
         # it makes every bound consistent with the retention times.
-        raw_start, raw_end = start / unit, end / unit
-        integral = np.isfinite(raw_start) & np.isfinite(raw_end)
-        as_index = integral.any() and np.all(raw_start[integral] == np.round(raw_start[
-            integral])) and np.all(raw_end[integral] == np.round(raw_end[integral]))
-        if as_index and times.size and (raw_end[integral] < times.size).all() and (
-                raw_start[integral] >= 0).all():
+        known = np.isfinite(raw_start) & np.isfinite(raw_end)
+        bounds = np.concatenate((raw_start[known], raw_end[known]))
+        as_index = bounds.size and times.size and np.all(bounds == np.round(bounds)) and (
+            bounds.min() >= 0 and bounds.max() < times.size)
+        if as_index:
             index_start = np.full(n, np.nan)
             index_end = np.full(n, np.nan)
-            index_start[integral] = times[raw_start[integral].astype(np.int64)]
-            index_end[integral] = times[raw_end[integral].astype(np.int64)]
+            index_start[known] = times[raw_start[known].astype(np.int64)]
+            index_end[known] = times[raw_end[known].astype(np.int64)]
             if _consistent(rt, index_start, index_end, slack):
                 columns["start_s"], columns["end_s"] = index_start, index_end
                 notes["gcms.peak_bounds"] = (
