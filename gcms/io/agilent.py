@@ -690,7 +690,12 @@ def _decode_ch(data: bytes, where: str, stem: str) -> _Decoded:
         raise FormatError(f"{where}: holds no data points")
     if not (np.isfinite(slope) and np.isfinite(intercept)) or slope == 0:
         raise FormatError(f"{where}: header scale factor {slope} is not usable (damaged header)")
-    signal = raw.astype(np.float64) * slope + intercept
+    with np.errstate(all="ignore"):  # damaged values are caught just below, by name
+        signal = raw.astype(np.float64) * slope + intercept
+    if not np.isfinite(signal).all():
+        first_bad = int(np.flatnonzero(~np.isfinite(signal))[0])
+        raise FormatError(f"{where}: point {first_bad + 1} of {n} is not a finite number "
+                          "(damaged data)")
     extra = {"ch_format": version, "scale_slope": repr(slope), "scale_intercept": repr(intercept)}
     times_s = _ch_time_axis(float(first_ms), float(last_ms), n, interval_s, version, where,
                             extra)
@@ -996,7 +1001,8 @@ def _xml_root(raw: bytes, name: str, problems: list[str]):
         return None
     try:
         return ElementTree.fromstring(raw)
-    except ElementTree.ParseError as error:
+    except (ElementTree.ParseError, LookupError, ValueError) as error:
+        # LookupError: an XML declaration naming an unknown encoding.
         problems.append(f"{name}: not well-formed XML ({error})")
         return None
 
@@ -1113,10 +1119,17 @@ def _merge_metadata(decoded: _Decoded, folder: FolderMetadata, data_file: Path, 
     if folder.problems:
         extra["folder_problems"] = "; ".join(folder.problems)
     acquisition = decoded.acquisition
-    if (acquisition == "scan" and folder.acquisition_mode
-            and folder.acquisition_mode.strip().upper() == "SIM"
-            and data_file.name.lower() == "data.ms"):
-        acquisition = "sim"  # a SIM-only method writes its SIM data to data.ms
+    if acquisition == "scan" and is_ms:
+        # Records say 3 in every SIM file seen; should a file say otherwise, the SIM data
+        # are still recognised by the name the data system gives them (dataSim.ms) or,
+        # for a SIM-only method that writes data.ms, by the method's acquisition mode.
+        if data_file.stem.lower().endswith("sim"):
+            acquisition = "sim"
+            extra["acquisition_source"] = "file name"
+        elif (folder.acquisition_mode and folder.acquisition_mode.strip().upper() == "SIM"
+              and data_file.name.lower() == "data.ms"):
+            acquisition = "sim"
+            extra["acquisition_source"] = "acqmeth.txt"
     return RunMetadata(
         sample_name=header.get("sample_name") or folder.sample_name,
         acquired_at=acquired,

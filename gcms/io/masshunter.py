@@ -137,7 +137,8 @@ def scan_record_dtype(xsd: bytes, blocks: int = 1, *, where: str = "MSScan.xsd")
         raise FormatError(f"{where}: declares XML entities; not a MassHunter schema")
     try:
         root = ElementTree.fromstring(xsd)
-    except ElementTree.ParseError as error:
+    except (ElementTree.ParseError, LookupError, ValueError) as error:
+        # LookupError: an XML declaration naming an unknown encoding.
         raise FormatError(f"{where}: not well-formed XML ({error})") from error
     types: dict[str, list[tuple[str, str, str | None]]] = {}
     for complex_type in root.iter(f"{_XS}complexType"):
@@ -193,7 +194,7 @@ def _scan_count(acq: Path) -> int | None:
     try:
         root = ElementTree.fromstring(raw)
         counts = [int(e.text) for e in root.iter("NumOfScans") if e.text and e.text.strip()]
-    except (ElementTree.ParseError, ValueError) as error:
+    except (ElementTree.ParseError, LookupError, ValueError) as error:
         raise FormatError(f"{msts}: unreadable scan counts ({error})") from error
     if any(c < 0 for c in counts):
         raise FormatError(f"{msts}: negative scan count")
@@ -364,9 +365,11 @@ def read(path: str | os.PathLike, *, channel: str | None = None) -> Run:
         detector="MS",
         extra=extra,
     )
+    with np.errstate(over="ignore"):  # an absurd time becomes inf; the Run refuses it
+        scan_times = chosen["ScanTime"] * 60.0
     return build_run(
         str(scan_path),
-        scan_times=chosen["ScanTime"] * 60.0,
+        scan_times=scan_times,
         scan_offsets=offsets,
         mz=mz,
         intensity=intensity,
@@ -400,7 +403,10 @@ def _block_problem(block: np.ndarray, peak_size: int) -> tuple[int, str] | None:
     offset = block["SpectrumOffset"].astype(np.int64)
     width = np.where(count > 0, size // np.maximum(count, 1), 0)
     widths_ok = np.isin(width, list(PEAK_LAYOUTS)) & (size == count * width)
-    bad = (count < 0) | ((count > 0) & (~widths_ok | (offset < 2) | (offset + size > peak_size)))
+    # Compare offset and size with the file size separately first: their sum could wrap.
+    outside = (offset < 2) | (offset > peak_size) | (size > peak_size) | (
+        offset + size > peak_size)
+    bad = (count < 0) | ((count > 0) & (~widths_ok | outside))
     if not bad.any():
         return None
     i = int(np.flatnonzero(bad)[0])
@@ -441,10 +447,12 @@ def _gather_peaks(block: np.ndarray, scan_ids: np.ndarray, peaks: bytes,
             target = np.repeat(offsets[:-1][group], n) + within
             mz[target] = mz_view[np.repeat(first_mz, n) + within]
             intensity[target] = value_view[np.repeat(first_value, n) + within]
-    if not (np.isfinite(mz).all() and np.isfinite(intensity).all()):
-        bad = int(np.searchsorted(offsets, np.flatnonzero(
-            ~(np.isfinite(mz) & np.isfinite(intensity)))[0], side="right")) - 1
+    with np.errstate(over="ignore"):  # an abundance beyond float32 becomes inf: refused below
+        single = intensity.astype(np.float32)
+    finite = np.isfinite(mz) & np.isfinite(single)
+    if not finite.all():
+        bad = int(np.searchsorted(offsets, np.flatnonzero(~finite)[0], side="right")) - 1
         raise FormatError(f"{peak_path}: scan {int(scan_ids[bad])} holds non-finite m/z or "
                           "abundance values (damaged file)")
-    mz, intensity = _sort_within_scans(mz, intensity, offsets, count)
-    return offsets, mz, intensity.astype(np.float32)
+    mz, single = _sort_within_scans(mz, single, offsets, count)
+    return offsets, mz, single

@@ -567,6 +567,10 @@ def test_sim_records_and_sim_only_method(tmp_path):
     run = agilent.read(folder)
     assert run.metadata.acquisition == "sim"
     assert run.metadata.extra["acquisition_mode"] == "SIM"
+    assert run.metadata.extra["acquisition_source"] == "acqmeth.txt"
+    named = agilent.read(make_ms(tmp_path / "dataSim.ms", scans))  # records say scan
+    assert named.metadata.acquisition == "sim"
+    assert agilent.read(make_ms(tmp_path / "data.ms", scans)).metadata.acquisition == "scan"
 
 
 def test_empty_run_is_a_valid_run(tmp_path):
@@ -693,6 +697,13 @@ def test_empty_and_short_ch_files(tmp_path):
     short = tmp_path / "short.ch"
     short.write_bytes(b"\x03179" + bytes(100))
     _fails_quickly(short, "shorter than")
+
+
+def test_ch_non_finite_value_is_refused(tmp_path):
+    values = np.arange(10.0)
+    values[2] = np.inf
+    _fails_quickly(make_ch(tmp_path / "FID1A.ch", "179", values),
+                   "point 3 of 10 is not a finite number")
 
 
 def test_ch_179_missing_points_is_refused(tmp_path):

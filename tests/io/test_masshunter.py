@@ -390,3 +390,12 @@ def test_non_finite_peaks_are_refused(tmp_path):
     scans = generated_scans(5)
     scans[2] = (scans[2][0], 1, [(float("nan"), 10.0)])
     _refused(make_masshunter(tmp_path / "x.D", scans), "scan 3 holds non-finite")
+    scans[2] = (scans[2][0], 1, [(100.0, 1e300)])  # beyond float32: would read as inf
+    _refused(make_masshunter(tmp_path / "y.D", scans), "scan 3 holds non-finite")
+
+
+def test_schema_with_an_unknown_encoding_is_refused(tmp_path):
+    folder = make_masshunter(tmp_path / "x.D", generated_scans(3))
+    xsd = folder / "AcqData" / "MSScan.xsd"
+    xsd.write_text(xsd.read_text().replace('encoding="utf-8"', 'encoding="utb-8"'))
+    _refused(folder, "MSScan.xsd: not well-formed XML")
