@@ -187,11 +187,6 @@ def _head(path: Path, size: int = 32) -> bytes:
         return b""
 
 
-def _is_channel_file(path: Path) -> bool:
-    head = _head(path)
-    return _ms_file_type(head) is not None or _ch_version(head) is not None
-
-
 def sniff(path: str | os.PathLike, head: bytes) -> bool:
     """Whether ``path`` is a ChemStation data file or a ``.D`` folder holding one.
 
@@ -603,10 +598,11 @@ def _ms_record_starts(data: bytes, words: np.ndarray, n_scans: int, first: int,
             )
         length = int(words[position])
         if length < _RECORD_FIXED_WORDS or position + length > n_words:
+            problem = ("is shorter than any record" if length < _RECORD_FIXED_WORDS
+                       else "runs past the end of the file")
             raise FormatError(
                 f"{where}: scan {i + 1} of {n_scans} at byte {2 * position} declares "
-                f"{length} words, which {'is too short' if length < _RECORD_FIXED_WORDS else 'runs past the end of the file'} "  # noqa: E501
-                "(truncated or damaged file)"
+                f"{length} words, which {problem} (truncated or damaged file)"
             )
         starts[i] = position
         position += length
