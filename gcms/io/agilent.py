@@ -615,7 +615,8 @@ def _sort_within_scans(mz: np.ndarray, intensity: np.ndarray, offsets: np.ndarra
     if mz.size < 2:
         return mz, intensity
     step_down = np.diff(mz) < 0
-    step_down[offsets[1:-1][counts[1:] > 0] - 1] = False  # scan boundaries may step down
+    starts = offsets[1:-1][counts[1:] > 0]  # first peak of every later non-empty scan
+    step_down[starts[starts > 0] - 1] = False  # from one scan to the next m/z may fall
     if not step_down.any():
         return mz, intensity
     scan_of_peak = np.repeat(np.arange(counts.size), counts)

@@ -573,6 +573,20 @@ def test_sim_records_and_sim_only_method(tmp_path):
     assert agilent.read(make_ms(tmp_path / "data.ms", scans)).metadata.acquisition == "scan"
 
 
+def test_peaks_come_out_ascending_whatever_the_stored_order():
+    from gcms.io.agilent import _sort_within_scans
+
+    counts = np.array([0, 3, 0, 2, 3])
+    offsets = np.concatenate(([0], np.cumsum(counts)))
+    # Only the last pair of the last scan is out of order, and the first scan is empty.
+    mz = np.array([50.0, 60.0, 70.0, 40.0, 45.0, 90.0, 95.0, 80.0])
+    sorted_mz, intensity = _sort_within_scans(mz, mz.astype(np.float32), offsets, counts)
+    np.testing.assert_array_equal(sorted_mz, [50, 60, 70, 40, 45, 80, 90, 95])
+    np.testing.assert_array_equal(intensity, sorted_mz)
+    tidy = np.array([50.0, 60.0, 70.0, 40.0, 45.0, 80.0, 90.0, 95.0])
+    assert _sort_within_scans(tidy, tidy, offsets, counts)[0] is tidy  # no copy when sorted
+
+
 def test_empty_run_is_a_valid_run(tmp_path):
     run = agilent.read(make_ms(tmp_path / "data.ms", []))
     assert run.n_scans == 0 and run.n_peaks == 0
