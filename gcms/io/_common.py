@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import mmap
 import os
 import struct
 from collections.abc import Iterator
@@ -66,24 +65,21 @@ class EvidenceBytes:
 
 @contextmanager
 def evidence_bytes(path: str | os.PathLike) -> Iterator[EvidenceBytes]:
-    """Map a file read-only and hash it; the mapping is closed when the block ends.
+    """Read a file's bytes through a read-only handle and hash them.
 
-    The file is opened ``"rb"`` and mapped with ``ACCESS_READ``: nothing a reader does
-    can change evidence on disk. The hash is taken over the very bytes the reader will
-    decode, so the digest always describes what was read.
+    The file is opened ``"rb"``: nothing a reader does can change evidence on disk. The
+    hash is taken over the very bytes the reader will decode, so the digest always
+    describes what was read. The bytes are read into memory rather than mapped: the
+    whole file is hashed anyway, and an in-memory buffer cannot fail to close while a
+    view of it is still referenced from an error's traceback.
     """
     path = Path(path)
     with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size == 0:
-            raise FormatError(f"{path}: file is empty")
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = memoryview(mapped)
-            try:
-                digest = hashlib.sha256(view).hexdigest()
-                yield EvidenceBytes(path=path, data=view, sha256=digest)
-            finally:
-                view.release()
+        data = handle.read()
+    if not data:
+        raise FormatError(f"{path}: file is empty")
+    view = memoryview(data)
+    yield EvidenceBytes(path=path, data=view, sha256=hashlib.sha256(view).hexdigest())
 
 
 def build_run(path: str | os.PathLike, **fields: Any) -> Run:
