@@ -170,6 +170,9 @@ class Dataset:
     def __contains__(self, name: str) -> bool:
         return name in self.variables
 
+    def release(self, name: str, start: int, stop: int) -> None:
+        """Hint that rows ``start:stop`` of ``name`` have been copied and are not needed."""
+
     def close(self) -> None:
         """Let go of the file (views already handed out stay valid)."""
 
@@ -417,6 +420,25 @@ class _ClassicDataset(Dataset):
         array.flags.writeable = False
         return array
 
+    def release(self, name: str, start: int, stop: int) -> None:
+        """Drop our view of the pages holding rows ``start:stop`` (page cache keeps them).
+
+        ``MADV_DONTNEED`` on a shared read-only file mapping only unmaps the pages from
+        this process; touching them again reads them back from the page cache.
+        """
+        advise = getattr(self._data, "madvise", None)
+        dontneed = getattr(mmap, "MADV_DONTNEED", None)
+        variable, layout = self.variables.get(name), self._layouts.get(name)
+        if advise is None or dontneed is None or variable is None or stop <= start:
+            return
+        step = self._recsize if layout.record else layout.slab // max(variable.shape[0], 1)
+        first = layout.begin + start * step
+        last = layout.begin + stop * step
+        first -= first % mmap.PAGESIZE
+        last = min(last, len(self._data))
+        if last > first:
+            advise(dontneed, first, last - first)
+
     def close(self) -> None:
         # The map is unmapped when the last view of it goes (closing it here would fail
         # while the caller still holds a view, and would gain nothing).
@@ -533,6 +555,31 @@ def is_netcdf(head: bytes) -> Literal["classic", "hdf5", None]:
     return None
 
 
+_HASH_STEP = 16 * 2**20 // mmap.PAGESIZE * mmap.PAGESIZE  # 16 MiB, whole pages
+_DECODE_STEP = 2**20  # bytes of stored values decoded at a time
+
+
+def _digest_mapping(mapped: mmap.mmap) -> str:
+    """SHA-256 of a read-only mapping, letting go of each hashed stretch at once.
+
+    Hashing touches every page; telling the kernel we are done with each stretch
+    (``MADV_DONTNEED`` on a shared, read-only file mapping only drops our view of the
+    page-cache pages) keeps the reader's resident memory to what it decodes.
+    """
+    digest = hashlib.sha256()
+    size = len(mapped)
+    advise = getattr(mapped, "madvise", None)
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)
+    with memoryview(mapped) as view:
+        for start in range(0, size, _HASH_STEP):
+            stop = min(start + _HASH_STEP, size)
+            with view[start:stop] as chunk:
+                digest.update(chunk)
+            if advise is not None and dontneed is not None:
+                advise(dontneed, start, stop - start)
+    return digest.hexdigest()
+
+
 @contextmanager
 def open_dataset(path: str | os.PathLike, *, digest: bool = True) -> Iterator[Dataset]:
     """Open a netCDF file read-only; yields a :class:`Dataset`.
@@ -571,7 +618,7 @@ def open_dataset(path: str | os.PathLike, *, digest: bool = True) -> Iterator[Da
         dataset: Dataset = _Hdf5Dataset(path, data, sha)
     else:
         if digest:
-            sha = hashlib.sha256(mapped).hexdigest()
+            sha = _digest_mapping(mapped)
         if size < 8:
             raise FormatError(f"{path}: netCDF file is truncated ({size} bytes)")
         dataset = _ClassicDataset(path, mapped, sha)
@@ -643,25 +690,38 @@ def decode_numeric(
         fills.extend(np.asarray(extra_missing).ravel().tolist())
     fills.extend(missing)
     kind = raw.dtype.kind
-    mask = ~np.isfinite(raw) if kind == "f" else np.zeros(raw.shape, dtype=bool)
     info = np.finfo(raw.dtype) if kind == "f" else np.iinfo(raw.dtype)
-    for fill in fills:
-        # Compared in the stored type: a float32 fill matches exactly as stored.
-        if not math.isfinite(fill) or not (info.min <= fill <= info.max) or (
-                kind in "iu" and float(fill) != int(fill)):
-            continue
-        mask |= raw == raw.dtype.type(fill)
+    # Compared in the stored type: a float32 fill matches exactly as stored.
+    fills = [raw.dtype.type(fill) for fill in fills if math.isfinite(fill)
+             and info.min <= fill <= info.max and (kind == "f" or float(fill) == int(fill))]
     scale = _attribute_number(variable, "scale_factor")
     offset = _attribute_number(variable, "add_offset")
-    if (scale is None or scale == 1.0) and (offset is None or offset == 0.0):
-        values = raw.astype(dtype)
-    else:
-        values = raw.astype(np.float64)
-        if scale is not None and scale != 1.0:
-            values *= scale
-        if offset is not None and offset != 0.0:
-            values += offset
-        values = values.astype(dtype, copy=False)
+    scaled = not ((scale is None or scale == 1.0) and (offset is None or offset == 0.0))
+    values = np.empty(raw.shape, dtype=dtype)
+    mask = np.zeros(raw.shape, dtype=bool)
+    # Decoded a stretch at a time, each stretch of the file let go once copied, so a
+    # large file never sits in memory beside its decoded copy.
+    row_bytes = raw.itemsize * (math.prod(raw.shape[1:]) if raw.ndim else 1)
+    rows = max(1, _DECODE_STEP // max(1, row_bytes))
+    for start in range(0, raw.shape[0] if raw.ndim else 1, rows):
+        part = raw[start:start + rows] if raw.ndim else raw
+        out = values[start:start + rows] if raw.ndim else values
+        bad = mask[start:start + rows] if raw.ndim else mask
+        if kind == "f":
+            np.logical_not(np.isfinite(part), out=bad)
+        for fill in fills:
+            bad |= part == fill
+        if scaled:
+            unpacked = part.astype(np.float64)
+            if scale is not None and scale != 1.0:
+                unpacked *= scale
+            if offset is not None and offset != 0.0:
+                unpacked += offset
+            out[...] = unpacked
+        else:
+            out[...] = part
+        if raw.ndim:
+            dataset.release(name, start, min(start + rows, raw.shape[0]))
     if mask.any():
         values[mask] = np.nan
     return values, mask

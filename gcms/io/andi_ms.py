@@ -281,9 +281,9 @@ def _experiment_kind(ds: Dataset) -> str:
 class _Peaks:
     """Validated CSR layout of the spectra plus their decoded values."""
 
-    __slots__ = ("dropped", "intensity", "intensity64", "mz", "n_scans", "offsets")
+    __slots__ = ("dropped", "intensity", "mz", "n_scans", "offsets")
 
-    def __init__(self, ds: Dataset) -> None:
+    def __init__(self, ds: Dataset, *, intensity_dtype: type[np.floating] = np.float32) -> None:
         path = ds.path
         _require(ds, "mass_values", "intensity_values")
         n_points = ds.variables["mass_values"].size
@@ -341,7 +341,8 @@ class _Peaks:
             )
         mass, mass_missing = decode_numeric(ds, "mass_values", missing=(ANDI_MISSING,))
         intensity, intensity_missing = decode_numeric(ds, "intensity_values",
-                                                      missing=(ANDI_MISSING,))
+                                                      missing=(ANDI_MISSING,),
+                                                      dtype=intensity_dtype)
         unusable = mass_missing | intensity_missing
         first_point = int(starts[0]) if n else n_points
         trailing = n_points - (int(ends[-1]) if n else 0)
@@ -380,8 +381,7 @@ class _Peaks:
         self.n_scans = n
         self.offsets = offsets
         self.mz = mass
-        self.intensity64 = intensity
-        self.intensity = intensity.astype(np.float32)
+        self.intensity = intensity
         self.dropped = dropped
 
 
@@ -427,7 +427,7 @@ def _file_tic(ds: Dataset, n_scans: int, peaks: _Peaks) -> tuple[np.ndarray | No
     tic, missing = decode_numeric(ds, "total_intensity", missing=(ANDI_MISSING,))
     if missing.any():
         return None, "total_intensity not recorded (fill or -9999); summed from the spectra"
-    if n_scans and not tic.any() and peaks.intensity64.any():
+    if n_scans and not tic.any() and peaks.intensity.any():
         return None, "total_intensity is all zero; summed from the spectra"
     return tic, ""
 
@@ -637,7 +637,7 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
                 f"{_text(ds, 'experiment_type')!r}), not a library: read it with "
                 "gcms.io.read()"
             )
-        peaks = _Peaks(ds)
+        peaks = _Peaks(ds, intensity_dtype=np.float64)  # library intensities kept exact
         n = peaks.n_scans
         source = str(ds.path)
         names = _entry_strings(ds, "entry_name", n)
@@ -657,7 +657,7 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
                                      "relative_retention", "melting_point", "boiling_point",
                                      "retention_reference_CAS")}
         report = EntryReport()
-        offsets, mz, intensity = peaks.offsets, peaks.mz, peaks.intensity64
+        offsets, mz, intensity = peaks.offsets, peaks.mz, peaks.intensity
         # One Spectrum per entry is what a library is; the loop builds the objects only,
         # every array was decoded above in one pass.
         for i in range(n):
