@@ -238,7 +238,9 @@ def run(data: Path, repeat: int, budget: float) -> list[dict]:
 def _seconds(result: dict) -> str:
     if "seconds" in result:
         return f"{result['seconds']:.4f}"
-    return f"fails ({result.get('error', '?')})"
+    error = result.get("error", "?")
+    error = error.split(": ", 1)[0] if "/" in error else error  # drop paths and details
+    return f"fails ({error[:60]})"
 
 
 def markdown(rows: list[dict]) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, shared_file
 
 from gcms import FormatError
 from gcms.io._netcdf import (
@@ -327,3 +327,28 @@ def test_damaged_hdf5_raises_format_error(tmp_path):
     with pytest.raises(FormatError, match=str(path.name)):
         with open_dataset(path):
             pass
+
+
+@pytest.mark.shared
+def test_golden_layout_of_the_agilent_file():
+    """The byte offsets documented in docs/andi-netcdf.md, read with struct."""
+
+    path = shared_file("netcdf-gcms", "agilent-gcms.cdf")
+    data = path.read_bytes()
+    assert len(data) == 2_517_393
+    assert data[:4] == b"CDF\x01"
+    assert struct.unpack_from(">I", data, 4)[0] == 157_201
+    assert struct.unpack_from(">II", data, 8) == (10, 13)
+    assert data[16:34] == struct.pack(">I", 14) + b"_2_byte_string" and struct.unpack_from(
+        ">I", data, 36)[0] == 2
+    first_mass, first_time, first_intensity = struct.unpack_from(">fff", data, 630_980)
+    assert (first_mass, first_intensity) == (16.0, 37.0)
+    assert first_time == np.float32(9.9692099683868690e36)
+    assert struct.unpack_from(">f", data, 630_980 + 12)[0] == 17.0
+    assert struct.unpack_from(">d", data, 67_372)[0] == 5.25
+    assert struct.unpack_from(">ii", data, 553_848) == (0, 11)
+    with open_dataset(path) as ds:
+        assert ds.dimensions["point_number"] == 157_201
+        assert ds.raw("mass_values")[:2].tolist() == [16.0, 17.0]
+        assert ds.raw("scan_acquisition_time")[0] == 5.25
+        assert ds.raw("scan_index")[:2].tolist() == [0, 11]
