@@ -50,6 +50,7 @@ __all__ = [
     "is_netcdf",
     "open_dataset",
     "text_values",
+    "variable_names",
     "write_classic",
 ]
 
@@ -626,6 +627,31 @@ def open_dataset(path: str | os.PathLike, *, digest: bool = True) -> Iterator[Da
         yield dataset
     finally:
         dataset.close()
+
+
+def variable_names(path: str | os.PathLike, head: bytes) -> set[str] | None:
+    """Names of the variables of a netCDF file, cheaply (for sniffing); None if unreadable.
+
+    Classic files: the header is parsed from the map (only its pages are read). netCDF-4
+    files: the root of the HDF5 file is listed through h5py, read-only and without file
+    locking, without reading the data.
+    """
+    kind = is_netcdf(head)
+    if kind is None:
+        return None
+    if kind == "classic":
+        try:
+            with open_dataset(path, digest=False) as ds:
+                return set(ds.variables)
+        except FormatError:
+            return None
+    import h5py
+
+    try:
+        with h5py.File(path, "r", locking=False) as handle:
+            return {name for name, node in handle.items() if isinstance(node, h5py.Dataset)}
+    except (OSError, ValueError, RuntimeError, KeyError):
+        return None
 
 
 # --------------------------------------------------------------------------- decoding

@@ -29,7 +29,14 @@ import numpy as np
 
 from gcms.errors import FormatError
 from gcms.io._common import build_run
-from gcms.io._netcdf import Dataset, decode_numeric, is_netcdf, open_dataset, text_values
+from gcms.io._netcdf import (
+    Dataset,
+    decode_numeric,
+    is_netcdf,
+    open_dataset,
+    text_values,
+    variable_names,
+)
 from gcms.io.andi_ms import ANDI_MISSING, parse_timestamp
 from gcms.run import PeakTable, Run, RunMetadata
 
@@ -60,11 +67,8 @@ def sniff(path: str | os.PathLike, head: bytes) -> bool:
     """Whether ``path`` is an AIA chromatography file: netCDF holding ordinate_values."""
     if is_netcdf(head) is None:
         return False
-    try:
-        with open_dataset(path, digest=False) as ds:
-            return "ordinate_values" in ds.variables and "mass_values" not in ds.variables
-    except FormatError:
-        return False
+    names = variable_names(path, head)
+    return names is not None and "ordinate_values" in names and "mass_values" not in names
 
 
 def _text(ds: Dataset, name: str) -> str | None:

@@ -51,6 +51,7 @@ from gcms.io._netcdf import (
     is_netcdf,
     open_dataset,
     text_values,
+    variable_names,
     write_classic,
 )
 from gcms.run import Acquisition, Run, RunMetadata
@@ -540,10 +541,8 @@ def sniff(path: str | os.PathLike, head: bytes) -> bool:
     kind = is_netcdf(head)
     if kind is None:
         return False
-    try:
-        with open_dataset(path, digest=False) as ds:
-            names = set(ds.variables)
-    except FormatError:
+    names = variable_names(path, head)
+    if names is None:
         return kind == "classic"
     return bool({"mass_values", "scan_index", "intensity_values"} & names) or (
         "point_count" in names and "ordinate_values" not in names)

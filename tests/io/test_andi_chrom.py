@@ -152,8 +152,12 @@ def _reference(path: Path):
 @pytest.mark.shared
 @pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
 def test_every_real_aia_file_matches_the_netcdf4_library(path):
+    import os
+
+    before = (hashlib.sha256(path.read_bytes()).hexdigest(), os.stat(path).st_mtime_ns)
     assert gcms.io.sniff(path) == "aia-chromatography"
     run = gcms.io.read(path)
+    assert (hashlib.sha256(path.read_bytes()).hexdigest(), os.stat(path).st_mtime_ns) == before
     times, signal, peaks, names, unit = _reference(path)
     np.testing.assert_allclose(run.scan_times, times, rtol=0, atol=1e-9 * max(1, times.max()))
     np.testing.assert_array_equal(run.tic, signal)

@@ -264,6 +264,31 @@ def test_real_runs_match_the_netcdf4_library_value_by_value(name):
     assert run.metadata.format == "andi-ms"
 
 
+ALL_MS_FILES = sorted(
+    [p for p in ROUND_ROBIN.rglob("*") if p.suffix.upper() == ".CDF"]
+    + [p for p in (SHARED_DATA / "netcdf-gcms").glob("*.cdf")
+       if "tic" not in p.name and "hplc" not in p.name]
+) if SHARED_DATA.exists() else []
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("path", ALL_MS_FILES, ids=lambda p: str(p.relative_to(SHARED_DATA)))
+def test_every_real_file_is_hashed_before_and_after_and_left_untouched(path):
+    import os
+
+    before = (hashlib.sha256(path.read_bytes()).hexdigest(), os.stat(path).st_mtime_ns)
+    assert gcms.io.sniff(path) == "andi-ms"
+    try:
+        result = gcms.io.read(path)
+        assert result.metadata.sha256 == before[0]
+    except FormatError as error:  # a library file or an LC-MS run: said so, by name
+        assert str(path) in str(error)
+        assert "library" in str(error) or "LC-MS" in str(error)
+        if "library" in str(error):
+            assert gcms.io.read_entries(path).spectra
+    assert (hashlib.sha256(path.read_bytes()).hexdigest(), os.stat(path).st_mtime_ns) == before
+
+
 @pytest.mark.shared
 def test_agilent_run_metadata():
     run = gcms.io.read(shared_file("netcdf-gcms", "agilent-gcms.cdf"))
