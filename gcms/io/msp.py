@@ -37,7 +37,7 @@ Decisions a library build depends on, each deliberate:
 * **Skipped entries** (reported as :class:`~gcms.io.SkippedEntry`, never silently
   dropped, never half-read): no ``Name``; no ``Num Peaks`` line; ``Num Peaks`` that
   disagrees with the pairs that follow (a truncated or merged entry); a peak value that
-  is not a number (``NaN`` included); an m/z of zero or less; a negative intensity;
+  is not a number (``NaN`` included); a peak at m/z zero or less; a negative intensity;
   no peak of positive intensity; a non-numeric ``MW``/``RI``/``RT``; a name holding
   control characters.
 * **Zero-intensity peaks are dropped** and the entry kept: they carry no signal (NIST
@@ -666,7 +666,10 @@ def _convert_peaks(entries: list[_Entry], spectra: list[Spectrum],
     mz, intensity = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
     n = len(good)
     owner = np.repeat(np.arange(n), counts)
-    bad_mz = np.bincount(owner, ~(np.isfinite(mz) & (mz > 0)), minlength=n) > 0
+    # An m/z of 0 with intensity 0 is a placeholder some exports start with (dropped with
+    # the other zero-intensity peaks); a non-finite m/z or a real peak at m/z <= 0 is not.
+    bad_mz = np.bincount(owner, ~np.isfinite(mz) | ((mz <= 0) & (intensity != 0)),
+                         minlength=n) > 0
     bad_int = np.bincount(owner, ~np.isfinite(intensity) | (intensity < 0), minlength=n) > 0
     positive = np.bincount(owner, intensity > 0, minlength=n).astype(np.int64)
     verdict = np.where(bad_mz, 1, np.where(bad_int, 2, np.where(positive == 0, 3, 0)))

@@ -161,10 +161,10 @@ def _one(tmp_path, body: str, name: str = "X") -> msp.EntryReport:
 
 
 def test_zero_intensity_peaks_are_dropped_and_counted(tmp_path):
-    report = _one(tmp_path, "Num Peaks: 3\n41 0\n43 999\n57 10\n")
+    report = _one(tmp_path, "Num Peaks: 4\n0 0\n41 0\n43 999\n57 10\n")
     (spectrum,) = report.spectra
     np.testing.assert_array_equal(spectrum.mz, [43, 57])
-    assert spectrum.extra["msp.zero_intensity_peaks"] == "1"
+    assert spectrum.extra["msp.zero_intensity_peaks"] == "2"
 
 
 @pytest.mark.parametrize(("body", "reason"), [
