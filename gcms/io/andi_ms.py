@@ -332,12 +332,13 @@ class _Peaks:
         bad = (gaps != 0) & (gaps != flags[:-1])
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            flag_note = f" (+ flag_count {flags[i]})" if flags[i] else ""
+            expected = f"{ends[i]}" + (
+                f" (or {ends[i] + flags[i]} after its flag_count {flags[i]} flag records)"
+                if flags[i] else "")
             raise FormatError(
                 f"{path}: scan_index and point_count disagree at scan {i}: scan_index says "
-                f"scan {i} starts at point {starts[i]} with point_count {counts[i]}"
-                f"{flag_note}, so scan {i + 1} should start at point "
-                f"{ends[i] + (flags[i] if gaps[i] else 0)}, but scan_index says "
+                f"scan {i} starts at point {starts[i]} with point_count {counts[i]}, so "
+                f"scan {i + 1} should start at point {expected}, but scan_index says "
                 f"{starts[i + 1]}"
             )
         mass, mass_missing = decode_numeric(ds, "mass_values", missing=(ANDI_MISSING,))
@@ -372,10 +373,8 @@ class _Peaks:
         dropped = int(selected_missing.sum())
         if dropped:
             keep = ~selected_missing
-            kept_per_scan = np.add.reduceat(keep.astype(np.int64), offsets[:-1]) if (
-                keep.size) else np.zeros(n, dtype=np.int64)
-            # reduceat returns the element itself for empty segments; fix them.
-            kept_per_scan[np.diff(offsets) == 0] = 0
+            scan_of_point = np.repeat(np.arange(n), np.diff(offsets))
+            kept_per_scan = np.bincount(scan_of_point[keep], minlength=n)
             offsets = np.zeros(n + 1, dtype=np.int64)
             np.cumsum(kept_per_scan, out=offsets[1:])
             mass, intensity = mass[keep], intensity[keep]

@@ -497,6 +497,16 @@ def test_fill_values_are_never_read_as_data(tmp_path, fill, attrs):
     assert "2 points" in run.metadata.extra["gcms.dropped_points"]
 
 
+def test_dropped_points_next_to_empty_scans(tmp_path):
+    mz = [np.array([], dtype=float), np.array([41.0, -9999.0]), np.array([], dtype=float)]
+    intensity = [np.array([], dtype=float), np.array([5.0, 6.0]), np.array([], dtype=float)]
+    path = write_andi(tmp_path / "edges.cdf", spectra=(mz, intensity, np.array([1.0, 2, 3])),
+                      drop=("total_intensity",))
+    run = gcms.io.read(path)
+    np.testing.assert_array_equal(run.points_per_scan, [0, 1, 0])
+    np.testing.assert_array_equal(run.tic, [0.0, 5.0, 0.0])
+
+
 def test_trailing_unwritten_points_are_ignored(tmp_path):
     mz, intensity, _ = spectra_fixture()
     mass = np.append(np.concatenate(mz), [9.9692099683868690e36] * 3)
