@@ -1,0 +1,667 @@
+"""``gcms case``, ``exhibit``, ``run``, ``custody`` and ``key``: the chain of custody.
+
+Every command takes ``--store`` (a folder for SQLite, or a ``postgresql://`` URL; default
+``$GCMS_STORE`` or the platform data folder) and records who acts from ``--actor``
+(default ``$GCMS_ACTOR`` or the login name). Exit codes: 0 done, 1 verification failed,
+2 bad input or refused action (one line on stderr saying why).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, error_line
+
+#: Environment variable read for a key's passphrase (automation); prompted otherwise.
+PASSPHRASE_ENV = "GCMS_KEY_PASSPHRASE"
+
+
+def _store_options(function: Callable) -> Callable:
+    function = click.option(
+        "--actor", envvar="GCMS_ACTOR", default=None,
+        help="Who is acting, recorded in every entry [env GCMS_ACTOR; default: login name].",
+    )(function)
+    return click.option(
+        "--store", "store_location", envvar="GCMS_STORE", default=None, metavar="DIR|URL",
+        help="Store folder (SQLite) or postgresql:// URL [env GCMS_STORE; default: the "
+             "platform data folder].",
+    )(function)
+
+
+def _json_option(function: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
+
+
+def _guarded(function: Callable) -> Callable:
+    """Turn a gcms error into one line on stderr and exit status 2."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from gcms.errors import GcmsError, TamperError
+
+        try:
+            return function(*args, **kwargs)
+        except TamperError as error:
+            error_line(str(error))
+            sys.exit(EXIT_FINDINGS)
+        except GcmsError as error:
+            error_line(str(error))
+            sys.exit(EXIT_INPUT)
+
+    return wrapper
+
+
+def _open(store_location: str | None, actor: str | None, *, create: bool = False):
+    from gcms.custody import CaseStore
+
+    return CaseStore(store_location, actor=actor, create=create)
+
+
+def _rows(rows: list[tuple[str, Any]], indent: str = "  ") -> str:
+    width = max((len(label) for label, _ in rows), default=0)
+    return "\n".join(f"{indent}{label:<{width}}  {value}" for label, value in rows
+                     if value not in (None, "", [], ()))
+
+
+def _weight(value: str | None, unit: str | None) -> str | None:
+    return f"{value} {unit}" if value is not None else None
+
+
+def _passphrase(env_name: str, *, confirm: bool, prompt: str) -> str:
+    if os.environ.get(env_name):
+        return os.environ[env_name]
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+
+
+# -- gcms case ---------------------------------------------------------------------------
+
+
+@click.group()
+def case() -> None:
+    """Open, show and list cases."""
+
+
+@case.command("new")
+@click.argument("case_id")
+@click.option("--title", help="Short description of the case.")
+@click.option("--agency", "submitting_agency", help="Submitting agency.")
+@click.option("--agency-ref", "agency_reference", help="The agency's own reference.")
+@click.option("--notes", help="Free-text notes.")
+@_store_options
+@_json_option
+@_guarded
+def case_new(case_id, title, submitting_agency, agency_reference, notes, store_location,
+             actor, as_json) -> None:
+    """Open case CASE_ID (makes the store if it does not exist)."""
+    with _open(store_location, actor, create=True) as store:
+        record = store.open_case(case_id, title=title, submitting_agency=submitting_agency,
+                                 agency_reference=agency_reference, notes=notes)
+        location = store.location
+    if as_json:
+        emit_json(record.to_dict())
+    else:
+        click.echo(f"case {record.case_id} opened in {location}")
+
+
+def _case_text(file: dict[str, Any]) -> str:
+    case = file["case"]
+    lines = [f"case {case['case_id']}" + (f": {case['title']}" if case["title"] else "")]
+    lines.append(_rows([("agency", case["submitting_agency"]),
+                        ("reference", case["agency_reference"]), ("notes", case["notes"])]))
+    for exhibit in file["exhibits"]:
+        lines.append(_exhibit_text(exhibit))
+    runs = file["runs"]
+    if runs:
+        lines.append("runs")
+        for run in runs:
+            where = f" exhibit {run['exhibit_id']}" if run["exhibit_id"] else ""
+            files = f", {len(run['files'])} files" if run["is_directory"] else ""
+            lines.append(f"  {run['run_id']:<5} {run['kind']:<8} {run['path']}{where}\n"
+                         f"        sha256 {run['sha256']} ({run['size_bytes']} bytes{files})")
+    for result in file["results"]:
+        about = ", ".join(f"{k} {result[k]}" for k in ("exhibit_id", "run_id", "analysis_id")
+                          if result[k])
+        lines.append(f"result {result['result_id']} v{result['version']} ({about})"
+                     + (f": {result['summary']}" if result["summary"] else ""))
+        for sig in file["signatures"]:
+            if sig["result_id"] == result["result_id"]:
+                stale = "" if sig["result_version"] == result["version"] else (
+                    f" [on superseded v{sig['result_version']}]")
+                lines.append(f"  {sig['meaning']:<9} {sig['printed_name']} ({sig['signer']}) "
+                             f"{sig['signed_at']}{stale}")
+        for review in file["reviews"]:
+            if review["result_id"] == result["result_id"]:
+                lines.append(f"  review    {review['outcome']} by {review['reviewer']} "
+                             f"(v{review['result_version']})"
+                             + (f": {review['comments']}" if review["comments"] else ""))
+    for name, changes in file["corrections"].items():
+        for change in changes:
+            lines.append(f"correction of {name} (#{change['seq']}, {change['at']}, "
+                         f"{change['actor']}): {change['reason']}")
+    head = file["chain_head"]
+    lines.append(f"chain head #{head['seq']} {head['entry_sha256']}")
+    return "\n".join(line for line in lines if line)
+
+
+def _exhibit_text(exhibit: dict[str, Any]) -> str:
+    lines = [f"exhibit {exhibit['exhibit_id']}: {exhibit['description']}"]
+    lines.append(_rows([
+        ("seals", ", ".join(exhibit["seal_numbers"])),
+        ("packaging", exhibit["packaging"]),
+        ("gross weight", _weight(exhibit["gross_weight"], exhibit["gross_weight_unit"])),
+        ("net weight", _weight(exhibit["net_weight"], exhibit["net_weight_unit"])),
+        ("items", exhibit["item_count"]),
+        ("received", " ".join(filter(None, [
+            exhibit["received_at"],
+            f"from {exhibit['received_from']}" if exhibit["received_from"] else None,
+            f"by {exhibit['received_by']}" if exhibit["received_by"] else None]))),
+        ("condition", exhibit["condition"]),
+        ("held by", exhibit.get("current_holder")),
+    ]))
+    for t in exhibit.get("custody", []):
+        seal = {True: "seal intact", False: "SEAL NOT INTACT", None: "seal not stated"}[
+            t["seal_intact"]]
+        lines.append(f"    {t['transfer_id']:<4} {t['transferred_at']}  {t['from_party']} -> "
+                     f"{t['to_party']}  {t['purpose'] or ''}  ({seal})")
+    return "\n".join(line for line in lines if line)
+
+
+@case.command("show")
+@click.argument("case_id")
+@_store_options
+@_json_option
+@_guarded
+def case_show(case_id, store_location, actor, as_json) -> None:
+    """Everything recorded on CASE_ID: exhibits and custody, runs, results, signatures."""
+    with _open(store_location, actor) as store:
+        file = store.case_file(case_id)
+    if as_json:
+        emit_json(file)
+    else:
+        click.echo(_case_text(file))
+
+
+@case.command("list")
+@_store_options
+@_json_option
+@_guarded
+def case_list(store_location, actor, as_json) -> None:
+    """The cases in the store."""
+    with _open(store_location, actor) as store:
+        cases = store.cases()
+    if as_json:
+        emit_json([c.to_dict() for c in cases])
+    else:
+        for c in cases:
+            click.echo(f"{c.case_id}\t{c.title or ''}")
+
+
+# -- gcms exhibit ---------------------------------------------------------------------------
+
+
+@click.group()
+def exhibit() -> None:
+    """Record exhibits as received, their custody transfers and corrections."""
+
+
+_case_option = click.option("--case", "case_id", required=True, help="Case identifier.")
+
+
+@exhibit.command("add")
+@_case_option
+@click.argument("exhibit_id")
+@click.option("--description", required=True, help="What the item is, as received.")
+@click.option("--seal", "seals", multiple=True, help="Seal number (repeat for several).")
+@click.option("--packaging", help="Packaging as received.")
+@click.option("--gross-weight", help="Weight with packaging, e.g. '14.82 g'.")
+@click.option("--net-weight", help="Weight of the material, e.g. '12.50 g'.")
+@click.option("--items", "item_count", type=click.IntRange(min=0), help="Number of items.")
+@click.option("--received-from", help="Who delivered it.")
+@click.option("--received-by", help="Who received it [default: the actor].")
+@click.option("--received-at", help="When (ISO 8601; local time without offset) [now].")
+@click.option("--condition", help="Condition on receipt (seals, damage).")
+@_store_options
+@_json_option
+@_guarded
+def exhibit_add(case_id, exhibit_id, description, seals, packaging, gross_weight, net_weight,
+                item_count, received_from, received_by, received_at, condition,
+                store_location, actor, as_json) -> None:
+    """Record exhibit EXHIBIT_ID of a case as received."""
+    with _open(store_location, actor) as store:
+        record = store.receive_exhibit(
+            case_id, exhibit_id, description=description, seal_numbers=seals,
+            packaging=packaging, gross_weight=gross_weight, net_weight=net_weight,
+            item_count=item_count, received_from=received_from, received_by=received_by,
+            received_at=received_at, condition=condition)
+    if as_json:
+        emit_json(record.to_dict())
+    else:
+        click.echo(f"exhibit {record.exhibit_id} of case {case_id} received "
+                   f"{record.received_at} by {record.received_by}")
+
+
+@exhibit.command("transfer")
+@_case_option
+@click.argument("exhibit_id")
+@click.option("--from", "from_party", required=True, help="Who hands it over.")
+@click.option("--to", "to_party", required=True, help="Who receives it.")
+@click.option("--purpose", help="Why (analysis, storage, return to agency...).")
+@click.option("--at", "transferred_at", help="When (ISO 8601) [now].")
+@click.option("--seal-intact/--seal-broken", default=None,
+              help="State of the seal at hand-over.")
+@click.option("--seal", "seals", multiple=True, help="Seal number after the hand-over.")
+@click.option("--notes", help="Free-text notes.")
+@_store_options
+@_json_option
+@_guarded
+def exhibit_transfer(case_id, exhibit_id, from_party, to_party, purpose, transferred_at,
+                     seal_intact, seals, notes, store_location, actor, as_json) -> None:
+    """Record a physical hand-over of EXHIBIT_ID."""
+    with _open(store_location, actor) as store:
+        record = store.transfer_exhibit(
+            case_id, exhibit_id, from_party=from_party, to_party=to_party,
+            transferred_at=transferred_at, purpose=purpose, seal_intact=seal_intact,
+            seal_numbers=seals, notes=notes)
+    if as_json:
+        emit_json(record.to_dict())
+    else:
+        click.echo(f"{record.transfer_id}: exhibit {exhibit_id} {from_party} -> {to_party} "
+                   f"at {record.transferred_at}")
+
+
+@exhibit.command("show")
+@_case_option
+@click.argument("exhibit_id")
+@_store_options
+@_json_option
+@_guarded
+def exhibit_show(case_id, exhibit_id, store_location, actor, as_json) -> None:
+    """An exhibit as received, its custody transfers, runs and results."""
+    with _open(store_location, actor) as store:
+        file = store.case_file(case_id)
+    found = [e for e in file["exhibits"] if e["exhibit_id"] == exhibit_id]
+    if not found:
+        error_line(f"exhibit {exhibit_id!r} in case {case_id}: not in the store")
+        sys.exit(EXIT_INPUT)
+    runs = [r for r in file["runs"] if r["exhibit_id"] == exhibit_id]
+    results = [r for r in file["results"] if r["exhibit_id"] == exhibit_id]
+    if as_json:
+        emit_json({"exhibit": found[0], "runs": runs, "results": results})
+        return
+    click.echo(_exhibit_text(found[0]))
+    for run in runs:
+        click.echo(f"  run {run['run_id']} {run['path']}\n      sha256 {run['sha256']}")
+    for result in results:
+        click.echo(f"  result {result['result_id']} v{result['version']}"
+                   + (f": {result['summary']}" if result["summary"] else ""))
+
+
+@exhibit.command("correct")
+@_case_option
+@click.argument("exhibit_id")
+@click.option("--reason", required=True, help="Why the record is corrected (kept).")
+@click.option("--description")
+@click.option("--packaging")
+@click.option("--gross-weight")
+@click.option("--net-weight")
+@click.option("--items", "item_count", type=click.IntRange(min=0))
+@click.option("--received-from")
+@click.option("--received-at")
+@click.option("--condition")
+@_store_options
+@_json_option
+@_guarded
+def exhibit_correct(case_id, exhibit_id, reason, store_location, actor, as_json,
+                    **changes) -> None:
+    """Correct an exhibit record; the earlier version stays in the log."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if not changes:
+        error_line("nothing to correct: give at least one field")
+        sys.exit(EXIT_INPUT)
+    with _open(store_location, actor) as store:
+        record = store.correct("exhibit", case_id, exhibit_id, reason=reason, changes=changes)
+    if as_json:
+        emit_json(record.to_dict())
+    else:
+        click.echo(f"exhibit {exhibit_id} of case {case_id} corrected (version "
+                   f"{record.version})")
+
+
+# -- gcms run ---------------------------------------------------------------------------------
+
+
+@click.group("run")
+def run_group() -> None:
+    """Attach acquisitions to a case as evidence (hashed read-only)."""
+
+
+@run_group.command("attach")
+@_case_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--exhibit", "exhibit_id", help="Exhibit the run was acquired from.")
+@click.option("--kind", type=click.Choice(["sample", "blank", "ladder", "standard", "qc"]),
+              default="sample", show_default=True, help="What the run is in the sequence.")
+@click.option("--instrument", help="Instrument [default: from the file].")
+@click.option("--acquired-at", help="Acquisition time, ISO 8601 [default: from the file].")
+@click.option("--sample-name", help="Sample name [default: from the file].")
+@click.option("--read-metadata/--no-read-metadata", default=True, show_default=True,
+              help="Read the run with gcms to fill instrument, time, sample and format.")
+@_store_options
+@_json_option
+def run_attach(case_id, paths, exhibit_id, kind, instrument, acquired_at, sample_name,
+               read_metadata, store_location, actor, as_json) -> None:
+    """Hash each of PATHS (file or .D folder) and attach it to a case.
+
+    A file gcms cannot read is still attached (with the metadata given); one that cannot
+    be hashed or is already attached is reported and skipped (exit 2).
+    """
+    from gcms.custody.store import run_metadata
+    from gcms.errors import GcmsError
+
+    attached, failed = [], False
+    try:
+        store = _open(store_location, actor)
+    except GcmsError as error:
+        error_line(str(error))
+        sys.exit(EXIT_INPUT)
+    with store:
+        for path in paths:
+            meta: dict[str, Any] = {}
+            if read_metadata:
+                try:
+                    meta = run_metadata(path)
+                except GcmsError as error:
+                    click.echo(f"gcms: note: {error} (attached without file metadata)",
+                               err=True)
+            given = {"instrument": instrument, "acquired_at": acquired_at,
+                     "sample_name": sample_name}
+            meta.update({k: v for k, v in given.items() if v is not None})
+            try:
+                attached.append(store.attach_run(case_id, path, exhibit_id=exhibit_id,
+                                                 kind=kind, **meta))
+            except GcmsError as error:
+                error_line(str(error))
+                failed = True
+    if as_json:
+        emit_json([r.to_dict() for r in attached])
+    else:
+        for r in attached:
+            files = f", {len(r.files)} files" if r.is_directory else ""
+            click.echo(f"{r.run_id}  {r.path}\n      sha256 {r.sha256} ({r.size_bytes} bytes"
+                       f"{files})")
+    sys.exit(EXIT_INPUT if failed else EXIT_OK)
+
+
+# -- gcms custody ---------------------------------------------------------------------------
+
+
+@click.group()
+def custody() -> None:
+    """The audit log: show it, verify it, export a case, sign and review results."""
+
+
+@custody.command("log")
+@click.option("--case", "case_id", help="Only this case's entries (and the store's own).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the last N entries.")
+@_store_options
+@_json_option
+@_guarded
+def custody_log(case_id, limit, store_location, actor, as_json) -> None:
+    """The audit log: who did what, when (UTC), to which record."""
+    with _open(store_location, actor) as store:
+        entries = store.log(case_id=case_id, limit=limit)
+    if as_json:
+        emit_json([e.to_dict() for e in entries])
+        return
+    for e in entries:
+        where = f" case {e.case_id}" if e.case_id else ""
+        why = f"  reason: {e.reason}" if e.reason else ""
+        click.echo(f"#{e.seq:<6} {e.at}  {e.actor:<12} {e.action:<24} "
+                   f"{e.object_id}{where}{why}")
+
+
+def _report_text(report) -> str:
+    scope = f" case {report.case_id}" if report.case_id else ""
+    lines = [f"{report.source}{scope}", _rows([
+        ("chain", f"{report.entries} entries, head #{report.head_seq} {report.head_sha256}"),
+        ("records", f"{report.records} rows compared with the log" if report.records else None),
+        ("evidence", f"{report.files} files re-hashed" if report.files else None),
+        ("signatures", f"{report.signatures} verified"),
+    ])]
+    if report.ok:
+        lines.append("OK: every entry, record, signature and file verifies")
+    else:
+        lines.append(f"FAILED: {len(report.findings)} finding(s); first: {report.first}")
+        lines += [f"  {f}" for f in report.findings]
+    return "\n".join(lines)
+
+
+@custody.command("verify")
+@click.option("--case", "case_id", help="Check one case (the whole chain is still walked).")
+@click.option("--bundle", type=click.Path(dir_okay=False),
+              help="Verify an exported bundle instead of the store (no database needed).")
+@click.option("--rehash/--no-rehash", default=None,
+              help="Re-hash evidence files [default: yes for a store, no for a bundle].")
+@_store_options
+@_json_option
+@_guarded
+def custody_verify(case_id, bundle, rehash, store_location, actor, as_json) -> None:
+    """Re-hash evidence, walk the chain and check every signature.
+
+    Exit 0 when everything holds, 1 naming the first file, entry, record or signature
+    that does not.
+    """
+    if bundle is not None:
+        from gcms.custody import verify_bundle
+
+        report = verify_bundle(bundle, rehash=bool(rehash))
+        if case_id is not None and case_id != report.case_id:
+            error_line(f"{bundle}: holds case {report.case_id}, not {case_id}")
+            sys.exit(EXIT_INPUT)
+    else:
+        with _open(store_location, actor) as store:
+            report = store.verify(case_id=case_id, rehash=rehash is not False)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(_report_text(report))
+    if not report.ok:
+        error_line(f"custody does not verify: {report.first}")
+    sys.exit(EXIT_OK if report.ok else EXIT_FINDINGS)
+
+
+@custody.command("export")
+@_case_option
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Bundle file to write (JSON).")
+@_store_options
+@_guarded
+def custody_export(case_id, output, store_location, actor) -> None:
+    """Write a self-contained bundle of one case ('gcms custody verify --bundle' checks it)."""
+    import json
+
+    with _open(store_location, actor) as store:
+        bundle = store.export_bundle(case_id)
+    try:
+        with open(output, "x", encoding="utf-8") as handle:
+            json.dump(bundle, handle, ensure_ascii=False, indent=1)
+            handle.write("\n")
+    except OSError as error:
+        error_line(f"{output}: cannot write the bundle ({error.strerror}; an existing file "
+                   "is never overwritten)")
+        sys.exit(EXIT_INPUT)
+    click.echo(f"{output}: case {case_id}, {len(bundle['links'])} entries, head "
+               f"#{bundle['head']['seq']} {bundle['head']['entry_sha256']}")
+
+
+@custody.command("record-result")
+@_case_option
+@click.argument("result_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--exhibit", "exhibit_id", help="Exhibit the result is about.")
+@click.option("--run", "run_id", help="Run the result comes from (e.g. R3).")
+@click.option("--analysis", "analysis_id", help="Analysis that produced it (e.g. A1).")
+@click.option("--summary", help="One line a reader sees first.")
+@_store_options
+@_json_option
+@_guarded
+def custody_record_result(case_id, result_file, exhibit_id, run_id, analysis_id, summary,
+                          store_location, actor, as_json) -> None:
+    """Record RESULT_FILE (one JSON object) as a result of the case, kept whole."""
+    import json
+
+    from gcms.errors import CustodyError
+
+    try:
+        with open(result_file, "rb") as handle:
+            data = json.loads(handle.read().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise CustodyError(f"{result_file}: not a JSON file ({error})") from error
+    if not isinstance(data, dict):
+        raise CustodyError(f"{result_file}: a result must be a JSON object")
+    with _open(store_location, actor) as store:
+        record = store.record_result(case_id, data, analysis_id=analysis_id, run_id=run_id,
+                                     exhibit_id=exhibit_id, summary=summary)
+    if as_json:
+        emit_json(record.to_dict())
+    else:
+        click.echo(f"result {record.result_id} recorded in case {case_id}")
+
+
+@custody.command("sign")
+@_case_option
+@click.option("--result", "result_id", required=True, help="Result to sign (e.g. RS1).")
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False),
+              help="Your private key file (from 'gcms key new').")
+@click.option("--meaning", required=True, type=click.Choice(["authored", "reviewed",
+                                                              "approved"]),
+              help="What the signature means (21 CFR 11.50).")
+@click.option("--passphrase-env", default=PASSPHRASE_ENV, show_default=True,
+              help="Environment variable holding the passphrase; prompted when unset.")
+@_store_options
+@_json_option
+@_guarded
+def custody_sign(case_id, result_id, key_file, meaning, passphrase_env, store_location,
+                 actor, as_json) -> None:
+    """Sign a result's current version and the chain head with your key."""
+    from gcms.custody import load_signing_key
+
+    key = load_signing_key(key_file, _passphrase(passphrase_env, confirm=False,
+                                                 prompt=f"Passphrase for {key_file}"))
+    with _open(store_location, actor) as store:
+        signature = store.sign_result(case_id, result_id, key, meaning=meaning)
+    if as_json:
+        emit_json(signature.to_dict())
+    else:
+        click.echo(f"{signature.signature_id}: result {result_id} v{signature.result_version} "
+                   f"{meaning} by {signature.printed_name} at {signature.signed_at}")
+
+
+@custody.command("review")
+@_case_option
+@click.option("--result", "result_id", required=True, help="Result reviewed (e.g. RS1).")
+@click.option("--outcome", required=True, type=click.Choice(["agreed", "disagreed"]))
+@click.option("--comments", help="What the reviewer checked or found.")
+@_store_options
+@_json_option
+@_guarded
+def custody_review(case_id, result_id, outcome, comments, store_location, actor,
+                   as_json) -> None:
+    """Record your technical review of a result (not your own)."""
+    with _open(store_location, actor) as store:
+        review = store.review_result(case_id, result_id, outcome=outcome, comments=comments)
+    if as_json:
+        emit_json(review.to_dict())
+    else:
+        click.echo(f"{review.review_id}: result {result_id} v{review.result_version} "
+                   f"{outcome} by {review.reviewer}")
+
+
+# -- gcms key ----------------------------------------------------------------------------------
+
+
+@click.group()
+def key() -> None:
+    """Analyst signing keys: make, register, list, revoke."""
+
+
+@key.command("new")
+@click.argument("user")
+@click.option("--name", "printed_name", required=True,
+              help="Printed name shown with every signature, e.g. 'Dr A. Analyst'.")
+@click.option("-o", "--output-dir", default=".", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for USER.key and USER.pub.")
+@click.option("--register", is_flag=True, help="Also register the public key in the store.")
+@click.option("--passphrase-env", default=PASSPHRASE_ENV, show_default=True,
+              help="Environment variable holding the passphrase; prompted when unset.")
+@_store_options
+@_json_option
+@_guarded
+def key_new(user, printed_name, output_dir, register, passphrase_env, store_location, actor,
+            as_json) -> None:
+    """Make an Ed25519 key pair for USER; the private key is encrypted with a passphrase."""
+    from gcms.custody import new_key_pair
+
+    passphrase = _passphrase(passphrase_env, confirm=True, prompt=f"New passphrase for {user}")
+    key_path, pub_path, signing_key = new_key_pair(output_dir, user, passphrase)
+    out = {"user": user, "printed_name": printed_name, "private_key": str(key_path),
+           "public_key": str(pub_path), "fingerprint": signing_key.fingerprint,
+           "registered": False}
+    if register:
+        with _open(store_location, actor, create=True) as store:
+            store.register_key(signing_key.public_raw, user=user, printed_name=printed_name)
+        out["registered"] = True
+    if as_json:
+        emit_json(out)
+    else:
+        click.echo(f"{key_path} (private, keep it to yourself)\n{pub_path}\n"
+                   f"fingerprint {signing_key.fingerprint}"
+                   + ("\nregistered in the store" if register else ""))
+
+
+@key.command("register")
+@click.argument("user")
+@click.argument("public_key", type=click.Path(exists=True, dir_okay=False))
+@click.option("--name", "printed_name", required=True, help="Printed name of the signer.")
+@_store_options
+@_json_option
+@_guarded
+def key_register(user, public_key, printed_name, store_location, actor, as_json) -> None:
+    """Register USER's PUBLIC_KEY (.pub) in the store."""
+    with _open(store_location, actor, create=True) as store:
+        record = store.register_key(public_key, user=user, printed_name=printed_name)
+    if as_json:
+        emit_json(record.to_dict())
+    else:
+        click.echo(f"key {record.key_fingerprint} registered for {user} ({printed_name})")
+
+
+@key.command("list")
+@_store_options
+@_json_option
+@_guarded
+def key_list(store_location, actor, as_json) -> None:
+    """Registered keys: fingerprint, user, printed name, status."""
+    with _open(store_location, actor) as store:
+        keys = store.keys()
+    if as_json:
+        emit_json([k.to_dict() for k in keys])
+    else:
+        for k in keys:
+            click.echo(f"{k.key_fingerprint}  {k.status:<8} {k.user}  {k.printed_name}")
+
+
+@key.command("revoke")
+@click.argument("fingerprint")
+@click.option("--reason", required=True, help="Why (kept in the log).")
+@_store_options
+@_guarded
+def key_revoke(fingerprint, reason, store_location, actor) -> None:
+    """Revoke a key: it can no longer sign; earlier signatures stay valid."""
+    with _open(store_location, actor) as store:
+        store.revoke_key(fingerprint, reason=reason)
+    click.echo(f"key {fingerprint} revoked")
