@@ -1,0 +1,1 @@
+"""Example instrument profiles shipped with gcms (TOML data; see gcms.qa.profile)."""
