@@ -1,0 +1,63 @@
+"""Smoothing of chromatographic traces, vectorised along one axis of an array.
+
+Every function takes a 1-D trace or a 2-D scan × ion matrix (``axis=0`` smooths each
+ion's trace at once) and returns a new float64 array of the same shape; the input is
+never modified.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["gaussian", "moving_average", "savitzky_golay"]
+
+
+def _as_float(y: ArrayLike) -> np.ndarray:
+    array = np.asarray(y, dtype=np.float64)
+    if array.ndim not in (1, 2):
+        raise ValueError(f"expected a 1-D trace or a 2-D matrix, got shape {array.shape}")
+    return array
+
+
+def savitzky_golay(y: ArrayLike, window: int = 5, order: int = 2, *, axis: int = 0) -> np.ndarray:
+    """Savitzky–Golay smoothing: a least-squares polynomial of ``order`` in a sliding window.
+
+    Savitzky & Golay, Anal. Chem. 36 (1964) 1627. The value at each point is the centre of
+    the polynomial fitted to the ``window`` points around it (``window`` odd, > ``order``);
+    peak heights and widths are kept far better than by a moving average of the same
+    window. Edges are fitted with the polynomial of the first/last window (``mode="interp"``).
+    """
+    from scipy.signal import savgol_filter
+
+    array = _as_float(y)
+    if window % 2 == 0 or window <= order:
+        raise ValueError(f"window must be odd and larger than order {order}, got {window}")
+    if array.shape[axis] < window:
+        return array.copy()
+    return savgol_filter(array, window, order, axis=axis, mode="interp")
+
+
+def moving_average(y: ArrayLike, window: int = 3, *, axis: int = 0) -> np.ndarray:
+    """Centred moving average over ``window`` points (odd); edges repeat the end value."""
+    from scipy.ndimage import uniform_filter1d
+
+    array = _as_float(y)
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd number, got {window}")
+    return uniform_filter1d(array, window, axis=axis, mode="nearest")
+
+
+def gaussian(y: ArrayLike, sigma: float, *, axis: int = 0) -> np.ndarray:
+    """Convolution with a normalised Gaussian of standard deviation ``sigma`` points.
+
+    The kernel is truncated at 4 σ; edges repeat the end value. A Gaussian of σ about
+    half the peak's own σ is close to the matched filter for chromatographic peaks and
+    broadens them by only ``sqrt(1 + 1/4)``, about 12 %.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    array = _as_float(y)
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    return gaussian_filter1d(array, sigma, axis=axis, mode="nearest", truncate=4.0)
