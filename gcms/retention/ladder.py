@@ -611,10 +611,12 @@ def _name_members(
     if method == "molecular-ion":
         confidence = ("high" if agreeing >= 2 and not problems
                       else "medium" if agreeing > conflicting else "low")
+        others = carbons.size - anchors.size
+        rest = (f", the other {others} named by elution order and spacing" if others
+                else "")
         statement = (f"{span} named from the molecular ion (M+ = 14n+"
                      f"{series.molecular_ion_intercept}): {agreeing} of {anchors.size} "
-                     f"members with a visible M+ agree, the other {carbons.size - anchors.size} "
-                     f"named by elution order and spacing{gap_note}.")
+                     f"members with a visible M+ agree{rest}{gap_note}.")
     elif method == "expected-rt":
         confidence = "medium" if agreeing > conflicting and not problems else "low"
         statement = (f"{span} named from the expected retention times of the instrument "
