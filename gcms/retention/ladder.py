@@ -281,25 +281,23 @@ def _noise(signal: np.ndarray) -> float:
 def _expected_spacing(t: np.ndarray) -> np.ndarray:
     """Expected interval at each position from a local Theil-Sen line through log(interval).
 
-    A loop over ladder intervals (tens), not over scans: each local fit is a handful of
-    points and the robust estimator is what keeps gaps and intruders from biasing it.
+    For interval ``i`` the line is fitted to the seven intervals around it (shifted at
+    the ends to keep seven): slope = median of the pairwise slopes, intercept = median of
+    ``y - slope·x`` (Theil 1950, Sen 1968). The robust fit keeps a missing member (an
+    interval twice as long) or an intruder (two short ones) from biasing the expectation.
     """
-    from scipy.stats import theilslopes
-
     s = np.diff(t)
-    if s.size < 3:
-        return np.full(s.size, float(np.median(s)) if s.size else np.nan)
-    log_s = np.log(s)
-    index = np.arange(s.size, dtype=np.float64)
-    half = 3
-    out = np.empty(s.size)
-    for i in range(s.size):
-        lo, hi = max(0, i - half), min(s.size, i + half + 1)
-        if hi - lo < 5:  # near the ends keep five points in the fit
-            lo, hi = max(0, min(lo, s.size - 5)), min(s.size, max(hi, 5))
-        slope, intercept, *_ = theilslopes(log_s[lo:hi], index[lo:hi])
-        out[i] = np.exp(intercept + slope * i)
-    return out
+    n = s.size
+    if n < 3:
+        return np.full(n, float(np.median(s)) if n else np.nan)
+    width = min(7, n)
+    start = np.clip(np.arange(n) - width // 2, 0, n - width)
+    x = start[:, None] + np.arange(width)[None, :]  # window positions, one row per interval
+    y = np.log(s)[x]
+    i, j = np.triu_indices(width, k=1)
+    slope = np.median((y[:, j] - y[:, i]) / (x[:, j] - x[:, i]), axis=1)
+    intercept = np.median(y - slope[:, None] * x, axis=1)
+    return np.exp(intercept + slope * np.arange(n))
 
 
 def _mode(values: np.ndarray) -> tuple[int, int]:

@@ -234,3 +234,17 @@ def test_settings_are_keyword_knobs():
     strict = LadderSettings(min_signal_to_noise=1e9)
     with pytest.raises(ValueError, match="no peak"):
         find_ladder(simulate_ladder(range(8, 12)).run, settings=strict)
+
+
+def test_expected_spacing_is_a_theil_sen_line_robust_to_a_gap():
+    from scipy.stats import theilslopes
+
+    from gcms.retention.ladder import _expected_spacing
+
+    intervals = 30.0 * 1.05 ** np.arange(7)
+    intervals[3] *= 2  # a missing member
+    t = np.concatenate([[100.0], 100.0 + np.cumsum(intervals)])
+    slope, intercept, *_ = theilslopes(np.log(intervals), np.arange(7), method="joint")
+    expected = np.exp(intercept + slope * np.arange(7))
+    np.testing.assert_allclose(_expected_spacing(t), expected, rtol=1e-12)
+    assert np.abs(expected / (30.0 * 1.05 ** np.arange(7)) - 1).max() < 0.15
