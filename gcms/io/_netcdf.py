@@ -556,8 +556,8 @@ def is_netcdf(head: bytes) -> Literal["classic", "hdf5", None]:
     return None
 
 
-_HASH_STEP = 16 * 2**20 // mmap.PAGESIZE * mmap.PAGESIZE  # 16 MiB, whole pages
-_DECODE_STEP = 2**20  # bytes of stored values decoded at a time
+_HASH_STEP = 2**20 // mmap.PAGESIZE * mmap.PAGESIZE  # 1 MiB of whole pages
+_DECODE_STEP = 2**18  # bytes of the file decoded at a time
 
 
 def _digest_mapping(mapped: mmap.mmap) -> str:
@@ -727,7 +727,9 @@ def decode_numeric(
     mask = np.zeros(raw.shape, dtype=bool)
     # Decoded a stretch at a time, each stretch of the file let go once copied, so a
     # large file never sits in memory beside its decoded copy.
-    row_bytes = raw.itemsize * (math.prod(raw.shape[1:]) if raw.ndim else 1)
+    # A stretch is measured in file bytes: a record variable's rows lie a whole record
+    # apart, interleaved with the other record variables.
+    row_bytes = abs(raw.strides[0]) if raw.ndim else raw.itemsize
     rows = max(1, _DECODE_STEP // max(1, row_bytes))
     for start in range(0, raw.shape[0] if raw.ndim else 1, rows):
         part = raw[start:start + rows] if raw.ndim else raw

@@ -345,7 +345,8 @@ class _Peaks:
         intensity, intensity_missing = decode_numeric(ds, "intensity_values",
                                                       missing=(ANDI_MISSING,),
                                                       dtype=intensity_dtype)
-        unusable = mass_missing | intensity_missing
+        unusable = np.logical_or(mass_missing, intensity_missing, out=mass_missing)
+        del intensity_missing
         first_point = int(starts[0]) if n else n_points
         trailing = n_points - (int(ends[-1]) if n else 0)
         trailing_ok = trailing == 0 or (n and trailing == flags[-1]) or (
