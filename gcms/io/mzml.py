@@ -1,0 +1,345 @@
+"""mzML (plain, gzip-compressed or indexed): the MS1 scans of a GC-MS run.
+
+Spectra are decoded by pyteomics (base64, zlib, 32/64-bit floats; MS-Numpress where
+pyteomics has it); this module keeps the MS1 spectra, converts ``scan start time`` to
+seconds from the unit the file states (minutes, seconds or milliseconds; a time without
+unit is refused rather than guessed), and builds the run's CSR arrays by collecting each
+scan's arrays and concatenating them once. The header up to ``<spectrumList>`` is read
+with lxml for the metadata: run id and ``startTimeStamp``, sample, instrument model and
+serial number, ionization source, source file and converting software.
+
+A file whose MS1 spectra are all profile (``profile spectrum``, MS:1000128) gives a run
+with ``acquisition == "profile"``; ``SIM spectrum`` (MS:1001583) gives ``"sim"``;
+otherwise ``"scan"``. The file's own ``total ion current`` per scan is kept as the TIC
+where every MS1 scan states one (for profile data it is the instrument's figure, not the
+sum of the profile points). A file without MS1 spectra is refused, naming what it holds.
+
+mzMLb (HDF5) is not read: it is rare in GC-MS practice and its container would need
+h5py plus the mzMLb filters.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gcms.errors import FormatError
+from gcms.io._common import build_run, evidence_bytes
+from gcms.run import Run, RunMetadata
+
+__all__ = ["read", "sniff"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_MZML_TAGS = (b"<mzML", b"<indexedmzML")
+_TIME_UNITS = {"minute": 60.0, "second": 1.0, "millisecond": 1e-3,
+               "UO:0000031": 60.0, "UO:0000010": 1.0, "UO:0000028": 1e-3}
+
+
+def sniff(path: str | os.PathLike, head: bytes) -> bool:
+    """Whether ``head`` holds an ``<mzML`` or ``<indexedmzML`` element (gzip: once inflated)."""
+    if head[:2] == _GZIP_MAGIC:
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 1 << 16)
+        except zlib.error:
+            return False
+    return any(tag in head for tag in _MZML_TAGS)
+
+
+class _MemoryReader(io.RawIOBase):
+    """A read-only, seekable file over a memoryview: the mapped evidence, never copied."""
+
+    def __init__(self, data: memoryview) -> None:
+        self._data = data
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        chunk = self._data[self._pos:self._pos + len(buffer)]
+        n = len(chunk)
+        buffer[:n] = chunk
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._data)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+@contextmanager
+def _xml_stream(path: Path) -> Iterator[tuple[Any, str]]:
+    """The decompressed XML as a seekable stream, and the SHA-256 of the file's bytes."""
+    with evidence_bytes(path) as evidence:
+        raw = io.BufferedReader(_MemoryReader(evidence.data), buffer_size=1 << 20)
+        if bytes(evidence.data[:2]) == _GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                yield stream, evidence.sha256
+        else:
+            yield raw, evidence.sha256
+
+
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _header(stream, path: Path) -> dict[str, Any]:
+    """Metadata from the elements before ``<spectrumList>`` (lxml, stops there)."""
+    from lxml import etree
+
+    info: dict[str, Any] = {"software": [], "source_files": [], "instrument": [],
+                            "serial": None, "ionization": [], "samples": []}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    group_id = None
+    in_config = in_source = in_components = False
+    config_params: list[tuple[str, str]] = []
+    try:
+        for event, element in etree.iterparse(stream, events=("start", "end"),
+                                              huge_tree=True, resolve_entities=False,
+                                              no_network=True):
+            tag = _local(element.tag)
+            if event == "start":
+                if tag == "spectrumList" or tag == "chromatogramList":
+                    break
+                if tag == "run":
+                    info["run_id"] = element.get("id")
+                    info["start"] = element.get("startTimeStamp")
+                    info["sample_ref"] = element.get("sampleRef")
+                elif tag == "referenceableParamGroup":
+                    group_id = element.get("id")
+                    groups[group_id] = []
+                elif tag == "instrumentConfiguration":
+                    in_config = True
+                    config_params = []
+                elif tag == "componentList" and in_config:
+                    in_components = True
+                elif tag == "source" and in_config:
+                    in_source = True
+                continue
+            if tag == "cvParam":
+                name, value = element.get("name") or "", element.get("value") or ""
+                if group_id is not None:
+                    groups[group_id].append((name, value))
+                elif in_source:
+                    info["ionization"].append(name)
+                elif in_config and not in_components:
+                    config_params.append((name, value))
+            elif tag == "referenceableParamGroupRef" and in_config and not in_components:
+                config_params.extend(groups.get(element.get("ref"), []))
+            elif tag == "referenceableParamGroup":
+                group_id = None
+            elif tag == "source":
+                in_source = False
+            elif tag == "componentList":
+                in_components = False
+            elif tag == "instrumentConfiguration":
+                in_config = False
+                _instrument(info, config_params)
+            elif tag == "software":
+                names = [c.get("name") for c in element if _local(c.tag) == "cvParam"]
+                label = " ".join(n for n in names if n and "custom unreleased" not in n)
+                version = element.get("version") or ""
+                if label:
+                    info["software"].append(f"{label} {version}".strip())
+            elif tag == "sourceFile":
+                name = element.get("name")
+                if name:
+                    info["source_files"].append(name)
+            elif tag == "sample":
+                info["samples"].append((element.get("id"), element.get("name")))
+    except (etree.XMLSyntaxError, OSError, EOFError, zlib.error) as error:
+        raise FormatError(f"{path}: not well-formed mzML ({error})") from error
+    if "run_id" not in info:
+        raise FormatError(f"{path}: no <run> element before the spectra: not mzML")
+    return info
+
+
+def _instrument(info: dict[str, Any], params: list[tuple[str, str]]) -> None:
+    for name, value in params:
+        if name == "instrument serial number":
+            info["serial"] = info["serial"] or value or None
+        elif not value and name:
+            # The model term is the configuration's valueless cvParam (its CV parent is
+            # "instrument model"; the others carry values).
+            info["instrument"].append(name)
+
+
+def _spectra(stream, path: Path):
+    from lxml import etree
+    from pyteomics import mzml
+    from pyteomics.auxiliary import PyteomicsError
+
+    # What pyteomics, lxml, base64, zlib and numpy raise on damaged bytes.
+    damage = (PyteomicsError, etree.XMLSyntaxError, ValueError, zlib.error, OSError,
+              EOFError, KeyError, IndexError, TypeError, AttributeError)
+    try:
+        with mzml.MzML(stream, use_index=False, read_schema=False, decode_binary=True,
+                       huge_tree=True) as reader:
+            yield from reader
+    except FormatError:
+        raise
+    except damage as error:
+        raise FormatError(f"{path}: mzML spectra cannot be decoded ({type(error).__name__}: "
+                          f"{error})") from error
+
+
+def _start_time_s(spectrum: dict, path: Path) -> float:
+    scans = (spectrum.get("scanList") or {}).get("scan") or []
+    value = scans[0].get("scan start time") if scans else None
+    if value is None:
+        value = spectrum.get("scan start time")
+    if value is None:
+        raise FormatError(f"{path}: spectrum {spectrum.get('id')!r} has no scan start time")
+    unit = getattr(value, "unit_info", None)
+    if unit not in _TIME_UNITS:
+        raise FormatError(f"{path}: spectrum {spectrum.get('id')!r}: scan start time unit "
+                          f"{unit!r} is not a time unit gcms knows (minute, second)")
+    seconds = float(value) * _TIME_UNITS[unit]
+    if not np.isfinite(seconds):
+        raise FormatError(f"{path}: spectrum {spectrum.get('id')!r}: scan start time "
+                          f"{value!r} is not finite")
+    return seconds
+
+
+def _ms_level(spectrum: dict) -> int | None:
+    level = spectrum.get("ms level")
+    if level is not None:
+        return int(level)
+    if "MS1 spectrum" in spectrum:
+        return 1
+    if "MSn spectrum" in spectrum:
+        return 2
+    return None
+
+
+def _timestamp(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def read(path: str | os.PathLike) -> Run:
+    """Read the MS1 scans of an mzML file (plain, ``.gz`` or indexed) as a :class:`Run`.
+
+    Raises
+    ------
+    FormatError
+        Not mzML, damaged XML or binary arrays, no MS1 spectra, a scan without start time
+        or with a time unit that is not stated, times that go backwards.
+    """
+    path = Path(path)
+    with _xml_stream(path) as (stream, digest):
+        info = _header(stream, path)
+        stream.seek(0)
+        times: list[float] = []
+        mz_arrays: list[np.ndarray] = []
+        intensity_arrays: list[np.ndarray] = []
+        tics: list[float | None] = []
+        kinds = {"profile": 0, "centroid": 0, "sim": 0}
+        levels: dict[Any, int] = {}
+        filter_string = None
+        for spectrum in _spectra(stream, path):
+            level = _ms_level(spectrum)
+            levels[level] = levels.get(level, 0) + 1
+            if level != 1:
+                continue
+            times.append(_start_time_s(spectrum, path))
+            mz = spectrum.get("m/z array")
+            intensity = spectrum.get("intensity array")
+            mz = np.empty(0) if mz is None else np.asarray(mz, dtype=np.float64)
+            intensity = np.empty(0, np.float32) if intensity is None else np.asarray(
+                intensity, dtype=np.float32)
+            if mz.shape != intensity.shape:
+                raise FormatError(f"{path}: spectrum {spectrum.get('id')!r} has {mz.size} m/z "
+                                  f"values but {intensity.size} intensities")
+            mz_arrays.append(mz)
+            intensity_arrays.append(intensity)
+            tic = spectrum.get("total ion current")
+            tics.append(float(tic) if tic is not None else None)
+            if "profile spectrum" in spectrum:
+                kinds["profile"] += 1
+            elif "centroid spectrum" in spectrum:
+                kinds["centroid"] += 1
+            if "SIM spectrum" in spectrum:
+                kinds["sim"] += 1
+            if filter_string is None and spectrum.get("filter string"):
+                filter_string = str(spectrum["filter string"])
+    if not times:
+        held = ", ".join(f"{n} MS{level}" if level else f"{n} of unstated MS level"
+                         for level, n in sorted(levels.items(), key=lambda kv: str(kv[0])))
+        raise FormatError(f"{path}: no MS1 spectra (holds {held or 'no spectra'}); gcms reads "
+                          "GC-MS (MS1) runs")
+    counts = np.fromiter((a.size for a in mz_arrays), dtype=np.int64, count=len(mz_arrays))
+    offsets = np.concatenate(([0], np.cumsum(counts)))
+    tic = np.array(tics, dtype=np.float64) if all(t is not None for t in tics) else None
+    if tic is not None and not np.isfinite(tic).all():
+        tic = None
+    n = len(times)
+    if kinds["sim"] == n:
+        acquisition = "sim"
+    elif kinds["profile"] == n:
+        acquisition = "profile"
+    elif kinds["profile"]:
+        raise FormatError(f"{path}: {kinds['profile']} of {n} MS1 spectra are profile, the "
+                          "rest centroid: mixed data gcms does not combine in one run")
+    else:
+        acquisition = "scan"
+    samples = dict(info["samples"])
+    sample = samples.get(info.get("sample_ref")) or (next(iter(samples.values()), None))
+    extra = {"run_id": info["run_id"] or "",
+             "ms_levels": ", ".join(f"MS{k}: {v}" for k, v in sorted(
+                 ((k, v) for k, v in levels.items() if k is not None)))}
+    if info["source_files"]:
+        extra["source_file"] = "; ".join(info["source_files"])
+    if info["software"]:
+        extra["software"] = "; ".join(info["software"])
+    if info["serial"]:
+        extra["instrument_serial_number"] = info["serial"]
+    if filter_string:
+        extra["filter_string"] = filter_string
+    if info.get("start"):
+        extra["start_time_stamp"] = info["start"]
+    ionization = next((name for name in info["ionization"]
+                       if name and name != "ionization type"), None)
+    if ionization is None and filter_string and " EI " in f" {filter_string} ":
+        ionization = "EI"
+    metadata = RunMetadata(
+        sample_name=sample or info["run_id"] or None,
+        acquired_at=_timestamp(info.get("start")),
+        instrument="; ".join(info["instrument"]) or None,
+        source_path=str(path),
+        data_file=str(path),
+        sha256=digest,
+        format="mzml",
+        acquisition=acquisition,
+        ionization=ionization,
+        extra={k: v for k, v in extra.items() if v},
+    )
+    return build_run(
+        path,
+        scan_times=np.array(times, dtype=np.float64),
+        scan_offsets=offsets,
+        mz=np.concatenate(mz_arrays) if mz_arrays else np.empty(0),
+        intensity=np.concatenate(intensity_arrays) if intensity_arrays else np.empty(0),
+        tic=tic,
+        metadata=metadata,
+    )
