@@ -10,7 +10,8 @@ standard). From a run the spectrum is the mean of the apex scan and
 peak, beyond twice its half-height half-width. EPA 8270 asks for background subtraction
 from no more than 20 scans before the DFTPP peak, hence the default distance. A
 calibrant that never falls to half its height (continuous infusion) is used without
-background subtraction, and the result says so.
+background subtraction, and the result says so. Centroid scans are averaged on nominal
+masses, each reported at the m/z the apex scan measured for it (its mass assignment).
 
 Profile and centroid data
 -------------------------
@@ -174,6 +175,14 @@ def read_tune_source(path: str | os.PathLike) -> Run | Spectrum:
     return spectra[0]
 
 
+def _top_of_bins(mz: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per nominal-mass bin present: the bin, and the index of its largest peak."""
+    bins = nominal_mass(mz)
+    order = np.lexsort((intensity, bins))  # per bin, the largest peak last
+    last = np.flatnonzero(np.diff(np.append(bins[order], np.iinfo(np.int64).max)) != 0)
+    return bins[order][last], order[last]
+
+
 # ---------------------------------------------------------------------- from a run
 def _key_trace(run: Run, ions: Sequence[int]) -> np.ndarray:
     inside = np.isin(nominal_mass(run.mz), np.asarray(ions))
@@ -249,6 +258,12 @@ def calibrant_spectrum(run: Run, key_ions: Sequence[int], *,
     values = _mean_scans(run, scans, grid)
     if background:
         values = np.maximum(values - _mean_scans(run, background, grid), 0.0)
+    if not profile:
+        # each nominal mass at the m/z the apex scan reported: the mass assignment
+        start, stop = run.scan_offsets[apex], run.scan_offsets[apex + 1]
+        bins, top = _top_of_bins(run.mz[start:stop], run.intensity[start:stop])
+        inside = (bins >= mz[0]) & (bins <= mz[-1])
+        mz[bins[inside] - int(mz[0])] = run.mz[start:stop][top[inside]]
     keep = values > 0
     spectrum = Spectrum(mz=mz[keep], intensity=values[keep],
                         name=run.metadata.sample_name, source=run.metadata.source_path,
@@ -273,10 +288,7 @@ def measure_ions(spectrum: Spectrum, ions: Sequence[int], *, profile: bool,
     if not mz.size:
         return IonMeasures(ions, height, measured, pw50, acquired, 0, 0.0)
     if not profile:
-        bins = nominal_mass(mz)
-        order = np.lexsort((intensity, bins))  # per bin, the largest centroid last
-        last = np.flatnonzero(np.diff(np.append(bins[order], np.iinfo(np.int64).max)) != 0)
-        unique_bins, top = bins[order][last], order[last]
+        unique_bins, top = _top_of_bins(mz, intensity)
         found = np.isin(ions, unique_bins)
         where = np.searchsorted(unique_bins, ions[found])
         height[found] = intensity[top[where]]

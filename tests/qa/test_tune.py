@@ -274,3 +274,11 @@ def test_result_round_trips_through_json_and_pickle():
     dftpp_198 = [c for c in result.to_dict()["criteria"] if c["key"] == "dftpp_198"][0]
     assert dftpp_198["limit"] == "base peak, or > 50 % of m/z 442"
     assert np.isfinite([c["value"] for c in result.to_dict()["criteria"]]).all()
+
+
+def test_mass_assignment_from_a_centroid_run_uses_the_reported_mz():
+    run = pftba_run(pftba_spectrum(mass_shift={69: 0.14, 502: -0.04}))
+    result = evaluate_tune(run, criteria="agilent-pftba-autotune")
+    assert failed(result) == {"mass_69"}
+    assert result.criterion("mass_69").value == pytest.approx(69.14)
+    assert result.criterion("mass_502").value == pytest.approx(501.96)
