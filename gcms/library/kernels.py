@@ -125,20 +125,26 @@ class QueryBlock:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class PairScores:
-    """Unrounded 0..1 scores of each pair (see :mod:`gcms.library.scores`), plus counts."""
+    """Unrounded 0..1 scores of each pair (see :mod:`gcms.library.scores`), plus counts.
 
-    identity: np.ndarray
-    reverse: np.ndarray
-    similarity: np.ndarray
-    entropy: np.ndarray
+    Scores not asked for are ``None``.
+    """
+
+    identity: np.ndarray | None
+    reverse: np.ndarray | None
+    similarity: np.ndarray | None
+    entropy: np.ndarray | None
     n_common: np.ndarray
-    n_ratios: np.ndarray
+    n_ratios: np.ndarray | None
+
+    def take(self, rows: np.ndarray) -> PairScores:
+        """The scores of pairs ``rows`` only."""
+        return PairScores(*(None if v is None else v[rows] for v in (
+            self.identity, self.reverse, self.similarity, self.entropy, self.n_common,
+            self.n_ratios)))
 
 
-def _segment_sum(values: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:
-    if n == 0:
-        return np.zeros(0, dtype=np.float64)
-    return np.add.reduceat(values, offsets)
+ALL_SCORES = ("identity", "reverse", "similarity", "entropy")
 
 
 def score_pairs(
@@ -148,16 +154,20 @@ def score_pairs(
     library_index: np.ndarray,
     *,
     low_mz: int | None = None,
+    scores: tuple[str, ...] = ALL_SCORES,
 ) -> PairScores:
     """Identity, reverse, similarity and entropy scores of the pairs (query, entry).
 
     Pair ``p`` is query ``query_index[p]`` of ``queries`` against library entry
-    ``library_index[p]``.
+    ``library_index[p]``; ``scores`` names those to compute (the others are ``None``).
 
     Exactly the quantities of :func:`gcms.library.scores.composite_terms` and
     :func:`gcms.library.scores.entropy_similarity`, as unrounded 0..1 floats; convert
     with :func:`to_nist_scale`.
     """
+    unknown = set(scores) - set(ALL_SCORES)
+    if unknown:
+        raise ValueError(f"unknown scores {sorted(unknown)}; known: {ALL_SCORES}")
     qi = np.asarray(query_index, dtype=np.int64)
     li = np.asarray(library_index, dtype=np.int64)
     n_pairs = qi.size
@@ -171,81 +181,83 @@ def score_pairs(
     offsets = np.cumsum(lengths) - lengths
     element = expand_ranges(starts, lengths)
     pair = np.repeat(np.arange(n_pairs, dtype=np.int64), lengths)
-
     m = peaks.mz[element]
-    lib_abundance = peaks.abundance[element]
     flat = qi[pair] * width + m
     query_abundance = queries.abundance.ravel()[flat]
-    matched = query_abundance > 0
+    present = query_abundance > 0  # library peak also in the query (any m/z)
 
     if low_mz is None:
         cut = np.maximum(queries.first_mz[qi], library.first_mz[li])
     else:
         cut = np.full(n_pairs, int(low_mz), dtype=np.int64)
     cut = np.minimum(cut, width)
-    in_range = m >= cut[pair]
-
-    # Norms over the range compared. Query norms are suffix sums looked up at the cut;
-    # library norms are sums of the entry's peaks at or above it.
-    norm_lib = _segment_sum(np.where(in_range, library.mass_weighted[element], 0.0),
-                            offsets, n_pairs)
-    norm_lib_plain = _segment_sum(np.where(in_range, lib_abundance, 0.0), offsets, n_pairs)
-    norm_query = queries.suffix_mass[qi, cut]
-    norm_query_plain = queries.suffix_plain[qi, cut]
-
     # Matched peaks are at or above both spectra's lowest m/z, hence always in range
-    # (with a fixed low_mz they must be masked explicitly).
-    if low_mz is not None:
-        matched &= in_range
-    root = np.sqrt(query_abundance * lib_abundance) * matched
-    dot = _segment_sum(m * root, offsets, n_pairs)
-    dot_plain = _segment_sum(root, offsets, n_pairs)
-    norm_query_reverse = _segment_sum(m * query_abundance * matched, offsets, n_pairs)
-    n_common = _segment_sum(matched.astype(np.float64), offsets, n_pairs)
+    # (with a fixed low_mz they must be checked).
+    matched = present if low_mz is None else present & (m >= cut[pair])
+    k = np.flatnonzero(matched)  # matched elements, in pair order
+    pk = pair[k]
+    mk = m[k].astype(np.float64)
+    uk = query_abundance[k]
+    lk = peaks.abundance[element[k]]
+    n_common = np.bincount(pk, minlength=n_pairs).astype(np.float64)
+    out: dict[str, np.ndarray | None] = dict.fromkeys(ALL_SCORES)
+    n_ratios = None
 
-    # Ratio pairs: element k and k-1 are consecutive library peaks of the same entry,
-    # both matched, and no query peak lies between them (query ranks differ by one).
-    ranks = queries.rank.ravel()[flat]
-    neighbour = np.zeros(m.size, dtype=bool)
-    if m.size > 1:
-        neighbour[1:] = (
-            matched[1:] & matched[:-1] & (pair[1:] == pair[:-1]) & (ranks[1:] - ranks[:-1] == 1)
-        )
-    k = np.flatnonzero(neighbour)
-    ratio = (query_abundance[k] * lib_abundance[k - 1]) / (
-        query_abundance[k - 1] * lib_abundance[k]
-    )
-    term = np.sqrt(np.minimum(ratio, 1.0 / ratio))
-    ratio_weighted = np.bincount(pair[k], weights=m[k] * term, minlength=n_pairs)
-    ratio_weight = np.bincount(pair[k], weights=m[k].astype(np.float64), minlength=n_pairs)
-    n_ratios = np.bincount(pair[k], minlength=n_pairs).astype(np.float64)
+    def range_sum(values: np.ndarray) -> np.ndarray:
+        """Per pair, the sum of a per-peak library quantity over m/z >= cut."""
+        kept = np.where(m >= cut[pair], values, 0.0)
+        return np.add.reduceat(kept, offsets) if n_pairs else kept[:0]
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        cos2 = np.where(norm_query * norm_lib > 0, dot * dot / (norm_query * norm_lib), 0.0)
-        cos2_reverse = np.where(norm_query_reverse * norm_lib > 0,
-                                dot * dot / (norm_query_reverse * norm_lib), 0.0)
-        cos2_plain = np.where(norm_query_plain * norm_lib_plain > 0,
-                              dot_plain * dot_plain / (norm_query_plain * norm_lib_plain), 0.0)
-        ratio_term = np.where(ratio_weight > 0, ratio_weighted / ratio_weight, 0.0)
-        total = n_common + n_ratios
-        identity = np.where(n_common > 0,
-                            (n_common * cos2 + n_ratios * ratio_term) / total, 0.0)
-        reverse = np.where(n_common > 0,
-                           (n_common * cos2_reverse + n_ratios * ratio_term) / total, 0.0)
+        if "identity" in scores or "reverse" in scores:
+            root = np.sqrt(uk * lk)
+            dot = np.bincount(pk, weights=mk * root, minlength=n_pairs)
+            norm_lib = range_sum(library.mass_weighted[element])
+            # Ratio pairs: consecutive library peaks of one entry, both matched, with
+            # no query peak between them (query peak ranks differ by one).
+            ranks = queries.rank.ravel()[flat[k]]
+            neighbour = np.zeros(k.size, dtype=bool)
+            if k.size > 1:
+                neighbour[1:] = ((k[1:] == k[:-1] + 1) & (pk[1:] == pk[:-1])
+                                 & (ranks[1:] - ranks[:-1] == 1))
+            j = np.flatnonzero(neighbour)
+            ratio = (uk[j] * lk[j - 1]) / (uk[j - 1] * lk[j])
+            term = np.sqrt(np.minimum(ratio, 1.0 / ratio))
+            ratio_weighted = np.bincount(pk[j], weights=mk[j] * term, minlength=n_pairs)
+            ratio_weight = np.bincount(pk[j], weights=mk[j], minlength=n_pairs)
+            n_ratios = np.bincount(pk[j], minlength=n_pairs).astype(np.float64)
+            ratio_term = np.where(ratio_weight > 0, ratio_weighted / ratio_weight, 0.0)
+            total = n_common + n_ratios
 
-    # Entropy similarity on the full spectra (matched peaks only contribute).
-    both = np.flatnonzero(matched if low_mz is None else query_abundance > 0)
-    a = queries.entropy.ravel()[flat[both]]
-    b = library.entropy[element[both]]
-    s = a + b
-    entropy_terms = s * np.log2(s) - a * np.log2(a) - b * np.log2(b)
-    entropy = 0.5 * np.bincount(pair[both], weights=entropy_terms, minlength=n_pairs)
+            def composite(norm_query: np.ndarray) -> np.ndarray:
+                cos2 = np.where(norm_query * norm_lib > 0,
+                                dot * dot / (norm_query * norm_lib), 0.0)
+                return np.where(n_common > 0,
+                                (n_common * cos2 + n_ratios * ratio_term) / total, 0.0)
+
+            if "identity" in scores:
+                out["identity"] = composite(queries.suffix_mass[qi, cut])
+            if "reverse" in scores:
+                out["reverse"] = composite(np.bincount(pk, weights=mk * uk, minlength=n_pairs))
+        if "similarity" in scores:
+            dot_plain = np.bincount(pk, weights=np.sqrt(uk * lk), minlength=n_pairs)
+            norm_lib_plain = range_sum(peaks.abundance[element])
+            norm_query_plain = queries.suffix_plain[qi, cut]
+            out["similarity"] = np.where(
+                norm_query_plain * norm_lib_plain > 0,
+                dot_plain * dot_plain / (norm_query_plain * norm_lib_plain), 0.0)
+        if "entropy" in scores:
+            # On the full spectra: every peak present in both contributes.
+            both = np.flatnonzero(present)
+            a = queries.entropy.ravel()[flat[both]]
+            b = library.entropy[element[both]]
+            t = a + b
+            terms = t * np.log2(t) - a * np.log2(a) - b * np.log2(b)
+            out["entropy"] = np.clip(
+                0.5 * np.bincount(pair[both], weights=terms, minlength=n_pairs), 0.0, 1.0)
 
     return PairScores(
-        identity=identity,
-        reverse=reverse,
-        similarity=cos2_plain,
-        entropy=np.clip(entropy, 0.0, 1.0),
-        n_common=n_common.astype(np.int64),
-        n_ratios=n_ratios.astype(np.int64),
+        identity=out["identity"], reverse=out["reverse"], similarity=out["similarity"],
+        entropy=out["entropy"], n_common=n_common.astype(np.int64),
+        n_ratios=None if n_ratios is None else n_ratios.astype(np.int64),
     )

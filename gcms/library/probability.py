@@ -35,8 +35,9 @@ __all__ = ["PROBABILITY_BETA", "PROBABILITY_DEPTH", "hit_probabilities"]
 #: (see the module docstring and benchmarks/README.md).
 PROBABILITY_BETA = 0.040
 
-#: Number of best hits the probabilities are shared among (a MS Search hit list).
-PROBABILITY_DEPTH = 100
+#: Number of best hits the probabilities are shared among. Hits further down weigh
+#: exp(-beta * dMF), under 2 % of the first hit's weight 100 MF units below it.
+PROBABILITY_DEPTH = 20
 
 
 def hit_probabilities(

@@ -334,33 +334,39 @@ def _ri_adjustment(index: SearchIndex, q_ri: np.ndarray, q_code: np.ndarray,
 
 
 def _bounds_block(index: SearchIndex, qblock: QueryBlock, queries: _Queries,
-                  qsel: np.ndarray, rows: np.ndarray | slice, settings: SearchSettings,
-                  weights=None) -> np.ndarray:
-    """Upper bounds of the ranking score for library ``rows`` x queries ``qsel``.
+                  qsel: np.ndarray, row_ids: np.ndarray, settings: SearchSettings,
+                  blocks: Mapping[str, Any] | None = None) -> np.ndarray:
+    """Upper bounds of the ranking score for library rows ``row_ids`` x queries ``qsel``.
 
     Returns ``(n_rows, n_queries)`` float64: identity/reverse: ``(1 + cos2)/2`` where
     some peak is shared, else 0 (-inf where the RI window excludes the pair);
-    similarity: the exact ``cos2`` of the similarity score.
+    similarity: the exact ``cos2`` of the similarity score. ``blocks`` may hold the
+    weight matrices of exactly these rows (``"mass"``, ``"plain"``, ``"binary"``);
+    otherwise they are sliced from the library's.
     """
     kind = settings.rank_by
     width = qblock.width
+
+    def rows_of(name: str):
+        if blocks is not None and name in blocks:
+            return blocks[name]
+        matrix = index.weights(name)
+        if row_ids.size and row_ids[-1] - row_ids[0] + 1 == row_ids.size:
+            return matrix[int(row_ids[0]):int(row_ids[-1]) + 1]
+        return matrix[row_ids]
+
     masses = np.arange(width, dtype=np.float64)
     q_ab = qblock.abundance[qsel]
     if kind == "similarity":
         q_w = np.sqrt(q_ab)
-        lib_w = index.weights("plain") if weights is None else weights["plain"]
+        block = rows_of("plain")
         norm_kind, q_suffix = "plain", qblock.suffix_plain[qsel]
     else:
         q_w = np.sqrt(q_ab * masses)
-        lib_w = index.weights("mass") if weights is None else weights["mass"]
+        block = rows_of("mass")
         norm_kind, q_suffix = "mass", qblock.suffix_mass[qsel]
-    if isinstance(rows, slice):
-        block = lib_w[rows]
-        row_ids = np.arange(*rows.indices(len(index)))
-    else:
-        block = lib_w[rows] if weights is None else lib_w
-        row_ids = rows
-    dot = np.asarray(block @ q_w[:, : lib_w.shape[1]].T)  # (n_rows, n_q)
+    n_cols = block.shape[1]
+    dot = np.asarray(block @ q_w[:, :n_cols].T)  # (n_rows, n_q)
     q_first = qblock.first_mz[qsel]
     if settings.low_mz is None:
         lmin = np.minimum(index.first_mz[row_ids], width)
@@ -372,9 +378,7 @@ def _bounds_block(index: SearchIndex, qblock: QueryBlock, queries: _Queries,
     norm_lib = np.stack([index.suffix_norm(norm_kind, int(c))[row_ids] for c in cuts],
                         axis=1)[:, inverse]
     if kind == "reverse":
-        binary = index.weights("binary") if weights is None else weights["binary"]
-        b_block = binary[rows] if (isinstance(rows, slice) or weights is None) else binary
-        norm_q = np.asarray(b_block @ (q_ab * masses)[:, : binary.shape[1]].T)
+        norm_q = np.asarray(rows_of("binary") @ (q_ab * masses)[:, :n_cols].T)
     with np.errstate(divide="ignore", invalid="ignore"):
         cos2 = np.where((norm_q > 0) & (norm_lib > 0), dot * dot / (norm_q * norm_lib), 0.0)
     cos2 = np.minimum(cos2, 1.0)
@@ -390,22 +394,65 @@ def _bounds_block(index: SearchIndex, qblock: QueryBlock, queries: _Queries,
     return bound
 
 
-def _score_exact(index: SearchIndex, qblock: QueryBlock, queries: _Queries,
+def _rank_scores(index: SearchIndex, qblock: QueryBlock, queries: _Queries,
                  qi: np.ndarray, li: np.ndarray, settings: SearchSettings):
-    """Exact scores and the ranking score (with RI) of pairs; qi indexes the block."""
-    scores = score_pairs(qblock, index.library, qi, li, low_mz=settings.low_mz)
-    base = {"identity": scores.identity, "reverse": scores.reverse,
-            "similarity": scores.similarity}[settings.rank_by]
+    """Ranking score (with RI) of pairs, computing only the score ranked by."""
+    scores = score_pairs(qblock, index.library, qi, li, low_mz=settings.low_mz,
+                         scores=(settings.rank_by,))
+    base = getattr(scores, settings.rank_by)
     delta, penalty, excluded = _ri_adjustment(index, queries.retention_index,
                                               queries.ri_column_code, qi, li, settings)
     rank = np.where(excluded | (scores.n_common == 0), -np.inf, base - penalty)
-    return scores, rank, delta, penalty
+    return rank, delta, penalty
 
 
 def _rank_order(qi: np.ndarray, li: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """Order of pairs: by query, then ranking score descending, then library index."""
     key = np.round(rank, 12)
     return np.lexsort((li, -key, qi))
+
+
+def _exact_pairs(index: SearchIndex, qblock: QueryBlock, queries: _Queries, top: int,
+                 keep: int, settings: SearchSettings):
+    """Scored pairs of the exact presearch.
+
+    Bounds for every entry, blockwise; exact scores for the best ``keep`` bounds per
+    query, then for every entry whose bound reaches the ``top``-th exact score.
+    """
+    n_q, n_lib = len(qblock), len(index)
+    qsel = np.arange(n_q)
+    bounds = np.empty((n_lib, n_q), dtype=np.float32)
+    for start in range(0, n_lib, BOUND_BLOCK_ROWS):
+        stop = min(n_lib, start + BOUND_BLOCK_ROWS)
+        bounds[start:stop] = _bounds_block(index, qblock, queries, qsel,
+                                           np.arange(start, stop), settings)
+    k0 = min(keep, n_lib)
+    if k0 < n_lib:
+        first = np.argpartition(-bounds, k0 - 1, axis=0)[:k0]
+    else:
+        first = np.broadcast_to(np.arange(n_lib)[:, None], (n_lib, n_q))
+    qi1 = np.broadcast_to(qsel[None, :], first.shape).ravel()
+    li1 = np.asarray(first).ravel()
+    ok = np.isfinite(bounds[li1, qi1]) & (bounds[li1, qi1] > 0)
+    qi1, li1 = qi1[ok], li1[ok]
+    rank1, delta1, penalty1 = _rank_scores(index, qblock, queries, qi1, li1, settings)
+    order = _rank_order(qi1, li1, rank1)
+    q_sorted, r_sorted = qi1[order], rank1[order]
+    starts = np.searchsorted(q_sorted, qsel)
+    counts = np.bincount(q_sorted, minlength=n_q)
+    tau = np.full(n_q, -np.inf)
+    has_k = counts >= top
+    tau[has_k] = r_sorted[starts[has_k] + top - 1]
+    # Entries not scored yet whose bound could still reach the k-th hit.
+    bounds[li1, qi1] = -np.inf
+    li2, qi2 = np.nonzero(bounds >= (tau - BOUND_MARGIN)[None, :].astype(np.float32))
+    ok2 = bounds[li2, qi2] > 0
+    li2, qi2 = li2[ok2], qi2[ok2]
+    del bounds
+    rank2, delta2, penalty2 = _rank_scores(index, qblock, queries, qi2, li2, settings)
+    return (np.concatenate([qi1, qi2]), np.concatenate([li1, li2]),
+            np.concatenate([rank1, rank2]), np.concatenate([delta1, delta2]),
+            np.concatenate([penalty1, penalty2]))
 
 
 def _search_batch(index: SearchIndex, queries: _Queries, lo: int, hi: int, top: int,
@@ -415,93 +462,49 @@ def _search_batch(index: SearchIndex, queries: _Queries, lo: int, hi: int, top: 
     qblock = QueryBlock.from_peaks(qpeaks, width=width)
     sub = _Queries(qpeaks, queries.retention_index[lo:hi], queries.ri_column_code[lo:hi])
     n_q, n_lib = hi - lo, len(index)
-    keep = min(n_lib, max(top, settings.candidates, settings.probability_depth))
-
-    if settings.presearch == "off":
-        qi = np.repeat(np.arange(n_q), n_lib)
-        li = np.tile(np.arange(n_lib), n_q)
-    elif settings.presearch == "fast":
-        qi, li = index.clusters().candidates(index, qblock, sub, settings)
+    # Every hit shown and every hit the probabilities are shared among is certified.
+    depth = max(top, settings.probability_depth)
+    keep = min(n_lib, max(depth, settings.candidates))
+    if settings.presearch == "exact":
+        qi, li, rank, delta, penalty = _exact_pairs(index, qblock, sub, depth, keep, settings)
     else:
-        qi, li = None, None
-    if qi is not None:
-        scores, rank, delta, penalty = _score_exact(index, qblock, sub, qi, li, settings)
-    else:
-        # Exact presearch: bounds for every entry, blockwise; exact re-scoring of the
-        # best ``keep`` bounds per query; then of every entry whose bound reaches the
-        # k-th exact score.
-        qsel = np.arange(n_q)
-        bounds = np.empty((n_lib, n_q), dtype=np.float32)
-        for start in range(0, n_lib, BOUND_BLOCK_ROWS):
-            rows = slice(start, min(n_lib, start + BOUND_BLOCK_ROWS))
-            bounds[rows] = _bounds_block(index, qblock, sub, qsel, rows, settings)
-        k0 = min(keep, n_lib)
-        first = np.argpartition(-bounds, k0 - 1, axis=0)[:k0] if k0 < n_lib else \
-            np.broadcast_to(np.arange(n_lib)[:, None], (n_lib, n_q))
-        qi1 = np.repeat(qsel[None, :], k0, axis=0).ravel()
-        li1 = np.asarray(first).ravel()
-        ok = np.isfinite(bounds[li1, qi1]) & (bounds[li1, qi1] > 0)
-        qi1, li1 = qi1[ok], li1[ok]
-        scores1, rank1, delta1, penalty1 = _score_exact(index, qblock, sub, qi1, li1, settings)
-        order = _rank_order(qi1, li1, rank1)
-        tau = np.full(n_q, -np.inf)
-        q_sorted = qi1[order]
-        r_sorted = rank1[order]
-        starts = np.searchsorted(q_sorted, qsel)
-        counts = np.bincount(q_sorted, minlength=n_q)
-        has_k = counts >= top
-        tau[has_k] = r_sorted[starts[has_k] + top - 1]
-        # Entries not yet scored whose bound could still reach the k-th hit.
-        bounds[li1, qi1] = -np.inf
-        li2, qi2 = np.nonzero(bounds >= (tau - BOUND_MARGIN)[None, :].astype(np.float32))
-        ok2 = bounds[li2, qi2] > 0
-        li2, qi2 = li2[ok2], qi2[ok2]
-        del bounds
-        scores2, rank2, delta2, penalty2 = _score_exact(index, qblock, sub, qi2, li2, settings)
-        qi = np.concatenate([qi1, qi2])
-        li = np.concatenate([li1, li2])
-        rank = np.concatenate([rank1, rank2])
-        delta = np.concatenate([delta1, delta2])
-        penalty = np.concatenate([penalty1, penalty2])
-        scores = _concat_scores(scores1, scores2)
-    _collect(qi, li, scores, rank, delta, penalty, lo, n_q, top, settings, arrays)
+        if settings.presearch == "off":
+            qi = np.repeat(np.arange(n_q), n_lib)
+            li = np.tile(np.arange(n_lib), n_q)
+        else:
+            qi, li = index.clusters().candidates(index, qblock, sub, settings)
+        rank, delta, penalty = _rank_scores(index, qblock, sub, qi, li, settings)
+    _collect(index, qblock, qi, li, rank, delta, penalty, lo, n_q, top, settings, arrays)
 
 
-def _concat_scores(a, b):
-    from gcms.library.kernels import PairScores
-
-    return PairScores(*(np.concatenate([getattr(a, f), getattr(b, f)])
-                        for f in ("identity", "reverse", "similarity", "entropy",
-                                  "n_common", "n_ratios")))
-
-
-def _collect(qi, li, scores, rank, delta, penalty, lo, n_q, top, settings, arrays) -> None:
-    """Sort scored pairs into hit lists and fill rows ``lo..lo+n_q`` of ``arrays``."""
+def _collect(index, qblock, qi, li, rank, delta, penalty, lo, n_q, top, settings,
+             arrays) -> None:
+    """Sort scored pairs into hit lists, score the hits fully, fill rows lo..lo+n_q."""
     valid = np.isfinite(rank)
-    qi, li, rank, delta, penalty = qi[valid], li[valid], rank[valid], delta[valid], \
-        penalty[valid]
-    idx = np.flatnonzero(valid)
+    qi, li, rank, delta, penalty = (a[valid] for a in (qi, li, rank, delta, penalty))
     order = _rank_order(qi, li, rank)
-    qi, li, rank, delta, penalty, idx = (a[order] for a in (qi, li, rank, delta, penalty, idx))
+    qi, li, rank, delta, penalty = (a[order] for a in (qi, li, rank, delta, penalty))
     starts = np.searchsorted(qi, np.arange(n_q))
     position = np.arange(qi.size) - starts[qi]
     depth = max(top, settings.probability_depth)
     listed = position < depth
-    qi, li, rank, delta, penalty, idx, position = (
-        a[listed] for a in (qi, li, rank, delta, penalty, idx, position))
+    qi, li, rank, delta, penalty, position = (
+        a[listed] for a in (qi, li, rank, delta, penalty, position))
     ranking_mf = np.zeros((n_q, depth))
     present = np.zeros((n_q, depth), dtype=bool)
     ranking_mf[qi, position] = 1000.0 * rank
     present[qi, position] = True
     probability = hit_probabilities(ranking_mf, beta=settings.probability_beta, valid=present)
     shown = position < top
-    q, p, j = qi[shown] + lo, position[shown], idx[shown]
-    arrays["index"][q, p] = li[shown]
-    arrays["match_factor"][q, p] = to_nist_scale(scores.identity[j])
-    arrays["reverse_match_factor"][q, p] = to_nist_scale(scores.reverse[j])
-    arrays["similarity_match_factor"][q, p] = to_nist_scale(scores.similarity[j])
-    arrays["entropy_similarity"][q, p] = to_nist_scale(scores.entropy[j])
-    arrays["probability"][q, p] = probability[qi[shown], p]
+    qs, ls, p = qi[shown], li[shown], position[shown]
+    full = score_pairs(qblock, index.library, qs, ls, low_mz=settings.low_mz)
+    q = qs + lo
+    arrays["index"][q, p] = ls
+    arrays["match_factor"][q, p] = to_nist_scale(full.identity)
+    arrays["reverse_match_factor"][q, p] = to_nist_scale(full.reverse)
+    arrays["similarity_match_factor"][q, p] = to_nist_scale(full.similarity)
+    arrays["entropy_similarity"][q, p] = to_nist_scale(full.entropy)
+    arrays["probability"][q, p] = probability[qs, p]
     arrays["score"][q, p] = rank[shown]
     arrays["delta_ri"][q, p] = delta[shown]
     arrays["ri_penalty"][q, p] = 1000.0 * penalty[shown]
