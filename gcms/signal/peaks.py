@@ -17,8 +17,10 @@ The steps, each with its defensible default in :class:`PeakSettings`:
    ``min_snr · σ`` (the prominence is the height above the higher of the two valleys
    that separate the peak from taller ones, scipy's definition).
 5. **Boundaries**: going out from the apex, the first point where the smoothed trace
-   falls to ``boundary_snr · σ`` above the baseline, or the lowest point between this
-   apex and the next (a valley: drop-line split of fused peaks), whichever comes first.
+   falls to ``boundary_snr · σ`` above the baseline (for a peak in a dip below the
+   fitted baseline: to its own base, apex minus prominence), or the lowest point
+   between this apex and the next (a valley: drop-line split of fused peaks), whichever
+   comes first.
 6. **Height** is the baseline-corrected trace at the apex; **area** the trapezoidal
    integral of the corrected trace from start to end above the straight line that joins
    the ends of its cluster of fused peaks (an integrator's baseline drawn from the start
@@ -240,14 +242,22 @@ def find_peaks(
     if apex.size == 0:
         return dataclasses.replace(empty, noise=sigma, baseline=base)
 
-    # Boundaries: fall to boundary_snr·σ, or the valley towards the neighbouring apex.
+    # Boundaries: fall to boundary_snr·σ (or, for a peak whose apex does not even rise
+    # that far above the fitted baseline, to its own base: apex minus prominence), or
+    # the valley towards the neighbouring apex; whichever comes first.
     n = trace.size
     index = np.arange(n)
-    low = smoothed <= settings.boundary_snr * sigma
+    level = settings.boundary_snr * sigma
+    low = smoothed <= level
     last_low = np.maximum.accumulate(np.where(low, index, 0))
     next_low = np.minimum.accumulate(np.where(low, index, n - 1)[::-1])[::-1]
-    start = last_low[apex]
-    end = next_low[apex]
+    above = smoothed[apex] > level
+    foot = peak_widths(smoothed, apex, rel_height=1.0, prominence_data=(
+        props["prominences"], props["left_bases"], props["right_bases"]))
+    start = np.where(above, last_low[apex], np.floor(foot[2]).astype(np.int64))
+    end = np.where(above, next_low[apex], np.ceil(foot[3]).astype(np.int64))
+    start = np.minimum(start, apex)
+    end = np.maximum(end, apex)
     valleys = _valley_indices(smoothed, apex)
     if valleys.size:
         start[1:] = np.maximum(start[1:], valleys)

@@ -122,3 +122,16 @@ def test_any_trace_gives_consistent_peaks(values):
     assert np.all(peaks.start <= peaks.apex) and np.all(peaks.apex <= peaks.end)
     assert np.all((peaks.apex >= 0) & (peaks.apex < y.size))
     assert np.all(np.diff(peaks.apex) > 0)
+
+
+def test_a_peak_standing_in_a_dip_still_gets_boundaries_and_area():
+    # The baseline (here none) runs above this region: the apex is below the noise level
+    # over the baseline, yet the peak rises well above its own surroundings.
+    dip = -2000.0 * ((TIMES > 250) & (TIMES < 350))
+    y = dip + gaussian_peak(1500.0, 300.0, 1.5)
+    y = y + np.random.default_rng(2).normal(0, 20, TIMES.size)
+    peaks = find_peaks(y, TIMES, settings=PeakSettings(baseline=None))
+    k = int(np.argmin(np.abs(peaks.rt_s - 300.0)))
+    assert abs(peaks.rt_s[k] - 300.0) < 0.3
+    assert peaks.start[k] < peaks.apex[k] < peaks.end[k]
+    assert peaks.area[k] == pytest.approx(1500.0 * 1.5 * np.sqrt(2 * np.pi), rel=0.15)
