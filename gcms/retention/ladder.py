@@ -202,7 +202,7 @@ class Ladder:
             method=method,
             dead_time_s=dead_time_s,
             series=self.series.name,
-            match_percent=np.round(100 * self.family_fraction),
+            # no library match was made: AMDIS's "Net" stays unknown, never invented
             signal_to_noise=self.signal_to_noise,
             source=self.source,
         )
