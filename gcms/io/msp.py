@@ -557,12 +557,11 @@ def _read_entries(path: Path) -> EntryReport:
         if b"\x1a" in tail and not tail[tail.rfind(b"\x1a") + 1:].strip():
             end -= len(tail) - tail.rfind(b"\x1a")  # DOS end-of-file mark (Ctrl-Z)
         offset = 3 if bytes(data[:3]) == _BOM else 0
-        try:
-            # Fast path: the whole file is UTF-8 (or ASCII), decoded once.
-            records = _records_of_text(str(data[offset:end], "utf-8"))
-        except UnicodeDecodeError:
-            records = _records_of_bytes(data[offset:end])
-        entries: list[_Entry] = []
+        # Entries are cut from the mapped bytes and decoded one by one: the file is never
+        # held as one decoded string, and each entry gets its own encoding fallback.
+        records = _records(data[offset:end])
+        spectra: list[Spectrum] = []
+        batch: list[_Entry] = []
         ordinal = 0
         for ordinal, (line, text, codec) in enumerate(records):
             if ordinal == 0:
@@ -582,34 +581,26 @@ def _read_entries(path: Path) -> EntryReport:
                 skipped.append((ordinal + 0.5, SkippedEntry(
                     source, f"after entry {entry.label()}",
                     "text without a Name line after the peak list")))
-            entries.append(entry)
+            batch.append(entry)
+            if len(batch) == _BATCH_ENTRIES:
+                _convert_peaks(batch, spectra, skipped, source)
+                batch = []
         if ordinal == 0:
             raise FormatError(f"{path}: no MSP entry (no 'Name:' or 'Num Peaks:' line)")
-    report = EntryReport()
-    _convert_peaks(entries, report.spectra, skipped, source)
+    _convert_peaks(batch, spectra, skipped, source)
+    report = EntryReport(spectra=spectra)
     report.skipped = [entry for _, entry in sorted(skipped, key=lambda item: item[0])]
     return report
 
 
-_NAME_LINE_TEXT = re.compile(r"^[ \t]*name[ \t]*:", re.IGNORECASE | re.MULTILINE)
+#: Entries whose peaks are converted together: large enough that numpy does the work,
+#: small enough that the intermediate token strings (about 50 bytes per number) stay at
+#: a few hundred MB even for spectra of 5,000 peaks.
+_BATCH_ENTRIES = 4096
 
 
-def _records_of_text(text: str):
+def _records(data: memoryview):
     """``(first line, text, codec)`` of the part before the first entry, then each entry."""
-    if "\r" in text:
-        text = text.replace("\r", "")
-    starts = [m.start() for m in _NAME_LINE_TEXT.finditer(text)]
-    if not starts and _NUM_PEAKS_LINE.search(text):
-        starts = [0]  # one entry that lacks its Name line
-    bounds = [0, *starts, len(text)]
-    line = 1
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-        yield line, text[start:stop], None
-        line += text.count("\n", start, stop)
-
-
-def _records_of_bytes(data: memoryview):
-    """As :func:`_records_of_text` for a file that is not all UTF-8: decoded per entry."""
     starts = [m.start() for m in _NAME_LINE.finditer(data)]
     if not starts and _NUM_PEAKS_HEAD.search(data):
         starts = [0]  # one entry that lacks its Name line
@@ -635,7 +626,7 @@ def _stray(text: str | bytes) -> bool:
 
 def _convert_peaks(entries: list[_Entry], spectra: list[Spectrum],
                    skipped: list[tuple[float, SkippedEntry]], source: str) -> None:
-    """Peaks of all entries as one float conversion, then checks per entry, vectorised."""
+    """Peaks of a batch of entries as one float conversion, then checks, vectorised."""
     good: list[_Entry] = []
     token_lists: list[list[str]] = []
     for entry in entries:
