@@ -27,7 +27,8 @@ NIST's coded synonyms ``Synon: $:28...`` are metadata, kept in ``extra["$:28"]``
 names); ``CAS#``/``CASNO``/``CAS`` (checked and written ``NNNNNNN-NN-N``, see
 :func:`normalize_cas`); ``Formula``/``FORM``; ``MW``; ``InChIKey``; ``RI`` /
 ``Retention_index`` / ``RETENTIONINDEX`` (NIST's ``SemiStdNP=1404/7/125 StdNP=...``
-form included, with the column type); ``RI_column``; ``RT`` / ``RetentionTime``
+form included, with the column type; ``1234 (DB-5MS)`` keeps the stated column);
+``RI_column``; ``RT`` / ``RetentionTime``
 (minutes unless the value carries ``s``); ``Comments``/``Comment`` (``"key=value"``
 pairs also parsed into ``extra["msp.comment.<key>"]``). Every other field goes to
 ``extra`` under its key as the file spells it.
@@ -400,13 +401,21 @@ def _take_retention_index(values: dict, extra: dict[str, str], key: str, value: 
             values["ri"], values["ri_column"] = parsed
         _keep_extra(extra, key, text)
         return
-    ri = _number(text, key)
+    match = _RI_WITH_COLUMN.fullmatch(text)
+    ri = _number(match.group(1) if match else text, key)  # raises on text
     if ri is None:
         return
+    column = ((match.group(2) or match.group(3) or "").strip() or None) if match else None
     if "ri" not in values:
         values["ri"] = ri
-    elif values["ri"] != ri:
+        if column:
+            values.setdefault("ri_column", column)
+    elif values["ri"] != ri or column:
         _keep_extra(extra, key, text)
+
+
+#: "1234", "1234.5 (DB-5MS)", "1234 HP-5": a retention index with the column it states.
+_RI_WITH_COLUMN = re.compile(r"([-+]?\d+(?:[.,]\d*)?)\s*(?:\(([^()]*)\)|([A-Za-z].*))?")
 
 
 def _fill_from_comment(values: dict, extra: dict[str, str]) -> None:

@@ -205,6 +205,19 @@ def test_entry_without_name_is_skipped(tmp_path):
     assert report.skipped[0].reason == "no Name line"
 
 
+@pytest.mark.parametrize(("value", "ri", "column"), [
+    ("1234", 1234.0, None), ("1234.5 (DB-5MS)", 1234.5, "DB-5MS"), ("1180 HP-5", 1180.0, "HP-5"),
+    ("959,45", 959.45, None), ("s=1201 n=1190", 1201.0, "semi-standard non-polar"),
+    ("StdPolar=2011/5/8", 2011.0, "standard polar"),
+])
+def test_retention_index_forms(tmp_path, value, ri, column):
+    (spectrum,) = _one(tmp_path, f"RI: {value}\nNum Peaks: 1\n41 5\n").spectra
+    assert spectrum.retention_index == ri and spectrum.ri_column == column
+    msp.write([spectrum], tmp_path / "again.msp")
+    (again,) = msp.read_entries(tmp_path / "again.msp").spectra
+    assert (again.retention_index, again.ri_column) == (ri, column)
+
+
 def test_placeholders_mean_not_stated(tmp_path):
     report = _one(tmp_path, "CASNO: 0\nRI: 0\nRT: -1\nMW:   \nFORMULA: NA\nNum Peaks: 1\n41 5\n")
     (spectrum,) = report.spectra
