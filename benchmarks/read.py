@@ -34,6 +34,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -242,6 +243,9 @@ def _seconds(result: dict) -> str:
         return f"{result['seconds']:.4f}"
     error = result.get("error", "?")
     error = error.split(": ", 1)[0] if "/" in error else error  # drop paths and details
+    error = re.sub(r"^[\w.]+\.(\w+)", r"\1", error)  # gcms.errors.FormatError -> FormatError
+    if error.endswith("not installed"):
+        return f"({error})"
     return f"fails ({error[:60]})"
 
 
