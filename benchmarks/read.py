@@ -242,10 +242,10 @@ def _seconds(result: dict) -> str:
     if "seconds" in result:
         return f"{result['seconds']:.4f}"
     error = result.get("error", "?")
-    error = error.split(": ", 1)[0] if "/" in error else error  # drop paths and details
-    error = re.sub(r"^[\w.]+\.(\w+)", r"\1", error)  # gcms.errors.FormatError -> FormatError
     if error.endswith("not installed"):
         return f"({error})"
+    error = error.split(": ", 1)[0] if "/" in error else error  # drop paths and details
+    error = re.sub(r"^[\w.]+\.(\w+)", r"\1", error)  # gcms.errors.FormatError -> FormatError
     return f"fails ({error[:60]})"
 
 
