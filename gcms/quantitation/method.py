@@ -1,0 +1,486 @@
+"""Quantitation methods (TOML): analytes, internal standards, models and acceptance limits.
+
+A method is what a laboratory validates once and then applies to every sequence: per
+analyte the quantifier and qualifier ions, the retention window, the internal standard,
+the calibration model and its weighting; for the whole method the integration rule and
+the acceptance limits. It is validated on load: an unknown key, a value of the wrong
+type or out of range raises :class:`gcms.errors.ProfileError` naming the file and the
+key (``analyte[0].weighting``). The schema::
+
+    schema = "gcms-quant-method/1"
+
+    [method]       name (required), version, description, unit (concentration unit of
+                   standards and results, default "ug/mL"), saturation_counts (detector
+                   or encoding ceiling, counts; unset = plateau rule only)
+    [integration]  see IntegrationSettings (the rule of gcms.quantitation.integration)
+    [acceptance]   see Acceptance (calibration, check standards, ion ratios, LOQ basis)
+    [[internal_standard]]  id, name, quantifier_mz, qualifier_mz, rt_s, rt_window_s,
+                   mz_tolerance, note
+    [[analyte]]    name, aliases, cas, formula, inchikey, signal ("ion" | "tic"),
+                   quantifier_mz, qualifier_mz, rt_s, rt_window_s, rt_tolerance_s,
+                   mz_tolerance, internal_standard (an id, or "" for external
+                   calibration), model, weighting, note
+
+Ions are nominal m/z; ``mz_tolerance`` (default 0.5) is the half-width of the
+extracted-ion window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import math
+import os
+import sys
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from gcms.errors import GcmsError, ProfileError
+from gcms.quantitation.units import concentration_factor
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "SCHEMA",
+    "Acceptance",
+    "Analyte",
+    "IntegrationSettings",
+    "InternalStandard",
+    "QuantMethod",
+    "find_method",
+    "load_method",
+    "parse_method",
+]
+
+#: The schema this module reads (``schema = ...`` at the top of a method file).
+SCHEMA = "gcms-quant-method/1"
+
+Model = Literal["linear", "linear_through_zero", "quadratic"]
+Weighting = Literal["none", "1/x", "1/x2"]
+IonRatioRule = Literal["relative", "eu-2002-657-ei"]
+LoqBasis = Literal["lowest_calibrator", "calibration", "blanks"]
+PeakSelection = Literal["largest", "closest"]
+
+
+def _limits(low: float | None = None, high: float | None = None, *,
+            low_open: bool = False) -> dict[str, Any]:
+    return {"low": low, "high": high, "low_open": low_open}
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationSettings:
+    """The integration rule's knobs (see :mod:`gcms.quantitation.integration`).
+
+    Attributes
+    ----------
+    smoothing_scans : int
+        Width of the centred moving average used to find the apex and the limits (odd;
+        1 = none). Areas and heights are always taken on the raw trace.
+    end_fraction : float
+        A limit is placed where the smoothed trace falls to this fraction of the peak
+        height above the local background (0.01 = 1 %) ...
+    noise_multiple : float
+        ... or to this many noise σ above it, whichever level is higher.
+    valley_rise_fraction : float
+        A valley ends the peak when the trace rises again by more than this fraction of
+        the height (or ``noise_multiple`` σ, whichever is higher) past its lowest point.
+    max_half_width_s : float
+        No limit further than this from the apex (s): a drifting baseline cannot make a
+        peak endless.
+    min_snr : float
+        Detection: smoothed apex height above background over the noise σ.
+    min_scans : int
+        Detection: fewest scans between the limits.
+    saturation_plateau_scans : int
+        A flat top of this many consecutive scans at the apex value is saturation.
+    saturation_plateau_tolerance : float
+        Relative spread allowed within the flat top (clipped detectors repeat one value).
+    peak_selection : "largest" | "closest"
+        Which maximum in the retention window is the peak.
+    """
+
+    smoothing_scans: int = field(default=3, metadata=_limits(1, 51))
+    end_fraction: float = field(default=0.01, metadata=_limits(0, 0.5, low_open=True))
+    noise_multiple: float = field(default=3.0, metadata=_limits(0, 100))
+    valley_rise_fraction: float = field(default=0.05, metadata=_limits(0, 1, low_open=True))
+    max_half_width_s: float = field(default=30.0, metadata=_limits(0, 600, low_open=True))
+    min_snr: float = field(default=3.0, metadata=_limits(0, None, low_open=True))
+    min_scans: int = field(default=3, metadata=_limits(1, None))
+    saturation_plateau_scans: int = field(default=3, metadata=_limits(2, None))
+    saturation_plateau_tolerance: float = field(default=1e-3, metadata=_limits(0, 0.05))
+    peak_selection: PeakSelection = "largest"
+
+    def __post_init__(self) -> None:
+        if self.smoothing_scans % 2 == 0:
+            raise ValueError(f"smoothing_scans must be odd, got {self.smoothing_scans}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """Acceptance limits of a calibration, of check standards and of ion ratios.
+
+    Attributes
+    ----------
+    min_calibrators : int
+        Fewest accepted calibration levels for a usable curve (never fewer than the
+        model's parameters + 2, so that a residual SD exists).
+    r2_min : float
+        Smallest coefficient of determination accepted.
+    calibrator_tolerance_percent, lowest_calibrator_tolerance_percent : float
+        Back-calculated accuracy each calibrator must meet (|x̂ - x| / x), looser at the
+        lowest level (ANSI/ASB 036 and bioanalytical practice: 15 % and 20 %).
+    reject_calibrators : bool
+        Drop the calibrator furthest outside its tolerance and refit, up to
+        ``max_rejected_calibrators`` times; otherwise only flag them.
+    check_tolerance_percent : float
+        A check standard passes when its result is within this of its nominal value.
+    ion_ratio_rule : "relative" | "eu-2002-657-ei"
+        ``relative``: each qualifier/quantifier area ratio within
+        ``ion_ratio_tolerance_percent`` of the mean ratio of the sequence's calibrators;
+        ``eu-2002-657-ei``: the tolerance depends on the ratio (Commission Decision
+        2002/657/EC, table 5, GC-EI-MS: > 50 % ±10 %, 20-50 % ±15 %, 10-20 % ±20 %,
+        ≤ 10 % ±50 %, relative).
+    loq_basis : "lowest_calibrator" | "calibration" | "blanks"
+        Which limit of quantitation decides "below LOQ" (all are reported):
+        the lowest accepted calibrator (ANSI/ASB 036 administrative LOQ), 10·s/b from
+        the calibration, or 10·s_blank/b from the sequence's blanks.
+    coverage_factor : float or None
+        k of the expanded uncertainty; unset: Student's t (95 %, two-sided) with the
+        regression's degrees of freedom.
+    """
+
+    min_calibrators: int = field(default=5, metadata=_limits(1, None))
+    r2_min: float = field(default=0.99, metadata=_limits(0, 1))
+    calibrator_tolerance_percent: float = field(default=15.0, metadata=_limits(0, 100,
+                                                                                low_open=True))
+    lowest_calibrator_tolerance_percent: float = field(default=20.0,
+                                                       metadata=_limits(0, 100, low_open=True))
+    reject_calibrators: bool = True
+    max_rejected_calibrators: int = field(default=1, metadata=_limits(0, None))
+    check_tolerance_percent: float = field(default=20.0, metadata=_limits(0, 100,
+                                                                           low_open=True))
+    ion_ratio_rule: IonRatioRule = "relative"
+    ion_ratio_tolerance_percent: float = field(default=20.0, metadata=_limits(0, 100,
+                                                                               low_open=True))
+    loq_basis: LoqBasis = "lowest_calibrator"
+    coverage_factor: float | None = field(default=None, metadata=_limits(0, 10,
+                                                                         low_open=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class InternalStandard:
+    """An internal standard added at the same amount to every injected solution."""
+
+    id: str
+    name: str
+    quantifier_mz: float = field(metadata=_limits(1, None))
+    rt_s: float = field(metadata=_limits(0, None))
+    rt_window_s: float = field(default=10.0, metadata=_limits(0, None, low_open=True))
+    qualifier_mz: tuple[float, ...] = ()
+    mz_tolerance: float = field(default=0.5, metadata=_limits(0, 5))
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        out = dataclasses.asdict(self)
+        out["qualifier_mz"] = list(self.qualifier_mz)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Analyte:
+    """One substance to quantify: its ions, retention, internal standard and model."""
+
+    name: str
+    rt_s: float = field(metadata=_limits(0, None))
+    quantifier_mz: float | None = field(default=None, metadata=_limits(1, None))
+    qualifier_mz: tuple[float, ...] = ()
+    signal: Literal["ion", "tic"] = "ion"
+    rt_window_s: float = field(default=10.0, metadata=_limits(0, None, low_open=True))
+    rt_tolerance_s: float = field(default=6.0, metadata=_limits(0, None))
+    mz_tolerance: float = field(default=0.5, metadata=_limits(0, 5))
+    internal_standard: str = ""
+    model: Model = "linear"
+    weighting: Weighting = "none"
+    aliases: tuple[str, ...] = ()
+    cas: str = ""
+    formula: str = ""
+    inchikey: str = ""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.signal == "ion" and self.quantifier_mz is None:
+            raise ValueError("quantifier_mz is required when signal = \"ion\"")
+
+    def matches(self, substance: str) -> bool:
+        """Whether a sequence's ``reference_substance`` names this analyte."""
+        wanted = substance.strip().casefold()
+        return any(wanted == n.strip().casefold() for n in (self.name, *self.aliases))
+
+    @property
+    def signal_label(self) -> str:
+        """``m/z 342`` or ``TIC``."""
+        return "TIC" if self.signal == "tic" else f"m/z {self.quantifier_mz:g}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        out = dataclasses.asdict(self)
+        out["qualifier_mz"] = list(self.qualifier_mz)
+        out["aliases"] = list(self.aliases)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class QuantMethod:
+    """A validated quantitation method: analytes, internal standards and limits."""
+
+    name: str
+    analytes: tuple[Analyte, ...]
+    internal_standards: tuple[InternalStandard, ...] = ()
+    unit: str = "ug/mL"
+    version: str = ""
+    description: str = ""
+    saturation_counts: float | None = None
+    integration: IntegrationSettings = field(default_factory=IntegrationSettings)
+    acceptance: Acceptance = field(default_factory=Acceptance)
+    path: str | None = None
+    sha256: str | None = None
+
+    def internal_standard(self, analyte: Analyte) -> InternalStandard | None:
+        """The internal standard an analyte is normalised to (None: external calibration)."""
+        if not analyte.internal_standard:
+            return None
+        for standard in self.internal_standards:
+            if standard.id == analyte.internal_standard:
+                return standard
+        raise ProfileError(f"{self.path or self.name}: analyte {analyte.name!r} names "
+                           f"internal standard {analyte.internal_standard!r}, not defined")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (what a result file records of the method it used)."""
+        return {
+            "name": self.name, "version": self.version, "description": self.description,
+            "unit": self.unit, "saturation_counts": self.saturation_counts,
+            "path": self.path, "sha256": self.sha256,
+            "integration": self.integration.to_dict(),
+            "acceptance": self.acceptance.to_dict(),
+            "internal_standards": [s.to_dict() for s in self.internal_standards],
+            "analytes": [a.to_dict() for a in self.analytes],
+        }
+
+
+# ---------------------------------------------------------------------------- parsing
+def _type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(annotation) if a is not type(None))
+    if origin is tuple:
+        return f"list of {_type_name(get_args(annotation)[0])}"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    origin = get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        for option in options:
+            try:
+                return _coerce(value, option, where)
+            except ProfileError:
+                continue
+        raise ProfileError(f"{where}: expected {_type_name(annotation)}, got {value!r}")
+    if origin is Literal:
+        if value not in get_args(annotation):
+            raise ProfileError(f"{where}: {value!r} is not one of {_type_name(annotation)}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ProfileError(f"{where}: expected a list, got {value!r}")
+        item = get_args(annotation)[0]
+        return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ProfileError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ProfileError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ProfileError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ProfileError(f"{where}: must be finite, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ProfileError(f"{where}: expected text, got {value!r}")
+        return value
+    raise TypeError(f"no coercion for {annotation!r}")  # pragma: no cover - schema bug
+
+
+def _check_limits(value: Any, limits: dict[str, Any], where: str) -> None:
+    if value is None or not limits or isinstance(value, (str, bool)):
+        return
+    for number in (value if isinstance(value, tuple) else (value,)):
+        low, high = limits.get("low"), limits.get("high")
+        if low is not None and (number <= low if limits.get("low_open") else number < low):
+            op = ">" if limits.get("low_open") else ">="
+            raise ProfileError(f"{where}: must be {op} {low:g}, got {number!r}")
+        if high is not None and number > high:
+            raise ProfileError(f"{where}: must be <= {high:g}, got {number!r}")
+
+
+def _build(cls: type, table: Any, where: str, *, overrides: dict[str, Any] | None = None):
+    if not isinstance(table, dict):
+        raise ProfileError(f"{where}: expected a table, got {table!r}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    values: dict[str, Any] = dict(overrides or {})
+    for key, value in table.items():
+        if key not in names or key in ("path", "sha256"):
+            close = difflib.get_close_matches(key, sorted(names), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ProfileError(f"{where}.{key}: unknown key{hint}")
+        values[key] = _coerce(value, hints[key], f"{where}.{key}")
+    for f in fields(cls):
+        if f.name in values:
+            _check_limits(values[f.name], dict(f.metadata), f"{where}.{f.name}")
+        elif (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING):
+            raise ProfileError(f"{where}: missing required key {f.name!r}")
+    try:
+        return cls(**values)
+    except ValueError as error:
+        raise ProfileError(f"{where}: {error}") from None
+
+
+def parse_method(document: dict[str, Any], *, source: str = "<method>",
+                 sha256: str | None = None) -> QuantMethod:
+    """Validate a parsed TOML document and build the :class:`QuantMethod` it describes."""
+    known = {"schema", "method", "integration", "acceptance", "internal_standard", "analyte"}
+    for key in document:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ProfileError(f"{source}: {key}: unknown key{hint}")
+    schema = document.get("schema")
+    if schema != SCHEMA:
+        raise ProfileError(f"{source}: schema must be {SCHEMA!r}, got {schema!r}")
+    head = document.get("method")
+    if not isinstance(head, dict):
+        raise ProfileError(f"{source}: missing [method] table")
+    allowed = {"name", "version", "description", "unit", "saturation_counts"}
+    for key in head:
+        if key not in allowed:
+            raise ProfileError(f"{source}: method.{key}: unknown key")
+    if not isinstance(head.get("name"), str) or not head["name"].strip():
+        raise ProfileError(f"{source}: method.name is required")
+    unit = head.get("unit", "ug/mL")
+    try:
+        concentration_factor(unit)
+    except GcmsError as error:
+        raise ProfileError(f"{source}: method.unit: {error}") from None
+    saturation = head.get("saturation_counts")
+    if saturation is not None:
+        saturation = _coerce(saturation, float, f"{source}: method.saturation_counts")
+        _check_limits(saturation, _limits(0, None, low_open=True),
+                      f"{source}: method.saturation_counts")
+    integration = _build(IntegrationSettings, document.get("integration", {}),
+                         f"{source}: integration")
+    acceptance = _build(Acceptance, document.get("acceptance", {}), f"{source}: acceptance")
+    standards = document.get("internal_standard", [])
+    analytes = document.get("analyte", [])
+    if not isinstance(standards, list) or not isinstance(analytes, list):
+        raise ProfileError(f"{source}: internal_standard and analyte must be [[arrays]]")
+    standards = tuple(_build(InternalStandard, t, f"{source}: internal_standard[{i}]")
+                      for i, t in enumerate(standards))
+    analytes = tuple(_build(Analyte, t, f"{source}: analyte[{i}]")
+                     for i, t in enumerate(analytes))
+    if not analytes:
+        raise ProfileError(f"{source}: the method has no [[analyte]]")
+    for kind, items, key in (("internal_standard", standards, "id"),
+                             ("analyte", analytes, "name")):
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            name = getattr(item, key).strip().casefold()
+            if not name:
+                raise ProfileError(f"{source}: {kind}[{i}].{key} is empty")
+            if name in seen:
+                raise ProfileError(f"{source}: {kind}[{i}].{key} {getattr(item, key)!r} "
+                                   f"is used twice")
+            seen.add(name)
+    ids = {s.id for s in standards}
+    for i, analyte in enumerate(analytes):
+        if analyte.internal_standard and analyte.internal_standard not in ids:
+            raise ProfileError(f"{source}: analyte[{i}].internal_standard "
+                               f"{analyte.internal_standard!r} is not an internal_standard id "
+                               f"({', '.join(sorted(ids)) or 'none defined'})")
+    return QuantMethod(
+        name=head["name"].strip(), version=str(head.get("version", "")),
+        description=str(head.get("description", "")), unit=unit,
+        saturation_counts=saturation, integration=integration, acceptance=acceptance,
+        internal_standards=standards, analytes=analytes, path=source, sha256=sha256,
+    )
+
+
+def load_method(path: str | Path) -> QuantMethod:
+    """Read and validate a quantitation method file (TOML, schema ``gcms-quant-method/1``).
+
+    Raises
+    ------
+    ProfileError
+        The file cannot be read, is not TOML, or breaks the schema (the message names
+        the file and the key).
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ProfileError(f"{path}: cannot read the method: {error.strerror or error}") from None
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ProfileError(f"{path}: not a valid TOML file ({error})") from None
+    return parse_method(document, source=str(path), sha256=hashlib.sha256(raw).hexdigest())
+
+
+def find_method(name: str | Path) -> Path:
+    """The method file ``name`` names: a path, or a file stem.
+
+    A stem is looked up in the folders of ``$GCMS_METHODS`` (``os.pathsep``-separated),
+    then in ``./instruments/methods``.
+
+    Raises
+    ------
+    ProfileError
+        Nothing by that name (the message lists where it looked).
+    """
+    path = Path(name)
+    if path.is_file():
+        return path
+    folders = [Path(p) for p in os.environ.get("GCMS_METHODS", "").split(os.pathsep) if p]
+    folders.append(Path("instruments") / "methods")
+    for folder in folders:
+        for candidate in (folder / path.name, folder / f"{path.name}.toml"):
+            if candidate.is_file():
+                return candidate
+    looked = ", ".join(str(f) for f in folders)
+    raise ProfileError(f"{name}: no such method file (looked in the current folder and "
+                       f"{looked})")
