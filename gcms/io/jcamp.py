@@ -22,9 +22,10 @@ What this module reads:
   any ASDF compression (SQZ, DIF, DUP, PAC, FIX; the DIF y-check and the abscissa check
   of each line verified, the point count checked against ``##NPOINTS``), scaled by
   ``##XFACTOR``/``##YFACTOR``. Names from ``##CAS NAME``, else the first of ``##NAMES``
-  (the others are synonyms), else ``##TITLE``; ``##CAS REGISTRY NO``, ``##MOLFORM``
-  (``C7 H5 N3 O6`` is ``C7H5N3O6``), ``##MW``, ``##$RETENTION INDEX``; every other
-  one-line LDR goes to ``extra`` under its label as written (``$NIST MASS SPEC NO``...).
+  (the others are synonyms), else ``##TITLE``, else ``"<file stem> block <n>"``;
+  ``##CAS REGISTRY NO``, ``##MOLFORM`` (``C7 H5 N3 O6`` is ``C7H5N3O6``), ``##MW``,
+  ``##$RETENTION INDEX``; every other one-line LDR goes to ``extra`` under its label as
+  written (``$NIST MASS SPEC NO``...).
   Blocks inside a ``LINK`` block inherit the compound fields of the link block.
   Blocks that are not mass spectra (infrared, NMR...) or whose x axis is not m/z are
   skipped and reported; entries follow the rules of :mod:`gcms.io.msp` (zero-intensity
@@ -642,7 +643,8 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
             except (_BadData, FormatError) as error:
                 report.skipped.append(SkippedEntry(source, block.label(), _reason(error)))
                 continue
-            spectrum, why = _spectrum(block, mz, intensity, source, entry, rt)
+            spectrum, why = _spectrum(block, mz, intensity, source, entry, rt,
+                                      fallback_name=f"{path.stem} block {block.ordinal}")
             _add(report, spectrum, why, source, block.label())
         columns = _ntuple_columns(block)
         for number, page in enumerate(block.pages, 1):

@@ -222,6 +222,12 @@ def test_bad_spectra_are_skipped(tmp_path, body, reason):
         gcms.io.read_spectra(path)
 
 
+def test_untitled_spectrum_is_named_after_its_file(tmp_path):
+    text = "##TITLE=\n##JCAMP-DX= 4.24\n##PEAK TABLE= (XY..XY)\n58,100 91,20\n##END=\n"
+    (spectrum,) = gcms.io.read_spectra(_write(tmp_path, text, "query 12.jdx"))
+    assert spectrum.name == "query 12 block 1"
+
+
 def test_spectrum_file_is_not_a_run(tmp_path):
     with pytest.raises(FormatError, match="not a run"):
         gcms.io.read(_write(tmp_path, LIBRARY))
