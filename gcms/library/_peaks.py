@@ -169,23 +169,27 @@ class PeakMatrix:
 
 
 def expand_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(s, s + n)`` for every (s, n), without a Python loop."""
-    lengths = np.asarray(lengths, dtype=np.int64)
+    """Concatenation of ``arange(s, s + n)`` for every (s, n), without a Python loop.
+
+    Works on NumPy and CuPy arrays alike (the result lives where ``starts`` does).
+    """
+    xp = np
+    if type(starts).__module__.split(".")[0] == "cupy":
+        import cupy as xp
+    lengths = xp.asarray(lengths, dtype=xp.int64)
+    starts = xp.asarray(starts, dtype=xp.int64)
     total = int(lengths.sum())
     if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.cumsum(lengths) - lengths
-    out = np.ones(total, dtype=np.int64)
+        return xp.zeros(0, dtype=xp.int64)
     nonempty = lengths > 0
-    heads = offsets[nonempty]
-    firsts = np.asarray(starts, dtype=np.int64)[nonempty]
-    out[heads] = firsts
-    # Each row restarts at its own first element: the jump from the previous row's last
-    # element (first + length - 1) to this row's first.
-    prev_last = np.empty_like(firsts)
-    prev_last[0] = 0
-    if firsts.size > 1:
-        prev_last[1:] = firsts[:-1] + lengths[nonempty][:-1] - 1
-    out[heads[1:]] = firsts[1:] - prev_last[1:]
-    out[heads[0]] = firsts[0]
-    return np.cumsum(out)
+    firsts = starts[nonempty]
+    counts = lengths[nonempty]
+    heads = xp.cumsum(counts) - counts
+    # Steps of +1 inside a range; at the head of each range, the jump from the previous
+    # range's last element to this range's first.
+    out = xp.ones(total, dtype=xp.int64)
+    jumps = xp.empty_like(firsts)
+    jumps[0] = firsts[0]
+    jumps[1:] = firsts[1:] - (firsts[:-1] + counts[:-1] - 1)
+    out[heads] = jumps
+    return xp.cumsum(out)

@@ -27,6 +27,15 @@ from gcms.library.scores import ENTROPY_WEIGHT_THRESHOLD
 __all__ = ["LibraryPeaks", "PairScores", "QueryBlock", "score_pairs", "to_nist_scale"]
 
 
+def array_module(array):
+    """``cupy`` for a CuPy array, else ``numpy``: the kernels run unchanged on both."""
+    if type(array).__module__.split(".")[0] == "cupy":
+        import cupy
+
+        return cupy
+    return np
+
+
 def to_nist_scale(scores: np.ndarray) -> np.ndarray:
     """``floor(1000 * score)`` capped to 0..999, as int32 (vector form of ``nist_scale``)."""
     return np.clip(np.floor(1000.0 * np.asarray(scores, dtype=np.float64)), 0, 999).astype(
@@ -168,9 +177,10 @@ def score_pairs(
     unknown = set(scores) - set(ALL_SCORES)
     if unknown:
         raise ValueError(f"unknown scores {sorted(unknown)}; known: {ALL_SCORES}")
-    qi = np.asarray(query_index, dtype=np.int64)
-    li = np.asarray(library_index, dtype=np.int64)
-    n_pairs = qi.size
+    xp = array_module(library.peaks.indptr)
+    qi = xp.asarray(query_index, dtype=xp.int64)
+    li = xp.asarray(library_index, dtype=xp.int64)
+    n_pairs = int(qi.size)
     peaks = library.peaks
     width = queries.width
     if library.max_mz >= width:
@@ -178,86 +188,88 @@ def score_pairs(
                          f"{library.max_mz}")
     starts = peaks.indptr[li]
     lengths = peaks.indptr[li + 1] - starts
-    offsets = np.cumsum(lengths) - lengths
     element = expand_ranges(starts, lengths)
-    pair = np.repeat(np.arange(n_pairs, dtype=np.int64), lengths)
+    if xp is np:
+        pair = np.repeat(np.arange(n_pairs, dtype=np.int64), lengths)
+    else:  # cupy.repeat takes no array of counts
+        pair = xp.searchsorted(xp.cumsum(lengths), xp.arange(element.size), side="right")
     m = peaks.mz[element]
     flat = qi[pair] * width + m
     query_abundance = queries.abundance.ravel()[flat]
     present = query_abundance > 0  # library peak also in the query (any m/z)
 
     if low_mz is None:
-        cut = np.maximum(queries.first_mz[qi], library.first_mz[li])
+        cut = xp.maximum(queries.first_mz[qi], library.first_mz[li])
     else:
-        cut = np.full(n_pairs, int(low_mz), dtype=np.int64)
-    cut = np.minimum(cut, width)
+        cut = xp.full(n_pairs, int(low_mz), dtype=xp.int64)
+    cut = xp.minimum(cut, width)
     # Matched peaks are at or above both spectra's lowest m/z, hence always in range
     # (with a fixed low_mz they must be checked).
     matched = present if low_mz is None else present & (m >= cut[pair])
-    k = np.flatnonzero(matched)  # matched elements, in pair order
+    k = xp.flatnonzero(matched)  # matched elements, in pair order
     pk = pair[k]
-    mk = m[k].astype(np.float64)
+    mk = m[k].astype(xp.float64)
     uk = query_abundance[k]
     lk = peaks.abundance[element[k]]
-    n_common = np.bincount(pk, minlength=n_pairs).astype(np.float64)
+    n_common = xp.bincount(pk, minlength=n_pairs).astype(xp.float64)
     out: dict[str, np.ndarray | None] = dict.fromkeys(ALL_SCORES)
     n_ratios = None
 
     def range_sum(values: np.ndarray) -> np.ndarray:
         """Per pair, the sum of a per-peak library quantity over m/z >= cut."""
-        kept = np.where(m >= cut[pair], values, 0.0)
-        return np.add.reduceat(kept, offsets) if n_pairs else kept[:0]
+        kept = xp.where(m >= cut[pair], values, 0.0)
+        return xp.bincount(pair, weights=kept, minlength=n_pairs)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         if "identity" in scores or "reverse" in scores:
-            root = np.sqrt(uk * lk)
-            dot = np.bincount(pk, weights=mk * root, minlength=n_pairs)
+            root = xp.sqrt(uk * lk)
+            dot = xp.bincount(pk, weights=mk * root, minlength=n_pairs)
             norm_lib = range_sum(library.mass_weighted[element])
             # Ratio pairs: consecutive library peaks of one entry, both matched, with
             # no query peak between them (query peak ranks differ by one).
             ranks = queries.rank.ravel()[flat[k]]
-            neighbour = np.zeros(k.size, dtype=bool)
+            neighbour = xp.zeros(k.size, dtype=bool)
             if k.size > 1:
                 neighbour[1:] = ((k[1:] == k[:-1] + 1) & (pk[1:] == pk[:-1])
                                  & (ranks[1:] - ranks[:-1] == 1))
-            j = np.flatnonzero(neighbour)
+            j = xp.flatnonzero(neighbour)
             ratio = (uk[j] * lk[j - 1]) / (uk[j - 1] * lk[j])
-            term = np.sqrt(np.minimum(ratio, 1.0 / ratio))
-            ratio_weighted = np.bincount(pk[j], weights=mk[j] * term, minlength=n_pairs)
-            ratio_weight = np.bincount(pk[j], weights=mk[j], minlength=n_pairs)
-            n_ratios = np.bincount(pk[j], minlength=n_pairs).astype(np.float64)
-            ratio_term = np.where(ratio_weight > 0, ratio_weighted / ratio_weight, 0.0)
+            term = xp.sqrt(xp.minimum(ratio, 1.0 / ratio))
+            ratio_weighted = xp.bincount(pk[j], weights=mk[j] * term, minlength=n_pairs)
+            ratio_weight = xp.bincount(pk[j], weights=mk[j], minlength=n_pairs)
+            n_ratios = xp.bincount(pk[j], minlength=n_pairs).astype(xp.float64)
+            ratio_term = xp.where(ratio_weight > 0, ratio_weighted / ratio_weight, 0.0)
             total = n_common + n_ratios
 
             def composite(norm_query: np.ndarray) -> np.ndarray:
-                cos2 = np.where(norm_query * norm_lib > 0,
+                cos2 = xp.where(norm_query * norm_lib > 0,
                                 dot * dot / (norm_query * norm_lib), 0.0)
-                return np.where(n_common > 0,
+                return xp.where(n_common > 0,
                                 (n_common * cos2 + n_ratios * ratio_term) / total, 0.0)
 
             if "identity" in scores:
                 out["identity"] = composite(queries.suffix_mass[qi, cut])
             if "reverse" in scores:
-                out["reverse"] = composite(np.bincount(pk, weights=mk * uk, minlength=n_pairs))
+                out["reverse"] = composite(xp.bincount(pk, weights=mk * uk, minlength=n_pairs))
         if "similarity" in scores:
-            dot_plain = np.bincount(pk, weights=np.sqrt(uk * lk), minlength=n_pairs)
+            dot_plain = xp.bincount(pk, weights=xp.sqrt(uk * lk), minlength=n_pairs)
             norm_lib_plain = range_sum(peaks.abundance[element])
             norm_query_plain = queries.suffix_plain[qi, cut]
-            out["similarity"] = np.where(
+            out["similarity"] = xp.where(
                 norm_query_plain * norm_lib_plain > 0,
                 dot_plain * dot_plain / (norm_query_plain * norm_lib_plain), 0.0)
         if "entropy" in scores:
             # On the full spectra: every peak present in both contributes.
-            both = np.flatnonzero(present)
+            both = xp.flatnonzero(present)
             a = queries.entropy.ravel()[flat[both]]
             b = library.entropy[element[both]]
             t = a + b
-            terms = t * np.log2(t) - a * np.log2(a) - b * np.log2(b)
-            out["entropy"] = np.clip(
-                0.5 * np.bincount(pair[both], weights=terms, minlength=n_pairs), 0.0, 1.0)
+            terms = t * xp.log2(t) - a * xp.log2(a) - b * xp.log2(b)
+            out["entropy"] = xp.clip(
+                0.5 * xp.bincount(pair[both], weights=terms, minlength=n_pairs), 0.0, 1.0)
 
     return PairScores(
         identity=out["identity"], reverse=out["reverse"], similarity=out["similarity"],
-        entropy=out["entropy"], n_common=n_common.astype(np.int64),
-        n_ratios=None if n_ratios is None else n_ratios.astype(np.int64),
+        entropy=out["entropy"], n_common=n_common.astype(xp.int64),
+        n_ratios=None if n_ratios is None else n_ratios.astype(xp.int64),
     )

@@ -359,6 +359,10 @@ class Library:
                                      dtype=text)
                 build.create_dataset("skipped", data=json.dumps(list(self.skipped)),
                                      dtype=text)
+            # mkstemp creates the file private (0600); give it the usual permissions.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
