@@ -17,7 +17,8 @@ from gcms.library.store import content_sha256
 AMPHETAMINE = Spectrum([44.0, 65.0, 91.0, 120.0, 134.0], [999.0, 60.0, 280.0, 20.0, 8.0],
                        name="Amphetamine", cas="300-62-9", formula="C9H13N", mw=135.0,
                        inchikey="KWTSXDURSIMDCE-UHFFFAOYSA-N", retention_index=1125.0,
-                       ri_column="semi-standard non-polar", synonyms=("alpha-methylphenethylamine",))
+                       ri_column="semi-standard non-polar",
+                       synonyms=("alpha-methylphenethylamine",))
 METHAMPHETAMINE = Spectrum([58.0, 65.0, 91.0, 134.0, 148.0], [999.0, 50.0, 150.0, 10.0, 4.0],
                            name="Methamphetamine", cas="537-46-2", mw=149.0,
                            retention_index=1175.0)
