@@ -5,6 +5,7 @@ batch runner) catch that family and report it, anything else is a bug::
 
     GcmsError
     ├── FormatError          an input file is unreadable or not what it claims to be
+    │   └── NotARunError     a readable file of library spectra where a run was asked for
     ├── LibraryError         a reference library cannot be built, opened or searched
     ├── CriteriaError        an identification criteria profile is invalid
     ├── ProfileError         an instrument profile or quantitation method is invalid
@@ -26,6 +27,7 @@ __all__ = [
     "GcmsError",
     "LibraryError",
     "MissingExtraError",
+    "NotARunError",
     "ProfileError",
     "QuantitationError",
     "TamperError",
@@ -38,6 +40,10 @@ class GcmsError(Exception):
 
 class FormatError(GcmsError, ValueError):
     """An input file is unreadable, truncated, inconsistent or of an unknown format."""
+
+
+class NotARunError(FormatError):
+    """A readable file that holds library spectra, not an acquisition (read its entries)."""
 
 
 class LibraryError(GcmsError):

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from gcms import io
-from gcms.errors import FormatError
+from gcms.errors import FormatError, NotARunError
 from gcms.io._common import sha256_file
 
 __all__ = ["describe"]
@@ -38,9 +38,8 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
             summary = io.read(path, format=fmt.name).summary()
             summary["path"] = str(path)
             return summary
-        except FormatError:
-            if fmt.holds == "runs":
-                raise
+        except NotARunError:
+            pass  # a library file in a format that holds both: describe its entries
     report = io.read_entries(path, format=fmt.name)
     if not report.spectra and report.skipped:
         raise FormatError(f"{path}: no readable spectrum ({report.skipped[0].reason})")

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Literal
 
-from gcms.errors import FormatError
+from gcms.errors import FormatError, NotARunError
 from gcms.io._common import DECODE_ERRORS, EntryReport, SkippedEntry
 from gcms.run import Run
 from gcms.spectrum import Spectrum
@@ -128,8 +128,10 @@ def _dispatch(path: str | os.PathLike, format: str | None, verb: str):
     reader = getattr(module, verb, None)
     if reader is None:
         holds = "library spectra" if fmt.holds == "spectra" else "acquisitions"
-        other = "read_spectra" if verb == "read" else "read"
-        raise FormatError(f"{path}: a {fmt.name} file holds {holds}; use gcms.io.{other}()")
+        if verb == "read":
+            raise NotARunError(f"{path}: a {fmt.name} file holds {holds}; use "
+                               "gcms.io.read_spectra()")
+        raise FormatError(f"{path}: a {fmt.name} file holds {holds}; use gcms.io.read()")
     try:
         return reader(path)
     except FormatError:

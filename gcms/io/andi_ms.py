@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from gcms.errors import FormatError
+from gcms.errors import FormatError, NotARunError
 from gcms.io._common import EntryReport, SkippedEntry, build_run
 from gcms.io._netcdf import (
     Dataset,
@@ -552,7 +552,7 @@ def _run_from(ds: Dataset) -> Run:
     path = ds.path
     if _experiment_kind(ds) == "library":
         n = ds.variables["scan_index"].size if "scan_index" in ds.variables else 0
-        raise FormatError(
+        raise NotARunError(
             f"{path}: an ANDI MS library file ({n} entries, experiment_type "
             f"{_text(ds, 'experiment_type')!r}), not an acquisition: read it with "
             "gcms.io.read_entries()"

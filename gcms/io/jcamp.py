@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gcms.errors import FormatError
+from gcms.errors import FormatError, NotARunError
 from gcms.io._common import EntryReport, SkippedEntry, build_run, evidence_bytes
 from gcms.io.msp import normalize_cas
 from gcms.run import Run, RunMetadata
@@ -860,7 +860,7 @@ def _linked_scans(blocks: list[_Block], path: Path):
         holder = holder or (block.parent or block)
         first = first or block
     if len(scans) < 2:
-        raise FormatError(f"{path}: holds spectra, not a run (no pages and no blocks with "
+        raise NotARunError(f"{path}: holds spectra, not a run (no pages and no blocks with "
                           "retention times); use gcms.io.read_spectra()")
     order = np.argsort([t for t, _, _ in scans], kind="stable")
     return holder, first, [scans[i] for i in order]
