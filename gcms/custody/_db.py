@@ -9,7 +9,12 @@ Appends are serialised across processes:
 * SQLite: a write transaction starts with ``BEGIN IMMEDIATE``, which takes the database's
   write lock at once (a deferred BEGIN would take it at the first write and could then
   fail with "database is locked" instead of waiting); waiting is bounded by a busy
-  timeout. The journal is WAL with ``synchronous=FULL``: a committed entry survives a
+  timeout. SQLite's busy handler waits by sleeping and polling (1 ms, 2 ms, ... 100 ms),
+  so under contention writers mostly sleep; gcms writers therefore first queue on an
+  operating-system lock on ``gcms.sqlite-writers.lock`` (``flock``, released by the
+  kernel if the process dies), which wakes the next writer the moment the last one
+  commits. The database lock stays the authority; the queue only makes waiting cheap.
+  The journal is WAL with ``synchronous=FULL``: a committed entry survives a
   crash or power cut, a killed writer leaves nothing half-written, readers never block
   the writer.
 * PostgreSQL: a write transaction locks the one ``chain_head`` row with
@@ -24,6 +29,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -37,6 +44,8 @@ __all__ = [
     "lock_schema",
     "make_engine",
     "resolve_location",
+    "writer_queue",
+    "writer_queue_path",
 ]
 
 #: File name of the SQLite database inside a store folder.
@@ -127,6 +136,31 @@ def make_engine(url: sa.URL) -> sa.Engine:
     # Connections are checked out for one short transaction each; recycling them after
     # an hour keeps a long-lived process clear of server-side idle timeouts.
     return sa.create_engine(url, pool_recycle=3600)
+
+
+def writer_queue_path(url: sa.URL) -> Path | None:
+    """The lock file SQLite writers queue on, or ``None`` (PostgreSQL, in-memory)."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(f"{url.database}-writers.lock")
+
+
+@contextmanager
+def writer_queue(path: Path | None) -> Iterator[None]:
+    """Hold the writers' queue lock (POSIX ``flock``); a no-op where there is none."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: SQLite's busy timeout alone serialises writers
+        fcntl = None
+    if path is None or fcntl is None:
+        yield
+        return
+    with open(path, "ab") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def lock_schema(conn: sa.Connection) -> None:

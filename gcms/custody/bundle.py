@@ -4,10 +4,12 @@ A bundle (``gcms custody export``) holds:
 
 ``links``
     Every entry of the store's chain from #1 to the head at export, each with ``seq``,
-    ``prev_sha256``, ``content_sha256`` and ``entry_sha256``; ``content`` (the exact
-    canonical text that was hashed) for the case's entries and the store's own
-    (initialisation, key registrations), ``null`` for other cases' entries, which are
-    thus proved present without being disclosed.
+    ``prev_sha256``, ``content_sha256``, ``entry_sha256`` and ``case_tag``; ``content``
+    (the exact canonical text that was hashed) for the case's entries and the store's
+    own (initialisation, key registrations), ``null`` for other cases' entries, which are
+    thus proved present without being disclosed. A withheld entry's ``case_tag`` (hashed
+    into its ``entry_sha256``) differs from the case's own, which proves it belongs to
+    another case; tags are random, so they do not say which.
 ``head``
     The chain head at export.
 ``evidence``, ``signatures``, ``public_keys``
@@ -18,10 +20,12 @@ A bundle (``gcms custody export``) holds:
 :func:`verify_bundle` runs the very checks the store runs on its own log
 (:func:`gcms.custody.verify.verify_chain`), with no database. A verifier without gcms
 needs only SHA-256, a JSON parser and Ed25519: hash each ``content`` string's UTF-8
-bytes, recompute each ``entry_sha256`` from ``{"content_sha256","prev_sha256","seq"}``
-written as canonical JSON, check each ``prev_sha256`` against the entry before, and
-check each signature's payload (its record fields but ``signature``, ``signature_id`` and
-``version``, plus ``"format": 1`` and ``"purpose": "gcms result signature"``, as canonical JSON).
+bytes; recompute each ``entry_sha256`` from ``{"case_tag", "content_sha256",
+"prev_sha256", "seq"}`` written as canonical JSON; check each ``prev_sha256`` against
+the entry before; check that withheld entries carry another tag than the case's; and
+check each signature over its payload: the signature record's fields but
+``signature``, ``signature_id`` and ``version``, plus ``"format": 1`` and
+``"purpose": "gcms result signature"``, as canonical JSON.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ __all__ = ["BUNDLE_FORMAT", "build_bundle", "load_bundle", "verify_bundle"]
 #: The ``format`` tag of a bundle; a later layout changes the number.
 BUNDLE_FORMAT = "gcms-custody-bundle/1"
 
-_LINK_FIELDS = ("seq", "prev_sha256", "content_sha256", "entry_sha256", "content")
+_LINK_FIELDS = ("seq", "prev_sha256", "content_sha256", "entry_sha256", "case_tag",
+                "content")
 
 
 def _derived(replay: Replay) -> dict[str, list[dict[str, Any]]]:
@@ -109,7 +114,8 @@ def _links(bundle: Mapping[str, Any], where: str) -> list[Link]:
             raise CustodyError(f"{where}: link {i} does not have the fields {_LINK_FIELDS}")
         if not isinstance(item["seq"], int) or not all(
             isinstance(item[k], str) for k in _LINK_FIELDS[1:4]
-        ) or not (item["content"] is None or isinstance(item["content"], str)):
+        ) or not all(item[k] is None or isinstance(item[k], str)
+                     for k in ("case_tag", "content")):
             raise CustodyError(f"{where}: link {i} has fields of the wrong type")
         links.append(Link(**{name: item[name] for name in _LINK_FIELDS}))
     return links

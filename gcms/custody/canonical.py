@@ -16,11 +16,15 @@ reproduce the serialisation itself.
 Chain rule (one audit entry ``n``)::
 
     content_sha256 = SHA-256(canonical(content))
-    entry_sha256   = SHA-256(canonical({"content_sha256": content_sha256,
+    entry_sha256   = SHA-256(canonical({"case_tag": case_tag,
+                                        "content_sha256": content_sha256,
                                         "prev_sha256": entry_sha256 of entry n-1,
                                         "seq": n}))
 
-with ``prev_sha256`` of entry 1 equal to 64 zeros (:data:`GENESIS_PREV`). Hashes are
+with ``prev_sha256`` of entry 1 equal to 64 zeros (:data:`GENESIS_PREV`). ``case_tag`` is
+the random tag drawn when the entry's case was opened (``null`` for the store's own
+entries): it lets a bundle of one case show that every entry it withholds belongs to
+another case, without saying which. Hashes are
 lower-case hexadecimal. Times are UTC, ISO 8601 with microseconds and a ``Z`` suffix
 (``2025-03-01T14:30:00.000000Z``).
 """
@@ -113,11 +117,11 @@ def sha256_of(value: Any) -> str:
     return sha256_hex(canonical_json(value))
 
 
-def entry_sha256(seq: int, prev_sha256: str, content_sha256: str) -> str:
+def entry_sha256(seq: int, prev_sha256: str, content_sha256: str,
+                 case_tag: str | None) -> str:
     """Hash of audit entry ``seq``, linking its content to the entry before it."""
-    return sha256_of(
-        {"content_sha256": content_sha256, "prev_sha256": prev_sha256, "seq": int(seq)}
-    )
+    return sha256_of({"case_tag": case_tag, "content_sha256": content_sha256,
+                      "prev_sha256": prev_sha256, "seq": int(seq)})
 
 
 def utc_now() -> datetime:

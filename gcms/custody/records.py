@@ -160,9 +160,14 @@ def _freeze(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Case(Record):
-    """A case: the submission a laboratory works under."""
+    """A case: the submission a laboratory works under.
+
+    ``case_tag`` is 32 random bytes (hex) drawn when the case is opened and carried into
+    the hash of every entry of the case (:mod:`gcms.custody.canonical`).
+    """
 
     case_id: str
+    case_tag: str
     title: str | None = None
     submitting_agency: str | None = None
     agency_reference: str | None = None
@@ -174,7 +179,7 @@ class Case(Record):
     ID_FIELD: ClassVar[str] = "case_id"
     ID_PREFIX: ClassVar[str | None] = None
     COLUMNS: ClassVar[Mapping[str, str]] = {
-        "case_id": "id", "title": "text", "submitting_agency": "text",
+        "case_id": "id", "case_tag": "sha256", "title": "text", "submitting_agency": "text",
         "agency_reference": "text", "notes": "text", "version": "int",
     }
 

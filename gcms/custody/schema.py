@@ -4,7 +4,8 @@ One schema on SQLite and PostgreSQL:
 
 ``audit_log``
     The hash-chained entries (:mod:`gcms.custody.canonical`): ``seq``, the three hashes,
-    the canonical ``content`` text, and copies of a few content fields for queries.
+    the case tag, the canonical ``content`` text, and copies of a few content fields for
+    queries.
 ``chain_head``
     One row: the ``seq`` and hash of the last entry. Updated with every append, under
     the write lock; it is what a deleted last entry is measured against.
@@ -74,6 +75,7 @@ audit_log = sa.Table(
     sa.Column("object_type", sa.String(32), nullable=False),
     sa.Column("object_id", sa.String(ID_MAX_CHARS), nullable=False),
     sa.Column("case_id", sa.String(ID_MAX_CHARS), nullable=True),
+    sa.Column("case_tag", sa.String(64), nullable=True),
     sa.Column("content", sa.Text, nullable=False),
     sa.Index("ix_audit_log_case", "case_id", "seq"),
     sa.Index("ix_audit_log_object", "object_type", "object_id"),

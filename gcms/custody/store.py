@@ -19,19 +19,28 @@ Typical use (what ``gcms batch --store S --case C`` does after a batch)::
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import os
+import secrets
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from gcms.custody._db import lock_schema, make_engine, resolve_location
+from gcms.custody._db import (
+    lock_schema,
+    make_engine,
+    resolve_location,
+    writer_queue,
+    writer_queue_path,
+)
 from gcms.custody.canonical import (
     canonical_json,
     entry_sha256,
@@ -90,9 +99,20 @@ __all__ = ["AuditEntry", "CaseStore", "default_actor", "run_metadata"]
 #: analyses are never corrected: a new one is made instead.
 CORRECTABLE = ("case", "exhibit", "custody_transfer", "run", "result")
 
+#: Clock difference tolerated between machines (seconds) when a time a person gives is
+#: checked against now: a receipt or hand-over later than that is refused.
+CLOCK_SKEW_S = 300
+
 #: Fields a correction may never change.
-_IDENTITY = ("case_id", "version")
+_IDENTITY = ("case_id", "case_tag", "version")
 _RUN_EVIDENCE = ("path", "sha256", "size_bytes", "is_directory", "files")
+
+
+def _not_future(moment: str, what: str) -> str:
+    limit = utc_iso(utc_now() + timedelta(seconds=CLOCK_SKEW_S))
+    if moment > limit:  # same fixed-width UTC form: text order is time order
+        raise CustodyError(f"{what}: {moment} is in the future")
+    return moment
 
 
 def default_actor() -> str:
@@ -104,9 +124,9 @@ def run_metadata(path: str | os.PathLike) -> dict[str, str | None]:
     """What an acquisition file says about itself, for :meth:`CaseStore.attach_run`.
 
     Reads the run with :func:`gcms.io.read` and returns ``instrument``, ``acquired_at``,
-    ``sample_name``, ``data_format`` and, for a single file, ``expected_sha256`` (the
-    digest the reader took of the bytes it decoded). Raises ``FormatError`` when the
-    file cannot be read as a run.
+    ``sample_name``, ``data_format`` and ``expected_sha256``: the digest the reader took
+    of the bytes it decoded (in a ``.D`` folder, of its data file), which the custody
+    hash must agree with. Raises ``FormatError`` when the file cannot be read as a run.
     """
     from gcms.io import read
 
@@ -116,7 +136,7 @@ def run_metadata(path: str | os.PathLike) -> dict[str, str | None]:
         "acquired_at": utc_iso(meta.acquired_at) if meta.acquired_at else None,
         "sample_name": meta.sample_name,
         "data_format": meta.format,
-        "expected_sha256": meta.sha256 if Path(path).is_file() else None,
+        "expected_sha256": meta.sha256,
     }
 
 
@@ -170,10 +190,19 @@ class _Writer:
         ).one()
         self.seq, self.head = int(row.seq), row.entry_sha256
         self._start = self.seq
+        self._tags: dict[str, str] = {}
+
+    def case_tag(self, case_id: str) -> str:
+        """The tag of a case, which goes into the hash of each of its entries."""
+        if case_id not in self._tags:
+            case, _ = self.store._require(self.conn, "case", case_id, case_id)
+            self._tags[case_id] = case.case_tag
+        return self._tags[case_id]
 
     def append(self, action: str, *, object_type: str, object_id: str, case_id: str | None,
                before: Any, after: Any, supersedes: int | None = None,
-               reason: str | None = None, actor: str | None = None) -> int:
+               reason: str | None = None, actor: str | None = None,
+               case_tag: str | None = None) -> int:
         content = {
             "action": action, "actor": actor or self.store.actor,
             "at": utc_iso(utc_now()), "object_type": object_type, "object_id": object_id,
@@ -182,12 +211,12 @@ class _Writer:
         }
         text = canonical_json(content)
         seq, content_sha = self.seq + 1, sha256_hex(text)
-        entry_sha = entry_sha256(seq, self.head, content_sha)
+        entry_sha = entry_sha256(seq, self.head, content_sha, case_tag)
         self.conn.execute(audit_log.insert().values(
             seq=seq, prev_sha256=self.head, content_sha256=content_sha,
             entry_sha256=entry_sha, recorded_at=content["at"], actor=content["actor"],
             action=action, object_type=object_type, object_id=object_id, case_id=case_id,
-            content=text,
+            case_tag=case_tag, content=text,
         ))
         self.seq, self.head = seq, entry_sha
         return seq
@@ -198,11 +227,17 @@ class _Writer:
         """Append the entry for ``record`` and insert its row (and its file rows)."""
         from gcms.custody.verify import record_row
 
+        case_id = record.case_id if record.CASE_SCOPED else None
+        if isinstance(record, Case):
+            tag = record.case_tag
+            self._tags[case_id] = tag
+        else:
+            tag = None if case_id is None else self.case_tag(case_id)
         seq = self.append(
             action, object_type=record.OBJECT_TYPE, object_id=record.object_id,
-            case_id=record.case_id if record.CASE_SCOPED else None,
-            before=before.to_dict() if before is not None else None,
+            case_id=case_id, before=before.to_dict() if before is not None else None,
             after=record.to_dict(), supersedes=supersedes, reason=reason, actor=actor,
+            case_tag=tag,
         )
         self.conn.execute(record_tables[record.OBJECT_TYPE].insert().values(
             **record_row(record, seq)))
@@ -225,23 +260,15 @@ class _Writer:
         return f"{cls.ID_PREFIX}{count + 1}"
 
 
-def _latest_query(object_type: str, case_id: str | None, where: Mapping[str, Any],
-                  *, all_versions: bool = False) -> sa.Select:
-    """Rows (``entry_seq``, hashed ``content``) of matching objects, in written order.
-
-    The latest version of each object, or every version with ``all_versions``.
-    """
-    cls = RECORD_TYPES[object_type]
+@functools.lru_cache(maxsize=256)
+def _latest_statement(object_type: str, names: tuple[str, ...], all_versions: bool,
+                      order: tuple[str, ...] | None) -> sa.Select:
+    # Built once per shape with bound parameters: constructing a statement costs more
+    # than running it on a small store.
     table = record_tables[object_type]
-
-    def filters(t: sa.Table) -> list:
-        out = [t.c[name] == value for name, value in where.items()]
-        if case_id is not None and cls.CASE_SCOPED:
-            out.append(t.c.case_id == case_id)
-        return out
-
     query = sa.select(table.c.entry_seq, audit_log.c.content).join(
-        audit_log, audit_log.c.seq == table.c.entry_seq).where(*filters(table))
+        audit_log, audit_log.c.seq == table.c.entry_seq).where(
+        *(table.c[name] == sa.bindparam(f"p_{name}") for name in names))
     if not all_versions:
         # a correlated max() over the primary key: one index probe per row, whatever the
         # planner's statistics say (an anti-join can degrade to a quadratic scan)
@@ -250,7 +277,25 @@ def _latest_query(object_type: str, case_id: str | None, where: Mapping[str, Any
         latest = (sa.select(sa.func.max(newer.c.version))
                   .where(*(newer.c[k] == table.c[k] for k in keys)).scalar_subquery())
         query = query.where(table.c.version == latest)
-    return query.order_by(table.c.entry_seq)
+    if order is None:
+        return query.order_by(table.c.entry_seq)
+    return query.order_by(*(table.c[name].desc() for name in order)).limit(1)
+
+
+def _latest_query(object_type: str, case_id: str | None, where: Mapping[str, Any], *,
+                  all_versions: bool = False, last_by: tuple[str, ...] | None = None):
+    """Rows (``entry_seq``, hashed ``content``) of matching objects, in written order.
+
+    The latest version of each object, or every version with ``all_versions``; with
+    ``last_by``, only the row that sorts last by those columns. Returns the statement
+    with its parameters bound.
+    """
+    where = dict(where)
+    if case_id is not None and RECORD_TYPES[object_type].CASE_SCOPED:
+        where["case_id"] = case_id
+    names = tuple(sorted(where))
+    statement = _latest_statement(object_type, names, all_versions, last_by)
+    return statement.params({f"p_{name}": where[name] for name in names})
 
 
 class CaseStore:
@@ -271,6 +316,7 @@ class CaseStore:
         url, self.location = resolve_location(location, create=create)
         self.actor = check_id(actor or default_actor(), "actor")
         self._engine = make_engine(url)
+        self._queue = writer_queue_path(url)
         try:
             self._initialise(create=create)
         except BaseException:
@@ -300,7 +346,8 @@ class CaseStore:
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[sa.Connection]:
         try:
-            with self._engine.connect() as conn:
+            with writer_queue(self._queue if write else None), \
+                    self._engine.connect() as conn:
                 if write:
                     conn.execution_options(gcms_write=True)
                 elif self.dialect == "postgresql":
@@ -310,7 +357,7 @@ class CaseStore:
         except sa.exc.IntegrityError as error:
             raise CustodyError(f"{self.location}: the store refused the change "
                                f"({error.orig})") from error
-        except sa.exc.OperationalError as error:
+        except sa.exc.DBAPIError as error:
             raise CustodyError(f"{self.location}: database error ({error.orig})") from error
 
     @contextmanager
@@ -368,8 +415,8 @@ class CaseStore:
                   submitting_agency: str | None = None, agency_reference: str | None = None,
                   notes: str | None = None) -> Case:
         """Open a new case; refuses an identifier already in use."""
-        case = Case(check_id(case_id, "case"), title, submitting_agency, agency_reference,
-                    notes)
+        case = Case(check_id(case_id, "case"), secrets.token_hex(32), title,
+                    submitting_agency, agency_reference, notes)
         with self._writing() as w:
             if self._current(w.conn, "case", case_id, case_id) is not None:
                 raise CustodyError(f"case {case_id!r}: already exists in {self.location}")
@@ -398,8 +445,9 @@ class CaseStore:
             packaging=packaging, gross_weight=gross, gross_weight_unit=gross_unit,
             net_weight=net, net_weight_unit=net_unit, item_count=item_count,
             received_from=received_from, received_by=received_by or self.actor,
-            received_at=parse_utc(received_at, f"exhibit {exhibit_id} received_at")
-            if received_at else utc_iso(utc_now()),
+            received_at=_not_future(
+                parse_utc(received_at, f"exhibit {exhibit_id} received_at"),
+                f"exhibit {exhibit_id} received_at") if received_at else utc_iso(utc_now()),
             condition=condition,
         )
         with self._writing() as w:
@@ -421,7 +469,8 @@ class CaseStore:
         who received it into the laboratory), and the time must not precede the last
         hand-over: continuity and sequence are checked when written (21 CFR 11.10(f)).
         """
-        at = parse_utc(transferred_at, "transferred_at") if transferred_at else utc_iso(
+        at = _not_future(parse_utc(transferred_at, "transferred_at"),
+                         f"exhibit {exhibit_id} transferred_at") if transferred_at else utc_iso(
             utc_now())
         for value, what in ((from_party, "from"), (to_party, "to")):
             if not value or not value.strip():
@@ -445,11 +494,9 @@ class CaseStore:
         return transfer
 
     def _holder(self, conn: sa.Connection, exhibit: Exhibit) -> tuple[str | None, str | None]:
-        table = record_tables["custody_transfer"]
-        query = _latest_query("custody_transfer", exhibit.case_id,
-                              {"exhibit_id": exhibit.exhibit_id})
-        last = conn.execute(query.order_by(None).order_by(
-            table.c.transferred_at.desc(), table.c.entry_seq.desc()).limit(1)).first()
+        last = conn.execute(_latest_query(
+            "custody_transfer", exhibit.case_id, {"exhibit_id": exhibit.exhibit_id},
+            last_by=("transferred_at", "entry_seq"))).first()
         if last is not None:
             transfer = json.loads(last.content)["after"]
             return transfer["to_party"], transfer["transferred_at"]
@@ -531,8 +578,9 @@ class CaseStore:
     ) -> RunRecord:
         """Hash an acquisition (file or ``.D`` folder) read-only and attach it to a case.
 
-        Refuses a path already attached to the case. ``expected_sha256``, when given,
-        must match (a digest taken earlier, e.g. when a reader decoded the file).
+        Refuses a path already attached to the case. ``expected_sha256``, when given, is
+        a digest taken earlier, e.g. when a reader decoded the file: it must be the file's
+        digest, or for a folder the digest of the folder or of one file in it.
         """
         return self._attach(case_id, [{
             "path": path, "exhibit_id": exhibit_id, "kind": kind, "sample_name": sample_name,
@@ -547,8 +595,9 @@ class CaseStore:
         Each item is a path or a mapping with ``path`` (or ``file``) and optionally
         ``exhibit_id``, ``kind`` (or ``type``: sample/blank/ladder/standard/qc),
         ``sample_name`` (or ``sample_id``), ``instrument``, ``acquired_at``,
-        ``data_format`` (or ``format``) and ``sha256`` (the digest the batch took, checked
-        against the custody hash); other keys are ignored. A path already attached to
+        ``data_format`` (or ``format``) and ``sha256`` (the digest the batch took of the
+        file, or of the data file in a folder, checked against the custody hashes); other
+        keys are ignored. A path already attached to
         the case with the same digest returns the existing run; with another digest the
         call is refused (evidence at that path has changed).
         """
@@ -581,7 +630,9 @@ class CaseStore:
             item = dict(item)
             expected = item.pop("sha256")
             item.pop("path")
-            if expected is not None and not digest.is_directory and expected != digest.sha256:
+            if expected is not None and expected not in (
+                digest.sha256, *(f.sha256 for f in digest.files if digest.is_directory)
+            ):
                 raise TamperError(f"{digest.path}: SHA-256 {digest.sha256} differs from "
                                   f"{expected} taken when the file was read")
             acquired = item["acquired_at"]
@@ -1000,7 +1051,7 @@ class CaseStore:
             head = conn.execute(sa.select(chain_head.c.seq, chain_head.c.entry_sha256)).one()
             links = (
                 Link(seq=r.seq, prev_sha256=r.prev_sha256, content_sha256=r.content_sha256,
-                     entry_sha256=r.entry_sha256, content=r.content,
+                     entry_sha256=r.entry_sha256, case_tag=r.case_tag, content=r.content,
                      columns={"actor": r.actor, "action": r.action,
                               "object_type": r.object_type, "object_id": r.object_id,
                               "case_id": r.case_id})
@@ -1055,10 +1106,11 @@ class CaseStore:
             head = conn.execute(sa.select(chain_head.c.seq, chain_head.c.entry_sha256)).one()
             rows = conn.execute(
                 sa.select(audit_log.c.seq, audit_log.c.prev_sha256, audit_log.c.content_sha256,
-                          audit_log.c.entry_sha256, audit_log.c.case_id, audit_log.c.content)
+                          audit_log.c.entry_sha256, audit_log.c.case_tag, audit_log.c.case_id,
+                          audit_log.c.content)
                 .where(audit_log.c.seq <= head.seq).order_by(audit_log.c.seq)).all()
         links = [Link(seq=r.seq, prev_sha256=r.prev_sha256, content_sha256=r.content_sha256,
-                      entry_sha256=r.entry_sha256,
+                      entry_sha256=r.entry_sha256, case_tag=r.case_tag,
                       content=r.content if r.case_id in (None, case_id) else None)
                  for r in rows]
         return build_bundle(case_id=case_id, links=links, head_seq=int(head.seq),

@@ -6,8 +6,9 @@
    stored hash of the entry before it; its ``content_sha256`` is the SHA-256 of its stored
    content bytes; its ``entry_sha256`` is recomputed by the chain rule of
    :mod:`gcms.custody.canonical`; the last entry is the recorded chain head;
-2. **content**: canonical form, the fields an entry must have, and (in a store) that the
-   queryable columns copy the hashed content;
+2. **content**: canonical form, the fields an entry must have, the case tag of the
+   entry's case, and (in a store) that the queryable columns copy the hashed content; an
+   entry withheld from a bundle must carry another case's tag;
 3. **history** (replay): a create makes a new object at version 1; a correction names
    the entry it supersedes and carries as its before-image exactly the version it
    replaces; references (exhibit of a transfer, result of a review...) exist;
@@ -109,6 +110,7 @@ class Link:
     prev_sha256: str
     content_sha256: str
     entry_sha256: str
+    case_tag: str | None = None
     content: str | None = None
     columns: Mapping[str, Any] | None = None
 
@@ -258,6 +260,12 @@ class Replay:
         if problem:
             self._fail("entry", subject, problem)
             return
+        tag = record.case_tag if object_type == "case" else (
+            None if case_id is None else self.current("case", case_id, case_id).case_tag)
+        if link.case_tag != tag:
+            self._fail("entry", subject, f"its case tag is not the one of case {case_id!r}"
+                       if case_id else "a store entry with a case tag")
+            return
         if isinstance(record, Signature):
             self._check_signature(link, content, record)
         self.versions.setdefault(key, []).append(_Version(link.seq, record))
@@ -354,6 +362,7 @@ def verify_chain(
     """
     findings = replay.findings
     expected, prev_stored, count = 1, GENESIS_PREV, 0
+    withheld: list[tuple[int, str | None]] = []
     last_seq, last_hash = 0, GENESIS_PREV
     for link in links:
         count += 1
@@ -372,12 +381,15 @@ def verify_chain(
             findings.append(Finding("entry", subject, "content was altered after it was "
                                     "written (its SHA-256 no longer matches)"))
             broken = True
-        if entry_sha256(link.seq, link.prev_sha256, link.content_sha256) != link.entry_sha256:
+        if entry_sha256(link.seq, link.prev_sha256, link.content_sha256,
+                        link.case_tag) != link.entry_sha256:
             findings.append(Finding("entry", subject, "entry hash does not match its seq, "
                                     "prev hash and content hash (altered, moved or swapped)"))
             broken = True
         expected, prev_stored = link.seq + 1, link.entry_sha256
         last_seq, last_hash = link.seq, link.entry_sha256
+        if link.content is None:
+            withheld.append((link.seq, link.case_tag))
         if broken or link.content is None:
             continue
         content, problem = parse_content(link)
@@ -397,6 +409,12 @@ def verify_chain(
     elif last_hash != head_sha256:
         findings.append(Finding("chain", f"entry #{head_seq}", "its hash is not the one the "
                                 "chain head records"))
+    own = replay.current("case", replay.scope, replay.scope) if replay.scope else None
+    for seq, tag in withheld:
+        if tag is None or (own is not None and tag == own.case_tag):
+            whose = "the store's own" if tag is None else f"case {replay.scope}"
+            findings.append(Finding("chain", f"entry #{seq}", f"its content is withheld but "
+                                    f"it is an entry of {whose}"))
     return count
 
 

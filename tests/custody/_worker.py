@@ -1,10 +1,10 @@
 """A writer in its own process, for the concurrency and crash tests (run as a script).
 
-``_worker.py append LOCATION CASE N GO``: wait for the file GO, then record N custody
-transfers of exhibit E1 of CASE, back and forth between parties A and B.
+``_worker.py append LOCATION EXHIBIT N GO``: wait for the file GO, then record N custody
+transfers of EXHIBIT of case C, back and forth between parties A and B.
 
-``_worker.py crash LOCATION CASE N MARKER``: record N transfers, then begin one more and,
-with its entry and row written but before COMMIT, write MARKER and wait to be killed.
+``_worker.py crash LOCATION EXHIBIT N MARKER``: record N transfers, then begin one more
+and, with its entry and row written but before COMMIT, write MARKER and wait to be killed.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from gcms.custody import CaseStore
 
 
 def main() -> None:
-    mode, location, case_id, count, signal_file = sys.argv[1:6]
+    mode, location, exhibit_id, count, signal_file = sys.argv[1:6]
     count, signal_file = int(count), Path(signal_file)
-    store = CaseStore(location, actor=f"writer-{case_id}", create=False)
+    store = CaseStore(location, actor=f"writer-{exhibit_id}", create=False)
     total = count
     if mode == "crash":
         from sqlalchemy import event
@@ -38,7 +38,7 @@ def main() -> None:
         while not signal_file.exists():
             time.sleep(0.001)
     for i in range(total):
-        store.transfer_exhibit(case_id, "E1", from_party="AB"[i % 2],
+        store.transfer_exhibit("C", exhibit_id, from_party="AB"[i % 2],
                                to_party="AB"[(i + 1) % 2], purpose=f"hand-over {i}")
 
 

@@ -49,10 +49,13 @@ def test_non_string_keys_and_unknown_objects_are_refused():
 
 def test_entry_hash_follows_the_documented_rule():
     content_sha = hashlib.sha256(b'{"a":1}').hexdigest()
-    text = ('{"content_sha256":"' + content_sha + '","prev_sha256":"' + GENESIS_PREV
-            + '","seq":1}')
-    assert entry_sha256(1, GENESIS_PREV, content_sha) == hashlib.sha256(
+    text = ('{"case_tag":null,"content_sha256":"' + content_sha + '","prev_sha256":"'
+            + GENESIS_PREV + '","seq":1}')
+    assert entry_sha256(1, GENESIS_PREV, content_sha, None) == hashlib.sha256(
         text.encode()).hexdigest()
+    tagged = text.replace("null", '"' + "ab" * 32 + '"')
+    assert entry_sha256(1, GENESIS_PREV, content_sha, "ab" * 32) == hashlib.sha256(
+        tagged.encode()).hexdigest()
     assert sha256_of({"a": 1}) == content_sha
 
 

@@ -16,21 +16,23 @@ PROCESSES = 4
 ENTRIES_EACH = 500
 
 
-def _prepare(location: str, cases: list[str]) -> int:
+def _prepare(location: str, exhibits: list[str]) -> int:
     with CaseStore(location, actor="setup") as store:
-        for case_id in cases:
-            store.open_case(case_id)
-            store.receive_exhibit(case_id, "E1", description="test item", received_by="A")
+        store.open_case("C")
+        for exhibit_id in exhibits:
+            store.receive_exhibit("C", exhibit_id, description="test item", received_by="A")
         return store.head()[0]
 
 
 def test_four_processes_append_500_entries_each(location, tmp_path):
-    cases = [f"C{i}" for i in range(PROCESSES)]
-    start_seq = _prepare(location, cases)
+    """One case, one exhibit per writer: the chain and the case's transfer numbers
+    (T1, T2, ... allocated under the lock) come out whole."""
+    exhibits = [f"E{i}" for i in range(PROCESSES)]
+    start_seq = _prepare(location, exhibits)
     go = tmp_path / "go"
-    workers = [subprocess.Popen([sys.executable, str(WORKER), "append", location, case_id,
+    workers = [subprocess.Popen([sys.executable, str(WORKER), "append", location, exhibit_id,
                                  str(ENTRIES_EACH), str(go)], stderr=subprocess.PIPE)
-               for case_id in cases]
+               for exhibit_id in exhibits]
     time.sleep(1.0)  # let every worker import and connect, then release them together
     go.write_text("go")
     for worker in workers:
@@ -45,12 +47,12 @@ def test_four_processes_append_500_entries_each(location, tmp_path):
         assert report.entries == head_seq
         entries = store.log()
         assert [e.seq for e in entries] == list(range(1, head_seq + 1))
-        for case_id in cases:
-            transfers = store.transfers(case_id)
-            assert [t.transfer_id for t in transfers] == [
-                f"T{i}" for i in range(1, ENTRIES_EACH + 1)]
-            holders = [(t.from_party, t.to_party) for t in transfers]
-            assert holders == [("AB"[i % 2], "AB"[(i + 1) % 2]) for i in range(ENTRIES_EACH)]
+        transfers = store.transfers("C")
+        assert [t.transfer_id for t in transfers] == [
+            f"T{i}" for i in range(1, PROCESSES * ENTRIES_EACH + 1)]
+        for exhibit_id in exhibits:
+            mine = [(t.from_party, t.to_party) for t in transfers if t.exhibit_id == exhibit_id]
+            assert mine == [("AB"[i % 2], "AB"[(i + 1) % 2]) for i in range(ENTRIES_EACH)]
         # the writers really ran at once: their entries interleave in the chain
         actors = [e.actor for e in entries[start_seq:]]
         switches = sum(a != b for a, b in zip(actors, actors[1:], strict=False))
@@ -76,9 +78,9 @@ def test_writer_killed_mid_transaction_leaves_a_store_that_verifies(location, tm
         assert store.head()[0] == start_seq + committed
         report = store.verify()
         assert report.ok, report.findings
-        assert len(store.transfers("K1")) == committed
+        assert len(store.transfers("C", "K1")) == committed
         # the lock died with the writer: the next append goes through and chains on
-        store.transfer_exhibit("K1", "E1", from_party="AB"[committed % 2],
+        store.transfer_exhibit("C", "K1", from_party="AB"[committed % 2],
                                to_party="X", purpose="after the crash")
         assert store.head()[0] == start_seq + committed + 1
         assert store.verify().ok

@@ -39,14 +39,17 @@ def test_a_populated_store_verifies_and_reads_back(built):
 def test_every_entry_chains_to_the_one_before(built):
     with built.store() as store:
         entries = store.log()
+        store_tags = {c.case_id: c.case_tag for c in store.cases()}
+    assert len(set(store_tags.values())) == 2 and all(len(t) == 64 for t in store_tags.values())
     prev = "0" * 64
     for entry in entries:
         assert entry.prev_sha256 == prev
         content = {k: getattr(entry, k) for k in (
             "action", "actor", "after", "at", "before", "case_id", "object_id",
             "object_type", "reason", "software", "supersedes")}
+        tag = None if entry.case_id is None else store_tags[entry.case_id]
         assert entry.entry_sha256 == entry_sha256(entry.seq, prev,
-                                                  sha256_hex(canonical_json(content)))
+                                                  sha256_hex(canonical_json(content)), tag)
         prev = entry.entry_sha256
     assert entries[0].action == "store.init"
     assert all(e.at.endswith("Z") for e in entries)
@@ -260,3 +263,20 @@ def test_missing_store_is_not_created_by_readers(tmp_path):
     with pytest.raises(CustodyError, match="no case store here"):
         CaseStore(tmp_path / "nothing", actor="a", create=False)
     assert not (tmp_path / "nothing").exists()
+
+
+def test_times_in_the_future_are_refused(built):
+    with built.store() as store:
+        with pytest.raises(CustodyError, match="transferred_at: 2999-01-01.* in the future"):
+            store.transfer_exhibit("C1", "E1", from_party="alice", to_party="vault",
+                                   transferred_at="2999-01-01T00:00Z")
+        with pytest.raises(CustodyError, match="received_at: .* in the future"):
+            store.receive_exhibit("C1", "E5", description="x", received_at="2999-01-01")
+
+
+def test_a_readers_digest_of_a_folders_data_file_is_accepted(built):
+    data_sha = sha256_hex((built.run_folder / "DATA.MS").read_bytes())
+    with built.store() as store:
+        assert store.record_runs("C1", [{"path": str(built.run_folder), "sha256": data_sha}])
+        with pytest.raises(TamperError, match="taken when the file was read"):
+            store.record_runs("C1", [{"path": str(built.run_folder), "sha256": "1" * 64}])

@@ -33,13 +33,13 @@ def _first(report):
 
 def _rewrite_chain(db, edits):
     """Apply ``edits`` ({seq: function(content) -> content}) and recompute every hash."""
-    rows = db.query("SELECT seq, prev_sha256, content FROM audit_log ORDER BY seq")
+    rows = db.query("SELECT seq, prev_sha256, case_tag, content FROM audit_log ORDER BY seq")
     statements, prev = [], rows[0][1]
-    for seq, _, content in rows:
+    for seq, _, tag, content in rows:
         if seq in edits:
             content = canonical_json(edits[seq](json.loads(content)))
         content_sha = sha256_hex(content)
-        entry_sha = entry_sha256(seq, prev, content_sha)
+        entry_sha = entry_sha256(seq, prev, content_sha, tag)
         statements.append(("UPDATE audit_log SET prev_sha256 = ?, content_sha256 = ?, "
                            "entry_sha256 = ?, content = ? WHERE seq = ?",
                            (prev, content_sha, entry_sha, content, seq)))
@@ -281,6 +281,21 @@ def test_bundle_convenience_section_edited(bundle):
     assert (first.kind, first.subject) == ("bundle", "section evidence")
 
 
+def test_bundle_withholding_one_of_its_own_entries(bundle):
+    link = _link(bundle, "custody_transfer.record", "T2")
+    link["content"] = None
+    first = _first(verify_bundle(bundle))
+    assert (first.kind, first.subject) == ("chain", f"entry #{link['seq']}")
+    assert "withheld but it is an entry of case C1" in first.problem
+
+
+def test_bundle_entry_moved_to_another_case_tag(bundle):
+    link = _link(bundle, "custody_transfer.record", "T2")
+    link["case_tag"] = "0" * 64
+    first = _first(verify_bundle(bundle))
+    assert first.subject == f"entry #{link['seq']}" and "entry hash" in first.problem
+
+
 def test_bundle_hidden_entry_dropped(bundle):
     hidden = next(i for i, link in enumerate(bundle["links"]) if link["content"] is None)
     seq = bundle["links"][hidden]["seq"]
@@ -301,7 +316,8 @@ def test_bundle_signature_forged_with_links_recomputed(bundle):
             item["prev_sha256"] = prev
             if item["content"] is not None:
                 item["content_sha256"] = sha256_hex(item["content"])
-            item["entry_sha256"] = entry_sha256(item["seq"], prev, item["content_sha256"])
+            item["entry_sha256"] = entry_sha256(item["seq"], prev, item["content_sha256"],
+                                                item["case_tag"])
         prev = item["entry_sha256"]
     bundle["head"]["entry_sha256"] = prev
     bundle["signatures"][0]["signature"] = content["after"]["signature"]
