@@ -35,6 +35,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from pathlib import PurePath
@@ -58,6 +59,7 @@ __all__ = [
 GENESIS_PREV = "0" * 64
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_FRACTION = re.compile(r"(?<=:\d\d)\.(\d+)")
 
 
 def normalise(value: Any, where: str = "value") -> Any:
@@ -149,8 +151,12 @@ def parse_utc(text: str | datetime, where: str = "time") -> str:
     if isinstance(text, datetime):
         return utc_iso(text)
     raw = str(text).strip()
+    if raw[-1:] in ("Z", "z"):
+        raw = raw[:-1] + "+00:00"
+    # Python 3.10's fromisoformat takes 3 or 6 fraction digits only: write six
+    raw = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], raw)
     try:
-        moment = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
+        moment = datetime.fromisoformat(raw)
     except ValueError as error:
         raise CustodyError(
             f"{where}: {text!r} is not an ISO 8601 time (e.g. 2025-03-01T14:30+01:00)"

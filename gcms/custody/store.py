@@ -117,7 +117,13 @@ def _not_future(moment: str, what: str) -> str:
 
 def default_actor() -> str:
     """Who is acting: ``GCMS_ACTOR``, else the operating-system login name."""
-    return os.environ.get("GCMS_ACTOR") or getpass.getuser()
+    if os.environ.get("GCMS_ACTOR"):
+        return os.environ["GCMS_ACTOR"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError) as error:  # no login name in some containers
+        raise CustodyError("cannot tell who is acting: set GCMS_ACTOR or pass an actor") \
+            from error
 
 
 def run_metadata(path: str | os.PathLike) -> dict[str, str | None]:

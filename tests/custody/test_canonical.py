@@ -75,6 +75,7 @@ def test_canonical_json_round_trips_and_is_stable(value):
 def test_times_are_utc_with_microseconds_and_z():
     assert parse_utc("2025-03-01T14:30+01:00") == "2025-03-01T13:30:00.000000Z"
     assert parse_utc("2025-03-01T14:30:05.25Z") == "2025-03-01T14:30:05.250000Z"
+    assert parse_utc("2025-03-01T14:30:05.1234567+00:00") == "2025-03-01T14:30:05.123456Z"
     aware = datetime(2025, 3, 1, 14, 30, tzinfo=timezone(timedelta(hours=-5)))
     assert utc_iso(aware) == "2025-03-01T19:30:00.000000Z"
     naive = datetime(2025, 3, 1, 14, 30)
