@@ -722,11 +722,13 @@ class CaseStore:
                                     analysis_id=analysis_id)[0]
 
     def record_results(self, case_id: str, records: Iterable[Mapping[str, Any]], *,
-                       analysis_id: str, run_key: str = "file") -> list[Result]:
+                       analysis_id: str,
+                       run_keys: Sequence[str] = ("file", "path")) -> list[Result]:
         """Record a batch's per-run result records (``results.json``) in one transaction.
 
-        Each record names its run by ``record[run_key]`` (a path, matched against the
-        runs attached to the case) or by ``record["sha256"]``; ``exhibit_id`` and
+        Each record names its run by the first of ``run_keys`` it has (a path, matched
+        against the runs attached to the case) or by ``record["sha256"]`` (the run's
+        digest, or for a folder that of the data file in it); ``exhibit_id`` and
         ``summary`` are taken from the record when present, the exhibit otherwise from
         the run. Re-recording an identical record returns the existing result; a record
         that differs becomes a correction of it (a resumed or repeated batch).
@@ -735,7 +737,8 @@ class CaseStore:
         for data in records:
             if not isinstance(data, Mapping):
                 raise CustodyError(f"case {case_id}: a result record must be an object")
-            items.append((data, data.get(run_key), data.get("exhibit_id"),
+            run_ref = next((data[k] for k in run_keys if data.get(k) is not None), None)
+            items.append((data, run_ref, data.get("exhibit_id"),
                           data.get("summary") if isinstance(data.get("summary"), str)
                           else None))
         return self._record_results(case_id, items, analysis_id=analysis_id,
@@ -750,8 +753,14 @@ class CaseStore:
                 self._require(w.conn, "analysis", case_id, analysis_id)
             runs = self._records(w.conn, "run", case_id)
             by_path = {r.path: r for r in runs}
-            by_sha = {r.sha256: r for r in runs}
             by_id = {r.run_id: r for r in runs}
+            # a digest names a run when exactly one run has it (its own, or a file's in it:
+            # method files are often identical from run to run, data files never)
+            owners: dict[str, set[str]] = {}
+            for r in runs:
+                for digest in {r.sha256, *(f.sha256 for f in r.files)}:
+                    owners.setdefault(digest, set()).add(r.run_id)
+            by_sha = {d: by_id[next(iter(ids))] for d, ids in owners.items() if len(ids) == 1}
             existing = {(r.analysis_id, r.run_id, r.exhibit_id): r
                         for r in self._records(w.conn, "result", case_id)}
             for data, run_ref, exhibit_id, summary in items:

@@ -280,3 +280,13 @@ def test_a_readers_digest_of_a_folders_data_file_is_accepted(built):
         assert store.record_runs("C1", [{"path": str(built.run_folder), "sha256": data_sha}])
         with pytest.raises(TamperError, match="taken when the file was read"):
             store.record_runs("C1", [{"path": str(built.run_folder), "sha256": "1" * 64}])
+
+
+def test_results_find_their_run_by_path_key_or_digest(built):
+    folder_data = sha256_hex((built.run_folder / "DATA.MS").read_bytes())
+    with built.store() as store:
+        by_path = store.record_results("C1", [{"path": str(built.run_file), "v": 1}],
+                                       analysis_id="A1")
+        by_digest = store.record_results("C1", [{"sha256": folder_data, "v": 2}],
+                                         analysis_id="A1")
+        assert (by_path[0].run_id, by_digest[0].run_id) == ("R1", "R2")
