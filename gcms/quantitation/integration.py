@@ -18,11 +18,17 @@ The rule, step by step (knobs in :class:`~gcms.quantitation.method.IntegrationSe
 4. **Limits.** Walking out from the apex on each side, a limit is the first scan where
    ``s ≤ b + max(end_fraction · h, noise_multiple · σ)`` ("level"), or the lowest scan
    before ``s`` rises again by more than ``max(valley_rise_fraction · h,
-   noise_multiple · σ)`` ("valley", the drop line between two peaks), whichever comes
-   first; never further than ``max_half_width_s`` from the apex ("width limit").
-5. **Baseline.** The straight line between ``s`` at the two limits (smoothed values, so
-   one noisy scan does not tilt it). Area = trapezoidal integral of ``raw - baseline``
-   between the limits (intensity × s); height = the largest ``raw - baseline`` there.
+   noise_multiple · σ)`` ("valley": a neighbouring peak), whichever comes first; never
+   further than ``max_half_width_s`` from the apex ("width limit").
+5. **Baseline.** A straight line between ``s`` at the two ends of the peak *cluster*:
+   at a "level" or "width limit" limit the cluster ends there; past a valley it ends
+   where ``s`` next falls to the level (within ``max_half_width_s`` of the apex). So a
+   lone peak is cut at its own limits, and a peak beside a neighbour is cut by a
+   perpendicular drop at the valley under the common baseline (the "drop line" of
+   chromatography data systems), not by a line to the valley's top. Area = trapezoidal
+   integral of ``raw - baseline`` between the peak's limits (intensity × s); height =
+   the largest ``raw - baseline`` there. Smoothed values anchor the line, so one noisy
+   scan does not tilt it.
 6. **Detection.** S/N = ``(s[apex] - baseline) / σ`` at least ``min_snr`` and at least
    ``min_scans`` scans between the limits.
 7. **Saturation.** The raw apex at or above ``saturation_counts`` (the detector's or the
@@ -30,10 +36,10 @@ The rule, step by step (knobs in :class:`~gcms.quantitation.method.IntegrationSe
    consecutive scans within ``saturation_plateau_tolerance`` of the apex value on a peak
    of S/N ≥ 100 (a clipped detector repeats one value; a real apex does not).
 
-Qualifier ions are integrated between the quantifier's limits with the same baseline
-rule (:func:`integrate_between`). Everything a reviewer needs to redraw the integration
-(limits, why each limit is where it is, the baseline ends, σ) is kept in the
-:class:`Integration` result.
+Qualifier ions are integrated between the quantifier's limits, their baseline a line
+between their own smoothed values at those limits (:func:`integrate_between`).
+Everything a reviewer needs to redraw the integration (limits, why each limit is where
+it is, the baseline's anchors and ends, σ) is kept in the :class:`Integration` result.
 """
 
 from __future__ import annotations
@@ -67,7 +73,9 @@ class Integration:
     """One integrated peak (or the reason there is none), with its limits for review.
 
     Times in seconds, scans as indices into the run, ``area`` in intensity × s,
-    ``baseline_start``/``baseline_end`` the baseline's intensity at the two limits.
+    ``baseline_start``/``baseline_end`` the baseline's intensity at the two limits,
+    ``baseline_from_s``/``baseline_to_s`` where the baseline line is anchored (the
+    cluster's ends; the limits themselves for a lone peak).
     """
 
     signal: str
@@ -83,6 +91,8 @@ class Integration:
     end_rule: str = ""
     baseline_start: float = 0.0
     baseline_end: float = 0.0
+    baseline_from_s: float | None = None
+    baseline_to_s: float | None = None
     area: float = 0.0
     height: float = 0.0
     noise: float = 0.0
@@ -121,17 +131,18 @@ def _first(mask: np.ndarray) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
-def _walk(s: np.ndarray, level: float, rise: float) -> tuple[int | None, str]:
-    """Offset of the limit in ``s`` (which starts next to the apex and walks outwards)."""
+def _walk(s: np.ndarray, level: float, rise: float) -> tuple[int | None, str, int | None]:
+    """Limit and cluster end (offsets into ``s``, which walks outwards from the apex)."""
     at_level = _first(s <= level)
     running_min = np.minimum.accumulate(s) if s.size else s
     rising = _first(s - running_min > rise)
     valley = int(np.argmin(s[: rising + 1])) if rising is not None else None
     if at_level is not None and (valley is None or at_level <= valley):
-        return at_level, "level"
+        return at_level, "level", at_level
     if valley is not None:
-        return valley, "valley"
-    return None, ""
+        back = _first(s[valley:] <= level)
+        return valley, "valley", (valley + back if back is not None else None)
+    return None, "", None
 
 
 def _longest_run(mask: np.ndarray) -> int:
@@ -141,17 +152,22 @@ def _longest_run(mask: np.ndarray) -> int:
     return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
 
 
-def _baseline_area(t: np.ndarray, y: np.ndarray, s: np.ndarray, start: int, end: int
+def _baseline_area(t: np.ndarray, y: np.ndarray, s: np.ndarray, start: int, end: int,
+                   anchors: tuple[int, int] | None = None
                    ) -> tuple[float, float, float, int, float]:
-    """Baseline ends, area and height (and the raw apex index) between two limits."""
+    """Baseline at the limits, area, raw apex index and height between two limits.
+
+    The baseline is the line through ``s`` at ``anchors`` (default: the limits).
+    """
+    a0, a1 = anchors or (start, end)
+    span = t[a1] - t[a0]
     tt, yy = t[start:end + 1], y[start:end + 1]
-    b0, b1 = float(s[start]), float(s[end])
-    span = tt[-1] - tt[0]
-    base = b0 + (b1 - b0) * ((tt - tt[0]) / span if span > 0 else 0.0)
+    slope = (s[a1] - s[a0]) / span if span > 0 else 0.0
+    base = s[a0] + slope * (tt - t[a0])
     net = yy - base
     area = float(np.sum((net[1:] + net[:-1]) * np.diff(tt)) / 2.0) if tt.size > 1 else 0.0
     top = int(np.argmax(net))
-    return b0, b1, area, start + top, float(net[top])
+    return float(base[0]), float(base[-1]), area, start + top, float(net[top])
 
 
 def integrate_peak(
@@ -222,17 +238,23 @@ def integrate_peak(
     level = background + max(settings.end_fraction * height_s, settings.noise_multiple * sigma)
     rise = max(settings.valley_rise_fraction * height_s, settings.noise_multiple * sigma)
 
-    right, end_rule = _walk(s[apex + 1:hi + 1], level, rise)
+    right, end_rule, right_cluster = _walk(s[apex + 1:hi + 1], level, rise)
     end = apex + 1 + right if right is not None else hi
-    left, start_rule = _walk(s[lo:apex][::-1], level, rise)
+    left, start_rule, left_cluster = _walk(s[lo:apex][::-1], level, rise)
     start = apex - 1 - left if left is not None else lo
     if right is None:
         end_rule = "trace end" if hi == y.size - 1 and t[-1] < t[apex] + half else "width limit"
     if left is None:
         start_rule = "trace start" if lo == 0 and t[0] > t[apex] - half else "width limit"
-    start, end = max(start, 0), min(end, y.size - 1)
+    anchor_end = apex + 1 + right_cluster if right_cluster is not None else hi
+    anchor_start = apex - 1 - left_cluster if left_cluster is not None else lo
+    if right is None:
+        anchor_end = end
+    if left is None:
+        anchor_start = start
 
-    b0, b1, area, top, height = _baseline_area(t, y, s, start, end)
+    b0, b1, area, top, height = _baseline_area(t, y, s, start, end,
+                                               (anchor_start, anchor_end))
     span = t[end] - t[start]
     base_at_apex = b0 + (b1 - b0) * ((t[apex] - t[start]) / span if span > 0 else 0.0)
     snr = float((s[apex] - base_at_apex) / sigma) if sigma > 0 else float("inf")
@@ -260,8 +282,9 @@ def integrate_peak(
         rt_s=float(t[top]), apex_scan=int(top),
         start_s=float(t[start]), end_s=float(t[end]), start_scan=int(start),
         end_scan=int(end), start_rule=start_rule, end_rule=end_rule,
-        baseline_start=b0, baseline_end=b1, area=area, height=height,
-        noise=float(sigma), snr=snr, saturated=saturated, saturation=why, message=message,
+        baseline_start=b0, baseline_end=b1, baseline_from_s=float(t[anchor_start]),
+        baseline_to_s=float(t[anchor_end]), area=area, height=height, noise=float(sigma),
+        snr=snr, saturated=saturated, saturation=why, message=message,
     )
 
 
@@ -276,8 +299,9 @@ def integrate_between(
 ) -> Integration:
     """Integrate ``trace`` between fixed limits (a qualifier over its quantifier's limits).
 
-    Same baseline and area rule as :func:`integrate_peak` step 5; ``detected`` is True
-    when the net height is above zero.
+    The baseline is the line between the smoothed trace at the two limits; area and
+    height as in :func:`integrate_peak`. ``detected`` is True when the net height is
+    above zero.
     """
     settings = settings or IntegrationSettings()
     t = np.asarray(times, dtype=np.float64)
@@ -292,5 +316,6 @@ def integrate_between(
         rt_s=float(t[top]), apex_scan=int(top), start_s=float(t[start_scan]),
         end_s=float(t[end_scan]), start_scan=int(start_scan), end_scan=int(end_scan),
         start_rule="fixed", end_rule="fixed", baseline_start=b0, baseline_end=b1,
+        baseline_from_s=float(t[start_scan]), baseline_to_s=float(t[end_scan]),
         area=area, height=height,
     )
