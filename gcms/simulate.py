@@ -52,6 +52,7 @@ __all__ = [
     "BLEED_SPECTRUM",
     "COMMON_EI_IONS",
     "GroundTruth",
+    "Score",
     "SimulatedCompound",
     "Simulation",
     "SimulationSettings",
@@ -59,6 +60,7 @@ __all__ = [
     "emg",
     "random_spectrum",
     "retention_for_resolution",
+    "score",
     "simulate",
     "write",
 ]
@@ -579,3 +581,76 @@ def write(simulation: Simulation | Run, path: str | os.PathLike, *,
 
     run = simulation.run if isinstance(simulation, Simulation) else simulation
     andi_write(run, path, overwrite=overwrite)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Score:
+    """How well a list of found components matches the ground truth.
+
+    Attributes
+    ----------
+    recall : float
+        Fraction of the true compounds matched by a found component.
+    precision : float
+        Fraction of the found components that match a true compound: a compound split
+        in two, a noise or a bleed component each lower it.
+    similarity : ndarray
+        Spectral similarity of each matched pair (the function given to :func:`score`).
+    pairs : ndarray
+        (n_matched, 2) indices: found component, true compound.
+    n_found, n_true : int
+        Numbers of found components and true compounds.
+    """
+
+    recall: float
+    precision: float
+    similarity: np.ndarray
+    pairs: np.ndarray
+    n_found: int
+    n_true: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"recall": self.recall, "precision": self.precision,
+                "similarity": self.similarity.tolist(), "pairs": self.pairs.tolist(),
+                "n_found": self.n_found, "n_true": self.n_true}
+
+
+def score(rt_s: ArrayLike, spectra: Sequence[Spectrum], truth: GroundTruth, *,
+          similarity, rt_tolerance_s: float | None = None,
+          min_similarity: float = 0.6) -> Score:
+    """Match found components to the true compounds, one to one.
+
+    A found component and a true compound can match when their apex times differ by
+    at most ``rt_tolerance_s`` (default: half the median FWHM of the true peaks, so
+    that two compounds at Rs = 0.5, about one FWHM apart, are never confused) and the
+    similarity of their spectra is at least ``min_similarity``; pairs are then taken
+    greedily, most similar first, each component and compound used once.
+    ``similarity(found, true) -> float`` is the spectral comparison (for example
+    :func:`gcms.deconvolution.spectrum_similarity`).
+    """
+    found_rt = np.asarray(rt_s, dtype=np.float64)
+    if found_rt.size != len(spectra):
+        raise ValueError(f"{found_rt.size} retention times for {len(spectra)} spectra")
+    tolerance = rt_tolerance_s if rt_tolerance_s is not None else \
+        0.5 * float(np.median(truth.fwhm_s)) if len(truth) else 1.0
+    near_i, near_j = np.nonzero(np.abs(found_rt[:, None] - truth.rt_s[None, :]) <= tolerance)
+    values = np.array([similarity(spectra[i], truth.spectra[j])
+                       for i, j in zip(near_i, near_j, strict=True)])
+    pairs, used_i, used_j, kept = [], set(), set(), []
+    for k in np.argsort(-values, kind="stable") if values.size else []:
+        i, j = int(near_i[k]), int(near_j[k])
+        if values[k] < min_similarity or i in used_i or j in used_j:
+            continue
+        used_i.add(i)
+        used_j.add(j)
+        pairs.append((i, j))
+        kept.append(values[k])
+    n_found, n_true = found_rt.size, len(truth)
+    return Score(
+        recall=len(pairs) / n_true if n_true else 1.0,
+        precision=len(pairs) / n_found if n_found else 1.0,
+        similarity=np.array(kept, dtype=np.float64),
+        pairs=np.array(pairs, dtype=np.int64).reshape(-1, 2),
+        n_found=n_found, n_true=n_true,
+    )
