@@ -120,6 +120,10 @@ class Fit:
         object.__setattr__(self, "covariance", frozen_array(self.covariance, np.float64,
                                                             name="covariance", ndim=2))
 
+    def __reduce__(self):
+        return (_rebuild_fit, ({f.name: getattr(self, f.name)
+                                for f in dataclasses.fields(self)},))
+
     @property
     def intercept(self) -> float:
         """``a`` (0 for the model through zero)."""
@@ -196,6 +200,10 @@ class Fit:
             "degrees_of_freedom": self.dof, "n": self.n, "r_squared": self.r_squared,
             "weight_scale": float(self.weight_scale), "x_range": list(self.x_range),
         }
+
+
+def _rebuild_fit(values: dict[str, Any]) -> Fit:
+    return Fit(**values)
 
 
 def fit_curve(x: ArrayLike, y: ArrayLike, *, model: Model = "linear",

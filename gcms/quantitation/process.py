@@ -139,6 +139,10 @@ class QuantitationResult:
         object.__setattr__(self, "calibrations", MappingProxyType(dict(self.calibrations)))
         object.__setattr__(self, "references", MappingProxyType(dict(self.references)))
 
+    def __reduce__(self):
+        return (_rebuild_result, (self.method, self.sequence_path, self.records,
+                                  dict(self.calibrations), dict(self.references)))
+
     def record(self, sample_id: str) -> RunRecord:
         """The record of one run by its sample id (KeyError when absent)."""
         for record in self.records:
@@ -193,6 +197,11 @@ class QuantitationResult:
             "calibrations": {name: {**c.to_dict(), "reference": dict(self.references.get(
                 name, {}))} for name, c in self.calibrations.items()},
         }
+
+
+def _rebuild_result(method, sequence_path, records, calibrations, references):
+    return QuantitationResult(method=method, sequence_path=sequence_path, records=records,
+                              calibrations=calibrations, references=references)
 
 
 # ------------------------------------------------------------------------ measuring

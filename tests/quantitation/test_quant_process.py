@@ -248,3 +248,12 @@ def test_progress_is_called_per_injection():
     quantitate(seq, method(), runs=runs, progress=seen.append)
     assert [i.sample_id for i in seen] == [i.sample_id for i in seq]
     assert np.isfinite(quantitate(seq, method(), runs=runs).calibrations["Simalyte"].lod)
+
+
+def test_results_pickle_for_batch_workers(sequence_result):
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(sequence_result))
+    assert copy.to_dict() == sequence_result.to_dict()
+    fit = copy.calibrations["Simalyte"].fit
+    assert not fit.coefficients.flags.writeable and not fit.covariance.flags.writeable
