@@ -175,3 +175,9 @@ def search(library_path: str, queries: tuple[str, ...], top: int, rank_by: str,
                            f"{hit.reverse_match_factor:>4} {hit.probability:>6.2f}  "
                            f"{hit.cas or '-':<12} {hit.library_index:>7}  {hit.name or '-'}")
     sys.exit(EXIT_INPUT if failed else EXIT_OK)
+
+
+# In-house entries from reference-standard runs (the quantitation work owns the command).
+from gcms_cli.library_add import add as _add  # noqa: E402
+
+library.add_command(_add)
