@@ -151,6 +151,11 @@ class Acceptance:
         ``eu-2002-657-ei``: the tolerance depends on the ratio (Commission Decision
         2002/657/EC, table 5, GC-EI-MS: > 50 % ±10 %, 20-50 % ±15 %, 10-20 % ±20 %,
         ≤ 10 % ±50 %, relative).
+    is_area_min_percent, is_area_max_percent : float
+        A sample's internal-standard area, as a percentage of the calibrators' mean,
+        must lie in this range (EPA 8270/8260 practice: 50-200 %), and its qualifier
+        ratios must match theirs; otherwise the result is flagged, not reportable
+        (suppression, interference, or the IS added twice or not at all).
     loq_basis : "lowest_calibrator" | "calibration" | "blanks"
         Which limit of quantitation decides "below LOQ" (all are reported):
         the lowest accepted calibrator (ANSI/ASB 036 administrative LOQ), 10·s/b from
@@ -173,6 +178,8 @@ class Acceptance:
     ion_ratio_rule: IonRatioRule = "relative"
     ion_ratio_tolerance_percent: float = field(default=20.0, metadata=_limits(0, 100,
                                                                                low_open=True))
+    is_area_min_percent: float = field(default=50.0, metadata=_limits(0, 100))
+    is_area_max_percent: float = field(default=200.0, metadata=_limits(100, None))
     loq_basis: LoqBasis = "lowest_calibrator"
     coverage_factor: float | None = field(default=None, metadata=_limits(0, 10,
                                                                          low_open=True))

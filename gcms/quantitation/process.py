@@ -401,6 +401,7 @@ def _calibrate(analyte: Analyte, sequence: Sequence, method: QuantMethod,
     standard = method.internal_standard(analyte)
     points: list[CalibrationPoint] = []
     accepted: list[Measurement] = []
+    accepted_is: list[Measurement] = []
     for injection in sequence:
         if _role(analyte, injection, method) != "calibrator":
             continue
@@ -418,7 +419,21 @@ def _calibrate(analyte: Analyte, sequence: Sequence, method: QuantMethod,
                                        reason=why))
         if response is not None:
             accepted.append(found[analyte.name])
+            if standard is not None:
+                accepted_is.append(found[standard.id])
     reference = _reference(analyte, accepted)
+    if standard is not None and accepted_is:
+        areas = np.array([m.integration.area for m in accepted_is])
+        ratios = np.array([[np.nan if r is None else r for r in m.ratios] for m in accepted_is],
+                          dtype=np.float64).reshape(len(accepted_is), len(standard.qualifier_mz))
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(ratios, axis=0) if ratios.size else np.zeros(0)
+        reference["internal_standard"] = {
+            "id": standard.id, "area_mean": float(areas.mean()),
+            "area_rsd_percent": float(100 * areas.std(ddof=1) / areas.mean())
+            if areas.size > 1 else None,
+            "qualifier_mz": list(standard.qualifier_mz),
+            "qualifier_ratio": [None if not np.isfinite(v) else float(v) for v in mean]}
     blanks = _blank_responses(analyte, standard, sequence, method, measured, traces, reference)
     response_label = (f"area {analyte.signal_label} / area m/z {standard.quantifier_mz:g} "
                       f"of {standard.id}" if standard else f"area {analyte.signal_label}")
@@ -546,13 +561,19 @@ def _quantify(analyte: Analyte, injection: Injection, method: QuantMethod,
             flags.append(f"retention time {rt:.1f} s outside the standards' "
                          f"{reference['rt_min_s']:.1f}-{reference['rt_max_s']:.1f} s "
                          f"± {analyte.rt_tolerance_s:g} s")
+    identity_flags = len(flags)
+    if standard is not None and role != "calibrator":
+        flags.extend(_internal_standard_checks(found[standard.id], standard,
+                                               reference.get("internal_standard"), method))
     k = calibration.coverage_factor
     low, high = calibration.range
     status, reportable, message = "quantified", True, None
     concentration: float | None = x0
     if flags:
         status, reportable = "not confirmed", False
-        message = "identity not confirmed against the sequence's reference standard"
+        message = ("identity not confirmed against the sequence's reference standard"
+                   if identity_flags else
+                   "the internal standard's response does not match the calibrators'")
     if x0 < calibration.reporting_loq:
         flags.append(f"below LOQ ({calibration.reporting_loq:.4g} {unit})")
         status, reportable, concentration = "below LOQ", False, None
@@ -592,6 +613,31 @@ def _quantify(analyte: Analyte, injection: Injection, method: QuantMethod,
         expanded_uncertainty=k * u if concentration is not None else None,
         coverage_factor=k, estimate=x0, flags=tuple(flags), message=message,
         response=response, qualifiers=qualifiers, amount=amount, check=check, **common)
+
+
+def _internal_standard_checks(m: Measurement, standard: InternalStandard,
+                              reference: Mapping[str, Any] | None,
+                              method: QuantMethod) -> list[str]:
+    """Flags where a run's internal standard differs from the calibrators'.
+
+    Its area outside the method's range of the calibrators' mean (suppression, the IS
+    added twice or not at all) or a qualifier ratio off theirs (an interference).
+    """
+    if not reference:
+        return []
+    flags = []
+    acceptance = method.acceptance
+    share = 100.0 * m.integration.area / reference["area_mean"]
+    if not acceptance.is_area_min_percent <= share <= acceptance.is_area_max_percent:
+        flags.append(f"internal standard area {share:.0f} % of the calibrators' mean "
+                     f"(accepted {acceptance.is_area_min_percent:g}-"
+                     f"{acceptance.is_area_max_percent:g} %)")
+    for check in _qualifier_checks(m, reference, method):
+        if check.passed is False:
+            ratio = "absent" if check.ratio is None else f"{check.ratio:.3f}"
+            flags.append(f"internal standard qualifier m/z {check.mz:g} ratio {ratio} outside "
+                         f"{check.reference:.3f} ± {check.tolerance_percent:g} %")
+    return flags
 
 
 def _qualifier_checks(m: Measurement, reference: Mapping[str, Any],

@@ -9,7 +9,8 @@ A :class:`Quantity` is what one run says about one substance. Its ``status`` is 
 * ``above range`` — above the top calibrator: the number is an extrapolation, flagged,
   not reportable (dilute and re-inject);
 * ``not confirmed`` — a number, but the retention time or a qualifier-ion ratio does
-  not match the sequence's reference standard; not reportable;
+  not match the sequence's reference standard, or the internal standard's area or ion
+  ratios differ from the calibrators'; not reportable;
 * ``not reportable`` — no number can be given: failed calibration, internal standard
   absent or saturated, quantifier saturated; ``message`` says which.
 

@@ -257,3 +257,26 @@ def test_results_pickle_for_batch_workers(sequence_result):
     assert copy.to_dict() == sequence_result.to_dict()
     fit = copy.calibrations["Simalyte"].fit
     assert not fit.coefficients.flags.writeable and not fit.covariance.flags.writeable
+
+
+def test_internal_standard_off_the_calibrators_is_flagged():
+    from quant_sim import IS_AREA
+
+    interfered = make_run(Simulated(compounds=[
+        Compound(390.0, IS_AREA, {140: 1.0, 141: 0.40}, sigma_s=0.8, tau_s=0.5),
+        Compound(ANALYTE_RT, 100_000.0, {342: 1.0, 344: 0.39, 313: 0.35, 266: 0.29})], seed=8))
+    seq, runs = build([*calibrators(),
+                       ("S-HALF-IS", "sample", standard_run(50, seed=9, is_amount=0.3 * IS_AREA),
+                        {}),
+                       ("S-INTERF", "sample", interfered, {}),
+                       ("S-OK", "sample", standard_run(50, seed=10), {})])
+    result = quantitate(seq, method(), runs=runs)
+    reference = result.references["Simalyte"]["internal_standard"]
+    assert reference["qualifier_ratio"][0] == pytest.approx(0.11, rel=0.05)
+    low = quantity(result, "S-HALF-IS")
+    assert low.status == "not confirmed" and not low.reportable
+    assert any("internal standard area 30 %" in f for f in low.flags)
+    assert "internal standard's response" in low.message
+    odd = quantity(result, "S-INTERF")
+    assert any("internal standard qualifier m/z 141" in f for f in odd.flags)
+    assert quantity(result, "S-OK").status == "quantified"
