@@ -7,7 +7,9 @@ done once over the whole scan × ion matrix with array operations:
 2. **Noise**: the ion-counting noise model of :func:`gcms.signal.estimate_noise`.
 3. **Peak width**: the median half-height width of the strongest ion peaks, unless given.
 4. **Baseline**: :func:`gcms.signal.rolling_ball` of every ion trace (on the lightly
-   smoothed traces, window 6 peak widths each side), subtracted.
+   smoothed traces, window 6 peak widths each side), lifted to the mean of the noise by
+   :func:`gcms.signal.centre_baseline`, and subtracted; computed on blocks of half a
+   peak width (the baseline varies over many) and interpolated back to every scan.
 5. **Spectral skew**: on a scanning quadrupole each ion is measured at its own moment
    of the sweep, so a compound's ion apexes drift linearly with m/z. The drift is the
    pooled slope of apex position against m/z over the ions of the perceived components
@@ -71,12 +73,16 @@ BASELINE_WINDOW_FWHM = 6.0
 #: A maximum whose higher unsmoothed neighbour is below this fraction of it (less 2 σ)
 #: is a single-scan spike, not a peak.
 SPIKE_NEIGHBOUR = 0.3
+#: Ion traces (those with the largest range) on which the peak width is measured.
+FWHM_COLUMNS = 96
+#: Ion maxima that measure the spectral skew: S/N at least this.
+SKEW_MIN_SNR = 10.0
 #: S/N at which the sharpness of an ion maximum is discounted by half.
 SHARPNESS_HALF_SNR = 10.0
 #: Number of ions whose traces are averaged into a candidate's model profile.
 MODEL_IONS = 5
 #: How far a window may reach before and after the apex, in FWHM.
-WINDOW_REACH = (6.0, 15.0)
+WINDOW_REACH = (20.0, 40.0)
 
 
 @dataclass(slots=True)
@@ -250,10 +256,15 @@ def estimate_fwhm_scans(data: np.ndarray, noise: NoiseModel, guess: float) -> fl
     grouped into elutions (apexes closer than half a FWHM) and the width is the median,
     over the strongest half of the elutions (at least three), of each one's median ion
     width: one vote per compound, else a big compound with many ions would set the width
-    of all, and weak blips near the noise would outvote a run's few compounds. When the
+    of all, and weak blips near the noise would outvote a run's few compounds. Only the
+    :data:`FWHM_COLUMNS` ion traces with the largest range take part. When the
     result differs from ``guess`` by more than 30 % the measurement is repeated once
     with the result as the guess. None when the run has fewer than 5 such maxima.
     """
+    # The strongest ion traces carry the strongest peaks: measure on those only.
+    strength = data.max(axis=0) - np.median(data, axis=0)
+    columns = np.sort(np.argsort(strength)[-FWHM_COLUMNS:])
+    data = data[:, columns]
     width = _measure_fwhm(data, noise, guess)
     if width is not None and abs(width / guess - 1.0) > 0.3:
         width = _measure_fwhm(data, noise, width) or width
@@ -280,7 +291,9 @@ def _matrix(run: Run, settings: DeconvolutionSettings) -> tuple[np.ndarray, np.n
     if mz_max < mz_min:
         raise GcmsError(f"{run.metadata.source_path or run!r}: m/z range {mz_min}-{mz_max} "
                         "holds no data")
-    matrix = run.matrix(mz_min, mz_max).astype(np.float64)
+    # float32, as Run.matrix gives it: the whole-matrix filters run at twice the speed,
+    # and abundances need no more than its 7 digits; the fits work in float64.
+    matrix = run.matrix(mz_min, mz_max)
     masses = np.arange(mz_min, mz_max + 1)
     excluded = np.isin(masses, settings.excluded_mz)
     matrix[:, excluded] = 0.0
@@ -291,35 +304,91 @@ def _matrix(run: Run, settings: DeconvolutionSettings) -> tuple[np.ndarray, np.n
 
 
 def _deskew(matrix: np.ndarray, masses: np.ndarray, per_u: float) -> np.ndarray:
-    """Resample each ion trace so that apexes no longer drift with m/z (linear interp.)."""
+    """Resample each ion trace so that apexes no longer drift with m/z (linear interp.).
+
+    Column ``j`` lags the middle mass by ``s_j = per_u (m_j - m̄)`` scans and becomes
+    ``(1 - f) x[i + w] + f x[i + w + 1]`` with ``w = floor(s_j)``, ``f = s_j - w``
+    (edges repeat the end scan). ``w`` grows monotonically with m/z, so the columns
+    sharing one are a contiguous block, shifted as one slice of an edge-padded copy.
+    """
     if per_u == 0.0:
         return matrix
-    shift = per_u * (masses - masses.mean())  # scans each column lags the middle mass
+    shift = per_u * (masses - masses.mean())
     whole = np.floor(shift).astype(np.int64)
-    fraction = shift - whole
+    fraction = (shift - whole).astype(matrix.dtype)
     n = matrix.shape[0]
-    rows = np.arange(n)[:, None] + whole[None, :]
-    cols = np.arange(masses.size)[None, :]
-    low = matrix[np.clip(rows, 0, n - 1), cols]
-    high = matrix[np.clip(rows + 1, 0, n - 1), cols]
-    return (1.0 - fraction) * low + fraction * high
+    pad = int(np.abs(whole).max()) + 1
+    padded = np.pad(matrix, ((pad, pad + 1), (0, 0)), mode="edge")
+    out = np.empty_like(matrix)
+    bounds = np.flatnonzero(np.diff(whole)) + 1
+    for c0, c1 in zip(np.r_[0, bounds], np.r_[bounds, whole.size], strict=True):
+        start = pad + int(whole[c0])  # a handful of blocks of equal whole shift
+        f = fraction[c0:c1]
+        out[:, c0:c1] = (1 - f) * padded[start : start + n, c0:c1] \
+            + f * padded[start + 1 : start + 1 + n, c0:c1]
+    return out
 
 
-def ion_maxima(prepared: Prepared, min_snr: float) -> IonMaxima:
-    """Significant local maxima of every smoothed ion trace (see module step 7)."""
+def _ion_baselines(raw: np.ndarray, light: np.ndarray, noise: NoiseModel,
+                   fwhm: float) -> np.ndarray:
+    """Step 4 on a coarse grid: blocks of about half a FWHM, then back to every scan.
+
+    The baseline changes over many peak widths, so it is computed on block minima (the
+    envelope) and block means (the centring) of ``d = FWHM / 2`` scans, with the windows
+    divided by ``d`` and the noise σ by √d, and interpolated linearly back: the same
+    baseline for a ``d``-th of the work.
+    """
+    n = raw.shape[0]
+    half_window = max(3, int(round(BASELINE_WINDOW_FWHM * fwhm)))
+    d = max(1, int(fwhm // 2))
+    if d == 1 or n < 4 * d:
+        envelope = rolling_ball(light, half_window)
+        return centre_baseline(raw, envelope, noise.sigma(envelope), half_window)
+    blocks = n // d
+    tail = n - blocks * d
+    shape = (blocks, d) + raw.shape[1:]
+    low = light[: blocks * d].reshape(shape).min(axis=1)
+    mean = raw[: blocks * d].reshape(shape).mean(axis=1)
+    if tail:
+        low = np.concatenate([low, light[blocks * d :].min(axis=0, keepdims=True)])
+        mean = np.concatenate([mean, raw[blocks * d :].mean(axis=0, keepdims=True)])
+    coarse_window = max(1, int(round(half_window / d)))
+    envelope = rolling_ball(low, coarse_window)
+    sigma = noise.sigma(envelope) / np.sqrt(d)
+    coarse = centre_baseline(mean, envelope, sigma, coarse_window)
+    # Block k stands for scans k d .. k d + d - 1, centred at k d + (d - 1) / 2.
+    position = (np.arange(n) - (d - 1) / 2.0) / d
+    k = np.clip(np.floor(position).astype(np.int64), 0, coarse.shape[0] - 1)
+    f = np.clip(position - k, 0.0, 1.0).astype(raw.dtype)[:, None]
+    upper = np.minimum(k + 1, coarse.shape[0] - 1)
+    return (1 - f) * coarse[k] + f * coarse[upper]
+
+
+def ion_maxima(prepared: Prepared, min_snr: float, *, rough: bool = False) -> IonMaxima:
+    """Significant local maxima of every smoothed ion trace (see module step 7).
+
+    ``rough``: measure the rise against the two points one FWHM away instead of the
+    flank minima (a lower bound of it, without the two window filters over the whole
+    matrix): enough to pick the strong maxima the skew estimate uses.
+    """
     smooth = prepared.smooth
     n = smooth.shape[0]
     h = max(1, int(round(prepared.fwhm_scans)))
     inner = smooth[1:-1]
     candidate = (inner > smooth[:-2]) & (inner >= smooth[2:]) & (inner > 0)
-    left = _window_min(smooth, h, "left")[1:-1]
-    right = _window_min(smooth, h, "right")[1:-1]
-    rise = inner - np.maximum(left, right)
     rows, cols = np.nonzero(candidate)
     rows = rows + 1
+    if rough:
+        floor = np.maximum(smooth[np.maximum(rows - h, 0), cols],
+                           smooth[np.minimum(rows + h, n - 1), cols])
+    else:
+        left = _window_min(smooth, h, "left")
+        right = _window_min(smooth, h, "right")
+        floor = np.maximum(left[rows, cols], right[rows, cols])
+    rise = smooth[rows, cols] - floor
     level = smooth[rows, cols] + prepared.background[rows, cols]
     sigma = prepared.smooth_gain * prepared.sigma(level)
-    snr = rise[rows - 1, cols] / sigma
+    snr = rise / sigma
     keep = snr >= min_snr
     rows, cols, snr, sigma = rows[keep], cols[keep], snr[keep], sigma[keep]
     # Not a spike: on the unsmoothed trace a chromatographic peak's apex has a
@@ -483,18 +552,16 @@ def prepare(run: Run, settings: DeconvolutionSettings) -> tuple[Prepared, IonMax
     if settings.peak_width_s is None:
         fwhm = estimate_fwhm_scans(raw, noise, fwhm) or fwhm
     light, _ = _smooth(raw, fwhm)
-    half_window = max(3, int(round(BASELINE_WINDOW_FWHM * fwhm)))
-    envelope = rolling_ball(light, half_window)
-    background = centre_baseline(raw, envelope, noise.sigma(envelope), half_window)
+    background = _ion_baselines(raw, light, noise, fwhm)
     model_ok = ~np.isin(masses, settings.bleed_mz + settings.background_mz + settings.excluded_mz)
     data = raw - background
     smooth, gain = _smooth(data, fwhm)
     prepared = Prepared(times=times, masses=masses, data=data, smooth=smooth,
                         background=background, noise=noise, smooth_gain=gain,
                         fwhm_scans=fwhm, skew_per_u=0.0, model_ok=model_ok)
-    maxima = ion_maxima(prepared, settings.ion_snr)
     if settings.correct_skew:
-        per_u = _estimate_skew(maxima, prepared, settings)
+        per_u = _estimate_skew(ion_maxima(prepared, SKEW_MIN_SNR, rough=True), prepared,
+                               settings)
         if per_u != 0.0:
             data = _deskew(data, masses, per_u)
             background = _deskew(background, masses, per_u)
@@ -502,8 +569,7 @@ def prepare(run: Run, settings: DeconvolutionSettings) -> tuple[Prepared, IonMax
             prepared = Prepared(times=times, masses=masses, data=data, smooth=smooth,
                                 background=background, noise=noise, smooth_gain=gain,
                                 fwhm_scans=fwhm, skew_per_u=per_u, model_ok=model_ok)
-            maxima = ion_maxima(prepared, settings.ion_snr)
-    return prepared, maxima
+    return prepared, ion_maxima(prepared, settings.ion_snr)
 
 
 def _estimate_skew(maxima: IonMaxima, prepared: Prepared,
@@ -516,7 +582,7 @@ def _estimate_skew(maxima: IonMaxima, prepared: Prepared,
     0.1 scan or not twice its standard error.
     """
     bandwidth = max(settings.bandwidth_fwhm * prepared.fwhm_scans, 0.3)
-    strong = maxima.take(maxima.snr >= 10.0)
+    strong = maxima.take(maxima.snr >= SKEW_MIN_SNR)
     centres, assignment = _density_candidates(strong, prepared.smooth.shape[0], bandwidth)
     inside = assignment >= 0
     if np.count_nonzero(inside) < 20:

@@ -27,7 +27,7 @@ MAX_EXCESS_RESIDUAL = 3.0
 #: Shadows of large peaks (see :func:`_shadows`): height ratio, the largest share of the
 #: large peak's abundance an ion of a shadow holds, and the fraction of the shadow's
 #: abundance on such ions.
-SHADOW_RATIO = 50.0
+SHADOW_RATIO = 20.0
 SHADOW_TAIL = 3.0
 SHADOW_ION_RATIO = 0.2
 SHADOW_SHARED = 0.7

@@ -33,6 +33,12 @@ BaselineMethod = Literal["arpls", "asls", "snip", "rolling_ball"]
 CENTRE_ITERATIONS = 3
 
 
+def _floating(values: ArrayLike) -> np.ndarray:
+    """float32 stays float32 (a whole run's matrix), anything else becomes float64."""
+    array = np.asarray(values)
+    return array if array.dtype in (np.float32, np.float64) else array.astype(np.float64)
+
+
 def rolling_ball(
     y: ArrayLike,
     half_window: int,
@@ -40,18 +46,18 @@ def rolling_ball(
     smooth_half_window: int | None = None,
     axis: int = 0,
 ) -> np.ndarray:
-    """Rolling-ball baseline of every trace along ``axis`` (float64, same shape as ``y``).
+    """Rolling-ball baseline of every trace along ``axis`` (same shape as ``y``).
 
     ``b = mean_{2s+1}(max_{2h+1}(min_{2h+1}(y)))``: a grey opening (erosion then
     dilation) with a flat window of ``2h+1`` points removes every feature narrower than
     the window, and a moving average of ``2s+1`` points (``s`` defaults to ``h``) rounds
     the corners. ``half_window`` must exceed the half base width of the widest peak that
     should survive. Edges repeat the end value (pybaselines' ``pad_kwargs={"mode":
-    "edge"}``).
+    "edge"}``). float32 input is computed in float32, anything else in float64.
     """
     from scipy.ndimage import grey_opening, uniform_filter1d
 
-    array = np.asarray(y, dtype=np.float64)
+    array = _floating(y)
     if array.ndim not in (1, 2):
         raise ValueError(f"expected a 1-D trace or a 2-D matrix, got shape {array.shape}")
     if half_window < 1:
@@ -89,12 +95,14 @@ def centre_baseline(
     above the envelope, still clips the top of the noise), so that the noise of the
     corrected trace is centred on zero. Where a whole window is
     peak, the envelope is kept. ``sigma`` is the noise σ per point (broadcast to ``y``).
+    float32 input is computed in float32 (a whole run's matrix), anything else in
+    float64.
     """
     from scipy.ndimage import uniform_filter1d
 
-    array = np.asarray(y, dtype=np.float64)
-    lower = np.asarray(envelope, dtype=np.float64)
-    limit = k * np.asarray(sigma, dtype=np.float64)
+    array = _floating(y)
+    lower = _floating(envelope)
+    limit = k * _floating(sigma)
     residual = array - lower
     size = 2 * half_window + 1
     offset = np.zeros_like(residual)

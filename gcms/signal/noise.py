@@ -114,7 +114,7 @@ def _segments(matrix: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
     blocks = matrix[: n_seg * length].reshape(n_seg, length, n_ions)
     blocks = np.moveaxis(blocks, 1, 2).reshape(-1, length)  # one row per (segment, ion)
     full = (blocks > 0).all(axis=1)
-    blocks = blocks[full]
+    blocks = blocks[full].astype(np.float64)
     if not blocks.size:
         return np.empty(0), np.empty(0)
     x = np.arange(length, dtype=np.float64) - (length - 1) / 2.0
@@ -134,11 +134,13 @@ def estimate_noise(matrix: ArrayLike) -> NoiseModel:
     """
     from scipy.optimize import nnls
 
-    data = np.asarray(matrix, dtype=np.float64)
+    data = np.asarray(matrix)
+    if data.dtype not in (np.float32, np.float64):
+        data = data.astype(np.float64)
     if data.ndim != 2:
         raise ValueError(f"expected a scan × ion matrix, got shape {data.shape}")
-    positive = data[data > 0]
-    threshold = float(positive.min()) if positive.size else 0.0
+    smallest = float(np.min(data, initial=np.inf, where=data > 0))
+    threshold = smallest if np.isfinite(smallest) else 0.0
     level, variance = _segments(data, NOISE_SEGMENT_SCANS)
     if level.size < 10:
         return NoiseModel(factor=1.0, floor=0.0, threshold=threshold, n_segments=int(level.size))
