@@ -574,7 +574,9 @@ def _quantify(analyte: Analyte, injection: Injection, method: QuantMethod,
         message = ("identity not confirmed against the sequence's reference standard"
                    if identity_flags else
                    "the internal standard's response does not match the calibrators'")
-    if x0 < calibration.reporting_loq:
+    if role == "calibrator":
+        pass  # judged by its back-calculated accuracy below, not by the range it defines
+    elif x0 < calibration.reporting_loq:
         flags.append(f"below LOQ ({calibration.reporting_loq:.4g} {unit})")
         status, reportable, concentration = "below LOQ", False, None
         message = (f"detected below the LOQ of {calibration.reporting_loq:.4g} {unit} "

@@ -280,3 +280,19 @@ def test_internal_standard_off_the_calibrators_is_flagged():
     odd = quantity(result, "S-INTERF")
     assert any("internal standard qualifier m/z 141" in f for f in odd.flags)
     assert quantity(result, "S-OK").status == "quantified"
+
+
+def test_calibrators_are_judged_by_accuracy_not_by_the_range_they_define():
+    # the lowest reads low and the top reads high, as real calibrators do
+    rows = [(f"CAL-{c:g}", "standard", standard_run(c * f, seed=int(c)),
+             {"reference_substances": ("Simalyte",), "concentration": c, "unit": "ug/mL"})
+            for c, f in zip(LEVELS, (0.88, 1, 1, 1, 1, 1.05), strict=True)]
+    seq, runs = build(rows)
+    result = quantitate(seq, method(), runs=runs)
+    cal = result.calibrations["Simalyte"]
+    assert cal.points[0].back_calculated < 10 and cal.points[-1].back_calculated > 200
+    for point in cal.points:
+        q = quantity(result, point.sample_id)
+        assert q.role == "calibrator" and q.status == "quantified"
+        assert q.concentration == pytest.approx(point.back_calculated)
+        assert q.check.passed and q.check.tolerance_percent == point.tolerance_percent
