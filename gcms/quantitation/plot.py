@@ -82,6 +82,6 @@ def calibration_figure(calibration: Calibration, *, unknowns: Sequence[tuple[str
         if key in limits:
             for sign in (-1, 1):
                 bottom.axhline(sign * limits[key], color="grey", linewidth=0.8, linestyle=style)
-    bottom.set_ylabel("Back-calc.\ndeviation (%)", fontsize=8)
+    bottom.set_ylabel("Residual:\nback-calc. vs\nnominal (%)", fontsize=8)
     bottom.set_xlabel(f"Concentration ({unit})")
     return figure

@@ -296,3 +296,18 @@ def test_calibrators_are_judged_by_accuracy_not_by_the_range_they_define():
         assert q.role == "calibrator" and q.status == "quantified"
         assert q.concentration == pytest.approx(point.back_calculated)
         assert q.check.passed and q.check.tolerance_percent == point.tolerance_percent
+
+
+def test_failed_calibration_still_draws_its_plot(tmp_path):
+    from matplotlib.image import imread
+
+    from gcms.quantitation import write_results
+
+    seq, runs = build([*calibrators(levels=(50.0, 100.0)),
+                       ("S-50", "sample", standard_run(50, seed=50), {})])
+    result = quantitate(seq, method(), runs=runs)
+    written = write_results(result, tmp_path / "out")
+    png = tmp_path / "out" / "calibration_simalyte.png"
+    assert png in written and imread(png).std() > 0.01
+    data = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    assert data["calibrations"]["Simalyte"]["status"] == "failed"
