@@ -29,11 +29,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PROBABILITY_BETA", "PROBABILITY_DEPTH", "hit_probabilities"]
+__all__ = ["NIST_PROBABILITY_BETA", "PROBABILITY_BETA", "PROBABILITY_DEPTH",
+           "hit_probabilities"]
 
-#: Slope of the log-odds per match-factor unit, fitted on held-out replicate spectra
-#: (see the module docstring and benchmarks/README.md).
-PROBABILITY_BETA = 0.040
+#: Slope of the log-odds per match-factor unit, fitted on replicate spectra of
+#: massbank-ei (see the module docstring and benchmarks/README.md).
+PROBABILITY_BETA = 0.025
+
+#: The slope NIST MS Search's own hit lists imply (nist-hitlists), for NIST's scale.
+NIST_PROBABILITY_BETA = 0.040
 
 #: Number of best hits the probabilities are shared among. Hits further down weigh
 #: exp(-beta * dMF), under 2 % of the first hit's weight 100 MF units below it.

@@ -242,6 +242,30 @@ class SearchIndex:
                 (values, p.mz, p.indptr), shape=(len(p), self.max_mz + 1))
         return self._weights[kind]
 
+    def pair_features(self):
+        """Neighbouring-peak pairs of every entry: ``(keys, matrix)``.
+
+        ``keys`` are the distinct pairs ``(a, b)`` of consecutive peaks (m/z a then b
+        within one spectrum) as ``a * 65536 + b``, sorted; ``matrix`` (entries x pairs,
+        CSR, 1 where the entry has the pair). A ratio term of the identity score needs a
+        pair of neighbours in both spectra, so the product with a query's pairs counts
+        the ratio pairs :math:`n_2` exactly.
+        """
+        if "pairs" not in self._weights:
+            import scipy.sparse as sp
+
+            p = self.peaks
+            last_of_row = np.zeros(p.nnz, dtype=bool)
+            last_of_row[p.indptr[1:] - 1] = True
+            first = np.flatnonzero(~last_of_row[:-1]) if p.nnz > 1 else np.zeros(0, np.int64)
+            keys = p.mz[first] * 65536 + p.mz[first + 1]
+            unique, ids = np.unique(keys, return_inverse=True)
+            rows = p.row_of_peak[first]
+            matrix = sp.csr_matrix((np.ones(ids.size, dtype=np.float32), (rows, ids)),
+                                   shape=(len(p), unique.size))
+            self._weights["pairs"] = (unique, matrix)
+        return self._weights["pairs"]
+
     def suffix_norm(self, kind: str, cut: int) -> np.ndarray:
         """Per entry, the sum of ``m L`` ("mass") or ``L`` ("plain") over m/z >= cut."""
         key = (kind, int(cut))
@@ -333,14 +357,34 @@ def _ri_adjustment(index: SearchIndex, q_ri: np.ndarray, q_code: np.ndarray,
     return delta, penalty, excluded
 
 
+def _query_pairs(index: SearchIndex, peaks: PeakMatrix) -> np.ndarray:
+    """Dense (library pairs x queries) float32 matrix: 1 where the query has the pair."""
+    keys, matrix = index.pair_features()
+    last_of_row = np.zeros(peaks.nnz, dtype=bool)
+    last_of_row[peaks.indptr[1:] - 1] = True
+    first = np.flatnonzero(~last_of_row[:-1]) if peaks.nnz > 1 else np.zeros(0, np.int64)
+    wanted = peaks.mz[first] * 65536 + peaks.mz[first + 1]
+    position = np.searchsorted(keys, wanted)
+    position = np.minimum(position, max(keys.size - 1, 0))
+    known = (keys.size > 0) & (keys[position] == wanted) if keys.size else np.zeros(
+        wanted.size, dtype=bool)
+    dense = np.zeros((matrix.shape[1], len(peaks)), dtype=np.float32)
+    dense[position[known], peaks.row_of_peak[first][known]] = 1.0
+    return dense
+
+
 def _bounds_block(index: SearchIndex, qblock: QueryBlock, queries: _Queries,
                   qsel: np.ndarray, row_ids: np.ndarray, settings: SearchSettings,
-                  blocks: Mapping[str, Any] | None = None) -> np.ndarray:
-    """Upper bounds of the ranking score for library rows ``row_ids`` x queries ``qsel``.
+                  blocks: Mapping[str, Any] | None = None,
+                  query_pairs=None) -> np.ndarray:
+    r"""Upper bounds of the ranking score for library rows ``row_ids`` x queries ``qsel``.
 
-    Returns ``(n_rows, n_queries)`` float64: identity/reverse: ``(1 + cos2)/2`` where
-    some peak is shared, else 0 (-inf where the RI window excludes the pair);
-    similarity: the exact ``cos2`` of the similarity score. ``blocks`` may hold the
+    Returns ``(n_rows, n_queries)`` float64, -inf where the RI window excludes the pair.
+    Similarity: the exact ``cos2`` of the similarity score. Identity and reverse: with
+    ``query_pairs`` (the :func:`_query_pairs` of the batch; compare range by overlap),
+    the tight bound ``(n1 cos2 + n2) / (n1 + n2)`` from the exact peaks in common
+    :math:`n_1` and ratio pairs :math:`n_2` (only :math:`F_R \le 1` is bounded);
+    without, ``(1 + cos2)/2``; 0 where no peak is shared. ``blocks`` may hold the
     weight matrices of exactly these rows (``"mass"``, ``"plain"``, ``"binary"``);
     otherwise they are sliced from the library's.
     """
@@ -370,19 +414,44 @@ def _bounds_block(index: SearchIndex, qblock: QueryBlock, queries: _Queries,
     q_first = qblock.first_mz[qsel]
     if settings.low_mz is None:
         lmin = np.minimum(index.first_mz[row_ids], width)
-        norm_q = q_suffix[:, lmin].T  # queries have no peak below their own first m/z
+        # Queries have no peak below their own first m/z: their norm over the compared
+        # range is their suffix sum from the entry's first m/z.
+        norm_q = np.ascontiguousarray(q_suffix.T)[lmin]  # (n_rows, n_q)
         cuts, inverse = np.unique(q_first, return_inverse=True)
     else:
-        norm_q = np.broadcast_to(q_suffix[:, min(settings.low_mz, width)], dot.shape)
+        norm_q = np.empty_like(dot)
+        norm_q[:] = q_suffix[:, min(settings.low_mz, width)]
         cuts, inverse = np.array([settings.low_mz]), np.zeros(len(q_first), dtype=np.int64)
     norm_lib = np.stack([index.suffix_norm(norm_kind, int(c))[row_ids] for c in cuts],
-                        axis=1)[:, inverse]
+                        axis=1)
     if kind == "reverse":
         norm_q = np.asarray(rows_of("binary") @ (q_ab * masses)[:, :n_cols].T)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cos2 = np.where((norm_q > 0) & (norm_lib > 0), dot * dot / (norm_q * norm_lib), 0.0)
-    cos2 = np.minimum(cos2, 1.0)
-    bound = cos2 if kind == "similarity" else np.where(dot > 0, 0.5 * (1.0 + cos2), 0.0)
+    # cos2 = dot^2 / (norm_q norm_lib), in place (these arrays are rows x queries).
+    norm_q *= norm_lib[:, inverse] if cuts.size > 1 else norm_lib
+    shared = dot > 0
+    np.multiply(dot, dot, out=dot)
+    cos2 = np.divide(dot, norm_q, out=np.zeros_like(dot), where=shared & (norm_q > 0))
+    np.minimum(cos2, 1.0, out=cos2)
+    del dot, norm_q
+    if kind == "similarity":
+        bound = cos2
+    elif query_pairs is not None and settings.low_mz is None:
+        n1 = np.asarray(rows_of("binary") @ (q_ab[:, :n_cols] > 0).T.astype(np.float64))
+        pairs = index.pair_features()[1]
+        if row_ids.size and row_ids[-1] - row_ids[0] + 1 == row_ids.size:
+            pair_rows = pairs[int(row_ids[0]):int(row_ids[-1]) + 1]
+        else:
+            pair_rows = pairs[row_ids]
+        n2 = np.asarray(pair_rows @ query_pairs[:, qsel])
+        # (n1 cos2 + n2) / (n1 + n2); n2 = 0 wherever n1 = 0.
+        cos2 *= n1
+        cos2 += n2
+        n1 += n2
+        bound = np.divide(cos2, n1, out=cos2, where=n1 > 0)
+    else:
+        cos2 += 1.0
+        cos2 *= 0.5
+        bound = np.where(shared, cos2, 0.0)
     if settings.ri_mode != "off":
         n_r, n_q = bound.shape
         qi = np.repeat(qsel, n_r)
@@ -421,11 +490,13 @@ def _exact_pairs(index: SearchIndex, qblock: QueryBlock, queries: _Queries, top:
     """
     n_q, n_lib = len(qblock), len(index)
     qsel = np.arange(n_q)
+    pairs = _query_pairs(index, queries.peaks) if settings.rank_by != "similarity" else None
     bounds = np.empty((n_lib, n_q), dtype=np.float32)
     for start in range(0, n_lib, BOUND_BLOCK_ROWS):
         stop = min(n_lib, start + BOUND_BLOCK_ROWS)
         bounds[start:stop] = _bounds_block(index, qblock, queries, qsel,
-                                           np.arange(start, stop), settings)
+                                           np.arange(start, stop), settings,
+                                           query_pairs=pairs)
     k0 = min(keep, n_lib)
     if k0 < n_lib:
         first = np.argpartition(-bounds, k0 - 1, axis=0)[:k0]
