@@ -1,0 +1,129 @@
+"""The laboratory profile: who issues reports (TOML, one file per laboratory).
+
+::
+
+    schema = "gcms-lab-profile/1"
+
+    [laboratory]
+    name = "Forensic Chemistry Laboratory"
+    address = ["1 Science Road", "Example City"]
+    accreditation = "ISO/IEC 17025:2017, accreditation no. T-0001 (national body)"
+    location = "Drug chemistry, room 2.14"      # where the testing is done (§7.8.2.1 c)
+    contact = "+00 000 0000"
+    logo = "logo.png"                             # relative to this file
+
+    [laboratory.ar]                               # the name and address in Arabic
+    name = "مختبر الكيمياء الجنائية"
+    address = ["١ طريق العلوم"]
+
+    [report]
+    translations = "translations"                 # folder of the lab's own wording
+    languages = ["en"]                            # default --language
+
+Unknown keys are refused by name, so a misspelt key never silently drops a line of
+the report header.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gcms.errors import ProfileError
+from gcms.report.model import Laboratory
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["LabProfile", "UNCONFIGURED", "load_lab_profile"]
+
+#: The header a report gets when no lab profile is given: visibly not a lab's report.
+UNCONFIGURED = Laboratory(name="[laboratory not configured: --lab LAB.toml]")
+
+_LAB_KEYS = {"name", "address", "accreditation", "location", "contact", "logo"}
+_REPORT_KEYS = {"translations", "languages"}
+
+
+@dataclass(frozen=True, slots=True)
+class LabProfile:
+    """A lab profile: the laboratory, its wording folder and default languages."""
+
+    laboratory: Laboratory
+    translations: str | None = None
+    languages: tuple[str, ...] = ("en",)
+    path: str | None = None
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ProfileError(f"{where}: expected non-empty text, got {value!r}")
+    return value
+
+
+def _lines(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ProfileError(f"{where}: expected text or a list of lines")
+    return tuple(_text(v, where) for v in value)
+
+
+def load_lab_profile(path: str | os.PathLike) -> LabProfile:
+    """Read and check a lab profile; ``ProfileError`` names the file and the key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ProfileError(f"{path}: cannot read ({error.strerror or error})") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ProfileError(f"{path}: not a readable TOML lab profile ({error})") from None
+    unknown = set(data) - {"schema", "laboratory", "report"}
+    if unknown:
+        raise ProfileError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    if data.get("schema", "gcms-lab-profile/1") != "gcms-lab-profile/1":
+        raise ProfileError(f"{path}: schema {data['schema']!r} is not gcms-lab-profile/1")
+    lab = data.get("laboratory")
+    if not isinstance(lab, dict):
+        raise ProfileError(f"{path}: [laboratory] is missing")
+    languages = {k: v for k, v in lab.items() if isinstance(v, dict)}
+    unknown = set(lab) - _LAB_KEYS - set(languages)
+    if unknown:
+        raise ProfileError(f"{path}: unknown key(s) in [laboratory]: "
+                           f"{', '.join(sorted(unknown))}")
+    logo = None
+    if "logo" in lab:
+        logo_path = path.parent / _text(lab["logo"], f"{path}: laboratory.logo")
+        if not logo_path.is_file():
+            raise ProfileError(f"{path}: laboratory.logo {logo_path} does not exist")
+        logo = str(logo_path.resolve())
+    localized = []
+    for language, table in sorted(languages.items()):
+        extra = set(table) - {"name", "address"}
+        if extra:
+            raise ProfileError(f"{path}: unknown key(s) in [laboratory.{language}]: "
+                               f"{', '.join(sorted(extra))}")
+        where = f"{path}: laboratory.{language}"
+        localized.append((language, _text(table.get("name"), f"{where}.name"),
+                          _lines(table.get("address", []), f"{where}.address")))
+    laboratory = Laboratory(
+        name=_text(lab.get("name"), f"{path}: laboratory.name"),
+        address=_lines(lab.get("address", []), f"{path}: laboratory.address"),
+        accreditation=lab.get("accreditation"), location=lab.get("location"),
+        contact=lab.get("contact"), logo=logo, localized=tuple(localized))
+    report = data.get("report", {})
+    unknown = set(report) - _REPORT_KEYS
+    if unknown:
+        raise ProfileError(f"{path}: unknown key(s) in [report]: {', '.join(sorted(unknown))}")
+    translations = None
+    if "translations" in report:
+        folder = path.parent / _text(report["translations"], f"{path}: report.translations")
+        if not folder.is_dir():
+            raise ProfileError(f"{path}: report.translations {folder} is not a folder")
+        translations = str(folder)
+    langs = tuple(_lines(report.get("languages", ["en"]), f"{path}: report.languages"))
+    return LabProfile(laboratory, translations, langs, str(path))

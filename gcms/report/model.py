@@ -1,0 +1,456 @@
+"""What a report states: one frozen dataclass per part of an ISO/IEC 17025 §7.8 report.
+
+A :class:`ReportModel` holds facts, never wording: the renderers (PDF in any language,
+JSON, CSV) turn the same model into their form, so the PDF, the JSON a LIMS reads and
+the CSV of verdicts cannot disagree. Adapters build a model from a batch's
+``results.json`` or from a case store (:mod:`gcms.report.adapters`); tests build models
+directly.
+
+The parts follow ISO/IEC 17025:2017 §7.8.2.1 (a)-(p) and §7.8.3, the SWGDRUG
+recommendations (both GC and MS evidence reported for a hyphenated technique,
+limitations stated) and 21 CFR 11.50 (printed name, UTC time and meaning of every
+signature):
+
+=====================================  =============================================
+part                                    class
+=====================================  =============================================
+laboratory (b, c)                       :class:`Laboratory`
+item as received (g, h), customer (e)   :class:`ItemReceived`
+people (o)                              :class:`Person`
+instrument, method, QA status (f)       :class:`InstrumentStatus`
+conclusion, limitations (m, n)          :class:`Conclusion`
+evidence per component                  :class:`ComponentFinding`, :class:`Criterion`,
+                                        :class:`LibraryHit`, :class:`SpectrumTrace`
+chromatograms                           :class:`Chromatogram`, :class:`PeakLabel`
+quantitation (m, MU per §7.8.3)         :class:`QuantitationRow`
+QC runs of the sequence                 :class:`QCRun`
+chain of custody                        :class:`EvidenceRecord`, :class:`Transfer`,
+                                        :class:`AuditLine`
+signatures                              :class:`SignatureLine`
+=====================================  =============================================
+
+Times are UTC ISO 8601 strings (``2025-03-04T10:22:00Z``); weights are decimal text
+with their unit exactly as recorded (``"12.50 g"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from gcms._arrays import frozen_array
+
+__all__ = [
+    "VERDICTS",
+    "AuditLine",
+    "Chromatogram",
+    "ComponentFinding",
+    "Conclusion",
+    "Criterion",
+    "EvidenceRecord",
+    "InstrumentStatus",
+    "ItemReceived",
+    "Laboratory",
+    "LibraryHit",
+    "PeakLabel",
+    "Person",
+    "QCRun",
+    "QuantitationRow",
+    "ReportModel",
+    "SignatureLine",
+    "SpectrumTrace",
+    "Transfer",
+]
+
+Verdict = Literal["identified", "inconclusive", "not identified"]
+#: The three verdicts of the identification step, as the batch writes them.
+VERDICTS: tuple[str, ...] = ("identified", "inconclusive", "not identified")
+
+#: Outcome of a criterion or a QC check.
+Outcome = Literal["pass", "fail", "not evaluated"]
+OUTCOMES: tuple[str, ...] = ("pass", "fail", "not evaluated")
+
+
+def _plain(value: Any) -> Any:
+    """JSON form of a field value (dataclasses, tuples, arrays, non-finite floats)."""
+    if dataclasses.is_dataclass(value):
+        return value.to_dict()
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class _Plain:
+    """``to_dict()`` over the dataclass fields (shared by every record below)."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (tuples and arrays as lists, NaN as null)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Laboratory(_Plain):
+    """The laboratory issuing the report (ISO/IEC 17025 §7.8.2.1 b, c).
+
+    ``accreditation`` is the text as the accreditation body words it (body, number,
+    standard); ``logo`` a path to a PNG or JPEG.
+    """
+
+    name: str
+    address: tuple[str, ...] = ()
+    accreditation: str | None = None
+    location: str | None = None
+    contact: str | None = None
+    logo: str | None = None
+    #: the name and address in other languages: ``(language, name, address lines)``
+    localized: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    def name_in(self, language: str) -> tuple[str, tuple[str, ...]]:
+        """Name and address in ``language`` where the profile gives them, else as is."""
+        for lang, name, address in self.localized:
+            if lang == language:
+                return name, address or self.address
+        return self.name, self.address
+
+
+@dataclass(frozen=True, slots=True)
+class Person(_Plain):
+    """Someone named in the report: analyst, technical reviewer, authoriser."""
+
+    name: str
+    user: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemReceived(_Plain):
+    """The item as received: what it is, how it was sealed and packed, what it weighed."""
+
+    description: str | None = None
+    seal_numbers: tuple[str, ...] = ()
+    packaging: str | None = None
+    condition: str | None = None
+    gross_weight: str | None = None
+    net_weight: str | None = None
+    item_count: int | None = None
+    received_from: str | None = None
+    received_by: str | None = None
+    received_at: str | None = None
+    submitting_agency: str | None = None
+    agency_reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentStatus(_Plain):
+    """Instrument, method and the QA status that held when the exhibit was run.
+
+    ``qa_status`` is ``"pass"``, ``"fail"`` or ``"not evaluated"``; ``qa_summary``
+    says what was checked (tune file and date, check standard) in the lab's words.
+    """
+
+    instrument_id: str | None = None
+    model: str | None = None
+    serial: str | None = None
+    column: str | None = None
+    ionization: str | None = None
+    method: str | None = None
+    method_sha256: str | None = None
+    tune_file: str | None = None
+    qa_status: str = "not evaluated"
+    qa_summary: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion(_Plain):
+    """One identification criterion: measured value, limit, result (pass/fail)."""
+
+    name: str
+    value: str
+    limit: str
+    result: str
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.result not in OUTCOMES:
+            raise ValueError(f"criterion {self.name}: result {self.result!r} is not one of "
+                             f"{', '.join(OUTCOMES)}")
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryHit(_Plain):
+    """A library hit of a component (NIST conventions: MF and RMF on 0-999)."""
+
+    rank: int
+    name: str
+    match_factor: float | None = None
+    reverse_match_factor: float | None = None
+    probability: float | None = None
+    delta_ri: float | None = None
+    cas: str | None = None
+    library: str | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SpectrumTrace(_Plain):
+    """A spectrum to draw: label (where it comes from), m/z and intensity arrays."""
+
+    label: str
+    mz: np.ndarray
+    intensity: np.ndarray
+
+    def __post_init__(self) -> None:
+        mz = frozen_array(self.mz, np.float64, name=f"spectrum {self.label}: mz")
+        intensity = frozen_array(self.intensity, np.float64,
+                                 name=f"spectrum {self.label}: intensity")
+        if mz.shape != intensity.shape:
+            raise ValueError(f"spectrum {self.label}: {mz.size} m/z values but "
+                             f"{intensity.size} intensities")
+        object.__setattr__(self, "mz", mz)
+        object.__setattr__(self, "intensity", intensity)
+
+    def __reduce__(self):
+        return (SpectrumTrace, (self.label, np.array(self.mz), np.array(self.intensity)))
+
+
+@dataclass(frozen=True, slots=True)
+class PeakLabel(_Plain):
+    """A label on a chromatogram peak: retention time (s) and text."""
+
+    rt_s: float
+    text: str
+    identified: bool = False
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Chromatogram(_Plain):
+    """A chromatogram to draw: times (s), signal, labelled peaks, what it is."""
+
+    label: str
+    times_s: np.ndarray
+    intensity: np.ndarray
+    peaks: tuple[PeakLabel, ...] = ()
+    signal: str = "TIC"
+
+    def __post_init__(self) -> None:
+        times = frozen_array(self.times_s, np.float64, name=f"chromatogram {self.label}: times")
+        values = frozen_array(self.intensity, np.float64,
+                              name=f"chromatogram {self.label}: intensity")
+        if times.shape != values.shape:
+            raise ValueError(f"chromatogram {self.label}: {times.size} times but "
+                             f"{values.size} intensities")
+        object.__setattr__(self, "times_s", times)
+        object.__setattr__(self, "intensity", values)
+        object.__setattr__(self, "peaks", tuple(self.peaks))
+
+    def __reduce__(self):
+        return (Chromatogram, (self.label, np.array(self.times_s), np.array(self.intensity),
+                               self.peaks, self.signal))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ComponentFinding(_Plain):
+    """One component of the exhibit's run(s) and the decision about it.
+
+    ``spectrum`` is the component's (deconvoluted) spectrum, ``library_spectrum`` the
+    library entry of the top hit, ``reference_spectrum`` the same-sequence reference
+    standard's spectrum (``reference_run`` names that run). ``delta_ri`` is measured
+    minus library RI; ``delta_rt_s`` measured minus reference-standard RT.
+    """
+
+    sample_id: str
+    substance: str | None
+    verdict: str
+    rt_s: float | None = None
+    retention_index: float | None = None
+    delta_ri: float | None = None
+    delta_rt_s: float | None = None
+    criteria: tuple[Criterion, ...] = ()
+    hits: tuple[LibraryHit, ...] = ()
+    spectrum: SpectrumTrace | None = None
+    library_spectrum: SpectrumTrace | None = None
+    reference_spectrum: SpectrumTrace | None = None
+    reference_run: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"component of {self.sample_id}: verdict {self.verdict!r} is "
+                             f"not one of {', '.join(VERDICTS)}")
+        for name in ("criteria", "hits", "notes"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    @property
+    def top_hit(self) -> LibraryHit | None:
+        """The best library hit, if any."""
+        return self.hits[0] if self.hits else None
+
+
+@dataclass(frozen=True, slots=True)
+class QuantitationRow(_Plain):
+    """An amount reported for a substance: value ± expanded uncertainty (coverage k)."""
+
+    sample_id: str
+    substance: str
+    status: str
+    reportable: bool
+    concentration: float | None = None
+    expanded_uncertainty: float | None = None
+    coverage_factor: float | None = None
+    unit: str = ""
+    purity_percent: float | None = None
+    purity_expanded_uncertainty: float | None = None
+    mass_mg: float | None = None
+    mass_expanded_uncertainty_mg: float | None = None
+    basis: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QCRun(_Plain):
+    """A quality-control run of the sequence (blank, standard, ladder, check)."""
+
+    sample_id: str
+    kind: str
+    outcome: str
+    summary: str = ""
+    file: str | None = None
+    sha256: str | None = None
+    acquired_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRecord(_Plain):
+    """An evidence file (or ``.D`` folder) the report rests on, with its SHA-256.
+
+    ``files`` holds ``(relative path, sha256, size_bytes)`` of every file in a folder.
+    """
+
+    label: str
+    kind: str
+    path: str
+    sha256: str
+    size_bytes: int | None = None
+    files: tuple[tuple[str, str, int], ...] = ()
+    acquired_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer(_Plain):
+    """A custody hand-over: when, from, to, why, and the seal's state."""
+
+    at: str
+    from_party: str
+    to_party: str
+    purpose: str | None = None
+    seal_intact: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLine(_Plain):
+    """One audit-log entry shown in the report (an excerpt, not the whole log)."""
+
+    seq: int
+    at: str
+    actor: str
+    action: str
+    object: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureLine(_Plain):
+    """A signature shown in the report (21 CFR 11.50): printed name, UTC time, meaning.
+
+    ``kind`` is ``"case store"`` (an Ed25519 signature of a result recorded in the
+    store) or ``"pdf"`` (the PAdES signature of this document).
+    """
+
+    printed_name: str
+    meaning: str
+    signed_at: str
+    kind: str = "case store"
+    signer: str | None = None
+    key_fingerprint: str | None = None
+    covers: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conclusion(_Plain):
+    """The conclusion as facts; each renderer words it in its language.
+
+    ``identified``: substances identified (names as in the library); ``inconclusive``:
+    candidates that met some criteria but not all; ``limitations`` and ``ambiguities``
+    are statements in English from the analysis (isomers not distinguished, co-elution,
+    look-alike spectra) that the report shows as they are.
+    """
+
+    identified: tuple[str, ...] = ()
+    inconclusive: tuple[str, ...] = ()
+    limitations: tuple[str, ...] = ()
+    ambiguities: tuple[str, ...] = ()
+    opinion: str | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ReportModel(_Plain):
+    """Everything one exhibit's report states (see the module docstring)."""
+
+    report_id: str
+    case_id: str
+    exhibit_id: str
+    issued_at: str
+    laboratory: Laboratory
+    item: ItemReceived = field(default_factory=ItemReceived)
+    analysts: tuple[Person, ...] = ()
+    reviewers: tuple[Person, ...] = ()
+    analysed_from: str | None = None
+    analysed_to: str | None = None
+    instrument: InstrumentStatus = field(default_factory=InstrumentStatus)
+    technique: str = "GC-MS (EI)"
+    conclusion: Conclusion = field(default_factory=Conclusion)
+    findings: tuple[ComponentFinding, ...] = ()
+    chromatograms: tuple[Chromatogram, ...] = ()
+    quantitation: tuple[QuantitationRow, ...] = ()
+    qc_runs: tuple[QCRun, ...] = ()
+    evidence: tuple[EvidenceRecord, ...] = ()
+    transfers: tuple[Transfer, ...] = ()
+    audit: tuple[AuditLine, ...] = ()
+    signatures: tuple[SignatureLine, ...] = ()
+    software: str = "gcms"
+    software_version: str = ""
+    library_name: str | None = None
+    library_sha256: str | None = None
+    criteria_profile: str | None = None
+    criteria_sha256: str | None = None
+    chain_head: tuple[int, str] | None = None
+    source: str | None = None
+    deviations: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("report_id", "case_id", "exhibit_id", "issued_at"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"report: {name} must be non-empty text, got {value!r}")
+        for f in dataclasses.fields(self):
+            if isinstance(getattr(self, f.name), list):
+                object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
+
+    def replace(self, **changes: Any) -> ReportModel:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def identified_findings(self) -> tuple[ComponentFinding, ...]:
+        """The components whose verdict is ``identified``, in retention order."""
+        return tuple(f for f in self.findings if f.verdict == "identified")

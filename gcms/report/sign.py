@@ -1,0 +1,237 @@
+"""PAdES signatures on report PDFs (pyHanko), and their verification.
+
+Two ways to sign:
+
+* **The analyst's gcms key** (``gcms key new``: Ed25519, the key the case store knows).
+  A PAdES signature needs an X.509 certificate, so :func:`self_signed_certificate`
+  makes one for that key (subject = printed name, user id, laboratory; key usage
+  digitalSignature + nonRepudiation). Nobody vouches for a self-signed certificate: its
+  trust comes from the case store, where the same public key is registered to the
+  analyst (``gcms report verify --store`` checks that). pyHanko signs and verifies
+  Ed25519 (ISO/TS 32002); many PDF viewers (Acrobat, poppler's ``pdfsig``) do not yet
+  verify EdDSA signatures and show them as unknown.
+* **The lab's own PKI**: a PKCS#12 file (certificate issued by the lab's or a national
+  CA, RSA or ECDSA key) signs a signature every PDF viewer checks against that CA.
+
+Signatures are incremental updates (``/SubFilter /ETSI.CAdES.detached``, SHA-512 digest):
+the signed bytes are the whole file but the signature value, so any change of a byte
+breaks it; a later reviewer's signature is appended as a new revision without touching
+the first. :func:`pdf_signatures` reports, for each signature, whether it is intact,
+cryptographically valid, which part of the file it covers, and the public key's
+fingerprint in the case store's form (SHA-256 of the raw key) for Ed25519 keys.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gcms.errors import GcmsError, MissingExtraError
+
+__all__ = ["PdfSignature", "pdf_signatures", "self_signed_certificate", "sign_pdf"]
+
+#: Years a self-signed analyst certificate is valid (a report is read for decades; the
+#: signing time, not today, is what a verifier compares against).
+CERTIFICATE_YEARS = 10
+
+
+def _require_pyhanko():
+    try:
+        import pyhanko  # noqa: F401
+    except ImportError as error:
+        raise MissingExtraError("signing report PDFs", "report", "pyhanko") from error
+
+
+def self_signed_certificate(key, *, printed_name: str, user: str | None = None,
+                            organisation: str | None = None,
+                            not_before: _dt.datetime | None = None) -> bytes:
+    """A self-signed X.509 certificate (DER) for a gcms :class:`~gcms.custody.SigningKey`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import NameOID
+
+    private = key._private  # the unlocked Ed25519 key a SigningKey wraps
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, printed_name)]
+    if user:
+        attributes.append(x509.NameAttribute(NameOID.USER_ID, user))
+    if organisation:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation))
+    name = x509.Name(attributes)
+    start = (not_before or _dt.datetime.now(_dt.timezone.utc)) - _dt.timedelta(minutes=5)
+    public = private.public_key()
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + _dt.timedelta(days=365 * CERTIFICATE_YEARS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                     key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=False,
+                                     crl_sign=False, encipher_only=False,
+                                     decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(private, None)
+    )
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _signer_from_key(key, certificate_der: bytes):
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives import serialization
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    der = key._private.private_bytes(serialization.Encoding.DER,
+                                     serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())
+    certificate = asn1_x509.Certificate.load(certificate_der)
+    return signers.SimpleSigner(
+        signing_cert=certificate, signing_key=asn1_keys.PrivateKeyInfo.load(der),
+        cert_registry=SimpleCertificateStore.from_certs([certificate]))
+
+
+def sign_pdf(data: bytes, *, printed_name: str, meaning: str, key=None,
+             certificate: bytes | None = None, pkcs12: str | os.PathLike | None = None,
+             pkcs12_passphrase: str | None = None, user: str | None = None,
+             organisation: str | None = None, location: str | None = None) -> bytes:
+    """Sign a PDF (PAdES B-B) and return the signed bytes (an incremental update).
+
+    Give either ``key`` (an unlocked gcms :class:`~gcms.custody.SigningKey`; with
+    ``certificate`` as DER, or a self-signed one made here) or ``pkcs12`` (a PKCS#12
+    file of the lab's PKI). ``meaning`` (authored / reviewed / approved) goes into the
+    signature's reason, ``printed_name`` into its name (21 CFR 11.50).
+    """
+    _require_pyhanko()
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign import fields, signers
+
+    if (key is None) == (pkcs12 is None):
+        raise GcmsError("signing a report: give either an analyst key or a PKCS#12 file")
+    if key is not None:
+        certificate = certificate or self_signed_certificate(
+            key, printed_name=printed_name, user=user, organisation=organisation)
+        signer = _signer_from_key(key, certificate)
+    else:
+        try:
+            signer = signers.SimpleSigner.load_pkcs12(
+                str(pkcs12), passphrase=pkcs12_passphrase.encode() if pkcs12_passphrase
+                else None)
+        except (OSError, ValueError) as error:
+            raise GcmsError(f"{pkcs12}: cannot load the PKCS#12 file ({error})") from None
+        if signer is None:
+            raise GcmsError(f"{pkcs12}: not a PKCS#12 file with a key and certificate, "
+                            "or wrong passphrase")
+    existing = len(PdfFileReader(io.BytesIO(data)).embedded_signatures)
+    writer = IncrementalPdfFileWriter(io.BytesIO(data))
+    meta = signers.PdfSignatureMetadata(
+        field_name=f"Signature{existing + 1}", reason=meaning, name=printed_name,
+        location=location, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha512")
+    out = signers.sign_pdf(writer, meta, signer=signer)
+    return out.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class PdfSignature:
+    """What one PAdES signature in a PDF says and whether it holds."""
+
+    field: str
+    signer: str
+    printed_name: str | None
+    meaning: str | None
+    signed_at: str | None
+    intact: bool
+    valid: bool
+    coverage: str
+    modifications: str
+    algorithm: str
+    key_fingerprint: str | None
+    certificate_sha256: str
+
+    @property
+    def holds(self) -> bool:
+        """Intact and valid."""
+        return self.intact and self.valid
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def _quiet_validation():
+    """PyHanko logs an error for every self-signed certificate it cannot chain."""
+    logger = logging.getLogger("pyhanko")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    return logger, level
+
+
+def pdf_signatures(data: bytes, *, source: str = "report") -> list[PdfSignature]:
+    """Every PAdES signature of a PDF, checked (integrity, validity, coverage).
+
+    The certificate of each signature is taken as its own trust root: this says the
+    bytes are as signed by the holder of that key; whose key it is the case store
+    tells (:func:`gcms.report.verify.verify_report`).
+    """
+    _require_pyhanko()
+    import hashlib
+
+    from pyhanko.pdf_utils.misc import PdfReadError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        embedded = list(reader.embedded_signatures)
+    except (PdfReadError, ValueError, KeyError) as error:
+        raise GcmsError(f"{source}: not a readable PDF ({error})") from None
+    logger, level = _quiet_validation()
+    out = []
+    try:
+        for sig in embedded:
+            cert = sig.signer_cert
+            status = validate_pdf_signature(sig, ValidationContext(trust_roots=[cert]))
+            public = cert.public_key
+            fingerprint = None
+            if public.algorithm == "ed25519":
+                fingerprint = hashlib.sha256(bytes(public["public_key"])).hexdigest()
+            when = status.signer_reported_dt
+            sig_object = sig.sig_object
+            out.append(PdfSignature(
+                field=sig.field_name,
+                signer=cert.subject.human_friendly,
+                printed_name=str(sig_object.get("/Name")) if "/Name" in sig_object else None,
+                meaning=str(sig_object.get("/Reason")) if "/Reason" in sig_object else None,
+                signed_at=when.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                if when else None,
+                intact=bool(status.intact), valid=bool(status.valid),
+                coverage=status.coverage.name.lower() if status.coverage else "unknown",
+                modifications=(status.modification_level.name.lower()
+                               if status.modification_level is not None else "unknown"),
+                algorithm=public.algorithm,
+                key_fingerprint=fingerprint,
+                certificate_sha256=hashlib.sha256(cert.dump()).hexdigest(),
+            ))
+    finally:
+        logger.setLevel(level)
+    return out
+
+
+def read_pdf(path: str | os.PathLike) -> bytes:
+    """The bytes of a PDF file; ``GcmsError`` naming the file when it cannot be read."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise GcmsError(f"{path}: cannot read ({error.strerror or error})") from None
+    if not data.startswith(b"%PDF-"):
+        raise GcmsError(f"{path}: not a PDF file")
+    return data

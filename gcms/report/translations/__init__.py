@@ -1,0 +1,1 @@
+"""Packaged wording of reports, one TOML file per language."""
