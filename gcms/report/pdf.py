@@ -119,6 +119,10 @@ class _Report:
         pdf.set_subject(f"{model.case_id} / {model.exhibit_id}")
         pdf.set_creator(f"{model.software} {model.software_version}".strip())
         pdf.set_producer("fpdf2")
+        if settings.pdfa:
+            pdf.set_xmp_metadata(_xmp(settings.pdfa, issued, title=pdf.title,
+                                      subject=f"{model.case_id} / {model.exhibit_id}",
+                                      author=pdf.author, creator=pdf.creator))
         if attachment is not None:
             pdf.embed_file(bytes=attachment, basename="report.json", mime_type="application/json",
                            modification_date=issued, creation_date=issued,
@@ -580,6 +584,45 @@ class _Report:
         for key, people in roles:
             names = ", ".join(p.name for p in people) or "—"
             self.line(f"{self.plain(key)}: {names}", bold=True, height=5.0)
+
+
+def _xmp(pdfa: str, issued: datetime, *, title: str, subject: str, author: str,
+         creator: str) -> str:
+    """XMP metadata with the PDF/A identification; every date is the issue date.
+
+    fpdf2 would stamp the time of rendering as the modification date; the report's own
+    issue time keeps the same model rendering to the same bytes.
+    """
+    from html import escape
+
+    match = re.fullmatch(r"PDF/A-(\d)([A-Za-z]?)", pdfa.strip(), re.IGNORECASE)
+    if not match:
+        raise GcmsError(f"PDF/A level {pdfa!r}: expected e.g. PDF/A-3U")
+    when = issued.astimezone(timezone.utc).isoformat(timespec="seconds")
+    conformance = (f"      <pdfaid:conformance>{match.group(2).upper()}</pdfaid:conformance>"
+                   if match.group(2) else "")
+    return "\n".join(line for line in [
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">',
+        '  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"',
+        '    xmlns:dc="http://purl.org/dc/elements/1.1/"',
+        '    xmlns:xmp="http://ns.adobe.com/xap/1.0/"',
+        '    xmlns:pdf="http://ns.adobe.com/pdf/1.3/"',
+        '    xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/">',
+        '    <rdf:Description rdf:about=""',
+        f'        xmp:CreatorTool="{escape(creator)}"',
+        f'        xmp:CreateDate="{when}" xmp:ModifyDate="{when}" xmp:MetadataDate="{when}"',
+        '        pdf:Producer="fpdf2">',
+        f"      <pdfaid:part>{match.group(1)}</pdfaid:part>",
+        conformance,
+        f'      <dc:title><rdf:Alt><rdf:li xml:lang="x-default">{escape(title)}'
+        "</rdf:li></rdf:Alt></dc:title>",
+        f'      <dc:description><rdf:Alt><rdf:li xml:lang="x-default">{escape(subject)}'
+        "</rdf:li></rdf:Alt></dc:description>",
+        f"      <dc:creator><rdf:Seq><rdf:li>{escape(author)}</rdf:li></rdf:Seq></dc:creator>",
+        "    </rdf:Description>",
+        "  </rdf:RDF>",
+        "</x:xmpmeta>",
+    ] if line)
 
 
 def _when_seconds(value: str) -> str:

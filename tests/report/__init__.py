@@ -1,0 +1,1 @@
+"""Tests of gcms.report (a package so its helper modules import as report.*)."""
