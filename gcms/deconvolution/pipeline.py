@@ -21,6 +21,9 @@ MAX_ROUNDS = 5
 #: Two components' summed profiles have a valley between their apexes (and so are two
 #: compounds, not one split) when the sum dips below this fraction of its lower apex.
 VALLEY_DEPTH = 0.95
+#: A background component has one of these among its three largest ions: the ring
+#: siloxanes' [M-CH3]+ (D3-D6: 207, 281, 355, 429) or argon (40).
+BLEED_LEADERS = (40, 207, 281, 355, 429)
 #: A component's main ion traces may leave at most this many times the residual the
 #: noise model expects when the model explains less than the shape limit of them.
 MAX_EXCESS_RESIDUAL = 3.0
@@ -98,6 +101,12 @@ def _judge(prepared: Prepared, perception: Perception, fit: Fit,
     totals = spectra.sum(axis=1)
     bleed_cols = np.isin(prepared.masses, settings.background_mz + settings.bleed_mz)
     bleed_fraction = spectra[:, bleed_cols].sum(axis=1) / np.where(totals > 0, totals, 1.0)
+    # ...and led by a ring-siloxane or air ion: a TMS derivative is mostly 73 and 147 too,
+    # but its top ions are its own (M-15, fragments), never 207/281/355/429 or 40.
+    top = np.argsort(spectra, axis=1)[:, -3:]
+    leaders = np.isin(prepared.masses[top], BLEED_LEADERS) & (np.take_along_axis(
+        spectra, top, axis=1) > 0)
+    is_bleed = (bleed_fraction > settings.max_bleed_fraction) & leaders.any(axis=1)
 
     reasons = np.full(n, "", dtype=object)
     # A poor fit fails only when it is poor beyond the noise: a weak compound's traces
@@ -106,7 +115,7 @@ def _judge(prepared: Prepared, perception: Perception, fit: Fit,
     misfit = (fit.explained < min_explained) & (fit.excess > MAX_EXCESS_RESIDUAL)
     reasons[too_narrow | (ratio > high_w) | misfit] = "shape"
     reasons[n_ions < settings.min_ions] = "too few ions"
-    reasons[bleed_fraction > settings.max_bleed_fraction] = "bleed"
+    reasons[is_bleed] = "bleed"
     reasons[snr < settings.component_snr] = "noise"
 
     # Split compounds: consecutive survivors of one region with alike spectra whose
