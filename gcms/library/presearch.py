@@ -34,7 +34,7 @@ CLUSTER_SIZE = 256
 #: Dimension of the basis the clustering runs in.
 BASIS_DIMENSION = 64
 #: Entries sampled to find the basis and train the centroids.
-TRAINING_SAMPLE = 50_000
+TRAINING_SAMPLE = 25_000
 #: k-means iterations on the training sample.
 KMEANS_ITERATIONS = 8
 #: Seed of every random choice of the index build.
@@ -55,7 +55,15 @@ class ClusterIndex:
     order: np.ndarray  # library rows, grouped by cluster
     offsets: np.ndarray  # cluster c holds order[offsets[c]:offsets[c + 1]]
     centroids: np.ndarray  # (n_clusters, width) unit vectors, float32
-    blocks: tuple[dict[str, Any], ...]  # per cluster: weight rows of its members
+    _blocks: dict[str, tuple[Any, ...]]  # per weight kind, per cluster: its members' rows
+
+    def blocks(self, index: SearchIndex, kind: str) -> tuple[Any, ...]:
+        """Per cluster, the ``kind`` weight rows of its members (built on first use)."""
+        if kind not in self._blocks:
+            permuted = index.weights(kind)[self.order]
+            self._blocks[kind] = tuple(permuted[self.offsets[c]:self.offsets[c + 1]]
+                                       for c in range(self.n_clusters))
+        return self._blocks[kind]
 
     @property
     def n_clusters(self) -> int:
@@ -102,13 +110,8 @@ class ClusterIndex:
         member = sp.csr_matrix((np.ones(n), (assign, np.arange(n))), shape=(n_clusters, n))
         centroids = np.asarray((member @ unit).todense(), dtype=np.float64)
         centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-        permuted = {kind: index.weights(kind)[order] for kind in ("mass", "plain", "binary")}
-        blocks = tuple(
-            {kind: matrix[offsets[c]:offsets[c + 1]] for kind, matrix in permuted.items()}
-            for c in range(n_clusters)
-        )
         return cls(order=order, offsets=offsets, centroids=centroids.astype(np.float32),
-                   blocks=blocks)
+                   _blocks={})
 
     def candidates(self, index: SearchIndex, qblock: QueryBlock, queries: _Queries,
                    settings: SearchSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -127,6 +130,8 @@ class ClusterIndex:
         else:
             probed = np.broadcast_to(np.arange(self.n_clusters), (n_q, probes))
         keep = max(1, settings.candidates)
+        needed = {"identity": ("mass",), "reverse": ("mass", "binary"),
+                  "similarity": ("plain",)}[settings.rank_by]
         slot_values = np.full((n_q, probes, keep), -np.inf, dtype=np.float32)
         slot_rows = np.zeros((n_q, probes, keep), dtype=np.int64)
         flat_cluster = probed.ravel()
@@ -141,8 +146,9 @@ class ClusterIndex:
                 continue
             picks = by_cluster[lo:hi]
             qsel, slots = flat_query[picks], flat_slot[picks]
+            blocks = {kind: self.blocks(index, kind)[c] for kind in needed}
             bound = _bounds_block(index, qblock, queries, qsel, members, settings,
-                                  blocks=self.blocks[c])  # (n_members, n_qsel)
+                                  blocks=blocks)  # (n_members, n_qsel)
             if members.size > keep:
                 best = np.argpartition(-bound, keep - 1, axis=0)[:keep]  # (keep, n_qsel)
             else:
