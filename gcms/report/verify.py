@@ -198,10 +198,14 @@ def verify_report(path: str | os.PathLike, *, store=None,
         more, ok = _evidence_findings_store(report, store)
         findings += more
         checked += ok
-        state = store.verify(case_id=report.get("case_id"), rehash=rehash)
-        findings += [f"case store: {f}" for f in getattr(state, "findings", ())]
-        checked.append(f"case store {store.location}: chain verified for case "
-                       f"{report.get('case_id')}")
+        try:
+            state = store.verify(case_id=report.get("case_id"), rehash=rehash)
+        except GcmsError as error:
+            findings.append(f"case store: {error}")
+        else:
+            findings += [f"case store: {f}" for f in state.findings]
+            checked.append(f"case store {store.location}: chain verified for case "
+                           f"{report.get('case_id')}")
     if results is not None:
         try:
             loaded = json.loads(Path(results).read_text(encoding="utf-8"))
