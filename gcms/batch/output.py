@@ -1,0 +1,286 @@
+"""Result records of a batch and the files they are written to.
+
+``OUT/results.json``
+    ``{"format": "gcms.batch.results", "format_version", "gcms_version", "created_utc",
+    "sequence", "library", "criteria", "settings", "steps", "runs": [record, ...],
+    "failed": [{"position", "file", "problem"}], "sequence_notes": [...]}``.
+``OUT/runs/NN-<sample_id>.json`` / ``.csv``
+    One run's record, and its components one row each.
+``OUT/summary.csv``
+    One row per run: what was identified, what stayed inconclusive, what failed.
+
+A run record (:func:`run_record`) holds that run's ``sample_id`` once, at its top level,
+and never another run's: the ladder, standard and blank a run's verdicts rest on are
+named by file name and sequence position (``ladder_file``, ``file``, ``blank_file``,
+``..._position``; positions are 0-based, "#n" in sentences is 1-based). Every component
+carries its ``substance`` and ``verdict`` side by side, then each criterion's value,
+limit and result.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gcms.batch.pass2 import RunContext, file_name
+
+__all__ = [
+    "COMPONENT_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "component_rows",
+    "run_record",
+    "summary_rows",
+    "summary_text",
+    "write_atomic",
+    "write_outputs",
+]
+
+RESULTS_FORMAT = "gcms.batch.results"
+RESULTS_FORMAT_VERSION = 1
+
+COMPONENT_COLUMNS = (
+    "component", "rt_s", "rt_min", "retention_index", "ri_extrapolated", "model_mz", "snr",
+    "purity", "area", "substance", "verdict", "match_factor", "reverse_match_factor",
+    "retention_source", "delta_rt_s", "delta_ri", "failed", "warnings",
+)
+SUMMARY_COLUMNS = (
+    "position", "file", "type", "sample_id", "case_id", "exhibit_id", "status",
+    "identified", "inconclusive", "n_components", "notes", "problem",
+)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities as null, tuples as lists, mappings as dicts."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def run_record(context: RunContext, *, cached: bool = False) -> dict[str, Any]:
+    """The record of one run (module docstring)."""
+    injection = context.injection
+    record: dict[str, Any] = {
+        "position": injection.position,
+        "file": str(injection.file),
+        "file_name": file_name(injection.file),
+        "type": injection.type,
+        "sample_id": injection.sample_id,
+        "case_id": injection.case_id,
+        "exhibit_id": injection.exhibit_id,
+        "reference_substances": list(injection.reference_substances),
+        "concentration": injection.concentration,
+        "unit": injection.unit,
+        "amount": injection.amount,
+        "amount_unit": injection.amount_unit,
+        "volume_ml": injection.volume_ml,
+        "dilution": injection.dilution,
+        "status": "ok" if context.ok else "failed",
+        "problem": None if context.ok else context.failure.problem,
+    }
+    if not context.ok:
+        record["failure_kind"] = context.failure.kind
+        record["components"] = []
+        return _clean(record)
+    analysis = context.analysis
+    run = dict(analysis.run)
+    record["sample_name"] = run.pop("sample_name", None)
+    record["run"] = {**run, "input_sha256": analysis.input_sha256}
+    deconvolution = analysis.deconvolution
+    record["processing"] = {
+        "cached": cached,
+        "seconds": dict(analysis.seconds),
+        "library_sha256": analysis.library_sha256,
+        "n_components": len(deconvolution.components),
+        "peak_width_s": deconvolution.peak_width_s,
+        "mz_range": list(deconvolution.mz_range),
+        "noise": deconvolution.noise.to_dict(),
+        "rejected": dict(deconvolution.rejected),
+    }
+    calibration = None
+    if context.calibration_position is not None:
+        calibration = {**(context.ladder_evidence or {}),
+                       "notes": list(context.calibration_notes),
+                       "n_extrapolated": sum(1 for e in context.extrapolated if e)}
+    record["retention_calibration"] = calibration
+    record["blank"] = ({"blank_file": context.blank_file,
+                        "blank_position": context.blank_position}
+                       if context.blank_position is not None else None)
+    if injection.type == "ladder":
+        record["ladder"] = dict(analysis.ladder) if analysis.ladder else None
+        if analysis.calibration is not None:
+            record["ladder_calibration"] = analysis.calibration.to_dict()
+    if injection.type == "standard":
+        record["references"] = list(context.references)
+    if injection.type == "blank":
+        detected = [c["substance"] for c in context.carry_over if c.get("detected")]
+        own = list(context.findings.substances) if context.findings else []
+        record["carry_over"] = list(context.carry_over)
+        record["blank_status"] = {
+            "clean": not detected and not own,
+            "carry_over_detected": detected,
+            "substances_in_blank": own,
+        }
+    if injection.type == "qc" and injection.reference_substances:
+        found = context.findings.identified if context.findings else ()
+        expected = list(injection.reference_substances)
+        missing = [name for name in expected
+                   if not any(_named(f.substance, name, context) for f in found)]
+        record["qc"] = {"expected": expected, "missing": missing, "passed": not missing}
+    record["findings"] = context.findings.to_dict() if context.findings else None
+    record["components"] = [j.to_dict() for j in context.judgements]
+    record["problems"] = list(context.problems)
+    return _clean(record)
+
+
+def _named(found_name: str, expected: str, context: RunContext) -> bool:
+    for judgement in context.judgements:
+        chosen = judgement.chosen
+        if chosen is not None and chosen.name == found_name:
+            return chosen.substance.matches_name(expected)
+    return False
+
+
+def component_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One CSV row per component of a run record (:data:`COMPONENT_COLUMNS`)."""
+    rows = []
+    for c in record.get("components", []):
+        rows.append({
+            **{k: c.get(k) for k in COMPONENT_COLUMNS},
+            "failed": ";".join(c.get("failed") or []),
+            "warnings": " | ".join(c.get("warnings") or []),
+        })
+    return rows
+
+
+def summary_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per run (:data:`SUMMARY_COLUMNS`)."""
+    rows = []
+    for r in records:
+        findings = r.get("findings") or {}
+        rows.append({
+            "position": r["position"] + 1,
+            "file": r["file_name"],
+            "type": r["type"],
+            "sample_id": r["sample_id"],
+            "case_id": r.get("case_id") or "",
+            "exhibit_id": r.get("exhibit_id") or "",
+            "status": r["status"],
+            "identified": "; ".join(f["substance"] for f in findings.get("identified", [])),
+            "inconclusive": "; ".join(
+                f"{f['substance']} ({', '.join(f['failed'])})"
+                for f in findings.get("inconclusive", [])),
+            "n_components": len(r.get("components", [])),
+            "notes": len([n for n in findings.get("notes", []) if n["kind"] != "limitation"]),
+            "problem": r.get("problem") or "; ".join(r.get("problems") or []),
+        })
+    return rows
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
+
+
+def summary_text(records: Sequence[Mapping[str, Any]], *, out_dir: Path | None = None,
+                 criteria_name: str = "", library: str = "") -> str:
+    """A human-readable summary of a batch: one line per run, then notes and failures."""
+    rows = [("#", "type", "sample", "exhibit", "identified", "inconclusive")]
+    for r in records:
+        findings = r.get("findings") or {}
+        if r["status"] != "ok":
+            identified, inconclusive = "FAILED: see below", ""
+        else:
+            identified = ", ".join(f["substance"] for f in findings.get("identified", [])) or "-"
+            inconclusive = ", ".join(f["substance"] for f in findings.get("inconclusive", []))
+        if r["type"] == "blank" and r["status"] == "ok":
+            status = r.get("blank_status") or {}
+            if status.get("carry_over_detected"):
+                identified += f"  [carry-over: {', '.join(status['carry_over_detected'])}]"
+        rows.append((str(r["position"] + 1), r["type"], str(r["sample_id"]),
+                     r.get("exhibit_id") or "", identified, inconclusive))
+    lines = []
+    if criteria_name or library:
+        lines.append(f"criteria {criteria_name}; library {library}")
+    lines.extend(_table(rows))
+    notes = []
+    for r in records:
+        for note in (r.get("findings") or {}).get("notes", []):
+            if note["kind"] in ("ambiguity", "lookalike", "runner-up"):
+                notes.append(f"  #{r['position'] + 1} {r['sample_id']}: {note['text']}")
+        for problem in r.get("problems") or []:
+            notes.append(f"  #{r['position'] + 1} {r['sample_id']}: {problem}")
+        calibration = r.get("retention_calibration") or {}
+        for note in calibration.get("notes", []):
+            if note.startswith("run spans"):
+                continue  # every run is longer than its ladder: in the JSON, not here
+            notes.append(f"  #{r['position'] + 1} {r['sample_id']}: ladder: {note}")
+    if notes:
+        lines.append("notes:")
+        lines.extend(notes)
+    failed = [r for r in records if r["status"] != "ok"]
+    if failed:
+        lines.append("runs that could not be processed (skipped):")
+        lines.extend(f"  #{r['position'] + 1} {r['file']}: {r['problem']}" for r in failed)
+    if out_dir is not None:
+        lines.append(f"results: {out_dir / 'results.json'} (per run: {out_dir / 'runs'}; "
+                     f"table: {out_dir / 'summary.csv'})")
+    return "\n".join(lines)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
+    return buffer.getvalue()
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def run_file_stem(record: Mapping[str, Any]) -> str:
+    """``NN-<sample_id>`` with characters unsafe in file names replaced."""
+    sample = _UNSAFE.sub("_", str(record["sample_id"])).strip("._") or "run"
+    return f"{record['position'] + 1:03d}-{sample}"
+
+
+def write_outputs(out_dir: Path, document: Mapping[str, Any]) -> None:
+    """Write results.json, summary.csv and the per-run JSON and CSV files."""
+    records = document["runs"]
+    runs = out_dir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    for record in records:
+        stem = run_file_stem(record)
+        write_atomic(runs / f"{stem}.json", json.dumps(record, indent=1, allow_nan=False) + "\n")
+        write_atomic(runs / f"{stem}.csv", _csv(component_rows(record), COMPONENT_COLUMNS))
+    write_atomic(out_dir / "summary.csv", _csv(summary_rows(records), SUMMARY_COLUMNS))
+    write_atomic(out_dir / "results.json", json.dumps(_clean(document), indent=1,
+                                                      allow_nan=False) + "\n")

@@ -1,0 +1,448 @@
+"""Pass 2: what the sequence gives each run (ladder, standards, blanks), then the verdicts.
+
+In sequence order of reasoning:
+
+1. **Ladder.** Each run takes the RT -> RI calibration of the nearest ladder run before
+   it (else after it); every component gets its retention index, flagged where it lies
+   outside the ladder, and the calibration's applicability notes (other instrument or
+   method, run outside the ladder's time range, ladder too old).
+2. **Standards.** For every substance a standard row names, the standard run's
+   component whose library hits include that substance (best MF) becomes the
+   :class:`~gcms.identify.ReferenceStandard`: its RT, RI and spectrum. A candidate is
+   compared with the standard of its substance nearest in the sequence (the earlier one
+   on a tie) among those whose response is within :data:`REFERENCE_RESPONSE_FACTOR` of
+   the candidate's (an overloaded standard elutes later and flattens its ion ratios);
+   when none is that close, with the one closest in response.
+3. **Blanks.** For sample and QC runs the blank before the run is searched for each
+   candidate on its own ions (:func:`gcms.identify.check_blank`); blank runs are read
+   again from their files (their digest checked against pass 1) for that. Where runs
+   holding the same substance were injected between that blank and the run, the check
+   says so (the blank then shows the system clean before them, not before this run).
+4. **Judgement** of every component of every run (:func:`gcms.identify.judge_component`)
+   and the findings of every run (:func:`gcms.identify.summarise`).
+5. **Carry-over flags** of every blank: each substance found in the run before it is
+   looked for in the blank and reported with its fraction of that run's response.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from gcms.batch.pass1 import RunAnalysis, RunFailure
+from gcms.identify import (
+    BlankCheck,
+    Criteria,
+    Findings,
+    Judgement,
+    Lookalikes,
+    ReferenceStandard,
+    Substance,
+    check_blank,
+    judge_component,
+    summarise,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gcms.batch.settings import BatchSettings
+    from gcms.library import Hit, Library
+    from gcms.retention import RetentionCalibration
+    from gcms.run import Run
+    from gcms.sequence import Injection, Sequence
+
+__all__ = ["REFERENCE_RESPONSE_FACTOR", "RunContext", "SequenceEvidence", "judge_sequence"]
+
+#: Standards whose apex height is within this factor of a candidate's are preferred as
+#: its reference (retention time and ion ratios shift with the amount on column).
+REFERENCE_RESPONSE_FACTOR = 3.0
+
+
+@dataclass(slots=True)
+class RunContext:
+    """Everything pass 2 knows about one run (mutable while the sequence is judged)."""
+
+    injection: Injection
+    analysis: RunAnalysis | None
+    failure: RunFailure | None = None
+    calibration_position: int | None = None
+    ladder_evidence: dict[str, Any] | None = None
+    retention_indices: list[float | None] = field(default_factory=list)
+    extrapolated: list[bool | None] = field(default_factory=list)
+    calibration_notes: tuple[str, ...] = ()
+    judgements: tuple[Judgement, ...] = ()
+    findings: Findings | None = None
+    references: list[dict[str, Any]] = field(default_factory=list)
+    carry_over: list[dict[str, Any]] = field(default_factory=list)
+    blank_position: int | None = None
+    blank_file: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether pass 1 succeeded for this run."""
+        return self.analysis is not None
+
+
+@dataclass(slots=True)
+class SequenceEvidence:
+    """The sequence-level evidence pass 2 built: calibrations and reference standards."""
+
+    calibrations: dict[int, RetentionCalibration] = field(default_factory=dict)
+    ladders: dict[int, dict[str, Any]] = field(default_factory=dict)
+    standards: list[tuple[Substance, ReferenceStandard]] = field(default_factory=list)
+
+
+def file_name(path: str | Path) -> str:
+    """How a run is named in another run's record: its file (or folder) name."""
+    return Path(str(path).rstrip("/\\")).name
+
+
+def _substance(hit: Hit, analysis: RunAnalysis) -> Substance:
+    return Substance.from_hit(hit, analysis.synonyms.get(hit.library_index, ()))
+
+
+# --------------------------------------------------------------------------- ladder
+def _ladder_evidence(position: int, context: RunContext, calibration) -> dict[str, Any]:
+    names = calibration.names
+    return {"ladder_file": file_name(context.injection.file), "ladder_position": position,
+            "method": calibration.method, "markers": f"{names[0]}-{names[-1]}",
+            "ri_range": list(calibration.ri_range),
+            "rt_range_s": list(calibration.rt_range_s),
+            "naming": (context.analysis.ladder or {}).get("naming", {}).get("confidence")}
+
+
+def _apply_ladders(contexts: list[RunContext], evidence: SequenceEvidence,
+                   settings: BatchSettings) -> None:
+    for context in contexts:
+        if context.injection.type != "ladder" or not context.ok:
+            continue
+        analysis = context.analysis
+        position = context.injection.position
+        if analysis.calibration is not None:
+            evidence.calibrations[position] = analysis.calibration
+            evidence.ladders[position] = _ladder_evidence(position, context,
+                                                          analysis.calibration)
+        else:
+            context.problems.append(analysis.ladder_problem or "no alkane ladder found")
+    positions = sorted(evidence.calibrations)
+    for context in contexts:
+        if not context.ok:
+            continue
+        here = context.injection.position
+        before = [p for p in positions if p <= here]
+        after = [p for p in positions if p > here]
+        chosen = before[-1] if before else (after[0] if after else None)
+        rts = [c.rt_s for c in context.analysis.components]
+        if chosen is None:
+            context.retention_indices = [None] * len(rts)
+            context.extrapolated = [None] * len(rts)
+            continue
+        calibration = evidence.calibrations[chosen]
+        indices = calibration.apply(rts) if rts else None
+        context.calibration_position = chosen
+        context.ladder_evidence = dict(evidence.ladders[chosen])
+        context.retention_indices = ([float(v) if math.isfinite(v) else None
+                                      for v in indices.retention_index] if indices else [])
+        context.extrapolated = [bool(v) for v in indices.extrapolated] if indices else []
+        run = context.analysis.run
+        meta = SimpleNamespace(
+            instrument=run.get("instrument"), method=run.get("method"),
+            acquired_at=_time(run.get("acquired_at")),
+            rt_range_s=tuple(run["rt_range_s"]) if run.get("rt_range_s") else None)
+        meta.metadata = meta
+        context.calibration_notes = calibration.applicability(
+            meta, max_age_hours=settings.ladder_max_age_hours)
+
+
+def _time(text: str | None):
+    from datetime import datetime
+
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- standards
+def _find_standards(contexts: list[RunContext], evidence: SequenceEvidence) -> None:
+    for context in contexts:
+        injection = context.injection
+        if injection.type != "standard" or not injection.reference_substances:
+            continue
+        if not context.ok:
+            continue
+        analysis = context.analysis
+        for name in injection.reference_substances:
+            best = None
+            for index, (component, hits) in enumerate(zip(analysis.components, analysis.hits,
+                                                          strict=True)):
+                for hit in hits:
+                    substance = _substance(hit, analysis)
+                    if substance.matches_name(name) and (
+                            best is None or hit.match_factor > best[2].match_factor):
+                        best = (index, component, hit, substance)
+            if best is None:
+                message = (f"reference substance {name!r} not found: no component of this "
+                           f"standard has it among its library hits")
+                context.problems.append(message)
+                context.references.append({"substance": name, "found": False,
+                                           "problem": message})
+                continue
+            index, component, hit, substance = best
+            ri = (context.retention_indices[index] if context.retention_indices else None)
+            reference = ReferenceStandard(
+                substance=name, library_name=hit.name, file=file_name(injection.file),
+                position=injection.position, component_index=index, rt_s=component.rt_s,
+                retention_index=ri, spectrum=component.spectrum,
+                match_factor=hit.match_factor, snr=component.snr, height=component.height)
+            evidence.standards.append((substance, reference))
+            record = reference.to_dict()
+            record.pop("file")
+            record.pop("position")
+            context.references.append({"found": True, **record})
+
+
+def _reference_finder(context: RunContext, evidence: SequenceEvidence, component_index: int
+                      ) -> Callable[[Substance], tuple[ReferenceStandard | None, bool]]:
+    here = context.injection.position
+    height = context.analysis.components[component_index].height
+
+    def response_gap(reference: ReferenceStandard) -> float:
+        if not (reference.height > 0 and height > 0):
+            return math.inf
+        return abs(math.log(reference.height / height))
+
+    def find(substance: Substance) -> tuple[ReferenceStandard | None, bool]:
+        matching = [ref for sub, ref in evidence.standards
+                    if sub.same_as(substance) or substance.matches_name(ref.substance)]
+        if not matching:
+            return None, False
+        own = [r for r in matching if r.position == here and r.component_index == component_index]
+        if own:
+            return own[0], True
+        close = [r for r in matching
+                 if response_gap(r) <= math.log(REFERENCE_RESPONSE_FACTOR)]
+        if close:
+            reference = min(close, key=lambda r: (abs(r.position - here), r.position > here))
+        else:
+            reference = min(matching, key=lambda r: (response_gap(r), abs(r.position - here)))
+        return reference, False
+
+    return find
+
+
+# --------------------------------------------------------------------------- blanks
+class _RawRuns:
+    """Runs read again from their files for the blank checks (digest checked)."""
+
+    def __init__(self) -> None:
+        self._runs: dict[int, Run | str] = {}
+
+    def get(self, context: RunContext) -> Run | str:
+        position = context.injection.position
+        if position not in self._runs:
+            self._runs[position] = self._read(context)
+        return self._runs[position]
+
+    @staticmethod
+    def _read(context: RunContext) -> Run | str:
+        from gcms.errors import GcmsError
+        from gcms.io import read
+
+        try:
+            run = read(context.injection.file)
+        except GcmsError as error:
+            return f"cannot be read again: {error}"
+        expected = context.analysis.run.get("sha256")
+        if expected and run.metadata.sha256 != expected:
+            return (f"its data file changed since it was processed (SHA-256 "
+                    f"{run.metadata.sha256} instead of {expected})")
+        return run
+
+
+def _blank_search_s(criteria: Criteria, rt_s: float, width_s: float) -> float:
+    return max(criteria.retention.rt_tolerance(rt_s), 2.0 * width_s)
+
+
+def _intervening(contexts: list[RunContext], blank: RunContext, context: RunContext,
+                 substance: Substance) -> list[int]:
+    """Positions of runs between ``blank`` and ``context`` that hold ``substance``."""
+    out = []
+    for other in contexts[blank.injection.position + 1:context.injection.position]:
+        for judgement in other.judgements:
+            chosen = judgement.chosen
+            if (chosen is not None and chosen.verdict != "not identified"
+                    and chosen.substance.same_as(substance)):
+                out.append(other.injection.position)
+                break
+    return out
+
+
+def _blank_lookup(context: RunContext, blank: RunContext | None, component,
+                  raw: _RawRuns, criteria: Criteria, contexts: list[RunContext]):
+    """The blank check of one component of a sample/QC run (see BlankLookup)."""
+    if blank is None:
+        return lambda substance, ions: "no blank before this run in the sequence"
+    name, position = file_name(blank.injection.file), blank.injection.position
+    if not blank.ok:
+        return lambda substance, ions: BlankCheck(
+            substance=substance.name, file=name, position=position, detected=False,
+            percent=None, problem=f"the blank could not be processed: {blank.failure.problem}")
+    heights = {int(round(m)): float(a) for m, a in
+               zip(component.spectrum.mz.tolist(), component.spectrum.intensity.tolist(),
+                   strict=True)}
+    cache: dict[tuple, BlankCheck] = {}
+
+    def lookup(substance: Substance, ions: list[tuple[int, float]]):
+        key = (substance.name, tuple(m for m, _ in ions))
+        if key not in cache:
+            run = raw.get(blank)
+            if isinstance(run, str):
+                cache[key] = BlankCheck(substance=substance.name, file=name, position=position,
+                                        detected=False, percent=None, problem=run)
+            else:
+                check = check_blank(
+                    run, blank.analysis.deconvolution.noise, substance=substance.name,
+                    file=name, position=position, ions=ions, rt_s=component.rt_s,
+                    search_s=_blank_search_s(criteria, component.rt_s, component.width_s),
+                    width_s=component.width_s, reference_heights=heights)
+                between = _intervening(contexts, blank, context, substance)
+                if between:
+                    check = replace(check, note=(
+                        "run(s) " + ", ".join(f"#{p + 1}" for p in between)
+                        + f" holding {substance.name} were injected between this blank and "
+                          "the run: the blank shows the system clean before them"))
+                cache[key] = check
+        return cache[key]
+
+    return lookup
+
+
+def _carry_over(contexts: list[RunContext], raw: _RawRuns, criteria: Criteria,
+                library: Library) -> None:
+    """Flag, in each blank, the substances of the run before it that it still holds."""
+    from gcms.identify import diagnostic_ions
+
+    previous: RunContext | None = None
+    for context in contexts:
+        if context.injection.type == "blank" and context.ok and previous is not None:
+            donor = previous
+            seen: list[Substance] = []
+            for judgement in donor.judgements:
+                chosen = judgement.chosen
+                if chosen is None or chosen.verdict not in ("identified", "inconclusive"):
+                    continue
+                if chosen.hit.match_factor < criteria.spectrum.not_identified_below:
+                    continue
+                if any(s.same_as(chosen.substance) for s in seen):
+                    continue
+                seen.append(chosen.substance)
+                reference = (chosen.reference.spectrum if chosen.reference is not None
+                             else library.spectrum(chosen.hit.library_index))
+                component = judgement.component
+                mz_range = tuple(donor.analysis.deconvolution.mz_range)
+                ions = diagnostic_ions(reference, count=criteria.ions.diagnostic_ions,
+                                       min_relative=criteria.ions.diagnostic_min_relative,
+                                       mz_range=mz_range)
+                heights = {int(round(m)): float(a) for m, a in zip(
+                    component.spectrum.mz.tolist(), component.spectrum.intensity.tolist(),
+                    strict=True)}
+                ions = sorted([(m, r) for m, r in ions if heights.get(m, 0.0) > 0],
+                              key=lambda p: -heights[p[0]])
+                if not ions:
+                    continue
+                run = raw.get(context)
+                record = {"substance": chosen.name, "donor_file": file_name(donor.injection.file),
+                          "donor_position": donor.injection.position}
+                if isinstance(run, str):
+                    record.update({"detected": None, "problem": run})
+                else:
+                    check = check_blank(
+                        run, context.analysis.deconvolution.noise, substance=chosen.name,
+                        file=file_name(context.injection.file),
+                        position=context.injection.position, ions=ions,
+                        rt_s=component.rt_s,
+                        search_s=_blank_search_s(criteria, component.rt_s, component.width_s),
+                        width_s=component.width_s, reference_heights=heights)
+                    record.update({"detected": check.detected, "percent": check.percent,
+                                   "ion": ions[0][0],
+                                   "snr": None if not check.quantifier
+                                   or not math.isfinite(check.quantifier.snr)
+                                   else round(check.quantifier.snr, 1)})
+                context.carry_over.append(record)
+        previous = context if context.injection.type != "blank" and context.ok else None
+
+
+# --------------------------------------------------------------------------- judging
+def judge_sequence(
+    sequence: Sequence,
+    analyses: Mapping[int, RunAnalysis | RunFailure],
+    *,
+    library: Library,
+    criteria: Criteria,
+    settings: BatchSettings,
+    lookalikes: Lookalikes | None = None,
+    before_judgement: Callable[[list[RunContext], SequenceEvidence], None] | None = None,
+) -> tuple[list[RunContext], SequenceEvidence]:
+    """Run pass 2 over a sequence whose pass-1 results are ``analyses`` (by position)."""
+    contexts = []
+    for injection in sequence:
+        result = analyses.get(injection.position)
+        if isinstance(result, RunAnalysis):
+            contexts.append(RunContext(injection, result))
+        else:
+            failure = result or RunFailure(str(injection.file), "not processed", "internal")
+            contexts.append(RunContext(injection, None, failure))
+    evidence = SequenceEvidence()
+    _apply_ladders(contexts, evidence, settings)
+    _find_standards(contexts, evidence)
+    if before_judgement is not None:
+        before_judgement(contexts, evidence)
+    raw = _RawRuns()
+    by_position = {c.injection.position: c for c in contexts}
+    spectra: dict[int, Any] = {}
+
+    def library_spectrum(index: int):
+        if index not in spectra:
+            spectra[index] = library.spectrum(index)
+        return spectra[index]
+
+    for context in contexts:
+        if not context.ok:
+            continue
+        analysis = context.analysis
+        blank = None
+        if context.injection.type in ("sample", "qc"):
+            previous = sequence.preceding(context.injection, "blank")
+            blank = by_position[previous.position] if previous is not None else None
+            if previous is not None:
+                context.blank_position = previous.position
+                context.blank_file = file_name(previous.file)
+        ladder = (evidence.ladders.get(context.calibration_position)
+                  if context.calibration_position is not None else None)
+        mz_range = tuple(analysis.deconvolution.mz_range)
+        judgements = []
+        for index, (component, hits) in enumerate(zip(analysis.components, analysis.hits,
+                                                      strict=True)):
+            candidates = [(hit, _substance(hit, analysis), library_spectrum(hit.library_index))
+                          for hit in hits]
+            lookup = (_blank_lookup(context, blank, component, raw, criteria, contexts)
+                      if context.injection.type in ("sample", "qc") else None)
+            judgements.append(judge_component(
+                index, component, candidates, criteria=criteria,
+                retention_index=(context.retention_indices[index]
+                                 if context.retention_indices else None),
+                ri_extrapolated=(context.extrapolated[index] if context.extrapolated else None),
+                ladder=ladder, reference_for=_reference_finder(context, evidence, index),
+                blank=lookup, mz_range=mz_range))
+        context.judgements = tuple(judgements)
+        context.findings = summarise(judgements, criteria=criteria, lookalikes=lookalikes,
+                                     qualify=context.injection.type in ("sample", "qc"))
+    _carry_over(contexts, raw, criteria, library)
+    return contexts, evidence

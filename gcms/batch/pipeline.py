@@ -1,0 +1,445 @@
+"""``run_batch``: a whole instrument sequence, from run files to verdicts and result files.
+
+Pass 1 (each run alone, in parallel across cores) and pass 2 (the sequence's evidence
+and the verdicts) are described in :mod:`gcms.batch.pass1` and :mod:`gcms.batch.pass2`;
+the resume cache in :mod:`gcms.batch.cache`; the files written in
+:mod:`gcms.batch.output`.
+
+Steps that other parts of gcms add to a batch (a QA gate, quantitation, recording in the
+case store) plug in as :class:`BatchStep` objects: each has a ``name`` and a ``stage``
+and is called with the :class:`BatchContext`:
+
+``"before-judgement"``
+    after the ladder and the standards are known, before any verdict (a QA gate: it may
+    add problems to a run's ``RunContext.problems`` or mark the batch failed);
+``"after-judgement"``
+    with every run record built (``context.records``, one dict per run, in sequence
+    order) and before anything is written: extend a record with the step's own section
+    (``record["quantitation"] = ...``), add sequence-level notes;
+``"after-write"``
+    once results.json and the other files are on disk (record them in a case store).
+
+A step that finds a problem the lab must act on calls :meth:`BatchContext.fail`; the
+batch then exits 1. Records must keep to the layout of :mod:`gcms.batch.output` (a run's
+record names no other run's sample).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from gcms.batch.cache import cache_key, input_digest, load_cached, store_cached
+from gcms.batch.output import run_record, summary_text, write_outputs
+from gcms.batch.pass1 import RunAnalysis, RunFailure, analyse_run
+from gcms.batch.pass2 import RunContext, SequenceEvidence, judge_sequence
+from gcms.batch.settings import BatchSettings
+from gcms.errors import GcmsError, LibraryError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gcms.identify import Criteria, Lookalikes
+    from gcms.library import Library
+    from gcms.sequence import Injection
+    from gcms.sequence import Sequence as RunSequence
+
+__all__ = ["BatchContext", "BatchResult", "BatchStep", "ProgressEvent", "run_batch"]
+
+Stage = Literal["before-judgement", "after-judgement", "after-write"]
+STAGES: tuple[str, ...] = ("before-judgement", "after-judgement", "after-write")
+
+#: Environment of the worker processes: one BLAS thread each, so that N workers use N
+#: cores (OpenBLAS would otherwise start a thread per core in every worker).
+_WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """One run finished in pass 1: ``status`` is "processed", "cached" or "failed"."""
+
+    done: int
+    total: int
+    position: int
+    file: str
+    status: str
+    seconds: float | None = None
+
+
+class BatchStep(Protocol):
+    """A step added to the batch by another part of gcms (module docstring)."""
+
+    name: str
+    stage: Stage
+
+    def __call__(self, context: BatchContext) -> None:
+        """Do the step's work on the batch."""
+
+
+@dataclass
+class BatchContext:
+    """What a :class:`BatchStep` sees of the batch and may extend."""
+
+    sequence: RunSequence
+    library: Library
+    criteria: Criteria
+    settings: BatchSettings
+    out_dir: Path | None
+    runs: list[RunContext] = field(default_factory=list)
+    evidence: SequenceEvidence | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    document: dict[str, Any] | None = None
+
+    def fail(self, message: str) -> None:
+        """Mark the batch as failed for a reason the lab must act on (exit 1)."""
+        self.failures.append(message)
+
+    def record_of(self, position: int) -> dict[str, Any]:
+        """The record of the run at ``position`` (0-based)."""
+        return self.records[position]
+
+
+@dataclass
+class BatchResult:
+    """The outcome of :func:`run_batch`."""
+
+    document: dict[str, Any]
+    records: list[dict[str, Any]]
+    runs: list[RunContext]
+    out_dir: Path | None
+    processed: int
+    cached: int
+    failed: list[dict[str, Any]]
+    step_failures: list[str]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """True when every run was processed and no step reported a failure."""
+        return not self.failed and not self.step_failures
+
+    @property
+    def exit_code(self) -> int:
+        """0 when :attr:`ok`, else 1 (results are still complete for the runs processed)."""
+        return 0 if self.ok else 1
+
+    def summary(self) -> str:
+        """Human-readable summary (:func:`gcms.batch.output.summary_text`)."""
+        library = self.document.get("library", {})
+        text = summary_text(self.records, out_dir=self.out_dir,
+                            criteria_name=self.document.get("criteria", {}).get("name", ""),
+                            library=f"{library.get('title') or library.get('path')} "
+                                    f"(sha256 {str(library.get('content_sha256'))[:12]})")
+        for message in self.step_failures:
+            text += f"\nbatch step failed: {message}"
+        return text
+
+
+# --------------------------------------------------------------------------- workers
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(library_path: str, settings: BatchSettings) -> None:
+    from gcms.library import Library
+
+    _WORKER["library"] = Library.open(library_path)
+    _WORKER["settings"] = settings
+
+
+def _analyse(position: int, path: str, ladder: bool, digest: str,
+             library: Library | None = None, settings: BatchSettings | None = None
+             ) -> tuple[int, RunAnalysis | RunFailure, float]:
+    """Pass 1 of one run, any failure turned into a RunFailure naming the file."""
+    import time
+
+    library = library if library is not None else _WORKER["library"]
+    settings = settings if settings is not None else _WORKER["settings"]
+    start = time.perf_counter()
+    try:
+        result: RunAnalysis | RunFailure = analyse_run(
+            path, library=library, settings=settings, ladder=ladder, input_sha256=digest)
+    except GcmsError as error:
+        result = RunFailure(path, str(error), "unreadable")
+    except OSError as error:
+        result = RunFailure(path, f"{path}: cannot read: {error.strerror or error}", "unreadable")
+    except Exception as error:  # noqa: BLE001 - the batch runner's one deliberate broad
+        # except: a defect met on one file must not stop the other runs of the sequence;
+        # it is reported with that file, its type and message, as an internal error.
+        result = RunFailure(path, f"{path}: internal error while processing "
+                                  f"({type(error).__name__}: {error})", "internal error")
+    return position, result, time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def _worker_environment() -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in _WORKER_ENV}
+    os.environ.update(_WORKER_ENV)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _pool_context():
+    import multiprocessing
+    import sys
+
+    # forkserver: workers start from a clean server process, not from a fork of a
+    # process that may hold threads (unsafe) - and no re-import per task.
+    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+    return multiprocessing.get_context(method)
+
+
+# --------------------------------------------------------------------------- the batch
+def _open_library(library: Library | str | os.PathLike | None) -> Library:
+    from gcms.library import Library
+
+    if library is None:
+        from gcms.demo import demo_library_path
+
+        library = demo_library_path()
+    if isinstance(library, Library):
+        return library
+    return Library.open(library)
+
+
+def _digest_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        digest.update(handle.read())
+    return digest.hexdigest()
+
+
+def run_batch(
+    sequence: RunSequence | str | os.PathLike,
+    *,
+    library: Library | str | os.PathLike | None = None,
+    out_dir: str | os.PathLike | None = None,
+    criteria: Criteria | str | os.PathLike | None = None,
+    settings: BatchSettings | None = None,
+    workers: int | None = None,
+    progress: Callable[[ProgressEvent], None] | None = None,
+    steps: Sequence[BatchStep] = (),
+    lookalikes: Lookalikes | None = None,
+    resume: bool = True,
+) -> BatchResult:
+    """Process a whole sequence: every run read, deconvoluted, searched and judged.
+
+    Parameters
+    ----------
+    sequence
+        A :class:`gcms.sequence.Sequence` or the path of a sequence CSV.
+    library
+        A :class:`gcms.library.Library` or the path of a compiled library; None for the
+        bundled demo library. Parallel workers open it by path: an in-memory library
+        without a path is searched in this process only.
+    out_dir
+        Where results go (created); None writes nothing (and caches nothing).
+    criteria
+        A :class:`gcms.identify.Criteria`, a shipped profile name or a TOML path;
+        None for ``swgdrug-gcms``.
+    settings
+        :class:`BatchSettings` of pass 1.
+    workers
+        Processes for pass 1 (default: one per CPU core; 1 runs in this process).
+    progress
+        Called with a :class:`ProgressEvent` as each run finishes pass 1.
+    steps
+        :class:`BatchStep` objects (QA gate, quantitation, case store).
+    resume
+        Reuse pass-1 records cached in ``out_dir`` (:mod:`gcms.batch.cache`).
+
+    Returns
+    -------
+    BatchResult
+        The results document (also written to ``out_dir/results.json``), the run records,
+        counts, the runs that failed. A damaged or missing run file never raises: it is
+        a failed run in the results, named with its problem.
+
+    Raises
+    ------
+    FormatError
+        The sequence CSV is invalid.
+    LibraryError, CriteriaError
+        The library or the criteria profile cannot be used. Nothing is processed then.
+    """
+    import time
+
+    from gcms import __version__
+    from gcms.identify import load_criteria, load_lookalikes
+    from gcms.sequence import Sequence as RunSequence
+    from gcms.sequence import read_sequence
+
+    started = time.perf_counter()
+    settings = settings or BatchSettings()
+    if not isinstance(sequence, RunSequence):
+        sequence = read_sequence(sequence)
+    if criteria is None or isinstance(criteria, (str, os.PathLike)):
+        criteria = load_criteria(criteria)
+    lookalikes = lookalikes or load_lookalikes()
+    for step in steps:
+        if getattr(step, "stage", None) not in STAGES:
+            raise ValueError(f"batch step {getattr(step, 'name', step)!r}: stage must be one "
+                             f"of {', '.join(STAGES)}")
+    library = _open_library(library)
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+
+    analyses, cached_positions, processed = _pass1(
+        sequence, library=library, settings=settings, out=out, workers=workers,
+        progress=progress, resume=resume)
+
+    context = BatchContext(sequence=sequence, library=library, criteria=criteria,
+                           settings=settings, out_dir=out)
+
+    def before(runs: list[RunContext], evidence: SequenceEvidence) -> None:
+        context.runs, context.evidence = runs, evidence
+        for step in steps:
+            if step.stage == "before-judgement":
+                step(context)
+
+    runs, evidence = judge_sequence(sequence, analyses, library=library, criteria=criteria,
+                                    settings=settings, lookalikes=lookalikes,
+                                    before_judgement=before)
+    context.runs, context.evidence = runs, evidence
+    context.records = [run_record(r, cached=r.injection.position in cached_positions)
+                       for r in runs]
+    for step in steps:
+        if step.stage == "after-judgement":
+            step(context)
+    failed = [{"position": r["position"], "file": r["file"], "problem": r["problem"],
+               "kind": r.get("failure_kind")} for r in context.records if r["status"] != "ok"]
+    document = {
+        "format": "gcms.batch.results",
+        "format_version": 1,
+        "gcms_version": __version__,
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"),
+        "sequence": {"path": str(sequence.path),
+                     "sha256": (_digest_file(Path(sequence.path))
+                                if Path(sequence.path).is_file() else None),
+                     "n_runs": len(sequence)},
+        "library": {"path": str(library.path) if library.path else None,
+                    "title": library.title, "content_sha256": library.content_sha256,
+                    "n_entries": len(library)},
+        "criteria": criteria.to_dict(),
+        "lookalikes": lookalikes.source,
+        "settings": settings.to_dict(),
+        "steps": [{"name": s.name, "stage": s.stage} for s in steps],
+        "runs": context.records,
+        "failed": failed,
+        "sequence_notes": list(context.notes),
+        "step_failures": list(context.failures),
+    }
+    context.document = document
+    if out is not None:
+        write_outputs(out, document)
+    for step in steps:
+        if step.stage == "after-write":
+            step(context)
+    document["step_failures"] = list(context.failures)
+    return BatchResult(document=document, records=context.records, runs=runs, out_dir=out,
+                       processed=processed, cached=len(cached_positions), failed=failed,
+                       step_failures=list(context.failures),
+                       seconds=time.perf_counter() - started)
+
+
+def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
+           out: Path | None, workers: int | None, progress, resume: bool
+           ) -> tuple[dict[int, RunAnalysis | RunFailure], set[int], int]:
+    """Pass 1 over the sequence: cached records reused, the rest processed in parallel."""
+    fingerprint = settings.pass1_fingerprint()
+    cache_dir = out / "cache" / "pass1" if out is not None else None
+    analyses: dict[int, RunAnalysis | RunFailure] = {}
+    cached: set[int] = set()
+    todo: list[tuple[Injection, str, str]] = []
+    total = len(sequence)
+    done = 0
+
+    def report(position: int, file: str, status: str, seconds: float | None = None) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(ProgressEvent(done, total, position, file, status, seconds))
+
+    for injection in sequence:
+        path = str(injection.file)
+        try:
+            digest = input_digest(injection.file)
+        except OSError as error:
+            reason = ("no such file or folder" if isinstance(error, FileNotFoundError)
+                      else (error.strerror or str(error)))
+            analyses[injection.position] = RunFailure(path, f"{path}: {reason}", "missing")
+            report(injection.position, path, "failed")
+            continue
+        key = cache_key(digest, fingerprint, library.content_sha256)
+        if cache_dir is not None and resume:
+            hit = load_cached(cache_dir, key, input_sha256=digest,
+                              library_sha256=library.content_sha256)
+            if hit is not None:
+                analyses[injection.position] = hit
+                cached.add(injection.position)
+                report(injection.position, path, "cached")
+                continue
+        todo.append((injection, digest, key))
+
+    def finish(position: int, result: RunAnalysis | RunFailure, seconds: float,
+               key: str) -> None:
+        analyses[position] = result
+        if isinstance(result, RunAnalysis) and cache_dir is not None:
+            store_cached(cache_dir, key, result)
+        report(position, result.file, "processed" if isinstance(result, RunAnalysis)
+               else "failed", seconds)
+
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    if n_workers == 1 or library.path is None:
+        for injection, digest, key in todo:
+            position, result, seconds = _analyse(injection.position, str(injection.file),
+                                                 injection.type == "ladder", digest,
+                                                 library, settings)
+            finish(position, result, seconds, key)
+        return analyses, cached, len(todo)
+
+    keys = {injection.position: key for injection, _, key in todo}
+    with _worker_environment():
+        executor = ProcessPoolExecutor(max_workers=n_workers, mp_context=_pool_context(),
+                                       initializer=_worker_init,
+                                       initargs=(str(library.path), settings))
+        try:
+            futures: dict[Future, Injection] = {
+                executor.submit(_analyse, injection.position, str(injection.file),
+                                injection.type == "ladder", digest): injection
+                for injection, digest, _ in todo}
+        except BaseException:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
+    with executor:
+        for future in as_completed(futures):
+            injection = futures[future]
+            try:
+                position, result, seconds = future.result()
+            except LibraryError as error:  # a worker could not open the library
+                position, result, seconds = (injection.position,
+                                             RunFailure(str(injection.file), str(error),
+                                                        "internal error"), 0.0)
+            except Exception as error:  # noqa: BLE001 - a worker process died (killed,
+                # out of memory): that run is reported failed, the others go on.
+                position, result, seconds = (
+                    injection.position,
+                    RunFailure(str(injection.file), f"{injection.file}: worker process "
+                               f"failed ({type(error).__name__}: {error})", "internal error"),
+                    0.0)
+            finish(position, result, seconds, keys[position])
+    return analyses, cached, len(todo)

@@ -1,0 +1,99 @@
+"""The identification decision: criteria profiles, per-component verdicts, per-exhibit findings.
+
+A library match is not an identification. Here a component is "identified" as a
+substance only when every rule of a criteria profile holds (spectrum, retention against
+a reference standard or a library retention index, diagnostic ions, ion ratios, S/N, a
+clean blank), "inconclusive" when one holds the verdict back, "not identified" when the
+data show another compound. Each criterion's value, limit and result is kept, so the
+rule that decided every verdict can be shown.
+
+>>> from gcms.identify import load_criteria, available_profiles   # doctest: +SKIP
+>>> criteria = load_criteria("swgdrug-gcms")                      # doctest: +SKIP
+
+The pieces: :mod:`.criteria` (profiles), :mod:`.evidence` (reference standards, blank
+checks), :mod:`.judge` (criteria and the verdict rule), :mod:`.findings` (per exhibit,
+with lookalike and ambiguity notes from :mod:`.lookalikes`). Whole sequences (ladder,
+standards, blanks, exhibits) are judged by :func:`gcms.batch.run_batch`;
+:func:`identify_runs` does the same for a few run files without a sequence CSV.
+"""
+
+from gcms.identify.criteria import (
+    DEFAULT_PROFILE,
+    EU_2002_657_GC_EI_BANDS,
+    BlankRules,
+    Criteria,
+    IonRules,
+    RetentionRules,
+    SignalRules,
+    SpectrumRules,
+    available_profiles,
+    load_criteria,
+    parse_criteria,
+)
+from gcms.identify.evidence import (
+    BlankCheck,
+    IonPeak,
+    ReferenceStandard,
+    check_blank,
+    diagnostic_ions,
+    measure_ion_peak,
+)
+from gcms.identify.findings import Finding, Findings, Note, summarise
+from gcms.identify.judge import (
+    VERDICTS,
+    CriterionResult,
+    Identification,
+    Judgement,
+    Verdict,
+    decide,
+    judge_candidate,
+    judge_component,
+)
+from gcms.identify.lookalikes import Ambiguity, LookalikeGroup, Lookalikes, load_lookalikes
+from gcms.identify.substance import Substance, name_key
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "EU_2002_657_GC_EI_BANDS",
+    "VERDICTS",
+    "Ambiguity",
+    "BlankCheck",
+    "BlankRules",
+    "Criteria",
+    "CriterionResult",
+    "Finding",
+    "Findings",
+    "Identification",
+    "IonPeak",
+    "IonRules",
+    "Judgement",
+    "LookalikeGroup",
+    "Lookalikes",
+    "Note",
+    "ReferenceStandard",
+    "RetentionRules",
+    "SignalRules",
+    "SpectrumRules",
+    "Substance",
+    "Verdict",
+    "available_profiles",
+    "check_blank",
+    "decide",
+    "diagnostic_ions",
+    "identify_runs",
+    "judge_candidate",
+    "judge_component",
+    "load_criteria",
+    "load_lookalikes",
+    "measure_ion_peak",
+    "name_key",
+    "parse_criteria",
+    "summarise",
+]
+
+
+def identify_runs(runs, **kwargs):
+    """Judge run files without a sequence CSV (see :func:`gcms.batch.identify_runs`)."""
+    from gcms.batch import identify_runs as _identify_runs
+
+    return _identify_runs(runs, **kwargs)

@@ -1,0 +1,252 @@
+"""The evidence a sequence gives beyond the exhibit itself: reference standards and blanks.
+
+:class:`ReferenceStandard`
+    A substance's component in a standard run of the same sequence: its retention time
+    (and index), its spectrum, from which diagnostic ions and ion ratios are taken.
+:func:`measure_ion_peak` / :class:`BlankCheck`
+    Whether a blank run holds an analyte: the analyte's ions are read straight from the
+    blank's raw scans around the exhibit's retention time (a targeted check, more
+    sensitive than waiting for the deconvolution to find a component), and the blank's
+    apex height is compared with the exhibit's on the same ion.
+
+Heights, not areas, are compared: the exhibit's height on an ion is the component's
+fitted abundance at its apex (:attr:`gcms.deconvolution.Component.spectrum`), the blank's
+the baseline-corrected apex of the ion's trace. Both are abundances at a peak apex, so
+their ratio is the carry-over fraction without any assumption about tails.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gcms.spectrum import Spectrum, nominal_mass
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gcms.run import Run
+    from gcms.signal.noise import NoiseModel
+
+__all__ = [
+    "BlankCheck",
+    "IonPeak",
+    "ReferenceStandard",
+    "diagnostic_ions",
+    "measure_ion_peak",
+    "spectrum_abundances",
+]
+
+#: Least S/N of the quantifier ion's apex in a blank for the analyte to count as present
+#: (the usual limit of detection).
+BLANK_DETECTION_SNR = 3.0
+#: A qualifier ion expected at or above this S/N (from its ratio in the reference) must be
+#: seen at ``BLANK_QUALIFIER_SNR`` or more for the quantifier's peak to be the analyte.
+BLANK_QUALIFIER_EXPECTED_SNR = 6.0
+BLANK_QUALIFIER_SNR = 2.0
+#: Scans either side of the quantifier's apex within which a qualifier's apex must lie.
+BLANK_QUALIFIER_SCANS = 2
+#: Baseline flanks: the trace from this many peak widths (FWHM) beyond the search window.
+FLANK_WIDTHS = 2.0
+FLANK_LENGTH_WIDTHS = 4.0
+
+
+def spectrum_abundances(spectrum: Spectrum) -> dict[int, float]:
+    """``{nominal m/z: abundance}``, the largest abundance kept where two peaks share a mass."""
+    out: dict[int, float] = {}
+    for m, a in zip(nominal_mass(spectrum.mz).tolist(), spectrum.intensity.tolist(), strict=True):
+        if a > out.get(m, 0.0):
+            out[m] = float(a)
+    return out
+
+
+def diagnostic_ions(reference: Spectrum, *, count: int, min_relative: float,
+                    mz_range: tuple[int, int] | None = None) -> list[tuple[int, float]]:
+    """The ``count`` most abundant ions of ``reference``, each >= ``min_relative`` % of its base.
+
+    Only ions inside ``mz_range`` (the range the exhibit was scanned over) count.
+    Returns ``[(mz, relative %), ...]``, strongest first; ties go to the higher m/z
+    (more specific).
+    """
+    peaks = spectrum_abundances(reference)
+    if mz_range is not None:
+        peaks = {m: a for m, a in peaks.items() if mz_range[0] <= m <= mz_range[1]}
+    if not peaks:
+        return []
+    base = max(peaks.values())
+    ranked = sorted(peaks.items(), key=lambda p: (-p[1], -p[0]))
+    return [(m, 100.0 * a / base) for m, a in ranked
+            if 100.0 * a / base >= min_relative][:count]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ReferenceStandard:
+    """A substance's component in a standard run of the sequence.
+
+    ``file`` is the run's file name and ``position`` its place in the sequence (0-based),
+    so results refer to the standard without naming its sample.
+    """
+
+    substance: str
+    library_name: str | None
+    file: str
+    position: int
+    component_index: int
+    rt_s: float
+    retention_index: float | None
+    spectrum: Spectrum
+    match_factor: int
+    snr: float
+    height: float = math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (spectrum left out: it is in the standard's own record)."""
+        return {"substance": self.substance, "library_name": self.library_name,
+                "file": self.file, "position": self.position,
+                "component": self.component_index, "rt_s": self.rt_s,
+                "retention_index": self.retention_index, "match_factor": self.match_factor,
+                "snr": self.snr, "height": _finite(self.height)}
+
+
+@dataclass(frozen=True, slots=True)
+class IonPeak:
+    """The apex of one ion's trace near an expected retention time."""
+
+    mz: int
+    rt_s: float
+    height: float
+    baseline: float
+    snr: float
+    scan: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"mz": self.mz, "rt_s": self.rt_s, "height": self.height,
+                "baseline": self.baseline, "snr": _finite(self.snr), "scan": self.scan}
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def measure_ion_peak(run: Run, mz: int, rt_s: float, *, search_s: float, width_s: float,
+                     noise: NoiseModel) -> IonPeak:
+    """Baseline-corrected apex of nominal ion ``mz`` within ``rt_s ± search_s``.
+
+    The baseline is the median of the trace on both flanks (from ``FLANK_WIDTHS`` to
+    ``FLANK_WIDTHS + FLANK_LENGTH_WIDTHS`` peak widths beyond the search window); the
+    apex is the highest scan inside the window that stands above both neighbours; S/N is
+    the apex height over the run's ion-counting noise σ at the baseline level
+    (:class:`gcms.signal.noise.NoiseModel`), as the deconvolution measures it.
+    """
+    width_s = max(width_s, 1e-6)
+    lo = rt_s - search_s - (FLANK_WIDTHS + FLANK_LENGTH_WIDTHS) * width_s
+    hi = rt_s + search_s + (FLANK_WIDTHS + FLANK_LENGTH_WIDTHS) * width_s
+    part = run.slice(lo, hi)
+    if part.n_scans == 0:
+        return IonPeak(mz, rt_s, 0.0, 0.0, 0.0, -1)
+    keep = nominal_mass(part.mz) == mz
+    rows = np.repeat(np.arange(part.n_scans), part.points_per_scan)[keep]
+    trace = np.zeros(part.n_scans)
+    np.maximum.at(trace, rows, part.intensity[keep].astype(np.float64))
+    t = part.scan_times
+    inner = np.abs(t - rt_s) <= search_s
+    flank = ~(np.abs(t - rt_s) <= search_s + FLANK_WIDTHS * width_s)
+    baseline = float(np.median(trace[flank])) if flank.any() else 0.0
+    candidates = np.flatnonzero(inner)
+    if not candidates.size:
+        return IonPeak(mz, rt_s, 0.0, baseline, 0.0, -1)
+    left = trace[np.maximum(candidates - 1, 0)]
+    right = trace[np.minimum(candidates + 1, trace.size - 1)]
+    local = candidates[(trace[candidates] >= left) & (trace[candidates] >= right)
+                       & (left > baseline) & (right > baseline)]
+    if not local.size:
+        return IonPeak(mz, rt_s, 0.0, baseline, 0.0, -1)
+    apex = int(local[np.argmax(trace[local])])
+    height = float(trace[apex] - baseline)
+    sigma = float(noise.sigma(baseline))
+    snr = height / sigma if sigma > 0 else math.inf
+    first_scan = run.scan_index_at(float(t[0]))
+    return IonPeak(mz, float(t[apex]), height, baseline, snr, first_scan + apex)
+
+
+@dataclass(frozen=True, slots=True)
+class BlankCheck:
+    """Whether a blank holds an analyte, and at what fraction of a run's response.
+
+    ``percent`` is the blank's apex height on the quantifier ion over the compared run's
+    (the exhibit's, or the run before the blank) times 100; 0 when not detected.
+    ``problem`` is set (and the rest empty) when the blank could not be examined.
+    """
+
+    substance: str
+    file: str
+    position: int
+    detected: bool
+    percent: float | None
+    quantifier: IonPeak | None = None
+    qualifiers: tuple[IonPeak, ...] = ()
+    reference_height: float | None = None
+    problem: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"substance": self.substance, "blank_file": self.file,
+                "blank_position": self.position, "detected": self.detected,
+                "percent": self.percent,
+                "quantifier": self.quantifier.to_dict() if self.quantifier else None,
+                "qualifiers": [q.to_dict() for q in self.qualifiers],
+                "reference_height": self.reference_height, "problem": self.problem,
+                "note": self.note}
+
+
+def check_blank(run: Run, noise: NoiseModel, *, substance: str, file: str, position: int,
+                ions: list[tuple[int, float]], rt_s: float, search_s: float,
+                width_s: float, reference_heights: dict[int, float]) -> BlankCheck:
+    """Look for an analyte in a blank run (targeted on its ions).
+
+    Parameters
+    ----------
+    ions
+        ``[(mz, relative %), ...]`` of the analyte, quantifier first (its strongest
+        ion present in the compared run).
+    rt_s, search_s, width_s
+        Where the analyte elutes in the compared run, how far the blank's apex may lie
+        from it, and the peak width (FWHM).
+    reference_heights
+        The compared run's apex abundance per ion (its component spectrum).
+
+    The analyte counts as detected when the quantifier's apex reaches
+    :data:`BLANK_DETECTION_SNR` and every qualifier that its reference ratio says should
+    reach :data:`BLANK_QUALIFIER_EXPECTED_SNR` is seen (S/N >= :data:`BLANK_QUALIFIER_SNR`)
+    within :data:`BLANK_QUALIFIER_SCANS` scans of it.
+    """
+    quant_mz, quant_rel = ions[0]
+    quant = measure_ion_peak(run, quant_mz, rt_s, search_s=search_s, width_s=width_s,
+                             noise=noise)
+    qualifiers = tuple(
+        measure_ion_peak(run, mz, quant.rt_s if quant.scan >= 0 else rt_s,
+                         search_s=max(BLANK_QUALIFIER_SCANS, 1) * _scan_interval(run),
+                         width_s=width_s, noise=noise)
+        for mz, _ in ions[1:])
+    detected = quant.snr >= BLANK_DETECTION_SNR
+    if detected:
+        for (_, rel), peak in zip(ions[1:], qualifiers, strict=True):
+            expected = quant.snr * rel / max(quant_rel, 1e-9)
+            if expected >= BLANK_QUALIFIER_EXPECTED_SNR and peak.snr < BLANK_QUALIFIER_SNR:
+                detected = False
+                break
+    reference = reference_heights.get(quant_mz)
+    percent = (100.0 * quant.height / reference if detected and reference and reference > 0
+               else 0.0)
+    return BlankCheck(substance=substance, file=file, position=position, detected=detected,
+                      percent=percent, quantifier=quant, qualifiers=qualifiers,
+                      reference_height=reference)
+
+
+def _scan_interval(run: Run) -> float:
+    if run.n_scans < 2:
+        return 1.0
+    return float(np.median(np.diff(run.scan_times)))

@@ -1,0 +1,197 @@
+"""What one run shows, substance by substance, and what a chemist must say about it.
+
+:func:`summarise` turns a run's component judgements into :class:`Findings`: the
+substances identified (each from its best component), those inconclusive (the spectrum
+matches, some criterion held the verdict back, and which), and the notes a report must
+carry:
+
+* **lookalike** - the substance belongs to a group of the lookalike data file whose
+  spectra the library match cannot tell apart; which retention evidence decided;
+* **runner-up** - another compound's hit within ``close_match_factor`` MF units, and
+  whether retention excluded it;
+* **ambiguity** - findings with another chemical explanation (fenetylline breaking down
+  to amphetamine and theophylline in the injector, ...);
+* **limitation** - what "not identified" does and does not mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gcms.identify.criteria import Criteria
+from gcms.identify.judge import Identification, Judgement
+from gcms.identify.lookalikes import Lookalikes, load_lookalikes
+
+__all__ = ["Finding", "Findings", "Note", "summarise"]
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A statement a report must carry, with the substances it is about."""
+
+    kind: str
+    substances: tuple[str, ...]
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"kind": self.kind, "substances": list(self.substances), "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One substance of a run: its verdict and the component that shows it best."""
+
+    substance: str
+    verdict: str
+    component: int
+    rt_s: float
+    retention_index: float | None
+    match_factor: int
+    reverse_match_factor: int
+    retention_source: str | None
+    delta_rt_s: float | None
+    delta_ri: float | None
+    techniques: tuple[str, ...]
+    failed: tuple[str, ...]
+    evidence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (substance and verdict side by side)."""
+        return {"substance": self.substance, "verdict": self.verdict,
+                "component": self.component, "rt_s": self.rt_s,
+                "retention_index": self.retention_index, "match_factor": self.match_factor,
+                "reverse_match_factor": self.reverse_match_factor,
+                "retention_source": self.retention_source, "delta_rt_s": self.delta_rt_s,
+                "delta_ri": self.delta_ri, "techniques": list(self.techniques),
+                "failed": list(self.failed), "evidence": self.evidence}
+
+
+@dataclass(frozen=True, slots=True)
+class Findings:
+    """The substances of one run and the notes that qualify them."""
+
+    identified: tuple[Finding, ...]
+    inconclusive: tuple[Finding, ...]
+    notes: tuple[Note, ...]
+
+    @property
+    def substances(self) -> tuple[str, ...]:
+        """Names of the substances identified."""
+        return tuple(f.substance for f in self.identified)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"identified": [f.to_dict() for f in self.identified],
+                "inconclusive": [f.to_dict() for f in self.inconclusive],
+                "notes": [n.to_dict() for n in self.notes]}
+
+
+def _evidence(chosen: Identification) -> str:
+    """One line: which rules decided, in a reviewer's words."""
+    parts = [f"MF {chosen.hit.match_factor}/{chosen.hit.reverse_match_factor}"]
+    if chosen.retention_source == "standard" and chosen.delta_rt_s is not None:
+        ref = chosen.reference
+        where = f" vs standard {ref.file} (#{ref.position + 1})" if ref is not None else ""
+        parts.append(f"ΔRT {chosen.delta_rt_s:+.2f} s{where}")
+    elif chosen.retention_source == "index" and chosen.delta_ri is not None:
+        parts.append(f"ΔRI {chosen.delta_ri:+.1f} vs library")
+    else:
+        parts.append("no retention evidence")
+    return ", ".join(parts)
+
+
+def _finding(judgement: Judgement) -> Finding:
+    chosen = judgement.chosen
+    assert chosen is not None  # noqa: S101 - callers pass judged components only
+    return Finding(
+        substance=chosen.name, verdict=chosen.verdict, component=judgement.index,
+        rt_s=judgement.component.rt_s,
+        retention_index=judgement.retention_index,
+        match_factor=chosen.hit.match_factor,
+        reverse_match_factor=chosen.hit.reverse_match_factor,
+        retention_source=chosen.retention_source, delta_rt_s=chosen.delta_rt_s,
+        delta_ri=chosen.delta_ri, techniques=chosen.techniques, failed=chosen.failed,
+        evidence=_evidence(chosen))
+
+
+def _lookalike_note(chosen: Identification, lookalikes: Lookalikes) -> list[Note]:
+    notes = []
+    for group in lookalikes.groups_of(chosen.substance):
+        others = ", ".join(group.others(chosen.substance))
+        if chosen.retention_source == "standard" and chosen.delta_rt_s is not None:
+            how = (f"retention decided: ΔRT {chosen.delta_rt_s:+.2f} s against a reference "
+                   f"standard of {chosen.name} run in the same sequence")
+        elif chosen.retention_source == "index" and chosen.delta_ri is not None:
+            how = (f"retention decided: ΔRI {chosen.delta_ri:+.1f} against the library's RI "
+                   f"of {chosen.name}; the lookalikes' own retention was not measured in "
+                   f"this sequence, a reference standard would settle it")
+        else:
+            how = "no retention evidence: the data do not tell these substances apart"
+        notes.append(Note("lookalike", (chosen.name, *group.others(chosen.substance)),
+                          f"{chosen.name} ({group.name}): {group.statement}; "
+                          f"lookalikes: {others}; {how}"))
+    return notes
+
+
+def _runner_up_note(chosen: Identification) -> list[Note]:
+    result = chosen.criterion("distinct_from_runner_up")
+    if result is None or not result.evidence:
+        return []
+    names = tuple(r["substance"] for r in result.evidence.get("runner_up", ()))
+    return [Note("runner-up", (chosen.name, *names),
+                 f"{chosen.name}: other compounds match almost as well: {result.detail}")]
+
+
+def summarise(judgements: Sequence[Judgement], *, criteria: Criteria,
+              lookalikes: Lookalikes | None = None, qualify: bool = True) -> Findings:
+    """The findings of one run (module docstring).
+
+    A substance seen in several components is reported once, from its best component
+    (best verdict, then highest MF). Inconclusive findings are listed only where the
+    spectrum matched at least at ``spectrum.not_identified_below``. ``qualify=False``
+    leaves out the lookalike, runner-up and ambiguity notes (for ladders, blanks and
+    standards, whose content is known).
+    """
+    lookalikes = lookalikes or load_lookalikes()
+    best: dict[str, Judgement] = {}
+    for judgement in judgements:
+        chosen = judgement.chosen
+        if chosen is None or chosen.verdict == "not identified":
+            continue
+        if chosen.hit.match_factor < criteria.spectrum.not_identified_below:
+            continue
+        key = next((k for k, j in best.items() if j.chosen.substance.same_as(chosen.substance)),
+                   None)
+        if key is None:
+            best[chosen.name] = judgement
+            continue
+        held = best[key].chosen
+        rank = ("identified", "inconclusive").index
+        if (rank(chosen.verdict), -chosen.hit.match_factor) < (rank(held.verdict),
+                                                                -held.hit.match_factor):
+            best[key] = judgement
+    identified = [_finding(j) for j in best.values() if j.chosen.verdict == "identified"]
+    inconclusive = [_finding(j) for j in best.values() if j.chosen.verdict == "inconclusive"]
+    identified.sort(key=lambda f: f.rt_s)
+    inconclusive.sort(key=lambda f: f.rt_s)
+    notes: list[Note] = []
+    for judgement in sorted(best.values(), key=lambda j: j.component.rt_s) if qualify else ():
+        notes.extend(_lookalike_note(judgement.chosen, lookalikes))
+        notes.extend(_runner_up_note(judgement.chosen))
+    identified_substances = [best[k].chosen.substance for k in best
+                             if best[k].chosen.verdict == "identified"]
+    for ambiguity in lookalikes.ambiguities if qualify else ():
+        trigger = ambiguity.triggered_by(identified_substances)
+        if trigger is not None:
+            notes.append(Note("ambiguity", trigger,
+                              f"{' and '.join(trigger)} identified: {ambiguity.statement}"))
+    notes.append(Note(
+        "limitation", (),
+        f"'not identified' does not mean absent: a substance below the reporting level "
+        f"(model-ion S/N {criteria.signal.min_snr:g}), not deconvoluted as a component, or "
+        f"missing from the library is not reported; criteria profile "
+        f"{criteria.name!r}"))
+    return Findings(tuple(identified), tuple(inconclusive), tuple(notes))
