@@ -62,7 +62,8 @@ from gcms.report.model import (
     Transfer,
 )
 
-__all__ = ["from_results", "from_store", "load_results", "run_records"]
+__all__ = ["from_records", "from_results", "from_store", "load_results", "record_field",
+           "run_records"]
 
 #: Audit entries of the exhibit shown in the report (the latest; the whole log is in
 #: the store and its bundles).
@@ -91,6 +92,22 @@ def run_records(results: Any) -> list[dict[str, Any]]:
     if not isinstance(runs, list):
         return []
     return [r for r in runs if isinstance(r, Mapping)]
+
+
+def record_field(record: Mapping[str, Any], key: str) -> Any:
+    """A run record's field, at its top level or in its ``run`` part (batch layout)."""
+    if record.get(key) is not None:
+        return record[key]
+    run = record.get("run")
+    if isinstance(run, Mapping):
+        if key == "sha256":
+            return run.get("sha256") or run.get("input_sha256")
+        return run.get(key)
+    return None
+
+
+def _error(record: Mapping[str, Any]) -> str | None:
+    return record.get("error") or record.get("problem")
 
 
 def _text(value: Any) -> str:
@@ -233,7 +250,7 @@ def _chromatogram(record: Mapping[str, Any], findings: Sequence[ComponentFinding
     except GcmsError as error:
         deviations.append(f"chromatogram of {record.get('sample_id')} not drawn: {error}")
         return None
-    recorded = record.get("sha256")
+    recorded = record_field(record, "sha256")
     if recorded and run.metadata.sha256 and run.metadata.sha256 != recorded:
         deviations.append(f"{path}: now hashes to {run.metadata.sha256}, the batch recorded "
                           f"{recorded}: its chromatogram is not drawn")
@@ -251,9 +268,12 @@ def _qc(record: Mapping[str, Any]) -> QCRun:
     components = record.get("components") or []
     found = sorted({str(c.get("substance")) for c in components
                     if c.get("verdict") == "identified" and c.get("substance")})
-    if record.get("error"):
-        outcome, summary = "fail", str(record["error"])
+    if _error(record):
+        outcome, summary = "fail", str(_error(record))
     elif kind == "blank":
+        status = record.get("blank_status") or {}
+        if status.get("carry_over_detected"):
+            found = sorted({*found, *status["carry_over_detected"]})
         outcome = "pass" if not found else "fail"
         summary = ("no library substance identified" if not found
                    else "identified: " + ", ".join(found))
@@ -271,7 +291,7 @@ def _qc(record: Mapping[str, Any]) -> QCRun:
             "not evaluated"
         summary = _text(ladder.get("names")) if isinstance(ladder, Mapping) else ""
     return QCRun(sample, kind, outcome, summary, str(record.get("file")),
-                 record.get("sha256"), record.get("acquired_at"))
+                 record_field(record, "sha256"), record_field(record, "acquired_at"))
 
 
 def _quantitation(record: Mapping[str, Any]) -> list[QuantitationRow]:
@@ -331,8 +351,8 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
     deviations = [lib.problem] if lib.problem else []
     findings, chromatograms, quantitation = [], [], []
     for record in mine:
-        if record.get("error"):
-            deviations.append(f"run {record.get('sample_id')}: {record['error']}")
+        if _error(record):
+            deviations.append(f"run {record.get('sample_id')}: {_error(record)}")
         own = [_finding(record, c, records, lib) for c in record.get("components") or []
                if isinstance(c, Mapping)]
         own.sort(key=lambda f: (f.rt_s is None, f.rt_s or 0.0))
@@ -357,22 +377,23 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
                 target.append(text)
     qc_records = [r for r in records if str(r.get("type")) in _QC_KINDS]
     sequence = [*mine, *qc_records]
-    times = sorted(str(r["acquired_at"]) for r in mine if r.get("acquired_at"))
+    times = sorted(str(record_field(r, "acquired_at")) for r in mine
+                   if record_field(r, "acquired_at"))
     first = mine[0]
     qa = _meta(results, "qa")
     instrument = InstrumentStatus(
-        instrument_id=first.get("instrument") or _meta(results, "instrument").get("id"),
+        instrument_id=record_field(first, "instrument") or _meta(results, "instrument").get("id"),
         model=_meta(results, "instrument").get("model"),
         serial=_meta(results, "instrument").get("serial"),
         column=_meta(results, "instrument").get("column"),
         ionization=_meta(results, "instrument").get("ionization") or "EI 70 eV",
-        method=first.get("method"), tune_file=first.get("tune_file"),
+        method=record_field(first, "method"), tune_file=record_field(first, "tune_file"),
         qa_status=_outcome(qa.get("status")) if qa else "not evaluated",
         qa_summary=tuple(str(x) for x in qa.get("summary", ())) if qa else ())
     evidence = tuple(EvidenceRecord(str(r.get("sample_id")), str(r.get("type", "sample")),
-                                    str(r.get("file")), str(r.get("sha256")),
-                                    acquired_at=r.get("acquired_at"))
-                     for r in sequence if r.get("sha256"))
+                                    str(r.get("file")), str(record_field(r, "sha256")),
+                                    acquired_at=record_field(r, "acquired_at"))
+                     for r in sequence if record_field(r, "sha256"))
     criteria = _meta(results, "criteria")
     model = ReportModel(
         report_id="pending", case_id=case_id, exhibit_id=exhibit_id,

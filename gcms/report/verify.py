@@ -121,7 +121,7 @@ def _evidence_findings_store(report: dict[str, Any], store) -> tuple[list[str], 
 
 def _evidence_findings_results(report: dict[str, Any],
                                results: dict[str, Any]) -> tuple[list[str], list[str]]:
-    from gcms.report.adapters import run_records
+    from gcms.report.adapters import record_field, run_records
 
     findings, checked = [], []
     records = run_records(results)
@@ -132,7 +132,7 @@ def _evidence_findings_results(report: dict[str, Any],
             findings.append(f"evidence {item['label']}: no run with this sample id in "
                             "results.json")
             continue
-        recorded = record.get("sha256")
+        recorded = record_field(record, "sha256")
         digests = {item["sha256"], *(f[1] for f in item.get("files", []))}
         if recorded not in digests:
             findings.append(f"evidence {item['label']}: results.json records SHA-256 "
