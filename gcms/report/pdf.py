@@ -176,7 +176,7 @@ class _Report:
     def statement(self, key: str, **values) -> None:
         """A sentence in each language of the report, one paragraph each."""
         for w in self.words:
-            self.line(w(key, **values))
+            self.line(w(key, **values), align="R" if w.rtl else "L")
 
     def heading(self, key: str, *, keep_mm: float = 45.0) -> None:
         """A section heading, on a new page unless ``keep_mm`` of room follow it."""
@@ -286,7 +286,7 @@ class _Report:
             pdf.set_x(left)
             pdf.cell(right - left, 4.0, text, align=align)
         pdf.set_y(-11.0)
-        notice = self.plain("reproduce_in_full")
+        notice = self.words[0]("reproduce_in_full")  # one language: it must fit one line
         self.font(notice, size=s.small_pt - 0.5)
         pdf.cell(0, 4.0, notice, align=self.align)
 
@@ -334,18 +334,21 @@ class _Report:
         m, c = self.model, self.model.conclusion
         self.heading("h_conclusion")
         for w in self.words:
+            align = "R" if w.rtl else "L"
             if c.identified:
                 self.line(w("identified", exhibit=m.exhibit_id,
-                            substances=self.substances(c.identified, w)), bold=True)
+                            substances=self.substances(c.identified, w)), bold=True,
+                          align=align)
             else:
-                self.line(w("none_identified", exhibit=m.exhibit_id), bold=True)
+                self.line(w("none_identified", exhibit=m.exhibit_id), bold=True, align=align)
             if c.inconclusive:
-                self.line(w("inconclusive", substances=self.substances(c.inconclusive, w)))
-            self.line(w("others_not_detected"))
+                self.line(w("inconclusive", substances=self.substances(c.inconclusive, w)),
+                          align=align)
+            self.line(w("others_not_detected"), align=align)
             for row in m.quantitation:
                 if row.reportable and row.concentration is not None:
                     self.line(w("quantity_line", substance=w.substance(row.substance),
-                                value=_quantity(row)))
+                                value=_quantity(row)), align=align)
             self.pdf.ln(1)
         self.line(self.plain("h_limitations"), bold=True)
         for key in ("limit_isomers", "limit_not_identified", "limit_items_tested"):
