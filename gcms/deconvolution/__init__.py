@@ -16,7 +16,7 @@ method, :class:`DeconvolutionSettings` for the knobs.
 from gcms.deconvolution.component import Component, Deconvolution
 from gcms.deconvolution.pipeline import deconvolve
 from gcms.deconvolution.settings import BLEED_IONS, DeconvolutionSettings
-from gcms.deconvolution.similarity import cosine, spectrum_similarity
+from gcms.deconvolution.similarity import cosine, match_factor, spectrum_similarity
 
 __all__ = [
     "BLEED_IONS",
@@ -25,5 +25,6 @@ __all__ = [
     "DeconvolutionSettings",
     "cosine",
     "deconvolve",
+    "match_factor",
     "spectrum_similarity",
 ]
