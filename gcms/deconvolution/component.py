@@ -44,10 +44,15 @@ class Component:
     height : float
         Sum over its ions of the fitted abundance at the apex (total-ion apex height).
     snr : float
-        Model-ion apex abundance over the noise σ of the model ion's baseline.
+        S/N of the component's best ion: the largest, over its ions, of the fitted apex
+        abundance over the noise σ of that ion's baseline at the apex (usually the base
+        peak: the S/N of its extracted-ion chromatogram).
     purity : float
-        Fraction of all the ion abundance recorded at the apex scan (after baseline
-        removal) that this component explains; low values mean co-elution or background.
+        This component's share of what its apex scan holds: its fitted abundance there,
+        over the fitted abundance of every component and of the residual background
+        offset there, plus whatever the fit leaves beyond 2 σ of noise (an unperceived
+        co-eluter). 1 for a lone compound; low values mean co-elution (see
+        ``warnings``).
     start_scan, end_scan : int
         First and last scan of the profile (inclusive).
     width_s : float

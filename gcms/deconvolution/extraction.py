@@ -62,7 +62,7 @@ class Fit:
     explained: np.ndarray   # (C,) fraction of the main ions' traces the fit explains
     excess: np.ndarray      # (C,) their residual sum of squares / the noise's expectation
     at_apex: np.ndarray     # (C,) fitted total abundance of the component at its apex
-    recorded: np.ndarray    # (C,) recorded (baseline-corrected) total at its apex
+    recorded: np.ndarray    # (C,) all that the apex scan holds beyond the noise
     neighbour_share: list   # C dicts: neighbour candidate -> profile value at this apex
 
 
@@ -266,7 +266,12 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
         apex_row = np.argmax(own, axis=1)
         at_apex[cands] = fitted_a[local, slot[cands]].sum(axis=1) * own[np.arange(cands.size),
                                                                        apex_row]
-        recorded[cands] = np.maximum(x[local, apex_row], 0.0).sum(axis=1)
+        # What the apex scan holds: everything the fit explains there (all components
+        # and the offset) plus what it leaves beyond 2 σ of noise (an unperceived
+        # co-eluter); the noise itself is no one's signal.
+        everything = np.einsum("ck,ckm->cm", fitted_p[local, apex_row], fitted_a[local])
+        beyond = x[local, apex_row] - everything - 2.0 * np.sqrt(variance[local, apex_row])
+        recorded[cands] = everything.sum(axis=1) + np.maximum(beyond, 0.0).sum(axis=1)
         for i, c in enumerate(cands):
             # Result objects: one small array per candidate (no numerical work here).
             lo = perception.start[c] - r_start[region[c]]
