@@ -11,21 +11,26 @@ Each language is a TOML file ``translations/<language>.toml`` shipped in the pac
     title = "تقرير فحص مخدرات مضبوطة"
     identified = "تم التعرف على: {substances}."
 
-    [substances]                 # names of substances in this language (optional)
-    amphetamine = "أمفيتامين"
+Names of substances in that language are a CSV beside it,
+``translations/<language>.substances.csv`` (columns ``name,translation``; the name as the
+library spells it, matched without regard to case) — a long list a laboratory keeps in a
+spreadsheet, apart from the sentences.
 
-A laboratory changes the wording by putting its own ``<language>.toml`` in a folder
-(``--translations DIR`` or ``translations`` in the lab profile): its ``[text]`` keys
-replace the packaged ones, one by one. A key that the package does not know, or a
-sentence whose ``{placeholders}`` differ from the packaged sentence's, is refused with
-the file and the key named, so an edited file cannot silently drop a fact (a
-substance list, a page count) from the report. A new language is a new file with every
-key of ``en.toml``.
+A laboratory changes the wording by putting its own ``<language>.toml`` and/or
+``<language>.substances.csv`` in a folder (``--translations DIR`` or ``translations`` in
+the lab profile): its ``[text]`` keys replace the packaged ones, one by one, and its
+substance names are added to (or replace) the packaged ones. A key that the package
+does not know, or a sentence whose ``{placeholders}`` differ from the packaged
+sentence's, is refused with the file and the key named, so an edited file cannot
+silently drop a fact (a substance list, a page count) from the report. A new language
+is a new file with every key of ``en.toml``.
 """
 
 from __future__ import annotations
 
+import csv
 import difflib
+import io
 import os
 import re
 import string
@@ -112,6 +117,32 @@ def available_languages() -> tuple[str, ...]:
     return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml")))
 
 
+def _read_substances(source: str, data: bytes) -> dict[str, str]:
+    """Substance names of a ``<language>.substances.csv`` file, keyed by casefolded name."""
+    try:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ProfileError(f"{source}: not a readable UTF-8 CSV file ({error})") from None
+    if not rows or [c.strip().lower() for c in rows[0]] != ["name", "translation"]:
+        raise ProfileError(f"{source}: the first line must be the header name,translation")
+    names: dict[str, str] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            raise ProfileError(f"{source}: line {number}: expected a name and its translation")
+        names[row[0].strip().casefold()] = row[1].strip()
+    return names
+
+
+def _packaged_substances(language: str) -> tuple[str, dict[str, str]]:
+    resource = resources.files(_PACKAGE).joinpath("translations",
+                                                  f"{language}.substances.csv")
+    if not resource.is_file():
+        return str(resource), {}
+    return str(resource), _read_substances(str(resource), resource.read_bytes())
+
+
 def _table(data: Mapping[str, Any], name: str, source: str) -> dict[str, str]:
     table = data.get(name, {})
     if not isinstance(table, Mapping):
@@ -139,13 +170,13 @@ def load_wording(language: str, *, directory: str | os.PathLike | None = None) -
     source, data = _packaged(language)
     meta = data.get("meta", {})
     text = _table(data, "text", source)
-    substances = {k.casefold(): v for k, v in _table(data, "substances", source).items()}
+    substances = _packaged_substances(language)[1]
     sources = [source]
     if directory is not None:
         path = Path(directory) / f"{language}.toml"
         if path.is_file():
             override = _read_toml(path, path.read_bytes())
-            unknown = set(override) - {"meta", "text", "substances"}
+            unknown = set(override) - {"meta", "text"}
             if unknown:
                 raise ProfileError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}")
             for key, value in _table(override, "text", str(path)).items():
@@ -154,10 +185,12 @@ def load_wording(language: str, *, directory: str | os.PathLike | None = None) -
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
                     raise ProfileError(f"{path}: text.{key} is not a report sentence{hint}")
                 text[key] = value
-            substances.update({k.casefold(): v for k, v in
-                               _table(override, "substances", str(path)).items()})
             meta = {**meta, **override.get("meta", {})}
             sources.append(str(path))
+        names = Path(directory) / f"{language}.substances.csv"
+        if names.is_file():
+            substances.update(_read_substances(str(names), names.read_bytes()))
+            sources.append(str(names))
     where = " + ".join(sources)
     missing = sorted(set(reference) - set(text))
     if missing:
