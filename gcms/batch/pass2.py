@@ -239,15 +239,27 @@ def _reference_finder(context: RunContext, evidence: SequenceEvidence, component
 
 # --------------------------------------------------------------------------- blanks
 class _RawRuns:
-    """Runs read again from their files for the blank checks (digest checked)."""
+    """Runs read again from their files for the blank checks (digest checked).
+
+    The last :data:`KEEP` runs read stay in memory (a blank and the runs after it), so
+    a long sequence does not hold every run at once.
+    """
+
+    KEEP = 4
 
     def __init__(self) -> None:
-        self._runs: dict[int, Run | str] = {}
+        from collections import OrderedDict
+
+        self._runs: OrderedDict[int, Run | str] = OrderedDict()
 
     def get(self, context: RunContext) -> Run | str:
         position = context.injection.position
-        if position not in self._runs:
+        if position in self._runs:
+            self._runs.move_to_end(position)
+        else:
             self._runs[position] = self._read(context)
+            while len(self._runs) > self.KEEP:
+                self._runs.popitem(last=False)
         return self._runs[position]
 
     @staticmethod
@@ -294,24 +306,24 @@ def _blank_lookup(context: RunContext, blank: RunContext | None, component,
         return lambda substance, ions: BlankCheck(
             substance=substance.name, file=name, position=position, detected=False,
             percent=None, problem=f"the blank could not be processed: {blank.failure.problem}")
-    heights = {int(round(m)): float(a) for m, a in
-               zip(component.spectrum.mz.tolist(), component.spectrum.intensity.tolist(),
-                   strict=True)}
     cache: dict[tuple, BlankCheck] = {}
 
     def lookup(substance: Substance, ions: list[tuple[int, float]]):
         key = (substance.name, tuple(m for m, _ in ions))
         if key not in cache:
-            run = raw.get(blank)
-            if isinstance(run, str):
+            run, own = raw.get(blank), raw.get(context)
+            problem = run if isinstance(run, str) else (
+                f"this run {own}" if isinstance(own, str) else None)
+            if problem is not None:
                 cache[key] = BlankCheck(substance=substance.name, file=name, position=position,
-                                        detected=False, percent=None, problem=run)
+                                        detected=False, percent=None, problem=problem)
             else:
                 check = check_blank(
                     run, blank.analysis.deconvolution.noise, substance=substance.name,
                     file=name, position=position, ions=ions, rt_s=component.rt_s,
                     search_s=_blank_search_s(criteria, component.rt_s, component.width_s),
-                    width_s=component.width_s, reference_heights=heights)
+                    width_s=component.width_s, reference_run=own,
+                    reference_noise=context.analysis.deconvolution.noise)
                 between = _intervening(contexts, blank, context, substance)
                 if between:
                     check = replace(check, note=(
@@ -357,11 +369,12 @@ def _carry_over(contexts: list[RunContext], raw: _RawRuns, criteria: Criteria,
                               key=lambda p: -heights[p[0]])
                 if not ions:
                     continue
-                run = raw.get(context)
+                run, donor_run = raw.get(context), raw.get(donor)
                 record = {"substance": chosen.name, "donor_file": file_name(donor.injection.file),
                           "donor_position": donor.injection.position}
-                if isinstance(run, str):
-                    record.update({"detected": None, "problem": run})
+                if isinstance(run, str) or isinstance(donor_run, str):
+                    record.update({"detected": None,
+                                   "problem": run if isinstance(run, str) else donor_run})
                 else:
                     check = check_blank(
                         run, context.analysis.deconvolution.noise, substance=chosen.name,
@@ -369,7 +382,8 @@ def _carry_over(contexts: list[RunContext], raw: _RawRuns, criteria: Criteria,
                         position=context.injection.position, ions=ions,
                         rt_s=component.rt_s,
                         search_s=_blank_search_s(criteria, component.rt_s, component.width_s),
-                        width_s=component.width_s, reference_heights=heights)
+                        width_s=component.width_s, reference_run=donor_run,
+                        reference_noise=donor.analysis.deconvolution.noise)
                     record.update({"detected": check.detected, "percent": check.percent,
                                    "ion": ions[0][0],
                                    "snr": None if not check.quantifier
