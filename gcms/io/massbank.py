@@ -32,10 +32,14 @@ fields go to ``extra`` under lower-case names: ``license``, ``authors``, ``date`
 ``inchi`` (``CH$IUPAC``), ``link <DATABASE>``, ``splash``. ``KOVATS_RTI`` serves as the
 retention index where ``RETENTION_INDEX`` is absent; ``0`` means "not stated".
 
-Intensities are the ``rel.int.`` column (the record's own 0-999 scale). The ``int.``
-column is what the depositor had, but its precision varies by contributor: some round it
-far more coarsely than ``rel.int.`` (MSBNK-MSSJ-MSJ00078 lists 2, 7, 21 for relative
-intensities 17, 73, 215), none finer by more than the 0.5/999 rounding of ``rel.int.``.
+Intensities come from whichever of the two columns resolves finer. ``rel.int.`` is the
+record's own 0-999 scale, rounded: small ions print as 0 there although ``int.`` still
+holds them, and small ions are often what tells two spectra apart. But the precision of
+``int.`` varies by contributor: some round it far more coarsely than ``rel.int.``
+(MSBNK-MSSJ-MSJ00078 lists 2, 7, 21 for relative intensities 17, 73, 215). So ``int.``
+is used when its printed quantum (the last decimal place written) relative to its base
+peak is at most 1/999 and it describes the same spectrum as ``rel.int.`` (within 1 % of
+the base peak); otherwise ``rel.int.``. ``extra["massbank.intensity_column"]`` says which was used.
 A record whose lines hold only two values is read as ``m/z intensity``.
 
 Skipped records and zero-intensity peaks follow :mod:`gcms.io.msp`: a record whose
@@ -215,7 +219,8 @@ def _record(block: str, source: str, ordinal: int, codec: str | None) -> Spectru
         raise _BadRecord("no CH$NAME")
     if peak_lines is None:
         raise _BadRecord("no PK$PEAK peak list")
-    mz, intensity, zeros = _peaks(peak_lines, num_peak)
+    mz, intensity, zeros, column = _peaks(peak_lines, num_peak)
+    extra["massbank.intensity_column"] = column
     if zeros:
         extra["massbank.zero_intensity_peaks"] = str(zeros)
     accession = fields.get("accession")
@@ -291,7 +296,7 @@ def _subtag(tag: str, value: str, fields: dict, extra: dict[str, str]) -> None:
         extra[key] = f"{extra[key]}; {content}" if key in extra else content
 
 
-def _peaks(lines: list[str], num_peak: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+def _peaks(lines: list[str], num_peak: int | None) -> tuple[np.ndarray, np.ndarray, int, str]:
     text = " ".join(lines)
     bad = _NOT_NUMERIC.search(text)
     if bad is not None:
@@ -310,6 +315,9 @@ def _peaks(lines: list[str], num_peak: int | None) -> tuple[np.ndarray, np.ndarr
     if n == 0:
         raise _BadRecord("no peaks")
     mz, intensity = table[:, 0], table[:, width - 1]
+    column = "rel.int." if width == 3 else "int."
+    if width == 3 and _raw_is_finer(table[:, 1], table[:, 2], text.split()[1::3]):
+        intensity, column = table[:, 1], "int."
     if not (np.isfinite(mz).all() and (mz > 0).all()):
         raise _BadRecord("peak list holds an m/z that is zero, negative or not finite")
     if not np.isfinite(intensity).all() or (intensity < 0).any():
@@ -318,4 +326,21 @@ def _peaks(lines: list[str], num_peak: int | None) -> tuple[np.ndarray, np.ndarr
     if not keep.any():
         raise _BadRecord("no peak of positive intensity")
     zeros = int(n - keep.sum())
-    return mz[keep], intensity[keep], zeros
+    return mz[keep], intensity[keep], zeros, column
+
+
+def _raw_is_finer(raw: np.ndarray, relative: np.ndarray, printed: list[str]) -> bool:
+    """Whether ``int.`` resolves at least as finely as ``rel.int.`` and agrees with it."""
+    if not (np.isfinite(raw).all() and (raw >= 0).all()):
+        return False
+    top = float(raw.max())
+    if top <= 0:
+        return False
+    decimals = max((len(v) - v.index(".") - 1 for v in printed if "." in v), default=0)
+    quantum = 10.0 ** -decimals / top  # relative size of the last printed digit
+    if quantum > 1.0 / 999.0:
+        return False
+    # The columns must describe the same spectrum; depositors derived rel.int. with their
+    # own rounding, so allow 1 % of the base peak beyond it.
+    tolerance = 10.0 + 999.0 * quantum
+    return bool(np.all(np.abs(999.0 * raw / top - relative) <= tolerance))

@@ -118,9 +118,10 @@ def test_fields_of_a_record(tmp_path):
     assert caffeine.extra["ion_mode"] == "POSITIVE" and caffeine.extra["ms_type"] == "MS"
     assert caffeine.extra["link PUBCHEM"] == "CID:2519"
     assert caffeine.extra["inchi"].startswith("InChI=1S/C8H10N4O2")
-    # the rel.int. column (int. is as precise at best, far coarser in some records)
+    # int. resolves finer than rel.int. here (base 9990) and agrees with it: int. is used
     np.testing.assert_array_equal(caffeine.mz, [55, 82, 109, 194])
-    np.testing.assert_array_equal(caffeine.intensity, [120, 150, 310, 999])
+    np.testing.assert_array_equal(caffeine.intensity, [1200, 1500, 3100, 9990])
+    assert caffeine.extra["massbank.intensity_column"] == "int."
     assert nicotine.rt_seconds == 341 and nicotine.cas == "54-11-5"
     np.testing.assert_array_equal(nicotine.mz, [84, 162])  # the zero-intensity peak dropped
     assert nicotine.extra["massbank.zero_intensity_peaks"] == "1"
@@ -228,7 +229,16 @@ def test_real_records_against_a_plain_reading(massbank_ei):
         block = text[text.index("PK$PEAK:"):].split("\n", 1)[1]
         rows = [line.split() for line in block.split("\n") if line.startswith("  ")]
         mz = np.array([float(r[0]) for r in rows])
-        intensity = np.array([float(r[2]) for r in rows])
+        raw = np.array([float(r[1]) for r in rows])
+        relative = np.array([float(r[2]) for r in rows])
+        # int. when its last printed digit is at most 1/999 of its base peak and it
+        # matches rel.int. within 1 % of the base; rel.int. otherwise
+        digits = max((len(r[1].split(".")[1]) for r in rows if "." in r[1]), default=0)
+        finer = 10.0 ** -digits / raw.max() <= 1 / 999 and all(
+            abs(999 * a / raw.max() - b) <= 10 + 999 * 10.0 ** -digits / raw.max()
+            for a, b in zip(raw, relative, strict=True))
+        intensity = raw if finer else relative
+        assert spectrum.extra["massbank.intensity_column"] == ("int." if finer else "rel.int.")
         positive = intensity > 0
         np.testing.assert_array_equal(spectrum.mz, mz[positive], err_msg=relative)
         np.testing.assert_array_equal(spectrum.intensity, intensity[positive])
@@ -248,7 +258,7 @@ def test_dev_queries_are_all_readable(massbank_ei):
     assert all(massbank_ei[q].spectra for q in queries)
 
 
-def test_alkane_msp_derived_from_massbank_matches_relative_intensities(massbank_ei):
+def test_alkane_msp_derived_from_massbank_holds_the_same_peaks(massbank_ei):
     """mssearchr's MSP copy of MassBank alkanes, made independently, holds the same peaks."""
     library = msp.read_entries(shared_file("nist-hitlists", "library_massbank_alkanes.msp"))
     by_accession = {r.spectra[0].source_entry: r.spectra[0] for r in massbank_ei.values()}
@@ -258,8 +268,12 @@ def test_alkane_msp_derived_from_massbank_matches_relative_intensities(massbank_
         ours = by_accession.get(accession)
         if ours is None:
             continue
-        np.testing.assert_array_equal(ours.mz, entry.mz, err_msg=accession)
-        np.testing.assert_array_equal(ours.intensity, entry.intensity, err_msg=accession)
+        # mssearchr kept rel.int. (zeros included): the same spectrum on the 999 scale,
+        # to that column's rounding; a peak only one side holds is below that rounding
+        theirs = dict(zip(entry.mz, entry.intensity, strict=True))
+        mine = dict(zip(ours.mz, 999.0 * ours.intensity / ours.intensity.max(), strict=True))
+        for mass in set(theirs) | set(mine):
+            assert abs(mine.get(mass, 0.0) - theirs.get(mass, 0.0)) <= 10.5, (accession, mass)
         assert ours.inchikey == entry.inchikey
         checked += 1
     assert checked >= 80
