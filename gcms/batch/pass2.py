@@ -355,8 +355,7 @@ def _carry_over(contexts: list[RunContext], raw: _RawRuns, criteria: Criteria,
                 if any(s.same_as(chosen.substance) for s in seen):
                     continue
                 seen.append(chosen.substance)
-                reference = (chosen.reference.spectrum if chosen.reference is not None
-                             else library.spectrum(chosen.hit.library_index))
+                reference = library.spectrum(chosen.hit.library_index)
                 component = judgement.component
                 mz_range = tuple(donor.analysis.deconvolution.mz_range)
                 ions = diagnostic_ions(reference, count=criteria.ions.diagnostic_ions,

@@ -143,11 +143,11 @@ class RetentionRules:
 class IonRules:
     """Diagnostic ions and ion ratios (FBI Laboratory guidelines; EU 2002/657/EC).
 
-    The diagnostic ions are the ``diagnostic_ions`` most abundant ions of the reference
-    spectrum (the standard's where one was run, else the library's) of at least
-    ``diagnostic_min_relative`` % of its base peak and inside the scanned m/z range;
-    all must be in the component's spectrum. Their abundances relative to the strongest
-    of them are compared with the standard's within ``ratio_tolerance``: a banded table
+    The diagnostic ions are the ``diagnostic_ions`` most abundant ions of the library
+    spectrum of at least ``diagnostic_min_relative`` % of its base peak and inside the
+    scanned m/z range; all must be in the component's spectrum. Their abundances
+    relative to the strongest of them are compared with those of the standard run in
+    the same sequence within ``ratio_tolerance``: a banded table
     (``"eu-2002-657"`` or ``ratio_bands``), one relative tolerance for all (a number,
     %), or ``"off"``. Ion ratios need a standard run under the same conditions; with
     ``ratios_required`` their absence leaves the verdict "inconclusive".

@@ -10,9 +10,9 @@ profile (:mod:`gcms.identify.criteria`) is evaluated to a :class:`CriterionResul
                               profile's window (absolute and/or % of the standard's RT)
 ``retention_index``           ΔRI against the library RI within ``ri_tolerance`` (the RI from
                               the sequence's alkane ladder; extrapolated RIs flagged)
-``diagnostic_ions``           the reference's N most abundant ions all present
+``diagnostic_ions``           the library spectrum's N most abundant ions all present
 ``ion_ratios``                each diagnostic ion's abundance relative to the strongest
-                              within the tolerance of its band, against the standard
+                              within the tolerance of its band, against the standard's
 ``signal_to_noise``           model-ion S/N >= ``signal.min_snr``
 ``blank``                     the blank before the run free of the analyte (targeted
                               check on its ions), or below ``max_carryover_percent``
@@ -292,18 +292,24 @@ def _mark_retention(rt: CriterionResult, ri: CriterionResult,
     return out, deciding
 
 
-def _ions(component: Component, reference: Spectrum, reference_is_standard: bool,
+def _ions(component: Component, library_spectrum: Spectrum, standard: Spectrum | None,
           mz_range: tuple[int, int] | None, criteria: Criteria
           ) -> tuple[CriterionResult, CriterionResult, list[tuple[int, float]]]:
+    """Diagnostic ions (chosen on the library spectrum) and their ratios (against the standard).
+
+    Which ions are diagnostic is decided on the library's spectrum, the same for every
+    run; a measured standard's weak ions scatter around the ``diagnostic_min_relative``
+    line from one injection to the next. Their ratios are then compared with the
+    standard run on the same instrument, as EU 2002/657/EC asks.
+    """
     rules = criteria.ions
-    ions = diagnostic_ions(reference, count=rules.diagnostic_ions,
+    ions = diagnostic_ions(library_spectrum, count=rules.diagnostic_ions,
                            min_relative=rules.diagnostic_min_relative, mz_range=mz_range)
     found = spectrum_abundances(component.spectrum)
-    source = "the reference standard" if reference_is_standard else "the library spectrum"
     if not ions:
         diag = CriterionResult("diagnostic_ions", "not evaluated", None, None,
                                required=rules.required,
-                               detail=f"{source} has no ion inside the scanned range")
+                               detail="the library spectrum has no ion inside the scanned range")
     else:
         present = [m for m, _ in ions if found.get(m, 0.0) > 0]
         missing = [m for m, _ in ions if found.get(m, 0.0) <= 0]
@@ -311,35 +317,42 @@ def _ions(component: Component, reference: Spectrum, reference_is_standard: bool
         diag = CriterionResult(
             "diagnostic_ions", "pass" if ok else "fail", f"{len(present)}/{len(ions)}",
             f"all {len(ions)}", required=rules.required,
-            detail=(f"ions of {source}: " + ", ".join(f"m/z {m} ({r:.0f} %)" for m, r in ions)
+            detail=("ions of the library spectrum: "
+                    + ", ".join(f"m/z {m} ({r:.0f} %)" for m, r in ions)
                     + (f"; missing m/z {', '.join(map(str, missing))}" if missing else "")),
             evidence={"ions": [m for m, _ in ions], "missing": missing})
-    ratios = _ion_ratios(found, ions, reference_is_standard, criteria)
+    ratios = _ion_ratios(found, ions, standard, criteria)
     present_ions = sorted(((m, r) for m, r in ions if found.get(m, 0.0) > 0),
                           key=lambda p: -found[p[0]])
     return diag, ratios, present_ions
 
 
 def _ion_ratios(found: dict[int, float], ions: list[tuple[int, float]],
-                reference_is_standard: bool, criteria: Criteria) -> CriterionResult:
+                standard: Spectrum | None, criteria: Criteria) -> CriterionResult:
     rules = criteria.ions
     if rules.ratio_tolerance == "off":
         return CriterionResult("ion_ratios", "not evaluated", None, "off", required=False,
                                detail="ion ratios not used by this profile")
-    if not reference_is_standard:
+    if standard is None:
         return CriterionResult("ion_ratios", "not evaluated", None, None,
                                required=rules.ratios_required,
                                detail="no reference standard of this substance in the "
                                       "sequence to compare ion ratios with")
-    if len(ions) < 2:
+    reference = spectrum_abundances(standard)
+    compared = [m for m, _ in ions if reference.get(m, 0.0) > 0]
+    absent = [m for m, _ in ions if reference.get(m, 0.0) <= 0]
+    if len(compared) < 2:
         return CriterionResult("ion_ratios", "not evaluated", None, None,
                                required=rules.ratios_required,
-                               detail="fewer than two diagnostic ions: no ratio to compare")
-    base_mz, base_rel = ions[0]
-    base_found = found.get(base_mz, 0.0)
+                               detail="fewer than two diagnostic ions in the standard's "
+                                      "spectrum: no ratio to compare")
+    base_mz = max(compared, key=lambda m: reference[m])
+    base_ref, base_found = reference[base_mz], found.get(base_mz, 0.0)
     rows, worst = [], 0.0
-    for mz, rel in ions[1:]:
-        expected = 100.0 * rel / base_rel
+    for mz in compared:
+        if mz == base_mz:
+            continue
+        expected = 100.0 * reference[mz] / base_ref
         tolerance = rules.ratio_tolerance_percent(expected)
         measured = 100.0 * found.get(mz, 0.0) / base_found if base_found > 0 else math.nan
         deviation = (100.0 * abs(measured - expected) / expected
@@ -356,6 +369,8 @@ def _ion_ratios(found: dict[int, float], ions: list[tuple[int, float]],
     text = "; ".join(
         f"m/z {r['mz']}/{base_mz}: {r['measured_percent']} % vs {r['reference_percent']} % "
         f"(±{r['tolerance_percent']:g} % relative)" for r in rows)
+    if absent:
+        text += f"; m/z {', '.join(map(str, absent))} absent from the standard: not compared"
     return CriterionResult(
         "ion_ratios", "pass" if ok else "fail",
         round(worst, 3) if math.isfinite(worst) else None, "<= 1", "× tolerance",
@@ -449,8 +464,8 @@ def judge_candidate(
     ri = _retention_index(hit, retention_index, ri_extrapolated, ladder, criteria)
     retention, deciding = _mark_retention(rt, ri, criteria)
     results.extend(retention)
-    spectrum_reference = reference.spectrum if reference is not None else library_spectrum
-    diag, ratios, present = _ions(component, spectrum_reference, reference is not None,
+    diag, ratios, present = _ions(component, library_spectrum,
+                                  reference.spectrum if reference is not None else None,
                                   mz_range, criteria)
     results.extend((diag, ratios, _signal(component, criteria)))
     preliminary = decide(results)
