@@ -125,7 +125,8 @@ def run_record(context: RunContext, *, cached: bool = False) -> dict[str, Any]:
         record["references"] = list(context.references)
     if injection.type == "blank":
         detected = [c["substance"] for c in context.carry_over if c.get("detected")]
-        own = list(context.findings.substances) if context.findings else []
+        own = sorted({j.chosen.name for j in context.judgements
+                      if j.chosen is not None and j.chosen.failed == ("blank_run",)})
         record["carry_over"] = list(context.carry_over)
         record["blank_status"] = {
             "clean": not detected and not own,

@@ -393,6 +393,28 @@ def _carry_over(contexts: list[RunContext], raw: _RawRuns, criteria: Criteria,
 
 
 # --------------------------------------------------------------------------- judging
+#: What a substance found in a blank run is, in the words of its criterion.
+IN_BLANK = ("this run is a blank: a substance found in it is carry-over or contamination "
+            "(reported in blank_status), not an identification")
+
+
+def _in_blank(judgement: Judgement) -> Judgement:
+    """A blank's component that meets every criterion is reported as found in the blank.
+
+    Its verdict is held at "inconclusive" by the ``blank_run`` criterion: identification
+    is what exhibits (and standards, QC runs) are for; a blank shows absence, and what it
+    does hold is a problem of the sequence, listed in the blank's ``blank_status``.
+    """
+    from gcms.identify import CriterionResult
+
+    chosen = judgement.chosen
+    if chosen is None or chosen.verdict != "identified":
+        return judgement
+    flagged = chosen.with_criterion(CriterionResult("blank_run", "fail", "blank", "sample",
+                                                    detail=IN_BLANK))
+    return replace(judgement, chosen=flagged)
+
+
 def judge_sequence(
     sequence: Sequence,
     analyses: Mapping[int, RunAnalysis | RunFailure],
@@ -454,6 +476,8 @@ def judge_sequence(
                 ri_extrapolated=(context.extrapolated[index] if context.extrapolated else None),
                 ladder=ladder, reference_for=_reference_finder(context, evidence, index),
                 blank=lookup, mz_range=mz_range))
+        if context.injection.type == "blank":
+            judgements = [_in_blank(j) for j in judgements]
         context.judgements = tuple(judgements)
         context.findings = summarise(judgements, criteria=criteria, lookalikes=lookalikes,
                                      qualify=context.injection.type in ("sample", "qc"))

@@ -59,6 +59,11 @@ def test_blank_with_carry_over_is_flagged(tmp_path):
     blank_criterion = next(c for c in meth["criteria"] if c["criterion"] == "blank")
     assert blank_criterion["value"] == pytest.approx(20.0, abs=4.0)
     assert "carry-over" in result.summary()
+    # What the blank holds is carry-over, not an identification in the blank.
+    in_blank = component_of(blank, "Methamphetamine")
+    assert in_blank["verdict"] == "inconclusive" and in_blank["failed"] == ["blank_run"]
+    assert blank["blank_status"]["substances_in_blank"] == ["Methamphetamine"]
+    assert blank["findings"]["identified"] == []
 
 
 def test_lookalike_with_matching_spectrum_but_wrong_ri_is_not_identified(tmp_path):
