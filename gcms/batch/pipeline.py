@@ -32,6 +32,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -41,7 +42,7 @@ from gcms.batch.output import run_record, summary_text, write_outputs
 from gcms.batch.pass1 import RunAnalysis, RunFailure, analyse_run
 from gcms.batch.pass2 import RunContext, SequenceEvidence, judge_sequence
 from gcms.batch.settings import BatchSettings
-from gcms.errors import GcmsError, LibraryError
+from gcms.errors import GcmsError
 
 if TYPE_CHECKING:  # pragma: no cover
     from gcms.identify import Criteria, Lookalikes
@@ -137,6 +138,8 @@ class BatchResult:
                             criteria_name=self.document.get("criteria", {}).get("name", ""),
                             library=f"{library.get('title') or library.get('path')} "
                                     f"(sha256 {str(library.get('content_sha256'))[:12]})")
+        for note in self.document.get("sequence_notes", []):
+            text += f"\nnote: {note}"
         for message in self.step_failures:
             text += f"\nbatch step failed: {message}"
         return text
@@ -297,12 +300,12 @@ def run_batch(
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
 
-    analyses, cached_positions, processed = _pass1(
-        sequence, library=library, settings=settings, out=out, workers=workers,
-        progress=progress, resume=resume)
-
     context = BatchContext(sequence=sequence, library=library, criteria=criteria,
                            settings=settings, out_dir=out)
+    analyses, cached_positions, processed = _pass1(
+        sequence, library=library, settings=settings, out=out, workers=workers,
+        progress=progress, resume=resume, notes=context.notes)
+
 
     def before(runs: list[RunContext], evidence: SequenceEvidence) -> None:
         context.runs, context.evidence = runs, evidence
@@ -357,7 +360,7 @@ def run_batch(
 
 
 def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
-           out: Path | None, workers: int | None, progress, resume: bool
+           out: Path | None, workers: int | None, progress, resume: bool, notes: list[str]
            ) -> tuple[dict[int, RunAnalysis | RunFailure], set[int], int]:
     """Pass 1 over the sequence: cached records reused, the rest processed in parallel."""
     fingerprint = settings.pass1_fingerprint()
@@ -413,6 +416,7 @@ def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
         return analyses, cached, len(todo)
 
     keys = {injection.position: key for injection, _, key in todo}
+    broken: str | None = None
     with _worker_environment():
         executor = ProcessPoolExecutor(max_workers=n_workers, mp_context=_pool_context(),
                                        initializer=_worker_init,
@@ -430,16 +434,20 @@ def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
             injection = futures[future]
             try:
                 position, result, seconds = future.result()
-            except LibraryError as error:  # a worker could not open the library
-                position, result, seconds = (injection.position,
-                                             RunFailure(str(injection.file), str(error),
-                                                        "internal error"), 0.0)
-            except Exception as error:  # noqa: BLE001 - a worker process died (killed,
-                # out of memory): that run is reported failed, the others go on.
-                position, result, seconds = (
-                    injection.position,
-                    RunFailure(str(injection.file), f"{injection.file}: worker process "
-                               f"failed ({type(error).__name__}: {error})", "internal error"),
-                    0.0)
+            except BrokenProcessPool as error:
+                # The workers could not start (a script without a __main__ guard, an
+                # interactive session) or one was killed: the runs not finished are
+                # processed below, in this process.
+                broken = str(error) or type(error).__name__
+                continue
             finish(position, result, seconds, keys[position])
+    if broken is not None:
+        notes.append(f"the worker processes stopped ({broken}); the runs they had not "
+                     f"finished were processed in the main process")
+        for injection, digest, key in todo:
+            if injection.position not in analyses:
+                position, result, seconds = _analyse(injection.position, str(injection.file),
+                                                     injection.type == "ladder", digest,
+                                                     library, settings)
+                finish(position, result, seconds, key)
     return analyses, cached, len(todo)

@@ -172,6 +172,24 @@ def test_parallel_workers_give_the_serial_result(clean, tmp_path):
         assert a["findings"] == b["findings"]
 
 
+def test_workers_that_cannot_start_leave_the_work_to_the_main_process(clean, tmp_path):
+    from batch_sim import library
+
+    from gcms.demo import demo_library_path
+    from gcms.library import Library
+
+    copy = tmp_path / "lib.h5"
+    shutil.copyfile(demo_library_path(), copy)
+    opened = Library.open(copy)
+    copy.unlink()  # the workers cannot open it; this process holds it mapped
+    result = run_batch(clean, library=opened, workers=2)
+    assert result.ok
+    assert "processed in the main process" in result.document["sequence_notes"][0]
+    assert "note: the worker processes stopped" in result.summary()
+    assert record(result, "X1")["findings"]["identified"][0]["substance"] == "Methamphetamine"
+    assert opened.content_sha256 == library().content_sha256
+
+
 def test_steps_plug_in_and_can_fail_the_batch(clean, tmp_path):
     seen = []
 
