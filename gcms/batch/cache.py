@@ -67,6 +67,12 @@ def input_digest(path: str | os.PathLike) -> str:
     return _file_sha256(path)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def cache_key(input_sha256: str, settings_fingerprint: str, library_sha256: str) -> str:
     """The cache key of one run (module docstring)."""
     text = f"{input_sha256}|{settings_fingerprint}|{library_sha256}"
@@ -95,6 +101,7 @@ def store_cached(folder: Path, key: str, analysis: RunAnalysis) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(analysis.to_dict(), handle, allow_nan=True)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
