@@ -3,7 +3,8 @@
 ``OUT/results.json``
     ``{"format": "gcms.batch.results", "format_version", "gcms_version", "created_utc",
     "sequence", "library", "criteria", "settings", "steps", "runs": [record, ...],
-    "failed": [{"position", "file", "problem"}], "sequence_notes": [...]}``.
+    "exhibits": [...], "failed": [{"position", "file", "problem"}],
+    "sequence_notes": [...]}`` (``exhibits``: :func:`exhibit_summaries`).
 ``OUT/runs/NN-<sample_id>.json`` / ``.csv``
     One run's record, and its components one row each.
 ``OUT/summary.csv``
@@ -34,6 +35,7 @@ from gcms.batch.pass2 import RunContext, file_name
 
 __all__ = [
     "COMPONENT_COLUMNS",
+    "exhibit_summaries",
     "SUMMARY_COLUMNS",
     "component_rows",
     "run_record",
@@ -151,6 +153,51 @@ def _named(found_name: str, expected: str, context: RunContext) -> bool:
         if chosen is not None and chosen.name == found_name:
             return chosen.substance.matches_name(expected)
     return False
+
+
+def exhibit_summaries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per exhibit (case, exhibit id), what its injections show together.
+
+    A substance is "identified" for the exhibit when every processed injection of it
+    identified the substance; identified in some injections only, it is "inconclusive"
+    for the exhibit, with a note saying in how many. Injections are named by file and
+    position (no sample ids: those belong to the run records).
+    """
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for record in records:
+        if record["type"] in ("sample", "qc") and record.get("exhibit_id"):
+            key = (record.get("case_id") or "", record["exhibit_id"])
+            groups.setdefault(key, []).append(record)
+    out = []
+    for (case, exhibit), runs in groups.items():
+        done = [r for r in runs if r["status"] == "ok"]
+        seen: dict[str, dict[str, list[int]]] = {}
+        notes: list[str] = []
+        for r in done:
+            findings = r.get("findings") or {}
+            for verdict in ("identified", "inconclusive"):
+                for f in findings.get(verdict, []):
+                    entry = seen.setdefault(f["substance"], {"identified": [],
+                                                             "inconclusive": []})
+                    entry[verdict].append(r["position"])
+            for note in findings.get("notes", []):
+                if note["kind"] != "limitation" and note["text"] not in notes:
+                    notes.append(note["text"])
+        substances = []
+        for name, where in seen.items():
+            everywhere = bool(done) and len(where["identified"]) == len(done)
+            substances.append({"substance": name,
+                               "verdict": "identified" if everywhere else "inconclusive",
+                               "identified_in": where["identified"],
+                               "inconclusive_in": where["inconclusive"]})
+            if where["identified"] and not everywhere:
+                notes.append(f"{name} identified in {len(where['identified'])} of "
+                             f"{len(done)} injections of the exhibit")
+        out.append({"case_id": case or None, "exhibit_id": exhibit,
+                    "injections": [{"file": r["file_name"], "position": r["position"],
+                                    "status": r["status"]} for r in runs],
+                    "substances": substances, "notes": notes})
+    return out
 
 
 def component_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:

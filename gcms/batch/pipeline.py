@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from gcms.batch.cache import cache_key, input_digest, load_cached, store_cached
-from gcms.batch.output import run_record, summary_text, write_outputs
+from gcms.batch.output import exhibit_summaries, run_record, summary_text, write_outputs
 from gcms.batch.pass1 import RunAnalysis, RunFailure, analyse_run
 from gcms.batch.pass2 import RunContext, SequenceEvidence, judge_sequence
 from gcms.batch.settings import BatchSettings
@@ -342,6 +342,7 @@ def run_batch(
         "settings": settings.to_dict(),
         "steps": [{"name": s.name, "stage": s.stage} for s in steps],
         "runs": context.records,
+        "exhibits": exhibit_summaries(context.records),
         "failed": failed,
         "sequence_notes": list(context.notes),
         "step_failures": list(context.failures),

@@ -112,6 +112,15 @@ def test_results_layout(demo):
     assert "Amphetamine; Caffeine; Theophylline" in rows[5]
     assert len(list((out / "runs").glob("*.json"))) == len(DEMO_PLAN)
     assert len(list((out / "runs").glob("*.csv"))) == len(DEMO_PLAN)
+    exhibits = {e["exhibit_id"]: e for e in document["exhibits"]}
+    for run in DEMO_PLAN:
+        if run.exhibit_id:
+            entry = exhibits[run.exhibit_id]
+            assert sorted(s["substance"] for s in entry["substances"]
+                          if s["verdict"] == "identified") == sorted(n for n, _ in run.compounds)
+            assert entry["injections"] == [{"file": run.file, "position": DEMO_PLAN.index(run),
+                                            "status": "ok"}]
+    assert not {s for s in _strings(document["exhibits"]) if s in ids}
     text = result.summary()
     assert "Methamphetamine" in text and "results.json" in text
 
