@@ -12,15 +12,23 @@ In sequence order of reasoning:
    compared with the standard of its substance nearest in the sequence (the earlier one
    on a tie) among those whose response is within :data:`REFERENCE_RESPONSE_FACTOR` of
    the candidate's (an overloaded standard elutes later and flattens its ion ratios);
-   when none is that close, with the one closest in response.
-3. **Blanks.** For sample and QC runs the blank before the run is searched for each
+   when none is that close, with the one closest in response. A standard's substance
+   that is not among its components' hits is looked up by name in the library and its
+   entries scored against every component directly (a simple spectrum can fall outside
+   the 10 best hits of a large library).
+4. **Targeted candidates.** Every component eluting where a reference standard's
+   substance could (within ``contradiction_factor`` RT windows of the standard) is also
+   scored directly against that substance's library entry, when the entry is not among
+   its hits already (``rank`` 0 in the record): the retention evidence then decides
+   between it and its lookalikes, whatever their order in the hit list.
+5. **Blanks.** For sample and QC runs the blank before the run is searched for each
    candidate on its own ions (:func:`gcms.identify.check_blank`); blank runs are read
    again from their files (their digest checked against pass 1) for that. Where runs
    holding the same substance were injected between that blank and the run, the check
    says so (the blank then shows the system clean before them, not before this run).
-4. **Judgement** of every component of every run (:func:`gcms.identify.judge_component`)
+6. **Judgement** of every component of every run (:func:`gcms.identify.judge_component`)
    and the findings of every run (:func:`gcms.identify.summarise`).
-5. **Carry-over flags** of every blank: each substance found in the run before it is
+7. **Carry-over flags** of every blank: each substance found in the run before it is
    looked for in the blank and reported with its fraction of that run's response.
 """
 
@@ -170,7 +178,59 @@ def _time(text: str | None):
 
 
 # --------------------------------------------------------------------------- standards
-def _find_standards(contexts: list[RunContext], evidence: SequenceEvidence) -> None:
+def targeted_hit(library: Library, index: int, component) -> Hit:
+    """A component scored directly against one library entry, as a hit of rank 0.
+
+    The scores are those of :mod:`gcms.library.scores` (the definitions the vectorised
+    search reproduces exactly), so a targeted hit and a searched one compare.
+    """
+    from gcms.library import Hit
+    from gcms.library.scores import composite_terms, entropy_similarity, nist_scale
+
+    entry = library.entry(index)
+    reference = library.spectrum(index)
+    terms = composite_terms(component.spectrum, reference)
+    return Hit(rank=0, library_index=index, name=entry.name, inchikey=entry.inchikey,
+               cas=entry.cas, formula=entry.formula, mw=entry.mw,
+               match_factor=nist_scale(terms.identity),
+               reverse_match_factor=nist_scale(terms.reverse),
+               similarity_match_factor=nist_scale(terms.similarity),
+               entropy_similarity=nist_scale(entropy_similarity(component.spectrum, reference)),
+               probability=0.0, retention_index=entry.retention_index, delta_ri=None,
+               ri_penalty=0.0, score=terms.identity, library_sha256=library.content_sha256,
+               source_file=entry.source_file, source_entry=entry.source_entry,
+               provenance=entry.provenance)
+
+
+class _NameIndex:
+    """Library entries by folded name and synonym (built on first use)."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self._index: dict[str, list[int]] | None = None
+
+    def entries(self, name: str) -> list[int]:
+        import json
+
+        from gcms.identify import name_key
+
+        if self._index is None:
+            index: dict[str, list[int]] = {}
+            names = self.library.column("name")
+            synonyms = self.library.column("synonyms")
+            for i, (entry_name, entry_synonyms) in enumerate(zip(names, synonyms, strict=True)):
+                keys = {name_key(entry_name)}
+                if entry_synonyms:
+                    keys.update(name_key(s) for s in json.loads(entry_synonyms))
+                for key in keys - {""}:
+                    index.setdefault(key, []).append(i)
+            self._index = index
+        return self._index.get(name_key(name), [])
+
+
+def _find_standards(contexts: list[RunContext], evidence: SequenceEvidence,
+                    library: Library, criteria: Criteria) -> None:
+    names = _NameIndex(library)
     for context in contexts:
         injection = context.injection
         if injection.type != "standard" or not injection.reference_substances:
@@ -179,7 +239,7 @@ def _find_standards(contexts: list[RunContext], evidence: SequenceEvidence) -> N
             continue
         analysis = context.analysis
         for name in injection.reference_substances:
-            best = None
+            best, how = None, "library hits"
             for index, (component, hits) in enumerate(zip(analysis.components, analysis.hits,
                                                           strict=True)):
                 for hit in hits:
@@ -188,8 +248,17 @@ def _find_standards(contexts: list[RunContext], evidence: SequenceEvidence) -> N
                             best is None or hit.match_factor > best[2].match_factor):
                         best = (index, component, hit, substance)
             if best is None:
+                how = "targeted scoring against the library entries of that name"
+                for entry in names.entries(name):
+                    for index, component in enumerate(analysis.components):
+                        hit = targeted_hit(library, entry, component)
+                        if (hit.match_factor >= criteria.spectrum.not_identified_below
+                                and (best is None or hit.match_factor > best[2].match_factor)):
+                            best = (index, component, hit, Substance.from_hit(
+                                hit, library.entry(entry).synonyms))
+            if best is None:
                 message = (f"reference substance {name!r} not found: no component of this "
-                           f"standard has it among its library hits")
+                           f"standard matches a library entry of that name")
                 context.problems.append(message)
                 context.references.append({"substance": name, "found": False,
                                            "problem": message})
@@ -200,12 +269,35 @@ def _find_standards(contexts: list[RunContext], evidence: SequenceEvidence) -> N
                 substance=name, library_name=hit.name, file=file_name(injection.file),
                 position=injection.position, component_index=index, rt_s=component.rt_s,
                 retention_index=ri, spectrum=component.spectrum,
-                match_factor=hit.match_factor, snr=component.snr, height=component.height)
+                match_factor=hit.match_factor, snr=component.snr, height=component.height,
+                library_index=hit.library_index)
             evidence.standards.append((substance, reference))
             record = reference.to_dict()
             record.pop("file")
             record.pop("position")
-            context.references.append({"found": True, **record})
+            context.references.append({"found": True, "found_by": how, **record})
+
+
+def _targeted_candidates(component, hits, evidence: SequenceEvidence, library: Library,
+                         criteria: Criteria, cache: dict) -> list[Hit]:
+    """Reference standards' library entries this component could be, not among its hits."""
+    listed = {h.library_index for h in hits}
+    rules = criteria.retention
+    out, seen = [], set()
+    for _, reference in evidence.standards:
+        index = reference.library_index
+        if index is None or index in listed or index in seen:
+            continue
+        reach = rules.contradiction_factor * rules.rt_tolerance(reference.rt_s)
+        if abs(component.rt_s - reference.rt_s) > reach:
+            continue
+        seen.add(index)
+        key = (id(component), index)
+        if key not in cache:
+            cache[key] = targeted_hit(library, index, component)
+        if cache[key].match_factor >= criteria.spectrum.not_identified_below:
+            out.append(cache[key])
+    return out
 
 
 def _reference_finder(context: RunContext, evidence: SequenceEvidence, component_index: int
@@ -436,12 +528,13 @@ def judge_sequence(
             contexts.append(RunContext(injection, None, failure))
     evidence = SequenceEvidence()
     _apply_ladders(contexts, evidence, settings)
-    _find_standards(contexts, evidence)
+    _find_standards(contexts, evidence, library, criteria)
     if before_judgement is not None:
         before_judgement(contexts, evidence)
     raw = _RawRuns()
     by_position = {c.injection.position: c for c in contexts}
     spectra: dict[int, Any] = {}
+    targeted: dict = {}
 
     def library_spectrum(index: int):
         if index not in spectra:
@@ -467,6 +560,11 @@ def judge_sequence(
                                                       strict=True)):
             candidates = [(hit, _substance(hit, analysis), library_spectrum(hit.library_index))
                           for hit in hits]
+            for hit in _targeted_candidates(component, hits, evidence, library, criteria,
+                                            targeted):
+                candidates.append((hit, Substance.from_hit(
+                    hit, library.entry(hit.library_index).synonyms),
+                    library_spectrum(hit.library_index)))
             lookup = (_blank_lookup(context, blank, component, raw, criteria, contexts)
                       if context.injection.type in ("sample", "qc") else None)
             judgements.append(judge_component(

@@ -109,14 +109,16 @@ class ReferenceStandard:
     match_factor: int
     snr: float
     height: float = math.nan
+    library_index: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (spectrum left out: it is in the standard's own record)."""
         return {"substance": self.substance, "library_name": self.library_name,
-                "file": self.file, "position": self.position,
-                "component": self.component_index, "rt_s": self.rt_s,
-                "retention_index": self.retention_index, "match_factor": self.match_factor,
-                "snr": self.snr, "height": _finite(self.height)}
+                "library_index": self.library_index, "file": self.file,
+                "position": self.position, "component": self.component_index,
+                "rt_s": self.rt_s, "retention_index": self.retention_index,
+                "match_factor": self.match_factor, "snr": self.snr,
+                "height": _finite(self.height)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -270,3 +270,30 @@ def test_identify_command(clean, tmp_path):
     shown = CliRunner().invoke(identify, ["x", "--show-criteria", "--criteria", "enfsi-dwg"])
     assert shown.exit_code == 0 and "enfsi-dwg" in shown.output
     assert spectrum("Methamphetamine").retention_index == 1180.0
+
+
+def test_standard_substance_outside_the_hit_list_is_still_the_candidate(clean, tmp_path):
+    # A library where a lookalike with methamphetamine's very spectrum comes first: with
+    # one hit per component the searches only ever list the lookalike. The standard's
+    # substance is found by name and scored directly, and the exhibit's component is
+    # judged as methamphetamine too; retention excludes the lookalike.
+    from batch_sim import library
+
+    from gcms.library import Library
+
+    demo = library()
+    twin = spectrum("Methamphetamine").replace(name="Lookalike-58", retention_index=1330.0,
+                                              synonyms=(), cas=None, inchikey=None)
+    lib = Library.from_spectra([twin, *(demo.spectrum(i) for i in range(len(demo)))])
+    result = run_batch(clean, library=lib, workers=1, settings=BatchSettings(top=1))
+    standard = record(result, "S1")
+    meth_ref = next(r for r in standard["references"] if r["substance"] == "Methamphetamine")
+    assert meth_ref["found"] and meth_ref["found_by"].startswith("targeted")
+    exhibit = record(result, "X1")
+    meth = component_of(exhibit, "Methamphetamine")
+    assert meth["verdict"] == "identified"
+    assert meth["library"]["rank"] == 0
+    runner = next(c for c in meth["criteria"] if c["criterion"] == "distinct_from_runner_up")
+    assert runner["result"] == "pass" and "Lookalike-58" in runner["detail"]
+    assert [a["substance"] for a in meth["alternatives"]] == ["Lookalike-58"]
+    assert meth["alternatives"][0]["verdict"] == "not identified"
