@@ -8,21 +8,22 @@ data ``X`` (scans × ions) are modelled as
 where column ``k`` of ``P`` is component ``k``'s elution profile (zero outside its
 window, maximum 1), row ``k`` of ``A`` its spectrum (abundance of every ion at the
 apex), and ``f`` a flat offset per ion over the region (what the baseline left). The
-amplitudes are the non-negative least-squares solution, found by hierarchical
-alternating least squares (HALS: exact coordinate updates, one component at a time;
-Cichocki & Phan, IEICE Trans. E92-A (2009) 708). Every ion is fitted to all the
+amplitudes are the exact non-negative least-squares solution of every ion, found for
+all ions of all regions at once by block principal pivoting (Kim & Park 2011; checked
+against scipy's Lawson–Hanson NNLS in the tests). Every ion is fitted to all the
 overlapping profiles at once, so an ion shared by co-eluting compounds is divided
 between them in proportion to how well each profile explains its trace (AMDIS fits
 each ion to the model peaks the same way; Stein 1999).
 
 With ``refine_profiles`` the profiles start as the smoothed model-ion traces and are
-then re-estimated from all ions (alternating least squares with the profile kept
-non-negative, inside its window and unimodal), which lowers the noise a single model
-ion brings into every extracted spectrum.
+then re-estimated from the significant ions (alternating least squares: hierarchical
+updates of one profile at a time, Cichocki & Phan, IEICE Trans. E92-A (2009) 708, with
+each profile kept non-negative, inside its window, smooth and unimodal), which lowers
+the noise a single model ion brings into every extracted spectrum.
 
 Regions of equal component count and similar length are stacked into 3-D arrays and
-fitted together: the loops run over components of a region (a handful) and iterations,
-never over regions, scans or ions.
+fitted together: the loops run over the components of a region (for the profile
+updates) and over iterations, never over regions, scans or ions.
 
 The standard error of each amplitude is that of weighted least squares with the
 profiles fixed, ``var(A_kj) = Σ_l G_kl² σ²(x_lj)`` with ``G = (PᵀP)⁻¹Pᵀ`` and σ from
@@ -42,13 +43,10 @@ __all__ = ["Fit", "fit_regions", "regions_of"]
 
 #: Ions (the component's largest) whose traces the shape test compares with the model.
 SHAPE_IONS = 5
-#: Outer alternating iterations (profiles and spectra) when refining profiles.
-REFINE_ITERATIONS = 6
-#: HALS sweeps over the spectra per outer iteration, and at most at the end (it stops
-#: once a sweep changes no amplitude by more than HALS_TOLERANCE of the largest).
+#: Outer alternating iterations (profiles and spectra) when refining profiles, and the
+#: HALS sweeps of the spectra in each.
+REFINE_ITERATIONS = 3
 INNER_SWEEPS = 4
-FINAL_SWEEPS = 60
-HALS_TOLERANCE = 1e-5
 
 
 @dataclass(slots=True)
@@ -97,34 +95,102 @@ def _unimodal(profiles: np.ndarray) -> np.ndarray:
     return np.where(index <= apex, left, right)
 
 
-def _hals_spectra(ptx: np.ndarray, ptp: np.ndarray, amplitude: np.ndarray, sweeps: int,
-                  tolerance: float = HALS_TOLERANCE) -> None:
+def _nnls(ptp: np.ndarray, ptx: np.ndarray, max_iter: int = 100,
+          start: np.ndarray | None = None) -> np.ndarray:
+    """Exact non-negative least squares for every (region, ion) at once.
+
+    Block principal pivoting (Kim & Park, SIAM J. Sci. Comput. 33 (2011) 3261): with
+    ``G = PᵀP`` and ``b = Pᵀx`` per column, keep a passive set ``F``, solve
+    ``G_FF x_F = b_F`` (``x = 0`` elsewhere) and compute the gradient ``y = G x − b``;
+    a column is optimal when ``x_F ≥ 0`` and ``y ≥ 0`` off ``F`` (the KKT conditions).
+    All infeasible variables are exchanged at once while their number falls; when it
+    does not, three more full exchanges are allowed, then one variable at a time (the
+    largest index), which guarantees termination. It starts from the unconstrained
+    solution (``F`` = every slot), optimal already for most ions, or from the positive
+    entries of ``start`` (an approximate solution: most passive sets are then right),
+    and each iteration solves only the columns still infeasible, as one batched
+    ``solve``. ``ptp`` (R, K, K), ``ptx`` (R, K, m) -> (R, K, m).
+    """
+    n_regions, n_slots, n_ions = ptx.shape
+    active = np.diagonal(ptp, axis1=1, axis2=2) > 0  # (R, K): slots that exist
+    ridge = 1e-12 * np.maximum(np.abs(ptp).max(axis=(1, 2)), 1e-300)
+    eye = np.eye(n_slots)
+    base = ptp + ridge[:, None, None] * eye + (~active)[:, :, None] * eye
+    rhs = np.moveaxis(ptx, 1, 2)                     # (R, m, K)
+    if start is None:
+        x = np.moveaxis(np.linalg.solve(base, ptx * active[:, :, None]), 1, 2)
+        passive = np.broadcast_to(active[:, None, :], x.shape).copy()
+        y = np.zeros_like(x)
+    else:
+        passive = (np.moveaxis(start, 1, 2) > 0) & active[:, None, :]
+        x, y = _solve_passive(ptp, base, rhs, passive, ridge, eye)
+    tolerance = 1e-10 * np.maximum(np.abs(rhs).max(axis=2, keepdims=True), 1e-300)
+    best = np.full((n_regions, n_ions), n_slots + 1)
+    chances = np.full((n_regions, n_ions), 3)
+    for _ in range(max_iter):
+        infeasible = ((passive & (x < -tolerance)) | (~passive & (y < -tolerance))) \
+            & active[:, None, :]
+        count = infeasible.sum(axis=2)
+        todo_r, todo_m = np.nonzero(count)
+        if todo_r.size == 0:
+            break
+        bad = infeasible[todo_r, todo_m]
+        n_bad = count[todo_r, todo_m]
+        fewer = n_bad < best[todo_r, todo_m]
+        chance = chances[todo_r, todo_m]
+        full = fewer | (chance >= 1)
+        best[todo_r, todo_m] = np.where(fewer, n_bad, best[todo_r, todo_m])
+        chances[todo_r, todo_m] = np.where(fewer, 3, np.where(chance >= 1, chance - 1, chance))
+        last = n_slots - 1 - np.argmax(bad[:, ::-1], axis=1)
+        single = np.zeros_like(bad)
+        single[np.arange(bad.shape[0]), last] = True
+        flip = np.where(full[:, None], bad, single)
+        now = passive[todo_r, todo_m] ^ flip
+        passive[todo_r, todo_m] = now
+        solved, gradient = _solve_columns(ptp[todo_r], base[todo_r], rhs[todo_r, todo_m], now,
+                                          ridge[todo_r], eye)
+        x[todo_r, todo_m] = solved
+        y[todo_r, todo_m] = gradient
+    return np.moveaxis(np.maximum(x, 0.0), 2, 1)
+
+
+def _solve_columns(gram: np.ndarray, base: np.ndarray, rhs: np.ndarray, passive: np.ndarray,
+                   ridge: np.ndarray, eye: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x_F = G_FF⁻¹ b_F`` and the gradient off ``F``, one column per row (C, K)."""
+    both = passive[:, :, None] & passive[:, None, :]
+    system = np.where(both, base, 0.0) + (~passive)[:, :, None] * eye \
+        + ridge[:, None, None] * eye
+    solved = np.linalg.solve(system, (rhs * passive)[:, :, None])[:, :, 0]
+    solved = np.where(passive, solved, 0.0)
+    gradient = np.einsum("ckl,cl->ck", gram, solved) - rhs
+    return solved, np.where(passive, 0.0, gradient)
+
+
+def _solve_passive(ptp, base, rhs, passive, ridge, eye):
+    """:func:`_solve_columns` for every (region, ion) column of a stack."""
+    n_regions, n_ions, _ = rhs.shape
+    r = np.repeat(np.arange(n_regions), n_ions)
+    solved, gradient = _solve_columns(ptp[r], base[r], rhs.reshape(-1, rhs.shape[2]),
+                                      passive.reshape(-1, rhs.shape[2]), ridge[r], eye)
+    return solved.reshape(rhs.shape), gradient.reshape(rhs.shape)
+
+
+def _hals_sweeps(ptp: np.ndarray, ptx: np.ndarray, amplitude: np.ndarray, sweeps: int) -> None:
     """In-place HALS sweeps on the amplitudes (R, K, m) for fixed profiles.
 
-    Stops early when a sweep changes no amplitude by more than ``tolerance`` times the
-    largest amplitude of the stack.
+    Hierarchical alternating least squares (Cichocki & Phan 2009): each sweep updates
+    one component's amplitudes at a time exactly, ``A_k ← max(0, A_k + (b_k − G_k A) /
+    G_kk)``. Warm-started from the previous amplitudes, a few sweeps follow the small
+    change of the profiles during refinement; the final amplitudes are :func:`_nnls`'s.
     """
-    n_slots = ptp.shape[1]
     diag = np.diagonal(ptp, axis1=1, axis2=2)
     active = diag > 0
     safe = np.where(active, diag, 1.0)
     for _ in range(sweeps):
-        before = amplitude.copy()
-        for k in range(n_slots):
+        for k in range(ptp.shape[1]):
             grad = ptx[:, k, :] - (ptp[:, k : k + 1, :] @ amplitude)[:, 0, :]
             updated = np.maximum(amplitude[:, k, :] + grad / safe[:, k, None], 0.0)
             amplitude[:, k, :] = np.where(active[:, k, None], updated, 0.0)
-        scale = float(np.abs(amplitude).max())
-        if scale == 0.0 or float(np.abs(amplitude - before).max()) <= tolerance * scale:
-            break
-
-
-def _least_squares_start(ptx: np.ndarray, ptp: np.ndarray) -> np.ndarray:
-    """Unconstrained least-squares amplitudes clipped at zero: HALS's starting point."""
-    n_slots = ptp.shape[1]
-    ridge = 1e-9 * np.maximum(np.abs(ptp).max(axis=(1, 2)), 1e-300)
-    system = ptp + np.eye(n_slots)[None] * ridge[:, None, None]
-    return np.maximum(np.linalg.solve(system, ptx), 0.0)
 
 
 def _fit_bucket(x: np.ndarray, profiles: np.ndarray, window: np.ndarray,
@@ -135,15 +201,14 @@ def _fit_bucket(x: np.ndarray, profiles: np.ndarray, window: np.ndarray,
     ``ion_sigma`` (R, m) is the noise σ of each ion's baseline in the region; the
     profile updates use only the ions whose amplitude is at least 3 standard errors
     (σ / ‖profile‖), so the hundreds of noise-only ions do not pull noise into the
-    profiles, and each updated profile is smoothed like the model traces
-    (``smooth_sigma`` scans) before it is made unimodal.
+    profiles, and after each sweep the profiles are smoothed like the model traces
+    (``smooth_sigma`` scans) and made unimodal.
     """
     from scipy.ndimage import gaussian_filter1d
 
     ptp = _gram(profiles, profiles)
     ptx = _gram(profiles, x)
-    amplitude = _least_squares_start(ptx, ptp)
-    _hals_spectra(ptx, ptp, amplitude, INNER_SWEEPS)
+    amplitude = _nnls(ptp, ptx)
     if refine:
         for _ in range(REFINE_ITERATIONS):
             norms = np.sqrt(np.diagonal(ptp, axis1=1, axis2=2))[:, :, None]
@@ -157,20 +222,21 @@ def _fit_bucket(x: np.ndarray, profiles: np.ndarray, window: np.ndarray,
                 norm = aat[:, k, k]
                 grad = xat[:, :, k] - (profiles @ aat[:, :, k : k + 1])[:, :, 0]
                 step = grad / np.where(norm > 0, norm, 1.0)[:, None]
-                updated = np.maximum(profiles[:, :, k] + step, 0.0)
-                if smooth_sigma >= 0.3:
-                    updated = gaussian_filter1d(updated, smooth_sigma, axis=1, mode="constant")
-                updated *= window[:, :, k]
+                updated = np.maximum(profiles[:, :, k] + step, 0.0) * window[:, :, k]
                 profiles[:, :, k] = np.where((norm > 0)[:, None], updated, profiles[:, :, k])
-            shaped = _unimodal(profiles[:, :, :n_components])
+            shaped = profiles[:, :, :n_components]
+            if smooth_sigma >= 0.3:  # all profiles at once, after the sweep
+                shaped = gaussian_filter1d(shaped, smooth_sigma, axis=1, mode="constant") \
+                    * window
+            shaped = _unimodal(shaped)
             top = shaped.max(axis=1)
             scale = np.where(top > 0, top, 1.0)
             profiles[:, :, :n_components] = shaped / scale[:, None, :]
             amplitude[:, :n_components, :] *= scale[:, :, None]
             ptp = _gram(profiles, profiles)
             ptx = _gram(profiles, x)
-            _hals_spectra(ptx, ptp, amplitude, INNER_SWEEPS)
-    _hals_spectra(ptx, ptp, amplitude, FINAL_SWEEPS)
+            _hals_sweeps(ptp, ptx, amplitude, INNER_SWEEPS)
+        amplitude = _nnls(ptp, ptx, start=amplitude)
     return amplitude, profiles
 
 
@@ -285,3 +351,76 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
     return Fit(amplitude=amplitude, stderr=stderr, profiles=profiles, region=region,
                explained=explained, excess=excess, at_apex=at_apex, recorded=recorded,
                neighbour_share=neighbour_share)
+
+
+def refit(prepared: Prepared, perception: Perception, previous: Fit, kept: np.ndarray,
+          changed: np.ndarray, *, refine: bool) -> Fit:
+    """The fit of ``perception``, reusing the previous fit where a region did not change.
+
+    ``perception`` holds the previous perception's candidates ``kept``: ``kept`` maps
+    each candidate to its index in the previous perception; ``changed``
+    marks candidates whose window changed (a merge). A region whose members are exactly
+    one previous region, none changed, has the same data, profiles and so the same fit;
+    only the other regions are fitted again (with one fit per round over the whole run,
+    most of a round's work was repeating unchanged regions).
+    """
+    n = len(perception)
+    region = regions_of(perception.start, perception.end)
+    old_region = previous.region[kept]
+    n_regions = int(region.max()) + 1 if n else 0
+    # A region is clean when all its members come from one previous region, that region
+    # kept all its members, and no member's window changed.
+    lowest = np.full(n_regions, np.iinfo(np.int64).max)
+    highest = np.full(n_regions, -1)
+    np.minimum.at(lowest, region, old_region)
+    np.maximum.at(highest, region, old_region)
+    size_now = np.bincount(region, minlength=n_regions)
+    size_before = np.bincount(previous.region)
+    dirty_region = (lowest != highest) | (size_now != size_before[np.clip(
+        lowest, 0, size_before.size - 1)])
+    np.logical_or.at(dirty_region, region, changed)
+    dirty = dirty_region[region]
+    out = Fit(
+        amplitude=previous.amplitude[kept].copy(), stderr=previous.stderr[kept].copy(),
+        profiles=[previous.profiles[k] for k in kept], region=region,
+        explained=previous.explained[kept].copy(), excess=previous.excess[kept].copy(),
+        at_apex=previous.at_apex[kept].copy(), recorded=previous.recorded[kept].copy(),
+        neighbour_share=[{} for _ in range(n)],
+    )
+    new_of_old = {int(old): new for new, old in enumerate(kept)}
+    for new in np.flatnonzero(~dirty):  # result objects: re-keyed dictionaries
+        out.neighbour_share[new] = {new_of_old[o]: v for o, v in
+                                    previous.neighbour_share[kept[new]].items()}
+    # A region that only lost members keeps its members' refined profiles and is solved
+    # again for the spectra alone; one holding a merged (widened) component is refined
+    # from the start.
+    widened = np.zeros(n_regions, dtype=bool)
+    np.logical_or.at(widened, region, changed)
+    resolve = dirty & ~widened[region]
+    if np.any(resolve):
+        reused = perception.take(np.arange(n))
+        reused.trace = reused.trace.copy()
+        for new in np.flatnonzero(resolve):  # result objects: place each kept profile
+            offset = perception.start[new] - perception.origin[new]
+            reused.trace[new] = 0.0
+            reused.trace[new, offset : offset + out.profiles[new].size] = out.profiles[new]
+        _fill(out, np.flatnonzero(resolve), fit_regions(
+            prepared, reused.take(np.flatnonzero(resolve)), refine=False))
+    rows = np.flatnonzero(dirty & widened[region])
+    if rows.size:
+        _fill(out, rows, fit_regions(prepared, perception.take(rows), refine=refine))
+    return out
+
+
+def _fill(out: Fit, rows: np.ndarray, sub: Fit) -> None:
+    """Copy a fit of candidates ``rows`` into ``out`` (neighbour keys re-indexed)."""
+    out.amplitude[rows] = sub.amplitude
+    out.stderr[rows] = sub.stderr
+    out.explained[rows] = sub.explained
+    out.excess[rows] = sub.excess
+    out.at_apex[rows] = sub.at_apex
+    out.recorded[rows] = sub.recorded
+    for local, new in enumerate(rows):  # result objects
+        out.profiles[new] = sub.profiles[local]
+        out.neighbour_share[new] = {int(rows[o]): v for o, v in
+                                    sub.neighbour_share[local].items()}

@@ -39,7 +39,7 @@ done once over the whole scan × ion matrix with array operations:
    the ion source's load under a large peak). The model profile is the S/N²-weighted
    mean of the normalised traces of up to five of its sharpest ions.
 10. **Window**: from the apex of the model profile outwards, until it falls to the
-    noise (2 σ, or 0.5 % of its apex) or rises again significantly from its running
+    noise (2 σ, or 1 % of its apex) or rises again significantly from its running
     minimum (a valley towards a neighbour).
 """
 
@@ -81,6 +81,10 @@ SKEW_MIN_SNR = 10.0
 SHARPNESS_HALF_SNR = 10.0
 #: Number of ions whose traces are averaged into a candidate's model profile.
 MODEL_IONS = 5
+#: A window ends where the model profile falls to this fraction of its apex (or to 2 σ
+#: of its noise); beyond, a profile adds nothing measurable to a spectrum but would
+#: chain neighbouring windows into long regions.
+WINDOW_STOP = 0.01
 #: How far a window may reach before and after the apex, in FWHM.
 WINDOW_REACH = (20.0, 40.0)
 
@@ -520,14 +524,14 @@ def windows(trace: np.ndarray, centre: int, sigma_rel: np.ndarray,
     """Offsets (from column ``centre``, the model ion's apex) of each window's first and last scan.
 
     From the highest point of each relative model trace within ``search`` columns of
-    ``centre`` outwards, until it falls to 2 σ (or 0.5 % of that height) or rises again
+    ``centre`` outwards, until it falls to 2 σ (or 1 % of that height) or rises again
     from its running minimum by 3 σ (or 5 %): a valley towards a neighbour (module step 10).
     """
     rows = np.arange(trace.shape[0])
     near = np.nan_to_num(trace[:, centre - search : centre + search + 1], nan=-np.inf)
     peak = centre - search + np.argmax(near, axis=1)
     height = np.maximum(trace[rows, peak], 1e-300)
-    stop = np.maximum(2.0 * sigma_rel, 0.005 * height)
+    stop = np.maximum(2.0 * sigma_rel, WINDOW_STOP * height)
     rise = np.maximum(3.0 * sigma_rel, 0.05 * height)
     length = trace.shape[1]
     steps = np.arange(length)

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 
 from gcms.deconvolution.component import Component, Deconvolution
-from gcms.deconvolution.extraction import Fit, fit_regions
+from gcms.deconvolution.extraction import Fit, fit_regions, refit
 from gcms.deconvolution.perception import Perception, Prepared, perceive, prepare
 from gcms.deconvolution.settings import MIN_FWHM_SCANS, DeconvolutionSettings
 from gcms.run import Run
@@ -34,8 +34,8 @@ SHADOW_RATIO = 20.0
 SHADOW_TAIL = 3.0
 SHADOW_ION_RATIO = 0.2
 SHADOW_SHARED = 0.7
-#: A neighbour is named in a component's warning when its profile is at least this
-#: fraction of its own maximum at the component's apex...
+#: A neighbour is named in a component's warning when either profile is at least this
+#: fraction of its own maximum at the other's apex...
 WARN_OVERLAP = 0.05
 #: ...and they share ions of at least this fraction of each one's base peak.
 WARN_SHARED_FRACTION = 0.10
@@ -230,7 +230,9 @@ def _warnings(index: int, fit: Fit, significant: np.ndarray, masses: np.ndarray,
     own = np.where(significant[index], fit.amplitude[index], 0.0)
     own_major = own >= WARN_SHARED_FRACTION * own.max() if own.max() > 0 else own > 0
     for other, overlap in sorted(fit.neighbour_share[index].items()):
-        if other not in keep_ids or overlap < WARN_OVERLAP:
+        # Co-elution is mutual: either profile reaching the other's apex counts.
+        reach = max(overlap, fit.neighbour_share[other].get(index, 0.0))
+        if other not in keep_ids or reach < WARN_OVERLAP:
             continue
         theirs = np.where(significant[other], fit.amplitude[other], 0.0)
         if theirs.max() <= 0:
@@ -241,9 +243,10 @@ def _warnings(index: int, fit: Fit, significant: np.ndarray, masses: np.ndarray,
         ions = ", ".join(str(int(m)) for m in masses[shared][:8])
         more = f" and {int(shared.sum()) - 8} more" if shared.sum() > 8 else ""
         notes.append(
-            f"co-elutes with the component at {rt[other]:.2f} s (its profile is "
-            f"{100 * overlap:.0f} % of its maximum at this apex) and shares m/z {ions}{more}: "
-            "the abundances of these ions are divided between the two by the fit")
+            f"co-elutes with the component at {rt[other]:.2f} s (their profiles overlap: "
+            f"{100 * reach:.0f} % of a maximum at the other's apex) and shares m/z "
+            f"{ions}{more}: the abundances of these ions are divided between the two by "
+            "the fit")
     return tuple(notes)
 
 
@@ -320,17 +323,20 @@ def deconvolve(run: Run, settings: DeconvolutionSettings | None = None) -> Decon
     which explains most of its model ion's trace, and a spectrum that is not mostly
     column bleed. Two candidates that elute within one FWHM with spectra of cosine ≥
     ``merge_cosine`` are one compound split in two (AMDIS's known failing) and are
-    merged. The surviving candidates are fitted again, until nothing changes.
+    merged. The regions that lost or gained a candidate are fitted again, until nothing
+    changes.
     """
     settings = settings or DeconvolutionSettings()
     prepared, maxima = prepare(run, settings)
     perception = perceive(prepared, maxima, settings)
     rejected: Counter = Counter()
     components: tuple[Component, ...] = ()
+    fit = None
     for round_ in range(MAX_ROUNDS + 1):
         if not len(perception):
             break
-        fit = fit_regions(prepared, perception, refine=settings.refine_profiles)
+        if fit is None:
+            fit = fit_regions(prepared, perception, refine=settings.refine_profiles)
         keep, verdict = _judge(prepared, perception, fit, settings)
         if keep.all() or round_ == MAX_ROUNDS:
             components = _components(run, prepared, perception, fit, verdict)
@@ -338,9 +344,15 @@ def deconvolve(run: Run, settings: DeconvolutionSettings | None = None) -> Decon
         rejected.update(verdict["counts"])
         stronger, weaker = verdict["absorb"].T
         # A merged component's window is the union of the two it was split into.
+        changed = np.zeros(len(perception), dtype=bool)
+        changed[stronger] = True
         np.minimum.at(perception.start, stronger, perception.start[weaker])
         np.maximum.at(perception.end, stronger, perception.end[weaker])
-        perception = perception.take(keep)
+        kept = np.flatnonzero(keep)
+        perception = perception.take(kept)
+        if len(perception):
+            fit = refit(prepared, perception, fit, kept, changed[kept],
+                        refine=settings.refine_profiles)
     return Deconvolution(
         components=components,
         settings=settings,
