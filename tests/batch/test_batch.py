@@ -297,3 +297,40 @@ def test_standard_substance_outside_the_hit_list_is_still_the_candidate(clean, t
     assert runner["result"] == "pass" and "Lookalike-58" in runner["detail"]
     assert [a["substance"] for a in meth["alternatives"]] == ["Lookalike-58"]
     assert meth["alternatives"][0]["verdict"] == "not identified"
+
+
+def test_command_modules_extend_gcms_batch(clean, tmp_path, monkeypatch):
+    import sys
+    import types
+
+    import click
+    import gcms_cli.identify as command
+
+    module = types.ModuleType("gcms_cli.fake_extension")
+    calls = []
+
+    class Recorder:
+        name, stage = "fake-store", "after-write"
+
+        def __init__(self, store):
+            self.store = store
+
+        def __call__(self, context):
+            calls.append((self.store, (context.out_dir / "results.json").exists()))
+
+    option = click.Option(["--fake-store"], help="record somewhere")
+    module.BATCH_OPTIONS = [option]
+    module.batch_steps = lambda options: ([Recorder(options["fake_store"])]
+                                          if options.get("fake_store") else [])
+    monkeypatch.setitem(sys.modules, "gcms_cli.fake_extension", module)
+    monkeypatch.setattr(command, "BATCH_EXTENSIONS", ("gcms_cli.fake_extension",))
+    monkeypatch.setattr(command.importlib.util, "find_spec", lambda name: True)
+    command.batch.params.append(option)
+    try:
+        result = CliRunner().invoke(command.batch, [str(clean), "--out", str(tmp_path / "o"),
+                                                    "--workers", "1", "--quiet",
+                                                    "--fake-store", "S1"])
+    finally:
+        command.batch.params.remove(option)
+    assert result.exit_code == 0, result.output
+    assert calls == [("S1", True)]
