@@ -190,7 +190,7 @@ def simulated(scenarios, seeds, quick, with_pyms):
 
 
 def speed(with_pyms):
-    """A 3,600-scan run over m/z 35-550 (60 compounds)."""
+    """A 3,600-scan run over m/z 35-550, 60 compounds: best CPU s of 5 (gcms), 3 (PyMassSpec)."""
     rng = np.random.default_rng(5)
     settings = SimulationSettings(duration_s=899.75, start_s=180.0, scan_rate_hz=4.0, seed=5)
     compounds = []
@@ -206,7 +206,9 @@ def speed(with_pyms):
     out = {"scans": sim.run.n_scans, "ions": 516, "gcms_seconds": ours,
            "gcms_recall": found.recall, "gcms_precision": found.precision}
     if with_pyms:
-        rt, spectra, theirs = run_pyms(sim.run)
+        timings = [run_pyms(sim.run) for _ in range(3)]  # best of 3, as for gcms
+        rt, spectra, _ = timings[0]
+        theirs = min(t[2] for t in timings)
         other = score(rt, spectra, sim.truth, similarity=spectrum_similarity)
         out.update(pyms_seconds=theirs, ratio=theirs / ours, pyms_recall=other.recall,
                    pyms_precision=other.precision)

@@ -507,10 +507,17 @@ def _model_traces(prepared: Prepared, maxima: IonMaxima, rows: np.ndarray,
     height = maxima.height[rows]
     weight = np.minimum(maxima.snr[rows], 50.0) ** 2
     relative = np.nan_to_num(values, nan=0.0) / height[:, None]
+    # Sums per candidate: sort by owner and add contiguous runs (ufunc.at is slow).
+    order = np.argsort(owner, kind="stable")
+    sorted_owner = owner[order]
+    starts = np.flatnonzero(np.r_[True, sorted_owner[1:] != sorted_owner[:-1]])
     total = np.zeros((n_cand, offsets.size))
     norm = np.zeros((n_cand, offsets.size))
-    np.add.at(total, owner, relative * weight[:, None])
-    np.add.at(norm, owner, valid * weight[:, None])
+    if order.size:
+        total[sorted_owner[starts]] = np.add.reduceat(
+            (relative * weight[:, None])[order], starts, axis=0)
+        norm[sorted_owner[starts]] = np.add.reduceat(
+            (valid * weight[:, None])[order], starts, axis=0)
     trace = np.where(norm > 0, total / np.where(norm > 0, norm, 1.0), np.nan)
     level = prepared.background[maxima.scan[rows], maxima.ion[rows]]
     sigma_rel = prepared.smooth_gain * prepared.sigma(level) / height
@@ -555,11 +562,13 @@ def prepare(run: Run, settings: DeconvolutionSettings) -> tuple[Prepared, IonMax
     fwhm = max(width_s / step, 1.5) if step > 0 else 3.0
     if settings.peak_width_s is None:
         fwhm = estimate_fwhm_scans(raw, noise, fwhm) or fwhm
-    light, _ = _smooth(raw, fwhm)
+    light, gain = _smooth(raw, fwhm)
     background = _ion_baselines(raw, light, noise, fwhm)
     model_ok = ~np.isin(masses, settings.bleed_mz + settings.background_mz + settings.excluded_mz)
     data = raw - background
-    smooth, gain = _smooth(data, fwhm)
+    # Smoothing is linear and the baseline varies over many peak widths (smoothing leaves
+    # it as it is), so the smoothed corrected data are the smoothed raw data less it.
+    smooth = light - background
     prepared = Prepared(times=times, masses=masses, data=data, smooth=smooth,
                         background=background, noise=noise, smooth_gain=gain,
                         fwhm_scans=fwhm, skew_per_u=0.0, model_ok=model_ok)
