@@ -286,6 +286,10 @@ def _window_min(values: np.ndarray, h: int, side: str) -> np.ndarray:
 
 # --------------------------------------------------------------------------- stages
 def _matrix(run: Run, settings: DeconvolutionSettings) -> tuple[np.ndarray, np.ndarray]:
+    name = run.metadata.source_path or repr(run)
+    if run.metadata.acquisition == "trace":
+        raise GcmsError(f"{name}: a detector trace without mass spectra cannot be "
+                        "deconvoluted (use gcms.signal.find_peaks on it)")
     bounds = run.nominal_mz_range
     if bounds is None or run.n_scans < 5:
         raise GcmsError(f"{run.metadata.source_path or run!r}: run has too few scans or "

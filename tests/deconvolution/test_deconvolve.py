@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.optimize import nnls
 
-from gcms import GcmsError, Run, Spectrum
+from gcms import GcmsError, Run, RunMetadata, Spectrum
 from gcms.deconvolution import (
     BLEED_IONS,
     Component,
@@ -196,6 +196,11 @@ def test_empty_and_tiny_runs_are_refused_by_name():
                 intensity=[])
     with pytest.raises(GcmsError, match="no peaks"):
         deconvolve(empty)
+    trace = Run(scan_times=np.arange(10.0), scan_offsets=np.arange(11), mz=np.zeros(10),
+                intensity=np.ones(10), metadata=RunMetadata(acquisition="trace",
+                                                            source_path="fid.ch"))
+    with pytest.raises(GcmsError, match="fid.ch: a detector trace"):
+        deconvolve(trace)
     with pytest.raises(GcmsError, match="holds no data"):
         sim = simulate([], settings=SimulationSettings(duration_s=30.0))
         deconvolve(sim.run, DeconvolutionSettings(mz_min=600, mz_max=700))
