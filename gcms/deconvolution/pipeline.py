@@ -326,7 +326,16 @@ def deconvolve(run: Run, settings: DeconvolutionSettings | None = None) -> Decon
     merged. The regions that lost or gained a candidate are fitted again, until nothing
     changes.
     """
-    settings = settings or DeconvolutionSettings()
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread: the same run gives the same components to the last bit in a
+    # batch worker (single-threaded) and in the main process (threaded BLAS splits
+    # products differently), and the work is sized for one core anyway.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _deconvolve(run, settings or DeconvolutionSettings())
+
+
+def _deconvolve(run: Run, settings: DeconvolutionSettings) -> Deconvolution:
     prepared, maxima = prepare(run, settings)
     perception = perceive(prepared, maxima, settings)
     rejected: Counter = Counter()

@@ -262,3 +262,33 @@ def test_block_pivoting_nnls_equals_lawson_hanson(n_slots):
             for j in range(40):
                 reference = nnls(profiles[r], data[r, :, j], maxiter=1000)[0]
                 np.testing.assert_allclose(ours[r, :, j], reference, atol=1e-9)
+
+
+def test_same_bits_whatever_the_blas_thread_count(tmp_path):
+    """A batch worker (one BLAS thread) and this process give identical components."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys, numpy as np\n"
+        "from gcms.simulate import *\n"
+        "from gcms.deconvolution import deconvolve\n"
+        "rng = np.random.default_rng(3)\n"
+        "st = SimulationSettings(duration_s=200.0, start_s=100.0, seed=3)\n"
+        "a, b = random_spectrum(rng), random_spectrum(rng)\n"
+        "t2 = retention_for_resolution(180.0, 0.5)\n"
+        "sim = simulate([(a, 180.0, amount_for_snr(a, 20, settings=st, on='tic')),\n"
+        "                (b, t2, amount_for_snr(b, 20, settings=st, on='tic'))], settings=st)\n"
+        "out = [c.to_dict() for c in deconvolve(sim.run)]\n"
+    )
+    dump = "with open(sys.argv[1], 'w') as handle:\n    json.dump(out, handle)\n"
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-c", script + dump, str(tmp_path / "one.json")], env=env,
+                   check=True)
+    here: dict = {}
+    exec(script, here)  # noqa: S102 - the very same computation, in this (threaded) process
+    one = json.loads((tmp_path / "one.json").read_text())
+    assert one == json.loads(json.dumps(here["out"])) and len(one) == 2
