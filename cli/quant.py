@@ -1,4 +1,10 @@
-"""``gcms quant``: quantitation of a sequence against its own reference standards."""
+"""``gcms quant``: quantitation of a sequence against its own reference standards.
+
+Also extends ``gcms batch`` (see :mod:`gcms_cli.identify`): ``--method METHOD.toml``
+adds :class:`gcms.quantitation.batch.QuantitationStep`, so each run's record in the
+batch's results.json gains its ``quantitation`` and the batch folder its
+calibration.json and calibration plots.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,30 @@ import sys
 
 import click
 from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, error_line
+
+#: Options ``gcms batch`` takes from this module (:mod:`gcms_cli.identify`).
+BATCH_OPTIONS = [
+    click.Option(["--method", "quant_method"], metavar="METHOD.toml",
+                 help="Quantitation method (a TOML file, or a name in $GCMS_METHODS or "
+                      "./instruments/methods): every run's record gains its quantitation "
+                      "(checked against its identification), OUT gains calibration.json "
+                      "and a calibration plot per analyte; a failed calibration or check "
+                      "standard exits 1."),
+]
+
+
+def batch_steps(options: dict) -> list:
+    """The batch step of ``--method`` (none without it); a bad method is a usage error."""
+    name = options.get("quant_method")
+    if not name:
+        return []
+    from gcms.errors import GcmsError
+    from gcms.quantitation.batch import load_step
+
+    try:
+        return [load_step(name)]
+    except GcmsError as error:
+        raise click.UsageError(f"--method: {error}") from None
 
 
 def _num(value, digits: int = 4) -> str:
