@@ -302,6 +302,7 @@ def _quantitation(record: Mapping[str, Any]) -> list[QuantitationRow]:
         amount = q.get("amount_in_exhibit") or {}
         k = _number(q.get("coverage_factor"))
         u = _number(amount.get("purity_uncertainty_percent"))
+        u_mass = _number(amount.get("mass_uncertainty_mg"))
         rows.append(QuantitationRow(
             sample_id=str(record.get("sample_id")), substance=str(q.get("substance")),
             status=str(q.get("status")), reportable=bool(q.get("reportable")),
@@ -310,6 +311,7 @@ def _quantitation(record: Mapping[str, Any]) -> list[QuantitationRow]:
             unit=str(q.get("unit") or ""), purity_percent=_number(amount.get("purity_percent")),
             purity_expanded_uncertainty=u * k if u is not None and k else None,
             mass_mg=_number(amount.get("mass_mg")),
+            mass_expanded_uncertainty_mg=u_mass * k if u_mass is not None and k else None,
             basis=q.get("uncertainty_basis"), message=q.get("message")))
     return rows
 
@@ -441,13 +443,36 @@ def _weight(value: str | None, unit: str | None) -> str | None:
     return f"{value} {unit}" if value is not None else None
 
 
+def _store_analysis(case_file: Mapping[str, Any], exhibit_id: str,
+                    analysis_id: str | None) -> tuple[dict[str, Any], list[str]]:
+    """The analysis a store report shows, and a note naming the exhibit's others.
+
+    One analysis (one batch: its runs, standards and blanks) per report, so that the
+    records of different sequences are never mixed; by default the latest that has a
+    result of the exhibit.
+    """
+    analyses = {a["analysis_id"]: a for a in case_file["analyses"]}
+    if analysis_id is not None and analysis_id not in analyses:
+        raise GcmsError(f"case {case_file['case']['case_id']}: no analysis {analysis_id!r}")
+    used = list(dict.fromkeys(r["analysis_id"] for r in case_file["results"]
+                              if r["exhibit_id"] == exhibit_id and r["analysis_id"] in analyses))
+    used.sort(key=list(analyses).index)  # the order the store recorded them in
+    chosen = analysis_id or (used[-1] if used else None)
+    others = [a for a in used if a != chosen]
+    notes = [f"the case store holds other analyses of exhibit {exhibit_id} "
+             f"({', '.join(others)}); this report shows analysis {chosen}"] if others else []
+    return (analyses[chosen] if chosen else {}), notes
+
+
 def from_store(store, exhibit_id: str, *, case_id: str | None = None,
-               **options: Any) -> ReportModel:
+               analysis_id: str | None = None, **options: Any) -> ReportModel:
     """A report model of one exhibit from a :class:`~gcms.custody.CaseStore`.
 
-    The exhibit's results (and the case's QC runs) are the stored batch records; the
+    The exhibit's results (and the case's QC runs) are the stored batch records of one
+    analysis (``analysis_id``; default: the latest with a result of the exhibit); the
     store adds the item as received, transfers, per-file digests, reviews, signatures,
-    an audit excerpt and the chain head.
+    an audit excerpt and the chain head. An exhibit registered from a sequence, whose
+    receipt the store does not hold, is shown as such, never filled in.
     """
     case_id = case_id or _find_case(store, exhibit_id)
     case_file = store.case_file(case_id)
@@ -455,14 +480,26 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
     exhibit = next((e for e in case_file["exhibits"] if e["exhibit_id"] == exhibit_id), None)
     if exhibit is None:
         raise GcmsError(f"{store.location}: case {case_id} has no exhibit {exhibit_id!r}")
-    results = case_file["results"]
+    analysis, store_notes = _store_analysis(case_file, exhibit_id, analysis_id)
+    results = [r for r in case_file["results"]
+               if not analysis or r["analysis_id"] == analysis["analysis_id"]]
+    run_paths = {r["run_id"]: r["path"] for r in case_file["runs"]}
+    # the run file as attached (absolute, hashed) rather than as the sequence named it
     records = [dict(r["data"], exhibit_id=r["data"].get("exhibit_id") or r["exhibit_id"],
-                    case_id=case_id) for r in results]
-    analyses = {a["analysis_id"]: a for a in case_file["analyses"]}
+                    case_id=case_id, **({"file": run_paths[r["run_id"]]}
+                                        if r.get("run_id") in run_paths else {}))
+               for r in results]
     mine = [r for r in results if r["exhibit_id"] == exhibit_id]
-    analysis = next((analyses[r["analysis_id"]] for r in mine if r["analysis_id"] in analyses),
-                    {})
-    meta = {"library": {"name": analysis.get("library_name"),
+    if exhibit.get("received_at") is None:  # registered (from a sequence), not received
+        missing = [label for label, value in (
+            ("seal numbers", exhibit.get("seal_numbers")), ("packaging", exhibit.get("packaging")),
+            ("weights", exhibit.get("gross_weight") or exhibit.get("net_weight")),
+            ("received from", exhibit.get("received_from")),
+            ("received by", exhibit.get("received_by")), ("date received", None)) if not value]
+        store_notes.append(f"exhibit {exhibit_id} is registered in the case store without "
+                           f"its receipt; not recorded: {', '.join(missing)}")
+    library_path = ((analysis.get("parameters") or {}).get("library") or {}).get("path")
+    meta = {"library": {"name": analysis.get("library_name"), "path": library_path,
                         "sha256": analysis.get("library_sha256")},
             "criteria": {"name": analysis.get("criteria_profile"),
                          "sha256": analysis.get("criteria_sha256")},
@@ -493,6 +530,8 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
     wanted |= {("review", v["review_id"]) for v in reviews}
     wanted |= {("signature", s["signature_id"]) for s in signatures}
     wanted |= {("custody_transfer", t["transfer_id"]) for t in exhibit["custody"]}
+    if analysis:
+        wanted.add(("analysis", analysis["analysis_id"]))
     audit = [e for e in store.log(case_id=case_id) if (e.object_type, e.object_id) in wanted
              or e.object_type == "case"]
     model = model.replace(
@@ -519,6 +558,7 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
                                        f"result {s['result_id']} v{s['result_version']}")
                          for s in signatures),
         chain_head=(case_file["chain_head"]["seq"], case_file["chain_head"]["entry_sha256"]),
+        deviations=(*model.deviations, *store_notes),
     )
     report_id = options.get("report_id")
     if report_id is None:
