@@ -20,8 +20,10 @@ and is called with the :class:`BatchContext`:
     once results.json and the other files are on disk (record them in a case store).
 
 A step that finds a problem the lab must act on calls :meth:`BatchContext.fail`; the
-batch then exits 1. Records must keep to the layout of :mod:`gcms.batch.output` (a run's
-record names no other run's sample).
+batch then exits 1. A step's own sequence-level section of results.json goes in
+``context.sections`` (``context.sections["qa"] = ...``): each key becomes a top-level
+key of the document, never replacing one the batch writes itself. Records must keep to
+the layout of :mod:`gcms.batch.output` (a run's record names no other run's sample).
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class BatchContext:
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     document: dict[str, Any] | None = None
+    sections: dict[str, Any] = field(default_factory=dict)
 
     def fail(self, message: str) -> None:
         """Mark the batch as failed for a reason the lab must act on (exit 1)."""
@@ -347,6 +350,8 @@ def run_batch(
         "sequence_notes": list(context.notes),
         "step_failures": list(context.failures),
     }
+    for key, value in context.sections.items():
+        document.setdefault(key, value)
     context.document = document
     if out is not None:
         write_outputs(out, document)
