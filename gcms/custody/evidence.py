@@ -33,6 +33,7 @@ __all__ = [
     "compare_evidence",
     "folder_sha256",
     "hash_evidence",
+    "manifest_sha256",
 ]
 
 #: Bytes read per call while hashing: large enough to stream at disk speed, small enough
@@ -98,6 +99,20 @@ def _hash_file(path: Path) -> tuple[str, int]:
 def folder_sha256(files: tuple[EvidenceFile, ...] | list[EvidenceFile]) -> str:
     """Digest of a folder from its per-file digests (see the module docstring)."""
     return sha256_of([f.to_dict() for f in files])
+
+
+def manifest_sha256(digest: EvidenceDigest) -> str:
+    r"""The digest of the same evidence in the line-manifest form batches take.
+
+    A file: its own SHA-256. A folder: SHA-256 of the lines ``"<sha256>  <path>\n"`` of
+    every file, sorted by relative path - the form :func:`gcms.batch.cache.input_digest`
+    computes, so a batch's digest of a run can be checked against the custody hash
+    without reading the files again.
+    """
+    if not digest.is_directory:
+        return digest.sha256
+    lines = [f"{f.sha256}  {f.path}\n" for f in sorted(digest.files, key=lambda f: f.path)]
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
 def _walk(folder: Path) -> list[tuple[str, Path]]:

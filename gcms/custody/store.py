@@ -50,7 +50,7 @@ from gcms.custody.canonical import (
     utc_iso,
     utc_now,
 )
-from gcms.custody.evidence import compare_evidence, hash_evidence
+from gcms.custody.evidence import compare_evidence, hash_evidence, manifest_sha256
 from gcms.custody.keys import ALGORITHM, SigningKey, fingerprint, load_public_key
 from gcms.custody.records import (
     MEANINGS,
@@ -419,14 +419,17 @@ class CaseStore:
 
     def open_case(self, case_id: str, *, title: str | None = None,
                   submitting_agency: str | None = None, agency_reference: str | None = None,
-                  notes: str | None = None) -> Case:
-        """Open a new case; refuses an identifier already in use."""
+                  notes: str | None = None, reason: str | None = None) -> Case:
+        """Open a new case; refuses an identifier already in use.
+
+        ``reason``, when given, is kept in the audit entry (e.g. opened by a batch).
+        """
         case = Case(check_id(case_id, "case"), secrets.token_hex(32), title,
                     submitting_agency, agency_reference, notes)
         with self._writing() as w:
             if self._current(w.conn, "case", case_id, case_id) is not None:
                 raise CustodyError(f"case {case_id!r}: already exists in {self.location}")
-            w.put("case.open", case)
+            w.put("case.open", case, reason=reason)
         return case
 
     def receive_exhibit(
@@ -462,6 +465,35 @@ class CaseStore:
                 raise CustodyError(f"exhibit {exhibit_id!r} in case {case_id}: already recorded")
             w.put("exhibit.receive", exhibit)
         return exhibit
+
+    def register_exhibits(self, case_id: str, exhibits: Mapping[str, str], *,
+                          reason: str) -> list[Exhibit]:
+        """Register exhibits known only by their identifier (from a run sequence).
+
+        ``exhibits`` maps each exhibit identifier to the text recorded as its description,
+        which should say where the identifier came from and that the item as received is
+        not described yet. Nothing of the receipt is invented: seals, packaging, weights,
+        from whom, by whom and when stay empty until a correction (``correct``) fills
+        them. Exhibits the case already holds are left as they are. One transaction,
+        one ``exhibit.register`` entry per new exhibit, carrying ``reason``; returns the
+        new exhibits.
+        """
+        if not reason or not reason.strip():
+            raise CustodyError(f"case {case_id}: registering exhibits needs a reason")
+        new = []
+        for exhibit_id, description in exhibits.items():
+            if not description or not description.strip():
+                raise CustodyError(f"exhibit {exhibit_id!r}: a description is required")
+            new.append(Exhibit(case_id=case_id, exhibit_id=check_id(exhibit_id, "exhibit"),
+                               description=description))
+        out = []
+        with self._writing() as w:
+            self._require(w.conn, "case", case_id, case_id)
+            for exhibit in new:
+                if self._current(w.conn, "exhibit", case_id, exhibit.exhibit_id) is None:
+                    w.put("exhibit.register", exhibit, reason=reason)
+                    out.append(exhibit)
+        return out
 
     def transfer_exhibit(
         self, case_id: str, exhibit_id: str, *, from_party: str, to_party: str,
@@ -586,7 +618,8 @@ class CaseStore:
 
         Refuses a path already attached to the case. ``expected_sha256``, when given, is
         a digest taken earlier, e.g. when a reader decoded the file: it must be the file's
-        digest, or for a folder the digest of the folder or of one file in it.
+        digest, or for a folder the digest of the folder (custody form or line manifest,
+        :func:`~gcms.custody.evidence.manifest_sha256`) or of one file in it.
         """
         return self._attach(case_id, [{
             "path": path, "exhibit_id": exhibit_id, "kind": kind, "sample_name": sample_name,
@@ -602,8 +635,8 @@ class CaseStore:
         ``exhibit_id``, ``kind`` (or ``type``: sample/blank/ladder/standard/qc),
         ``sample_name`` (or ``sample_id``), ``instrument``, ``acquired_at``,
         ``data_format`` (or ``format``) and ``sha256`` (the digest the batch took of the
-        file, or of the data file in a folder, checked against the custody hashes); other
-        keys are ignored. A path already attached to
+        file, or of a folder's manifest or of the data file in it, checked against the
+        custody hashes); other keys are ignored. A path already attached to
         the case with the same digest returns the existing run; with another digest the
         call is refused (evidence at that path has changed).
         """
@@ -637,7 +670,8 @@ class CaseStore:
             expected = item.pop("sha256")
             item.pop("path")
             if expected is not None and expected not in (
-                digest.sha256, *(f.sha256 for f in digest.files if digest.is_directory)
+                digest.sha256, manifest_sha256(digest),
+                *(f.sha256 for f in digest.files if digest.is_directory)
             ):
                 raise TamperError(f"{digest.path}: SHA-256 {digest.sha256} differs from "
                                   f"{expected} taken when the file was read")
@@ -723,29 +757,44 @@ class CaseStore:
 
     def record_results(self, case_id: str, records: Iterable[Mapping[str, Any]], *,
                        analysis_id: str,
-                       run_keys: Sequence[str] = ("file", "path")) -> list[Result]:
+                       run_keys: Sequence[str] = ("file", "path"),
+                       summaries: Sequence[str | None] | None = None,
+                       unattached: bool = False) -> list[Result]:
         """Record a batch's per-run result records (``results.json``) in one transaction.
 
         Each record names its run by the first of ``run_keys`` it has (a path, matched
         against the runs attached to the case) or by ``record["sha256"]`` (the run's
         digest, or for a folder that of the data file in it); ``exhibit_id`` and
-        ``summary`` are taken from the record when present, the exhibit otherwise from
-        the run. Re-recording an identical record returns the existing result; a record
-        that differs becomes a correction of it (a resumed or repeated batch).
+        ``summary`` are taken from the record when present (``summaries``, one per
+        record, take precedence), the exhibit otherwise from the run. Re-recording an
+        identical record returns the existing result; a record that differs becomes a
+        correction of it (a resumed or repeated batch).
+
+        A record naming no attached run is refused, unless ``unattached``: then it is
+        recorded without a run (a run file that was missing when the batch ran), and
+        known by the path it names within its analysis.
         """
         items = []
-        for data in records:
+        records = list(records)
+        if summaries is not None and len(summaries) != len(records):
+            raise CustodyError(f"case {case_id}: {len(summaries)} summaries for "
+                               f"{len(records)} result records")
+        for i, data in enumerate(records):
             if not isinstance(data, Mapping):
                 raise CustodyError(f"case {case_id}: a result record must be an object")
             run_ref = next((data[k] for k in run_keys if data.get(k) is not None), None)
+            summary = summaries[i] if summaries is not None else data.get("summary")
             items.append((data, run_ref, data.get("exhibit_id"),
-                          data.get("summary") if isinstance(data.get("summary"), str)
-                          else None))
+                          summary if isinstance(summary, str) else None))
         return self._record_results(case_id, items, analysis_id=analysis_id,
-                                    match_runs=True, sha_key="sha256")
+                                    match_runs=True, sha_key="sha256",
+                                    unattached=unattached, run_keys=tuple(run_keys))
 
     def _record_results(self, case_id, items, *, analysis_id, match_runs=False,
-                        sha_key=None) -> list[Result]:
+                        sha_key=None, unattached=False, run_keys=()) -> list[Result]:
+        def unattached_key(ref: Any) -> str | None:
+            return None if ref is None else str(Path(str(ref)).resolve())
+
         out = []
         with self._writing() as w:
             self._require(w.conn, "case", case_id, case_id)
@@ -761,8 +810,13 @@ class CaseStore:
                 for digest in {r.sha256, *(f.sha256 for f in r.files)}:
                     owners.setdefault(digest, set()).add(r.run_id)
             by_sha = {d: by_id[next(iter(ids))] for d, ids in owners.items() if len(ids) == 1}
-            existing = {(r.analysis_id, r.run_id, r.exhibit_id): r
-                        for r in self._records(w.conn, "result", case_id)}
+            # a result is known by its analysis, run and exhibit; one without a run by
+            # the path its record names
+            existing = {}
+            for r in self._records(w.conn, "result", case_id):
+                ref = None if r.run_id is not None else unattached_key(next(
+                    (r.data[k] for k in run_keys if r.data.get(k) is not None), None))
+                existing[(r.analysis_id, r.run_id, r.exhibit_id, ref)] = r
             for data, run_ref, exhibit_id, summary in items:
                 data = normalise(data, "result")
                 run = None
@@ -771,7 +825,7 @@ class CaseStore:
                         run = by_path.get(str(Path(run_ref).resolve()))
                     if run is None and sha_key and data.get(sha_key) in by_sha:
                         run = by_sha[data[sha_key]]
-                    if run is None:
+                    if run is None and not (unattached and run_ref is not None):
                         raise CustodyError(f"case {case_id}: result record for {run_ref!r} "
                                            "names no run attached to the case")
                 elif run_ref is not None:
@@ -781,7 +835,8 @@ class CaseStore:
                 exhibit_id = exhibit_id or (run.exhibit_id if run else None)
                 if exhibit_id is not None:
                     self._require(w.conn, "exhibit", case_id, exhibit_id)
-                key = (analysis_id, run.run_id if run else None, exhibit_id)
+                key = (analysis_id, run.run_id if run else None, exhibit_id,
+                       None if run is not None else unattached_key(run_ref))
                 before = existing.get(key) if match_runs else None
                 if before is not None:
                     if before.to_dict()["data"] == data and before.summary == summary:

@@ -70,7 +70,7 @@ COLUMN_FIELDS = ("actor", "action", "object_type", "object_id", "case_id")
 ACTIONS: Mapping[str, Mapping[str, Literal["create", "revise"]]] = {
     "store": {"init": "create"},
     "case": {"open": "create", "correct": "revise"},
-    "exhibit": {"receive": "create", "correct": "revise"},
+    "exhibit": {"receive": "create", "register": "create", "correct": "revise"},
     "custody_transfer": {"record": "create", "correct": "revise"},
     "run": {"attach": "create", "correct": "revise"},
     "analysis": {"record": "create"},
