@@ -4,6 +4,10 @@ Every command takes ``--store`` (a folder for SQLite, or a ``postgresql://`` URL
 ``$GCMS_STORE`` or the platform data folder) and records who acts from ``--actor``
 (default ``$GCMS_ACTOR`` or the login name). Exit codes: 0 done, 1 verification failed,
 2 bad input or refused action (one line on stderr saying why).
+
+``gcms batch`` gains ``--store``, ``--case`` and ``--analyst`` (:data:`BATCH_OPTIONS`,
+:func:`batch_steps`): the batch's runs, analysis and results are recorded in the case
+(:mod:`gcms.custody.batch`).
 """
 
 from __future__ import annotations
@@ -311,15 +315,21 @@ def exhibit_show(case_id, exhibit_id, store_location, actor, as_json) -> None:
 @click.option("--net-weight")
 @click.option("--items", "item_count", type=click.IntRange(min=0))
 @click.option("--received-from")
+@click.option("--received-by")
 @click.option("--received-at")
 @click.option("--condition")
+@click.option("--seal", "seal_numbers", multiple=True,
+              help="Seal number (repeat for several); replaces the recorded ones.")
 @_store_options
 @_json_option
 @_guarded
 def exhibit_correct(case_id, exhibit_id, reason, store_location, actor, as_json,
                     **changes) -> None:
-    """Correct an exhibit record; the earlier version stays in the log."""
-    changes = {k: v for k, v in changes.items() if v is not None}
+    """Correct an exhibit record; the earlier version stays in the log.
+
+    Also how the receipt of an exhibit registered from a batch sequence is recorded.
+    """
+    changes = {k: v for k, v in changes.items() if v is not None and v != ()}
     if not changes:
         error_line("nothing to correct: give at least one field")
         sys.exit(EXIT_INPUT)
@@ -665,3 +675,59 @@ def key_revoke(fingerprint, reason, store_location, actor) -> None:
     with _open(store_location, actor) as store:
         store.revoke_key(fingerprint, reason=reason)
     click.echo(f"key {fingerprint} revoked")
+
+
+# -- gcms batch --store S --case C ---------------------------------------------------------
+
+#: Options added to ``gcms batch`` (see ``gcms_cli.identify``).
+BATCH_OPTIONS = [
+    click.Option(
+        ["--store", "custody_store"], default=None, metavar="DIR|URL",
+        help="Record the batch's runs, analysis and results in this case store (folder "
+             "or postgresql:// URL); needs --case."),
+    click.Option(
+        ["--case", "custody_case"], default=None, metavar="CASE",
+        help="Case to record the batch in (opened when new); needs --store, or "
+             "GCMS_STORE set."),
+    click.Option(
+        ["--analyst", "--actor", "custody_actor"], envvar="GCMS_ACTOR", default=None,
+        help="Who ran the batch, recorded in every store entry [env GCMS_ACTOR; default: "
+             "login name]."),
+]
+
+
+def batch_steps(options: dict[str, Any]) -> list[Any]:
+    """The case-store step of ``gcms batch`` when ``--store``/``--case`` are given.
+
+    Neither: no step. ``--store`` without ``--case``, or ``--case`` without a store
+    (``--store`` or ``$GCMS_STORE``): a usage error. The store is opened (made when
+    absent) and the actor checked before the batch runs, so a store that cannot be
+    used stops the batch before any work (exit 2).
+    """
+    location, case_id = options.get("custody_store"), options.get("custody_case")
+    if location is None and case_id is None:
+        return []
+    if case_id is None:
+        raise click.UsageError("--store needs --case: the case to record the batch in")
+    if location is None:
+        location = os.environ.get("GCMS_STORE") or None
+        if location is None:
+            raise click.UsageError("--case needs --store (or GCMS_STORE): the case store "
+                                   "to record the batch in")
+    from gcms.custody.batch import RecordInStore
+    from gcms.custody.records import check_id
+    from gcms.custody.store import default_actor
+    from gcms.errors import GcmsError
+
+    try:
+        check_id(case_id, "--case")
+        actor = check_id(options.get("custody_actor") or default_actor(), "--analyst")
+    except GcmsError as error:
+        raise click.UsageError(str(error)) from error
+    step = RecordInStore(location, case_id, actor)
+    try:
+        with step.open_store():
+            pass
+    except GcmsError as error:
+        raise click.UsageError(f"--store: {error}") from error
+    return [step]
