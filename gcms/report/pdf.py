@@ -629,7 +629,7 @@ def _xmp(pdfa: str, issued: datetime, *, title: str, subject: str, author: str,
 
 
 def _when_seconds(value: str) -> str:
-    text = value.replace("T", " ").replace("Z", " UTC")
+    text = re.sub(r"(:\d{2})\.\d+", r"\1", value).replace("T", " ").replace("Z", " UTC")
     return text if "UTC" in text or "+" in text else text + " UTC"
 
 
