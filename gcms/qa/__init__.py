@@ -4,6 +4,10 @@
   (:mod:`gcms.qa.profile`);
 * :func:`evaluate_tune` — a PFTBA autotune, EPA DFTPP or BFB spectrum judged against a
   named criteria set (:mod:`gcms.qa.tune`, :mod:`gcms.qa.tune_criteria`);
+* :func:`evaluate_ladder` / :func:`evaluate_check_standard` — system suitability of an
+  alkane ladder and of a check standard (:mod:`gcms.qa.ladder`,
+  :mod:`gcms.qa.check_standard`; peak figures in :mod:`gcms.qa.chromatography`);
+* :func:`assess_batch_qa`, :func:`qa_batch_steps` — the batch QA gate (:mod:`gcms.qa.gate`);
 * :class:`QAResult` / :class:`Criterion` — what every check returns
   (:mod:`gcms.qa.records`);
 * :func:`open_history` — every QA result stored, per instrument (:mod:`gcms.qa.history`);
@@ -11,7 +15,11 @@
   charts (:mod:`gcms.qa.westgard`, :mod:`gcms.qa.charts`).
 """
 
+from gcms.qa.check_standard import CheckStandardSettings, evaluate_check_standard
+from gcms.qa.chromatography import PeakMeasures, PeakMeasureSettings, measure_peaks
+from gcms.qa.gate import BatchQA, QACheck, assess_batch_qa, qa_batch_steps
 from gcms.qa.history import QAHistory, SQLiteQAHistory, StoredResult, default_data_dir, open_history
+from gcms.qa.ladder import LadderQASettings, evaluate_ladder
 from gcms.qa.profile import InstrumentProfile, available_profiles, load_profile, parse_profile
 from gcms.qa.records import Criterion, Limit, QAResult
 from gcms.qa.tune import TuneSettings, calibrant_spectrum, evaluate_tune, read_tune_source
@@ -31,10 +39,16 @@ def __getattr__(name: str):
 __all__ = [
     "TUNE_CRITERIA",
     "WESTGARD_RULES",
+    "BatchQA",
+    "CheckStandardSettings",
     "ControlChart",
     "Criterion",
     "InstrumentProfile",
+    "LadderQASettings",
     "Limit",
+    "PeakMeasureSettings",
+    "PeakMeasures",
+    "QACheck",
     "QAHistory",
     "QAResult",
     "SQLiteQAHistory",
@@ -43,15 +57,20 @@ __all__ = [
     "TuneRule",
     "TuneSettings",
     "WestgardFlag",
+    "assess_batch_qa",
     "available_profiles",
     "calibrant_spectrum",
     "control_chart",
     "default_data_dir",
+    "evaluate_check_standard",
+    "evaluate_ladder",
     "evaluate_tune",
     "levey_jennings",
     "load_profile",
+    "measure_peaks",
     "open_history",
     "parse_profile",
+    "qa_batch_steps",
     "read_tune_source",
     "tune_criteria",
     "westgard",

@@ -212,41 +212,74 @@ class SQLiteQAHistory:
             raise CustodyError(f"{self.path}: cannot record the QA result: {error}") from error
         return result_id
 
-    def _rows(self, instrument_id: str, kind: str | None, since: datetime | None):
+    def _rows(self, instrument_id: str, kind: str | None, since: datetime | None,
+              until: datetime | None = None, where: str = "", extra: tuple = ()):
         query = ("SELECT id, recorded_at, result_json, result_sha256 FROM qa_result "
-                 "WHERE instrument_id = ?")
-        params: list = [instrument_id]
+                 "WHERE instrument_id = ?" + where)
+        params: list = [instrument_id, *extra]
         if kind is not None:
             query += " AND kind = ?"
             params.append(kind)
-        if since is not None:
-            if since.tzinfo is None:
-                since = since.replace(tzinfo=timezone.utc)
-            query += " AND performed_at >= ?"
-            params.append(since.astimezone(timezone.utc).isoformat())
+        for bound, operator in ((since, ">="), (until, "<=")):
+            if bound is not None:
+                if bound.tzinfo is None:
+                    bound = bound.replace(tzinfo=timezone.utc)
+                query += f" AND performed_at {operator} ?"
+                params.append(bound.astimezone(timezone.utc).isoformat())
         query += " ORDER BY performed_at, id"
         return self._db.execute(query, params).fetchall()
 
-    def results(self, instrument_id: str, *, kind: str | None = None,
-                since: datetime | None = None) -> list[StoredResult]:
-        """The instrument's results, oldest first; each one's digest checked.
-
-        Raises
-        ------
-        TamperError
-            A stored result no longer matches its SHA-256.
-        """
+    def _stored(self, rows) -> list[StoredResult]:
         out = []
-        for row_id, recorded, text, digest in self._rows(instrument_id, kind, since):
+        for row_id, recorded, text, digest in rows:
             if hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
                 raise TamperError(f"{self.path}: QA result {row_id} does not match its SHA-256")
             out.append(StoredResult(row_id, datetime.fromisoformat(recorded),
                                     QAResult.from_dict(json.loads(text)), digest))
         return out
 
-    def latest(self, instrument_id: str, *, kind: str | None = None) -> StoredResult | None:
-        """The most recent result of the instrument (of ``kind``), or None."""
-        stored = self.results(instrument_id, kind=kind)
+    def results(self, instrument_id: str, *, kind: str | None = None,
+                since: datetime | None = None, until: datetime | None = None
+                ) -> list[StoredResult]:
+        """The instrument's results (performed within ``since``-``until``), oldest first.
+
+        Each one's digest is checked.
+
+        Raises
+        ------
+        TamperError
+            A stored result no longer matches its SHA-256.
+        """
+        return self._stored(self._rows(instrument_id, kind, since, until))
+
+    def recorded(self, result: QAResult) -> StoredResult | None:
+        """The stored result of the same check on the same evidence, if any.
+
+        Same instrument, kind, criteria set, evidence SHA-256 and profile SHA-256: a
+        batch processed again finds its ladder already recorded and does not chart it
+        twice. None when the result names no evidence digest.
+        """
+        digest = result.source.get("sha256")
+        if not digest:
+            return None
+        rows = self._rows(result.instrument_id, result.kind, None, None,
+                          where=" AND criteria_set = ? AND source_sha256 = ? AND "
+                                "profile_sha256 IS ?",
+                          extra=(result.criteria_set, digest, result.profile.get("sha256")))
+        stored = self._stored(rows)
+        return stored[0] if stored else None
+
+    def record_once(self, result: QAResult) -> tuple[int, bool]:
+        """Store ``result`` unless :meth:`recorded` finds it; ``(id, newly recorded)``."""
+        existing = self.recorded(result)
+        if existing is not None:
+            return existing.id, False
+        return self.record(result), True
+
+    def latest(self, instrument_id: str, *, kind: str | None = None,
+               until: datetime | None = None) -> StoredResult | None:
+        """The most recent result of the instrument (of ``kind``, performed by ``until``)."""
+        stored = self.results(instrument_id, kind=kind, until=until)
         return stored[-1] if stored else None
 
     def series(self, instrument_id: str, metric: str, *, kind: str | None = None

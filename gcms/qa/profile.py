@@ -16,7 +16,9 @@ naming the file, the key (``tune.limits.air_28_69.high``) and the problem. The s
     [qa]                  westgard_rules, baseline_points, charted, block_reporting
     [qa.control_limits.METRIC]  mean, sd: fixed control limits for a charted metric
     [ladder]              series, first_carbon, last_carbon, step, min_members, ri_method,
-                          dead_time_s, rt_window_s, max_age_hours
+                          dead_time_s, rt_window_s, max_age_hours, max_missing_members,
+                          history_rt_window_s, history_points, min_resolution,
+                          max_tailing_factor, min_plate_count, min_signal_to_noise
     [ladder.expected_rt_s]  C8 = 245.1, C9 = ... (seconds)
     [check_standard]      name, rt_window_s, ri_window, min_match_factor,
                           min_signal_to_noise, max_tailing_factor, min_plate_count,
@@ -178,7 +180,16 @@ class QASection:
 
 @dataclass(frozen=True, slots=True)
 class LadderSection:
-    """What the alkane (or FAME) ladder of this instrument is expected to look like."""
+    """What the alkane (or FAME) ladder of this instrument is expected to look like.
+
+    ``rt_window_s``: largest drift of a member from its expected time;
+    ``max_missing_members``: members of ``first_carbon``-``last_carbon`` (by ``step``)
+    that may be absent; ``history_rt_window_s``: largest shift of a member from the mean
+    of the ``history_points`` latest passing ladders of the QA history (None: recorded,
+    not judged); ``min_resolution``, ``max_tailing_factor``, ``min_plate_count``,
+    ``min_signal_to_noise``: the least resolved consecutive pair, the worst-tailing, the
+    least efficient and the weakest member (None: recorded, not judged).
+    """
 
     series: str = "n-alkanes"
     first_carbon: int = field(default=8, metadata=_range(1, 100))
@@ -190,6 +201,15 @@ class LadderSection:
     expected_rt_s: Mapping[str, float] = field(default_factory=dict)
     rt_window_s: float = field(default=6.0, metadata=_range(0, 600, low_open=True))
     max_age_hours: float | None = field(default=None, metadata=_range(0, None, low_open=True))
+    max_missing_members: int = field(default=0, metadata=_range(0, 100))
+    history_rt_window_s: float | None = field(default=None,
+                                              metadata=_range(0, 600, low_open=True))
+    history_points: int = field(default=5, metadata=_range(1, 1000))
+    min_resolution: float | None = field(default=1.5, metadata=_range(0, 100, low_open=True))
+    max_tailing_factor: float | None = field(default=2.0,
+                                             metadata=_range(0, 20, low_open=True))
+    min_plate_count: float | None = field(default=None, metadata=_range(0, None))
+    min_signal_to_noise: float | None = field(default=10.0, metadata=_range(0, None))
 
     def expected_rt_by_carbon(self) -> dict[int, float]:
         """``{8: 245.1, ...}`` from the ``C8 = 245.1`` table."""

@@ -1,9 +1,9 @@
 """QA result records: one criterion (value, limit, pass/fail) and one QA result (a verdict).
 
-Every QA check of gcms (tune evaluation now; alkane-ladder and check-standard suitability
-later) returns a :class:`QAResult`: the instrument, what was checked, the evidence file
-and its SHA-256, the profile that set the limits, and one :class:`Criterion` per check.
-The same record is stored in the QA history and charted.
+Every QA check of gcms (tune evaluation, alkane-ladder and check-standard suitability)
+returns a :class:`QAResult`: the instrument, what was checked, the evidence file and its
+SHA-256, the profile that set the limits, and one :class:`Criterion` per check. The same
+record is stored in the QA history and charted.
 """
 
 from __future__ import annotations
@@ -180,7 +180,8 @@ class QAResult:
     ``sample_name``, ``format``); ``profile`` the instrument profile that set the limits
     (``path``, ``sha256``, ``id``). ``performed_at`` is when the QA data were acquired
     (the run's acquisition time where known, else when the check was run), time-zone
-    aware.
+    aware. ``details`` holds JSON-ready measurements behind the criteria (a ladder's
+    members, a check standard's compounds) for the record; it is never judged.
     """
 
     kind: QAKind
@@ -191,6 +192,7 @@ class QAResult:
     source: Mapping[str, Any] = field(default_factory=dict)
     profile: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in QA_KINDS:
@@ -203,6 +205,7 @@ class QAResult:
         object.__setattr__(self, "notes", tuple(self.notes))
         object.__setattr__(self, "source", MappingProxyType(dict(self.source)))
         object.__setattr__(self, "profile", MappingProxyType(dict(self.profile)))
+        object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
         keys = [c.key for c in self.criteria]
         if len(set(keys)) != len(keys):
             raise ValueError(f"QA result has repeated criterion keys: {keys}")
@@ -210,6 +213,7 @@ class QAResult:
     def __reduce__(self):
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         values["source"], values["profile"] = dict(self.source), dict(self.profile)
+        values["details"] = dict(self.details)
         return (_rebuild, (values,))
 
     @property
@@ -246,6 +250,7 @@ class QAResult:
             "profile": dict(self.profile),
             "notes": list(self.notes),
             "criteria": [c.to_dict() for c in self.criteria],
+            **({"details": dict(self.details)} if self.details else {}),
         }
 
     @classmethod
@@ -260,6 +265,7 @@ class QAResult:
             source=data.get("source", {}),
             profile=data.get("profile", {}),
             notes=tuple(data.get("notes", ())),
+            details=data.get("details", {}),
         )
 
 
