@@ -1,4 +1,11 @@
-"""``gcms qa``: tune evaluation, QA history with Levey-Jennings charts, profiles, criteria."""
+"""``gcms qa``: tune, ladder and check-standard QA, history with Levey-Jennings charts.
+
+Also extends ``gcms batch`` (see :mod:`gcms_cli.identify`): ``--instrument PROFILE``
+adds the QA gate of :mod:`gcms.qa.gate` (the sequence's ladder and check standards
+judged, the tune looked up in the QA history, a ``qa`` section in results.json and,
+under ``--qa-policy block``, exhibits not reportable when the QA is not current and
+passing).
+"""
 
 from __future__ import annotations
 
@@ -33,9 +40,17 @@ def _outcome(criterion) -> str:
     return "FAIL (not judged)" if criterion.required else "-"
 
 
-def _tune_text(result, recorded: str | None) -> str:
+def _what(result) -> str:
+    if result.kind == "tune":
+        return f"{result.criteria_set} tune"
+    if result.kind == "check":
+        return f"check standard ({result.criteria_set})"
+    return result.criteria_set
+
+
+def _result_text(result, recorded: str | None) -> str:
     verdict = "PASS" if result.passed else "FAIL"
-    lines = [f"{verdict}  {result.criteria_set} tune of {result.instrument_id}, "
+    lines = [f"{verdict}  {_what(result)} of {result.instrument_id}, "
              f"{result.performed_at.isoformat(timespec='seconds')}"]
     source = result.source
     if source.get("path"):
@@ -65,7 +80,7 @@ def _tune_text(result, recorded: str | None) -> str:
 
 @click.group()
 def qa() -> None:
-    """Instrument QA: tune checks, QA history and control charts, profiles."""
+    """Instrument QA: tune, ladder and check-standard checks, history and control charts."""
 
 
 @qa.command()
@@ -111,8 +126,98 @@ def tune(file: str, instrument: str, criteria: str | None, emv: float | None,
     if as_json:
         emit_json({**result.to_dict(), "recorded": recorded})
     else:
-        click.echo(_tune_text(result, recorded))
+        click.echo(_result_text(result, recorded))
     sys.exit(EXIT_OK if result.passed else EXIT_FINDINGS)
+
+
+def _finish(result, recorded: str | None, as_json: bool) -> None:
+    if as_json:
+        emit_json({**result.to_dict(), "recorded": recorded})
+    else:
+        click.echo(_result_text(result, recorded))
+    sys.exit(EXIT_OK if result.passed else EXIT_FINDINGS)
+
+
+def _record(result, history_dir: str | None, no_record: bool) -> str | None:
+    if no_record:
+        return None
+    from gcms.qa import open_history
+
+    with open_history(history_dir) as store:
+        result_id, new = store.record_once(result)
+        return f"{store.path} (result {result_id}{'' if new else ', recorded before'})"
+
+
+@qa.command()
+@click.argument("run", type=click.Path())
+@click.option("--instrument", "instrument", required=True,
+              help="Instrument profile: a TOML path, a profile name or an instrument ID.")
+@click.option("--history", "history_dir", type=click.Path(file_okay=False),
+              help=_HISTORY_HELP)
+@click.option("--no-record", is_flag=True, help="Do not store the result in the QA history.")
+@click.option("--json", "as_json", is_flag=True, help="The result as JSON.")
+def ladder(run: str, instrument: str, history_dir: str | None, no_record: bool,
+           as_json: bool) -> None:
+    """Judge the alkane ladder in RUN against the instrument profile's [ladder].
+
+    Members found and missing, each member's retention time against the profile (and
+    its shift from the latest passing ladders in the QA history), the least resolved
+    consecutive pair, the worst tailing factor, the least plate count and the weakest
+    S/N. Exit 0 pass, 1 fail, 2 input error. Stored in the QA history unless
+    --no-record (the same run and profile are stored once).
+    """
+    from gcms.errors import GcmsError
+    from gcms.qa import evaluate_ladder, load_profile, open_history
+
+    try:
+        profile = load_profile(instrument)
+        with open_history(history_dir) as store:
+            result = evaluate_ladder(run, profile=profile, history=store)
+        recorded = _record(result, history_dir, no_record)
+    except GcmsError as error:
+        error_line(str(error))
+        sys.exit(EXIT_INPUT)
+    _finish(result, recorded, as_json)
+
+
+@qa.command()
+@click.argument("run", type=click.Path())
+@click.option("--instrument", "instrument", required=True,
+              help="Instrument profile: a TOML path, a profile name or an instrument ID.")
+@click.option("--library", "library_path", type=click.Path(),
+              help="Compiled library holding the check compounds.  [default: the bundled "
+                   "demo library]")
+@click.option("--ladder", "ladder_run", type=click.Path(),
+              help="Alkane ladder run of the same sequence: retention indices for the RI "
+                   "criteria.")
+@click.option("--history", "history_dir", type=click.Path(file_okay=False),
+              help=_HISTORY_HELP)
+@click.option("--no-record", is_flag=True, help="Do not store the result in the QA history.")
+@click.option("--json", "as_json", is_flag=True, help="The result as JSON.")
+def check(run: str, instrument: str, library_path: str | None, ladder_run: str | None,
+          history_dir: str | None, no_record: bool, as_json: bool) -> None:
+    """Judge the check-standard run RUN against the instrument profile's [check_standard].
+
+    Each compound found (deconvolution and library search) at its expected RT (and RI,
+    with --ladder) within the window, its match factor, S/N, tailing factor and plate
+    count; the resolution of each critical pair. Exit 0 pass, 1 fail, 2 input error
+    (unreadable run, a profile without a check standard, a library without one of its
+    compounds). Stored in the QA history unless --no-record.
+    """
+    from gcms.errors import GcmsError
+    from gcms.qa import evaluate_check_standard, load_profile
+    from gcms.qa.ladder import ladder_calibration
+
+    try:
+        profile = load_profile(instrument)
+        calibration = ladder_calibration(ladder_run, profile) if ladder_run else None
+        result = evaluate_check_standard(run, profile=profile, library=library_path,
+                                         calibration=calibration)
+        recorded = _record(result, history_dir, no_record)
+    except GcmsError as error:
+        error_line(str(error))
+        sys.exit(EXIT_INPUT)
+    _finish(result, recorded, as_json)
 
 
 def _history_text(instrument_id, stored, charts, skipped) -> str:
@@ -274,3 +379,44 @@ def criteria_command(name: str | None, as_json: bool) -> None:
             optional = "" if rule.required else "  (not required)"
             click.echo(f"  {rule.key:<22} {rule.name:<40} {rule.limit_text()}{optional}")
     sys.exit(EXIT_OK)
+
+
+# -- gcms batch --instrument PROFILE ---------------------------------------------------------
+
+#: Options added to ``gcms batch`` (see ``gcms_cli.identify``).
+BATCH_OPTIONS = [
+    click.Option(
+        ["--instrument", "qa_instrument"], default=None, metavar="PROFILE",
+        help="Instrument profile (path, name or ID): judge the sequence's ladder and check "
+             "standards against it, look up the latest tune in the QA history, and record "
+             "the QA status in results.json ('qa'); see --qa-policy."),
+    click.Option(
+        ["--qa-history", "qa_history"], default=None, type=click.Path(file_okay=False),
+        help="Folder of the QA history (needs --instrument).  [default: $GCMS_DATA_DIR or "
+             "the platform data folder]"),
+    click.Option(
+        ["--qa-policy", "qa_policy"], default=None, type=click.Choice(["record", "block"]),
+        help="When the instrument QA is not current and passing: 'block' marks every "
+             "exhibit not reportable and exits 1, 'record' only records it (needs "
+             "--instrument).  [default: the profile's qa.block_reporting]"),
+]
+
+
+def batch_steps(options: dict) -> list:
+    """The QA gate's steps when ``--instrument`` is given; a bad profile is a usage error."""
+    instrument = options.get("qa_instrument")
+    if not instrument:
+        given = [flag for flag, key in (("--qa-history", "qa_history"),
+                                        ("--qa-policy", "qa_policy")) if options.get(key)]
+        if given:
+            raise click.UsageError(f"{' and '.join(given)} need(s) --instrument")
+        return []
+    from gcms.errors import GcmsError
+    from gcms.qa import load_profile, qa_batch_steps
+
+    try:
+        profile = load_profile(instrument)
+    except GcmsError as error:
+        raise click.UsageError(f"--instrument: {error}") from None
+    return qa_batch_steps(profile, history_dir=options.get("qa_history"),
+                          policy=options.get("qa_policy"))
