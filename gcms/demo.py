@@ -18,6 +18,14 @@ reference standard, then four exhibits, each after its own blank:
 * E4, a tablet with no controlled drug: paracetamol and caffeine (paracetamol has no
   standard in the sequence: its retention evidence is the library RI through the ladder).
 
+The runs carry acquisition times (:data:`DEMO_START`, one injection every
+:data:`INJECTION_INTERVAL_MIN` minutes). Two PFTBA tunes of the same morning
+(:data:`DEMO_TUNES`, made by :func:`gcms.qa.simulate.pftba_run`) go with the demo
+instrument profile ``instruments/demo-quadrupole.toml``: ``tune-pass.cdf`` passes the
+autotune criteria, ``tune-fail.cdf`` (acquired later, after a column change) shows an
+air leak. Recorded in the QA history, the first lets ``gcms batch ... --instrument
+demo-quadrupole`` report the exhibits; the second blocks reporting.
+
 DEMO DATA, NOT EVIDENCE: simulated runs and authored spectra, for trying the toolkit.
 """
 
@@ -28,6 +36,7 @@ import csv
 import json
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,7 +44,10 @@ from typing import Any
 __all__ = [
     "DEMO_PLAN",
     "DEMO_SEED",
+    "DEMO_START",
+    "DEMO_TUNES",
     "DemoRun",
+    "DemoTune",
     "demo_folder",
     "demo_library_path",
     "demo_sequence_path",
@@ -66,6 +78,41 @@ SIMULATION = {"start_s": 120.0, "duration_s": 520.0, "scan_rate_hz": 4.0, "mz_mi
 LADDER_SNR = 400.0
 #: The case the exhibits belong to.
 DEMO_CASE = "DEMO-2024-017"
+#: Acquisition time of the first injection; the others follow every
+#: ``INJECTION_INTERVAL_MIN`` minutes (a run of 8.7 min plus oven cool-down).
+DEMO_START = datetime(2024, 5, 14, 9, 0, tzinfo=timezone.utc)
+INJECTION_INTERVAL_MIN = 15
+
+
+@dataclass(frozen=True, slots=True)
+class DemoTune:
+    """A simulated PFTBA autotune of the demo instrument.
+
+    ``air_water``: heights of m/z 18, 28, 32, 44 (% of m/z 69); ``minutes_before``: how
+    long before the first injection it was acquired.
+    """
+
+    file: str
+    minutes_before: float
+    air_water: tuple[tuple[int, float], ...]
+    description: str
+
+    @property
+    def acquired_at(self) -> datetime:
+        """When the tune was acquired."""
+        return DEMO_START - timedelta(minutes=self.minutes_before)
+
+
+#: The tunes: a passing one at 07:30, then at 08:30 (after a column change) one whose
+#: nitrogen and oxygen (28/69 = 18 %, 28:32 = 3.75) show an air leak.
+DEMO_TUNES: tuple[DemoTune, ...] = (
+    DemoTune("tune-pass.cdf", 90.0, ((18, 2.5), (28, 1.8), (32, 0.5), (44, 0.4)),
+             "PFTBA autotune, tight and dry system"),
+    DemoTune("tune-fail.cdf", 30.0, ((18, 3.0), (28, 18.0), (32, 4.8), (44, 0.6)),
+             "PFTBA autotune after a column change: air leak"),
+)
+#: Scans of each tune acquisition (continuous calibrant, no chromatographic peak).
+TUNE_SCANS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +174,22 @@ def demo_library_path() -> Path:
 def demo_sequence_path() -> Path:
     """The bundled demo sequence CSV."""
     return demo_folder() / "sequence.csv"
+
+
+def acquired_at(index: int) -> datetime:
+    """Acquisition time of the run at ``index`` (0-based) of :data:`DEMO_PLAN`."""
+    return DEMO_START + timedelta(minutes=INJECTION_INTERVAL_MIN * index)
+
+
+def make_tune(tune: DemoTune, seed: int):
+    """The :class:`gcms.Run` of one demo tune (centroid PFTBA scans, acquisition time)."""
+    from gcms.qa.simulate import pftba_run, pftba_spectrum
+
+    run = pftba_run(pftba_spectrum(air_water=dict(tune.air_water)), n_scans=TUNE_SCANS,
+                    seed=seed)
+    return run.replace(metadata=run.metadata.replace(
+        sample_name=f"PFTBA tune (simulated): {tune.description}", acquired_at=tune.acquired_at,
+        instrument="gcms.simulate (scanning quadrupole model)", tune_file=tune.file))
 
 
 def _settings(seed: int):
@@ -213,9 +276,10 @@ def plan_truth(library=None) -> list[dict[str, Any]]:
 def make_demo(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     """Generate the demo sequence into ``out_dir``; returns the sequence CSV's path.
 
-    Writes one ANDI/AIA netCDF file per run of :data:`DEMO_PLAN`, ``sequence.csv``
-    (relative file names), ``truth.json`` (what each run holds: names, RT, RI, amount,
-    S/N) and, when absent, a copy of the demo library.
+    Writes one ANDI/AIA netCDF file per run of :data:`DEMO_PLAN` and per tune of
+    :data:`DEMO_TUNES`, ``sequence.csv`` (relative file names), ``truth.json`` (what each
+    run holds: names, RT, RI, amount, S/N, acquisition time; the tunes) and, when absent,
+    a copy of the demo library.
     """
     import shutil
 
@@ -246,7 +310,18 @@ def make_demo(out_dir: str | Path, *, overwrite: bool = False) -> Path:
             items.append((spectrum, compound["rt_s"], compound["amount"]))
         simulation = simulate(items, settings=settings,
                               name=f"{run.sample_id} {run.description}".strip())
-        write(simulation, out / run.file, overwrite=overwrite)
+        index = DEMO_PLAN.index(run)
+        simulated = simulation.run
+        simulated = simulated.replace(metadata=simulated.metadata.replace(
+            acquired_at=acquired_at(index)))
+        write(simulated, out / run.file, overwrite=overwrite)
+        plan["acquired_at"] = acquired_at(index).isoformat()
+    tunes = []
+    for k, tune in enumerate(DEMO_TUNES):
+        write(make_tune(tune, DEMO_SEED * 10 + k), out / tune.file, overwrite=overwrite)
+        tunes.append({"file": tune.file, "acquired_at": tune.acquired_at.isoformat(),
+                      "description": tune.description,
+                      "air_water_percent_of_69": {str(m): v for m, v in tune.air_water}})
     with open(out / "sequence.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["file", "type", "sample_id", "case_id", "exhibit_id",
@@ -259,8 +334,8 @@ def make_demo(out_dir: str | Path, *, overwrite: bool = False) -> Path:
             compound["amount"] = (round(compound["amount"], 1)
                                   if math.isfinite(compound.get("amount", math.nan)) else None)
     (out / "truth.json").write_text(json.dumps({"seed": DEMO_SEED, "simulation": SIMULATION,
-                                                "runs": truth}, indent=1) + "\n",
-                                    encoding="utf-8")
+                                                "runs": truth, "tunes": tunes}, indent=1)
+                                    + "\n", encoding="utf-8")
     return out / "sequence.csv"
 
 
