@@ -138,6 +138,14 @@ def _outcome(value: Any) -> str:
         if text in (*OUTCOMES, "passed", "failed", "ok") else "not evaluated"
 
 
+def _qa_status(value: Any) -> str:
+    """The batch QA gate's status (``passing``, ``failing``, ``stale``, ``missing``)."""
+    text = str(value or "").lower()
+    if text in ("failing", "stale", "missing"):
+        return "fail"
+    return "pass" if text == "passing" else _outcome(value)
+
+
 def _criterion(item: Mapping[str, Any]) -> Criterion:
     unit = item.get("unit") or ""
     value = _text(item.get("value"))
@@ -383,14 +391,18 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
                    if record_field(r, "acquired_at"))
     first = mine[0]
     qa = _meta(results, "qa")
+    for record in mine:  # the batch QA gate (gcms.qa.gate) refused to report this run
+        if record.get("reportable") is False:
+            why = (record.get("qa") or {}).get("reason") or "instrument QA not passing"
+            deviations.append(f"run {record.get('sample_id')}: not reportable: {why}")
     instrument = InstrumentStatus(
-        instrument_id=record_field(first, "instrument") or _meta(results, "instrument").get("id"),
+        instrument_id=_meta(results, "instrument").get("id") or record_field(first, "instrument"),
         model=_meta(results, "instrument").get("model"),
         serial=_meta(results, "instrument").get("serial"),
         column=_meta(results, "instrument").get("column"),
         ionization=_meta(results, "instrument").get("ionization") or "EI 70 eV",
         method=record_field(first, "method"), tune_file=record_field(first, "tune_file"),
-        qa_status=_outcome(qa.get("status")) if qa else "not evaluated",
+        qa_status=_qa_status(qa.get("status")) if qa else "not evaluated",
         qa_summary=tuple(str(x) for x in qa.get("summary", ())) if qa else ())
     evidence = tuple(EvidenceRecord(str(r.get("sample_id")), str(r.get("type", "sample")),
                                     str(r.get("file")), str(record_field(r, "sha256")),
@@ -498,12 +510,16 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
             ("received by", exhibit.get("received_by")), ("date received", None)) if not value]
         store_notes.append(f"exhibit {exhibit_id} is registered in the case store without "
                            f"its receipt; not recorded: {', '.join(missing)}")
-    library_path = ((analysis.get("parameters") or {}).get("library") or {}).get("path")
+    parameters = analysis.get("parameters") or {}
+    library_path = (parameters.get("library") or {}).get("path")
     meta = {"library": {"name": analysis.get("library_name"), "path": library_path,
                         "sha256": analysis.get("library_sha256")},
             "criteria": {"name": analysis.get("criteria_profile"),
                          "sha256": analysis.get("criteria_sha256")},
             "gcms_version": analysis.get("software_version", "")}
+    # sequence-level sections the batch's steps added (QA status, instrument), as recorded
+    for key, value in (parameters.get("sections") or {}).items():
+        meta.setdefault(key, value)
     model = from_records(records, exhibit_id, results=meta,
                          source=f"case store {store.location}, case {case_id}",
                          **{k: v for k, v in options.items() if k != "report_id"})
