@@ -19,7 +19,9 @@ the acting analyst (every audit entry names them):
    one file's in the folder: the result is then about exactly the evidence attached.
 4. **Analysis.** gcms version; the batch settings and steps; the library file (name,
    title, SHA-256 of the file, content hash); the criteria profile (name, source,
-   SHA-256, every rule); the sequence file and its SHA-256.
+   SHA-256, every rule); the sequence file and its SHA-256; the sequence-level sections
+   other steps added to ``results.json`` (``context.sections``: the QA gate's
+   assessment and instrument), so that a report from the store shows them.
 5. **Results.** Every run record of ``results.json`` becomes a result of that
    analysis, kept whole but for the bookkeeping of one invocation
    (:data:`VOLATILE_FIELDS`: whether pass 1 came from the resume cache, and how long it
@@ -207,7 +209,7 @@ class RecordInStore:
         notes += more
         run_ids = list(dict.fromkeys(run.run_id for run in runs.values()))
         analysis = store.record_analysis(self.case_id, run_ids=run_ids,
-                                         **self._analysis(document))
+                                         **self._analysis(document, list(context.sections)))
         stored = [stored_record(r) for r in records]
         results = store.record_results(
             self.case_id, stored, analysis_id=analysis.analysis_id,
@@ -315,7 +317,8 @@ class RecordInStore:
             runs[r.get("position", 0)] = attached
         return keep, runs, notes
 
-    def _analysis(self, document: Mapping[str, Any]) -> dict[str, Any]:
+    def _analysis(self, document: Mapping[str, Any],
+                  sections: Sequence[str] = ()) -> dict[str, Any]:
         library = document.get("library") or {}
         criteria = document.get("criteria") or {}
         sequence = dict(document.get("sequence") or {})
@@ -333,6 +336,8 @@ class RecordInStore:
                         "n_entries": library.get("n_entries")},
             "criteria": criteria,
         }
+        if sections:  # steps' sequence-level sections (the QA gate's "qa", "instrument")
+            parameters["sections"] = {k: document.get(k) for k in sections}
         return {
             "parameters": parameters,
             "software_version": document.get("gcms_version") or None,

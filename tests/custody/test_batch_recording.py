@@ -299,14 +299,23 @@ def test_the_report_shows_what_the_store_holds(work, tmp_path):
     step = RecordInStore(str(tmp_path / "store"), "C-1", "alice")
     assert run_batch(work / "sequence.csv", out_dir=work / "out", workers=1,
                      steps=[step]).ok
+    class QASection:  # a step's sequence-level section, as the QA gate writes one
+        name, stage = "qa-section", "after-judgement"
+
+        def __call__(self, context):
+            context.sections["qa"] = {"status": "passing", "summary": ["tune of 2 h before"]}
+            context.sections["instrument"] = {"id": "GCMS-2", "column": "HP-5MS 30 m"}
+
     # a second analysis of the same runs (another criteria profile): a new analysis
     assert run_batch(work / "sequence.csv", out_dir=work / "out", workers=1,
-                     criteria="screening", steps=[step]).ok
+                     criteria="screening", steps=[QASection(), step]).ok
     with open_store(step.location) as store:
         assert [a.analysis_id for a in store.analyses("C-1")] == ["A1", "A2"]
         model = from_store(store, "E1", draw_chromatograms=False)
         first = from_store(store, "E1", analysis_id="A1", draw_chromatograms=False)
     assert model.criteria_profile == "screening" and first.criteria_profile == "swgdrug-gcms"
+    assert model.instrument.qa_status == "pass" and model.instrument.column == "HP-5MS 30 m"
+    assert first.instrument.qa_status == "not evaluated"
     assert {f.sample_id for f in model.findings} == {"E1-01"}
     assert len(model.findings) == len(first.findings)  # one analysis, never both mixed
     assert "Amphetamine" in model.conclusion.identified
