@@ -17,8 +17,10 @@ deconvolution) on one trace, all peaks at once:
    is no apex (the peak is elsewhere): the peak is "not found".
 5. **Crossings** of ``f·H`` (half height; ``tailing_height``) are found walking out from
    the apex on each side and interpolated linearly between scans. A walk that meets a
-   valley first (the trace rises more than ``valley_snr`` σ above its running minimum:
-   a neighbouring peak) or runs out of trace leaves that side unmeasured.
+   valley first (the trace rises more than ``valley_snr`` σ above its running minimum,
+   σ of the noise at the level it rises to under the counting-noise model: a neighbouring
+   peak) or runs out of trace leaves that side unmeasured. Walks reach ``reach_fwhm``
+   widths, and at least ``min_reach_s``.
 
 The figures (Ph. Eur. 2.2.46 and USP <621> conventions):
 
@@ -80,8 +82,9 @@ class PeakMeasureSettings:
         Fraction of the height at which the tailing factor is measured (USP: 0.05).
     apex_search_fwhm
         The apex is looked for within this many widths of the given time.
-    reach_fwhm
-        Crossings are looked for up to this many widths from the apex.
+    reach_fwhm, min_reach_s
+        Crossings are looked for up to this many widths from the apex, and at least this
+        far (s): a long tail reaches 5 % far beyond the width the walk was given.
     valley_snr
         A rise of this many σ above the running minimum of a walk is a valley.
     smooth
@@ -91,13 +94,14 @@ class PeakMeasureSettings:
     tailing_height: float = 0.05
     apex_search_fwhm: float = 0.6
     reach_fwhm: float = 10.0
+    min_reach_s: float = 60.0
     valley_snr: float = 3.0
     smooth: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.tailing_height < 0.5:
             raise ValueError(f"tailing_height must lie in (0, 0.5), got {self.tailing_height}")
-        for name in ("apex_search_fwhm", "reach_fwhm", "valley_snr"):
+        for name in ("apex_search_fwhm", "reach_fwhm", "min_reach_s", "valley_snr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
 
@@ -191,30 +195,48 @@ def _typical_width_s(corrected: np.ndarray, times: np.ndarray, sigma: float) -> 
 
 
 def _crossings(smoothed: np.ndarray, apex: np.ndarray, level: np.ndarray, side: int,
-               reach: int, valley: np.ndarray) -> np.ndarray:
+               reach: int, valley) -> np.ndarray:
     """Fractional scan offset (>0) from each apex to where ``smoothed`` falls to ``level``.
 
-    ``side`` -1 walks left, +1 right; NaN where a valley (a rise of ``valley`` above the
-    running minimum) or the end of the trace comes first. One matrix over all peaks.
+    ``side`` -1 walks left, +1 right; NaN where a valley (a rise above the running minimum
+    larger than ``valley(value)``, the noise allowance at the level reached) or the end
+    of the trace comes before the trace falls to ``level``. Where noise makes the trace
+    cross the level several times (a long tail at 5 % height), the crossing is where a
+    straight line fitted to the points from the one before the first fall to the one
+    after the last rise crosses it: the first fall alone comes early, biased by the
+    noise. A clean crossing is the linear interpolation between its two points. One
+    matrix over all peaks.
     """
     n = smoothed.size
     steps = np.arange(1, reach + 1)
     index = apex[:, None] + side * steps[None, :]
     outside = (index < 0) | (index >= n)
-    values = np.where(outside, np.inf, smoothed[np.clip(index, 0, n - 1)])
-    below = values <= level[:, None]
-    running = np.minimum.accumulate(np.where(outside, -np.inf, values), axis=1)
-    rise = (values - running > valley[:, None]) | outside
-    first_below = np.where(below.any(axis=1), np.argmax(below, axis=1), reach)
-    first_rise = np.where(rise.any(axis=1), np.argmax(rise, axis=1), reach)
-    ok = (first_below < reach) & (first_below < first_rise)
-    k = np.where(ok, first_below, 0)
-    rows = np.arange(apex.size)
-    inner = np.where(k > 0, values[rows, np.maximum(k - 1, 0)], smoothed[apex])
-    outer = values[rows, k]
+    walk = np.where(outside, np.inf, smoothed[np.clip(index, 0, n - 1)])
+    running = np.minimum.accumulate(np.where(outside, -np.inf, walk), axis=1)
+    rise = (walk - running > valley(np.where(outside, 0.0, walk))) | outside
+    # column 0 is the apex itself: x = 0 .. reach
+    full = np.concatenate([smoothed[apex][:, None], walk], axis=1)
+    x = np.arange(reach + 1, dtype=np.float64)[None, :]
+    below = full <= level[:, None]
+    first_below = np.where(below.any(axis=1), np.argmax(below, axis=1), reach + 1)
+    stop = np.where(rise.any(axis=1), np.argmax(rise, axis=1) + 1, reach + 1)
+    ok = first_below < stop
+    inside = x < stop[:, None]
+    above = (full > level[:, None]) & inside
+    last_above = reach - np.argmax(above[:, ::-1], axis=1)
+    lo = np.maximum(first_below - 1, 0)
+    hi = np.minimum(np.maximum(last_above + 1, first_below), stop - 1)
+    mask = (x >= lo[:, None]) & (x <= hi[:, None]) & ok[:, None]
+    count = np.maximum(mask.sum(axis=1), 1)
+    y = np.where(mask, full, 0.0)
+    x_mean = (x * mask).sum(axis=1) / count
+    y_mean = y.sum(axis=1) / count
+    dx = np.where(mask, x - x_mean[:, None], 0.0)
+    slope = (dx * (y - y_mean[:, None] * mask)).sum(axis=1) / np.maximum(
+        (dx**2).sum(axis=1), 1e-300)
     with np.errstate(invalid="ignore", divide="ignore"):
-        fraction = np.where(inner > outer, (inner - level) / (inner - outer), 1.0)
-    offset = k + np.clip(fraction, 0.0, 1.0)  # k steps out is offset k+1; inner at k
+        fitted = x_mean + (level - y_mean) / slope
+    offset = np.where(slope < 0, np.clip(fitted, lo, hi), np.nan)
     return np.where(ok, offset, np.nan)
 
 
@@ -304,8 +326,19 @@ def measure_peaks(
     delta = np.clip(np.nan_to_num(delta), -0.5, 0.5)
     apex_time = np.interp(apex + delta, np.arange(y.size, dtype=np.float64), t)
 
-    reach = max(2, int(np.ceil(settings.reach_fwhm * float(width.max()) / dt)))
-    valley = settings.valley_snr * noise
+    reach = max(2, int(np.ceil(max(settings.reach_fwhm * float(width.max()),
+                                   settings.min_reach_s) / dt)))
+    reach = min(reach, y.size)
+    under = base[apex][:, None]
+
+    def valley(level: np.ndarray) -> np.ndarray:
+        # valley_snr σ of the noise at ``level`` above the baseline: counting noise grows
+        # with the signal, and a flank's own scatter is no valley
+        if noise_model is None:
+            return settings.valley_snr * noise[:, None]
+        signal = np.maximum(level + under, n_ions * noise_model.threshold)
+        local = np.sqrt(n_ions * noise_model.floor**2 + noise_model.factor**2 * signal)
+        return settings.valley_snr * np.maximum(local, noise[:, None])
 
     def crossing_times(fraction: float) -> tuple[np.ndarray, np.ndarray]:
         level = fraction * height
