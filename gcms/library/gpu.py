@@ -6,9 +6,10 @@ GPU: the bounds of every library entry (three sparse x dense products on cuSPARS
 :math:`n_2`, then :math:`(n_1\cos^2 + n_2)/(n_1 + n_2)`), the selection of the entries to
 score, and their exact scores (:func:`gcms.library.kernels.score_pairs`, which runs on
 CuPy arrays unchanged). The hit lists are then put in order, and the hits scored in
-full, by the same CPU code as a CPU search, so both devices return the same lists.
-On a GPU every entry is bounded, whatever ``presearch`` says: probing clusters saves
-nothing there, and the result is the certified top k.
+full, by the same CPU code as a CPU search, so both devices return the same lists, with or without a
+``min_match_factor`` floor (entries whose bound misses the floor are excluded before
+the selection). On a GPU every entry is bounded, whatever ``presearch`` says, and the
+result is the certified top k.
 
 The code is written against an array module (``xp``) and a sparse module, so the tests
 run this very path with NumPy and SciPy standing in for CuPy where no GPU is present.
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from gcms.errors import MissingExtraError
-from gcms.library.kernels import QueryBlock, score_pairs
+from gcms.library.kernels import QueryBlock, score_pairs, to_nist_scale
 from gcms.library.search import (
     BOUND_MARGIN,
     SearchIndex,
@@ -107,7 +108,7 @@ def _device_block(xp, block: QueryBlock) -> SimpleNamespace:
 
 def _bounds(xp, device, index, dblock, q_ri, q_code, pairs, rows: slice,
             settings: SearchSettings):
-    """Bounds of library ``rows`` x all queries of the block (see ``_bounds_block``)."""
+    """Upper bounds of the ranking score, library ``rows`` x all queries of the block."""
     kind = settings.rank_by
     width = dblock.width
     masses = xp.arange(width, dtype=xp.float64)
@@ -152,6 +153,12 @@ def _bounds(xp, device, index, dblock, q_ri, q_code, pairs, rows: slice,
         bound = xp.where(n1 > 0, (n1 * cos2 + n2) / xp.where(total > 0, total, 1.0), 0.0)
     else:
         bound = xp.where(shared, 0.5 * (1.0 + cos2), 0.0)
+    # No peak in common: no score at all (an RI penalty may make real scores negative).
+    bound = xp.where(shared, bound, -xp.inf)
+    if settings.min_match_factor is not None:
+        # The floor is on the score itself, before any RI penalty.
+        bound = xp.where(bound + BOUND_MARGIN < settings.min_match_factor / 1000.0, -xp.inf,
+                         bound)
     if settings.ri_mode != "off":
         lib_ri = device.retention_index[rows][:, None]
         lib_code = device.ri_column_code[rows][:, None]
@@ -196,7 +203,7 @@ def search_batches_on(xp, sparse, index: SearchIndex, queries: _Queries, top: in
             bounds[rows] = _bounds(xp, device, index, dblock, q_ri, q_code, pairs, rows,
                                    settings).astype(xp.float32)
         # Per query, a threshold admitting about ``keep`` entries (bisection on counts).
-        valid = bounds > 0
+        valid = bounds > -xp.inf
         low = xp.zeros(n_q, dtype=xp.float32)
         high = xp.ones(n_q, dtype=xp.float32)
         for _ in range(THRESHOLD_STEPS):
@@ -230,9 +237,14 @@ def search_batches_on(xp, sparse, index: SearchIndex, queries: _Queries, top: in
 
 def _ranked(index: SearchIndex, queries: _Queries, qi: np.ndarray, li: np.ndarray,
             base: np.ndarray, settings: SearchSettings) -> np.ndarray:
-    """Ranking score of pairs: the exact score minus the RI penalty, -inf if excluded."""
+    """Ranking score of pairs: the exact score minus the RI penalty, -inf if excluded.
+
+    Excluded: outside the RI window, or below ``min_match_factor``.
+    """
     _, penalty, excluded = _ri_adjustment(index, queries.retention_index,
                                           queries.ri_column_code, qi, li, settings)
+    if settings.min_match_factor is not None:
+        excluded = excluded | (to_nist_scale(base) < settings.min_match_factor)
     return np.where(excluded, -np.inf, base - penalty)
 
 

@@ -12,7 +12,8 @@ over pairs or peaks:
   segmented reduction (``np.add.reduceat``).
 
 Cost is linear in the number of library peaks of the pairs scored: this is the exact
-re-scoring step after the presearch, and the exhaustive search for small libraries.
+re-scoring step after the compiled scan (:mod:`gcms.library.scan`), and the reference
+search that scores every entry (``presearch="off"``).
 """
 
 from __future__ import annotations

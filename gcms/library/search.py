@@ -1,33 +1,47 @@
 r"""Library search: many query spectra at once, NIST scores, deterministic hit lists.
 
-How a search runs (per batch of queries, all array algebra):
+What a search guarantees (``presearch="exact"``, the default, on the CPU and the GPU):
+the hit list of every query is exactly the list that scoring every library entry
+gives (``presearch="off"``, the reference): the same entries, the same scores, in the
+same order, ties broken by library index. The ``probability_depth`` best hits, from
+which the probabilities are computed, are certified as well.
 
-1. **Bound.** For every library entry (``presearch="exact"``) or for the entries of the
-   clusters nearest each query (``"fast"``), the exact squared cosine of the identity
-   score over the compared m/z range is computed as one sparse x dense product
-   (library CSR x query columns) plus two norm look-ups. It bounds the identity match
-   factor from above: with :math:`F_R \le 1` and :math:`n_2 \le n_1 - 1`,
+With a floor, ``min_match_factor=T`` (MS Search scale; identification criteria never
+accept a match below ~700): entries whose ranking score is below ``T`` are left out of
+the list, and the guarantee becomes: **every entry scoring at least T is considered,
+and the list is the best k of them, exactly scored and in exact order** (the reference
+list with the entries below ``T`` removed). Then a bound needs to rule out far fewer
+entries, and the search is several times faster. The probabilities are shared among
+the listed hits (those at or above ``T``, up to ``probability_depth``).
 
-   .. math:: MF \le (1 + \cos^2) / 2.
+How a search runs (:mod:`gcms.library.scan`, compiled with numba; one pass over the
+library per block of up to 64 queries, on every core):
 
-2. **Exact re-scoring.** The entries with the best bounds are scored exactly
-   (:func:`gcms.library.kernels.score_pairs`); the k-th best exact score
-   :math:`\tau` then admits every further entry whose bound reaches :math:`\tau`, which
-   is scored too. No entry left out can beat the k-th hit, so the top k equal those of
-   scoring every entry (``presearch="off"``), which the tests check.
-   ``"fast"`` skips that guarantee: it re-scores the best ``candidates`` entries of the
-   probed clusters only; its agreement with the exhaustive search is measured
-   (benchmarks/README.md), not proven.
-3. **Order.** Hits are sorted by the ranking score (identity MF by default), minus the
-   retention-index penalty when one applies, ties broken by library index, so the same
-   query always gives the same list, on the CPU as on the GPU.
+1. **Bound.** For each entry and all queries of the block at once, in float32: the
+   identity dot product :math:`\sum m\sqrt{UL}` over the compared m/z range, the
+   entry's and the query's norms over that range, the peaks in common :math:`n_1` and
+   the ratio pairs :math:`n_2`. With the ratio term :math:`F_R \le 1`,
+
+   .. math:: MF \le \frac{n_1 \cos^2 + n_2}{n_1 + n_2} \le \frac{1 + \cos^2}{2}.
+
+   A floor of 600 or more uses the right-hand bound (:math:`\cos^2 \ge 2T - 1` is then
+   needed: ``T = 0.7`` leaves about 0.01 % of a library), which needs no counts.
+2. **Threshold algorithm.** Per query the scan keeps the best entries met so far,
+   exactly scored; an entry is scored exactly only if its bound reaches the worst of
+   them (and the floor). A pilot pass first scores the entries of highest
+   :math:`\cos^2` in a sample of the library, so that the threshold starts high.
+3. **Exact scores and order.** The kept entries are scored again by
+   :func:`gcms.library.kernels.score_pairs` (the compiled scorer is bit-identical to
+   it) and sorted by the ranking score (identity MF by default) minus the
+   retention-index penalty, ties by library index.
 4. **Probability** from the match factors of the best ``probability_depth`` hits
    (:mod:`gcms.library.probability`).
 
 Retention index: when both the query and an entry carry a retention index (and the
 entry's column type, if stated, is the query's), ``ri_mode="window"`` drops entries
 with :math:`|\Delta RI|` above ``ri_window`` and ``"penalty"`` subtracts ``ri_penalty``
-match-factor units per RI unit beyond it from the ranking score.
+match-factor units per RI unit beyond it from the ranking score. The floor applies to
+the match factor itself, before the penalty.
 """
 
 from __future__ import annotations
@@ -58,9 +72,11 @@ Device = Literal["cpu", "cuda"]
 #: Margin (on the 0..1 score scale) by which a bound must miss the k-th score before
 #: an entry is left out: covers float32 storage of the bounds (relative error 6e-8).
 BOUND_MARGIN = 1e-6
-#: Library rows per block of the exhaustive bound computation (memory per block:
-#: rows x batch x 8 bytes).
-BOUND_BLOCK_ROWS = 65_536
+#: Pairs scored at once by the reference search (``presearch="off"``).
+REFERENCE_PAIRS = 2_000_000
+#: With a ``min_match_factor`` at or above this, the identity bound of the compiled scan
+#: skips the counts of peaks and ratio pairs in common (:mod:`gcms.library.scan`).
+COUNTS_BELOW_FLOOR = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,18 +89,18 @@ class SearchSettings:
         Score that orders the hit list: ``"identity"`` (MS Search Identity, "EI
         Normal"), ``"reverse"``, or ``"similarity"`` ("EI Simple").
     presearch
-        ``"exact"``: bound-pruned, provably the same top k as scoring every entry.
-        ``"fast"``: probe the ``probes`` nearest clusters of the library and re-score
-        ``candidates`` entries per query (for very large libraries and batches;
-        agreement measured, not proven). ``"off"``: score every entry (reference).
+        ``"exact"``: bound-pruned, provably the same hit list as scoring every entry
+        (module docstring). ``"off"``: score every entry (the reference, slow on large
+        libraries). ``"fast"``: accepted for compatibility and run as ``"exact"`` (the
+        cluster probing it used to select was slower than the exact scan and gave
+        other lists for a quarter of the queries at 350,000 entries).
     low_mz
         Fixed lowest m/z compared; ``None`` (default) compares from the higher of the
         two spectra's lowest m/z, as MS Search does.
     candidates
-        Entries re-scored exactly per query before the bound check (at least the hit
-        list length); in ``"fast"`` mode, all that are re-scored.
+        GPU only: entries per query scored exactly before the bound check.
     probes
-        Clusters probed per query in ``"fast"`` mode.
+        Not used (the cluster probing of the former ``"fast"`` mode).
     ri_mode, ri_window, ri_penalty
         Retention-index use (module docstring): window half-width in RI units; penalty
         in match-factor units per RI unit beyond the window.
@@ -92,6 +108,12 @@ class SearchSettings:
         Probability model (:mod:`gcms.library.probability`).
     batch_size
         Queries scored together (memory grows with it).
+    min_match_factor
+        Floor on the ranking score, on MS Search's 0..999 scale (``None``: no floor).
+        Entries below it are not listed; every entry at or above it is, best first, up
+        to the hit-list length (module docstring). A defensible floor lies below the
+        lowest match factor any decision uses (e.g. 600 with a "not identified below
+        700" rule, which also keeps close runners-up).
     """
 
     rank_by: RankBy = "identity"
@@ -105,6 +127,7 @@ class SearchSettings:
     probability_beta: float = PROBABILITY_BETA
     probability_depth: int = PROBABILITY_DEPTH
     batch_size: int = 128
+    min_match_factor: int | None = None
 
     def __post_init__(self) -> None:
         choices = {"rank_by": ("identity", "reverse", "similarity"),
@@ -120,6 +143,9 @@ class SearchSettings:
             raise ValueError(f"low_mz must be >= 0, got {self.low_mz}")
         if not (self.ri_window >= 0 and self.ri_penalty >= 0):
             raise ValueError("ri_window and ri_penalty must be >= 0")
+        if self.min_match_factor is not None and not 0 <= self.min_match_factor <= 999:
+            raise ValueError(f"min_match_factor must be in 0..999 (MS Search scale), got "
+                             f"{self.min_match_factor!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
@@ -212,9 +238,10 @@ class SearchIndex:
             [codes.setdefault(str(c).strip().lower(), len(codes)) for c in ri_column],
             dtype=np.int32) if len(ri_column) else np.zeros(0, dtype=np.int32)
         self.ri_column_codes = codes
+        self.ri_column_code_int64 = self.ri_column_code.astype(np.int64)
         self._weights: dict[str, Any] = {}
         self._suffix: dict[tuple[str, int], np.ndarray] = {}
-        self._clusters = None
+        self._scan: dict[str, Any] = {}
 
     def __len__(self) -> int:
         return len(self.peaks)
@@ -276,13 +303,13 @@ class SearchIndex:
             self._suffix[key] = np.add.reduceat(kept, p.indptr[:-1]) if len(p) else kept[:0]
         return self._suffix[key]
 
-    def clusters(self):
-        """The presearch clustering (built on first use; see :mod:`gcms.library.presearch`)."""
-        if self._clusters is None:
-            from gcms.library.presearch import ClusterIndex
+    def scan_library(self, kind: str):
+        """The :class:`gcms.library.scan.ScanLibrary` of one weight kind (built on first use)."""
+        if kind not in self._scan:
+            from gcms.library.scan import ScanLibrary
 
-            self._clusters = ClusterIndex.build(self)
-        return self._clusters
+            self._scan[kind] = ScanLibrary.build(self.peaks, kind)
+        return self._scan[kind]
 
 
 def _index_of(library: Library) -> SearchIndex:
@@ -373,96 +400,6 @@ def _query_pairs(index: SearchIndex, peaks: PeakMatrix) -> np.ndarray:
     return dense
 
 
-def _bounds_block(index: SearchIndex, qblock: QueryBlock, queries: _Queries,
-                  qsel: np.ndarray, row_ids: np.ndarray, settings: SearchSettings,
-                  blocks: Mapping[str, Any] | None = None,
-                  query_pairs=None) -> np.ndarray:
-    r"""Upper bounds of the ranking score for library rows ``row_ids`` x queries ``qsel``.
-
-    Returns ``(n_rows, n_queries)`` float64, -inf where the RI window excludes the pair.
-    Similarity: the exact ``cos2`` of the similarity score. Identity and reverse: with
-    ``query_pairs`` (the :func:`_query_pairs` of the batch; compare range by overlap),
-    the tight bound ``(n1 cos2 + n2) / (n1 + n2)`` from the exact peaks in common
-    :math:`n_1` and ratio pairs :math:`n_2` (only :math:`F_R \le 1` is bounded);
-    without, ``(1 + cos2)/2``; 0 where no peak is shared. ``blocks`` may hold the
-    weight matrices of exactly these rows (``"mass"``, ``"plain"``, ``"binary"``);
-    otherwise they are sliced from the library's.
-    """
-    kind = settings.rank_by
-    width = qblock.width
-
-    def rows_of(name: str):
-        if blocks is not None and name in blocks:
-            return blocks[name]
-        matrix = index.weights(name)
-        if row_ids.size and row_ids[-1] - row_ids[0] + 1 == row_ids.size:
-            return matrix[int(row_ids[0]):int(row_ids[-1]) + 1]
-        return matrix[row_ids]
-
-    masses = np.arange(width, dtype=np.float64)
-    q_ab = qblock.abundance[qsel]
-    if kind == "similarity":
-        q_w = np.sqrt(q_ab)
-        block = rows_of("plain")
-        norm_kind, q_suffix = "plain", qblock.suffix_plain[qsel]
-    else:
-        q_w = np.sqrt(q_ab * masses)
-        block = rows_of("mass")
-        norm_kind, q_suffix = "mass", qblock.suffix_mass[qsel]
-    n_cols = block.shape[1]
-    dot = np.asarray(block @ q_w[:, :n_cols].T)  # (n_rows, n_q)
-    q_first = qblock.first_mz[qsel]
-    if settings.low_mz is None:
-        lmin = np.minimum(index.first_mz[row_ids], width)
-        # Queries have no peak below their own first m/z: their norm over the compared
-        # range is their suffix sum from the entry's first m/z.
-        norm_q = np.ascontiguousarray(q_suffix.T)[lmin]  # (n_rows, n_q)
-        cuts, inverse = np.unique(q_first, return_inverse=True)
-    else:
-        norm_q = np.empty_like(dot)
-        norm_q[:] = q_suffix[:, min(settings.low_mz, width)]
-        cuts, inverse = np.array([settings.low_mz]), np.zeros(len(q_first), dtype=np.int64)
-    norm_lib = np.stack([index.suffix_norm(norm_kind, int(c))[row_ids] for c in cuts],
-                        axis=1)
-    if kind == "reverse":
-        norm_q = np.asarray(rows_of("binary") @ (q_ab * masses)[:, :n_cols].T)
-    # cos2 = dot^2 / (norm_q norm_lib), in place (these arrays are rows x queries).
-    norm_q *= norm_lib[:, inverse] if cuts.size > 1 else norm_lib
-    shared = dot > 0
-    np.multiply(dot, dot, out=dot)
-    cos2 = np.divide(dot, norm_q, out=np.zeros_like(dot), where=shared & (norm_q > 0))
-    np.minimum(cos2, 1.0, out=cos2)
-    del dot, norm_q
-    if kind == "similarity":
-        bound = cos2
-    elif query_pairs is not None and settings.low_mz is None:
-        n1 = np.asarray(rows_of("binary") @ (q_ab[:, :n_cols] > 0).T.astype(np.float64))
-        pairs = index.pair_features()[1]
-        if row_ids.size and row_ids[-1] - row_ids[0] + 1 == row_ids.size:
-            pair_rows = pairs[int(row_ids[0]):int(row_ids[-1]) + 1]
-        else:
-            pair_rows = pairs[row_ids]
-        n2 = np.asarray(pair_rows @ query_pairs[:, qsel])
-        # (n1 cos2 + n2) / (n1 + n2); n2 = 0 wherever n1 = 0.
-        cos2 *= n1
-        cos2 += n2
-        n1 += n2
-        bound = np.divide(cos2, n1, out=cos2, where=n1 > 0)
-    else:
-        cos2 += 1.0
-        cos2 *= 0.5
-        bound = np.where(shared, cos2, 0.0)
-    if settings.ri_mode != "off":
-        n_r, n_q = bound.shape
-        qi = np.repeat(qsel, n_r)
-        li = np.tile(row_ids, n_q)
-        _, penalty, excluded = _ri_adjustment(index, queries.retention_index,
-                                              queries.ri_column_code, qi, li, settings)
-        adjust = np.where(excluded, -np.inf, -penalty).reshape(n_q, n_r).T
-        bound = bound + adjust
-    return bound
-
-
 def _rank_scores(index: SearchIndex, qblock: QueryBlock, queries: _Queries,
                  qi: np.ndarray, li: np.ndarray, settings: SearchSettings):
     """Ranking score (with RI) of pairs, computing only the score ranked by."""
@@ -471,59 +408,35 @@ def _rank_scores(index: SearchIndex, qblock: QueryBlock, queries: _Queries,
     base = getattr(scores, settings.rank_by)
     delta, penalty, excluded = _ri_adjustment(index, queries.retention_index,
                                               queries.ri_column_code, qi, li, settings)
-    rank = np.where(excluded | (scores.n_common == 0), -np.inf, base - penalty)
+    drop = excluded | (scores.n_common == 0)
+    if settings.min_match_factor is not None:
+        drop |= to_nist_scale(base) < settings.min_match_factor
+    rank = np.where(drop, -np.inf, base - penalty)
     return rank, delta, penalty
 
 
 def _rank_order(qi: np.ndarray, li: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """Order of pairs: by query, then ranking score descending, then library index."""
-    key = np.round(rank, 12)
+    key = np.rint(rank * 1e12)  # the order of np.round(rank, 12), as the scan keys it
     return np.lexsort((li, -key, qi))
 
 
-def _exact_pairs(index: SearchIndex, qblock: QueryBlock, queries: _Queries, top: int,
-                 keep: int, settings: SearchSettings):
-    """Scored pairs of the exact presearch.
+def _scan_pairs(index: SearchIndex, qblock: QueryBlock, queries: _Queries, depth: int,
+                settings: SearchSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs of the compiled scan (:mod:`gcms.library.scan`)."""
+    from gcms.library.scan import scan_block
 
-    Bounds for every entry, blockwise; exact scores for the best ``keep`` bounds per
-    query, then for every entry whose bound reaches the ``top``-th exact score.
-    """
-    n_q, n_lib = len(qblock), len(index)
-    qsel = np.arange(n_q)
-    pairs = _query_pairs(index, queries.peaks) if settings.rank_by != "similarity" else None
-    bounds = np.empty((n_lib, n_q), dtype=np.float32)
-    for start in range(0, n_lib, BOUND_BLOCK_ROWS):
-        stop = min(n_lib, start + BOUND_BLOCK_ROWS)
-        bounds[start:stop] = _bounds_block(index, qblock, queries, qsel,
-                                           np.arange(start, stop), settings,
-                                           query_pairs=pairs)
-    k0 = min(keep, n_lib)
-    if k0 < n_lib:
-        first = np.argpartition(-bounds, k0 - 1, axis=0)[:k0]
-    else:
-        first = np.broadcast_to(np.arange(n_lib)[:, None], (n_lib, n_q))
-    qi1 = np.broadcast_to(qsel[None, :], first.shape).ravel()
-    li1 = np.asarray(first).ravel()
-    ok = np.isfinite(bounds[li1, qi1]) & (bounds[li1, qi1] > 0)
-    qi1, li1 = qi1[ok], li1[ok]
-    rank1, delta1, penalty1 = _rank_scores(index, qblock, queries, qi1, li1, settings)
-    order = _rank_order(qi1, li1, rank1)
-    q_sorted, r_sorted = qi1[order], rank1[order]
-    starts = np.searchsorted(q_sorted, qsel)
-    counts = np.bincount(q_sorted, minlength=n_q)
-    tau = np.full(n_q, -np.inf)
-    has_k = counts >= top
-    tau[has_k] = r_sorted[starts[has_k] + top - 1]
-    # Entries not scored yet whose bound could still reach the k-th hit.
-    bounds[li1, qi1] = -np.inf
-    li2, qi2 = np.nonzero(bounds >= (tau - BOUND_MARGIN)[None, :].astype(np.float32))
-    ok2 = bounds[li2, qi2] > 0
-    li2, qi2 = li2[ok2], qi2[ok2]
-    del bounds
-    rank2, delta2, penalty2 = _rank_scores(index, qblock, queries, qi2, li2, settings)
-    return (np.concatenate([qi1, qi2]), np.concatenate([li1, li2]),
-            np.concatenate([rank1, rank2]), np.concatenate([delta1, delta2]),
-            np.concatenate([penalty1, penalty2]))
+    kind = "plain" if settings.rank_by == "similarity" else "mass"
+    counts = settings.rank_by == "reverse" or (
+        settings.rank_by == "identity" and (settings.min_match_factor is None
+                                            or settings.min_match_factor < COUNTS_BELOW_FLOOR))
+    qi, li, _ = scan_block(
+        index.scan_library(kind), index.retention_index, index.ri_column_code_int64, qblock,
+        queries.retention_index, queries.ri_column_code, kind=settings.rank_by,
+        low_mz=settings.low_mz, floor_mf=settings.min_match_factor, ri_mode=settings.ri_mode,
+        ri_window=settings.ri_window, ri_penalty=settings.ri_penalty, depth=depth,
+        counts=counts)
+    return qi, li
 
 
 def _search_batch(index: SearchIndex, queries: _Queries, lo: int, hi: int, top: int,
@@ -532,20 +445,41 @@ def _search_batch(index: SearchIndex, queries: _Queries, lo: int, hi: int, top: 
     width = max(index.max_mz, int(qpeaks.mz.max())) + 2
     qblock = QueryBlock.from_peaks(qpeaks, width=width)
     sub = _Queries(qpeaks, queries.retention_index[lo:hi], queries.ri_column_code[lo:hi])
-    n_q, n_lib = hi - lo, len(index)
     # Every hit shown and every hit the probabilities are shared among is certified.
     depth = max(top, settings.probability_depth)
-    keep = min(n_lib, max(depth, settings.candidates))
-    if settings.presearch == "exact":
-        qi, li, rank, delta, penalty = _exact_pairs(index, qblock, sub, depth, keep, settings)
+    if settings.presearch == "off":
+        qi, li, rank, delta, penalty = _every_pair(index, qblock, sub, depth, settings)
     else:
-        if settings.presearch == "off":
-            qi = np.repeat(np.arange(n_q), n_lib)
-            li = np.tile(np.arange(n_lib), n_q)
-        else:
-            qi, li = index.clusters().candidates(index, qblock, sub, settings)
+        qi, li = _scan_pairs(index, qblock, sub, depth, settings)
         rank, delta, penalty = _rank_scores(index, qblock, sub, qi, li, settings)
-    _collect(index, qblock, qi, li, rank, delta, penalty, lo, n_q, top, settings, arrays)
+    _collect(index, qblock, qi, li, rank, delta, penalty, lo, hi - lo, top, settings, arrays)
+
+
+def _every_pair(index: SearchIndex, qblock: QueryBlock, queries: _Queries, depth: int,
+                settings: SearchSettings):
+    """The reference: every entry scored (:func:`score_pairs`), in slices of the library.
+
+    After each slice only the best ``depth`` pairs of each query are kept, so memory
+    stays bounded whatever the library size.
+    """
+    n_q, n_lib = len(qblock), len(index)
+    step = max(1, REFERENCE_PAIRS // max(n_q, 1))
+    kept = [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0),
+            np.zeros(0)]
+    for start in range(0, n_lib, step):
+        rows = np.arange(start, min(n_lib, start + step))
+        qi = np.repeat(np.arange(n_q), rows.size)
+        li = np.tile(rows, n_q)
+        rank, delta, penalty = _rank_scores(index, qblock, queries, qi, li, settings)
+        merged = [np.concatenate([k, new]) for k, new in
+                  zip(kept, (qi, li, rank, delta, penalty), strict=True)]
+        valid = np.isfinite(merged[2])
+        merged = [a[valid] for a in merged]
+        order = _rank_order(merged[0], merged[1], merged[2])
+        merged = [a[order] for a in merged]
+        position = np.arange(merged[0].size) - np.searchsorted(merged[0], merged[0])
+        kept = [a[position < depth] for a in merged]
+    return tuple(kept)
 
 
 def _collect(index, qblock, qi, li, rank, delta, penalty, lo, n_q, top, settings,

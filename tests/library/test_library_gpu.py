@@ -50,6 +50,8 @@ def _arrays(n_q, top):
     SearchSettings(), SearchSettings(rank_by="reverse"), SearchSettings(rank_by="similarity"),
     SearchSettings(ri_mode="window", ri_window=60), SearchSettings(ri_mode="penalty"),
     SearchSettings(low_mz=45), SearchSettings(batch_size=17),
+    SearchSettings(min_match_factor=650), SearchSettings(min_match_factor=500, rank_by="reverse"),
+    SearchSettings(min_match_factor=700, ri_mode="penalty", ri_penalty=2.0),
 ])
 def test_gpu_code_path_with_numpy_equals_cpu(synthetic, settings):
     from gcms.library.gpu import search_batches_on
@@ -87,11 +89,12 @@ def _gpu_available() -> bool:
 @pytest.mark.skipif(not _gpu_available(), reason="needs an NVIDIA GPU and CuPy")
 @pytest.mark.parametrize("settings", [SearchSettings(), SearchSettings(rank_by="similarity"),
                                       SearchSettings(ri_mode="penalty"),
-                                      SearchSettings(presearch="fast")])
+                                      SearchSettings(min_match_factor=650)])
 def test_cuda_returns_the_cpu_hit_lists(synthetic, settings):
     library, queries = synthetic
     cpu = search_arrays(library, queries, top=10, settings=SearchSettings(
-        rank_by=settings.rank_by, ri_mode=settings.ri_mode))
+        rank_by=settings.rank_by, ri_mode=settings.ri_mode,
+        min_match_factor=settings.min_match_factor))
     gpu = search_arrays(library, queries, top=10, settings=settings, device="cuda")
     for name in ("index", "match_factor", "reverse_match_factor", "similarity_match_factor",
                  "entropy_similarity"):

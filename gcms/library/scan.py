@@ -1,0 +1,595 @@
+r"""The compiled library scan (numba): every entry bounded, exact scores only where needed.
+
+This is the engine of ``presearch="exact"`` on the CPU. One pass over the library per
+block of up to :data:`LANES` queries; for each library entry and all queries of the
+block at once (SIMD lanes over the queries):
+
+1. **Bound.** In float32, from one sweep over the entry's peaks: the identity dot
+   product :math:`\sum m\sqrt{UL}` (or :math:`\sum\sqrt{UL}` for the similarity score),
+   the entry's norm over each query's compared m/z range, the peaks in common
+   :math:`n_1` and the ratio pairs in common :math:`n_2` (consecutive library peaks
+   both in the query with no query peak between them, read off the query's peak
+   ranks). With :math:`F_R \le 1` the identity and reverse scores obey
+
+   .. math:: MF \le \frac{n_1 \cos^2 + n_2}{n_1 + n_2},
+
+   and the similarity score is :math:`\cos^2` itself. Where the hit list only needs
+   entries at or above a match-factor floor :math:`T` (``min_match_factor``), the
+   counts are skipped: with :math:`n_2 \le n_1 - 1` and :math:`n_1 \le N` (the smaller
+   peak count of the two spectra) the bound :math:`(N\cos^2 + N - 1)/(2N - 1)`, which
+   grows with :math:`N`, still holds, and it needs only the dot product. Each bound
+   is widened by a margin that covers float32 rounding (:data:`BOUND_MARGIN_PER_PEAK`).
+2. **Exact score, threshold algorithm.** Per query the scan keeps the best ``depth``
+   entries met so far (exact ranking scores, in the final order: score rounded to
+   1e-12, then library index). An entry is scored exactly (:func:`pair_rank`, in
+   float64 and the same operations in the same order as
+   :func:`gcms.library.kernels.score_pairs`, so bit-identical to it) only if its bound
+   reaches the worst of those kept (and the floor). No entry skipped can enter the
+   list, so the kept entries are the top ``depth`` of scoring every entry.
+
+The rows of the library are split into chunks scanned by threads (the kernel releases
+the GIL); each chunk keeps its own list and the lists are merged, which changes
+nothing in the result. The caller re-scores the merged candidates with
+:func:`gcms.library.kernels.score_pairs` before ordering them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+__all__ = ["LANES", "ScanLibrary", "pair_rank", "scan_block"]
+
+#: Queries scanned together (SIMD lanes of one pass over the library).
+LANES = 64
+#: Margin added to a float32 bound per library peak of the entry (plus
+#: :data:`BOUND_MARGIN_BASE`): about 4x the worst relative rounding of the sums and
+#: of the float32 weights (unit roundoff 6e-8 per operation).
+BOUND_MARGIN_PER_PEAK = 8e-7
+BOUND_MARGIN_BASE = 2e-5
+#: Lowest score a pass test compares with (ranking scores with an RI penalty are above
+#: -10): keeps -inf out of products with a norm.
+LOWEST_NEED = np.float32(-1e6)
+#: Entries of highest cos^2 per query that the pilot pass scores exactly.
+PILOT = 48
+#: Fewest library entries a thread scans for one block (below that, fewer threads).
+MIN_CHUNK_ROWS = 4096
+#: The pilot pass reads every PILOT_STRIDE-th library entry.
+PILOT_STRIDE = int(os.environ.get("GCMS_PILOT_STRIDE", "8"))
+#: Scores ranked by, as the kernels number them.
+KIND_CODE = {"identity": 0, "reverse": 1, "similarity": 2}
+#: RI modes as the kernels number them.
+RI_CODE = {"off": 0, "window": 1, "penalty": 2}
+
+
+def threads() -> int:
+    """Threads a scan may use: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="gcms-scan")
+    return _POOL
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ScanLibrary:
+    r"""Library arrays of the scan for one kind of peak weight, built once per library.
+
+    ``weight`` is :math:`\sqrt{mL}` ("mass": identity and reverse) or :math:`\sqrt{L}`
+    ("plain": similarity) in float32; ``mz`` uint16; ``abundance`` float64 (the exact
+    scores read it); ``row_norm`` each entry's sum of squared weights (float64);
+    ``first_mz`` per entry.
+    """
+
+    indptr: np.ndarray
+    mz: np.ndarray
+    abundance: np.ndarray
+    weight: np.ndarray
+    row_norm: np.ndarray
+    first_mz: np.ndarray
+
+    @classmethod
+    def build(cls, peaks, kind: str) -> ScanLibrary:
+        """Arrays of ``peaks`` (a :class:`gcms.library._peaks.PeakMatrix`)."""
+        mz = np.asarray(peaks.mz)
+        abundance = np.ascontiguousarray(peaks.abundance, dtype=np.float64)
+        values = mz * abundance if kind == "mass" else abundance
+        weight = np.sqrt(values).astype(np.float32)
+        indptr = np.ascontiguousarray(peaks.indptr, dtype=np.int64)
+        squares = np.square(weight, dtype=np.float64)
+        row_norm = np.add.reduceat(squares, indptr[:-1]) if squares.size else squares[:0]
+        return cls(indptr=indptr, mz=mz.astype(np.uint16), abundance=abundance,
+                   weight=weight, row_norm=row_norm,
+                   first_mz=np.ascontiguousarray(peaks.first_mz, dtype=np.int64))
+
+
+# ---------------------------------------------------------------------------------------
+# the exact score of one pair
+
+
+@numba.njit(cache=True, nogil=True)
+def pair_rank(r, j, kind, low_mz, floor_mf, ri_mode, ri_window, ri_penalty,
+              indptr, mz, abundance, lib_first, lib_ri, lib_code,
+              q_abundance, q_rank, q_suffix_mass, q_suffix_plain, q_first, q_ri, q_code):
+    """Exact ranking score of query ``j`` against library entry ``r`` (-inf if none).
+
+    The score ranked by (``kind``: 0 identity, 1 reverse, 2 similarity), minus the RI
+    penalty; -inf without a peak in common, outside the RI window, or below
+    ``floor_mf`` (MS Search scale; -1: no floor). The same floating-point operations,
+    in the same order, as :func:`gcms.library.kernels.score_pairs` and
+    ``search._rank_scores``: the results are bit-identical (tested).
+    """
+    width = q_abundance.shape[1]
+    if low_mz < 0:
+        cut = max(q_first[j], lib_first[r])
+    else:
+        cut = low_mz
+    cut = min(cut, width)
+    n_common = 0.0
+    dot = 0.0
+    dot_plain = 0.0
+    norm_lib = 0.0
+    norm_lib_plain = 0.0
+    norm_reverse = 0.0
+    ratio_weighted = 0.0
+    ratio_weight = 0.0
+    n_ratios = 0.0
+    previous_matched = False
+    previous_u = 0.0
+    previous_l = 0.0
+    previous_rank = 0
+    for p in range(indptr[r], indptr[r + 1]):
+        m = np.int64(mz[p])
+        ell = abundance[p]
+        if m >= cut:
+            norm_lib += m * ell
+            norm_lib_plain += ell
+        u = q_abundance[j, m]
+        matched = u > 0 and (low_mz < 0 or m >= cut)
+        if matched:
+            n_common += 1.0
+            mk = np.float64(m)
+            root = math.sqrt(u * ell)
+            dot += mk * root
+            dot_plain += root
+            norm_reverse += mk * u
+            rank = q_rank[j, m]
+            if previous_matched and rank - previous_rank == 1:
+                ratio = (u * previous_l) / (previous_u * ell)
+                term = math.sqrt(min(ratio, 1.0 / ratio))
+                ratio_weighted += mk * term
+                ratio_weight += mk
+                n_ratios += 1.0
+            previous_u = u
+            previous_l = ell
+            previous_rank = rank
+        previous_matched = matched
+    if n_common == 0.0:
+        return -np.inf
+    if kind == 2:
+        norm_query = q_suffix_plain[j, cut]
+        denominator = norm_query * norm_lib_plain
+        base = dot_plain * dot_plain / denominator if denominator > 0 else 0.0
+    else:
+        norm_query = q_suffix_mass[j, cut] if kind == 0 else norm_reverse
+        denominator = norm_query * norm_lib
+        cos2 = dot * dot / denominator if denominator > 0 else 0.0
+        ratio_term = ratio_weighted / ratio_weight if ratio_weight > 0 else 0.0
+        base = (n_common * cos2 + n_ratios * ratio_term) / (n_common + n_ratios)
+    if floor_mf >= 0:
+        mf = min(999.0, max(0.0, math.floor(1000.0 * base)))
+        if mf < floor_mf:
+            return -np.inf
+    penalty = 0.0
+    if ri_mode != 0:
+        a = q_ri[j]
+        b = lib_ri[r]
+        qc = q_code[j]
+        lc = lib_code[r]
+        if math.isfinite(a) and math.isfinite(b) and (lc == 0 or qc == 0 or lc == qc):
+            excess = max(abs(a - b) - ri_window, 0.0)
+            if ri_mode == 1:
+                if excess > 0:
+                    return -np.inf
+            else:
+                penalty = ri_penalty * excess / 1000.0
+    return base - penalty
+
+
+# ---------------------------------------------------------------------------------------
+# the scan
+
+
+@numba.njit(cache=True, nogil=True)
+def _insert(heap_key, heap_rank, heap_row, heap_n, j, key, rank, row, depth):
+    """Insert (key, row) into query j's list, best first (key desc, row asc)."""
+    n = heap_n[j]
+    if n == depth:
+        wk = heap_key[j, n - 1]
+        if key < wk or (key == wk and row > heap_row[j, n - 1]):
+            return
+        n -= 1
+    i = n
+    while i > 0:
+        k = heap_key[j, i - 1]
+        if k > key or (k == key and heap_row[j, i - 1] < row):
+            break
+        heap_key[j, i] = k
+        heap_rank[j, i] = heap_rank[j, i - 1]
+        heap_row[j, i] = heap_row[j, i - 1]
+        i -= 1
+    heap_key[j, i] = key
+    heap_rank[j, i] = rank
+    heap_row[j, i] = row
+    heap_n[j] = n + 1
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _scan_rows(r0, r1, stride, select, kind, counts, low_mz, floor_mf, ri_mode, ri_window,
+               ri_penalty, depth, indptr, mz, abundance, weight, row_norm, lib_first, lib_ri,
+               lib_code, qw, q_next, q_norm, q_norm_fixed, cut_values, cut_index,
+               q_abundance, q_rank, q_suffix_mass, q_suffix_plain, q_first, q_ri, q_code,
+               start_threshold, heap_key, heap_rank, heap_row, heap_n):
+    r"""Scan library rows ``r0, r0 + stride, ... < r1`` for every query of the block.
+
+    ``qw``/``q_next`` are (m/z, lane): the query weights (0 where absent or below a
+    fixed ``low_mz``) and, at each query peak, the m/z of the query's next peak (-1
+    elsewhere and at its last peak); ``q_norm[c, j]`` the query norm from m/z ``c``;
+    lane ``j`` compares the library norm from m/z ``cut_values[cut_index[j]]``;
+    ``start_threshold`` a ranking score each lane's list is known to reach (-inf if
+    none). With ``select`` the lists instead keep the entries of highest
+    :math:`\cos^2` (no exact score; the pilot of :func:`scan_block`). Returns the
+    number of exact scores computed.
+    """
+    n_lanes = qw.shape[1]
+    dot = np.zeros(n_lanes, np.float32)
+    count = np.zeros(n_lanes, np.int32)
+    lib_norm = np.zeros(n_lanes, np.float32)
+    reverse_norm = np.zeros(n_lanes, np.float32)
+    passed = np.zeros(n_lanes, np.int32)
+    threshold = start_threshold.copy()
+    penalty = np.zeros(n_lanes)
+    need = np.zeros(n_lanes, np.float32)
+    floor_score = floor_mf / 1000.0 if floor_mf >= 0 else -np.inf
+    n_cuts = cut_values.size
+    cut_max = cut_values[n_cuts - 1]
+    below = np.zeros(n_cuts)
+    for j in range(n_lanes):
+        if heap_n[j] == depth:
+            threshold[j] = max(threshold[j], heap_rank[j, depth - 1])
+        need[j] = max(floor_score, threshold[j])
+    scored = 0
+    fixed = low_mz >= 0
+    for r in range(r0, r1, stride):
+        start = indptr[r]
+        stop = indptr[r + 1]
+        n_row = stop - start
+        # Library norm over each lane's range: total minus the part below the lane's
+        # cut, from prefix sums at the block's distinct cuts (float64: no cancellation
+        # that matters at float32 precision).
+        acc = 0.0
+        k = 0
+        p = start
+        while p < stop:
+            m = np.int64(mz[p])
+            if m >= cut_max:
+                break
+            while k < n_cuts and m >= cut_values[k]:
+                below[k] = acc
+                k += 1
+            w = np.float64(weight[p])
+            acc += w * w
+            p += 1
+        while k < n_cuts:
+            below[k] = acc
+            k += 1
+        total = row_norm[r]
+        for j in range(n_lanes):
+            lib_norm[j] = np.float32(total - below[cut_index[j]])
+        for j in range(n_lanes):
+            dot[j] = 0.0
+        if counts:
+            for j in range(n_lanes):
+                count[j] = 0
+            previous = 0
+            for p in range(start, stop):
+                m = np.int64(mz[p])
+                w = weight[p]
+                here = qw[m]
+                after = q_next[previous]
+                m32 = np.int32(m)
+                for j in range(n_lanes):
+                    x = here[j]
+                    dot[j] += w * x
+                    count[j] += (1 if x > 0 else 0) + (65536 if after[j] == m32 else 0)
+                previous = m
+        else:
+            for p in range(start, stop):
+                w = weight[p]
+                here = qw[np.int64(mz[p])]
+                for j in range(n_lanes):
+                    dot[j] += w * here[j]
+        if kind == 1:
+            for j in range(n_lanes):
+                reverse_norm[j] = 0.0
+            for p in range(start, stop):
+                here = qw[np.int64(mz[p])]
+                for j in range(n_lanes):
+                    reverse_norm[j] += here[j] * here[j]
+            norm_q = reverse_norm
+        elif fixed:
+            norm_q = q_norm_fixed
+        else:
+            norm_q = q_norm[min(lib_first[r], q_norm.shape[0] - 1)]
+        if ri_mode != 0:
+            b_ri = lib_ri[r]
+            lc = lib_code[r]
+            for j in range(n_lanes):
+                a = q_ri[j]
+                qc = q_code[j]
+                penalty[j] = 0.0
+                if math.isfinite(a) and math.isfinite(b_ri) and (lc == 0 or qc == 0
+                                                                 or lc == qc):
+                    excess = max(abs(a - b_ri) - ri_window, 0.0)
+                    if ri_mode == 1:
+                        penalty[j] = np.inf if excess > 0 else 0.0
+                    else:
+                        penalty[j] = ri_penalty * excess / 1000.0
+                need[j] = max(floor_score, threshold[j] + penalty[j])
+        # Tests without division: bound >= need - margin, multiplied out by the
+        # (positive) norms; need is clamped so that -inf never meets a zero norm.
+        margin = np.float32(BOUND_MARGIN_BASE + BOUND_MARGIN_PER_PEAK * n_row)
+        any_passed = 0
+        if select:
+            for j in range(n_lanes):
+                d = dot[j]
+                ok = (d > 0) & (d * d > norm_q[j] * lib_norm[j] * max(need[j], LOWEST_NEED))
+                passed[j] = ok
+                any_passed |= ok
+            if any_passed:
+                for j in range(n_lanes):
+                    if passed[j]:
+                        cos2 = np.float64(dot[j]) ** 2 / (np.float64(norm_q[j])
+                                                          * np.float64(lib_norm[j]))
+                        _insert(heap_key, heap_rank, heap_row, heap_n, j, cos2, cos2, r,
+                                depth)
+                        if heap_n[j] == depth:
+                            need[j] = np.float32(heap_rank[j, depth - 1])
+            continue
+        if kind == 2:
+            for j in range(n_lanes):
+                d = dot[j]
+                target = max(need[j], LOWEST_NEED) - margin
+                ok = (d > 0) & (d * d >= norm_q[j] * lib_norm[j] * target)
+                passed[j] = ok
+                any_passed |= ok
+        elif counts:
+            for j in range(n_lanes):
+                d = dot[j]
+                n1 = np.float32(count[j] & 65535)
+                n2 = np.float32(count[j] >> 16)
+                target = max(need[j], LOWEST_NEED) - margin
+                # (n1 cos2 + n2) / (n1 + n2) >= target
+                ok = (d > 0) & (n1 * d * d >= norm_q[j] * lib_norm[j]
+                                * (target * (n1 + n2) - n2))
+                passed[j] = ok
+                any_passed |= ok
+        else:
+            for j in range(n_lanes):
+                d = dot[j]
+                target = max(need[j], LOWEST_NEED) - margin
+                # (1 + cos2) / 2 >= target; n2 <= n1 - 1 makes it a bound of the score
+                ok = (d > 0) & (d * d >= norm_q[j] * lib_norm[j] * (2 * target - 1))
+                passed[j] = ok
+                any_passed |= ok
+        if any_passed == 0:
+            continue
+        for j in range(n_lanes):
+            if passed[j] == 0:
+                continue
+            rank = pair_rank(r, j, kind, low_mz, floor_mf, ri_mode, ri_window, ri_penalty,
+                             indptr, mz, abundance, lib_first, lib_ri, lib_code,
+                             q_abundance, q_rank, q_suffix_mass, q_suffix_plain, q_first,
+                             q_ri, q_code)
+            scored += 1
+            if rank == -np.inf:
+                continue
+            key = np.rint(rank * 1e12)
+            _insert(heap_key, heap_rank, heap_row, heap_n, j, key, rank, r, depth)
+            if heap_n[j] == depth and heap_rank[j, depth - 1] > threshold[j]:
+                threshold[j] = heap_rank[j, depth - 1]
+                need[j] = max(floor_score, threshold[j] + penalty[j])
+    return scored
+
+
+# ---------------------------------------------------------------------------------------
+# driver
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Block:
+    """The per-block query arrays of a scan (lanes = queries of the block)."""
+
+    qw: np.ndarray
+    q_next: np.ndarray
+    q_norm: np.ndarray
+    q_norm_fixed: np.ndarray
+    cut_values: np.ndarray
+    cut_index: np.ndarray
+    abundance: np.ndarray
+    rank: np.ndarray
+    suffix_mass: np.ndarray
+    suffix_plain: np.ndarray
+    first_mz: np.ndarray
+    ri: np.ndarray
+    code: np.ndarray
+
+
+def _block(qblock, lanes: np.ndarray, kind: str, low_mz: int | None, ri: np.ndarray,
+           code: np.ndarray) -> _Block:
+    """Lane arrays for queries ``lanes`` of a :class:`~gcms.library.kernels.QueryBlock`."""
+    abundance = np.ascontiguousarray(qblock.abundance[lanes])
+    width = abundance.shape[1]
+    masses = np.arange(width, dtype=np.float64)
+    present = abundance > 0
+    if low_mz is not None:
+        present &= masses[None, :] >= low_mz
+    weights = np.sqrt(abundance) if kind == "similarity" else np.sqrt(abundance * masses)
+    qw = np.ascontiguousarray(np.where(present, weights, 0.0).T, dtype=np.float32)
+    # Next peak of each query peak (a ratio pair needs the library's next peak there).
+    lane, peak_mz = np.nonzero(present)  # row-major: by lane, m/z ascending
+    q_next = np.full((width, lanes.size), -1, dtype=np.int32)
+    follows = np.flatnonzero(lane[1:] == lane[:-1])
+    q_next[peak_mz[follows], lane[follows]] = peak_mz[follows + 1]
+    suffix = qblock.suffix_plain if kind == "similarity" else qblock.suffix_mass
+    q_norm = np.ascontiguousarray(np.asarray(suffix)[lanes].T, dtype=np.float32)
+    first = np.ascontiguousarray(qblock.first_mz[lanes], dtype=np.int64)
+    if low_mz is None:
+        cut_values, cut_index = np.unique(first, return_inverse=True)
+        q_norm_fixed = np.zeros(lanes.size, dtype=np.float32)
+    else:
+        low = min(int(low_mz), width)
+        cut_values, cut_index = np.array([low]), np.zeros(lanes.size, dtype=np.int64)
+        q_norm_fixed = q_norm[low].copy()
+    return _Block(
+        qw=qw, q_next=q_next, q_norm=q_norm, q_norm_fixed=q_norm_fixed,
+        cut_values=cut_values.astype(np.int64), cut_index=cut_index.astype(np.int64),
+        abundance=abundance,
+        rank=np.ascontiguousarray(qblock.rank[lanes]),
+        suffix_mass=np.ascontiguousarray(qblock.suffix_mass[lanes]),
+        suffix_plain=np.ascontiguousarray(qblock.suffix_plain[lanes]), first_mz=first,
+        ri=np.ascontiguousarray(ri[lanes], dtype=np.float64),
+        code=np.ascontiguousarray(code[lanes], dtype=np.int64),
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _start_thresholds(lanes_of_pair, rows, depth, n_lanes, kind, low_mz, floor_mf, ri_mode,
+                      ri_window, ri_penalty, indptr, mz, abundance, lib_first, lib_ri,
+                      lib_code, q_abundance, q_rank, q_suffix_mass, q_suffix_plain, q_first,
+                      q_ri, q_code):
+    """Per lane, the ``depth``-th best exact ranking score among the given pairs.
+
+    Any ``depth`` entries' scores bound the ``depth``-th best of the whole library
+    from below, so a scan may start from it (-inf where fewer pairs score).
+    """
+    key = np.full((n_lanes, depth), -np.inf)
+    rank = np.full((n_lanes, depth), -np.inf)
+    row = np.zeros((n_lanes, depth), np.int64)
+    filled = np.zeros(n_lanes, np.int64)
+    for i in range(rows.size):
+        j = lanes_of_pair[i]
+        value = pair_rank(rows[i], j, kind, low_mz, floor_mf, ri_mode, ri_window, ri_penalty,
+                          indptr, mz, abundance, lib_first, lib_ri, lib_code, q_abundance,
+                          q_rank, q_suffix_mass, q_suffix_plain, q_first, q_ri, q_code)
+        if value != -np.inf:
+            _insert(key, rank, row, filled, j, np.rint(value * 1e12), value, rows[i], depth)
+    out = np.full(n_lanes, -np.inf)
+    for j in range(n_lanes):
+        if filled[j] == depth:
+            out[j] = rank[j, depth - 1]
+    return out
+
+
+def scan_block(library: ScanLibrary, lib_ri: np.ndarray, lib_code: np.ndarray, qblock,
+               q_ri: np.ndarray, q_code: np.ndarray, *, kind: str, low_mz: int | None,
+               floor_mf: int | None, ri_mode: str, ri_window: float, ri_penalty: float,
+               depth: int, counts: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    r"""Candidate pairs ``(query, entry)`` holding the exact top ``depth`` of every query.
+
+    ``qblock`` is a :class:`~gcms.library.kernels.QueryBlock` (all its queries are
+    scanned, :data:`LANES` at a time, on up to :func:`threads` threads); ``q_ri`` and
+    ``q_code`` its queries' retention indices and RI column codes. ``counts``: bound
+    with the peaks and ratio pairs in common (else with the peak counts only, for a
+    high ``floor_mf``). With ``counts`` a pilot pass first finds, per query, the
+    :data:`PILOT` entries of highest :math:`\cos^2`; their exact scores give each
+    query a starting threshold, which saves most exact scores of the main pass.
+    Returns the query indices, the library indices and the number of exact scores
+    computed.
+    """
+    n_q = len(qblock)
+    n_lib = library.indptr.size - 1
+    n_threads = threads()
+    groups = [np.arange(lo, min(n_q, lo + LANES)) for lo in range(0, n_q, LANES)]
+    # Every thread busy: row chunks per group so that groups x chunks >= threads.
+    n_chunks = max(1, min(-(-n_threads // len(groups)), n_lib // MIN_CHUNK_ROWS))
+    edges = np.linspace(0, n_lib, n_chunks + 1).astype(np.int64)
+    blocks = [_block(qblock, lanes, kind, low_mz, q_ri, q_code) for lanes in groups]
+    low = -1 if low_mz is None else int(low_mz)
+    floor = -1 if floor_mf is None else int(floor_mf)
+    code = KIND_CODE[kind]
+    ri = RI_CODE[ri_mode]
+
+    def heaps(size: int, block: _Block):
+        n = block.ri.size
+        return (np.zeros((n, size)), np.zeros((n, size)), np.zeros((n, size), np.int64),
+                np.zeros(n, np.int64))
+
+    def scan(select: bool, size: int, thresholds) -> list:
+        tasks = [(g, c, heaps(size, blocks[g])) for g in range(len(groups))
+                 for c in range(n_chunks)]
+
+        def run(task) -> int:
+            g, c, heap = task
+            block = blocks[g]
+            return _scan_rows(
+                int(edges[c]), int(edges[c + 1]), PILOT_STRIDE if select else 1, select,
+                code, counts and not select, low, -1 if select else floor,
+                0 if select else ri, float(ri_window),
+                float(ri_penalty), size, library.indptr, library.mz, library.abundance,
+                library.weight, library.row_norm, library.first_mz, lib_ri, lib_code,
+                block.qw, block.q_next, block.q_norm, block.q_norm_fixed, block.cut_values,
+                block.cut_index,
+                block.abundance, block.rank, block.suffix_mass, block.suffix_plain,
+                block.first_mz, block.ri, block.code, thresholds[g], *heap)
+
+        if len(tasks) == 1:
+            scored = [run(tasks[0])]
+        else:
+            scored = list(_pool().map(run, tasks))
+        return [(g, heap, n) for (g, _, heap), n in zip(tasks, scored, strict=True)]
+
+    def pairs(results, g: int):
+        lanes, rows = [], []
+        for group, (_, _, heap_row, filled), _ in results:
+            if group == g:
+                slot = np.arange(heap_row.shape[1])[None, :] < filled[:, None]
+                lanes.append(np.broadcast_to(np.arange(filled.size)[:, None],
+                                             heap_row.shape)[slot])
+                rows.append(heap_row[slot])
+        return np.concatenate(lanes).astype(np.int64), np.concatenate(rows).astype(np.int64)
+
+    start = [np.full(b.ri.size, -np.inf) for b in blocks]
+    scored = 0
+    if counts and n_lib > PILOT:
+        pilot = scan(True, PILOT, start)
+        for g, block in enumerate(blocks):
+            lanes, rows = pairs(pilot, g)
+            scored += rows.size
+            start[g] = _start_thresholds(
+                lanes, rows, depth, block.ri.size, code, low, floor, ri, float(ri_window),
+                float(ri_penalty), library.indptr, library.mz, library.abundance,
+                library.first_mz, lib_ri, lib_code, block.abundance, block.rank,
+                block.suffix_mass, block.suffix_plain, block.first_mz, block.ri, block.code)
+    results = scan(False, depth, start)
+    qi, li = [], []
+    for g, lanes in enumerate(groups):
+        lane, rows = pairs(results, g)
+        qi.append(lanes[lane])
+        li.append(rows)
+    scored += sum(n for _, _, n in results)
+    return np.concatenate(qi).astype(np.int64), np.concatenate(li).astype(np.int64), scored
