@@ -166,13 +166,20 @@ def ladder(run: str, instrument: str, history_dir: str | None, no_record: bool,
     S/N. Exit 0 pass, 1 fail, 2 input error. Stored in the QA history unless
     --no-record (the same run and profile are stored once).
     """
+    from pathlib import Path
+
     from gcms.errors import GcmsError
-    from gcms.qa import evaluate_ladder, load_profile, open_history
+    from gcms.qa import default_data_dir, evaluate_ladder, load_profile, open_history
+    from gcms.qa.history import HISTORY_FILE
 
     try:
         profile = load_profile(instrument)
-        with open_history(history_dir) as store:
-            result = evaluate_ladder(run, profile=profile, history=store)
+        folder = Path(history_dir) if history_dir else default_data_dir()
+        if no_record and not (folder / HISTORY_FILE).is_file():
+            result = evaluate_ladder(run, profile=profile)   # --no-record creates nothing
+        else:
+            with open_history(folder) as store:
+                result = evaluate_ladder(run, profile=profile, history=store)
         recorded = _record(result, history_dir, no_record)
     except GcmsError as error:
         error_line(str(error))

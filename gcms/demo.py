@@ -48,10 +48,12 @@ __all__ = [
     "DEMO_TUNES",
     "DemoRun",
     "DemoTune",
+    "acquired_at",
     "demo_folder",
     "demo_library_path",
     "demo_sequence_path",
     "make_demo",
+    "make_tune",
 ]
 
 #: Seed of everything random in the demo (noise of each run, RI offsets, unknowns).

@@ -4,11 +4,20 @@ batch end to end (a passing tune lets it report, a failing one blocks it)."""
 import json
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from gcms.batch import run_batch
-from gcms.demo import DEMO_START, DEMO_TUNES, demo_folder, demo_sequence_path
+from gcms.demo import (
+    DEMO_SEED,
+    DEMO_START,
+    DEMO_TUNES,
+    demo_folder,
+    demo_sequence_path,
+    make_tune,
+)
+from gcms.io import read
 from gcms.qa import (
     QAResult,
     assess_batch_qa,
@@ -179,8 +188,14 @@ def test_demo_tunes_are_what_the_demo_says():
     passing, failing = (evaluate_tune(demo_folder() / t.file, profile=prof) for t in DEMO_TUNES)
     assert passing.passed and passing.performed_at < failing.performed_at < DEMO_START
     assert {c.key for c in failing.failures} == {"air_28_69", "air_leak_28_32"}
-    for tune in DEMO_TUNES:
+    for k, tune in enumerate(DEMO_TUNES):
         assert (demo_folder() / tune.file).stat().st_size < 50_000
+        # the committed file is what the generator makes (same seed, same scans)
+        committed = read(demo_folder() / tune.file)
+        again = make_tune(tune, DEMO_SEED * 10 + k)
+        assert committed.metadata.acquired_at == again.metadata.acquired_at == tune.acquired_at
+        assert np.allclose(committed.intensity, again.intensity, rtol=1e-6)
+        assert np.allclose(committed.mz, again.mz)
 
 
 def test_demo_passing_tune_reports_failing_tune_blocks(demo_batch):
