@@ -199,3 +199,54 @@ def test_cli_exit_codes_record_once_and_json(tmp_path, monkeypatch):
     charted = json.loads(chart.output)
     assert chart.exit_code == 1 and not charted["latest_passed"]   # the drifted ladder
     assert len(charted["charts"]["rt_C15"]["values"]) == 2
+
+
+def test_real_fames_marker_run(shared):
+    """CoreMS FAMEs run (Agilent DATA.MS): apexes measured independently on m/z 74 (SOURCE.md)."""
+    from gcms.io import read
+
+    path = shared("corems-fames-ri", "DATA.MS")
+    apex_min = {10: 10.703, 12: 13.249, 14: 15.570, 16: 17.671, 18: 19.586, 20: 21.337,
+                22: 22.957, 24: 24.452, 26: 25.847, 28: 27.154}
+    expected = "\n".join(f"C{n} = {60 * t:.2f}" for n, t in apex_min.items())
+    profile = parse_profile(f"""schema = "gcms-instrument-profile/1"
+[identity]
+id = "GCMS-F"
+[tune]
+criteria = "agilent-pftba-autotune"
+[ladder]
+series = "FAME methyl esters"
+first_carbon = 10
+last_carbon = 28
+step = 2
+min_members = 10
+rt_window_s = 1.0
+[ladder.expected_rt_s]
+{expected}
+""", source="fames.toml")
+    run = read(path)
+    result = evaluate_ladder(run, profile=profile)
+    assert result.passed, [(c.key, c.value, c.note) for c in result.failures]
+    assert result.criterion("missing_members").value == 0
+    members = {m["name"]: m for m in result.details["members"]}
+    # the overloaded FAMEs front (slow rise, sharp fall): T < 1, as the raw trace shows
+    t, y = run.scan_times, run.matrix(74, 87)[:, [0, 13]].sum(axis=1).astype(float)
+    for name in ("C12", "C16", "C20"):
+        centre = members[name]["rt_s"]
+        near = np.abs(t - centre) < 4.0
+        i = int(np.flatnonzero(near)[np.argmax(y[near])])
+        floor = float(np.median(y[(t > centre - 30) & (t < centre - 10)]))
+        level = floor + 0.05 * (y[i] - floor)
+        left = i
+        while y[left] > level:
+            left -= 1
+        right = i
+        while y[right] > level:
+            right += 1
+        x_left = np.interp(level, [y[left], y[left + 1]], [t[left], t[left + 1]])
+        x_right = np.interp(level, [y[right], y[right - 1]], [t[right], t[right - 1]])
+        independent = (x_right - x_left) / (2 * (t[i] - x_left))
+        assert members[name]["tailing_factor"] == pytest.approx(independent, abs=0.08)
+        assert members[name]["tailing_factor"] < 1.0
+    assert result.criterion("plate_count").value > 1e5     # 1.5 s peaks at 8-27 min
+    assert result.criterion("resolution").value > 10
