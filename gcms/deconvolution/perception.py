@@ -7,7 +7,8 @@ done once over the whole scan × ion matrix with array operations:
 2. **Noise**: the ion-counting noise model of :func:`gcms.signal.estimate_noise`.
 3. **Peak width**: the median half-height width of the strongest ion peaks, unless given.
 4. **Baseline**: :func:`gcms.signal.rolling_ball` of every ion trace (on the lightly
-   smoothed traces, window 6 peak widths each side), lifted to the mean of the noise by
+   smoothed traces, window 10 peak widths each side, never above the grey opening it
+   smooths), lifted to the mean of the noise by
    :func:`gcms.signal.centre_baseline`, and subtracted; computed on blocks of half a
    peak width (the baseline varies over many) and interpolated back to every scan.
 5. **Spectral skew**: on a scanning quadrupole each ion is measured at its own moment
@@ -69,7 +70,7 @@ GRID_PER_SCAN = 4
 #: Minimum density (ions maximising together) for a candidate component.
 MIN_PERCEPTION_DENSITY = 1.5
 #: Half window of the ion baselines, in FWHM: wider than any peak's base.
-BASELINE_WINDOW_FWHM = 6.0
+BASELINE_WINDOW_FWHM = 10.0
 #: A maximum whose higher unsmoothed neighbour is below this fraction of it (less 2 σ)
 #: is a single-scan spike, not a peak.
 SPIKE_NEIGHBOUR = 0.3
@@ -103,6 +104,7 @@ class Prepared:
     fwhm_scans: float
     skew_per_u: float          # scans of apex delay per u (0 when not corrected)
     model_ok: np.ndarray       # (m,) bool: may be a model ion
+    recorded: np.ndarray       # (n, m) baseline-corrected abundances as scanned (no de-skew)
 
     def sigma(self, level: np.ndarray) -> np.ndarray:
         """Noise σ of the raw data at the given net level (background added)."""
@@ -231,8 +233,18 @@ def _measure_fwhm(data: np.ndarray, noise: NoiseModel, guess: float) -> float | 
     if np.count_nonzero(solid) < 5:
         return None
     rows, values, floor = rows[solid], values[solid], floor[solid]
-    widths = _half_widths(values, floor, span)
     rise = values[:, span] - floor
+    # Width at half height, or from the curvature of the apex if that is narrower: the
+    # half-height width of a pair of co-eluting peaks spans both, the curvature of
+    # either apex is its own (a Gaussian's top is h (1 - x² / 2σ²): a parabola fitted
+    # over ±σ/2 of the guess gives σ² = -h / 2c).
+    k = max(1, int(round(0.5 * guess / FWHM_PER_SIGMA)))
+    x = np.arange(-k, k + 1, dtype=np.float64)
+    quadratic = np.linalg.pinv(np.column_stack([np.ones_like(x), x, x * x]))[2]
+    c = values[:, span - k : span + k + 1] @ quadratic
+    curved = np.where(c < 0, FWHM_PER_SIGMA * np.sqrt(rise / np.where(c < 0, -2.0 * c, 1.0)),
+                      np.inf)
+    widths = np.minimum(_half_widths(values, floor, span), curved)
     order = np.argsort(rows)
     rows, widths, rise = rows[order], widths[order], rise[order]
     peak = np.cumsum(np.concatenate([[0], np.diff(rows) > max(3, guess / 2)]))
@@ -255,7 +267,8 @@ def estimate_fwhm_scans(data: np.ndarray, noise: NoiseModel, guess: float) -> fl
     Each ion trace is smoothed with a Gaussian matched to ``guess`` (σ = FWHM / 4.7); its
     maxima that are the highest point within one FWHM and rise at least 8 σ (smoothed
     noise) above the points two FWHM away are kept, the 200 that rise most measured at
-    half their rise above the higher of their flank minima, and the smoothing's
+    half their rise above the higher of their flank minima (or by the curvature of
+    their apex, when that is narrower: a co-eluting pair), and the smoothing's
     broadening removed in quadrature; single-scan spikes are left out. The maxima are
     grouped into elutions (apexes closer than half a FWHM) and the width is the median,
     over the strongest half of the elutions (at least three), of each one's median ion
@@ -337,6 +350,19 @@ def _deskew(matrix: np.ndarray, masses: np.ndarray, per_u: float) -> np.ndarray:
     return out
 
 
+def _envelope(values: np.ndarray, half_window: int) -> np.ndarray:
+    """Rolling ball, never above the grey opening it smooths.
+
+    The moving average of the rolling ball carries the foot of a peak wider than the
+    ball (an overloaded one) out onto the baseline beside it; capped by the opening
+    (itself never above the trace) the envelope stays under the trace there.
+    """
+    from scipy.ndimage import grey_opening
+
+    opened = grey_opening(values, size=(2 * half_window + 1, 1))
+    return np.minimum(rolling_ball(values, half_window), opened)
+
+
 def _ion_baselines(raw: np.ndarray, light: np.ndarray, noise: NoiseModel,
                    fwhm: float) -> np.ndarray:
     """Step 4 on a coarse grid: blocks of about half a FWHM, then back to every scan.
@@ -350,7 +376,7 @@ def _ion_baselines(raw: np.ndarray, light: np.ndarray, noise: NoiseModel,
     half_window = max(3, int(round(BASELINE_WINDOW_FWHM * fwhm)))
     d = max(1, int(fwhm // 2))
     if d == 1 or n < 4 * d:
-        envelope = rolling_ball(light, half_window)
+        envelope = _envelope(light, half_window)
         return centre_baseline(raw, envelope, noise.sigma(envelope), half_window)
     blocks = n // d
     tail = n - blocks * d
@@ -361,7 +387,7 @@ def _ion_baselines(raw: np.ndarray, light: np.ndarray, noise: NoiseModel,
         low = np.concatenate([low, light[blocks * d :].min(axis=0, keepdims=True)])
         mean = np.concatenate([mean, raw[blocks * d :].mean(axis=0, keepdims=True)])
     coarse_window = max(1, int(round(half_window / d)))
-    envelope = rolling_ball(low, coarse_window)
+    envelope = _envelope(low, coarse_window)
     sigma = noise.sigma(envelope) / np.sqrt(d)
     coarse = centre_baseline(mean, envelope, sigma, coarse_window)
     # Block k stands for scans k d .. k d + d - 1, centred at k d + (d - 1) / 2.
@@ -402,9 +428,15 @@ def ion_maxima(prepared: Prepared, min_snr: float, *, rough: bool = False) -> Io
     # Not a spike: on the unsmoothed trace a chromatographic peak's apex has a
     # neighbour of at least SPIKE_NEIGHBOUR of its height (a Gaussian of FWHM 2 scans
     # still has 0.5), allowing 2 σ of noise; a single-scan burst has none.
-    data = prepared.data
-    apex = data[rows, cols]
-    neighbour = np.maximum(data[rows - 1, cols], data[rows + 1, cols])
+    # Judged on the recorded scans (before de-skewing, whose interpolation would share a
+    # burst between two scans): the highest of the three nearest the maximum.
+    recorded = prepared.recorded
+    shift = prepared.skew_per_u * (prepared.masses[cols] - prepared.masses.mean())
+    near = np.clip(np.round(rows + shift).astype(np.int64), 1, n - 2)
+    around = np.stack([recorded[near - 1, cols], recorded[near, cols], recorded[near + 1, cols]])
+    top = np.clip(near + np.argmax(around, axis=0) - 1, 1, n - 2)
+    apex = recorded[top, cols]
+    neighbour = np.maximum(recorded[top - 1, cols], recorded[top + 1, cols])
     raw_sigma = prepared.sigma(apex + prepared.background[rows, cols])
     keep = neighbour >= SPIKE_NEIGHBOUR * apex - 2.0 * raw_sigma
     rows, cols, snr, sigma = rows[keep], cols[keep], snr[keep], sigma[keep]
@@ -567,7 +599,8 @@ def prepare(run: Run, settings: DeconvolutionSettings) -> tuple[Prepared, IonMax
     if settings.peak_width_s is None:
         fwhm = estimate_fwhm_scans(raw, noise, fwhm) or fwhm
     light, gain = _smooth(raw, fwhm)
-    background = _ion_baselines(raw, light, noise, fwhm)
+    # Abundances are never negative, and neither is what lies under them.
+    background = np.maximum(_ion_baselines(raw, light, noise, fwhm), 0.0)
     model_ok = ~np.isin(masses, settings.bleed_mz + settings.background_mz + settings.excluded_mz)
     data = raw - background
     # Smoothing is linear and the baseline varies over many peak widths (smoothing leaves
@@ -575,7 +608,7 @@ def prepare(run: Run, settings: DeconvolutionSettings) -> tuple[Prepared, IonMax
     smooth = light - background
     prepared = Prepared(times=times, masses=masses, data=data, smooth=smooth,
                         background=background, noise=noise, smooth_gain=gain,
-                        fwhm_scans=fwhm, skew_per_u=0.0, model_ok=model_ok)
+                        fwhm_scans=fwhm, skew_per_u=0.0, model_ok=model_ok, recorded=data)
     if settings.correct_skew:
         per_u = _estimate_skew(ion_maxima(prepared, SKEW_MIN_SNR, rough=True), prepared,
                                settings)
@@ -585,7 +618,8 @@ def prepare(run: Run, settings: DeconvolutionSettings) -> tuple[Prepared, IonMax
             smooth, gain = _smooth(data, fwhm)
             prepared = Prepared(times=times, masses=masses, data=data, smooth=smooth,
                                 background=background, noise=noise, smooth_gain=gain,
-                                fwhm_scans=fwhm, skew_per_u=per_u, model_ok=model_ok)
+                                fwhm_scans=fwhm, skew_per_u=per_u, model_ok=model_ok,
+                                recorded=prepared.recorded)
     return prepared, ion_maxima(prepared, settings.ion_snr)
 
 

@@ -18,22 +18,28 @@ __all__ = ["deconvolve"]
 #: Rounds of fit → reject/merge → refit; each round only removes candidates, so the
 #: loop ends when a round removes nothing (in practice after 2 or 3).
 MAX_ROUNDS = 5
-#: Two components' summed profiles have a valley between their apexes (and so are two
-#: compounds, not one split) when the sum dips below this fraction of its lower apex.
+#: Two components have a valley between their apexes (and so are two compounds, not one
+#: split) when the recorded signal of their VALLEY_IONS largest ions dips below this
+#: fraction of its lower apex value; they are compared when their windows overlap or
+#: are at most MERGE_GAP_FWHM peak widths (and at least MERGE_GAP_SCANS scans) apart.
 VALLEY_DEPTH = 0.95
+VALLEY_IONS = 5
+MERGE_GAP_SCANS = 2
+MERGE_GAP_FWHM = 2.0
 #: A background component has one of these among its three largest ions: the ring
 #: siloxanes' [M-CH3]+ (D3-D6: 207, 281, 355, 429) or argon (40).
 BLEED_LEADERS = (40, 207, 281, 355, 429)
 #: A component's main ion traces may leave at most this many times the residual the
 #: noise model expects when the model explains less than the shape limit of them.
 MAX_EXCESS_RESIDUAL = 3.0
-#: Shadows of large peaks (see :func:`_shadows`): height ratio, the largest share of the
-#: large peak's abundance an ion of a shadow holds, and the fraction of the shadow's
-#: abundance on such ions.
+#: Shadows of large peaks (see :func:`_shadows`): height ratio, reach of the tail, the
+#: largest share of the large peak's abundance an ion of a shadow holds, the fraction of
+#: the shadow's abundance on such ions, and the purity below which it is buried.
 SHADOW_RATIO = 20.0
 SHADOW_TAIL = 3.0
 SHADOW_ION_RATIO = 0.2
 SHADOW_SHARED = 0.7
+SHADOW_PURITY = 0.1
 #: A neighbour is named in a component's warning when either profile is at least this
 #: fraction of its own maximum at the other's apex...
 WARN_OVERLAP = 0.05
@@ -118,22 +124,27 @@ def _judge(prepared: Prepared, perception: Perception, fit: Fit,
     reasons[is_bleed] = "bleed"
     reasons[snr < settings.component_snr] = "noise"
 
-    # Split compounds: consecutive survivors of one region with alike spectra whose
-    # profiles add up to a single peak (no valley between their apexes), or any two
-    # within 0.3 FWHM, are one compound; the stronger keeps both windows.
+    # Split compounds: consecutive survivors whose windows overlap or nearly touch, with alike
+    # spectra and no valley between their apexes in the recorded signal of their main
+    # ions, or any two of one region within 0.3 FWHM, are one compound; the stronger
+    # keeps both windows.
     alive = np.flatnonzero(reasons == "")
-    order = alive[np.lexsort((perception.start[alive] + position[alive], fit.region[alive]))]
+    apex = perception.start + position
+    order = alive[np.argsort(apex[alive], kind="stable")]
     absorb = np.empty((0, 2), dtype=np.int64)
     if order.size > 1:
         first, second = order[:-1], order[1:]
         same_region = fit.region[first] == fit.region[second]
-        apex = perception.start + position
+        gap = max(MERGE_GAP_SCANS, MERGE_GAP_FWHM * prepared.fwhm_scans)
+        touching = perception.start[second] <= perception.end[first] + gap
         distance = np.abs(apex[second] - apex[first])
         unit = spectra / np.maximum(np.linalg.norm(spectra, axis=1), 1e-300)[:, None]
         cos = np.einsum("ij,ij->i", unit[first], unit[second])
-        single = _no_valley(first, second, perception, profiles, fit.at_apex)
-        merge = same_region & (((cos >= settings.merge_cosine) & single)
-                               | (distance <= 0.3 * prepared.fwhm_scans))
+        alike = touching & (cos >= settings.merge_cosine)
+        single = np.zeros(first.size, dtype=bool)
+        single[alike] = _no_valley(apex[first[alike]], apex[second[alike]],
+                                   spectra[first[alike]] + spectra[second[alike]], prepared)
+        merge = (alike & single) | (same_region & (distance <= 0.3 * prepared.fwhm_scans))
         stronger_first = fit.at_apex[first] >= fit.at_apex[second]
         weaker = np.where(stronger_first, second, first)
         stronger = np.where(stronger_first, first, second)
@@ -147,35 +158,33 @@ def _judge(prepared: Prepared, perception: Perception, fit: Fit,
     return keep, {"counts": counts, **extras}
 
 
-def _no_valley(first: np.ndarray, second: np.ndarray, perception: Perception,
-               profiles: np.ndarray, height: np.ndarray) -> np.ndarray:
-    """Whether each pair's profiles, scaled to their heights, add up to a single peak.
+def _no_valley(apex_a: np.ndarray, apex_b: np.ndarray, spectra: np.ndarray,
+               prepared: Prepared) -> np.ndarray:
+    """Whether the recorded signal of each pair's main ions dips between the two apexes.
 
-    The sum is sampled at every scan between the two apexes; there is a valley when it
-    falls below :data:`VALLEY_DEPTH` of the lower of its values at the apexes. Two
-    Gaussians of equal height show one from Rs = 0.5 on, so isomers with alike spectra
-    separated by the column stay two components; a compound split in two by the fit
-    never shows one.
+    The trace is the smoothed, baseline-corrected signal of the pair's five largest
+    ions (of their summed spectra), weighted by those abundances, at every scan between
+    the apexes; there is a valley when it falls below :data:`VALLEY_DEPTH` of the lower
+    of its values at the two apexes. Two Gaussians of equal height show one from
+    Rs = 0.5 on, so isomers with alike spectra separated by the column stay two
+    components; a compound the fit split in two (an overloaded peak, a tail) never
+    shows one.
     """
-    if first.size == 0:
+    if apex_a.size == 0:
         return np.zeros(0, dtype=bool)
-    length = profiles.shape[1]
-    apex = perception.start + np.argmax(profiles, axis=1)
-    lo = np.minimum(apex[first], apex[second])
-    span = int(np.max(np.abs(apex[second] - apex[first]))) + 1
-    scans = lo[:, None] + np.arange(span)[None, :]
-    inside = scans <= np.maximum(apex[first], apex[second])[:, None]
-
-    def sample(which: np.ndarray) -> np.ndarray:
-        column = scans - perception.start[which][:, None]
-        ok = (column >= 0) & (column < length)
-        values = profiles[which[:, None], np.clip(column, 0, length - 1)]
-        return np.where(ok, values, 0.0) * height[which][:, None]
-
-    total = sample(first) + sample(second)
-    ends = np.minimum(total[:, 0], total[np.arange(first.size), np.abs(apex[second]
-                                                                      - apex[first])])
-    valley = np.where(inside, total, np.inf).min(axis=1)
+    n_scans = prepared.smooth.shape[0]
+    ions = np.argsort(spectra, axis=1)[:, -VALLEY_IONS:]
+    weights = np.take_along_axis(spectra, ions, axis=1)
+    lo = np.clip(np.round(np.minimum(apex_a, apex_b)).astype(np.int64), 0, n_scans - 1)
+    hi = np.clip(np.round(np.maximum(apex_a, apex_b)).astype(np.int64), 0, n_scans - 1)
+    span = int(np.max(hi - lo)) + 1
+    scans = np.minimum(lo[:, None] + np.arange(span)[None, :], n_scans - 1)
+    values = prepared.smooth[scans[:, :, None], ions[:, None, :]]
+    trace = (values * weights[:, None, :]).sum(axis=2)
+    inside = scans <= hi[:, None]
+    rows = np.arange(apex_a.size)
+    ends = np.minimum(trace[:, 0], trace[rows, hi - lo])
+    valley = np.where(inside, trace, np.inf).min(axis=1)
     return valley >= VALLEY_DEPTH * ends
 
 
@@ -191,9 +200,13 @@ def _shadows(reasons: np.ndarray, perception: Perception, fit: Fit, spectra: np.
     its window, or in its tail up to :data:`SHADOW_TAIL` times the window's length after
     the apex beyond it), and at least :data:`SHADOW_SHARED` of its
     abundance is on ions where it holds at most :data:`SHADOW_ION_RATIO` of the large
-    component's own abundance: a few per cent of the large peak's signal, the size of a
-    profile mismatch. A real compound under a large one shows on ions of its own, where
-    the large one is weak.
+    component's own abundance (a few per cent of the large peak's signal, the size of a
+    profile mismatch), or it accounts for less than :data:`SHADOW_PURITY` of what its
+    apex scan holds: under an overloaded peak the detector also records bursts on ions
+    the peak does not have, which come and go from scan to scan and fit as small
+    "components" of their own. A real compound under a large one shows on ions of its
+    own, where the large one is weak, and holds a visible share of its apex; a trace
+    compound buried below a tenth of a 20x larger one is the price of this rule.
     """
     alive = np.flatnonzero(reasons == "")
     if alive.size < 2:
@@ -201,6 +214,7 @@ def _shadows(reasons: np.ndarray, perception: Perception, fit: Fit, spectra: np.
     apex = perception.start + position
     order = alive[np.argsort(apex[alive], kind="stable")]
     height = fit.at_apex
+    purity = fit.at_apex / np.where(fit.recorded > 0, fit.recorded, 1.0)
     totals = np.maximum(spectra.sum(axis=1), 1e-300)
     # Where a large peak casts shadows: its window, and its tail beyond it up to three
     # times the window's length after the apex (overloaded peaks tail far below 0.5 %).
@@ -220,7 +234,8 @@ def _shadows(reasons: np.ndarray, perception: Perception, fit: Fit, spectra: np.
                 continue
             weak = spectra[small] <= SHADOW_ION_RATIO * spectra[big]
             shared = (spectra[small] * weak).sum(axis=1) / totals[small]
-            shadow[small[under & (shared >= SHADOW_SHARED)]] = True
+            buried = purity[small] < SHADOW_PURITY
+            shadow[small[under & ((shared >= SHADOW_SHARED) | buried)]] = True
     reasons[shadow] = "shadow"
 
 

@@ -121,8 +121,10 @@ class DeconvolutionSettings:
         non-negative least squares) after the model-ion start; off, the profiles are the
         smoothed model-ion traces, as in AMDIS.
     merge_cosine : float
-        Two components of one region that elute within one FWHM of each other and whose
-        spectra have at least this cosine are one compound split in two: they are merged.
+        Two components whose windows overlap or touch, whose spectra have at least this
+        cosine, and whose main ions' recorded signal shows no valley between their apexes
+        are one compound split in two (an overloaded peak, a tail): they are merged. The
+        valley test keeps isomers the column separates apart, so the cosine can be lax.
     ion_z : float
         An ion belongs to a component's spectrum when its fitted abundance is at least
         this many standard errors above zero (2: about 2.5 % false ions per noise ion).
@@ -142,7 +144,7 @@ class DeconvolutionSettings:
     min_snr: float | None = None
     correct_skew: bool = True
     refine_profiles: bool = True
-    merge_cosine: float = 0.9
+    merge_cosine: float = 0.8
     ion_z: float = 2.0
 
     def __post_init__(self) -> None:

@@ -87,9 +87,11 @@ def centre_baseline(
     A rolling ball follows the *minima* of the noise, so ``y - envelope`` keeps a
     positive offset of a few σ that would end up in every extracted spectrum. Here the
     residual ``r = y - envelope`` is averaged over a moving window of ``2h+1`` points,
-    leaving out the points more than ``k σ`` above the current offset (peaks)::
+    leaving out the points more than ``k σ`` away from the current offset: above it
+    (peaks) and below it (the flanks of a peak wider than the ball, where the smoothed
+    envelope overshoots the trace)::
 
-        o ← Σ_w r·[r - o ≤ kσ] / Σ_w [r - o ≤ kσ],    b = envelope + o
+        o ← Σ_w r·[|r - o| ≤ kσ] / Σ_w [|r - o| ≤ kσ],    b = envelope + o
 
     starting from ``o = 0`` and repeated three times (the first pass, cut at ``kσ``
     above the envelope, still clips the top of the noise), so that the noise of the
@@ -107,7 +109,7 @@ def centre_baseline(
     size = 2 * half_window + 1
     offset = np.zeros_like(residual)
     for _ in range(CENTRE_ITERATIONS):
-        quiet = residual - offset <= limit
+        quiet = np.abs(residual - offset) <= limit
         total = uniform_filter1d(np.where(quiet, residual, 0.0), size, axis=axis, mode="nearest")
         count = uniform_filter1d(quiet.astype(np.float64), size, axis=axis, mode="nearest")
         offset = np.where(count > 0.5 / size, total / np.maximum(count, 1e-300), 0.0)
