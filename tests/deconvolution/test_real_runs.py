@@ -93,3 +93,21 @@ def test_petrol_run_aromatics():
     assert len(c2) >= 2
     rt = np.array([c.rt_s for c in result])
     assert np.all(np.diff(rt) >= 0)
+
+
+def test_whole_sequence_one_component_per_compound():
+    """All twelve runs: etizolam once where the authors found it, never elsewhere; the
+    internal standard once in every run (AMDIS splits these overloaded peaks)."""
+    folder = shared_file("lrcfs-etizolam", "raw")
+    with_etizolam = {"002", "003", "004", "005", "006", "007", "008", "010", "012", "014"}
+    for path in sorted(folder.glob("220223*.D")):
+        result = deconvolve(gcms.io.read(path))
+        run = path.name[6:9]
+        etizolam = [c for c in result if abs(c.rt_s - 615.0) < 20
+                    and round(c.spectrum.base_peak_mz) == 342]
+        standard = [c for c in result if abs(c.rt_s - 390.0) < 20
+                    and round(c.spectrum.base_peak_mz) == 140]
+        assert len(etizolam) == (run in with_etizolam), (run, etizolam)
+        assert len(standard) == 1, (run, standard)
+        if run == "001":
+            assert len(result) == 1, result.components  # the blank: standard only
