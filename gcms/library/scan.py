@@ -1,36 +1,45 @@
 r"""The compiled library scan (numba): every entry bounded, exact scores only where needed.
 
-This is the engine of ``presearch="exact"`` on the CPU. One pass over the library per
-block of up to :data:`LANES` queries; for each library entry and all queries of the
-block at once (SIMD lanes over the queries):
+The engine of ``presearch="exact"`` on the CPU (:mod:`gcms.library.search` states what
+it guarantees). One pass over the library per block of up to :data:`LANES` queries; for
+each library entry, all queries of the block at once (SIMD lanes over the queries):
 
-1. **Bound.** In float32, from one sweep over the entry's peaks: the identity dot
-   product :math:`\sum m\sqrt{UL}` (or :math:`\sum\sqrt{UL}` for the similarity score),
-   the entry's norm over each query's compared m/z range, the peaks in common
-   :math:`n_1` and the ratio pairs in common :math:`n_2` (consecutive library peaks
-   both in the query with no query peak between them, read off the query's peak
-   ranks). With :math:`F_R \le 1` the identity and reverse scores obey
+1. **Bound**, in float32. From one sweep over the entry's peaks: the identity dot
+   product :math:`\sum m\sqrt{UL}` (:math:`\sum\sqrt{UL}` for the similarity score),
+   the entry's norm over each query's compared m/z range (prefix sums at the block's
+   distinct lowest m/z), the peaks in common :math:`n_1` and the ratio pairs in common
+   :math:`n_2` (consecutive library peaks where the query's next peak after the first
+   is the second: both present, nothing of the query between them). With the ratio
+   term :math:`F_R \le 1` and :math:`n_2 \le n_1 - 1`,
 
-   .. math:: MF \le \frac{n_1 \cos^2 + n_2}{n_1 + n_2},
+   .. math:: MF \le \frac{n_1 \cos^2 + n_2}{n_1 + n_2} \le \frac{1 + \cos^2}{2},
 
-   and the similarity score is :math:`\cos^2` itself. Where the hit list only needs
-   entries at or above a match-factor floor :math:`T` (``min_match_factor``), the
-   counts are skipped: with :math:`n_2 \le n_1 - 1` and :math:`n_1 \le N` (the smaller
-   peak count of the two spectra) the bound :math:`(N\cos^2 + N - 1)/(2N - 1)`, which
-   grows with :math:`N`, still holds, and it needs only the dot product. Each bound
-   is widened by a margin that covers float32 rounding (:data:`BOUND_MARGIN_PER_PEAK`).
+   and the similarity score is :math:`\cos^2` itself. The right-hand bound needs no
+   counts: it serves the pilot pass, the similarity score, and a ``min_match_factor``
+   floor high enough that :math:`\cos^2 \ge 2T - 1` rules out most of a library.
+   There the peaks are read heaviest first, and after 4, 8, 16 and 32 of them
+   Cauchy-Schwarz on the rest (:math:`\text{dot} \le \text{partial} +
+   \lVert w_\text{rest}\rVert\,\lVert q\rVert`) abandons an entry that no query of the
+   block can still reach; most entries are abandoned after a few peaks.
+   Every test is widened by a margin covering float32 rounding
+   (:data:`BOUND_MARGIN_BASE` + :data:`BOUND_MARGIN_PER_PEAK` per peak of the entry).
 2. **Exact score, threshold algorithm.** Per query the scan keeps the best ``depth``
-   entries met so far (exact ranking scores, in the final order: score rounded to
-   1e-12, then library index). An entry is scored exactly (:func:`pair_rank`, in
-   float64 and the same operations in the same order as
-   :func:`gcms.library.kernels.score_pairs`, so bit-identical to it) only if its bound
-   reaches the worst of those kept (and the floor). No entry skipped can enter the
-   list, so the kept entries are the top ``depth`` of scoring every entry.
+   entries met so far, in the final order (ranking score rounded to 1e-12, then
+   library index). An entry is scored exactly (:func:`pair_rank`: float64, the same
+   operations in the same order as :func:`gcms.library.kernels.score_pairs`, hence
+   bit-identical to it) only if its bound reaches the worst score kept (and the
+   floor). An entry skipped cannot enter the list, so the kept entries are the top
+   ``depth`` of scoring every entry.
+3. **Pilot.** Before a pass with counts, a pass over a sample of the library
+   (:data:`PILOT_ROWS` entries) keeps the :data:`PILOT` entries of highest
+   :math:`\cos^2` per query; their exact scores give each query a starting threshold
+   (any ``depth`` scores bound the ``depth``-th best from below), which saves most of
+   the exact scores of the main pass.
 
-The rows of the library are split into chunks scanned by threads (the kernel releases
-the GIL); each chunk keeps its own list and the lists are merged, which changes
-nothing in the result. The caller re-scores the merged candidates with
-:func:`gcms.library.kernels.score_pairs` before ordering them.
+Library rows are split into chunks scanned by threads (the kernels release the GIL);
+each chunk keeps its own list, and the merged lists hold the overall best. The caller
+re-scores the merged candidates with :func:`gcms.library.kernels.score_pairs` before
+ordering them.
 """
 
 from __future__ import annotations
@@ -46,21 +55,24 @@ import numpy as np
 __all__ = ["LANES", "ScanLibrary", "pair_rank", "scan_block"]
 
 #: Queries scanned together (SIMD lanes of one pass over the library).
-LANES = 64
+LANES = 128
 #: Margin added to a float32 bound per library peak of the entry (plus
 #: :data:`BOUND_MARGIN_BASE`): about 4x the worst relative rounding of the sums and
 #: of the float32 weights (unit roundoff 6e-8 per operation).
 BOUND_MARGIN_PER_PEAK = 8e-7
 BOUND_MARGIN_BASE = 2e-5
-#: Lowest score a pass test compares with (ranking scores with an RI penalty are above
-#: -10): keeps -inf out of products with a norm.
-LOWEST_NEED = np.float32(-1e6)
 #: Entries of highest cos^2 per query that the pilot pass scores exactly.
 PILOT = 48
+#: Relative margin on the stored norms of the peaks not yet read (float32 rounding).
+REST_MARGIN = 1e-6
+#: Peaks read (heaviest first) before each test of whether an entry can still pass.
+CHECKS = np.array([4, 8, 16, 32], dtype=np.int64)
+#: Factor on the entry norm in the early test (float32 rounding of the square roots).
+ROOT_SLACK = 1.0 - 1e-5
 #: Fewest library entries a thread scans for one block (below that, fewer threads).
 MIN_CHUNK_ROWS = 4096
-#: The pilot pass reads every PILOT_STRIDE-th library entry.
-PILOT_STRIDE = int(os.environ.get("GCMS_PILOT_STRIDE", "8"))
+#: Library entries the pilot pass reads (every k-th entry of a larger library).
+PILOT_ROWS = 50_000
 #: Scores ranked by, as the kernels number them.
 KIND_CODE = {"identity": 0, "reverse": 1, "similarity": 2}
 #: RI modes as the kernels number them.
@@ -92,13 +104,18 @@ class ScanLibrary:
     ``weight`` is :math:`\sqrt{mL}` ("mass": identity and reverse) or :math:`\sqrt{L}`
     ("plain": similarity) in float32; ``mz`` uint16; ``abundance`` float64 (the exact
     scores read it); ``row_norm`` each entry's sum of squared weights (float64);
-    ``first_mz`` per entry.
+    ``first_mz`` per entry. ``sorted_mz``/``sorted_weight`` hold each entry's peaks
+    heaviest first, and ``rest_norm`` at each of them the norm of the entry's peaks
+    after it in that order (rounded up).
     """
 
     indptr: np.ndarray
     mz: np.ndarray
     abundance: np.ndarray
     weight: np.ndarray
+    sorted_mz: np.ndarray
+    sorted_weight: np.ndarray
+    rest_norm: np.ndarray
     row_norm: np.ndarray
     first_mz: np.ndarray
 
@@ -112,9 +129,30 @@ class ScanLibrary:
         indptr = np.ascontiguousarray(peaks.indptr, dtype=np.int64)
         squares = np.square(weight, dtype=np.float64)
         row_norm = np.add.reduceat(squares, indptr[:-1]) if squares.size else squares[:0]
+        # Each row's peaks heaviest first, and the norm of the peaks after each one
+        # (rounded up: it bounds what those peaks can add to a dot product).
+        order, after = _heaviest_first(indptr, weight)
+        rest_norm = (np.sqrt(after) * (1.0 + REST_MARGIN)).astype(np.float32)
         return cls(indptr=indptr, mz=mz.astype(np.uint16), abundance=abundance,
-                   weight=weight, row_norm=row_norm,
+                   weight=weight, sorted_mz=mz[order].astype(np.uint16),
+                   sorted_weight=weight[order], rest_norm=rest_norm, row_norm=row_norm,
                    first_mz=np.ascontiguousarray(peaks.first_mz, dtype=np.int64))
+
+
+@numba.njit(cache=True, nogil=True)
+def _heaviest_first(indptr, weight):
+    """Each row's peaks by decreasing weight (stable), and the squares after each."""
+    order = np.empty(weight.size, np.int64)
+    after = np.empty(weight.size)
+    for r in range(indptr.size - 1):
+        start, stop = indptr[r], indptr[r + 1]
+        order[start:stop] = start + np.argsort(-weight[start:stop], kind="mergesort")
+        acc = 0.0
+        for p in range(stop - 1, start - 1, -1):
+            after[p] = acc
+            w = np.float64(weight[order[p]])
+            acc += w * w
+    return order, after
 
 
 # ---------------------------------------------------------------------------------------
@@ -238,10 +276,23 @@ def _insert(heap_key, heap_rank, heap_row, heap_n, j, key, rank, row, depth):
     heap_n[j] = n + 1
 
 
+@numba.njit(cache=True, nogil=True)
+def _root_target(need, select, kind, margin):
+    """The cosine an entry must reach for a bound to reach ``need`` (0 if any will)."""
+    if select:
+        target = max(need, np.float32(0.0))
+    else:
+        target = need - margin
+        if kind == 0:
+            target = 2 * target - 1  # (1 + cos2) / 2 >= target
+    return np.float32(math.sqrt(max(target, np.float32(0.0))))
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _scan_rows(r0, r1, stride, select, kind, counts, low_mz, floor_mf, ri_mode, ri_window,
-               ri_penalty, depth, indptr, mz, abundance, weight, row_norm, lib_first, lib_ri,
-               lib_code, qw, q_next, q_norm, q_norm_fixed, cut_values, cut_index,
+               ri_penalty, depth, indptr, mz, abundance, weight, sorted_mz, sorted_weight,
+               rest_norm, row_norm, lib_first, lib_ri, lib_code, qw, q_next, q_norm,
+               q_norm_fixed, q_inv_root, q_inv_root_fixed, cut_values, cut_index,
                q_abundance, q_rank, q_suffix_mass, q_suffix_plain, q_first, q_ri, q_code,
                start_threshold, heap_key, heap_rank, heap_row, heap_n):
     r"""Scan library rows ``r0, r0 + stride, ... < r1`` for every query of the block.
@@ -264,20 +315,105 @@ def _scan_rows(r0, r1, stride, select, kind, counts, low_mz, floor_mf, ri_mode, 
     threshold = start_threshold.copy()
     penalty = np.zeros(n_lanes)
     need = np.zeros(n_lanes, np.float32)
+    root_target = np.zeros(n_lanes, np.float32)
     floor_score = floor_mf / 1000.0 if floor_mf >= 0 else -np.inf
     n_cuts = cut_values.size
     cut_max = cut_values[n_cuts - 1]
     below = np.zeros(n_cuts)
+    margin_max = np.float32(0.0)
+    for r in range(r0, r1, stride):
+        margin_max = max(margin_max, np.float32(BOUND_MARGIN_BASE + BOUND_MARGIN_PER_PEAK
+                                                * (indptr[r + 1] - indptr[r])))
     for j in range(n_lanes):
         if heap_n[j] == depth:
             threshold[j] = max(threshold[j], heap_rank[j, depth - 1])
         need[j] = max(floor_score, threshold[j])
+        root_target[j] = _root_target(need[j], select, kind, margin_max)
+    q_inv = q_inv_root_fixed
+    lib_low_root = np.float32(0.0)
     scored = 0
     fixed = low_mz >= 0
     for r in range(r0, r1, stride):
         start = indptr[r]
         stop = indptr[r + 1]
         n_row = stop - start
+        if kind == 1:
+            norm_q = reverse_norm
+        elif fixed:
+            norm_q = q_norm_fixed
+        else:
+            norm_q = q_norm[min(lib_first[r], q_norm.shape[0] - 1)]
+        if ri_mode != 0:
+            b_ri = lib_ri[r]
+            lc = lib_code[r]
+            for j in range(n_lanes):
+                a = q_ri[j]
+                qc = q_code[j]
+                penalty[j] = 0.0
+                if math.isfinite(a) and math.isfinite(b_ri) and (lc == 0 or qc == 0
+                                                                 or lc == qc):
+                    excess = max(abs(a - b_ri) - ri_window, 0.0)
+                    if ri_mode == 1:
+                        penalty[j] = np.inf if excess > 0 else 0.0
+                    else:
+                        penalty[j] = ri_penalty * excess / 1000.0
+                need[j] = max(floor_score, threshold[j] + penalty[j])
+                root_target[j] = _root_target(need[j], select, kind, margin_max)
+        for j in range(n_lanes):
+            dot[j] = 0.0
+        if counts:
+            for j in range(n_lanes):
+                count[j] = 0
+            previous = 0
+            for p in range(start, stop):
+                m = np.int64(mz[p])
+                w = weight[p]
+                here = qw[m]
+                after = q_next[previous]
+                m32 = np.int32(m)
+                for j in range(n_lanes):
+                    x = here[j]
+                    dot[j] += w * x
+                    count[j] += (1 if x > 0 else 0) + (65536 if after[j] == m32 else 0)
+                previous = m
+        else:
+            # Peaks heaviest first; after a few, Cauchy-Schwarz on the rest,
+            # dot <= partial + |w_rest| |q|, may rule the entry out for every lane.
+            # The test uses the entry's norm from the block's highest cut (a lower
+            # bound of every lane's) and a margin for the longest entry.
+            if n_row > CHECKS[0]:
+                acc = 0.0
+                for p in range(start, stop):
+                    if np.int64(mz[p]) >= cut_max:
+                        break
+                    w = np.float64(weight[p])
+                    acc += w * w
+                lib_low_root = np.float32(math.sqrt(max(row_norm[r] - acc, 0.0)) * ROOT_SLACK)
+                q_inv = q_inv_root_fixed if fixed else \
+                    q_inv_root[min(lib_first[r], q_inv_root.shape[0] - 1)]
+            p = start
+            check = 0
+            alive = True
+            while p < stop:
+                until = stop if check >= CHECKS.size else min(stop, start + CHECKS[check])
+                for i in range(p, until):
+                    w = sorted_weight[i]
+                    here = qw[np.int64(sorted_mz[i])]
+                    for j in range(n_lanes):
+                        dot[j] += w * here[j]
+                p = until
+                if p >= stop:
+                    break
+                check += 1
+                rest = rest_norm[p - 1]
+                any_alive = 0
+                for j in range(n_lanes):
+                    any_alive |= dot[j] * q_inv[j] + rest >= root_target[j] * lib_low_root
+                if any_alive == 0:
+                    alive = False
+                    break
+            if not alive:
+                continue
         # Library norm over each lane's range: total minus the part below the lane's
         # cut, from prefix sums at the block's distinct cuts (float64: no cancellation
         # that matters at float32 precision).
@@ -300,29 +436,7 @@ def _scan_rows(r0, r1, stride, select, kind, counts, low_mz, floor_mf, ri_mode, 
         total = row_norm[r]
         for j in range(n_lanes):
             lib_norm[j] = np.float32(total - below[cut_index[j]])
-        for j in range(n_lanes):
-            dot[j] = 0.0
-        if counts:
-            for j in range(n_lanes):
-                count[j] = 0
-            previous = 0
-            for p in range(start, stop):
-                m = np.int64(mz[p])
-                w = weight[p]
-                here = qw[m]
-                after = q_next[previous]
-                m32 = np.int32(m)
-                for j in range(n_lanes):
-                    x = here[j]
-                    dot[j] += w * x
-                    count[j] += (1 if x > 0 else 0) + (65536 if after[j] == m32 else 0)
-                previous = m
-        else:
-            for p in range(start, stop):
-                w = weight[p]
-                here = qw[np.int64(mz[p])]
-                for j in range(n_lanes):
-                    dot[j] += w * here[j]
+        margin = np.float32(BOUND_MARGIN_BASE + BOUND_MARGIN_PER_PEAK * n_row)
         if kind == 1:
             for j in range(n_lanes):
                 reverse_norm[j] = 0.0
@@ -330,34 +444,13 @@ def _scan_rows(r0, r1, stride, select, kind, counts, low_mz, floor_mf, ri_mode, 
                 here = qw[np.int64(mz[p])]
                 for j in range(n_lanes):
                     reverse_norm[j] += here[j] * here[j]
-            norm_q = reverse_norm
-        elif fixed:
-            norm_q = q_norm_fixed
-        else:
-            norm_q = q_norm[min(lib_first[r], q_norm.shape[0] - 1)]
-        if ri_mode != 0:
-            b_ri = lib_ri[r]
-            lc = lib_code[r]
-            for j in range(n_lanes):
-                a = q_ri[j]
-                qc = q_code[j]
-                penalty[j] = 0.0
-                if math.isfinite(a) and math.isfinite(b_ri) and (lc == 0 or qc == 0
-                                                                 or lc == qc):
-                    excess = max(abs(a - b_ri) - ri_window, 0.0)
-                    if ri_mode == 1:
-                        penalty[j] = np.inf if excess > 0 else 0.0
-                    else:
-                        penalty[j] = ri_penalty * excess / 1000.0
-                need[j] = max(floor_score, threshold[j] + penalty[j])
-        # Tests without division: bound >= need - margin, multiplied out by the
-        # (positive) norms; need is clamped so that -inf never meets a zero norm.
-        margin = np.float32(BOUND_MARGIN_BASE + BOUND_MARGIN_PER_PEAK * n_row)
+        # Tests without division: bound >= need - margin, multiplied out by the norms
+        # (positive wherever d > 0; need may be -inf: the product is then -inf).
         any_passed = 0
         if select:
             for j in range(n_lanes):
                 d = dot[j]
-                ok = (d > 0) & (d * d > norm_q[j] * lib_norm[j] * max(need[j], LOWEST_NEED))
+                ok = (d > 0) & (d * d > norm_q[j] * lib_norm[j] * need[j])
                 passed[j] = ok
                 any_passed |= ok
             if any_passed:
@@ -369,11 +462,12 @@ def _scan_rows(r0, r1, stride, select, kind, counts, low_mz, floor_mf, ri_mode, 
                                 depth)
                         if heap_n[j] == depth:
                             need[j] = np.float32(heap_rank[j, depth - 1])
+                            root_target[j] = _root_target(need[j], select, kind, margin_max)
             continue
         if kind == 2:
             for j in range(n_lanes):
                 d = dot[j]
-                target = max(need[j], LOWEST_NEED) - margin
+                target = need[j] - margin
                 ok = (d > 0) & (d * d >= norm_q[j] * lib_norm[j] * target)
                 passed[j] = ok
                 any_passed |= ok
@@ -382,16 +476,17 @@ def _scan_rows(r0, r1, stride, select, kind, counts, low_mz, floor_mf, ri_mode, 
                 d = dot[j]
                 n1 = np.float32(count[j] & 65535)
                 n2 = np.float32(count[j] >> 16)
-                target = max(need[j], LOWEST_NEED) - margin
-                # (n1 cos2 + n2) / (n1 + n2) >= target
-                ok = (d > 0) & (n1 * d * d >= norm_q[j] * lib_norm[j]
-                                * (target * (n1 + n2) - n2))
+                target = need[j] - margin
+                # (n1 cos2 + n2) / (n1 + n2) >= target (an entry of 32768 peaks or
+                # more would overflow the packed counts: always scored)
+                ok = (d > 0) & ((n1 * d * d >= norm_q[j] * lib_norm[j]
+                                 * (target * (n1 + n2) - n2)) | (n_row >= 32768))
                 passed[j] = ok
                 any_passed |= ok
         else:
             for j in range(n_lanes):
                 d = dot[j]
-                target = max(need[j], LOWEST_NEED) - margin
+                target = need[j] - margin
                 # (1 + cos2) / 2 >= target; n2 <= n1 - 1 makes it a bound of the score
                 ok = (d > 0) & (d * d >= norm_q[j] * lib_norm[j] * (2 * target - 1))
                 passed[j] = ok
@@ -413,6 +508,7 @@ def _scan_rows(r0, r1, stride, select, kind, counts, low_mz, floor_mf, ri_mode, 
             if heap_n[j] == depth and heap_rank[j, depth - 1] > threshold[j]:
                 threshold[j] = heap_rank[j, depth - 1]
                 need[j] = max(floor_score, threshold[j] + penalty[j])
+                root_target[j] = _root_target(need[j], select, kind, margin_max)
     return scored
 
 
@@ -428,6 +524,8 @@ class _Block:
     q_next: np.ndarray
     q_norm: np.ndarray
     q_norm_fixed: np.ndarray
+    q_inv_root: np.ndarray
+    q_inv_root_fixed: np.ndarray
     cut_values: np.ndarray
     cut_index: np.ndarray
     abundance: np.ndarray
@@ -465,8 +563,13 @@ def _block(qblock, lanes: np.ndarray, kind: str, low_mz: int | None, ri: np.ndar
         low = min(int(low_mz), width)
         cut_values, cut_index = np.array([low]), np.zeros(lanes.size, dtype=np.int64)
         q_norm_fixed = q_norm[low].copy()
+    def inverse_root(norm):
+        return np.divide(1.0, np.sqrt(norm, dtype=np.float64), out=np.zeros(norm.shape),
+                         where=norm > 0).astype(np.float32)
+
     return _Block(
         qw=qw, q_next=q_next, q_norm=q_norm, q_norm_fixed=q_norm_fixed,
+        q_inv_root=inverse_root(q_norm), q_inv_root_fixed=inverse_root(q_norm_fixed),
         cut_values=cut_values.astype(np.int64), cut_index=cut_index.astype(np.int64),
         abundance=abundance,
         rank=np.ascontiguousarray(qblock.rank[lanes]),
@@ -505,6 +608,20 @@ def _start_thresholds(lanes_of_pair, rows, depth, n_lanes, kind, low_mz, floor_m
     return out
 
 
+def _lane_order(qblock, kind: str) -> np.ndarray:
+    """Queries in the order they are put into lanes: by lowest m/z, then heaviest peak.
+
+    Lanes of one block then compare nearly the same m/z range (the entry norm of the
+    early test is the one from the block's highest cut), and queries sharing their
+    heaviest peak rule out the same entries early (an entry is abandoned only when no
+    lane of the block can still reach it).
+    """
+    width = qblock.abundance.shape[1]
+    weights = qblock.abundance if kind == "similarity" else qblock.abundance * np.arange(width)
+    heaviest = np.argmax(weights, axis=1)
+    return np.lexsort((np.arange(len(qblock)), heaviest, qblock.first_mz))
+
+
 def scan_block(library: ScanLibrary, lib_ri: np.ndarray, lib_code: np.ndarray, qblock,
                q_ri: np.ndarray, q_code: np.ndarray, *, kind: str, low_mz: int | None,
                floor_mf: int | None, ri_mode: str, ri_window: float, ri_penalty: float,
@@ -524,13 +641,15 @@ def scan_block(library: ScanLibrary, lib_ri: np.ndarray, lib_code: np.ndarray, q
     n_q = len(qblock)
     n_lib = library.indptr.size - 1
     n_threads = threads()
-    groups = [np.arange(lo, min(n_q, lo + LANES)) for lo in range(0, n_q, LANES)]
+    order = _lane_order(qblock, kind)
+    groups = [order[lo:lo + LANES] for lo in range(0, n_q, LANES)]
     # Every thread busy: row chunks per group so that groups x chunks >= threads.
     n_chunks = max(1, min(-(-n_threads // len(groups)), n_lib // MIN_CHUNK_ROWS))
     edges = np.linspace(0, n_lib, n_chunks + 1).astype(np.int64)
     blocks = [_block(qblock, lanes, kind, low_mz, q_ri, q_code) for lanes in groups]
     low = -1 if low_mz is None else int(low_mz)
     floor = -1 if floor_mf is None else int(floor_mf)
+    pilot_stride = max(1, -(-n_lib // PILOT_ROWS))
     code = KIND_CODE[kind]
     ri = RI_CODE[ri_mode]
 
@@ -547,13 +666,14 @@ def scan_block(library: ScanLibrary, lib_ri: np.ndarray, lib_code: np.ndarray, q
             g, c, heap = task
             block = blocks[g]
             return _scan_rows(
-                int(edges[c]), int(edges[c + 1]), PILOT_STRIDE if select else 1, select,
+                int(edges[c]), int(edges[c + 1]), pilot_stride if select else 1, select,
                 code, counts and not select, low, -1 if select else floor,
                 0 if select else ri, float(ri_window),
                 float(ri_penalty), size, library.indptr, library.mz, library.abundance,
-                library.weight, library.row_norm, library.first_mz, lib_ri, lib_code,
-                block.qw, block.q_next, block.q_norm, block.q_norm_fixed, block.cut_values,
-                block.cut_index,
+                library.weight, library.sorted_mz, library.sorted_weight, library.rest_norm,
+                library.row_norm, library.first_mz, lib_ri, lib_code,
+                block.qw, block.q_next, block.q_norm, block.q_norm_fixed, block.q_inv_root,
+                block.q_inv_root_fixed, block.cut_values, block.cut_index,
                 block.abundance, block.rank, block.suffix_mass, block.suffix_plain,
                 block.first_mz, block.ri, block.code, thresholds[g], *heap)
 
