@@ -62,7 +62,7 @@ LANES = 128
 BOUND_MARGIN_PER_PEAK = 8e-7
 BOUND_MARGIN_BASE = 2e-5
 #: Entries of highest cos^2 per query that the pilot pass scores exactly.
-PILOT = 48
+PILOT = 128
 #: Relative margin on the stored norms of the peaks not yet read (float32 rounding).
 REST_MARGIN = 1e-6
 #: Peaks read (heaviest first) before each test of whether an entry can still pass.
