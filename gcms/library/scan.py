@@ -80,20 +80,32 @@ RI_CODE = {"off": 0, "window": 1, "penalty": 2}
 
 
 def threads() -> int:
-    """Threads a scan may use: the cores this process may run on."""
+    """Threads a scan may use: the cores this process may run on.
+
+    Capped by ``OMP_NUM_THREADS`` when it is set (the batch runner sets it to 1 in its
+    worker processes, which then share the cores between them).
+    """
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    if cap.isdigit() and int(cap) >= 1:
+        cores = min(cores, int(cap))
+    return max(1, cores)
 
 
 _POOL: ThreadPoolExecutor | None = None
+_POOL_KEY: tuple[int, int] | None = None
 
 
 def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="gcms-scan")
+    """The scan threads (a new pool after a fork, or when the thread count changed)."""
+    global _POOL, _POOL_KEY
+    key = (os.getpid(), threads())
+    if _POOL is None or _POOL_KEY != key:
+        _POOL = ThreadPoolExecutor(max_workers=key[1], thread_name_prefix="gcms-scan")
+        _POOL_KEY = key
     return _POOL
 
 

@@ -221,3 +221,39 @@ def test_floor_semantics_on_hits():
 def test_floor_outside_the_scale_is_refused(bad):
     with pytest.raises(ValueError, match="min_match_factor"):
         SearchSettings(min_match_factor=bad)
+
+
+def test_an_empty_library_gives_empty_lists():
+    library = Library.from_spectra([])
+    query = Spectrum([41.0, 43.0], [999.0, 10.0])
+    for settings in (SearchSettings(), SearchSettings(min_match_factor=600)):
+        assert library.search(query, settings=settings)[0].hits == ()
+
+
+def test_threads_follow_omp_num_threads(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert scan_module.threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    assert scan_module.threads() >= 1
+
+
+_FORKED: dict = {}
+
+
+def _search_in_child():
+    library, queries = _FORKED["state"]
+    return search_arrays(library, queries).index
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork of a threaded process
+def test_a_forked_process_searches_with_its_own_threads(synthetic, monkeypatch):
+    import multiprocessing
+
+    library, queries = synthetic
+    monkeypatch.setattr(scan_module, "threads", lambda: 2)
+    monkeypatch.setattr(scan_module, "MIN_CHUNK_ROWS", 64)  # two chunks: the pool is used
+    expected = search_arrays(library, queries[:5]).index  # the thread pool exists now
+    _FORKED["state"] = (library, queries[:5])
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(_search_in_child).get(timeout=120)
+    np.testing.assert_array_equal(got, expected)
