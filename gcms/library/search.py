@@ -10,9 +10,11 @@ With a floor, ``min_match_factor=T`` (MS Search scale; identification criteria n
 accept a match below ~700): entries whose ranking score is below ``T`` are left out of
 the list, and the guarantee becomes: **every entry scoring at least T is considered,
 and the list is the best k of them, exactly scored and in exact order** (the reference
-list with the entries below ``T`` removed). Then a bound needs to rule out far fewer
-entries, and the search is several times faster. The probabilities are shared among
-the listed hits (those at or above ``T``, up to ``probability_depth``).
+list with the entries below ``T`` removed). Far fewer entries come near such a floor
+than near the 20th-best score, so the scan rules most of a library out after reading a
+few peaks of each entry, and the search is several times faster. The probabilities
+are shared among the listed hits (those at or above ``T``, up to
+``probability_depth``).
 
 How a search runs (:mod:`gcms.library.scan`, compiled with numba; one pass over the
 library per block of up to 128 queries, on every core):
@@ -44,7 +46,7 @@ Retention index: when both the query and an entry carry a retention index (and t
 entry's column type, if stated, is the query's), ``ri_mode="window"`` drops entries
 with :math:`|\Delta RI|` above ``ri_window`` and ``"penalty"`` subtracts ``ri_penalty``
 match-factor units per RI unit beyond it from the ranking score. The floor applies to
-the match factor itself, before the penalty.
+the ranking score itself (the identity MF by default), before the penalty.
 """
 
 from __future__ import annotations
@@ -72,8 +74,8 @@ Presearch = Literal["exact", "fast", "off"]
 RiMode = Literal["off", "window", "penalty"]
 Device = Literal["cpu", "cuda"]
 
-#: Margin (on the 0..1 score scale) by which a bound must miss the k-th score before
-#: an entry is left out: covers float32 storage of the bounds (relative error 6e-8).
+#: GPU path: margin (on the 0..1 score scale) by which a bound must miss the k-th score
+#: before an entry is left out; covers float32 storage of the bounds (relative 6e-8).
 BOUND_MARGIN = 1e-6
 #: Pairs scored at once by the reference search (``presearch="off"``).
 REFERENCE_PAIRS = 2_000_000
