@@ -103,7 +103,11 @@ def info(path: str, as_json: bool) -> None:
               default="identity", show_default=True, help="Score that orders the hits.")
 @click.option("--presearch", type=click.Choice(["exact", "fast", "off"]), default="exact",
               show_default=True,
-              help="exact: same hits as scoring every entry; fast: cluster probing.")
+              help="exact (and fast, its former alias): the hits of scoring every entry; "
+                   "off: score every entry.")
+@click.option("--min-match-factor", type=click.IntRange(0, 999), default=None,
+              help="List only hits scoring at least this (0-999); every such hit is listed, "
+                   "exactly scored. Much faster on large libraries.")
 @click.option("--ri-window", type=float, default=None,
               help="Drop hits whose RI differs from the query's by more (RI units).")
 @click.option("--ri-penalty", type=float, default=None,
@@ -113,8 +117,8 @@ def info(path: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True,
               help='A list of {"query", "hits"} objects, one per query spectrum.')
 def search(library_path: str, queries: tuple[str, ...], top: int, rank_by: str,
-           presearch: str, ri_window: float | None, ri_penalty: float | None, device: str,
-           as_json: bool) -> None:
+           presearch: str, min_match_factor: int | None, ri_window: float | None,
+           ri_penalty: float | None, device: str, as_json: bool) -> None:
     """Search every spectrum of the QUERIES files (MSP, JCAMP-DX, MassBank) in LIBRARY.
 
     Scores follow NIST MS Search (0-999): MF (identity), RMF (reverse), probability
@@ -150,7 +154,8 @@ def search(library_path: str, queries: tuple[str, ...], top: int, rank_by: str,
         ri_mode = "penalty"
     elif ri_window is not None:
         ri_mode = "window"
-    settings_args = {"rank_by": rank_by, "presearch": presearch, "ri_mode": ri_mode}
+    settings_args = {"rank_by": rank_by, "presearch": presearch, "ri_mode": ri_mode,
+                     "min_match_factor": min_match_factor}
     if ri_window is not None:
         settings_args["ri_window"] = ri_window
     if ri_penalty is not None:

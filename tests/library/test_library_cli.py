@@ -67,3 +67,26 @@ def test_unreadable_inputs_exit_2_and_name_the_file(tmp_path):
     assert missing.exit_code == 2 and "nope.h5" in missing.output
     nothing = runner.invoke(cli, ["library", "build", str(garbage), "-o", str(tmp_path / "x.h5")])
     assert nothing.exit_code == 2 and "no usable spectrum" in nothing.output
+
+
+def test_min_match_factor_lists_the_full_hit_list_cut_at_the_floor(tmp_path):
+    lib, queries = _files(tmp_path)
+    runner = CliRunner()
+    out = tmp_path / "lib.h5"
+    assert runner.invoke(cli, ["library", "build", str(lib), "-o", str(out)]).exit_code == 0
+
+    def hits(*extra):
+        result = runner.invoke(cli, ["library", "search", str(out), str(queries), "--json",
+                                     *extra])
+        assert result.exit_code == 0, result.output
+        return [[(h["name"], h["match_factor"]) for h in r["hits"]]
+                for r in json.loads(result.stdout)]
+
+    full = hits()
+    floor = min(mf for query in full for _, mf in query) + 1
+    cut = hits("--min-match-factor", str(floor))
+    assert cut == [[(n, mf) for n, mf in query if mf >= floor] for query in full]
+    assert sum(map(len, cut)) < sum(map(len, full))
+    bad = runner.invoke(cli, ["library", "search", str(out), str(queries),
+                              "--min-match-factor", "1200"])
+    assert bad.exit_code == 2
