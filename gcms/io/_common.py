@@ -21,6 +21,7 @@ __all__ = [
     "EvidenceBytes",
     "SkippedEntry",
     "build_run",
+    "decode_text",
     "evidence_bytes",
     "sha256_file",
 ]
@@ -108,3 +109,19 @@ class EntryReport:
 
     spectra: list[Spectrum] = field(default_factory=list)
     skipped: list[SkippedEntry] = field(default_factory=list)
+
+
+def decode_text(raw: bytes) -> tuple[str, str | None]:
+    """Decode text of unknown encoding: UTF-8, else Windows-1252, else Latin-1.
+
+    Returns the text and the fallback codec used (``None`` for UTF-8), so a reader can
+    record that an entry was not UTF-8. Never drops bytes: Latin-1 decodes any byte.
+    """
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "latin-1"

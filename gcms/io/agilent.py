@@ -113,15 +113,8 @@ CH_VERSIONS = ("8", "81", "179", "181")
 _CH_OLD_HEADER_BLOCK = 512  # 8/81: data start = (u32 at 0x108 - 1) x 512 bytes
 _CH_NEW_DATA_START = 0x1800  # 179/181: fixed 6,144-byte header
 _CH_TIME_RANGE = 0x11A  # first and last time, ms (i32 in v8, f32 in v81/179/181)
-_CH_OLD_PASCAL = {
-    "file_type": (0x04, 19),
-    "sample_name": (0x18, 61),
-    "misc_info": (0x56, 61),
-    "operator": (0x94, 29),
-    "acquired": (0xB2, 29),
-    "instrument": (0xD0, 9),
-    "inlet": (0xDA, 9),
-    "method": (0xE4, 19),
+_CH_OLD_PASCAL = {  # the .ms header's strings, then the detector's own
+    **_MS_PASCAL,
     "units": (0x244, 15),
     "signal": (0x254, 39),
 }

@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from gcms.errors import FormatError
-from gcms.io._common import EntryReport, SkippedEntry, evidence_bytes
+from gcms.io._common import EntryReport, SkippedEntry, decode_text, evidence_bytes
 from gcms.io.msp import normalize_cas
 from gcms.spectrum import Spectrum, nominal_mass
 
@@ -81,17 +81,6 @@ class _BadRecord(Exception):
     """A record that cannot be read; the message is the reason."""
 
 
-def _decode(raw: bytes) -> tuple[str, str | None]:
-    try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        return raw.decode("latin-1"), "latin-1"
-
-
 def read_entries(path: str | os.PathLike) -> EntryReport:
     """Read every record of a MassBank record file.
 
@@ -111,7 +100,7 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
         raw = bytes(evidence.data)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    text, codec = _decode(raw)
+    text, codec = decode_text(raw)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # "//" ends a record; a record whose "//" is missing still ends at the next ACCESSION.
     blocks = re.split(r"(?m)^//[ \t]*$|^(?=ACCESSION:)", text)

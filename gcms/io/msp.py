@@ -70,7 +70,7 @@ from pathlib import Path
 import numpy as np
 
 from gcms.errors import FormatError
-from gcms.io._common import EntryReport, SkippedEntry, evidence_bytes
+from gcms.io._common import EntryReport, SkippedEntry, decode_text, evidence_bytes
 from gcms.spectrum import Spectrum
 
 __all__ = ["normalize_cas", "read_entries", "sniff", "write"]
@@ -265,17 +265,6 @@ def _comment_pairs(comment: str) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- entries
-def _decode(raw: bytes) -> tuple[str, str | None]:
-    try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        return raw.decode("latin-1"), "latin-1"
-
-
 # One match per line: "key: value" / "key=value" (whichever separator comes first), or
 # a line with neither (group 4). Blank lines match with every group empty.
 _HEADER_LINE = re.compile(
@@ -617,7 +606,7 @@ def _records(data: memoryview):
     line = 1
     for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
         raw = bytes(data[start:stop])
-        text, codec = _decode(raw)
+        text, codec = decode_text(raw)
         yield line, text.replace("\r", "") if "\r" in text else text, codec
         line += raw.count(b"\n")
 
