@@ -699,14 +699,26 @@ BATCH_OPTIONS = [
 def batch_steps(options: dict[str, Any]) -> list[Any]:
     """The case-store step of ``gcms batch`` when ``--store``/``--case`` are given.
 
-    Neither: no step. ``--store`` without ``--case``, or ``--case`` without a store
-    (``--store`` or ``$GCMS_STORE``): a usage error. The store is opened (made when
+    ``--analyst`` (or ``GCMS_ACTOR``) also adds :class:`~gcms.custody.batch.ProcessedBy`,
+    which names the user in ``results.json``, with or without a store.
+    Neither store option: no store step. ``--store`` without ``--case``, or ``--case``
+    without a store (``--store`` or ``$GCMS_STORE``): a usage error. The store is opened (made when
     absent) and the actor checked before the batch runs, so a store that cannot be
     used stops the batch before any work (exit 2).
     """
     location, case_id = options.get("custody_store"), options.get("custody_case")
+    named: list[Any] = []
+    if options.get("custody_actor"):  # --analyst / GCMS_ACTOR: written in results.json
+        from gcms.custody.batch import ProcessedBy
+        from gcms.custody.records import check_id
+        from gcms.errors import GcmsError
+
+        try:
+            named = [ProcessedBy(check_id(options["custody_actor"], "--analyst"))]
+        except GcmsError as error:
+            raise click.UsageError(str(error)) from error
     if location is None and case_id is None:
-        return []
+        return named
     if case_id is None:
         raise click.UsageError("--store needs --case: the case to record the batch in")
     if location is None:
@@ -730,4 +742,4 @@ def batch_steps(options: dict[str, Any]) -> list[Any]:
             pass
     except GcmsError as error:
         raise click.UsageError(f"--store: {error}") from error
-    return [step]
+    return [*named, step]

@@ -63,8 +63,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from gcms.custody.records import RunRecord
     from gcms.custody.store import CaseStore
 
-__all__ = ["VOLATILE_FIELDS", "RecordInStore", "runs_of_case", "stored_record",
-           "summary_line"]
+__all__ = ["VOLATILE_FIELDS", "ProcessedBy", "RecordInStore", "runs_of_case",
+           "stored_record", "summary_line"]
 
 #: Fields of a run record that describe one invocation of the batch, not its result:
 #: left out of the stored result so that a resumed batch records nothing new.
@@ -150,6 +150,25 @@ def _reason(document: Mapping[str, Any]) -> str:
 
 def _resolved(path: Any) -> str | None:
     return None if path is None else str(Path(str(path)).resolve())
+
+
+@dataclass(frozen=True)
+class ProcessedBy:
+    """Name in ``results.json`` who processed the batch: ``{"processed_by": {"user"}}``.
+
+    Added by ``gcms batch`` when ``--analyst`` (or ``GCMS_ACTOR``) names the user, with or
+    without a case store, so that a report made from ``results.json`` alone can say who
+    ran the batch (a user id, never a printed name made up from it).
+    """
+
+    user: str
+
+    name: ClassVar[str] = "processed-by"
+    stage: ClassVar[str] = "after-judgement"
+
+    def __call__(self, context: BatchContext) -> None:
+        """Add the sequence-level section (see :class:`gcms.batch.BatchContext`)."""
+        context.sections["processed_by"] = {"user": self.user}
 
 
 @dataclass(frozen=True)

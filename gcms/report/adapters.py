@@ -28,10 +28,12 @@ by file), reviews, signatures, the audit entries of the exhibit and the chain he
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,6 +43,7 @@ from gcms.errors import GcmsError
 from gcms.report.lab import UNCONFIGURED
 from gcms.report.model import (
     OUTCOMES,
+    QC_USES,
     VERDICTS,
     AuditLine,
     Chromatogram,
@@ -146,15 +149,119 @@ def _qa_status(value: Any) -> str:
     return "pass" if text == "passing" else _outcome(value)
 
 
+_COMPARATORS = ((">=", "≥"), ("=>", "≥"), ("<=", "≤"), ("=<", "≤"))
+
+
+def _figure(value: Any) -> str:
+    """A recorded number as written for a reader: integers bare, others to 4 figures."""
+    if isinstance(value, bool) or value is None:
+        return "—"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "—"
+        return str(int(value)) if value.is_integer() and abs(value) < 1e6 else f"{value:.4g}"
+    return str(value)
+
+
+def _with_unit(text: str, unit: str) -> str:
+    """``text`` with its unit after one space: ``"2"``, ``"2s"`` and ``"2 s"`` -> ``"2 s"``."""
+    if not unit or text == "—":
+        return text
+    if text.endswith(unit) and text[: -len(unit)].rstrip()[-1:].isdigit():
+        return f"{text[: -len(unit)].rstrip()} {unit}"
+    return f"{text} {unit}" if text[-1:].isdigit() else text
+
+
+def _limit(limit: Any, unit: str) -> str:
+    """``">= 800"`` -> ``"≥ 800"``, ``"±2"`` with unit s -> ``"± 2 s"``."""
+    if limit is None:
+        return "—"
+    if isinstance(limit, (int, float)) and not isinstance(limit, bool):
+        return _with_unit(_figure(limit), unit)
+    text = str(limit).strip()
+    for ascii_form, sign in _COMPARATORS:
+        text = text.replace(ascii_form, sign)
+    text = re.sub(r"^([≥≤<>±])\s*", r"\1 ", text)
+    return _with_unit(text, unit)
+
+
+def _ion_ratio_values(item: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The worst ion ratio against its own band: ``("9.6 % (m/z 55/194)", "± 15 %")``.
+
+    The identification step records each ratio's relative deviation from the reference
+    standard and its tolerance (EU 2002/657/EC bands); the one nearest to (or furthest
+    beyond) its band decides, so that one is shown.
+    """
+    evidence = item.get("evidence")
+    if not isinstance(evidence, Mapping) or not evidence.get("ions"):
+        return None
+    base = evidence.get("quantifier")
+
+    def ratio(row: Mapping[str, Any]) -> float:
+        deviation, tolerance = row.get("deviation_percent"), row.get("tolerance_percent")
+        if deviation is None or not tolerance:
+            return math.inf
+        return float(deviation) / float(tolerance)
+
+    worst = max((r for r in evidence["ions"] if isinstance(r, Mapping)), key=ratio,
+                default=None)
+    if worst is None:
+        return None
+    pair = f"m/z {_figure(worst.get('mz'))}/{_figure(base)}"
+    tolerance = worst.get("tolerance_percent")
+    limit = f"± {_figure(tolerance)} %" if tolerance is not None else "—"
+    if worst.get("deviation_percent") is None:
+        return f"{pair}: —", limit
+    return f"{float(worst['deviation_percent']):.1f} % ({pair})", limit
+
+
 def _criterion(item: Mapping[str, Any]) -> Criterion:
-    unit = item.get("unit") or ""
-    value = _text(item.get("value"))
-    limit = _text(item.get("limit"))
-    if unit and value != "—":
-        value = f"{value} {unit}"
-    return Criterion(name=str(item.get("criterion", item.get("name", "?"))), value=value,
-                     limit=limit, result=_outcome(item.get("result")),
-                     note=item.get("detail") or None)
+    """A criterion record of the identification step, value and limit with their units.
+
+    Records carry ``criterion``, ``value``, ``limit``, ``unit``, ``result``, ``detail``
+    and ``evidence`` (:class:`gcms.identify.judge.CriterionResult`). Three are re-stated
+    for a reader: ion ratios as the worst ratio's deviation against its band (the record's
+    value is that deviation as a fraction of the band); the distinctness from the next
+    compound as the MF lead over it (the record's value is the next compound's MF minus
+    this one's); diagnostic ions as present/asked for.
+    """
+    name = str(item.get("criterion", item.get("name", "?")))
+    unit = str(item.get("unit") or "")
+    raw_value, raw_limit = item.get("value"), item.get("limit")
+    result = _outcome(item.get("result"))
+    value, limit = None, None
+    if name == "ion_ratios" and raw_value is not None:
+        pair = _ion_ratio_values(item)
+        if pair is not None:
+            value, limit = pair
+    elif name == "distinct_from_runner_up":
+        if isinstance(raw_value, (int, float)) and not isinstance(raw_value, bool):
+            value = _with_unit(_figure(-raw_value), "MF")
+        match = re.search(r"within (\d+(?:\.\d+)?) MF", str(raw_limit or ""))
+        if match:
+            limit = f"≥ {_figure(float(match.group(1)))} MF"
+    elif name == "diagnostic_ions":
+        match = re.fullmatch(r"all (\d+)", str(raw_limit or "").strip())
+        if match:
+            limit = f"{match.group(1)}/{match.group(1)}"
+    elif name in ("retention_time",) and isinstance(raw_value, (int, float)) \
+            and not isinstance(raw_value, bool):
+        value = _with_unit(f"{raw_value:+g}", unit)
+    elif name == "retention_index" and isinstance(raw_value, (int, float)) \
+            and not isinstance(raw_value, bool):
+        value = _with_unit(f"{raw_value:+.1f}", unit)
+    if value is None:
+        value = _with_unit(_figure(raw_value) if not isinstance(raw_value, (list, tuple,
+                                                                              Mapping))
+                           else _text(raw_value), unit)
+    if limit is None:
+        limit = _limit(raw_limit, unit)
+    decisive = item.get("decisive")
+    return Criterion(name=name, value=value, limit=limit, result=result,
+                     note=item.get("detail") or None, unit=unit,
+                     decisive=decisive if isinstance(decisive, bool) else None)
 
 
 def _trace(label: str, spectrum: Any) -> SpectrumTrace | None:
@@ -164,23 +271,47 @@ def _trace(label: str, spectrum: Any) -> SpectrumTrace | None:
 
 
 class _Library:
-    """Library entry spectra by index, from the library file the batch used."""
+    """Library entry spectra by index, from the library the batch used.
 
-    def __init__(self, path: str | os.PathLike | None, sha256: str | None) -> None:
+    The batch records the library's *content* hash (``Library.content_sha256``: spectra
+    and entry fields, not the file's bytes); the case store also records the file's
+    SHA-256. The file at ``path`` is used when its content hash is the one the batch
+    recorded (a library rewritten with the same content is the same library); without a
+    recorded content hash, when its file hash is the recorded one. Otherwise its spectra
+    are not shown, and :attr:`problem` says why.
+    """
+
+    def __init__(self, path: str | os.PathLike | None, *, content_sha256: str | None,
+                 file_sha256: str | None) -> None:
         self.library = None
-        self.problem = None
+        self.problem: str | None = None
+        self.file_sha256: str | None = None
         if path is None or not Path(path).is_file():
             return
         from gcms.custody import hash_evidence
-
-        digest = hash_evidence(path).sha256
-        if sha256 and digest != sha256:
-            self.problem = (f"library {path} has SHA-256 {digest}, the batch used {sha256}: "
-                            "library spectra not shown")
-            return
         from gcms.library import Library
 
-        self.library = Library.open(path)
+        digest = hash_evidence(path).sha256
+        if not content_sha256 and not file_sha256:
+            self.problem = (f"library {path}: the batch recorded no hash of its library, so "
+                            "this file cannot be shown to be the one used: library spectra "
+                            "not shown")
+            return
+        if not content_sha256 and digest != file_sha256:
+            self.problem = (f"library file {path} has SHA-256 {digest}, the batch's library "
+                            f"file had {file_sha256}: library spectra not shown")
+            return
+        try:
+            library = Library.open(path)
+        except GcmsError as error:
+            self.problem = f"library {path} cannot be read ({error}): library spectra not shown"
+            return
+        if content_sha256 and library.content_sha256 != content_sha256:
+            self.problem = (f"library {path} holds content SHA-256 {library.content_sha256}, "
+                            f"the batch used content SHA-256 {content_sha256}: library "
+                            "spectra not shown")
+            return
+        self.library, self.file_sha256 = library, digest
 
     def spectrum(self, index: Any, name: str) -> SpectrumTrace | None:
         if self.library is None or not isinstance(index, int):
@@ -229,8 +360,11 @@ def _finding(record: Mapping[str, Any], component: Mapping[str, Any],
         raise GcmsError(f"run {sample}: component verdict {verdict!r} is not one of "
                         f"{', '.join(VERDICTS)}")
     rt_text = f"{rt / 60.0:.2f} min" if rt is not None else "?"
+    # a component that is not identified is not the substance of its best hit: the hit
+    # stays in the hit list, shown as such
+    reported = None if verdict == "not identified" else name
     return ComponentFinding(
-        sample_id=sample, substance=name, verdict=verdict, rt_s=rt,
+        sample_id=sample, substance=reported, verdict=verdict, rt_s=rt,
         retention_index=_number(component.get("retention_index")),
         delta_ri=_number(component.get("delta_ri")),
         delta_rt_s=_number(component.get("delta_rt_s")),
@@ -238,9 +372,9 @@ def _finding(record: Mapping[str, Any], component: Mapping[str, Any],
                        if isinstance(c, Mapping)),
         hits=tuple(hits),
         spectrum=_trace(f"{sample} at {rt_text}", component.get("spectrum")),
-        library_spectrum=_trace(f"library: {lib.get('name') or name}", lib.get("spectrum"))
-        or (library.spectrum(lib.get("index"), str(lib.get("name") or name))
-            if verdict == "identified" else None),
+        library_spectrum=(_trace(f"library: {lib.get('name') or name}", lib.get("spectrum"))
+                          or library.spectrum(lib.get("index"), str(lib.get("name") or name)))
+        if verdict == "identified" else None,
         reference_spectrum=reference_trace, reference_run=reference_run,
         notes=tuple(str(n) for n in component.get("notes") or []),
     )
@@ -270,14 +404,33 @@ def _chromatogram(record: Mapping[str, Any], findings: Sequence[ComponentFinding
     return Chromatogram(label, run.scan_times, run.tic, peaks)
 
 
-def _qc(record: Mapping[str, Any]) -> QCRun:
+def _ladder_summary(record: Mapping[str, Any]) -> str:
+    """``"n-alkanes C9–C26, n = 18"`` from a ladder run's record."""
+    ladder = record.get("ladder") if isinstance(record.get("ladder"), Mapping) else {}
+    calibration = record.get("ladder_calibration")
+    names = list(calibration.get("names") or []) if isinstance(calibration, Mapping) else []
+    if not names:
+        names = [str(m.get("name")) for m in ladder.get("members") or []
+                 if isinstance(m, Mapping) and m.get("name")]
+    if not names:
+        names = [str(n) for n in ladder.get("names") or []]
+    series = str(ladder.get("series") or (calibration or {}).get("series") or "").strip()
+    if not names:
+        return series
+    span = names[0] if len(names) == 1 else f"{names[0]}–{names[-1]}"
+    return f"{series} {span}, n = {len(names)}".strip()
+
+
+def _qc(record: Mapping[str, Any], uses: Sequence[str] = ()) -> QCRun:
     kind = str(record.get("type", "qc"))
     sample = str(record.get("sample_id") or Path(str(record.get("file"))).name)
     components = record.get("components") or []
     found = sorted({str(c.get("substance")) for c in components
                     if c.get("verdict") == "identified" and c.get("substance")})
-    if _error(record):
-        outcome, summary = "fail", str(_error(record))
+    missing: list[str] = []
+    problem = _error(record)
+    if problem:
+        outcome, summary = "fail", str(problem)
     elif kind == "blank":
         status = record.get("blank_status") or {}
         if status.get("carry_over_detected"):
@@ -295,11 +448,124 @@ def _qc(record: Mapping[str, Any]) -> QCRun:
             summary += "; missing: " + ", ".join(missing)
     else:
         ladder = record.get("ladder")
-        outcome = "pass" if isinstance(ladder, Mapping) and not ladder.get("error") else \
-            "not evaluated"
-        summary = _text(ladder.get("names")) if isinstance(ladder, Mapping) else ""
+        calibrated = isinstance(record.get("ladder_calibration"), Mapping)
+        outcome = "pass" if (isinstance(ladder, Mapping) and not ladder.get("error")) \
+            or calibrated else "not evaluated"
+        summary = _ladder_summary(record)
+        found = []
+    recovery, tolerance = None, None
+    checks = [q.get("check") for q in record.get("quantitation") or []
+              if isinstance(q, Mapping) and q.get("role") == "check"
+              and isinstance(q.get("check"), Mapping)]
+    if checks and not problem:  # a check standard's recovery (gcms.quantitation)
+        worst = min(checks, key=lambda c: bool(c.get("passed")))
+        recovery = _number(worst.get("recovery_percent"))
+        tolerance = _number(worst.get("tolerance_percent"))
+        if worst.get("passed") is False:
+            outcome = "fail"
+        summary += (f"; recovery {recovery:.1f} % of nominal (±{tolerance:g} %)"
+                    if recovery is not None and tolerance is not None else "")
     return QCRun(sample, kind, outcome, summary, str(record.get("file")),
-                 record_field(record, "sha256"), record_field(record, "acquired_at"))
+                 record_field(record, "sha256"), record_field(record, "acquired_at"),
+                 tuple(u for u in QC_USES if u in uses), tuple(found), tuple(missing),
+                 str(problem) if problem else None, recovery, tolerance)
+
+
+def _run_key(record: Mapping[str, Any]) -> tuple[Any, str]:
+    """How a run is named by the records that rest on it: sequence position, file name."""
+    name = record.get("file_name") or Path(str(record.get("file") or "")).name
+    return record.get("position"), str(name)
+
+
+def _refers_to(record: Mapping[str, Any], position: Any, file: Any) -> bool:
+    own_position, own_name = _run_key(record)
+    if position is not None and own_position is not None:
+        return position == own_position
+    return file is not None and Path(str(file)).name == own_name
+
+
+def _runs_used(mine: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]]
+               ) -> dict[int, set[str]]:
+    """The runs the exhibit's verdicts rest on: ``{index in records: {uses}}``.
+
+    Read from the exhibit's run records as the batch names them (:mod:`gcms.batch.output`:
+    by sequence position and file name): the alkane ladder of its retention indices
+    (``retention_calibration``), the blank before it (``blank``), and the reference
+    standard of each component's comparisons (``reference_standard``, and the evidence
+    of its retention-time criterion).
+    """
+    wanted: list[tuple[Any, Any, str]] = []
+    for record in mine:
+        calibration = record.get("retention_calibration")
+        if isinstance(calibration, Mapping) and (calibration.get("ladder_file")
+                                                 or calibration.get("ladder_position")
+                                                 is not None):
+            wanted.append((calibration.get("ladder_position"), calibration.get("ladder_file"),
+                           "retention index"))
+        blank = record.get("blank")
+        if isinstance(blank, Mapping) and (blank.get("blank_file")
+                                           or blank.get("blank_position") is not None):
+            wanted.append((blank.get("blank_position"), blank.get("blank_file"),
+                           "blank before"))
+        for component in record.get("components") or []:
+            if not isinstance(component, Mapping):
+                continue
+            references = [component.get("reference_standard")]
+            references += [c.get("evidence") for c in component.get("criteria") or []
+                           if isinstance(c, Mapping) and c.get("criterion") == "retention_time"]
+            for ref in references:
+                if isinstance(ref, Mapping) and (ref.get("file") or ref.get("position")
+                                                 is not None):
+                    wanted.append((ref.get("position"), ref.get("file"), "reference standard"))
+    used: dict[int, set[str]] = {}
+    for index, record in enumerate(records):
+        for position, file, use in wanted:
+            if _refers_to(record, position, file):
+                used.setdefault(index, set()).add(use)
+    # an amount the exhibit's report states rests on its calibration and check standard:
+    # the runs holding a calibrator or check entry of that substance (gcms.quantitation)
+    amounts = {str(q.get("substance")).casefold() for record in mine
+               for q in record.get("quantitation") or []
+               if isinstance(q, Mapping) and q.get("role", "unknown") == "unknown"
+               and q.get("concentration") is not None}
+    roles = {"calibrator": "calibration", "check": "check standard"}
+    for index, record in enumerate(records):
+        for q in record.get("quantitation") or []:
+            if isinstance(q, Mapping) and q.get("role") in roles \
+                    and str(q.get("substance")).casefold() in amounts:
+                used.setdefault(index, set()).add(roles[q["role"]])
+    return used
+
+
+_STUDENT_T_DOF = 10_000
+
+
+def _coverage_origin(k: float | None) -> tuple[int | None, float | None]:
+    """Degrees of freedom and level of confidence behind a coverage factor, if known.
+
+    The quantitation step takes k as Student's t at 95 % (two-sided) for the calibration
+    regression's degrees of freedom unless the method sets k
+    (:class:`gcms.quantitation.method.Acceptance`); the record keeps k only. A k equal to
+    t(0.975, ν) to 1e-9 (relative) for a whole ν is that quantile; any other k was set
+    by the method and no level is claimed for it.
+    """
+    if k is None or not k > 1.0:
+        return None, None
+    import numpy as np
+    from scipy import stats
+
+    nu = np.arange(1, _STUDENT_T_DOF + 1)
+    quantiles = stats.t.ppf(0.975, nu)
+    best = int(np.argmin(np.abs(quantiles - k)))
+    if abs(quantiles[best] - k) <= 1e-9 * k:
+        return int(nu[best]), 95.0
+    return None, None
+
+
+def _expanded(amount: Mapping[str, Any], k: float | None, key: str) -> float | None:
+    """An amount's expanded uncertainty: its standard uncertainty (k = 1) times k."""
+    u = _number(amount.get(key))
+    return u * k if u is not None and k else None
 
 
 def _quantitation(record: Mapping[str, Any]) -> list[QuantitationRow]:
@@ -309,18 +575,22 @@ def _quantitation(record: Mapping[str, Any]) -> list[QuantitationRow]:
             continue
         amount = q.get("amount_in_exhibit") or {}
         k = _number(q.get("coverage_factor"))
-        u = _number(amount.get("purity_uncertainty_percent"))
-        u_mass = _number(amount.get("mass_uncertainty_mg"))
+        expanded = functools.partial(_expanded, amount, k)
+        dof, level = _coverage_origin(k)
         rows.append(QuantitationRow(
             sample_id=str(record.get("sample_id")), substance=str(q.get("substance")),
             status=str(q.get("status")), reportable=bool(q.get("reportable")),
             concentration=_number(q.get("concentration")),
             expanded_uncertainty=_number(q.get("expanded_uncertainty")), coverage_factor=k,
             unit=str(q.get("unit") or ""), purity_percent=_number(amount.get("purity_percent")),
-            purity_expanded_uncertainty=u * k if u is not None and k else None,
+            purity_expanded_uncertainty=expanded("purity_uncertainty_percent"),
             mass_mg=_number(amount.get("mass_mg")),
-            mass_expanded_uncertainty_mg=u_mass * k if u_mass is not None and k else None,
-            basis=q.get("uncertainty_basis"), message=q.get("message")))
+            mass_expanded_uncertainty_mg=expanded("mass_uncertainty_mg"),
+            basis=q.get("uncertainty_basis"), message=q.get("message") or amount.get("message"),
+            per_unit_mg=_number(amount.get("per_unit_mg")),
+            per_unit_expanded_uncertainty_mg=expanded("per_unit_uncertainty_mg"),
+            per_unit=amount.get("per_unit") or None,
+            degrees_of_freedom=dof, confidence_percent=level))
     return rows
 
 
@@ -354,10 +624,14 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
     cases = {str(r.get("case_id")) for r in mine if r.get("case_id")}
     case_id = sorted(cases)[0] if cases else "—"
     lib_meta = _meta(results, "library")
-    lib_sha = lib_meta.get("sha256") or next(
+    # the batch's library hash is of its content (results.json library.content_sha256,
+    # and each hit's library.sha256); the case store adds the file's (file_sha256)
+    lib_sha = lib_meta.get("content_sha256") or lib_meta.get("sha256") or next(
         ((c.get("library") or {}).get("sha256") for r in mine for c in r.get("components") or []
          if (c.get("library") or {}).get("sha256")), None)
-    lib = _Library(library or lib_meta.get("path"), lib_sha)
+    lib_file_sha = lib_meta.get("file_sha256")
+    lib = _Library(library or lib_meta.get("path"), content_sha256=lib_sha,
+                   file_sha256=lib_file_sha)
     deviations = [lib.problem] if lib.problem else []
     findings, chromatograms, quantitation = [], [], []
     for record in mine:
@@ -385,8 +659,11 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
             target = limitations if ("limit" in kind or "isomer" in kind) else ambiguities
             if text and text not in target:
                 target.append(text)
-    qc_records = [r for r in records if str(r.get("type")) in _QC_KINDS]
-    sequence = [*mine, *qc_records]
+    used = _runs_used(mine, records)
+    qc_runs = [_qc(r, sorted(used.get(i, ()))) for i, r in enumerate(records)
+               if str(r.get("type")) in _QC_KINDS]
+    sequence = [*mine, *(r for i, r in enumerate(records)
+                         if i in used and str(r.get("type")) in _QC_KINDS)]
     times = sorted(str(record_field(r, "acquired_at")) for r in mine
                    if record_field(r, "acquired_at"))
     first = mine[0]
@@ -409,6 +686,13 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
                                     acquired_at=record_field(r, "acquired_at"))
                      for r in sequence if record_field(r, "sha256"))
     criteria = _meta(results, "criteria")
+    library_name = lib_meta.get("name") or (Path(str(lib_meta["path"])).name
+                                            if lib_meta.get("path") else None)
+    title = lib_meta.get("title")
+    if title and library_name != title and not str(library_name).endswith(f": {title}"):
+        library_name = f"{library_name}: {lib_meta['title']}" if library_name \
+            else lib_meta["title"]
+    processed = _meta(results, "processed_by")
     model = ReportModel(
         report_id="pending", case_id=case_id, exhibit_id=exhibit_id,
         issued_at=issued_at or _now(), laboratory=laboratory or UNCONFIGURED,
@@ -417,11 +701,14 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
         conclusion=Conclusion(identified=tuple(identified), inconclusive=tuple(inconclusive),
                               limitations=tuple(limitations), ambiguities=tuple(ambiguities)),
         findings=tuple(findings), chromatograms=tuple(chromatograms),
-        quantitation=tuple(quantitation), qc_runs=tuple(_qc(r) for r in qc_records),
+        quantitation=tuple(quantitation), qc_runs=tuple(qc_runs),
         evidence=evidence, software_version=str(results.get("gcms_version", "")),
-        library_name=lib_meta.get("name") or (Path(str(lib_meta["path"])).name
-                                              if lib_meta.get("path") else None),
-        library_sha256=lib_sha, criteria_profile=criteria.get("name") or criteria.get("profile"),
+        processed_by=(Person(str(processed.get("name") or processed["user"]),
+                             str(processed["user"])),) if processed.get("user") else (),
+        library_name=library_name, library_sha256=lib_sha,
+        library_file_sha256=lib_file_sha or lib.file_sha256,
+        library_file_hashed_for_report=lib_file_sha is None and lib.file_sha256 is not None,
+        criteria_profile=criteria.get("name") or criteria.get("profile"),
         criteria_sha256=criteria.get("sha256"), source=source, deviations=tuple(deviations))
     if report_id is None:
         facts = {k: v for k, v in model.to_dict().items() if k not in ("report_id", "issued_at")}
@@ -512,8 +799,12 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
                            f"its receipt; not recorded: {', '.join(missing)}")
     parameters = analysis.get("parameters") or {}
     library_path = (parameters.get("library") or {}).get("path")
+    # the store records the library file's SHA-256 (library_sha256) and, with the batch's
+    # parameters, the content hash the batch itself recorded
     meta = {"library": {"name": analysis.get("library_name"), "path": library_path,
-                        "sha256": analysis.get("library_sha256")},
+                        "content_sha256": (parameters.get("library") or {}).get(
+                            "content_sha256"),
+                        "file_sha256": analysis.get("library_sha256")},
             "criteria": {"name": analysis.get("criteria_profile"),
                          "sha256": analysis.get("criteria_sha256")},
             "gcms_version": analysis.get("software_version", "")}
@@ -529,11 +820,15 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
                  and (r["exhibit_id"] == exhibit_id or runs[r["run_id"]]["kind"] != "sample")]
     sample_of = {r["run_id"]: str(r["data"].get("sample_id") or runs[r["run_id"]]["path"])
                  for r in results if r.get("run_id") in runs}
+    # the evidence files the conclusion rests on (the exhibit's runs, the ladder, the
+    # standards and the blank it used), as the store attached them, file by file
+    relevant = {e.label for e in model.evidence}
     evidence = tuple(EvidenceRecord(
         sample_of.get(run["run_id"], run["run_id"]), run["kind"], run["path"], run["sha256"],
         run["size_bytes"], tuple((f["path"], f["sha256"], f["size_bytes"])
                                  for f in run["files"]), run.get("acquired_at"))
-        for run in dict((r["run_id"], r) for r in used_runs).values())
+        for run in dict((r["run_id"], r) for r in used_runs).values()
+        if sample_of.get(run["run_id"], run["run_id"]) in relevant)
     reviews = [v for v in case_file["reviews"] if v["result_id"] in result_ids]
     signatures = [s for s in case_file["signatures"] if s["result_id"] in result_ids]
     keys = {k["user"]: k["printed_name"] for k in case_file["keys"]}
@@ -548,8 +843,13 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
     wanted |= {("custody_transfer", t["transfer_id"]) for t in exhibit["custody"]}
     if analysis:
         wanted.add(("analysis", analysis["analysis_id"]))
-    audit = [e for e in store.log(case_id=case_id) if (e.object_type, e.object_id) in wanted
-             or e.object_type == "case"]
+    log = store.log(case_id=case_id)
+    audit = [e for e in log if (e.object_type, e.object_id) in wanted or e.object_type == "case"]
+    # who processed the batch: the store's record of who recorded its analysis
+    recorders = list(dict.fromkeys(
+        e.actor for e in log if analysis and e.action == "analysis.record"
+        and e.object_id == analysis["analysis_id"]))
+    processed_by = tuple(Person(keys.get(u, u), u) for u in recorders) or model.processed_by
     model = model.replace(
         case_id=case_id,
         item=ItemReceived(
@@ -563,6 +863,7 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
             agency_reference=case.get("agency_reference")),
         analysts=tuple(Person(keys.get(u, u), u) for u in authors),
         reviewers=tuple(Person(keys.get(u, u), u) for u in reviewers),
+        processed_by=processed_by,
         evidence=evidence or model.evidence,
         transfers=tuple(Transfer(t["transferred_at"], t["from_party"], t["to_party"],
                                  t.get("purpose"), t.get("seal_intact"))

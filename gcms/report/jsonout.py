@@ -7,7 +7,9 @@ and intensity lists, so a LIMS can redraw the evidence. Keys are sorted and the 
 UTF-8 without escapes, so the same model gives the same bytes.
 
 CSV: one row per component verdict, the columns of :data:`CSV_COLUMNS`; criteria as
-``name=value (limit) result`` joined by ``; ``.
+``name=value (limit) result`` joined by ``; ``. ``substance`` is what the component is
+reported as (empty when it is not identified); ``library_hit`` is its best library hit,
+whose scores ``match_factor`` and ``reverse_match_factor`` are.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ SCHEMA_ID = "gcms-report/1"
 #: Columns of the CSV, one row per component verdict.
 CSV_COLUMNS = (
     "report_id", "case_id", "exhibit_id", "sample_id", "rt_min", "retention_index",
-    "substance", "verdict", "match_factor", "reverse_match_factor", "delta_ri",
+    "substance", "verdict", "library_hit", "match_factor", "reverse_match_factor", "delta_ri",
     "delta_rt_s", "criteria", "criteria_failed", "reference_run", "run_sha256",
     "library", "library_sha256",
 )
@@ -81,7 +83,8 @@ def report_csv(model: ReportModel) -> str:
             "exhibit_id": model.exhibit_id, "sample_id": f.sample_id,
             "rt_min": _n(f.rt_s / 60.0 if f.rt_s is not None else None, 4),
             "retention_index": _n(f.retention_index, 1),
-            "substance": f.substance or (hit.name if hit else ""), "verdict": f.verdict,
+            "substance": f.substance or "", "verdict": f.verdict,
+            "library_hit": hit.name if hit else "",
             "match_factor": _n(hit.match_factor if hit else None, 0),
             "reverse_match_factor": _n(hit.reverse_match_factor if hit else None, 0),
             "delta_ri": _n(f.delta_ri if f.delta_ri is not None else

@@ -45,6 +45,7 @@ import numpy as np
 from gcms._arrays import frozen_array
 
 __all__ = [
+    "QC_USES",
     "VERDICTS",
     "AuditLine",
     "Chromatogram",
@@ -174,13 +175,24 @@ class InstrumentStatus(_Plain):
 
 @dataclass(frozen=True, slots=True)
 class Criterion(_Plain):
-    """One identification criterion: measured value, limit, result (pass/fail)."""
+    """One identification criterion: measured value, limit, result (pass/fail).
+
+    ``name`` is the identification step's key (``retention_time``, ``ion_ratios``, ...);
+    each renderer labels it in its language. ``value`` and ``limit`` are written with
+    their unit in language-neutral notation (``+0.185 s``, ``± 2 s``, ``≥ 800``);
+    ``unit`` is the unit as recorded, ``note`` the step's own sentence (as recorded,
+    e.g. "ΔRT +0.19 s (+0.10 %) against the standard in 03-standard.cdf ...").
+    ``decisive`` is False for supporting evidence the verdict does not count (a retention
+    index where the reference standard's retention time decided); None when not recorded.
+    """
 
     name: str
     value: str
     limit: str
     result: str
     note: str | None = None
+    unit: str = ""
+    decisive: bool | None = None
 
     def __post_init__(self) -> None:
         if self.result not in OUTCOMES:
@@ -263,6 +275,9 @@ class Chromatogram(_Plain):
 class ComponentFinding(_Plain):
     """One component of the exhibit's run(s) and the decision about it.
 
+    ``substance`` is what the component is reported as: the substance identified, or
+    the candidate of an inconclusive verdict; None when it is not identified (its best
+    library hit stays in ``hits``, shown only as such).
     ``spectrum`` is the component's (deconvoluted) spectrum, ``library_spectrum`` the
     library entry of the top hit, ``reference_spectrum`` the same-sequence reference
     standard's spectrum (``reference_run`` names that run). ``delta_ri`` is measured
@@ -285,6 +300,10 @@ class ComponentFinding(_Plain):
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.verdict == "not identified" and self.substance is not None:
+            raise ValueError(f"component of {self.sample_id}: a component that is not "
+                             f"identified has no substance (its best library hit, "
+                             f"{self.substance!r}, belongs in hits)")
         if self.verdict not in VERDICTS:
             raise ValueError(f"component of {self.sample_id}: verdict {self.verdict!r} is "
                              f"not one of {', '.join(VERDICTS)}")
@@ -299,7 +318,16 @@ class ComponentFinding(_Plain):
 
 @dataclass(frozen=True, slots=True)
 class QuantitationRow(_Plain):
-    """An amount reported for a substance: value ± expanded uncertainty (coverage k)."""
+    """An amount reported for a substance: value ± expanded uncertainty (coverage k).
+
+    ``concentration`` is in the injected solution (``unit``); the amount in the exhibit
+    is ``mass_mg`` (whole exhibit), ``purity_percent`` (% w/w) and ``per_unit_mg``
+    (per ``per_unit``, e.g. "mg per tablet"), each with its expanded uncertainty
+    (U = k·u, GUM 6.2). ``coverage_factor`` is k; ``degrees_of_freedom`` and
+    ``confidence_percent`` say where it comes from when known (Student's t for the
+    calibration's degrees of freedom at that level of confidence); both None when the
+    method set k itself.
+    """
 
     sample_id: str
     substance: str
@@ -315,11 +343,33 @@ class QuantitationRow(_Plain):
     mass_expanded_uncertainty_mg: float | None = None
     basis: str | None = None
     message: str | None = None
+    per_unit_mg: float | None = None
+    per_unit_expanded_uncertainty_mg: float | None = None
+    per_unit: str | None = None
+    degrees_of_freedom: int | None = None
+    confidence_percent: float | None = None
+
+
+#: What the exhibit's verdicts use a QC run for (:attr:`QCRun.uses`).
+QC_USES: tuple[str, ...] = ("retention index", "reference standard", "blank before",
+                            "calibration", "check standard")
 
 
 @dataclass(frozen=True, slots=True)
 class QCRun(_Plain):
-    """A quality-control run of the sequence (blank, standard, ladder, check)."""
+    """A quality-control run of the sequence (blank, standard, ladder, check).
+
+    ``uses`` says what the exhibit's verdicts rest on this run for (values of
+    :data:`QC_USES`: the alkane ladder of its retention indices, a reference standard
+    of its retention-time, ion-ratio and spectrum comparisons, the blank run before
+    it, a calibrator or the check standard of an amount it reports); empty for the
+    sequence's other runs, shown apart. ``summary`` says what was
+    found in English (for a LIMS); ``found`` (substances identified in the run),
+    ``missing`` (a standard's expected substances not found) and ``problem`` (why the
+    run could not be processed) are the facts each renderer words in its language;
+    ``recovery_percent`` and ``recovery_tolerance_percent`` a check standard's found
+    amount against its nominal one.
+    """
 
     sample_id: str
     kind: str
@@ -328,6 +378,20 @@ class QCRun(_Plain):
     file: str | None = None
     sha256: str | None = None
     acquired_at: str | None = None
+    uses: tuple[str, ...] = ()
+    found: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    problem: str | None = None
+    recovery_percent: float | None = None
+    recovery_tolerance_percent: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("uses", "found", "missing"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        unknown = [u for u in self.uses if u not in QC_USES]
+        if unknown:
+            raise ValueError(f"QC run {self.sample_id}: uses {unknown} not among "
+                             f"{', '.join(QC_USES)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,7 +468,16 @@ class Conclusion(_Plain):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ReportModel(_Plain):
-    """Everything one exhibit's report states (see the module docstring)."""
+    """Everything one exhibit's report states (see the module docstring).
+
+    ``analysts`` signed the results as their author; ``processed_by`` ran the batch
+    (the user named by ``gcms batch --analyst`` / ``GCMS_ACTOR``, or the case store's
+    record of who recorded the analysis): never the same statement, never invented.
+    ``library_sha256`` is the library's *content* hash the batch recorded (the spectra
+    and entry fields, independent of the file's bytes); ``library_file_sha256`` the
+    library file's SHA-256, as the case store recorded it or, with
+    ``library_file_hashed_for_report``, as the file read for this report hashed.
+    """
 
     report_id: str
     case_id: str
@@ -414,6 +487,7 @@ class ReportModel(_Plain):
     item: ItemReceived = field(default_factory=ItemReceived)
     analysts: tuple[Person, ...] = ()
     reviewers: tuple[Person, ...] = ()
+    processed_by: tuple[Person, ...] = ()
     analysed_from: str | None = None
     analysed_to: str | None = None
     instrument: InstrumentStatus = field(default_factory=InstrumentStatus)
@@ -431,6 +505,8 @@ class ReportModel(_Plain):
     software_version: str = ""
     library_name: str | None = None
     library_sha256: str | None = None
+    library_file_sha256: str | None = None
+    library_file_hashed_for_report: bool = False
     criteria_profile: str | None = None
     criteria_sha256: str | None = None
     chain_head: tuple[int, str] | None = None

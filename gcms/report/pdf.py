@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import PurePath
 
 from gcms.errors import GcmsError
 from gcms.report.i18n import Wording, load_wording
-from gcms.report.model import ComponentFinding, ReportModel
+from gcms.report.model import ComponentFinding, Person, QuantitationRow, ReportModel
 
 __all__ = ["PdfSettings", "render_pdf"]
 
@@ -58,19 +60,94 @@ class PdfSettings:
     max_files_per_folder: int = 40
 
 
+#: Page furniture: the header band ends above this (mm from the top), the footer band
+#: starts this far from the bottom.
+_TOP_MM = 33.0
+_BOTTOM_MM = 20.0
+_MUTED = (105, 105, 105)
+#: Room a figure needs below itself (its caption) before the page's end, mm.
+_FIGURE_SLACK_MM = 6.0
+_HEADER_FILL = (232, 232, 232)
+
+
 def _when(value: str | None) -> str:
-    """``2025-03-04T10:22:05Z`` -> ``2025-03-04 10:22 UTC`` (empty for None)."""
+    """``2025-03-04T10:22:05Z`` -> ``2025-03-04 10:22 UTC``; "—" for None.
+
+    A time with an offset is converted to UTC; a time without one (an instrument's
+    local clock) is shown as written, without claiming a zone.
+    """
     if not value:
         return "—"
-    text = value.replace("T", " ")
-    match = re.match(r"(\d{4}-\d{2}-\d{2})( \d{2}:\d{2})?", text)
-    if not match:
-        return value
-    return match.group(1) + (f"{match.group(2)} UTC" if match.group(2) else "")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        match = re.match(r"(\d{4}-\d{2}-\d{2})", value)
+        return match.group(1) if match else value
+    if len(value) <= 10:
+        return moment.strftime("%Y-%m-%d")
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _num(value: float | None, digits: int = 0) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _unit(unit: str | None) -> str:
+    """A unit as printed: ``ug/mL`` -> ``µg/mL`` (the batch writes ASCII units)."""
+    return re.sub(r"^u(?=[gLlm]|mol)", "µ", (unit or "").strip())
+
+
+def _pm(value: float, uncertainty: float | None, unit: str = "") -> str:
+    """``value ± U unit``, U to two significant figures and the value to the same place.
+
+    GUM (JCGM 100:2008) 7.2.6: the uncertainty with at most two significant digits, the
+    value rounded to the last digit of the uncertainty. Without U the value keeps three
+    significant figures.
+    """
+    unit = _unit(unit)
+    tail = f" {unit}" if unit else ""
+    if uncertainty is None or not math.isfinite(uncertainty) or uncertainty <= 0:
+        return f"{value:.3g}{tail}"
+    place = 1 - int(math.floor(math.log10(uncertainty)))  # decimals for two figures
+    u = round(uncertainty, place)
+    if u >= 10 ** (2 - place):  # rounding up crossed a power of ten (9.96 -> 10)
+        place -= 1
+        u = round(uncertainty, place)
+    decimals = max(place, 0)
+    return f"{round(value, place):.{decimals}f} ± {u:.{decimals}f}{tail}"
+
+
+def _has_arabic(text: str) -> bool:
+    return bool(_ARABIC.search(text))
+
+
+_LTR_RUN = re.compile(r"[^\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]+")
+_LRM = "\u200e"
+
+
+def _bidi_ready(text: str) -> str:
+    """Right-to-left text with each Latin phrase kept whole in reading order.
+
+    In a right-to-left paragraph UAX #9 splits a Latin phrase that opens with a digit or
+    a sign (``21 CFR 11.50``, ``/lab/seq``) into runs and shows them in the wrong order;
+    a LEFT-TO-RIGHT MARK (U+200E, invisible, dropped by text extraction) before such a
+    phrase makes it one left-to-right run.
+    """
+    if not _has_arabic(text):
+        return text
+
+    def mark(match: re.Match) -> str:
+        run = match.group(0)
+        # the label's own punctuation, and " / " between the languages of a label
+        body = re.sub(r"^(?:[\s:;,.!?()\[\]«»\u060c\u061b]|[/—–-](?=\s))+", "", run)
+        if not re.search(r"[A-Za-z]", body) or body[:1].isalpha():
+            return run
+        start = len(run) - len(body)
+        return run[:start] + _LRM + body
+
+    return _LTR_RUN.sub(mark, text)
 
 
 class _Report:
@@ -78,15 +155,19 @@ class _Report:
 
     def __init__(self, model: ReportModel, words: Sequence[Wording], settings: PdfSettings,
                  total_pages: int | None, attachment: bytes | None,
-                 figures: dict[str, bytes]) -> None:
+                 figures: dict[str, bytes], heights: dict[str, float]) -> None:
         from fpdf import FPDF
-
-        from gcms.report.fonts import font_paths
 
         self.model, self.words, self.s = model, list(words), settings
         self.total = total_pages
+        #: the first layout pass, which only counts pages: figures are not embedded
+        self.draft = total_pages is None
         self.figures = figures  # PNGs drawn in the first pass, reused in the second
+        self.heights = heights  # block heights measured in the first pass, reused too
         self.rtl = self.words[0].rtl
+        self.bilingual = len(self.words) > 1
+        self._scratch = None  # a page-less twin to measure blocks on (keep_together)
+        self._measuring = False
         report = self
 
         class _Doc(FPDF):
@@ -99,22 +180,12 @@ class _Report:
         pdf = _Doc(orientation="P", unit="mm", format=settings.page_format,
                    enforce_compliance=settings.pdfa)
         self.pdf = pdf
-        fonts = font_paths()
-        pdf.add_font("sans", "", fonts["sans"])
-        pdf.add_font("sans", "B", fonts["sans_bold"])
-        pdf.add_font("mono", "", fonts["mono"])
-        pdf.add_font("naskh", "", fonts["arabic"])
-        pdf.add_font("naskh", "B", fonts["arabic_bold"])
-        pdf.set_fallback_fonts(["sans"])
-        pdf.set_text_shaping(True)
-        pdf.set_lang(self.words[0].language)
-        pdf.set_margins(settings.margin_mm, 33.0, settings.margin_mm)
-        pdf.set_auto_page_break(True, margin=20.0)
+        self._setup(pdf)
         issued = datetime.fromisoformat(model.issued_at.replace("Z", "+00:00"))
         if issued.tzinfo is None:
             issued = issued.replace(tzinfo=timezone.utc)
         pdf.set_creation_date(issued)
-        pdf.set_title(f"{self.plain('title')} {model.report_id}")
+        pdf.set_title(f"{self.words[0]('title')} {model.report_id}")
         pdf.set_author(", ".join(p.name for p in model.analysts) or model.laboratory.name)
         pdf.set_subject(f"{model.case_id} / {model.exhibit_id}")
         pdf.set_creator(f"{model.software} {model.software_version}".strip())
@@ -129,11 +200,82 @@ class _Report:
                            associated_file_relationship="Data",
                            desc="The facts of this report as JSON (gcms report schema)")
 
+    def _setup(self, pdf) -> None:
+        from gcms.report.fonts import font_paths
+
+        fonts = font_paths()
+        pdf.add_font("sans", "", fonts["sans"])
+        pdf.add_font("sans", "B", fonts["sans_bold"])
+        pdf.add_font("mono", "", fonts["mono"])
+        pdf.add_font("naskh", "", fonts["arabic"])
+        pdf.add_font("naskh", "B", fonts["arabic_bold"])
+        pdf.set_fallback_fonts(["sans"])
+        pdf.set_text_shaping(True)
+        pdf.set_lang(self.words[0].language)
+        pdf.set_margins(self.s.margin_mm, _TOP_MM, self.s.margin_mm)
+        pdf.set_auto_page_break(True, margin=_BOTTOM_MM)
+
+    # -- keeping blocks together -------------------------------------------------------
+
+    def measure(self, draw: Callable[[], None]) -> float:
+        """Height (mm) ``draw`` takes from the top of an empty page; inf beyond one page.
+
+        The block is drawn on a twin document (same fonts, margins and code path), so
+        the height is the one the real page will get, text shaping and wrapping included.
+        """
+        from fpdf import FPDF
+
+        if self._scratch is None:
+            self._scratch = FPDF(orientation="P", unit="mm", format=self.s.page_format)
+            self._setup(self._scratch)
+        scratch, real = self._scratch, self.pdf
+        scratch.add_page()
+        start = scratch.page
+        scratch.set_xy(scratch.l_margin, scratch.t_margin)
+        self.pdf, self._measuring = scratch, True
+        try:
+            draw()
+        finally:
+            self.pdf, self._measuring = real, False
+        return math.inf if scratch.page != start else scratch.get_y() - scratch.t_margin
+
+    def keep_together(self, key: str, draw: Callable[[], None],
+                      fallback: Callable[[], None] | None = None) -> None:
+        """Draw ``draw`` on one page: on the next one when the rest of this one is short.
+
+        A block taller than a page is drawn by ``fallback`` (default: ``draw``) where it
+        stands, breaking where it must. ``key`` names the block: its height does not
+        depend on where it is drawn, so the second layout pass reuses the first's.
+        """
+        if self._measuring:
+            draw()
+            return
+        pdf = self.pdf
+        if key not in self.heights:
+            self.heights[key] = self.measure(draw)
+        height = self.heights[key]
+        room = pdf.page_break_trigger - pdf.get_y()
+        if math.isinf(height):
+            (fallback or draw)()
+            return
+        # the slack covers what a figure keeps free below itself for its caption
+        if height + _FIGURE_SLACK_MM > room and pdf.get_y() > pdf.t_margin + 1.0:
+            pdf.add_page()
+        draw()
+
     # -- wording and type --------------------------------------------------------------
 
     def plain(self, key: str, **values) -> str:
         """A label in every language of the report, joined by " / "."""
         return " / ".join(w(key, **values) for w in self.words)
+
+    def label(self, key: str) -> str:
+        """A label of a table cell (every language, one per line when bilingual)."""
+        return self.cell(key)
+
+    def cell(self, key: str, **values) -> str:
+        """A table cell's wording: every language, one per line (no bidi between them)."""
+        return "\n".join(dict.fromkeys(w(key, **values) for w in self.words))
 
     def substances(self, names: Sequence[str], w: Wording) -> str:
         return w("list_separator").join(w.substance(n) for n in names)
@@ -143,22 +285,23 @@ class _Report:
         size = size or self.s.body_pt
         if mono:
             self.pdf.set_font("mono", "", size)
-        elif _ARABIC.search(text):
+        elif _has_arabic(text):
             self.pdf.set_font("naskh", "B" if bold else "", size * self.s.arabic_scale)
         else:
             self.pdf.set_font("sans", "B" if bold else "", size)
 
     def style(self, text: str, *, bold: bool = False, size: float | None = None,
-              mono: bool = False):
+              mono: bool = False, color: tuple[int, int, int] | None = None):
         from fpdf.fonts import FontFace
 
         size = size or self.s.body_pt
         if mono:
-            return FontFace(family="mono", emphasis="", size_pt=size)
-        if _ARABIC.search(text):
+            return FontFace(family="mono", emphasis="", size_pt=size, color=color)
+        if _has_arabic(text):
             return FontFace(family="naskh", emphasis="BOLD" if bold else "",
-                            size_pt=size * self.s.arabic_scale)
-        return FontFace(family="sans", emphasis="BOLD" if bold else "", size_pt=size)
+                            size_pt=size * self.s.arabic_scale, color=color)
+        return FontFace(family="sans", emphasis="BOLD" if bold else "", size_pt=size,
+                        color=color)
 
     @property
     def align(self) -> str:
@@ -166,66 +309,120 @@ class _Report:
 
     def line(self, text: str, *, bold: bool = False, size: float | None = None,
              height: float | None = None, align: str | None = None,
-             mono: bool = False) -> None:
+             mono: bool = False, color: tuple[int, int, int] | None = None) -> None:
         from fpdf.enums import XPos, YPos
 
         self.font(text, bold=bold, size=size, mono=mono)
-        self.pdf.multi_cell(0, height or (size or self.s.body_pt) * 0.5, text,
-                            align=align or self.align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        if color is not None:
+            self.pdf.set_text_color(*color)
+        # an Arabic sentence is a right-to-left paragraph even where it opens with a Latin
+        # abbreviation ("MF و RMF: ..."): UAX #9 would take the first strong letter's
+        # direction and scramble the sentence
+        self.pdf.set_text_shaping(True, direction="rtl" if _has_arabic(text) else "ltr")
+        try:
+            self.pdf.multi_cell(0, height or (size or self.s.body_pt) * 0.5, _bidi_ready(text),
+                                align=align or self.align, new_x=XPos.LMARGIN,
+                                new_y=YPos.NEXT)
+        finally:
+            self.pdf.set_text_shaping(True)
+        if color is not None:
+            self.pdf.set_text_color(0, 0, 0)
 
-    def statement(self, key: str, **values) -> None:
+    def note(self, text: str, *, size: float | None = None) -> None:
+        """A bullet note as recorded, aligned by its own script.
+
+        The analysis writes its notes in English: they read left to right in an Arabic
+        report too.
+        """
+        self.line(f"• {text}", size=size, align="R" if _has_arabic(text) else "L")
+
+    def statement(self, key: str, *, size: float | None = None, bold: bool = False,
+                  **values) -> None:
         """A sentence in each language of the report, one paragraph each."""
         for w in self.words:
-            self.line(w(key, **values), align="R" if w.rtl else "L")
+            self.line(w(key, **values), align="R" if w.rtl else "L", size=size, bold=bold)
 
     def heading(self, key: str, *, keep_mm: float = 45.0) -> None:
         """A section heading, on a new page unless ``keep_mm`` of room follow it."""
         pdf = self.pdf
-        if pdf.get_y() > pdf.h - pdf.b_margin - keep_mm:
+        if pdf.get_y() > pdf.page_break_trigger - keep_mm:
             pdf.add_page()
         pdf.ln(2.5)
         text = self.plain(key)
-        pdf.start_section(text)
-        self.line(text, bold=True, size=self.s.heading_pt, height=6.0)
+        if not self._measuring:
+            pdf.start_section(text)
+        for i, w in enumerate(self.words):  # one line per language: no bidi between them
+            self.line(w(key), bold=True, size=self.s.heading_pt if i == 0 else
+                      self.s.heading_pt - 1.5, height=6.0 if i == 0 else 5.0)
         y = pdf.get_y()
         pdf.set_draw_color(120, 120, 120)
         pdf.set_line_width(0.3)
         pdf.line(pdf.l_margin, y, pdf.w - pdf.r_margin, y)
         pdf.ln(1.5)
 
+    def subheading(self, key: str) -> None:
+        for w in self.words:
+            self.line(w(key), bold=True, height=5.0 if w is self.words[0] else 4.5)
+
     def table(self, header: Sequence[str] | None, rows: Sequence[Sequence[str]],
               widths: Sequence[float], *, mono: Sequence[int] = (), size: float | None = None,
-              bold_first: bool = False, borders: str = "HORIZONTAL_LINES") -> None:
-        """A table; columns read from the right in a right-to-left report."""
-        from fpdf.fonts import FontFace
+              bold_first: bool = False, borders: str = "HORIZONTAL_LINES",
+              muted: Sequence[Sequence[int]] = (), details: Sequence[str | None] = ()
+              ) -> None:
+        """A table; columns read from the right in a right-to-left report.
+
+        ``muted[r]`` lists the columns of row ``r`` printed grey (a best library hit
+        that is not an identification); ``details[r]``, when given, is a sentence
+        printed under row ``r`` across the whole table, small and grey, with no rule
+        between the two.
+        """
+        from fpdf.enums import CellBordersLayout
 
         size = size or self.s.body_pt
         order = list(range(len(widths)))
         if self.rtl:
             order.reverse()
         aligns = ["RIGHT" if self.rtl else "LEFT"] * len(widths)
+        framed = bool(details) and borders == "HORIZONTAL_LINES"
         self.pdf.set_font("sans", "", size)
         with self.pdf.table(col_widths=[widths[i] for i in order], text_align=aligns,
                             first_row_as_headings=header is not None, line_height=size * 0.52,
-                            borders_layout=borders, padding=(0.8, 1.2),
-                            headings_style=FontFace(emphasis="BOLD", fill_color=(232, 232, 232)),
+                            borders_layout="NONE" if framed else borders, padding=(0.6, 1.2),
+                            headings_style=self.style("", bold=True),
                             ) as table:
-            for r, cells in enumerate(([header] if header is not None else []) + list(rows)):
+            if header is not None:
                 row = table.row()
-                is_header = header is not None and r == 0
+                for i in order:
+                    text = str(header[i])
+                    style = dataclasses.replace(self.style(text, bold=True, size=size),
+                                                fill_color=_HEADER_FILL)
+                    row.cell(text, style=style, **(
+                        {"border": CellBordersLayout.TOP | CellBordersLayout.BOTTOM}
+                        if framed else {}))
+            for r, cells in enumerate(rows):
+                row = table.row()
+                grey = set(muted[r]) if r < len(muted) else set()
                 for i in order:
                     text = str(cells[i]) if cells[i] is not None else "—"
-                    style = self.style(text, bold=is_header or (bold_first and i == 0),
-                                       size=size, mono=(i in mono and not is_header))
-                    if is_header:
-                        style = dataclasses.replace(style, fill_color=(232, 232, 232))
-                    row.cell(text, style=style)
+                    style = self.style(text, bold=bold_first and i == 0, size=size,
+                                       mono=i in mono, color=_MUTED if i in grey else None)
+                    row.cell(_bidi_ready(text), style=style,
+                             **({"border": CellBordersLayout.TOP} if framed else {}))
+                detail = details[r] if r < len(details) else None
+                if framed and detail:
+                    row = table.row()
+                    text = detail or ""
+                    row.cell(text, colspan=len(widths), border=0,
+                             padding=(0.0, 1.2, 0.7, 1.2 + (0 if self.rtl else 3.0)),
+                             align="RIGHT" if _has_arabic(text) else "LEFT",
+                             style=self.style(text, size=size - 1.2, color=_MUTED))
         self.pdf.ln(1.0)
 
     def pairs(self, items: Sequence[tuple[str, str]], *, mono_values: bool = False) -> None:
         """Label-value lines (label in the report's languages, value as recorded)."""
         rows = [(self.plain(k), v if v not in (None, "") else "—") for k, v in items]
-        self.table(None, rows, (34, 66), mono=(1,) if mono_values else (), bold_first=True,
+        widths = (46, 54) if self.bilingual else (34, 66)
+        self.table(None, rows, widths, mono=(1,) if mono_values else (), bold_first=True,
                    borders="NONE")
 
     # -- page furniture ----------------------------------------------------------------
@@ -248,7 +445,7 @@ class _Report:
         self.font(name, bold=True, size=s.heading_pt)
         pdf.cell(text_w, 5.0, name, align=self.align)
         pdf.set_xy(text_x, pdf.get_y() + 5.5)
-        info = " · ".join([*address, *( [lab.accreditation] if lab.accreditation else [])])
+        info = " · ".join([*address, *([lab.accreditation] if lab.accreditation else [])])
         self.font(info, size=s.small_pt)
         pdf.multi_cell(text_w, 3.6, info or " ", align=self.align)
         pdf.set_y(max(pdf.get_y(), 23.0))
@@ -269,7 +466,7 @@ class _Report:
         pdf.set_draw_color(40, 40, 40)
         pdf.set_line_width(0.5)
         pdf.line(left, 29.0, right, 29.0)
-        pdf.set_y(33.0)
+        pdf.set_y(_TOP_MM)
 
     def _footer(self) -> None:
         pdf, s = self.pdf, self.s
@@ -295,7 +492,9 @@ class _Report:
     def build(self) -> bytes:
         pdf, m = self.pdf, self.model
         pdf.add_page()
-        self.line(self.plain("title"), bold=True, size=self.s.title_pt, height=7.0)
+        for w in self.words:  # the title in each language, on its own line
+            self.line(w("title"), bold=True, size=self.s.title_pt, height=7.0,
+                      align="R" if w.rtl else "L")
         pdf.ln(1)
         self.summary()
         self.conclusion()
@@ -309,8 +508,15 @@ class _Report:
         self.custody()
         self.signatures()
         pdf.ln(4)
-        self.line(self.plain("end_of_report", report_id=m.report_id), bold=True,
-                  align="C", height=5.0)
+        for w in self.words:
+            self.line(w("end_of_report", report_id=m.report_id), bold=True, align="C",
+                      height=5.0)
+        if self._scratch is not None:  # never written out: close its font files here
+            _close_fonts(self._scratch)
+            self._scratch = None
+        if self.draft:  # the first pass only counts the pages
+            _close_fonts(pdf)
+            return b""
         return bytes(pdf.output())
 
     def summary(self) -> None:
@@ -321,14 +527,40 @@ class _Report:
         customer = m.item.submitting_agency or "—"
         if m.item.agency_reference:
             customer = f"{customer} ({m.item.agency_reference})"
-        self.pairs([
+        self.keep_together("summary", lambda: self.pairs([
             ("report_id", m.report_id), ("case", m.case_id), ("exhibit", m.exhibit_id),
             ("customer", customer), ("date_received", _when(m.item.received_at)),
             ("dates_analysed", analysed), ("date_issued", _when(m.issued_at)),
             ("location", m.laboratory.location or "—"),
-            ("analyst", ", ".join(p.name for p in m.analysts) or "—"),
-            ("reviewer", ", ".join(p.name for p in m.reviewers) or "—"),
-        ])
+            ("analyst", _people(m.analysts)),
+            ("reviewer", _people(m.reviewers)),
+            ("processed_by", _people(m.processed_by)),
+        ]))
+
+    def quantity_text(self, row: QuantitationRow, w: Wording) -> str:
+        """A reported amount in words of ``w``: in the exhibit first, then as measured."""
+        parts = []
+        if row.mass_mg is not None:
+            parts.append(w("amount_in_exhibit",
+                           value=_pm(row.mass_mg, row.mass_expanded_uncertainty_mg, "mg")))
+        if row.per_unit_mg is not None:
+            parts.append(_pm(row.per_unit_mg, row.per_unit_expanded_uncertainty_mg,
+                             row.per_unit or "mg per unit"))
+        if row.purity_percent is not None:
+            parts.append(w("purity_value", value=_pm(row.purity_percent,
+                                                     row.purity_expanded_uncertainty, "%")))
+        if row.concentration is not None:
+            parts.append(w("in_solution", value=_pm(row.concentration,
+                                                    row.expanded_uncertainty, row.unit)))
+        if row.coverage_factor:
+            parts.append(self.coverage_short(row, w))
+        return w("list_separator").join(parts)
+
+    def coverage_short(self, row: QuantitationRow, w: Wording) -> str:
+        k = f"{row.coverage_factor:.2f}"
+        if row.confidence_percent is not None:
+            return w("k_level", k=k, level=f"{row.confidence_percent:g}")
+        return w("k_only", k=k)
 
     def conclusion(self) -> None:
         m, c = self.model, self.model.conclusion
@@ -348,245 +580,470 @@ class _Report:
             for row in m.quantitation:
                 if row.reportable and row.concentration is not None:
                     self.line(w("quantity_line", substance=w.substance(row.substance),
-                                value=_quantity(row)), align=align)
+                                value=self.quantity_text(row, w)), align=align)
             self.pdf.ln(1)
-        self.line(self.plain("h_limitations"), bold=True)
+        self.subheading("h_limitations")
         for key in ("limit_isomers", "limit_not_identified", "limit_items_tested"):
             self.statement(key)
-        if c.limitations or c.ambiguities:
-            self.line(self.plain("analysis_notes"), bold=True)
-            for note in (*c.limitations, *c.ambiguities):
-                self.line(f"• {note}")
+        # the analysis's own notes, less the general limitation stated just above
+        notes = [n for n in dict.fromkeys((*c.limitations, *c.ambiguities))
+                 if not _restates_not_identified(n)]
+        if notes:
+            self.subheading("analysis_notes")
+            for note in notes:
+                self.note(note)
         if m.deviations:
-            self.line(self.plain("deviations"), bold=True)
+            self.subheading("deviations")
             for note in m.deviations:
-                self.line(f"• {note}")
+                self.note(note)
 
     def item(self) -> None:
         it = self.model.item
-        self.heading("h_item")
-        self.pairs([
+        rows = [
             ("description", it.description), ("packaging", it.packaging),
             ("seals", ", ".join(it.seal_numbers) or "—"), ("condition", it.condition),
             ("item_count", str(it.item_count) if it.item_count is not None else "—"),
             ("gross_weight", it.gross_weight), ("net_weight", it.net_weight),
             ("received_from", it.received_from), ("received_by", it.received_by),
-            ("date_received", _when(it.received_at)),
-        ])
+        ]
+        recorded = any(v not in (None, "", "—") for _, v in rows) or it.received_at
+
+        def draw() -> None:
+            self.heading("h_item", keep_mm=0.0)
+            if not recorded:
+                self.statement("item_not_recorded")
+            self.pairs(rows)
+
+        self.keep_together("item", draw)
 
     def method(self) -> None:
         m, ins = self.model, self.model.instrument
-        self.heading("h_method")
-        self.statement("technique_statement")
         instrument = " ".join(x for x in (ins.instrument_id, ins.model) if x) or "—"
         if ins.serial:
             instrument += f" (S/N {ins.serial})"
         qa = self.plain(f"qa_{ins.qa_status.replace(' ', '_')}")
-        self.pairs([
-            ("technique", m.technique), ("instrument", instrument), ("column", ins.column),
-            ("ionization", ins.ionization), ("method_file", ins.method),
-            ("tune_file", ins.tune_file), ("qa_status", qa),
-        ])
-        for line in ins.qa_summary:
-            self.line(f"• {line}", size=self.s.small_pt + 0.5)
         mono_rows = [
             ("software", f"{m.software} {m.software_version}".strip()),
             ("library", f"{m.library_name or '—'}"),
             ("library_sha256", m.library_sha256 or "—"),
-            ("criteria_profile", m.criteria_profile or "—"),
-            ("criteria_sha256", m.criteria_sha256 or "—"),
         ]
+        if m.library_file_sha256:
+            mono_rows.append(("library_file_sha256_now" if m.library_file_hashed_for_report
+                              else "library_file_sha256", m.library_file_sha256))
+        mono_rows += [("criteria_profile", m.criteria_profile or "—"),
+                      ("criteria_sha256", m.criteria_sha256 or "—")]
         if ins.method_sha256:
             mono_rows.append(("method_sha256", ins.method_sha256))
-        self.pairs(mono_rows, mono_values=True)
+
+        def draw() -> None:
+            self.heading("h_method", keep_mm=0.0)
+            self.statement("technique_statement")
+            self.pairs([
+                ("technique", m.technique), ("instrument", instrument), ("column", ins.column),
+                ("ionization", ins.ionization), ("method_file", ins.method),
+                ("tune_file", ins.tune_file), ("qa_status", qa),
+            ])
+            for line in ins.qa_summary:
+                self.note(line, size=self.s.small_pt + 0.5)
+            self.pairs(mono_rows, mono_values=True)
+
+        self.keep_together("method", draw)
 
     def results(self) -> None:
         m = self.model
-        self.heading("h_results")
         if not m.findings:
+            self.heading("h_results")
             self.statement("no_components")
             return
-        header = [self.plain(k) for k in ("col_sample", "col_rt", "col_ri", "col_substance",
+        header = [self.label(k) for k in ("col_sample", "col_rt", "col_ri", "col_substance",
                                           "col_mf", "col_rmf", "col_dri", "col_drt",
                                           "col_verdict")]
-        rows = []
+        rows, muted = [], []
         for f in m.findings:
             hit = f.top_hit
+            if f.verdict == "not identified":
+                # its best hit is no identification: named only as such, greyed
+                best = self.cell("best_hit", name=hit.name, mf=_num(hit.match_factor)) \
+                    if hit is not None else ""
+                substance = "\n".join(x for x in (self.cell("no_library_match"), best) if x)
+                rows.append([f.sample_id, _num(f.rt_s / 60.0 if f.rt_s is not None else None, 3),
+                             _num(f.retention_index), substance, "—", "—", "—", "—",
+                             self.cell(_verdict_key(f.verdict))])
+                muted.append((3,))
+                continue
             rows.append([
                 f.sample_id, _num(f.rt_s / 60.0 if f.rt_s is not None else None, 3),
-                _num(f.retention_index), f.substance or (hit.name if hit else "—"),
+                _num(f.retention_index), f.substance or "—",
                 _num(hit.match_factor if hit else None),
                 _num(hit.reverse_match_factor if hit else None),
                 _num(f.delta_ri if f.delta_ri is not None else
                      (hit.delta_ri if hit else None), 1),
-                _num(f.delta_rt_s, 1), self.plain(_verdict_key(f.verdict)),
+                _num(f.delta_rt_s, 2), self.cell(_verdict_key(f.verdict)),
             ])
-        self.table(header, rows, (12, 9, 8, 24, 7, 7, 8, 8, 17), size=self.s.small_pt + 0.5)
-        self.line(self.plain("results_legend"), size=self.s.small_pt)
+            muted.append(())
+
+        def draw() -> None:
+            self.heading("h_results", keep_mm=0.0)
+            self.table(header, rows, (12, 9, 8, 26, 7, 7, 8, 8, 15),
+                       size=self.s.small_pt + 0.5, muted=muted)
+            self.statement("results_legend", size=self.s.small_pt)
+
+        self.keep_together("results", draw)
 
     def chromatograms(self) -> None:
         from gcms.report.charts import chromatogram_figure, png_bytes
 
         if not self.model.chromatograms:
             return
-        self.heading("h_chromatograms", keep_mm=85.0)
         for i, chrom in enumerate(self.model.chromatograms):
             key = f"chromatogram {i}"
             if key not in self.figures:
                 self.figures[key] = png_bytes(chromatogram_figure(chrom))
-            self.figure(self.figures[key], 7.0 / 2.9,
-                        self.plain("chromatogram_caption", label=chrom.label))
 
-    def figure(self, png: bytes, aspect: float, caption: str) -> None:
+            def draw(i=i, key=key, chrom=chrom) -> None:
+                if i == 0:
+                    self.heading("h_chromatograms", keep_mm=0.0)
+                self.figure(self.figures[key], 7.0 / 2.9, "chromatogram_caption",
+                            label=chrom.label)
+
+            self.keep_together(key, draw)
+
+    def figure(self, png: bytes, aspect: float, caption: str, **values) -> None:
+        """A figure across the text width, its caption (sentence ``caption``) below."""
         pdf = self.pdf
         width = pdf.w - pdf.l_margin - pdf.r_margin
         height = width / aspect
-        if pdf.get_y() + height + 10 > pdf.h - pdf.b_margin:
+        if pdf.get_y() + height + _FIGURE_SLACK_MM > pdf.page_break_trigger:
             pdf.add_page()
-        pdf.image(io.BytesIO(png), x=pdf.l_margin, w=width, h=height)
-        self.line(caption, size=self.s.small_pt)
+        if self.draft or self._measuring:  # the room it takes is all that counts here
+            pdf.set_y(pdf.get_y() + height)
+        else:
+            pdf.image(io.BytesIO(png), x=pdf.l_margin, w=width, h=height)
+        self.statement(caption, size=self.s.small_pt, **values)
         pdf.ln(1.5)
 
     def spectra(self) -> None:
         from gcms.report.charts import head_to_tail_figure, png_bytes
 
-        found = [f for f in self.model.identified_findings if f.spectrum is not None]
-        if not found and not self.model.identified_findings:
+        found = self.model.identified_findings
+        if not found:
             return
-        self.heading("h_evidence", keep_mm=110.0)
-        for i, f in enumerate(self.model.identified_findings):
-            self.finding(f)
-            if f.spectrum is None:
-                continue
+        for i, f in enumerate(found):
             refs = [r for r in (f.library_spectrum, f.reference_spectrum) if r is not None]
-            panels = max(len(refs), 1)
             key = f"spectra {i}"
-            if key not in self.figures:
-                self.figures[key] = png_bytes(
-                    head_to_tail_figure(f.spectrum, refs, title=f.substance or ""))
-            self.figure(self.figures[key], 7.0 / (2.1 * panels),
-                        self.plain("spectra_caption", substance=f.substance or "—"))
+            if f.spectrum is not None and key not in self.figures:
+                self.figures[key] = png_bytes(head_to_tail_figure(
+                    f.spectrum, refs, title=f.substance or "",
+                    panel_height_in=_SPECTRUM_PANEL_IN))
+            caption = ("spectra_caption" if f.library_spectrum and f.reference_spectrum else
+                       "spectra_caption_library" if f.library_spectrum else
+                       "spectra_caption_reference" if f.reference_spectrum else
+                       "spectra_caption_alone")
 
-    def finding(self, f: ComponentFinding) -> None:
-        pdf = self.pdf
-        if pdf.get_y() > pdf.h - 70:
-            pdf.add_page()
-        names = " / ".join(w.substance(f.substance or "—") for w in self.words)
+            def hits(i=i, f=f) -> None:
+                if i == 0:
+                    self.heading("h_evidence", keep_mm=0.0)
+                self.finding_hits(f)
+
+            def spectra(f=f, key=key, refs=refs, caption=caption) -> None:
+                if f.spectrum is not None:
+                    self.figure(self.figures[key],
+                                7.0 / (_SPECTRUM_PANEL_IN * max(len(refs), 1)), caption,
+                                substance=f.substance or "—")
+
+            def everything(f=f, hits=hits, spectra=spectra) -> None:
+                hits()
+                self.finding_criteria(f)
+                spectra()
+
+            def apart(i=i, f=f, hits=hits, spectra=spectra) -> None:
+                # too tall for one page (two languages): its parts kept whole each,
+                # following one another without leaving a page half empty
+                self.keep_together(f"hits {i}", hits)
+                self.keep_together(f"criteria {i}", lambda: self.finding_criteria(f))
+                spectra()
+
+            self.keep_together(f"evidence {i}", everything, fallback=apart)
+
+    def finding_hits(self, f: ComponentFinding) -> None:
+        """The component's title line and its library hits."""
+        names = " / ".join(dict.fromkeys(w.substance(f.substance or "—") for w in self.words))
         rt = f"{f.rt_s / 60.0:.3f} min" if f.rt_s is not None else "—"
         self.line(f"{names} — {f.sample_id}, {rt}", bold=True, height=5.0)
         if f.hits:
-            header = [self.plain(k) for k in ("col_rank", "col_library_entry", "col_mf",
+            header = [self.label(k) for k in ("col_rank", "col_library_entry", "col_mf",
                                               "col_rmf", "col_prob", "col_dri")]
             rows = [[str(h.rank), h.name, _num(h.match_factor), _num(h.reverse_match_factor),
                      _num(h.probability, 1), _num(h.delta_ri, 1)] for h in f.hits[:5]]
             self.table(header, rows, (6, 40, 8, 8, 9, 9), size=self.s.small_pt + 0.5)
+
+    def finding_criteria(self, f: ComponentFinding) -> None:
+        """Every criterion (value, limit, result, the step's own sentence) and notes."""
         if f.criteria:
-            header = [self.plain(k) for k in ("col_criterion", "col_value", "col_limit",
+            header = [self.label(k) for k in ("col_criterion", "col_value", "col_limit",
                                               "col_result")]
-            rows = [[self.criterion_name(c.name), c.value, c.limit,
-                     self.plain(f"result_{c.result.replace(' ', '_')}")] for c in f.criteria]
-            self.table(header, rows, (30, 22, 30, 14), size=self.s.small_pt + 0.5)
+            rows = [[self.criterion_name(c.name), c.value, c.limit, self.criterion_result(c)]
+                    for c in f.criteria]
+            self.table(header, rows, (53, 18, 14, 15), size=self.s.small_pt + 0.5,
+                       details=[c.note for c in f.criteria])
         if f.reference_run:
-            self.line(self.plain("reference_run", run=f.reference_run), size=self.s.small_pt)
+            self.statement("reference_run", run=f.reference_run, size=self.s.small_pt)
         for note in f.notes:
-            self.line(f"• {note}", size=self.s.small_pt + 0.5)
+            self.note(note, size=self.s.small_pt + 0.5)
 
     def criterion_name(self, name: str) -> str:
         key = "criterion_" + re.sub(r"[^a-z0-9]+", "_", name.casefold()).strip("_")
         if key in self.words[0].text:
-            return self.plain(key)
-        return name
+            return self.cell(key)
+        return name.replace("_", " ")
+
+    def criterion_result(self, c) -> str:
+        key = f"result_{c.result.replace(' ', '_')}"
+        supporting = c.decisive is False
+        return "\n".join(dict.fromkeys(
+            f"{w(key)} {w('result_supporting')}" if supporting else w(key) for w in self.words))
 
     def quantitation(self) -> None:
         rows = self.model.quantitation
         if not rows:
             return
-        self.heading("h_quantitation")
-        header = [self.plain(k) for k in ("col_sample", "col_substance", "col_status",
-                                          "col_result_value", "col_purity")]
+        header = [self.label(k) for k in ("col_sample", "col_substance", "col_status",
+                                          "col_in_solution", "col_in_exhibit", "col_k")]
         table = []
         for r in rows:
-            purity = "—"
+            w = self.words[0]
+            solution = (_pm(r.concentration, r.expanded_uncertainty, r.unit)
+                        if r.concentration is not None else "—")
+            exhibit = []
+            if r.mass_mg is not None:
+                exhibit.append(_pm(r.mass_mg, r.mass_expanded_uncertainty_mg, "mg"))
+            if r.per_unit_mg is not None:
+                exhibit.append(_pm(r.per_unit_mg, r.per_unit_expanded_uncertainty_mg,
+                                   r.per_unit or "mg per unit"))
             if r.purity_percent is not None:
-                purity = f"{r.purity_percent:.1f} %"
-                if r.purity_expanded_uncertainty is not None:
-                    purity += f" ± {r.purity_expanded_uncertainty:.1f} %"
-            table.append([r.sample_id, r.substance, r.status, _quantity(r), purity])
-        self.table(header, table, (14, 22, 14, 30, 20), size=self.s.small_pt + 0.5)
-        self.statement("uncertainty_statement")
+                exhibit.append(_pm(r.purity_percent, r.purity_expanded_uncertainty, "% w/w"))
+            k = f"{r.coverage_factor:.2f}" if r.coverage_factor else "—"
+            status = self.cell("qstatus_" + r.status.replace(" ", "_")) \
+                if "qstatus_" + r.status.replace(" ", "_") in w.text else r.status
+            if not r.reportable and r.status != "not reportable":
+                status += "\n" + self.cell("not_reportable")
+            table.append([r.sample_id, w.substance(r.substance) if not self.bilingual
+                          else r.substance, status, solution, "\n".join(exhibit) or "—", k])
+        statements = []
+        for r in rows:
+            if r.coverage_factor:
+                statements.append(r)
+
+        def draw() -> None:
+            self.heading("h_quantitation", keep_mm=0.0)
+            self.table(header, table, (12, 18, 16, 20, 24, 8), size=self.s.small_pt + 0.5)
+            for r in statements:
+                for w in self.words:
+                    basis = (w("basis_regression") if r.basis == _REGRESSION_BASIS
+                             else r.basis or "—")
+                    k = f"{r.coverage_factor:.2f}"
+                    coverage = (w("coverage_student", k=k, dof=r.degrees_of_freedom,
+                                  level=f"{r.confidence_percent:g}")
+                                if r.degrees_of_freedom is not None
+                                and r.confidence_percent is not None
+                                else w("coverage_set", k=k))
+                    self.line(w("uncertainty_statement", substance=w.substance(r.substance),
+                                sample=r.sample_id, basis=basis, coverage=coverage),
+                              align="R" if w.rtl else "L", size=self.s.small_pt + 0.5)
+            for r in rows:
+                if r.message:
+                    self.note(f"{r.sample_id}, {r.substance}: {r.message}",
+                              size=self.s.small_pt + 0.5)
+
+        self.keep_together("quantitation", draw)
 
     def quality_control(self) -> None:
         runs = self.model.qc_runs
-        self.heading("h_qc")
         if not runs:
+            self.heading("h_qc")
             self.statement("no_qc_runs")
             return
-        header = [self.plain(k) for k in ("col_sample", "col_kind", "col_acquired",
-                                          "col_outcome", "col_summary")]
-        rows = [[r.sample_id, self.plain(f"kind_{r.kind}") if f"kind_{r.kind}" in
-                 self.words[0].text else r.kind, _when(r.acquired_at),
-                 self.plain(f"result_{r.outcome.replace(' ', '_')}"), r.summary or "—"]
-                for r in runs]
-        self.table(header, rows, (13, 11, 16, 10, 50), size=self.s.small_pt + 0.5)
+        used = [r for r in runs if r.uses]
+        others = [r for r in runs if not r.uses]
+
+        def kind(r) -> str:
+            return self.cell(f"kind_{r.kind}") if f"kind_{r.kind}" in self.words[0].text \
+                else r.kind
+
+        def outcome(r) -> str:
+            return self.cell(f"qc_{r.outcome.replace(' ', '_')}")
+
+        def uses(r) -> str:
+            return "\n".join(self.cell("use_" + u.replace(" ", "_")) for u in r.uses)
+
+        def summary(r) -> str:
+            return "\n".join(dict.fromkeys(self.qc_summary(r, w) for w in self.words))
+
+        def draw_used() -> None:
+            self.heading("h_qc", keep_mm=0.0)
+            self.subheading("h_qc_used")
+            if not used:
+                self.statement("no_qc_used")
+                return
+            header = [self.label(k) for k in ("col_sample", "col_kind", "col_acquired",
+                                              "col_used_for", "col_outcome", "col_summary")]
+            rows = [[r.sample_id, kind(r), _when(r.acquired_at), uses(r), outcome(r),
+                     summary(r)] for r in used]
+            self.table(header, rows, (10, 12, 19, 21, 9, 29), size=self.s.small_pt + 0.5)
+
+        self.keep_together("qc used", draw_used)
+        if others:
+            def draw_others() -> None:
+                self.subheading("h_qc_other")
+                self.statement("qc_other_statement", size=self.s.small_pt)
+                header = [self.label(k) for k in ("col_sample", "col_kind", "col_acquired",
+                                                  "col_outcome", "col_summary")]
+                rows = [[r.sample_id, kind(r), _when(r.acquired_at), outcome(r),
+                         summary(r)] for r in others]
+                self.table(header, rows, (11, 12, 19, 9, 49), size=self.s.small_pt + 0.5)
+
+            self.keep_together("qc other", draw_others)
+
+    def qc_summary(self, r, w: Wording) -> str:
+        """What a QC run showed, in the words of ``w``: its facts, not its English summary."""
+        if r.problem:
+            return r.problem
+        if r.kind == "blank":
+            return (w("qc_identified", substances=self.substances(r.found, w)) if r.found
+                    else w("qc_blank_clean"))
+        if r.kind in ("standard", "qc"):
+            parts = [w("qc_found", substances=self.substances(r.found, w)) if r.found
+                     else w("qc_none_found")]
+            if r.missing:
+                parts.append(w("qc_missing", substances=self.substances(r.missing, w)))
+            if r.recovery_percent is not None and r.recovery_tolerance_percent is not None:
+                parts.append(w("qc_recovery", value=f"{r.recovery_percent:.1f}",
+                               tolerance=f"{r.recovery_tolerance_percent:g}"))
+            return w("list_separator").join(parts)
+        return r.summary or "—"
 
     def custody(self) -> None:
         m = self.model
-        self.heading("h_custody")
-        if m.transfers:
-            header = [self.plain(k) for k in ("col_when", "col_from", "col_to", "col_purpose",
-                                              "col_seal")]
-            rows = [[_when(t.at), t.from_party, t.to_party, t.purpose or "—",
-                     "—" if t.seal_intact is None else
-                     self.plain("seal_intact" if t.seal_intact else "seal_broken")]
-                    for t in m.transfers]
-            self.table(header, rows, (18, 22, 22, 22, 16), size=self.s.small_pt + 0.5)
-        else:
-            self.statement("no_transfers")
-        self.line(self.plain("h_evidence_files"), bold=True)
-        self.statement("hash_statement")
-        header = [self.plain(k) for k in ("col_sample", "col_kind", "col_file", "col_sha256")]
-        rows = []
-        for e in m.evidence:
-            rows.append([e.label, e.kind, e.path, e.sha256])
-            shown = e.files[: self.s.max_files_per_folder] if len(e.files) > 1 else ()
-            for path, digest, _ in shown:
-                rows.append(["", "", f"  {path}", digest])
-            if len(e.files) > self.s.max_files_per_folder:
-                rows.append(["", "", self.plain(
-                    "more_files", count=len(e.files) - self.s.max_files_per_folder), ""])
-        if rows:
-            self.table(header, rows, (10, 8, 30, 52), mono=(3,), size=self.s.small_pt - 0.5)
+
+        def transfers() -> None:
+            self.heading("h_custody", keep_mm=0.0)
+            if m.transfers:
+                header = [self.label(k) for k in ("col_when", "col_from", "col_to",
+                                                  "col_purpose", "col_seal")]
+                rows = [[_when(t.at), t.from_party, t.to_party, t.purpose or "—",
+                         "—" if t.seal_intact is None else
+                         self.cell("seal_intact" if t.seal_intact else "seal_broken")]
+                        for t in m.transfers]
+                self.table(header, rows, (18, 22, 22, 22, 16), size=self.s.small_pt + 0.5)
+            else:
+                self.statement("no_transfers")
+
+        folders = {str(PurePath(e.path).parent) for e in m.evidence}
+        common = folders.pop() if len(folders) == 1 else None
+
+        def files() -> None:
+            self.subheading("h_evidence_files")
+            self.statement("hash_statement")
+            if common is not None:
+                self.statement("evidence_folder", folder=common, size=self.s.small_pt)
+            header = [self.label(k) for k in ("col_sample", "col_kind", "col_file",
+                                              "col_sha256")]
+            rows = []
+            for e in m.evidence:
+                kind = self.cell(f"kind_{e.kind}") if f"kind_{e.kind}" in self.words[0].text \
+                    else e.kind
+                rows.append([e.label, kind, PurePath(e.path).name if common else e.path,
+                             e.sha256])
+                shown = e.files[: self.s.max_files_per_folder] if len(e.files) > 1 else ()
+                for path, digest, _ in shown:
+                    rows.append(["", "", f"  {path}", digest])
+                if len(e.files) > self.s.max_files_per_folder:
+                    rows.append(["", "", self.cell(
+                        "more_files", count=len(e.files) - self.s.max_files_per_folder), ""])
+            if rows:
+                self.table(header, rows, (10, 11, 27, 52), mono=(3,),
+                           size=self.s.small_pt - 0.5)
+
+        def apart() -> None:
+            self.keep_together("transfers", transfers)
+            self.keep_together("evidence files", files)
+
+        self.keep_together("custody", lambda: (transfers(), files()), fallback=apart)
         if m.chain_head is not None:
-            self.line(self.plain("chain_head", seq=m.chain_head[0], sha256=m.chain_head[1]),
-                      size=self.s.small_pt)
+            self.statement("chain_head", seq=m.chain_head[0], sha256=m.chain_head[1],
+                           size=self.s.small_pt)
         if m.audit:
-            self.line(self.plain("h_audit"), bold=True)
-            header = [self.plain(k) for k in ("col_seq", "col_when", "col_actor",
-                                              "col_action", "col_object")]
-            rows = [[str(a.seq), _when(a.at), a.actor, a.action, a.object] for a in m.audit]
-            self.table(header, rows, (7, 18, 14, 20, 41), size=self.s.small_pt)
+            def audit() -> None:
+                self.subheading("h_audit")
+                header = [self.label(k) for k in ("col_seq", "col_when", "col_actor",
+                                                  "col_action", "col_object")]
+                rows = [[str(a.seq), _when(a.at), a.actor, a.action, a.object]
+                        for a in m.audit]
+                self.table(header, rows, (7, 18, 14, 20, 41), size=self.s.small_pt)
+
+            self.keep_together("audit", audit)
         if m.source:
-            self.line(self.plain("source", source=m.source), size=self.s.small_pt)
+            self.statement("source", source=m.source, size=self.s.small_pt)
 
     def signatures(self) -> None:
         m = self.model
-        self.heading("h_signatures")
-        self.statement("signature_statement")
-        if m.signatures:
-            header = [self.plain(k) for k in ("col_name", "col_meaning", "col_when",
-                                              "col_kind", "col_key")]
-            rows = [[s.printed_name, self.plain(f"meaning_{s.meaning}"), _when_seconds(
-                s.signed_at), self.plain("sig_pdf" if s.kind == "pdf" else "sig_store"),
-                (s.key_fingerprint or "—")[:16]] for s in m.signatures]
-            self.table(header, rows, (24, 18, 20, 22, 16), size=self.s.small_pt + 0.5)
-        else:
-            self.statement("unsigned")
-        pdf = self.pdf
-        pdf.ln(2)
-        roles = [("analyst", m.analysts), ("reviewer", m.reviewers)]
-        for key, people in roles:
-            names = ", ".join(p.name for p in people) or "—"
-            self.line(f"{self.plain(key)}: {names}", bold=True, height=5.0)
+
+        def draw() -> None:
+            self.heading("h_signatures", keep_mm=0.0)
+            self.statement("signature_statement")
+            if m.signatures:
+                header = [self.label(k) for k in ("col_name", "col_meaning", "col_when",
+                                                  "col_kind", "col_key")]
+                rows = [[s.printed_name, self.cell(f"meaning_{s.meaning}"), _when_seconds(
+                    s.signed_at), self.cell("sig_pdf" if s.kind == "pdf" else "sig_store"),
+                    (s.key_fingerprint or "—")[:16]] for s in m.signatures]
+                self.table(header, rows, (24, 18, 20, 22, 16), size=self.s.small_pt + 0.5)
+            else:
+                self.statement("unsigned")
+            self.pdf.ln(2)
+            for key, people in (("analyst", m.analysts), ("reviewer", m.reviewers),
+                                ("processed_by", m.processed_by)):
+                self.line(f"{self.plain(key)}: {_people(people)}", bold=key != "processed_by",
+                          height=5.0)
+
+        self.keep_together("signatures", draw)
+
+
+#: Height of one head-to-tail panel (inches; the figure is 7 in wide).
+_SPECTRUM_PANEL_IN = 1.75
+#: The uncertainty basis the quantitation step records (gcms.quantitation.quantity).
+_REGRESSION_BASIS = ("standard error of inverse prediction from the calibration regression "
+                     "(k = 1)")
+_NOT_IDENTIFIED_NOTE = re.compile(r"^\W*not identified\W*\s+does not mean absent", re.I)
+
+
+def _close_fonts(pdf) -> None:
+    """Close the font files of a document not written out (fpdf2 closes them on output)."""
+    for font in pdf.fonts.values():
+        if hasattr(font, "close"):
+            font.close()
+
+
+def _restates_not_identified(note: str) -> bool:
+    """Whether an analysis note is the "'not identified' is not absent" limitation."""
+    return bool(_NOT_IDENTIFIED_NOTE.match(note))
+
+
+def _people(people: Sequence[Person]) -> str:
+    """``Dr J. Doe (jdoe)``: printed names, with the user id where it differs."""
+    if not people:
+        return "—"
+    return ", ".join(p.name if not p.user or p.user == p.name else f"{p.name} ({p.user})"
+                     for p in people)
+
+
+def _when_seconds(value: str) -> str:
+    text = re.sub(r"(:\d{2})\.\d+", r"\1", value).replace("T", " ").replace("Z", " UTC")
+    return text if "UTC" in text or "+" in text else text + " UTC"
+
+
+def _verdict_key(verdict: str) -> str:
+    return "verdict_" + verdict.replace(" ", "_")
 
 
 def _xmp(pdfa: str, issued: datetime, *, title: str, subject: str, author: str,
@@ -628,25 +1085,6 @@ def _xmp(pdfa: str, issued: datetime, *, title: str, subject: str, author: str,
     ] if line)
 
 
-def _when_seconds(value: str) -> str:
-    text = re.sub(r"(:\d{2})\.\d+", r"\1", value).replace("T", " ").replace("Z", " UTC")
-    return text if "UTC" in text or "+" in text else text + " UTC"
-
-
-def _verdict_key(verdict: str) -> str:
-    return "verdict_" + verdict.replace(" ", "_")
-
-
-def _quantity(row) -> str:
-    if row.concentration is None:
-        return row.status
-    text = f"{row.concentration:.3g} {row.unit}".strip()
-    if row.expanded_uncertainty is not None:
-        k = f", k = {row.coverage_factor:g}" if row.coverage_factor else ""
-        text = f"{row.concentration:.3g} ± {row.expanded_uncertainty:.2g} {row.unit}{k}"
-    return text
-
-
 def _words(languages: Sequence[str], translations) -> list[Wording]:
     if isinstance(languages, str):
         languages = [x.strip() for x in languages.split(",") if x.strip()]
@@ -682,10 +1120,11 @@ def render_pdf(model: ReportModel, *, languages: Sequence[str] | str = ("en",),
     if attachment is None:
         attachment = report_json_bytes(model)
     figures: dict[str, bytes] = {}
-    first = _Report(model, words, settings, None, attachment, figures)
+    heights: dict[str, float] = {}
+    first = _Report(model, words, settings, None, attachment, figures, heights)
     first.build()
     total = first.pdf.page_no()
-    final = _Report(model, words, settings, total, attachment, figures)
+    final = _Report(model, words, settings, total, attachment, figures, heights)
     data = final.build()
     if final.pdf.page_no() != total:  # the footer never changes the flow; say so if it did
         raise GcmsError(f"report {model.report_id}: page count changed between layout "

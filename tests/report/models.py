@@ -35,6 +35,8 @@ SPECTRA = {
 }
 RT_S = {"Amphetamine": 352.4, "Caffeine": 612.9, "Theophylline": 655.1}
 RI = {"Amphetamine": 1128.0, "Caffeine": 1833.0, "Theophylline": 1905.0}
+#: Student's t(0.975, 4): the coverage factor of a calibration with 4 degrees of freedom.
+K_T4 = 2.7764451051977987
 
 
 def digest(text: str) -> str:
@@ -55,10 +57,15 @@ def finding(name: str, *, verdict: str = "identified", sample: str = "SEQ-014") 
         sample_id=sample, substance=name, verdict=verdict, rt_s=RT_S[name],
         retention_index=RI[name] + 3.0, delta_ri=3.0, delta_rt_s=0.6,
         criteria=(
-            Criterion("match_factor", str(mf), ">= 800", "pass"),
-            Criterion("reverse_match_factor", str(mf + 20), ">= 800", "pass"),
-            Criterion("delta_ri", "3.0", "<= 20", "pass"),
-            Criterion("delta_rt", "0.6 s", "<= 6 s", "pass" if verdict == "identified" else "fail"),
+            Criterion("match_factor", str(mf), "≥ 800", "pass",
+                      f"identity MF {mf} against {name!r}"),
+            Criterion("reverse_match_factor", str(mf + 20), "≥ 800", "pass"),
+            Criterion("retention_time", "+0.6 s", "± 6 s", "pass" if verdict == "identified"
+                      else "fail", "ΔRT +0.60 s (+0.17 %) against the standard in 005.D "
+                      "(sequence #5, RT 351.80 s); window ±6.00 s", "s", True),
+            Criterion("retention_index", "+3.0 i.u.", "± 20 i.u.", "pass",
+                      f"RI {RI[name] + 3:.1f} against library RI {RI[name]:g}: ΔRI +3.0",
+                      "i.u.", False),
         ),
         hits=(LibraryHit(1, name, mf, mf + 20, 88.5, 3.0, library="demo"),
               LibraryHit(2, "Phentermine" if name == "Amphetamine" else "Paraxanthine",
@@ -99,6 +106,7 @@ def full_model(**changes) -> ReportModel:
                           received_at="2025-03-01T08:15:00Z", submitting_agency="Customs",
                           agency_reference="CUS-77"),
         analysts=(Person("Dr J. Doe", "jdoe"),), reviewers=(Person("A. Smith", "asmith"),),
+        processed_by=(Person("labtech7", "labtech7"),),
         analysed_from="2025-03-04T10:22:00Z", analysed_to="2025-03-04T14:05:00Z",
         instrument=InstrumentStatus(instrument_id="GCMS-01", model="8890 GC / 5977B MSD",
                                     serial="US0000M000", column="HP-5ms UI 30 m x 0.25 mm",
@@ -106,19 +114,29 @@ def full_model(**changes) -> ReportModel:
                                     qa_status="pass",
                                     qa_summary=("PFTBA autotune 2025-03-04 07:58 UTC: passed",)),
         conclusion=Conclusion(identified=names,
+                              limitations=("'not identified' does not mean absent: a substance "
+                                           "below the reporting level (model-ion S/N 10) is not "
+                                           "reported",),
                               ambiguities=("Amphetamine and phentermine give similar spectra; "
                                            "retention index separates them.",)),
         findings=tuple(finding(n) for n in names) + (ComponentFinding(
             sample_id="SEQ-014", substance=None, verdict="not identified", rt_s=500.0,
             hits=(LibraryHit(1, "Hexadecanoic acid", 610, 650, 12.0, 150.0),)),),
         chromatograms=(chromatogram(),),
-        quantitation=(QuantitationRow("SEQ-014", "Amphetamine", "quantified", True, 41.2, 2.9,
-                                      2.0, "ug/mL", purity_percent=16.5,
-                                      purity_expanded_uncertainty=1.2),),
-        qc_runs=(QCRun("SEQ-001", "blank", "pass", "no library substance above the limits",
-                       "blank.D", digest("blank")),
-                 QCRun("SEQ-005", "standard", "pass", "Amphetamine, Caffeine, Theophylline found",
-                       "std.D", digest("std"))),
+        quantitation=(QuantitationRow(
+            "SEQ-014", "Amphetamine", "quantified", True, 41.2, 2.9, K_T4, "ug/mL",
+            purity_percent=16.5, purity_expanded_uncertainty=1.2, mass_mg=2.0623,
+            mass_expanded_uncertainty_mg=0.1437,
+            basis="standard error of inverse prediction from the calibration regression "
+                  "(k = 1)", per_unit_mg=0.04388, per_unit_expanded_uncertainty_mg=0.003057,
+            per_unit="mg per tablet", degrees_of_freedom=4, confidence_percent=95.0),),
+        qc_runs=(QCRun("SEQ-001", "blank", "pass", "no library substance identified",
+                       "blank.D", digest("blank"), uses=("blank before",)),
+                 QCRun("SEQ-005", "standard", "pass", "found: Amphetamine, Caffeine, Theophylline",
+                       "std.D", digest("std"), uses=("reference standard",),
+                       found=("Amphetamine", "Caffeine", "Theophylline")),
+                 QCRun("SEQ-020", "blank", "pass", "no library substance identified",
+                       "blank-after.D", digest("blank-after"))),
         evidence=(EvidenceRecord("SEQ-014", "sample", "/lab/seq/014.D", digest("014"), 3003,
                                  files),
                   EvidenceRecord("SEQ-005", "standard", "/lab/seq/005.D", digest("005"), 10),

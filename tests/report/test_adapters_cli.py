@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import jsonschema
@@ -12,12 +14,13 @@ from gcms_cli.main import cli
 from gcms.custody import CaseStore, new_key_pair
 from gcms.errors import GcmsError
 from gcms.report import report_json, schema
-from gcms.report.adapters import from_results, from_store
+from gcms.report.adapters import from_records, from_results, from_store
+from gcms.report.model import Person
 from gcms.report.pdf import render_pdf
 from gcms.report.sign import sign_pdf
 from gcms.report.verify import verify_report
 
-from .results_doc import results_document
+from .results_doc import K_T4, results_document
 
 
 @pytest.fixture
@@ -35,21 +38,106 @@ def test_from_results(results):
     assert model.conclusion.identified == ("Amphetamine", "Caffeine", "Theophylline")
     assert model.conclusion.inconclusive == ("Methamphetamine",)
     assert "phentermine" in model.conclusion.ambiguities[0]
-    assert [(q.sample_id, q.kind, q.outcome) for q in model.qc_runs] == [
-        ("LR-001", "blank", "pass"), ("LR-005", "standard", "pass")]
     runs = {r["sample_id"]: r for r in document["runs"]}
+    # the runs the verdicts rest on (ladder, standard, blank before) are named as such,
+    # the blanks before and after them are the sequence's other runs
+    assert [(q.sample_id, q.kind, q.outcome, q.uses) for q in model.qc_runs] == [
+        ("LR-000", "ladder", "pass", ("retention index",)), ("LR-001", "blank", "pass", ()),
+        ("LR-005", "standard", "pass", ("reference standard",)),
+        ("LR-006", "blank", "pass", ("blank before",)), ("LR-015", "blank", "pass", ())]
+    assert model.qc_runs[0].summary == "n-alkanes C9–C26, n = 18"
     assert {e.label: e.sha256 for e in model.evidence} == {
-        s: runs[s]["sha256"] for s in ("LR-014", "LR-001", "LR-005")}
+        s: runs[s]["sha256"] for s in ("LR-014", "LR-000", "LR-005", "LR-006")}
     amphetamine = model.identified_findings[0]
     assert amphetamine.reference_run == "LR-005"
     assert amphetamine.reference_spectrum is not None
     assert amphetamine.hits[0].match_factor == 912
-    assert [c.result for c in amphetamine.criteria] == ["pass", "pass", "pass"]
+    assert [c.result for c in amphetamine.criteria] == ["pass"] * 7
+    jsonschema.validate(report_json(model), schema())
     (row,) = model.quantitation
-    assert row.purity_expanded_uncertainty == pytest.approx(1.2)  # 0.6 % x k = 2
+    assert row.purity_expanded_uncertainty == pytest.approx(0.6 * K_T4)
+    assert row.per_unit == "mg per tablet"
+    assert row.per_unit_mg == 0.0438
+    assert row.per_unit_expanded_uncertainty_mg == pytest.approx(0.0011 * K_T4)
+    assert (row.degrees_of_freedom, row.confidence_percent) == (4, 95.0)
+    assert model.processed_by == (Person("jdoe", "jdoe"),) and model.analysts == ()
     again = from_results(path, "FL21-1010", issued_at="2026-01-01T00:00:00Z")
     assert again.report_id == model.report_id  # the id follows the facts, not the time
-    jsonschema.validate(report_json(model), schema())
+
+
+def test_criteria_with_their_units_and_sentences(results):
+    model = from_results(results[0], "FL21-1010")
+    criteria = {c.name: c for c in model.identified_findings[0].criteria}
+    shown = {name: (c.value, c.limit) for name, c in criteria.items()}
+    assert shown == {
+        "match_factor": ("912", "≥ 800"),
+        "retention_time": ("+0.4 s", "± 6 s"),  # the record's unit on value and limit
+        "retention_index": ("+2.0 i.u.", "± 20 i.u."),
+        "diagnostic_ions": ("3/3", "3/3"),
+        # the worst ratio against its own band: 9.6/15 > 3.2/10
+        "ion_ratios": ("9.6 % (m/z 65/44)", "± 15 %"),
+        "blank": ("0 %", "≤ 10 %"),
+        # the record's value is the next compound's MF minus this one's: a lead of 212
+        "distinct_from_runner_up": ("212 MF", "≥ 20 MF"),
+    }
+    assert criteria["retention_time"].note.startswith("ΔRT +0.40 s (+0.11 %) against")
+    assert criteria["retention_time"].unit == "s"
+    assert criteria["retention_index"].decisive is False
+
+
+def test_a_component_not_identified_is_not_named_after_its_best_hit(results):
+    model = from_results(results[0], "FL21-1010")
+    (junk,) = [f for f in model.findings if f.verdict == "not identified"]
+    assert junk.substance is None
+    assert (junk.top_hit.name, junk.top_hit.match_factor) == ("Octane", 81)
+    assert all(p.text != "Octane" for c in model.chromatograms for p in c.peaks)
+    from gcms.report.jsonout import report_csv
+
+    rows = list(csv.DictReader(io.StringIO(report_csv(model))))
+    (row,) = [r for r in rows if r["verdict"] == "not identified"]
+    assert row["substance"] == "" and row["library_hit"] == "Octane"
+    assert row["match_factor"] == "81"
+
+
+def test_library_compared_by_content_hash(results, tmp_path):
+    """The batch records the library's content hash; the file's SHA-256 is another number.
+
+    The demo library's file and content hashes differ: the report must find them the same
+    library (and draw its spectra), and only a different content is a deviation.
+    """
+    from gcms.custody import hash_evidence
+    from gcms.demo import demo_library_path
+    from gcms.library import Library
+
+    path, document = results
+    library = demo_library_path()
+    content = Library.open(library).content_sha256
+    file_sha = hash_evidence(library).sha256
+    assert content != file_sha  # what the old comparison mixed up
+    document["library"] = {"path": str(library), "title": "demo", "content_sha256": content}
+    for record in document["runs"]:
+        for c in record["components"]:
+            c["library"]["sha256"] = content
+    path.write_text(json.dumps(document))
+    model = from_results(path, "FL21-1010", draw_chromatograms=False)
+    assert model.deviations == ()
+    assert model.library_sha256 == content and model.library_file_sha256 == file_sha
+    assert model.library_file_hashed_for_report
+    assert all(f.library_spectrum is not None for f in model.identified_findings)
+    assert model.library_name == f"{library.name}: demo"
+    # a library whose content changed is named, with both content hashes
+    document["library"]["content_sha256"] = "0" * 64
+    path.write_text(json.dumps(document))
+    changed = from_results(path, "FL21-1010", draw_chromatograms=False)
+    (deviation,) = changed.deviations
+    assert f"content SHA-256 {content}" in deviation and "0" * 64 in deviation
+    assert all(f.library_spectrum is None for f in changed.identified_findings)
+    # the case store records the file's hash too: the same file is the same library
+    meta = {"library": {"path": str(library), "content_sha256": content,
+                        "file_sha256": file_sha}}
+    stored = from_records(document["runs"], "FL21-1010", results=meta,
+                          draw_chromatograms=False)
+    assert stored.deviations == () and not stored.library_file_hashed_for_report
 
 
 def test_unknown_exhibit_names_the_known_ones(results):
@@ -86,7 +174,10 @@ def test_from_store_and_verify_against_it(results, tmp_path):
         assert [s.printed_name for s in model.signatures] == ["Dr J. Doe"]
         assert model.analysts[0].name == "Dr J. Doe"
         assert model.chain_head[0] > 0 and model.audit
-        assert {e.label for e in model.evidence} == {"LR-001", "LR-005", "LR-014"}
+        # the evidence files the conclusion rests on, as attached (not the other blanks)
+        assert {e.label for e in model.evidence} == {"LR-000", "LR-005", "LR-006", "LR-014"}
+        # who recorded the analysis processed the batch; the signer is the analyst
+        assert model.processed_by == (Person("Dr J. Doe", "jdoe"),)
         pdf = tmp_path / "store-report.pdf"
         pdf.write_bytes(sign_pdf(render_pdf(model.replace(chromatograms=(), findings=())),
                                  key=key, printed_name="Dr J. Doe", meaning="authored"))
@@ -116,7 +207,7 @@ def test_cli_pdf_json_csv_and_verify(results, tmp_path):
     out = runner.invoke(cli, ["report", str(path), "--exhibit", "FL21-1010", "-o",
                               str(tmp_path / "r.csv")])
     lines = (tmp_path / "r.csv").read_text().splitlines()
-    assert len(lines) == 1 + 4 and lines[0].startswith("report_id,case_id,exhibit_id")
+    assert len(lines) == 1 + 5 and lines[0].startswith("report_id,case_id,exhibit_id")
     out = runner.invoke(cli, ["report", "verify", str(tmp_path / "r.pdf"), "--results",
                               str(path)])
     assert out.exit_code == 1 and "no digital signature" in out.output

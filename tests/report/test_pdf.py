@@ -54,14 +54,96 @@ def test_english_text_states_the_facts_on_every_page(rendered, model):
             assert digest in text
     assert model.library_sha256 in text and model.criteria_sha256 in text
     for needle in ("12.50 g", "A123", "Officer B (Customs)", "Dr J. Doe", "A. Smith",
-                   "GCMS-01", "passed", "41.2 ± 2.9 ug/mL", "authored", "SEQ-001", "SEQ-005",
+                   "GCMS-01", "passed", "41.2 ± 2.9 µg/mL", "authored", "SEQ-001", "SEQ-005",
                    "Hexadecanoic acid", "not identified", "ISO/IEC 17025:2017"):
         assert needle in text, needle
 
 
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _squash(text: str) -> str:
+    """Text without any white space: pdftotext drops some narrow spaces (``±6s``)."""
+    return "".join(text.split())
+
+
+def test_criteria_read_as_a_chemist_words_them(rendered):
+    # each table row on one line of the page's layout, spaces dropped (see _squash)
+    text = "\n".join(_squash(line) for line in
+                     pdftotext(rendered["en"], layout=True).splitlines())
+    needles = ("Retention time against the reference standard (ΔRT) +0.6 s ± 6 s met",
+               "Retention index against the library (ΔRI) +3.0 i.u. ± 20 i.u. met "
+               "(supporting)",
+               "Match factor (MF) against the library entry 912 ≥ 800 met",
+               # the identification step's own sentence under its criterion
+               "ΔRT +0.60 s (+0.17 %) against the standard in 005.D")
+    for needle in map(_squash, needles):
+        assert needle in text, needle
+    for raw in ("retention_time", "delta_rt", "match_factor", ">= 800"):
+        assert raw not in text, raw
+
+
+def test_a_component_not_identified_is_shown_as_no_match(rendered):
+    text = _flat(pdftotext(rendered["en"]))
+    assert "no library match best hit: Hexadecanoic acid (MF 610)" in text
+    assert "Hexadecanoic acid" not in text.split("Components found")[1].split(
+        "no library match")[0]
+
+
+def test_quantitation_states_k_from_the_record(rendered):
+    text = _flat(pdftotext(rendered["en"]))
+    # U to two significant figures, the value to the same place (GUM 7.2.6)
+    for needle in ("2.06 ± 0.14 mg", "0.0439 ± 0.0031 mg per tablet", "16.5 ± 1.2 % w/w",
+                   "41.2 ± 2.9 µg/mL", "2.78",
+                   "coverage factor k = 2.78, Student's t for 4 degrees of freedom of the "
+                   "calibration: a level of confidence of about 95 %",
+                   "Amphetamine: 2.06 ± 0.14 mg in the exhibit"):
+        assert needle in text, needle
+    assert "2.7764" not in text and "k = 2: about 95" not in text
+
+
+def test_qc_runs_the_conclusion_rests_on_come_first(rendered):
+    text = _flat(pdftotext(rendered["en"]))
+    used, others = text.split("Runs the conclusion rests on")[1].split(
+        "Other runs of the sequence")[:2]
+    assert "SEQ-001" in used and "SEQ-005" in used and "SEQ-020" not in used
+    assert "blank before the exhibit (carry-over)" in used
+    assert "SEQ-020" in others.split("Chain of custody")[0]
+    # the evidence files are those the conclusion rests on
+    files = text.split("Evidence files and their SHA-256")[1]
+    assert "SEQ-020" not in files
+
+
+def test_limitation_stated_once_and_processed_by_apart(rendered):
+    text = _flat(pdftotext(rendered["en"]))
+    assert text.lower().count("does not mean absent") == 1
+    assert "Batch processed by labtech7" in text and "Analyst Dr J. Doe (jdoe)" in text
+    assert "Batch processed by: labtech7" in text
+
+
+def test_no_page_ends_on_a_heading_or_splits_a_small_table(rendered, model):
+    from gcms.report.i18n import load_wording
+
+    words = load_wording("en")
+    headings = {v for k, v in words.text.items() if k.startswith("h_")}
+    path = rendered["en"]
+    for page in range(1, page_count(path) + 1):
+        lines = [x.strip() for x in pdftotext(path, page=page, layout=True).splitlines()
+                 if x.strip()]
+        body = [x for x in lines if model.report_id not in x and "reproduced" not in x]
+        assert body and body[-1] not in headings, (page, body[-1])
+        if "Item as received" in lines:
+            assert any(x.startswith("Received by") for x in lines), page
+
+
 ARABIC_WORDS = ("النتيجة", "تم التعرف", "أمفيتامين", "كافيين", "ثيوفيلين", "الحرز كما استلم",
                 "الطريقة والجهاز", "سلسلة الحيازة", "التوقيعات", "الوزن الصافي",
-                "مختبر الكيمياء الجنائية النموذجي", "لا يجوز نسخ هذا التقرير إلا كاملا")
+                "مختبر الكيمياء الجنائية النموذجي", "لا يجوز نسخ هذا التقرير إلا كاملا",
+                "زمن الاحتباس مقارنة بالمادة المرجعية", "لا تطابق في المكتبة",
+                "الحقن التي تستند إليها النتيجة", "حقن أخرى في التسلسل",
+                "لم يتم التعرف على أي مادة من مواد المكتبة", "معامل التغطية",
+                "عولجت الدفعة بواسطة")
 
 
 def test_arabic_text_extracts_as_the_words_written(rendered, model):

@@ -1,0 +1,79 @@
+"""How numbers, times and mixed-direction text are written in a report."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from gcms.report import model as report_model
+from gcms.report.jsonout import schema
+from gcms.report.pdf import _bidi_ready, _pm, _when
+
+
+def _two_figures(value: float, u: float) -> tuple[str, str]:
+    """Independent GUM 7.2.6 rounding: U to two significant figures, x to its place."""
+    exponent = math.floor(math.log10(abs(u)))
+    places = max(1 - exponent, 0)
+    u_text = f"{float(f'{u:.2g}'):.{places}f}"
+    if float(u_text) >= 10 ** (exponent + 1):  # 9.96 -> 10: one figure fewer
+        places = max(places - 1, 0)
+        u_text = f"{float(f'{u:.2g}'):.{places}f}"
+    return f"{value:.{places}f}", u_text
+
+
+@pytest.mark.parametrize("value, u", [(32.80256785576435, 9.180294421740205),
+                                      (0.08200641963941088, 0.022950736054350517),
+                                      (16.5, 1.2), (2.0623, 0.1437), (1234.5, 96.4),
+                                      (5.0, 0.0996), (41.2, 2.9)])
+def test_value_and_expanded_uncertainty_rounded_together(value, u):
+    x_text, u_text = _two_figures(value, u)
+    assert _pm(value, u, "mg") == f"{x_text} ± {u_text} mg"
+
+
+def test_units_and_missing_uncertainty():
+    assert _pm(32.8, 9.18, "ug/mL") == "32.8 ± 9.2 µg/mL"
+    assert _pm(0.0438, None, "mg per tablet") == "0.0438 mg per tablet"
+
+
+def test_times_are_utc_or_say_nothing_of_a_zone():
+    assert _when("2024-05-14T10:00:00+00:00") == "2024-05-14 10:00 UTC"
+    assert _when("2024-05-14T13:00:00+03:00") == "2024-05-14 10:00 UTC"
+    assert _when("2024-05-14T10:00:00") == "2024-05-14 10:00"  # the instrument's clock
+    assert _when("2024-05-14") == "2024-05-14" and _when(None) == "—"
+
+
+def test_latin_phrases_in_arabic_keep_their_order():
+    lrm = "\u200e"
+    assert _bidi_ready("مصدر البيانات: /tmp/out/results.json") == \
+        f"مصدر البيانات: {lrm}/tmp/out/results.json"
+    assert _bidi_ready("ومعنى التوقيع (21 CFR 11.50).") == f"ومعنى التوقيع ({lrm}21 CFR 11.50)."
+    # a label in two languages, and a phrase that opens with a letter, are left alone
+    assert _bidi_ready("رقم التقرير / Report ID") == "رقم التقرير / Report ID"
+    assert _bidi_ready("بصمة SHA-256 لكل ملف") == "بصمة SHA-256 لكل ملف"
+    assert _bidi_ready("/tmp/x in English") == "/tmp/x in English"
+
+
+def test_schema_describes_every_field_of_the_model():
+    document = schema()
+    classes = {"ReportModel": document} | {name: spec for name, spec in document["$defs"].items()}
+    for name, spec in classes.items():
+        cls = getattr(report_model, name)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        extra = {"schema"} if name == "ReportModel" else set()
+        assert set(spec["properties"]) == fields | extra, name
+        assert set(spec["required"]) <= fields | extra, name
+        assert spec["additionalProperties"] is False, name
+    uses = document["$defs"]["QCRun"]["properties"]["uses"]["items"]["enum"]
+    assert tuple(uses) == report_model.QC_USES
+
+
+@pytest.mark.parametrize("limit, unit, written", [
+    (">= 800", "", "≥ 800"), ("±2s", "s", "± 2 s"), ("± 3.76 s", "s", "± 3.76 s"),
+    ("<= 10", "%", "≤ 10 %"), ("<=10%", "%", "≤ 10 %"), (20, "i.u.", "20 i.u."),
+    (None, "s", "—")])
+def test_criterion_limits_carry_their_unit_after_one_space(limit, unit, written):
+    from gcms.report.adapters import _limit
+
+    assert _limit(limit, unit) == written

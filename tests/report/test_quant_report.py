@@ -1,0 +1,135 @@
+"""The quantitation a report states, from the real etizolam sequence (``gcms batch --method``).
+
+../shared/data/lrcfs-etizolam (skipped where absent): blank, seven calibrators, a check
+standard and case FL21/1010 on a card piece, quantified with the repository's method
+``instruments/methods/lrcfs-etizolam-is.toml`` (the sequence of
+tests/quantitation/test_batch_quant.py). The library holds the etizolam spectrum of the
+250 ug/mL standard (the authors' msconvert text) among MassBank entries.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner
+from conftest import shared_file
+from gcms_cli.main import cli
+
+from .conftest import pdftotext
+
+METHOD = Path(__file__).resolve().parents[2] / "instruments" / "methods" / \
+    "lrcfs-etizolam-is.toml"
+CALIBRATORS = {"002": 25, "003": 50, "004": 75, "005": 100, "006": 150, "007": 200, "008": 250}
+COLUMNS = ["file", "type", "sample_id", "case_id", "exhibit_id", "reference_substance",
+           "concentration", "unit", "amount", "amount_unit", "volume_ml", "dilution"]
+
+pytestmark = [pytest.mark.shared, pytest.mark.slow]
+
+
+def _etizolam_msp(ms1: Path, path: Path) -> Path:
+    """The apex scan of etizolam (m/z 342) in the 250 ug/mL standard, as an MSP entry."""
+    scans, current = [], None
+    with open(ms1, encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0] == "S":
+                current = {"peaks": {}}
+                scans.append(current)
+            elif parts[0] == "I" and len(parts) > 2 and parts[1] == "RTime":
+                current["t"] = float(parts[2]) * 60
+            elif parts[0][0].isdigit() and current is not None and len(parts) >= 2:
+                mz = round(float(parts[0]))
+                current["peaks"][mz] = current["peaks"].get(mz, 0.0) + float(parts[1])
+    best = max((s for s in scans if 600 < s.get("t", 0) < 640),
+               key=lambda s: s["peaks"].get(342, 0))
+    top = max(best["peaks"].values())
+    peaks = sorted((m, 999 * v / top) for m, v in best["peaks"].items() if v >= 0.01 * top)
+    text = "\n".join(f"{m} {round(v)}" for m, v in peaks)
+    path.write_text("Name: Etizolam\nInChIKey: VMZUTJCNQWMAGF-UHFFFAOYSA-N\n"
+                    f"Num Peaks: {len(peaks)}\n{text}\n\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def etizolam(tmp_path_factory):
+    raw = shared_file("lrcfs-etizolam", "raw")
+    ms1 = shared_file("lrcfs-etizolam", "msconvert_ms1", "220223008.ms1")
+    massbank = shared_file("massbank-ei", "RIKEN")
+    from gcms.library import build_library
+
+    root = tmp_path_factory.mktemp("etizolam-report")
+    others = sorted(massbank.rglob("*.txt"))[:100]
+    build_library([_etizolam_msp(ms1, root / "etizolam.msp"), *others], root / "lib.h5")
+    rows = [[raw / "220223001.D", "blank", "LR-001", "C-1", "", "", "", "", "", "", "", ""]]
+    rows += [[raw / f"220223{n}.D", "standard", f"LR-{n}", "C-1", "", "Etizolam", c, "ug/mL",
+              "", "", "", ""] for n, c in CALIBRATORS.items()]
+    rows += [[raw / "220223010.D", "qc", "LR-010", "C-1", "", "Etizolam", 40, "ug/mL", "", "",
+              "", ""],
+             [raw / "220223014.D", "sample", "LR-014", "C-1", "FL21-1010", "", "", "", 1,
+              "card piece", 2.5, 1]]
+    with open(root / "seq.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+    out = root / "out"
+    result = CliRunner().invoke(cli, ["batch", str(root / "seq.csv"), "--library",
+                                      str(root / "lib.h5"), "--out", str(out), "--method",
+                                      str(METHOD), "--workers", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    (record,) = [r for r in document["runs"] if r["sample_id"] == "LR-014"]
+    (entry,) = [q for q in record["quantitation"] if q["substance"] == "Etizolam"]
+    return SimpleNamespace(root=root, results=out / "results.json", entry=entry)
+
+
+def _pm(value: float, u: float, unit: str) -> str:
+    places = max(1 - math.floor(math.log10(u)), 0)
+    return f"{value:.{places}f} ± {float(f'{u:.2g}'):.{places}f} {unit}"
+
+
+def test_the_amount_in_the_exhibit_and_its_coverage_factor(etizolam, tmp_path):
+    from scipy import stats
+
+    from gcms.report.adapters import from_results
+
+    entry = etizolam.entry
+    k = entry["coverage_factor"]
+    assert entry["status"] == "quantified" and entry["reportable"]
+    model = from_results(etizolam.results, "FL21-1010", draw_chromatograms=False)
+    (row,) = model.quantitation
+    # k is Student's t (95 %, two-sided) for the calibration's degrees of freedom: a
+    # quadratic through seven calibrators leaves four
+    assert k == pytest.approx(stats.t.ppf(0.975, 4), rel=1e-12)
+    assert (row.degrees_of_freedom, row.confidence_percent) == (4, 95.0)
+    amount = entry["amount_in_exhibit"]
+    assert row.per_unit == "mg per card piece"
+    assert row.per_unit_mg == pytest.approx(amount["per_unit_mg"])
+    assert row.per_unit_expanded_uncertainty_mg == pytest.approx(
+        amount["per_unit_uncertainty_mg"] * k)
+
+    pdf = tmp_path / "FL21-1010.pdf"
+    out = CliRunner().invoke(cli, ["report", str(etizolam.results), "--exhibit", "FL21-1010",
+                                   "-o", str(pdf)])
+    assert out.exit_code == 0, out.output
+    text = " ".join(pdftotext(pdf).split())
+    mass = _pm(amount["mass_mg"], amount["mass_uncertainty_mg"] * k, "mg")
+    solution = _pm(entry["concentration"], entry["expanded_uncertainty"], "µg/mL")
+    assert f"Etizolam: {mass} in the exhibit" in text
+    assert f"{mass} per card piece" in text
+    assert solution in text
+    assert (f"coverage factor k = {k:.2f}, Student's t for 4 degrees of freedom of the "
+            "calibration: a level of confidence of about 95 %") in text
+    assert f"{k:.5f}" not in text and "k = 2: about 95" not in text
+    # the calibrators and the check standard are runs the stated amount rests on
+    used = text.split("Runs the conclusion rests on")[1].split("Chain of custody")[0]
+    for sample in (*(f"LR-{n}" for n in CALIBRATORS), "LR-010"):
+        assert sample in used, sample
+    assert "calibrator of the quantitation" in used and "check standard of the quantitation" \
+        in used
