@@ -135,11 +135,19 @@ def _write(path: Path, data: bytes) -> None:
 @click.option("--library", type=click.Path(exists=True, dir_okay=False),
               help="The batch's library file: draws the library entry's spectrum.")
 @click.option("--report-id", help="The lab's report number [default: case-exhibit-digest].")
+@click.option("--not-reportable-ok", "not_reportable_ok", is_flag=True,
+              help="Make the report of an exhibit the batch withheld (instrument QA not "
+                   "passing) for review: marked NOT REPORTABLE on every page, never signed.")
 @_signing_options
 @_guarded
 def make(results, exhibit_id, output, fmt, languages, lab, translations, store_location,
-         case_id, library, report_id, sign_key, pkcs12, signer, meaning, user, passphrase_env):
-    """Make the report of one exhibit."""
+         case_id, library, report_id, not_reportable_ok, sign_key, pkcs12, signer, meaning,
+         user, passphrase_env):
+    """Make the report of one exhibit.
+
+    An exhibit the batch marked not reportable (its instrument QA was not passing) gets
+    no report (exit 1) unless --not-reportable-ok asks for a review copy.
+    """
     from gcms.report.adapters import from_results, from_store
     from gcms.report.jsonout import report_csv, report_json_bytes
     from gcms.report.lab import LabProfile, load_lab_profile
@@ -158,6 +166,15 @@ def make(results, exhibit_id, output, fmt, languages, lab, translations, store_l
 
         with CaseStore(store_location, create=False) as store:
             model = from_store(store, exhibit_id, case_id=case_id, **options)
+    if model.withheld:
+        if not not_reportable_ok:
+            error_line(f"exhibit {exhibit_id} is not reportable: the batch withheld its "
+                       f"results ({'; '.join(model.withheld)}); re-analyse it on an "
+                       "instrument that passes its QA, or give --not-reportable-ok for a "
+                       "review copy marked NOT REPORTABLE")
+            sys.exit(EXIT_FINDINGS)
+        if sign_key or pkcs12:
+            raise click.UsageError("a not-reportable exhibit's review copy is not signed")
     if fmt == "json":
         _write(output, report_json_bytes(model))
     elif fmt == "csv":
@@ -181,7 +198,8 @@ def make(results, exhibit_id, output, fmt, languages, lab, translations, store_l
     identified = ", ".join(model.conclusion.identified) or "none"
     click.echo(f"{output}: report {model.report_id}, case {model.case_id}, exhibit "
                f"{model.exhibit_id}; identified: {identified}"
-               + ("; signed" if fmt == "pdf" and (sign_key or pkcs12) else ""))
+               + ("; signed" if fmt == "pdf" and (sign_key or pkcs12) else "")
+               + ("; NOT REPORTABLE (review copy)" if model.withheld else ""))
 
 
 @report.command("sign")

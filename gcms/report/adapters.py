@@ -668,10 +668,11 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
                    if record_field(r, "acquired_at"))
     first = mine[0]
     qa = _meta(results, "qa")
-    for record in mine:  # the batch QA gate (gcms.qa.gate) refused to report this run
+    withheld = []  # the batch QA gate (gcms.qa.gate) refused to report these runs
+    for record in mine:
         if record.get("reportable") is False:
             why = (record.get("qa") or {}).get("reason") or "instrument QA not passing"
-            deviations.append(f"run {record.get('sample_id')}: not reportable: {why}")
+            withheld.append(f"run {record.get('sample_id')}: {why}")
     instrument = InstrumentStatus(
         instrument_id=_meta(results, "instrument").get("id") or record_field(first, "instrument"),
         model=_meta(results, "instrument").get("model"),
@@ -709,7 +710,8 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
         library_file_sha256=lib_file_sha or lib.file_sha256,
         library_file_hashed_for_report=lib_file_sha is None and lib.file_sha256 is not None,
         criteria_profile=criteria.get("name") or criteria.get("profile"),
-        criteria_sha256=criteria.get("sha256"), source=source, deviations=tuple(deviations))
+        criteria_sha256=criteria.get("sha256"), source=source, deviations=tuple(deviations),
+        withheld=tuple(withheld))
     if report_id is None:
         facts = {k: v for k, v in model.to_dict().items() if k not in ("report_id", "issued_at")}
         report_id = _report_id(case_id, exhibit_id, facts)

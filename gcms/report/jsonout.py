@@ -9,7 +9,8 @@ UTF-8 without escapes, so the same model gives the same bytes.
 CSV: one row per component verdict, the columns of :data:`CSV_COLUMNS`; criteria as
 ``name=value (limit) result`` joined by ``; ``. ``substance`` is what the component is
 reported as (empty when it is not identified); ``library_hit`` is its best library hit,
-whose scores ``match_factor`` and ``reverse_match_factor`` are.
+whose scores ``match_factor`` and ``reverse_match_factor`` are; ``reportable`` is "no"
+when the batch withheld the exhibit's results (the instrument-QA gate).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ CSV_COLUMNS = (
     "report_id", "case_id", "exhibit_id", "sample_id", "rt_min", "retention_index",
     "substance", "verdict", "library_hit", "match_factor", "reverse_match_factor", "delta_ri",
     "delta_rt_s", "criteria", "criteria_failed", "reference_run", "run_sha256",
-    "library", "library_sha256",
+    "library", "library_sha256", "reportable",
 )
 
 
@@ -96,5 +97,6 @@ def report_csv(model: ReportModel) -> str:
             "reference_run": f.reference_run or "",
             "run_sha256": by_sample.get(f.sample_id, ""),
             "library": model.library_name or "", "library_sha256": model.library_sha256 or "",
+            "reportable": "no" if model.withheld else "yes",
         })
     return out.getvalue()

@@ -512,6 +512,7 @@ class ReportModel(_Plain):
     chain_head: tuple[int, str] | None = None
     source: str | None = None
     deviations: tuple[str, ...] = ()
+    withheld: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("report_id", "case_id", "exhibit_id", "issued_at"):

@@ -63,6 +63,8 @@ class PdfSettings:
 #: Page furniture: the header band ends above this (mm from the top), the footer band
 #: starts this far from the bottom.
 _TOP_MM = 33.0
+#: Colour of the not-reportable marks (the batch's QA gate withheld the results).
+_WITHHELD_RGB = (180, 0, 0)
 _BOTTOM_MM = 20.0
 _MUTED = (105, 105, 105)
 #: Room a figure needs below itself (its caption) before the page's end, mm.
@@ -466,6 +468,13 @@ class _Report:
         pdf.set_draw_color(40, 40, 40)
         pdf.set_line_width(0.5)
         pdf.line(left, 29.0, right, 29.0)
+        if m.withheld:  # on every page: a page read alone must not pass for a conclusion
+            mark = self.words[0]("withheld_mark")
+            self.font(mark, bold=True, size=s.small_pt + 0.5)
+            pdf.set_text_color(*_WITHHELD_RGB)
+            pdf.set_xy(left, 29.6)
+            pdf.cell(right - left, 3.2, mark, align="C")
+            pdf.set_text_color(0, 0, 0)
         pdf.set_y(_TOP_MM)
 
     def _footer(self) -> None:
@@ -567,6 +576,11 @@ class _Report:
         self.heading("h_conclusion")
         for w in self.words:
             align = "R" if w.rtl else "L"
+            if m.withheld:
+                self.line(w("withheld_banner"), bold=True, align=align, color=_WITHHELD_RGB)
+                for reason in m.withheld:
+                    self.line(f"• {reason}", align=align, color=_WITHHELD_RGB)
+                self.pdf.ln(1)
             if c.identified:
                 self.line(w("identified", exhibit=m.exhibit_id,
                             substances=self.substances(c.identified, w)), bold=True,
