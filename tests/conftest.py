@@ -25,3 +25,36 @@ def shared_file(*parts: str) -> Path:
 def shared():
     """Callable fixture: ``shared("netcdf-gcms", "agilent-gcms.cdf")`` or skip."""
     return shared_file
+
+
+def etizolam_msp(path: Path) -> Path:
+    """An etizolam reference entry written to ``path`` (MSP) from the real sequence.
+
+    The apex scan of etizolam (m/z 342) in the 250 ug/mL standard of
+    ../shared/data/lrcfs-etizolam, read from the authors' msconvert MS1 text (not by the
+    project's readers, so a reader fault cannot make its own reference), peaks of at
+    least 1 % of the base peak, scaled to 999. Skips where the shared data is absent.
+    """
+    ms1 = shared_file("lrcfs-etizolam", "msconvert_ms1", "220223008.ms1")
+    scans, current = [], None
+    with open(ms1, encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0] == "S":
+                current = {"peaks": {}}
+                scans.append(current)
+            elif parts[0] == "I" and len(parts) > 2 and parts[1] == "RTime":
+                current["t"] = float(parts[2]) * 60
+            elif parts[0][0].isdigit() and current is not None and len(parts) >= 2:
+                mz = round(float(parts[0]))
+                current["peaks"][mz] = current["peaks"].get(mz, 0.0) + float(parts[1])
+    best = max((s for s in scans if 600 < s.get("t", 0) < 640),
+               key=lambda s: s["peaks"].get(342, 0))
+    top = max(best["peaks"].values())
+    peaks = sorted((m, 999 * v / top) for m, v in best["peaks"].items() if v >= 0.01 * top)
+    text = "\n".join(f"{m} {round(v)}" for m, v in peaks)
+    path.write_text("Name: Etizolam\nInChIKey: VMZUTJCNQWMAGF-UHFFFAOYSA-N\n"
+                    f"Num Peaks: {len(peaks)}\n{text}\n\n", encoding="utf-8")
+    return path

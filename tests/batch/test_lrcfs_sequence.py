@@ -9,7 +9,7 @@ run). The authors found etizolam in FL21/1010 (run 014, 34.5 ug/mL) and not in F
 from __future__ import annotations
 
 import pytest
-from conftest import shared_file
+from conftest import etizolam_msp, shared_file
 
 from gcms.batch import run_batch
 from gcms.library import build_library
@@ -18,36 +18,10 @@ from gcms.sequence import Injection, Sequence
 pytestmark = pytest.mark.shared
 
 
-def etizolam_msp(ms1, path):
-    scans, current = [], None
-    with open(ms1, encoding="utf-8") as handle:
-        lines = handle.readlines()
-    for line in lines:
-        parts = line.split()
-        if not parts:
-            continue
-        if parts[0] == "S":
-            current = {"peaks": {}}
-            scans.append(current)
-        elif parts[0] == "I" and len(parts) > 2 and parts[1] == "RTime":
-            current["t"] = float(parts[2]) * 60
-        elif parts[0][0].isdigit() and current is not None and len(parts) >= 2:
-            mz = round(float(parts[0]))
-            current["peaks"][mz] = current["peaks"].get(mz, 0.0) + float(parts[1])
-    best = max((s for s in scans if 600 < s.get("t", 0) < 640),
-               key=lambda s: s["peaks"].get(342, 0))
-    top = max(best["peaks"].values())
-    peaks = sorted((m, 999 * v / top) for m, v in best["peaks"].items() if v >= 0.01 * top)
-    lines = "\n".join(f"{m} {round(v)}" for m, v in peaks)
-    path.write_text(f"Name: Etizolam\nNum Peaks: {len(peaks)}\n{lines}\n\n", encoding="utf-8")
-    return path
-
-
 def test_etizolam_identified_in_the_positive_case_sample_only(tmp_path):
     raw = shared_file("lrcfs-etizolam", "raw")
-    ms1 = shared_file("lrcfs-etizolam", "msconvert_ms1", "220223008.ms1")
     massbank = shared_file("massbank-ei", "RIKEN")
-    msp = etizolam_msp(ms1, tmp_path / "etizolam.msp")
+    msp = etizolam_msp(tmp_path / "etizolam.msp")
     others = sorted(p for p in massbank.rglob("*.txt"))[:400]
     build_library([msp, *others], tmp_path / "lib.h5")
     rows = [("220223001.D", "blank", "LR-001", ()), ("220223005.D", "standard", "LR-005",

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from conftest import shared_file
+from conftest import etizolam_msp, shared_file
 from gcms_cli.main import cli
 
 from gcms.demo import demo_library_path
@@ -350,32 +350,6 @@ def test_identification_rule():
 
 
 # --------------------------------------------------------------------- the real sequence
-def _etizolam_msp(ms1, path):
-    """Etizolam reference: apex scan of the 250 ug/mL standard from the authors' msconvert text."""
-    scans, current = [], None
-    with open(ms1, encoding="utf-8") as handle:
-        for line in handle:
-            parts = line.split()
-            if not parts:
-                continue
-            if parts[0] == "S":
-                current = {"peaks": {}}
-                scans.append(current)
-            elif parts[0] == "I" and len(parts) > 2 and parts[1] == "RTime":
-                current["t"] = float(parts[2]) * 60
-            elif parts[0][0].isdigit() and current is not None and len(parts) >= 2:
-                mz = round(float(parts[0]))
-                current["peaks"][mz] = current["peaks"].get(mz, 0.0) + float(parts[1])
-    best = max((s for s in scans if 600 < s.get("t", 0) < 640),
-               key=lambda s: s["peaks"].get(342, 0))
-    top = max(best["peaks"].values())
-    peaks = sorted((m, 999 * v / top) for m, v in best["peaks"].items() if v >= 0.01 * top)
-    text = "\n".join(f"{m} {round(v)}" for m, v in peaks)
-    path.write_text("Name: Etizolam\nInChIKey: VMZUTJCNQWMAGF-UHFFFAOYSA-N\n"
-                    f"Num Peaks: {len(peaks)}\n{text}\n\n", encoding="utf-8")
-    return path
-
-
 REAL_METHOD = Path(__file__).resolve().parents[2] / "instruments" / "methods" / \
     "lrcfs-etizolam-is.toml"
 CALIBRATORS = {"002": 25, "003": 50, "004": 75, "005": 100, "006": 150, "007": 200, "008": 250}
@@ -384,13 +358,12 @@ CALIBRATORS = {"002": 25, "003": 50, "004": 75, "005": 100, "006": 150, "007": 2
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
     raw = shared_file("lrcfs-etizolam", "raw")
-    ms1 = shared_file("lrcfs-etizolam", "msconvert_ms1", "220223008.ms1")
     massbank = shared_file("massbank-ei", "RIKEN")
     from gcms.library import build_library
 
     root = tmp_path_factory.mktemp("lrcfs-batch")
     others = sorted(massbank.rglob("*.txt"))[:400]
-    build_library([_etizolam_msp(ms1, root / "etizolam.msp"), *others], root / "lib.h5")
+    build_library([etizolam_msp(root / "etizolam.msp"), *others], root / "lib.h5")
     rows = [[raw / "220223001.D", "blank", "LR-001", "C-1", "", "", "", "", "", "", "", ""]]
     rows += [[raw / f"220223{n}.D", "standard", f"LR-{n}", "C-1", "", "Etizolam", c, "ug/mL",
               "", "", "", ""] for n, c in CALIBRATORS.items()]

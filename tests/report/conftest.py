@@ -54,3 +54,25 @@ def rendered(tmp_path_factory, model):
         path.write_bytes(render_pdf(model, languages=languages))
         out[languages] = path
     return out
+
+
+#: The demo sequence up to its Captagon-like exhibit E1: (file, type, sample ID).
+DEMO_ROWS = (("01-ladder.cdf", "ladder", "LAD-01"), ("02-blank.cdf", "blank", "BLK-01"),
+             ("03-standard.cdf", "standard", "STD-01"), ("04-blank.cdf", "blank", "BLK-02"),
+             ("05-exhibit-E1.cdf", "sample", "E1-01"))
+DEMO_STANDARD = "Amphetamine;Methamphetamine;Caffeine;Theophylline"
+
+
+def demo_subsequence(folder, rows=DEMO_ROWS):
+    """Copy these demo runs into ``folder`` with their sequence CSV; returns the CSV."""
+    import shutil
+
+    from gcms.demo import demo_folder
+
+    lines = ["file,type,sample_id,case_id,exhibit_id,reference_substance"]
+    for file, kind, sample in rows:
+        shutil.copyfile(demo_folder() / file, folder / file)
+        lines.append(f"{file},{kind},{sample},DEMO-2024-017,{'E1' if kind == 'sample' else ''},"
+                     f"{DEMO_STANDARD if kind == 'standard' else ''}")
+    (folder / "sequence.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / "sequence.csv"

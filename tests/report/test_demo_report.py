@@ -8,7 +8,6 @@ and ``--analyst``; the reports are made from its ``results.json`` and from the s
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,12 +17,9 @@ from gcms_cli.main import cli
 
 from gcms.demo import demo_folder, demo_library_path
 
-from .conftest import page_count, pdftotext
+from .conftest import DEMO_ROWS, demo_subsequence, page_count, pdftotext
 
-ROWS = [("01-ladder.cdf", "ladder", "LAD-01"), ("02-blank.cdf", "blank", "BLK-01"),
-        ("03-standard.cdf", "standard", "STD-01"), ("04-blank.cdf", "blank", "BLK-02"),
-        ("05-exhibit-E1.cdf", "sample", "E1-01"), ("06-blank.cdf", "blank", "BLK-03")]
-STANDARD = "Amphetamine;Methamphetamine;Caffeine;Theophylline"
+ROWS = (*DEMO_ROWS, ("06-blank.cdf", "blank", "BLK-03"))
 LAB = demo_folder() / "lab.toml"
 
 
@@ -33,14 +29,8 @@ def demo(tmp_path_factory):
     from gcms.custody.batch import ProcessedBy, RecordInStore
 
     folder = tmp_path_factory.mktemp("demo-report")
-    lines = ["file,type,sample_id,case_id,exhibit_id,reference_substance"]
-    for file, kind, sample in ROWS:
-        shutil.copyfile(demo_folder() / file, folder / file)
-        lines.append(f"{file},{kind},{sample},DEMO-2024-017,{'E1' if kind == 'sample' else ''},"
-                     f"{STANDARD if kind == 'standard' else ''}")
-    (folder / "sequence.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     store = folder / "store"
-    result = run_batch(folder / "sequence.csv", out_dir=folder / "out", workers=1,
+    result = run_batch(demo_subsequence(folder, ROWS), out_dir=folder / "out", workers=1,
                        steps=[ProcessedBy("jdoe"), RecordInStore(str(store), "DEMO-1", "jdoe")])
     assert result.ok and not result.step_failures, (result.failed, result.step_failures)
     results = folder / "out" / "results.json"

@@ -1,6 +1,6 @@
 """An exhibit the batch withheld (failing instrument QA) gets no report a court could take.
 
-Part of the demo sequence (ladder, blank, standard, blank, E1) is processed with the
+The demo sequence up to E1 (ladder, blank, standard, blank, E1) is processed with the
 demo instrument's QA gate after its failing morning tune (an air leak) was recorded, so
 the gate marks E1 not reportable. ``gcms report`` then refuses, unless a review copy is
 asked for: that copy says NOT REPORTABLE on every page and is never signed.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from types import SimpleNamespace
 
 import pytest
@@ -20,12 +19,7 @@ from gcms_cli.main import cli
 
 from gcms.demo import demo_folder
 
-from .conftest import page_count, pdftotext
-
-ROWS = [("01-ladder.cdf", "ladder", "LAD-01"), ("02-blank.cdf", "blank", "BLK-01"),
-        ("03-standard.cdf", "standard", "STD-01"), ("04-blank.cdf", "blank", "BLK-02"),
-        ("05-exhibit-E1.cdf", "sample", "E1-01")]
-STANDARD = "Amphetamine;Methamphetamine;Caffeine;Theophylline"
+from .conftest import demo_subsequence, page_count, pdftotext
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +28,11 @@ def withheld(tmp_path_factory):
     from gcms.qa import evaluate_tune, load_profile, open_history, qa_batch_steps
 
     folder = tmp_path_factory.mktemp("withheld")
-    lines = ["file,type,sample_id,case_id,exhibit_id,reference_substance"]
-    for file, kind, sample in ROWS:
-        shutil.copyfile(demo_folder() / file, folder / file)
-        lines.append(f"{file},{kind},{sample},DEMO-2024-017,{'E1' if kind == 'sample' else ''},"
-                     f"{STANDARD if kind == 'standard' else ''}")
-    (folder / "sequence.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     profile = load_profile("demo-quadrupole")
     with open_history(folder / "history") as history:
         for tune in ("tune-pass.cdf", "tune-fail.cdf"):  # the failing one is the latest
             history.record(evaluate_tune(demo_folder() / tune, profile=profile))
-    result = run_batch(folder / "sequence.csv", out_dir=folder / "out", workers=1,
+    result = run_batch(demo_subsequence(folder), out_dir=folder / "out", workers=1,
                        steps=qa_batch_steps(profile, history_dir=folder / "history"))
     assert result.exit_code == 1 and not result.failed
     return SimpleNamespace(folder=folder, results=folder / "out" / "results.json")
