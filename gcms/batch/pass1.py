@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -95,6 +95,43 @@ class RunAnalysis:
         # Sent from batch workers as plain data, rebuilt (and checked) on arrival: the
         # same path as a record read back from the cache.
         return (_from_dict, (self.to_dict(),))
+
+    def relocated(self, path: str) -> RunAnalysis:
+        """The same analysis of the same bytes, found now at ``path``.
+
+        A record reused from the cache names the file where it was first processed; when
+        the runs have since been moved or copied (same digest, other place), the record
+        must name where they are now: the run, the data file decoded inside it, and the
+        ladder's source.
+        """
+        if path == self.file:
+            return self
+        old = Path(self.file)
+
+        def moved(value: Any) -> Any:
+            if not isinstance(value, str) or not value:
+                return value
+            try:
+                inside = Path(value).relative_to(old)
+            except ValueError:  # not at or below the run's old path: left as recorded
+                return value
+            return path if inside == Path() else str(Path(path) / inside)
+
+        def with_source(mapping: Mapping[str, Any]) -> dict[str, Any]:
+            source = mapping.get("source")
+            if not isinstance(source, Mapping):
+                return dict(mapping)
+            return {**mapping, "source": {**source, "path": moved(source.get("path"))}}
+
+        run = {**self.run, "data_file": moved(self.run.get("data_file"))}
+        ladder = with_source(self.ladder) if self.ladder is not None else None
+        calibration = self.calibration
+        if calibration is not None and calibration.source:
+            calibration = replace(calibration, source=with_source(
+                {"source": calibration.source})["source"])
+        return replace(self, file=path, run=run, ladder=ladder, calibration=calibration,
+                       deconvolution=replace(self.deconvolution,
+                                             source_path=moved(self.deconvolution.source_path)))
 
     @property
     def components(self) -> tuple[Component, ...]:

@@ -398,7 +398,7 @@ def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
             hit = load_cached(cache_dir, key, input_sha256=digest,
                               library_sha256=library.content_sha256)
             if hit is not None:
-                analyses[injection.position] = hit
+                analyses[injection.position] = hit.relocated(path)
                 cached.add(injection.position)
                 report(injection.position, path, "cached")
                 continue

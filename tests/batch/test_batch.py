@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from batch_sim import (
@@ -159,6 +160,45 @@ def test_resume_does_not_redo_finished_runs(tmp_path, monkeypatch):
     fourth = run_batch(sequence, out_dir=out, workers=1, settings=BatchSettings(top=3))
     assert fourth.processed == 5
     assert run_batch(sequence, out_dir=out, workers=1, resume=False).processed == 5
+
+
+def test_runs_moved_after_processing_are_reused_under_their_new_place(tmp_path, monkeypatch):
+    first_place = tmp_path / "received"
+    first_place.mkdir()
+    out = tmp_path / "out"
+    first = run_batch(standard_sequence(first_place), out_dir=out, workers=1)
+    moved = shutil.copytree(first_place, tmp_path / "archive" / "case-7")
+    shutil.rmtree(first_place)
+
+    import gcms.batch.pipeline as pipeline
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "analyse_run", lambda *a, **k: pytest.fail("processed again"))
+        second = run_batch(moved / "sequence.csv", out_dir=out, workers=1)
+    assert second.cached == 5
+    text = (out / "results.json").read_text(encoding="utf-8")
+    assert str(first_place) not in text  # nothing names where the runs no longer are
+    for before, after in zip(first.records, second.records, strict=True):
+        assert after["file"] == str(moved / Path(before["file"]).name)
+        assert after["run"]["data_file"] == after["file"]
+        assert after["run"]["sha256"] == before["run"]["sha256"]
+        assert after["findings"] == before["findings"]
+
+
+def test_a_relocated_folder_run_names_its_data_file_inside_the_new_folder(tmp_path):
+    from dataclasses import replace
+
+    from gcms.batch.pass1 import RunAnalysis
+
+    run_batch(standard_sequence(tmp_path), out_dir=tmp_path / "out", workers=1)
+    analysis = RunAnalysis.from_dict(json.loads(next(
+        (tmp_path / "out" / "cache" / "pass1").glob("*.json")).read_text()))
+    folder = replace(analysis, file="/old/R1.D", run={**analysis.run,
+                                                     "data_file": "/old/R1.D/AcqData/MSScan.bin"})
+    moved = folder.relocated("/new/R1.D")
+    assert moved.run["data_file"] == "/new/R1.D/AcqData/MSScan.bin"
+    assert moved.file == "/new/R1.D" and moved.hits == folder.hits
+    assert folder.relocated("/old/R1.D") is folder
 
 
 def test_parallel_workers_give_the_serial_result(clean, tmp_path):
