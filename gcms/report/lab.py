@@ -12,9 +12,11 @@
     contact = "+00 000 0000"
     logo = "logo.png"                             # relative to this file
 
-    [laboratory.ar]                               # the name and address in Arabic
+    [laboratory.ar]                               # the laboratory in Arabic
     name = "مختبر الكيمياء الجنائية"
     address = ["١ طريق العلوم"]
+    accreditation = "ISO/IEC 17025:2017، شهادة اعتماد رقم T-0001"   # optional
+    location = "قسم كيمياء المخدرات، الغرفة 2.14"                     # optional
 
     [report]
     translations = "translations"                 # folder of the lab's own wording
@@ -103,13 +105,15 @@ def load_lab_profile(path: str | os.PathLike) -> LabProfile:
         logo = str(logo_path.resolve())
     localized = []
     for language, table in sorted(languages.items()):
-        extra = set(table) - {"name", "address"}
+        extra = set(table) - {"name", "address", "accreditation", "location"}
         if extra:
             raise ProfileError(f"{path}: unknown key(s) in [laboratory.{language}]: "
                                f"{', '.join(sorted(extra))}")
         where = f"{path}: laboratory.{language}"
+        optional = tuple(_text(table[key], f"{where}.{key}") if key in table else None
+                         for key in ("accreditation", "location"))
         localized.append((language, _text(table.get("name"), f"{where}.name"),
-                          _lines(table.get("address", []), f"{where}.address")))
+                          _lines(table.get("address", []), f"{where}.address"), *optional))
     laboratory = Laboratory(
         name=_text(lab.get("name"), f"{path}: laboratory.name"),
         address=_lines(lab.get("address", []), f"{path}: laboratory.address"),

@@ -115,15 +115,28 @@ class Laboratory(_Plain):
     location: str | None = None
     contact: str | None = None
     logo: str | None = None
-    #: the name and address in other languages: ``(language, name, address lines)``
-    localized: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    #: the laboratory in other languages: ``(language, name, address lines)``, then
+    #: optionally the accreditation and the place of testing (None: as in the main text)
+    localized: tuple[tuple, ...] = ()
+
+    def _localized(self, language: str) -> tuple:
+        for entry in self.localized:
+            if entry[0] == language:
+                return (*entry, None, None)[:5]
+        return (language, None, (), None, None)
 
     def name_in(self, language: str) -> tuple[str, tuple[str, ...]]:
         """Name and address in ``language`` where the profile gives them, else as is."""
-        for lang, name, address in self.localized:
-            if lang == language:
-                return name, address or self.address
-        return self.name, self.address
+        _, name, address, _, _ = self._localized(language)
+        return name or self.name, tuple(address) or self.address
+
+    def accreditation_in(self, language: str) -> str | None:
+        """The accreditation statement in ``language`` where given, else as is."""
+        return self._localized(language)[3] or self.accreditation
+
+    def location_in(self, language: str) -> str | None:
+        """The place of testing in ``language`` where given, else as is."""
+        return self._localized(language)[4] or self.location
 
 
 @dataclass(frozen=True, slots=True)

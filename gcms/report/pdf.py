@@ -447,7 +447,8 @@ class _Report:
         self.font(name, bold=True, size=s.heading_pt)
         pdf.cell(text_w, 5.0, name, align=self.align)
         pdf.set_xy(text_x, pdf.get_y() + 5.5)
-        info = " · ".join([*address, *([lab.accreditation] if lab.accreditation else [])])
+        accreditation = lab.accreditation_in(self.words[0].language)
+        info = " · ".join([*address, *([accreditation] if accreditation else [])])
         self.font(info, size=s.small_pt)
         pdf.multi_cell(text_w, 3.6, info or " ", align=self.align)
         pdf.set_y(max(pdf.get_y(), 23.0))
@@ -540,7 +541,7 @@ class _Report:
             ("report_id", m.report_id), ("case", m.case_id), ("exhibit", m.exhibit_id),
             ("customer", customer), ("date_received", _when(m.item.received_at)),
             ("dates_analysed", analysed), ("date_issued", _when(m.issued_at)),
-            ("location", m.laboratory.location or "—"),
+            ("location", m.laboratory.location_in(self.words[0].language) or "—"),
             ("analyst", _people(m.analysts)),
             ("reviewer", _people(m.reviewers)),
             ("processed_by", _people(m.processed_by)),

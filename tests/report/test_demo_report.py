@@ -143,6 +143,9 @@ def test_the_arabic_report(demo, tmp_path):
     assert out.exit_code == 0, out.output
     text = pdftotext(pdf)
     assert text.count("مختبر تجريبي للعرض — غير معتمد") == page_count(pdf)
+    # the lab's own Arabic wording of its accreditation and place of testing
+    assert text.count("غير معتمد — ملف عرض تجريبي") == page_count(pdf)
+    assert "بيانات عرض محاكاة" in text and "NOT ACCREDITED" not in text
     for words in ("زمن الاحتباس مقارنة بالمادة المرجعية", "لا تطابق في المكتبة",
                   "الحقن التي تستند إليها النتيجة", "الفراغ السابق للحرز (الترحيل)",
                   "أمفيتامين", "كافيين", "ثيوفيلين"):
