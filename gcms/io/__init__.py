@@ -118,6 +118,10 @@ def sniff(path: str | os.PathLike) -> str:
     for fmt in _available():
         if _module(fmt).sniff(path, head):
             return fmt.name
+    if path.is_dir():  # a folder: say what a run folder should hold
+        kind = "Agilent .D folder" if path.suffix.lower() == ".d" else "folder"
+        raise FormatError(f"{path}: {kind} with no run gcms reads (looked for data.ms, "
+                          "MSD1.MS, AcqData/MSScan.bin and detector .ch files)")
     raise FormatError(f"{path}: not a format gcms reads (no reader recognises its content)")
 
 

@@ -742,6 +742,10 @@ def test_garbage_folder_is_refused(tmp_path):
     with pytest.raises(FormatError, match="empty.D: no ChemStation data file"):
         agilent.read(folder)
     assert not agilent.sniff(folder, b"")
+    # read by content, the folder is named for what a run folder should hold
+    with pytest.raises(FormatError, match=r"empty.D: Agilent .D folder with no run gcms "
+                                          r"reads \(looked for data.ms, MSD1.MS"):
+        gcms.io.read(folder)
 
 
 @pytest.mark.shared
