@@ -112,18 +112,28 @@ def head_to_tail_figure(sample: SpectrumTrace, references: list[SpectrumTrace], 
     low = min((float(m.min()) for m in every if m.size), default=0.0)
     high = max((float(m.max()) for m in every if m.size), default=100.0)
     colours = ("#1f4e9a", "#1d7a3a", "#8a3b12")
+    x0, x1 = max(low - 5.0, 0.0), high + 10.0
+
+    def corner(mz: np.ndarray, rel: np.ndarray) -> tuple[float, str]:
+        # the label goes to the side whose first third holds no tall peak, so that it
+        # never hides an ion (a base peak at low m/z is common: m/z 44, 58, 91)
+        left = (mz - x0) < 0.3 * (x1 - x0)
+        return (0.99, "right") if bool(np.any(rel[left] > 55.0)) else (0.01, "left")
+
     for k, axes in enumerate(axes_list):
         _stems(axes, s_mz, s_rel, sign=1.0, color="black")
-        axes.text(0.01, 0.95, sample.label, transform=axes.transAxes, fontsize=6.5,
-                  va="top", ha="left")
+        x, ha = corner(s_mz, s_rel)
+        axes.text(x, 0.95, sample.label, transform=axes.transAxes, fontsize=6.5,
+                  va="top", ha=ha)
         if k < len(references):
             r_mz, r_rel = _relative(references[k])
             colour = colours[k % len(colours)]
             _stems(axes, r_mz, r_rel, sign=-1.0, color=colour)
-            axes.text(0.01, 0.05, references[k].label, transform=axes.transAxes,
-                      fontsize=6.5, va="bottom", ha="left", color=colour)
+            x, ha = corner(r_mz, r_rel)
+            axes.text(x, 0.05, references[k].label, transform=axes.transAxes,
+                      fontsize=6.5, va="bottom", ha=ha, color=colour)
         axes.axhline(0, color="0.3", linewidth=0.5)
-        axes.set_xlim(max(low - 5.0, 0.0), high + 10.0)
+        axes.set_xlim(x0, x1)
         axes.set_ylim(-118, 118)
         axes.set_yticks([-100, -50, 0, 50, 100], ["100", "50", "0", "50", "100"])
         axes.set_ylabel("%", fontsize=7)

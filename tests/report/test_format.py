@@ -77,3 +77,20 @@ def test_criterion_limits_carry_their_unit_after_one_space(limit, unit, written)
     from gcms.report.adapters import _limit
 
     assert _limit(limit, unit) == written
+
+
+@pytest.mark.parametrize("base_mz, side", [(44.0, "right"), (180.0, "left")])
+def test_spectrum_labels_never_sit_on_a_tall_peak(base_mz, side):
+    import numpy as np
+
+    from gcms.report.charts import head_to_tail_figure
+    from gcms.report.model import SpectrumTrace
+
+    mz = np.array([40.0, base_mz, 91.0, 200.0])
+    spectrum = SpectrumTrace("E1-01 at 3.20 min", mz, np.array([5.0, 100.0, 25.0, 3.0]))
+    library = SpectrumTrace("library: X", mz, np.array([4.0, 100.0, 30.0, 2.0]))
+    figure = head_to_tail_figure(spectrum, [library])
+    (axes,) = figure.axes
+    labels = {t.get_text(): t for t in axes.texts}
+    for text in ("E1-01 at 3.20 min", "library: X"):
+        assert labels[text].get_horizontalalignment() == side
