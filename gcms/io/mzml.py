@@ -1,12 +1,12 @@
 """mzML (plain, gzip-compressed or indexed): the MS1 scans of a GC-MS run.
 
-Spectra are decoded by pyteomics (base64, zlib, 32/64-bit floats; MS-Numpress where
-pyteomics has it); this module keeps the MS1 spectra, converts ``scan start time`` to
-seconds from the unit the file states (minutes, seconds or milliseconds; a time without
-unit is refused rather than guessed), and builds the run's CSR arrays by collecting each
-scan's arrays and concatenating them once. The header up to ``<spectrumList>`` is read
-with lxml for the metadata: run id and ``startTimeStamp``, sample, instrument model and
-serial number, ionization source, source file and converting software.
+Spectra are parsed by pyteomics (base64, zlib, 32/64-bit floats); this module keeps the
+MS1 spectra, converts ``scan start time`` to seconds from the unit the file states
+(minutes, seconds or milliseconds; a time without unit is refused rather than guessed),
+and builds the run's CSR arrays by collecting each scan's arrays and concatenating them
+once. The header up to ``<spectrumList>`` is read with lxml for the metadata: run id and
+``startTimeStamp``, sample, instrument model and serial number, ionization source, source
+file and converting software.
 
 A file whose MS1 spectra are all profile (``profile spectrum``, MS:1000128) gives a run
 with ``acquisition == "profile"``; ``SIM spectrum`` (MS:1001583) gives ``"sim"``;
@@ -14,12 +14,24 @@ otherwise ``"scan"``. The file's own ``total ion current`` per scan is kept as t
 where every MS1 scan states one (for profile data it is the instrument's figure, not the
 sum of the profile points). A file without MS1 spectra is refused, naming what it holds.
 
+Binary arrays compressed with MS-Numpress (msconvert ``--numpressLinear``,
+``--numpressPic``, ``--numpressSlof``, with or without ``--zlib``: MS:1002312-MS:1002314,
+MS:1002746-MS:1002748) are decoded by :mod:`gcms.io._numpress`, always, whether or not
+the optional ``pynumpress`` extension is installed (one code path; pynumpress aborts the
+process on damaged data). The compression of each array is read from its cvParams by
+accession (name as fallback), including the older msconvert form that states a Numpress
+term beside ``zlib compression`` or ``no compression``. A compression gcms does not
+decode (zstd, mantissa truncation, coordinate grids, or any other ``... compression``
+term) is refused, never read as raw floats. Numpress is lossy by design: the values are
+those the converter stored (``docs/ms-numpress.md`` gives each codec's precision).
+
 mzMLb (HDF5) is not read: it is rare in GC-MS practice and its container would need
 h5py plus the mzMLb filters.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import os
@@ -42,6 +54,39 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _MZML_TAGS = (b"<mzML", b"<indexedmzML")
 _TIME_UNITS = {"minute": 60.0, "second": 1.0, "millisecond": 1e-3,
                "UO:0000031": 60.0, "UO:0000010": 1.0, "UO:0000028": 1e-3}
+
+#: Binary data compression terms gcms decodes (PSI-MS children of MS:1000572), by
+#: accession: (PSI-MS name, MS-Numpress codec or None, zlib-compressed).
+_COMPRESSIONS = {
+    "MS:1000576": ("no compression", None, False),
+    "MS:1000574": ("zlib compression", None, True),
+    "MS:1002312": ("MS-Numpress linear prediction compression", "linear", False),
+    "MS:1002313": ("MS-Numpress positive integer compression", "pic", False),
+    "MS:1002314": ("MS-Numpress short logged float compression", "slof", False),
+    "MS:1002746": ("MS-Numpress linear prediction compression followed by zlib compression",
+                   "linear", True),
+    "MS:1002747": ("MS-Numpress positive integer compression followed by zlib compression",
+                   "pic", True),
+    "MS:1002748": ("MS-Numpress short logged float compression followed by zlib compression",
+                   "slof", True),
+}
+#: Compression terms gcms does not decode: refused, never read as raw floats.
+_UNDECODED_COMPRESSIONS = {
+    "MS:1003088": "truncation and zlib compression",
+    "MS:1003089": "truncation, delta prediction and zlib compression",
+    "MS:1003090": "truncation, linear prediction and zlib compression",
+    "MS:1003780": "zstd compression",
+    "MS:1003781": "byte-shuffled zstd compression",
+    "MS:1003782": "dictionary-encoded zstd compression",
+    "MS:1003783": "MS-Numpress linear prediction compression followed by zstd compression",
+    "MS:1003784": "MS-Numpress positive integer compression followed by zstd compression",
+    "MS:1003785": "MS-Numpress short logged float compression followed by zstd compression",
+    "MS:1003826": "coordinate grid encoding",
+}
+_COMPRESSION_BY_NAME = {name.lower(): accession for accession, (name, _, _)
+                        in _COMPRESSIONS.items()}
+_COMPRESSION_BY_NAME.update((name.lower(), accession) for accession, name
+                            in _UNDECODED_COMPRESSIONS.items())
 
 
 def sniff(path: str | os.PathLike, head: bytes) -> bool:
@@ -180,16 +225,110 @@ def _instrument(info: dict[str, Any], params: list[tuple[str, str]]) -> None:
             info["instrument"].append(name)
 
 
+def _compression_term(key: Any) -> str | None:
+    """The accession of the compression term ``key`` names (a pyteomics cvParam key)."""
+    accession = getattr(key, "accession", None)
+    if accession in _COMPRESSIONS or accession in _UNDECODED_COMPRESSIONS:
+        return accession
+    if not isinstance(key, str):
+        return None
+    name = key.lower()
+    if name in _COMPRESSION_BY_NAME:
+        return _COMPRESSION_BY_NAME[name]
+    return "unknown" if "compression" in name else None
+
+
+def _array_compression(info: dict) -> str:
+    """The compression of one ``binaryDataArray``, as the PSI-MS name of a decodable term.
+
+    Reads the array's cvParams (pyteomics' ``info``; the terms found are removed from it).
+    Besides one term, the older msconvert form is understood: a Numpress term beside
+    ``zlib compression`` (then the bytes are Numpress followed by zlib) or beside
+    ``no compression``. No term at all is no compression, as pyteomics reads it.
+
+    Raises
+    ------
+    ValueError
+        A compression gcms does not decode, or terms that contradict each other.
+    """
+    found: list[tuple[Any, str]] = []
+    for key in list(info):
+        accession = _compression_term(key)
+        if accession is not None:
+            found.append((key, accession))
+            del info[key]
+    names = info.get("name")  # where pyteomics put valueless params under "name"
+    if isinstance(names, str) and _compression_term(names) is not None:
+        found.append((names, _compression_term(names)))
+        del info["name"]
+    elif isinstance(names, list):
+        for name in list(names):
+            accession = _compression_term(name)
+            if accession is not None:
+                found.append((name, accession))
+                names.remove(name)
+    for key, accession in found:
+        if accession == "unknown":
+            raise ValueError(f"binary data compression {str(key)!r} is not one gcms knows")
+        if accession in _UNDECODED_COMPRESSIONS:
+            raise ValueError(f"binary data compression {_UNDECODED_COMPRESSIONS[accession]!r} "
+                             f"({accession}) is not one gcms decodes; convert the file "
+                             "again with zlib or MS-Numpress compression")
+    terms = {_COMPRESSIONS[accession] for _, accession in found}
+    codecs = {codec for _, codec, _ in terms if codec}
+    with_zlib = any(zlib_first for _, _, zlib_first in terms)
+    stated = ", ".join(sorted(name for name, _, _ in terms))
+    if len(codecs) > 1 or (with_zlib and "no compression" in stated):
+        raise ValueError(f"binary data array states contradictory compressions: {stated}")
+    codec = next(iter(codecs), None)
+    if codec is None:
+        return "zlib compression" if with_zlib else "no compression"
+    return next(name for name, term_codec, term_zlib in _COMPRESSIONS.values()
+                if term_codec == codec and term_zlib == with_zlib)
+
+
+def _numpress_decoder(codec: str, zlib_first: bool):
+    """A pyteomics decompressor: bytes after base64 -> float64 values (Numpress, lazily)."""
+    def decode(data: bytes) -> np.ndarray:
+        from gcms.io import _numpress
+
+        if zlib_first:
+            data = zlib.decompress(data)
+        return getattr(_numpress, f"decode_{codec}")(data)
+    return decode
+
+
+@functools.cache
+def _reader_class():
+    """The pyteomics MzML reader with gcms' compression handling (built on first use).
+
+    Its own ``compression_type_map`` (pyteomics' module-wide map is left alone, and so
+    is whatever pynumpress would add to it) and its own reading of the compression terms.
+    """
+    from pyteomics import mzml
+
+    decoders = {"no compression": lambda data: data, "zlib compression": zlib.decompress}
+    decoders.update((name, _numpress_decoder(codec, zlib_first))
+                    for name, codec, zlib_first in _COMPRESSIONS.values() if codec)
+
+    class GcmsMzML(mzml.MzML):
+        compression_type_map = decoders
+
+        def _determine_compression(self, info):
+            return _array_compression(info)
+
+    return GcmsMzML
+
+
 def _spectra(stream, path: Path):
     from lxml import etree
-    from pyteomics import mzml
     from pyteomics.auxiliary import PyteomicsError
 
     # What pyteomics, lxml, base64, zlib and numpy raise on damaged bytes.
     damage = (PyteomicsError, etree.XMLSyntaxError, ValueError, zlib.error, OSError,
               EOFError, KeyError, IndexError, TypeError, AttributeError)
     try:
-        with mzml.MzML(stream, use_index=False, read_schema=False, decode_binary=True,
+        with _reader_class()(stream, use_index=False, read_schema=False, decode_binary=True,
                        huge_tree=True) as reader:
             yield from reader
     except FormatError:
