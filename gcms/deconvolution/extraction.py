@@ -97,7 +97,31 @@ def _unimodal(profiles: np.ndarray) -> np.ndarray:
 
 def _nnls(ptp: np.ndarray, ptx: np.ndarray, max_iter: int = 100,
           start: np.ndarray | None = None) -> np.ndarray:
-    """Exact non-negative least squares for every (region, ion) at once.
+    """Exact non-negative least squares for every (region, ion) column at once.
+
+    The compiled active-set solver of :mod:`gcms.deconvolution._nnls` (Lawson–Hanson on
+    the Gram matrix, warm-started from ``start`` when given); a column it does not
+    solve within ``max(max_iter, 3 K)`` additions (none in practice: it is a safeguard)
+    is solved by :func:`_nnls_pivoting`. Both find the unique solution of the same
+    ridge-regularised problem. ``ptp`` (R, K, K), ``ptx`` (R, K, m) -> (R, K, m).
+    """
+    from gcms.deconvolution._nnls import nnls_gram
+
+    ptp = np.ascontiguousarray(ptp, dtype=np.float64)
+    ptx = np.ascontiguousarray(ptx, dtype=np.float64)
+    warm = start is not None
+    seed = np.ascontiguousarray(start, dtype=np.float64) if warm else ptx
+    x, failed = nnls_gram(ptp, ptx, seed, warm, max(max_iter, 3 * ptp.shape[1]))
+    for r in np.flatnonzero(failed.any(axis=1)):
+        ions = np.flatnonzero(failed[r])
+        x[r][:, ions] = _nnls_pivoting(ptp[r : r + 1], ptx[r : r + 1][:, :, ions], max_iter,
+                                       None if start is None else seed[r : r + 1][:, :, ions])[0]
+    return x
+
+
+def _nnls_pivoting(ptp: np.ndarray, ptx: np.ndarray, max_iter: int = 100,
+                   start: np.ndarray | None = None) -> np.ndarray:
+    """Exact non-negative least squares for every (region, ion) at once, in numpy.
 
     Block principal pivoting (Kim & Park, SIAM J. Sci. Comput. 33 (2011) 3261): with
     ``G = PᵀP`` and ``b = Pᵀx`` per column, keep a passive set ``F``, solve
