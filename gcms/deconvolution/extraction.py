@@ -99,13 +99,13 @@ def _nnls(ptp: np.ndarray, ptx: np.ndarray, max_iter: int = 100,
           start: np.ndarray | None = None) -> np.ndarray:
     """Exact non-negative least squares for every (region, ion) column at once.
 
-    The compiled active-set solver of :mod:`gcms.deconvolution._nnls` (Lawson–Hanson on
+    The compiled active-set solver of :mod:`gcms.deconvolution._kernels` (Lawson–Hanson on
     the Gram matrix, warm-started from ``start`` when given); a column it does not
     solve within ``max(max_iter, 3 K)`` additions (none in practice: it is a safeguard)
     is solved by :func:`_nnls_pivoting`. Both find the unique solution of the same
     ridge-regularised problem. ``ptp`` (R, K, K), ``ptx`` (R, K, m) -> (R, K, m).
     """
-    from gcms.deconvolution._nnls import nnls_gram
+    from gcms.deconvolution._kernels import nnls_gram
 
     ptp = np.ascontiguousarray(ptp, dtype=np.float64)
     ptx = np.ascontiguousarray(ptx, dtype=np.float64)
@@ -206,15 +206,11 @@ def _hals_sweeps(ptp: np.ndarray, ptx: np.ndarray, amplitude: np.ndarray, sweeps
     one component's amplitudes at a time exactly, ``A_k ← max(0, A_k + (b_k − G_k A) /
     G_kk)``. Warm-started from the previous amplitudes, a few sweeps follow the small
     change of the profiles during refinement; the final amplitudes are :func:`_nnls`'s.
+    Compiled: :func:`gcms.deconvolution._kernels.hals_amplitudes`.
     """
-    diag = np.diagonal(ptp, axis1=1, axis2=2)
-    active = diag > 0
-    safe = np.where(active, diag, 1.0)
-    for _ in range(sweeps):
-        for k in range(ptp.shape[1]):
-            grad = ptx[:, k, :] - (ptp[:, k : k + 1, :] @ amplitude)[:, 0, :]
-            updated = np.maximum(amplitude[:, k, :] + grad / safe[:, k, None], 0.0)
-            amplitude[:, k, :] = np.where(active[:, k, None], updated, 0.0)
+    from gcms.deconvolution._kernels import hals_amplitudes
+
+    hals_amplitudes(np.ascontiguousarray(ptp), np.ascontiguousarray(ptx), amplitude, sweeps)
 
 
 def _fit_bucket(x: np.ndarray, profiles: np.ndarray, window: np.ndarray,
@@ -230,6 +226,8 @@ def _fit_bucket(x: np.ndarray, profiles: np.ndarray, window: np.ndarray,
     """
     from scipy.ndimage import gaussian_filter1d
 
+    from gcms.deconvolution._kernels import hals_profiles
+
     ptp = _gram(profiles, profiles)
     ptx = _gram(profiles, x)
     amplitude = _nnls(ptp, ptx)
@@ -242,12 +240,7 @@ def _fit_bucket(x: np.ndarray, profiles: np.ndarray, window: np.ndarray,
             used_t = np.ascontiguousarray(used.transpose(0, 2, 1))
             xat = x @ used_t
             aat = used @ used_t
-            for k in range(n_components):
-                norm = aat[:, k, k]
-                grad = xat[:, :, k] - (profiles @ aat[:, :, k : k + 1])[:, :, 0]
-                step = grad / np.where(norm > 0, norm, 1.0)[:, None]
-                updated = np.maximum(profiles[:, :, k] + step, 0.0) * window[:, :, k]
-                profiles[:, :, k] = np.where((norm > 0)[:, None], updated, profiles[:, :, k])
+            hals_profiles(profiles, xat, aat, window, n_components)
             shaped = profiles[:, :, :n_components]
             if smooth_sigma >= 0.3:  # all profiles at once, after the sweep
                 shaped = gaussian_filter1d(shaped, smooth_sigma, axis=1, mode="constant") \
@@ -346,7 +339,12 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
         observed = x[local[:, None, None], steps, top[:, None, :]]
         weights = fitted_a[local[:, None, None], np.arange(count + 1)[None, :, None],
                            top[:, None, :]]
-        model_fit = np.einsum("clk,ckj->clj", fitted_p[local], weights)
+        # One product per region for all its candidates' main ions (their weights side
+        # by side), rather than a copy of the region's profiles per candidate.
+        stacked = np.zeros((n_stack, count + 1, count, SHAPE_IONS))
+        stacked[local, :, slot[cands]] = weights
+        model_fit = (fitted_p @ stacked.reshape(n_stack, count + 1, -1)).reshape(
+            n_stack, length, count, SHAPE_IONS)[local, :, slot[cands]]
         mask = inside[:, :, None]
         residual = ((observed - model_fit) ** 2 * mask).sum(axis=(1, 2))
         total = ((observed**2) * mask).sum(axis=(1, 2))
@@ -359,7 +357,9 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
         # What the apex scan holds: everything the fit explains there (all components
         # and the offset) plus what it leaves beyond 2 σ of noise (an unperceived
         # co-eluter); the noise itself is no one's signal.
-        everything = np.einsum("ck,ckm->cm", fitted_p[local, apex_row], fitted_a[local])
+        at_apexes = np.zeros((n_stack, count, count + 1))
+        at_apexes[local, slot[cands]] = fitted_p[local, apex_row]
+        everything = (at_apexes @ fitted_a)[local, slot[cands]]
         beyond = x[local, apex_row] - everything - 2.0 * np.sqrt(variance[local, apex_row])
         recorded[cands] = everything.sum(axis=1) + np.maximum(beyond, 0.0).sum(axis=1)
         for i, c in enumerate(cands):
@@ -369,9 +369,13 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
             profiles[c] = own[i, lo : hi + 1].copy()
         if count > 1:
             others = fitted_p[local, apex_row, :count]  # every slot's value at this apex
-            for i, c in enumerate(cands):
-                mates = cands[local == local[i]]
-                neighbour_share[c] = {int(m): float(others[i, slot[m]]) for m in mates if m != c}
+            member = np.empty((n_stack, count), dtype=np.int64)  # candidate of each slot
+            member[local, slot[cands]] = cands
+            member_lists = member.tolist()
+            shares = others[np.arange(cands.size)[:, None], slot[member[local]]].tolist()
+            for i, c in enumerate(cands.tolist()):
+                neighbour_share[c] = {m: v for m, v in zip(member_lists[local[i]], shares[i],
+                                                          strict=True) if m != c}
     return Fit(amplitude=amplitude, stderr=stderr, profiles=profiles, region=region,
                explained=explained, excess=excess, at_apex=at_apex, recorded=recorded,
                neighbour_share=neighbour_share)

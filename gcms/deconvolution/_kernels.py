@@ -1,6 +1,12 @@
-r"""Compiled non-negative least squares on Gram matrices (numba), many right-hand sides.
+r"""Compiled kernels of the spectrum extraction (numba).
 
-The engine of :func:`gcms.deconvolution.extraction._nnls`. For every region ``r`` and
+:func:`nnls_gram` is the engine of :func:`gcms.deconvolution.extraction._nnls`; the HALS
+sweeps of the profile refinement are :func:`hals_amplitudes` and :func:`hals_profiles`
+(the same updates as the numpy forms they replaced, in loops: the sweeps are sequential
+over the components, and a loop skips the pairs of components whose windows do not
+overlap, most of a long chain of co-eluting peaks).
+
+NNLS: for every region ``r`` and
 ion ``j`` it solves
 
 .. math:: \min_{x \ge 0}\ \tfrac12 x^\top (G_r + \rho_r I) x - b_{rj}^\top x
@@ -36,7 +42,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["nnls_gram"]
+__all__ = ["hals_amplitudes", "hals_profiles", "nnls_gram"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -226,3 +232,52 @@ def nnls_gram(gram, rhs, start, warm, max_iter):
                 for k in range(n_slots):
                     out[r, k, j] = x[k]
     return out, failed
+
+
+@numba.njit(cache=True, nogil=True)
+def hals_amplitudes(gram, rhs, amplitude, sweeps):
+    """In-place HALS sweeps on the amplitudes (R, K, m) for fixed profiles.
+
+    Each sweep updates one component ``k`` at a time exactly:
+    ``A_k ← max(0, A_k + (b_k − G_k A) / G_kk)`` (Cichocki & Phan 2009); a slot with a
+    zero diagonal (padding) is held at zero. ``gram`` (R, K, K), ``rhs`` (R, K, m).
+    """
+    n_regions, n_slots, n_ions = rhs.shape
+    grad = np.empty(n_ions)
+    for r in range(n_regions):
+        for _ in range(sweeps):
+            for k in range(n_slots):
+                diagonal = gram[r, k, k]
+                if diagonal <= 0.0:
+                    amplitude[r, k, :] = 0.0
+                    continue
+                grad[:] = rhs[r, k, :]
+                for c in range(n_slots):
+                    weight = gram[r, k, c]
+                    if weight != 0.0:  # profiles that do not overlap
+                        for j in range(n_ions):
+                            grad[j] -= weight * amplitude[r, c, j]
+                for j in range(n_ions):
+                    amplitude[r, k, j] = max(amplitude[r, k, j] + grad[j] / diagonal, 0.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def hals_profiles(profiles, xat, aat, window, n_components):
+    """In-place HALS sweep on the profiles (R, L, K+1) for fixed spectra.
+
+    For each component ``k`` in turn, with ``XAᵀ`` (R, L, K+1) and ``AAᵀ`` (R, K+1, K+1):
+    ``p_k ← max(0, p_k + (XAᵀ_k − P AAᵀ_k) / AAᵀ_kk)``, zero outside the window
+    (R, L, K); a component with no spectrum (``AAᵀ_kk = 0``) keeps its profile.
+    """
+    n_regions, length, n_slots = profiles.shape
+    for r in range(n_regions):
+        for k in range(n_components):
+            norm = aat[r, k, k]
+            if norm <= 0.0:
+                continue
+            for row in range(length):
+                grad = xat[r, row, k]
+                for c in range(n_slots):
+                    grad -= profiles[r, row, c] * aat[r, c, k]
+                value = max(profiles[r, row, k] + grad / norm, 0.0)
+                profiles[r, row, k] = value if window[r, row, k] else 0.0
