@@ -277,9 +277,10 @@ def _array_compression(info: dict) -> str:
     terms = {_COMPRESSIONS[accession] for _, accession in found}
     codecs = {codec for _, codec, _ in terms if codec}
     with_zlib = any(zlib_first for _, _, zlib_first in terms)
-    stated = ", ".join(sorted(name for name, _, _ in terms))
-    if len(codecs) > 1 or (with_zlib and "no compression" in stated):
-        raise ValueError(f"binary data array states contradictory compressions: {stated}")
+    names_stated = sorted(name for name, _, _ in terms)
+    if len(codecs) > 1 or (with_zlib and "no compression" in names_stated):
+        raise ValueError("binary data array states contradictory compressions: "
+                         + ", ".join(names_stated))
     codec = next(iter(codecs), None)
     if codec is None:
         return "zlib compression" if with_zlib else "no compression"
@@ -328,8 +329,8 @@ def _spectra(stream, path: Path):
     damage = (PyteomicsError, etree.XMLSyntaxError, ValueError, zlib.error, OSError,
               EOFError, KeyError, IndexError, TypeError, AttributeError)
     try:
-        with _reader_class()(stream, use_index=False, read_schema=False, decode_binary=True,
-                       huge_tree=True) as reader:
+        with _reader_class()(stream, use_index=False, read_schema=False,
+                             decode_binary=True, huge_tree=True) as reader:
             yield from reader
     except FormatError:
         raise
