@@ -42,7 +42,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["hals_amplitudes", "hals_profiles", "nnls_gram"]
+__all__ = ["hals_amplitudes", "hals_profiles", "nnls_gram", "profile_products"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -262,22 +262,61 @@ def hals_amplitudes(gram, rhs, amplitude, sweeps):
 
 
 @numba.njit(cache=True, nogil=True)
-def hals_profiles(profiles, xat, aat, window, n_components):
+def hals_profiles(profiles, x, used, aat, window, n_components):
     """In-place HALS sweep on the profiles (R, L, K+1) for fixed spectra.
 
-    For each component ``k`` in turn, with ``XAᵀ`` (R, L, K+1) and ``AAᵀ`` (R, K+1, K+1):
-    ``p_k ← max(0, p_k + (XAᵀ_k − P AAᵀ_k) / AAᵀ_kk)``, zero outside the window
-    (R, L, K); a component with no spectrum (``AAᵀ_kk = 0``) keeps its profile.
+    For each component ``k`` in turn, with the data ``X`` (R, L, m), the spectra ``A``
+    (R, K+1, m) and ``AAᵀ`` (R, K+1, K+1):
+    ``p_k ← max(0, p_k + ((XAᵀ)_k − P (AAᵀ)_k) / (AAᵀ)_kk)`` inside the window (R, L, K),
+    zero outside it (where ``XAᵀ`` is therefore not computed); a component with no
+    spectrum (``(AAᵀ)_kk = 0``) keeps its profile.
     """
     n_regions, length, n_slots = profiles.shape
+    n_ions = x.shape[2]
     for r in range(n_regions):
         for k in range(n_components):
             norm = aat[r, k, k]
             if norm <= 0.0:
                 continue
             for row in range(length):
-                grad = xat[r, row, k]
+                if not window[r, row, k]:
+                    profiles[r, row, k] = 0.0
+                    continue
+                grad = 0.0
+                for j in range(n_ions):
+                    grad += x[r, row, j] * used[r, k, j]
                 for c in range(n_slots):
                     grad -= profiles[r, row, c] * aat[r, c, k]
-                value = max(profiles[r, row, k] + grad / norm, 0.0)
-                profiles[r, row, k] = value if window[r, row, k] else 0.0
+                profiles[r, row, k] = max(profiles[r, row, k] + grad / norm, 0.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def profile_products(profiles, x):
+    """``PᵀP`` (R, K, K) and ``PᵀX`` (R, K, m) of profiles (R, L, K) and data (R, L, m).
+
+    A sum over the non-zero profile values only: a profile is zero outside its window,
+    and in a long chain of co-eluting peaks most of every row is outside.
+    """
+    n_regions, length, n_slots = profiles.shape
+    n_ions = x.shape[2]
+    ptp = np.zeros((n_regions, n_slots, n_slots))
+    ptx = np.zeros((n_regions, n_slots, n_ions))
+    nonzero = np.empty(n_slots, dtype=np.int64)
+    for r in range(n_regions):
+        for row in range(length):
+            count = 0
+            for k in range(n_slots):
+                if profiles[r, row, k] != 0.0:
+                    nonzero[count] = k
+                    count += 1
+            for a in range(count):
+                k = nonzero[a]
+                value = profiles[r, row, k]
+                for j in range(n_ions):
+                    ptx[r, k, j] += value * x[r, row, j]
+                for c in range(a + 1):
+                    ptp[r, k, nonzero[c]] += value * profiles[r, row, nonzero[c]]
+        for k in range(n_slots):
+            for c in range(k):
+                ptp[r, c, k] = ptp[r, k, c]
+    return ptp, ptx

@@ -74,15 +74,6 @@ def regions_of(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return region
 
 
-def _gram(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``aᵀ b`` for each matrix of two stacks (R, L, p) and (R, L, q) -> (R, p, q).
-
-    numpy's stacked matmul falls back to a slow loop on a transposed view; einsum with
-    a contraction path uses BLAS.
-    """
-    return np.einsum("rlp,rlq->rpq", a, b, optimize=True)
-
-
 def _unimodal(profiles: np.ndarray) -> np.ndarray:
     """Clip each profile (axis 1) to be non-decreasing up to its maximum, then non-increasing."""
     length = profiles.shape[1]
@@ -215,21 +206,21 @@ def _hals_sweeps(ptp: np.ndarray, ptx: np.ndarray, amplitude: np.ndarray, sweeps
 
 def _fit_bucket(x: np.ndarray, profiles: np.ndarray, window: np.ndarray,
                 n_components: int, refine: bool, ion_sigma: np.ndarray,
-                smooth_sigma: float) -> tuple[np.ndarray, np.ndarray]:
+                smooth_sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit one stack of regions. ``profiles`` (R, L, K+1): last slot is the flat offset.
 
     ``ion_sigma`` (R, m) is the noise σ of each ion's baseline in the region; the
     profile updates use only the ions whose amplitude is at least 3 standard errors
     (σ / ‖profile‖), so the hundreds of noise-only ions do not pull noise into the
     profiles, and after each sweep the profiles are smoothed like the model traces
-    (``smooth_sigma`` scans) and made unimodal.
+    (``smooth_sigma`` scans) and made unimodal. Returns the amplitudes (R, K+1, m), the
+    profiles and their Gram matrix ``PᵀP``.
     """
     from scipy.ndimage import gaussian_filter1d
 
-    from gcms.deconvolution._kernels import hals_profiles
+    from gcms.deconvolution._kernels import hals_profiles, profile_products
 
-    ptp = _gram(profiles, profiles)
-    ptx = _gram(profiles, x)
+    ptp, ptx = profile_products(profiles, x)
     amplitude = _nnls(ptp, ptx)
     if refine:
         for _ in range(REFINE_ITERATIONS):
@@ -237,10 +228,8 @@ def _fit_bucket(x: np.ndarray, profiles: np.ndarray, window: np.ndarray,
             strong = amplitude >= 3.0 * ion_sigma[:, None, :] / np.maximum(norms, 1e-300)
             strong[:, -1, :] = True
             used = np.where(strong, amplitude, 0.0)
-            used_t = np.ascontiguousarray(used.transpose(0, 2, 1))
-            xat = x @ used_t
-            aat = used @ used_t
-            hals_profiles(profiles, xat, aat, window, n_components)
+            aat = used @ np.ascontiguousarray(used.transpose(0, 2, 1))
+            hals_profiles(profiles, x, used, aat, window, n_components)
             shaped = profiles[:, :, :n_components]
             if smooth_sigma >= 0.3:  # all profiles at once, after the sweep
                 shaped = gaussian_filter1d(shaped, smooth_sigma, axis=1, mode="constant") \
@@ -250,11 +239,10 @@ def _fit_bucket(x: np.ndarray, profiles: np.ndarray, window: np.ndarray,
             scale = np.where(top > 0, top, 1.0)
             profiles[:, :, :n_components] = shaped / scale[:, None, :]
             amplitude[:, :n_components, :] *= scale[:, :, None]
-            ptp = _gram(profiles, profiles)
-            ptx = _gram(profiles, x)
+            ptp, ptx = profile_products(profiles, x)
             _hals_sweeps(ptp, ptx, amplitude, INNER_SWEEPS)
         amplitude = _nnls(ptp, ptx, start=amplitude)
-    return amplitude, profiles
+    return amplitude, profiles, ptp
 
 
 def _bucket_length(length: np.ndarray) -> np.ndarray:
@@ -316,13 +304,12 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
         profile[:, :, count] = valid  # flat offset
         ion_sigma = prepared.sigma(prepared.background[rows].mean(axis=1))
         smooth_sigma = prepared.fwhm_scans / FWHM_PER_SIGMA / 2.0
-        fitted_a, fitted_p = _fit_bucket(x, profile, window, count, refine, ion_sigma,
-                                         smooth_sigma)
+        fitted_a, fitted_p, gram = _fit_bucket(x, profile, window, count, refine, ion_sigma,
+                                               smooth_sigma)
 
         # Standard errors with the profiles fixed: var = Σ_l G² σ², G = (PᵀP)⁻¹Pᵀ.
         level = np.maximum(x + prepared.background[rows] * valid[:, :, None], 0.0)
         variance = prepared.sigma(level) ** 2 * valid[:, :, None]
-        gram = _gram(fitted_p, fitted_p)
         ridge = 1e-9 * np.maximum(gram.max(axis=(1, 2)), 1.0)
         gram += np.eye(count + 1)[None] * ridge[:, None, None]
         g = np.linalg.solve(gram, np.ascontiguousarray(fitted_p.transpose(0, 2, 1)))
