@@ -42,7 +42,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["hals_amplitudes", "hals_profiles", "nnls_gram", "profile_products"]
+__all__ = ["hals_amplitudes", "hals_profiles", "main_ion_fit", "nnls_gram", "profile_products"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -151,6 +151,9 @@ def nnls_gram(gram, rhs, start, warm, max_iter):
     b = np.empty(n_slots)
     x = np.empty(n_slots)
     z = np.empty(n_slots)
+    w = np.empty(n_slots)
+    neighbour = np.empty((n_slots, n_slots), dtype=np.int64)
+    degree = np.zeros(n_slots, dtype=np.int64)
     for r in range(n_regions):
         top = 0.0
         for k in range(n_slots):
@@ -161,6 +164,12 @@ def nnls_gram(gram, rhs, start, warm, max_iter):
         for k in range(n_slots):
             active[k] = gram[r, k, k] > 0.0
             g[k, k] += ridge
+        for i in range(n_slots):
+            degree[i] = 0
+            for k in range(n_slots):
+                if g[k, i] != 0.0:
+                    neighbour[i, degree[i]] = k
+                    degree[i] += 1
         for j in range(n_ions):
             largest = 0.0
             for k in range(n_slots):
@@ -191,17 +200,21 @@ def nnls_gram(gram, rhs, start, warm, max_iter):
                     passive[index[a]] = True
             iterations = 0
             while True:
-                # Gradient of the variables held at zero; the largest enters.
+                # Gradient w = b − G x (over the non-zero entries of G: profiles that
+                # do not overlap do not interact); the largest over the variables
+                # held at zero enters.
+                for k in range(n_slots):
+                    w[k] = b[k]
+                for a in range(p):
+                    i = index[a]
+                    for e in range(degree[i]):
+                        k = neighbour[i, e]
+                        w[k] -= g[k, i] * x[i]
                 entering = -1
                 best = tolerance
                 for k in range(n_slots):
-                    if not active[k] or passive[k] or held[k]:
-                        continue
-                    w = b[k]
-                    for a in range(p):
-                        w -= g[k, index[a]] * x[index[a]]
-                    if w > best:
-                        best = w
+                    if active[k] and not passive[k] and not held[k] and w[k] > best:
+                        best = w[k]
                         entering = k
                 if entering < 0:
                     break
@@ -320,3 +333,36 @@ def profile_products(profiles, x):
             for c in range(k):
                 ptp[r, c, k] = ptp[r, k, c]
     return ptp, ptx
+
+
+@numba.njit(cache=True, nogil=True)
+def main_ion_fit(x, variance, profiles, amplitude, stack_row, ions, inside):
+    """Sums of squares of the fit of each candidate's main ions inside its window.
+
+    For candidate ``c`` (region ``stack_row[c]`` of the stacks ``x``, ``variance``
+    (R, L, m), ``profiles`` (R, L, K+1), ``amplitude`` (R, K+1, m)), over the scans
+    where ``inside[c]`` and its ions ``ions[c]``: the residual ``Σ (x − P A)²``, the
+    data's ``Σ x²`` and the noise's ``Σ σ²``. Returns the three (C,) arrays.
+    """
+    n_cand, length = inside.shape
+    n_slots = profiles.shape[2]
+    residual = np.zeros(n_cand)
+    total = np.zeros(n_cand)
+    expected = np.zeros(n_cand)
+    for c in range(n_cand):
+        r = stack_row[c]
+        for row in range(length):
+            if not inside[c, row]:
+                continue
+            for t in range(ions.shape[1]):
+                j = ions[c, t]
+                model = 0.0
+                for k in range(n_slots):
+                    value = profiles[r, row, k]
+                    if value != 0.0:
+                        model += value * amplitude[r, k, j]
+                observed = x[r, row, j]
+                residual[c] += (observed - model) ** 2
+                total[c] += observed * observed
+                expected[c] += variance[r, row, j]
+    return residual, total, expected

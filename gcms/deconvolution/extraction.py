@@ -253,6 +253,8 @@ def _bucket_length(length: np.ndarray) -> np.ndarray:
 
 def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> Fit:
     """Fit every region's ion traces to its components' profiles (see module notes)."""
+    from gcms.deconvolution._kernels import main_ion_fit
+
     data = prepared.data
     n_scans, n_ions = data.shape
     n_cand = len(perception)
@@ -302,13 +304,14 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
         profile[local, :, slot[cands]] = trace
         window[local, :, slot[cands]] = inside
         profile[:, :, count] = valid  # flat offset
-        ion_sigma = prepared.sigma(prepared.background[rows].mean(axis=1))
+        background = prepared.background[rows]
+        ion_sigma = prepared.sigma(background.mean(axis=1))
         smooth_sigma = prepared.fwhm_scans / FWHM_PER_SIGMA / 2.0
         fitted_a, fitted_p, gram = _fit_bucket(x, profile, window, count, refine, ion_sigma,
                                                smooth_sigma)
 
         # Standard errors with the profiles fixed: var = Σ_l G² σ², G = (PᵀP)⁻¹Pᵀ.
-        level = np.maximum(x + prepared.background[rows] * valid[:, :, None], 0.0)
+        level = np.maximum(x + background * valid[:, :, None], 0.0)
         variance = prepared.sigma(level) ** 2 * valid[:, :, None]
         ridge = 1e-9 * np.maximum(gram.max(axis=(1, 2)), 1.0)
         gram += np.eye(count + 1)[None] * ridge[:, None, None]
@@ -322,20 +325,8 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
         # its window: the fraction of their sum of squares, and the residual against
         # what the noise alone would leave.
         top = np.argsort(amplitude[cands], axis=1)[:, -SHAPE_IONS:]  # (cands, ions)
-        steps = np.arange(length)[None, :, None]
-        observed = x[local[:, None, None], steps, top[:, None, :]]
-        weights = fitted_a[local[:, None, None], np.arange(count + 1)[None, :, None],
-                           top[:, None, :]]
-        # One product per region for all its candidates' main ions (their weights side
-        # by side), rather than a copy of the region's profiles per candidate.
-        stacked = np.zeros((n_stack, count + 1, count, SHAPE_IONS))
-        stacked[local, :, slot[cands]] = weights
-        model_fit = (fitted_p @ stacked.reshape(n_stack, count + 1, -1)).reshape(
-            n_stack, length, count, SHAPE_IONS)[local, :, slot[cands]]
-        mask = inside[:, :, None]
-        residual = ((observed - model_fit) ** 2 * mask).sum(axis=(1, 2))
-        total = ((observed**2) * mask).sum(axis=(1, 2))
-        expected = (variance[local[:, None, None], steps, top[:, None, :]] * mask).sum(axis=(1, 2))
+        residual, total, expected = main_ion_fit(x, variance, fitted_p, fitted_a, local, top,
+                                                 inside)
         explained[cands] = 1.0 - residual / np.where(total > 0, total, 1.0)
         excess[cands] = residual / np.where(expected > 0, expected, 1.0)
         apex_row = np.argmax(own, axis=1)
