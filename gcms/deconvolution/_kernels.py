@@ -42,7 +42,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["hals_amplitudes", "hals_profiles", "main_ion_fit", "nnls_gram", "profile_products"]
+__all__ = [
+    "hals_amplitudes",
+    "hals_profiles",
+    "main_ion_fit",
+    "nnls_gram",
+    "profile_products",
+    "unimodal",
+]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -286,18 +293,24 @@ def hals_profiles(profiles, x, used, aat, window, n_components):
     """
     n_regions, length, n_slots = profiles.shape
     n_ions = x.shape[2]
+    ions = np.empty(n_ions, dtype=np.int64)
     for r in range(n_regions):
         for k in range(n_components):
             norm = aat[r, k, k]
             if norm <= 0.0:
                 continue
+            n_used = 0  # the ions of the spectrum (most are zero)
+            for j in range(n_ions):
+                if used[r, k, j] != 0.0:
+                    ions[n_used] = j
+                    n_used += 1
             for row in range(length):
                 if not window[r, row, k]:
                     profiles[r, row, k] = 0.0
                     continue
                 grad = 0.0
-                for j in range(n_ions):
-                    grad += x[r, row, j] * used[r, k, j]
+                for e in range(n_used):
+                    grad += x[r, row, ions[e]] * used[r, k, ions[e]]
                 for c in range(n_slots):
                     grad -= profiles[r, row, c] * aat[r, c, k]
                 profiles[r, row, k] = max(profiles[r, row, k] + grad / norm, 0.0)
@@ -366,3 +379,30 @@ def main_ion_fit(x, variance, profiles, amplitude, stack_row, ions, inside):
                 total[c] += observed * observed
                 expected[c] += variance[r, row, j]
     return residual, total, expected
+
+
+@numba.njit(cache=True, nogil=True)
+def unimodal(profiles):
+    """Each profile (axis 1 of (R, L, K)) clipped to rise to its maximum, then fall.
+
+    Left of the maximum (its first occurrence) a value becomes the smallest of it and
+    everything between it and the maximum; right of it likewise: the running minimum
+    outward from the apex. Returns a new array.
+    """
+    n_regions, length, n_slots = profiles.shape
+    out = np.empty_like(profiles)
+    for r in range(n_regions):
+        for k in range(n_slots):
+            apex = 0
+            for row in range(1, length):
+                if profiles[r, row, k] > profiles[r, apex, k]:
+                    apex = row
+            low = profiles[r, apex, k]
+            for row in range(apex, -1, -1):
+                low = min(low, profiles[r, row, k])
+                out[r, row, k] = low
+            low = profiles[r, apex, k]
+            for row in range(apex, length):
+                low = min(low, profiles[r, row, k])
+                out[r, row, k] = low
+    return out

@@ -74,18 +74,6 @@ def regions_of(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return region
 
 
-def _unimodal(profiles: np.ndarray) -> np.ndarray:
-    """Clip each profile (axis 1) to be non-decreasing up to its maximum, then non-increasing."""
-    length = profiles.shape[1]
-    index = np.arange(length)[None, :, None]
-    apex = np.argmax(profiles, axis=1)[:, None, :]
-    left = np.where(index <= apex, profiles, np.inf)
-    left = np.minimum.accumulate(left[:, ::-1], axis=1)[:, ::-1]
-    right = np.where(index >= apex, profiles, np.inf)
-    right = np.minimum.accumulate(right, axis=1)
-    return np.where(index <= apex, left, right)
-
-
 def _nnls(ptp: np.ndarray, ptx: np.ndarray, max_iter: int = 100,
           start: np.ndarray | None = None) -> np.ndarray:
     """Exact non-negative least squares for every (region, ion) column at once.
@@ -218,7 +206,7 @@ def _fit_bucket(x: np.ndarray, profiles: np.ndarray, window: np.ndarray,
     """
     from scipy.ndimage import gaussian_filter1d
 
-    from gcms.deconvolution._kernels import hals_profiles, profile_products
+    from gcms.deconvolution._kernels import hals_profiles, profile_products, unimodal
 
     ptp, ptx = profile_products(profiles, x)
     amplitude = _nnls(ptp, ptx)
@@ -234,7 +222,7 @@ def _fit_bucket(x: np.ndarray, profiles: np.ndarray, window: np.ndarray,
             if smooth_sigma >= 0.3:  # all profiles at once, after the sweep
                 shaped = gaussian_filter1d(shaped, smooth_sigma, axis=1, mode="constant") \
                     * window
-            shaped = _unimodal(shaped)
+            shaped = unimodal(shaped)
             top = shaped.max(axis=1)
             scale = np.where(top > 0, top, 1.0)
             profiles[:, :, :n_components] = shaped / scale[:, None, :]
