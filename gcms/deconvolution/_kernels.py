@@ -269,9 +269,11 @@ def hals_amplitudes(gram, rhs, amplitude, sweeps):
             for k in range(n_slots):
                 diagonal = gram[r, k, k]
                 if diagonal <= 0.0:
-                    amplitude[r, k, :] = 0.0
+                    for j in range(n_ions):
+                        amplitude[r, k, j] = 0.0
                     continue
-                grad[:] = rhs[r, k, :]
+                for j in range(n_ions):
+                    grad[j] = rhs[r, k, j]
                 for c in range(n_slots):
                     weight = gram[r, k, c]
                     if weight != 0.0:  # profiles that do not overlap
