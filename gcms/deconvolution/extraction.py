@@ -276,7 +276,8 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
         rows = r_start[regions_here][:, None] + np.arange(length)[None, :]
         valid = rows <= r_end[regions_here][:, None]
         rows = np.clip(rows, 0, n_scans - 1)
-        x = data[rows] * valid[:, :, None]
+        x = data[rows]
+        x *= valid[:, :, None]
         n_stack = regions_here.size
         profile = np.zeros((n_stack, length, count + 1))
         window = np.zeros((n_stack, length, count), dtype=bool)
@@ -299,8 +300,12 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
                                                smooth_sigma)
 
         # Standard errors with the profiles fixed: var = Σ_l G² σ², G = (PᵀP)⁻¹Pᵀ.
-        level = np.maximum(x + background * valid[:, :, None], 0.0)
-        variance = prepared.sigma(level) ** 2 * valid[:, :, None]
+        level = background * valid[:, :, None]  # in place from here: large stacks
+        level += x
+        np.maximum(level, 0.0, out=level)
+        variance = prepared.sigma(level)
+        variance **= 2
+        variance *= valid[:, :, None]
         ridge = 1e-9 * np.maximum(gram.max(axis=(1, 2)), 1.0)
         gram += np.eye(count + 1)[None] * ridge[:, None, None]
         g = np.linalg.solve(gram, np.ascontiguousarray(fitted_p.transpose(0, 2, 1)))
