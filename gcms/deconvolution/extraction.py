@@ -222,7 +222,7 @@ def _fit_bucket(x: np.ndarray, profiles: np.ndarray, window: np.ndarray,
             if smooth_sigma >= 0.3:  # all profiles at once, after the sweep
                 shaped = gaussian_filter1d(shaped, smooth_sigma, axis=1, mode="constant") \
                     * window
-            shaped = unimodal(shaped)
+            shaped = unimodal(np.ascontiguousarray(shaped))
             top = shaped.max(axis=1)
             scale = np.where(top > 0, top, 1.0)
             profiles[:, :, :n_components] = shaped / scale[:, None, :]
@@ -317,7 +317,7 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
         # How well the model explains the traces of the component's main ions inside
         # its window: the fraction of their sum of squares, and the residual against
         # what the noise alone would leave.
-        top = np.argsort(amplitude[cands], axis=1)[:, -SHAPE_IONS:]  # (cands, ions)
+        top = np.ascontiguousarray(np.argsort(amplitude[cands], axis=1)[:, -SHAPE_IONS:])
         residual, total, expected = main_ion_fit(x, variance, fitted_p, fitted_a, local, top,
                                                  inside)
         explained[cands] = 1.0 - residual / np.where(total > 0, total, 1.0)
