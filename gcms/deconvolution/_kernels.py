@@ -1,13 +1,17 @@
 r"""Compiled kernels of the spectrum extraction (numba).
 
-:func:`nnls_gram` is the engine of :func:`gcms.deconvolution.extraction._nnls`; the HALS
-sweeps of the profile refinement are :func:`hals_amplitudes` and :func:`hals_profiles`
-(the same updates as the numpy forms they replaced, in loops: the sweeps are sequential
-over the components, and a loop skips the pairs of components whose windows do not
-overlap, most of a long chain of co-eluting peaks).
+Each replaces a numpy form of :mod:`gcms.deconvolution.extraction` (the tests keep
+those forms as references) where the work is sequential or mostly zeros:
+:func:`nnls_gram` (the exact NNLS of every ion), :func:`hals_amplitudes` and
+:func:`hals_profiles` (the HALS sweeps of the profile refinement, one component after
+another), :func:`profile_products` (``PᵀP`` and ``PᵀX`` over the profiles' windows
+only), :func:`main_ion_fit` (the fit of each candidate's main ions inside its window)
+and :func:`unimodal` (running minima outward from each profile's apex; bit-identical).
+Sums skip what is known to be zero (a profile outside its window, two components whose
+windows do not overlap, an ion absent from a spectrum), so their rounding may differ
+from the numpy forms' in the last bits, never more.
 
-NNLS: for every region ``r`` and
-ion ``j`` it solves
+NNLS: for every region ``r`` and ion ``j``, :func:`nnls_gram` solves
 
 .. math:: \min_{x \ge 0}\ \tfrac12 x^\top (G_r + \rho_r I) x - b_{rj}^\top x
 

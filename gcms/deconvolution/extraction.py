@@ -8,12 +8,14 @@ data ``X`` (scans × ions) are modelled as
 where column ``k`` of ``P`` is component ``k``'s elution profile (zero outside its
 window, maximum 1), row ``k`` of ``A`` its spectrum (abundance of every ion at the
 apex), and ``f`` a flat offset per ion over the region (what the baseline left). The
-amplitudes are the exact non-negative least-squares solution of every ion, found for
-all ions of all regions at once by block principal pivoting (Kim & Park 2011; checked
-against scipy's Lawson–Hanson NNLS in the tests). Every ion is fitted to all the
-overlapping profiles at once, so an ion shared by co-eluting compounds is divided
-between them in proportion to how well each profile explains its trace (AMDIS fits
-each ion to the model peaks the same way; Stein 1999).
+amplitudes are the exact non-negative least-squares solution of every ion, found on the
+Gram matrix ``PᵀP`` by Lawson & Hanson's active-set method (compiled, one column at a
+time: :mod:`gcms.deconvolution._kernels`; checked ion by ion against scipy's NNLS in the
+tests, with numpy block principal pivoting, Kim & Park 2011, as its fallback). The
+solution is unique, so the method that finds it does not change it. Every ion is
+fitted to all the overlapping profiles at once, so an ion shared by co-eluting compounds
+is divided between them in proportion to how well each profile explains its trace
+(AMDIS fits each ion to the model peaks the same way; Stein 1999).
 
 With ``refine_profiles`` the profiles start as the smoothed model-ion traces and are
 then re-estimated from the significant ions (alternating least squares: hierarchical
@@ -22,8 +24,11 @@ each profile kept non-negative, inside its window, smooth and unimodal), which l
 the noise a single model ion brings into every extracted spectrum.
 
 Regions of equal component count and similar length are stacked into 3-D arrays and
-fitted together: the loops run over the components of a region (for the profile
-updates) and over iterations, never over regions, scans or ions.
+fitted together. The sequential parts (the active-set solves, the HALS sweeps, one
+component after another) are compiled loops that skip what is known to be zero: a
+profile outside its window, two components whose windows do not overlap, an ion
+absent from a spectrum. In a dense run (chains of 30-80 overlapping components) most
+of each region's ``P`` and ``PᵀP`` is such zeros.
 
 The standard error of each amplitude is that of weighted least squares with the
 profiles fixed, ``var(A_kj) = Σ_l G_kl² σ²(x_lj)`` with ``G = (PᵀP)⁻¹Pᵀ`` and σ from
@@ -81,8 +86,9 @@ def _nnls(ptp: np.ndarray, ptx: np.ndarray, max_iter: int = 100,
     The compiled active-set solver of :mod:`gcms.deconvolution._kernels` (Lawson–Hanson on
     the Gram matrix, warm-started from ``start`` when given); a column it does not
     solve within ``max(max_iter, 3 K)`` additions (none in practice: it is a safeguard)
-    is solved by :func:`_nnls_pivoting`. Both find the unique solution of the same
-    ridge-regularised problem. ``ptp`` (R, K, K), ``ptx`` (R, K, m) -> (R, K, m).
+    is solved by :func:`_nnls_pivoting`. Both find the unique solution (with a ridge of
+    order 1e-12 of the largest entry of ``PᵀP``, which only makes a singular one
+    solvable). ``ptp`` (R, K, K), ``ptx`` (R, K, m) -> (R, K, m).
     """
     from gcms.deconvolution._kernels import nnls_gram
 
