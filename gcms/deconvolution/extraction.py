@@ -277,7 +277,9 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
     padded = _bucket_length(r_length)
     for count, length in sorted(set(zip(r_count.tolist(), padded.tolist(), strict=True))):
         regions_here = np.flatnonzero((r_count == count) & (padded == length))
-        cands = np.flatnonzero(np.isin(region, regions_here))
+        in_stack = np.zeros(n_regions, dtype=bool)
+        in_stack[regions_here] = True
+        cands = np.flatnonzero(in_stack[region])
         local = np.searchsorted(regions_here, region[cands])  # row of each cand in the stack
         rows = r_start[regions_here][:, None] + np.arange(length)[None, :]
         valid = rows <= r_end[regions_here][:, None]
@@ -351,8 +353,9 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
             member_lists = member.tolist()
             shares = others[np.arange(cands.size)[:, None], slot[member[local]]].tolist()
             for i, c in enumerate(cands.tolist()):
-                neighbour_share[c] = {m: v for m, v in zip(member_lists[local[i]], shares[i],
-                                                          strict=True) if m != c}
+                share = dict(zip(member_lists[local[i]], shares[i], strict=True))
+                del share[c]
+                neighbour_share[c] = share
     return Fit(amplitude=amplitude, stderr=stderr, profiles=profiles, region=region,
                explained=explained, excess=excess, at_apex=at_apex, recorded=recorded,
                neighbour_share=neighbour_share)
