@@ -333,8 +333,13 @@ class _Decoded:
 
 
 # ----------------------------------------------------------------------------- strings
-def _pascal(data: bytes, offset: int, max_chars: int, where: str, name: str) -> str | None:
-    """A length-prefixed single-byte (Windows-1252) string; None when empty."""
+def _pascal(data: bytes, offset: int, max_chars: int, where: str, name: str, *,
+            utf16: bool = False) -> str | None:
+    """A string with a one-byte character count; None when empty.
+
+    Single-byte Windows-1252 characters in ChemStation headers, UTF-16LE (``utf16``) in
+    the ``.ch`` 179 header.
+    """
     if offset >= len(data):
         return None
     length = data[offset]
@@ -343,26 +348,11 @@ def _pascal(data: bytes, offset: int, max_chars: int, where: str, name: str) -> 
             f"{where}: header field {name} at byte {offset:#x} claims {length} characters "
             f"in a {max_chars}-character slot (damaged header)"
         )
-    raw = data[offset + 1:offset + 1 + length]
-    if len(raw) != length:
+    size = 2 * length if utf16 else length
+    raw = data[offset + 1:offset + 1 + size]
+    if len(raw) != size:
         raise FormatError(f"{where}: header ends inside field {name} (truncated file)")
-    return _clean(raw.decode("cp1252", errors="replace"))
-
-
-def _pascal16(data: bytes, offset: int, max_chars: int, where: str, name: str) -> str | None:
-    """A UTF-16LE string with a one-byte character count; None when empty."""
-    if offset >= len(data):
-        return None
-    length = data[offset]
-    if length > max_chars:
-        raise FormatError(
-            f"{where}: header field {name} at byte {offset:#x} claims {length} characters "
-            f"in a {max_chars}-character slot (damaged header)"
-        )
-    raw = data[offset + 1:offset + 1 + 2 * length]
-    if len(raw) != 2 * length:
-        raise FormatError(f"{where}: header ends inside field {name} (truncated file)")
-    return _clean(raw.decode("utf-16-le", errors="replace"))
+    return _clean(raw.decode("utf-16-le" if utf16 else "cp1252", errors="replace"))
 
 
 def _utf16z(data: bytes, offset: int, width: int) -> str | None:
@@ -663,7 +653,7 @@ def _decode_ch(data: bytes, where: str, stem: str) -> _Decoded:
             raise FormatError(f"{where}: {size} bytes, shorter than the {start}-byte .ch "
                               f"{version} header (truncated file)")
         header = {name: value for name, (offset, limit) in _CH_NEW_PASCAL16.items()
-                  if (value := _pascal16(data, offset, limit, where, name))}
+                  if (value := _pascal(data, offset, limit, where, name, utf16=True))}
         intercept, slope = struct.unpack_from(">dd", data, _CH_NEW_INTERCEPT)
         first_ms, last_ms = struct.unpack_from(">ff", data, _CH_TIME_RANGE)
         numerator, denominator = struct.unpack_from(">HH", data, _CH_NEW_SAMPLING)
