@@ -520,6 +520,22 @@ def _collect(index, qblock, qi, li, rank, delta, penalty, lo, n_q, top, settings
     arrays["ri_penalty"][q, p] = 1000.0 * penalty[shown]
 
 
+def _result_arrays(n_queries: int, top: int) -> dict[str, np.ndarray]:
+    """Empty hit lists for ``n_queries`` queries: what every search path fills."""
+    shape = (n_queries, top)
+    return {
+        "index": np.full(shape, -1, dtype=np.int64),
+        "match_factor": np.zeros(shape, dtype=np.int32),
+        "reverse_match_factor": np.zeros(shape, dtype=np.int32),
+        "similarity_match_factor": np.zeros(shape, dtype=np.int32),
+        "entropy_similarity": np.zeros(shape, dtype=np.int32),
+        "probability": np.zeros(shape),
+        "score": np.full(shape, -np.inf),
+        "delta_ri": np.full(shape, np.nan),
+        "ri_penalty": np.zeros(shape),
+    }
+
+
 def search_arrays(library: Library | SearchIndex, queries: Sequence[Spectrum], *,
                   top: int = 10, settings: SearchSettings | None = None,
                   device: Device = "cpu") -> HitArrays:
@@ -530,17 +546,7 @@ def search_arrays(library: Library | SearchIndex, queries: Sequence[Spectrum], *
     index = library if isinstance(library, SearchIndex) else _index_of(library)
     prepared = _prepare_queries(index, queries)
     n_q = len(prepared.peaks)
-    arrays = {
-        "index": np.full((n_q, top), -1, dtype=np.int64),
-        "match_factor": np.zeros((n_q, top), dtype=np.int32),
-        "reverse_match_factor": np.zeros((n_q, top), dtype=np.int32),
-        "similarity_match_factor": np.zeros((n_q, top), dtype=np.int32),
-        "entropy_similarity": np.zeros((n_q, top), dtype=np.int32),
-        "probability": np.zeros((n_q, top)),
-        "score": np.full((n_q, top), -np.inf),
-        "delta_ri": np.full((n_q, top), np.nan),
-        "ri_penalty": np.zeros((n_q, top)),
-    }
+    arrays = _result_arrays(n_q, top)
     if device == "cuda":
         from gcms.library.gpu import search_batches_cuda
 

@@ -12,7 +12,7 @@ import scipy.sparse
 from gcms import Spectrum
 from gcms.errors import MissingExtraError
 from gcms.library import Library, SearchSettings, search_arrays
-from gcms.library.search import _index_of, _prepare_queries
+from gcms.library.search import _index_of, _prepare_queries, _result_arrays
 from gcms.library.synthetic import synthetic_library, synthetic_queries
 
 
@@ -32,20 +32,6 @@ def synthetic():
     return library, queries
 
 
-def _arrays(n_q, top):
-    return {
-        "index": np.full((n_q, top), -1, dtype=np.int64),
-        "match_factor": np.zeros((n_q, top), dtype=np.int32),
-        "reverse_match_factor": np.zeros((n_q, top), dtype=np.int32),
-        "similarity_match_factor": np.zeros((n_q, top), dtype=np.int32),
-        "entropy_similarity": np.zeros((n_q, top), dtype=np.int32),
-        "probability": np.zeros((n_q, top)),
-        "score": np.full((n_q, top), -np.inf),
-        "delta_ri": np.full((n_q, top), np.nan),
-        "ri_penalty": np.zeros((n_q, top)),
-    }
-
-
 @pytest.mark.parametrize("settings", [
     SearchSettings(), SearchSettings(rank_by="reverse"), SearchSettings(rank_by="similarity"),
     SearchSettings(ri_mode="window", ri_window=60), SearchSettings(ri_mode="penalty"),
@@ -59,7 +45,7 @@ def test_gpu_code_path_with_numpy_equals_cpu(synthetic, settings):
     library, queries = synthetic
     cpu = search_arrays(library, queries, top=10, settings=settings)
     index = _index_of(library)
-    arrays = _arrays(len(queries), 10)
+    arrays = _result_arrays(len(queries), 10)
     search_batches_on(np, scipy.sparse, index, _prepare_queries(index, queries), 10, settings,
                       arrays)
     for name in ("index", "match_factor", "reverse_match_factor", "score"):
