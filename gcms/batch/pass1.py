@@ -228,26 +228,22 @@ def _component_from(data: Mapping[str, Any]) -> Component:
                      warnings=tuple(values.pop("warnings")), **values)
 
 
+#: The facts of :meth:`gcms.Run.summary` a result record keeps about the run read.
+RUN_SUMMARY_KEYS = ("sample_name", "acquired_at", "operator", "instrument", "method",
+                    "tune_file", "format", "data_file", "sha256", "acquisition", "n_scans",
+                    "rt_range_s")
+
+
 def run_summary(run: Run) -> dict[str, Any]:
-    """What a result record says about the run read: metadata, digest, extent."""
-    meta = run.metadata
-    rt = run.rt_range_s
+    """What a result record says about the run read: metadata, digest, extent.
+
+    The facts of :meth:`gcms.Run.summary` (one serialisation of the metadata), with the
+    nominal m/z range that identification works on.
+    """
+    facts = run.summary()
     mz = run.nominal_mz_range
-    return {
-        "sample_name": meta.sample_name,
-        "acquired_at": meta.acquired_at.isoformat() if meta.acquired_at else None,
-        "operator": meta.operator,
-        "instrument": meta.instrument,
-        "method": meta.method,
-        "tune_file": meta.tune_file,
-        "format": meta.format,
-        "data_file": meta.data_file,
-        "sha256": meta.sha256,
-        "acquisition": meta.acquisition,
-        "n_scans": int(run.n_scans),
-        "rt_range_s": [float(rt[0]), float(rt[1])] if rt else None,
-        "mz_range": [int(mz[0]), int(mz[1])] if mz else None,
-    }
+    return {**{key: facts[key] for key in RUN_SUMMARY_KEYS},
+            "mz_range": list(mz) if mz else None}
 
 
 def analyse_run(path: str | Path, *, library: Library, settings: BatchSettings,
