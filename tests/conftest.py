@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -58,3 +59,44 @@ def etizolam_msp(path: Path) -> Path:
     path.write_text("Name: Etizolam\nInChIKey: VMZUTJCNQWMAGF-UHFFFAOYSA-N\n"
                     f"Num Peaks: {len(peaks)}\n{text}\n\n", encoding="utf-8")
     return path
+
+
+#: Calibrators of the real etizolam sequence: run number -> ug/mL (its SOURCE.md).
+ETIZOLAM_CALIBRATORS = {"002": 25, "003": 50, "004": 75, "005": 100, "006": 150, "007": 200,
+                        "008": 250}
+#: Columns of the quantitation sequence CSV the etizolam tests write.
+QUANT_COLUMNS = ["file", "type", "sample_id", "case_id", "exhibit_id", "reference_substance",
+                 "concentration", "unit", "amount", "amount_unit", "volume_ml", "dilution"]
+
+
+def etizolam_quant_setup(root: Path, *, other_spectra: int, negative_case: bool = True
+                         ) -> tuple[Path, Path]:
+    """The real etizolam sequence for ``gcms batch --method``: (sequence CSV, library).
+
+    Blank, the seven calibrators, the 40 ug/mL check standard and case FL21/1010 (card
+    piece, 2.5 mL), with ``negative_case`` also FL22/0210; the library holds the
+    etizolam reference (:func:`etizolam_msp`) among ``other_spectra`` MassBank records.
+    Skips where the shared data is absent.
+    """
+    from gcms.library import build_library
+
+    raw = shared_file("lrcfs-etizolam", "raw")
+    others = sorted(shared_file("massbank-ei", "RIKEN").rglob("*.txt"))[:other_spectra]
+    library = root / "lib.h5"
+    build_library([etizolam_msp(root / "etizolam.msp"), *others], library)
+    rows = [[raw / "220223001.D", "blank", "LR-001", "C-1", "", "", "", "", "", "", "", ""]]
+    rows += [[raw / f"220223{n}.D", "standard", f"LR-{n}", "C-1", "", "Etizolam", c, "ug/mL",
+              "", "", "", ""] for n, c in ETIZOLAM_CALIBRATORS.items()]
+    rows += [[raw / "220223010.D", "qc", "LR-010", "C-1", "", "Etizolam", 40, "ug/mL", "", "",
+              "", ""],
+             [raw / "220223014.D", "sample", "LR-014", "C-1", "FL21-1010", "", "", "", 1,
+              "card piece", 2.5, 1]]
+    if negative_case:
+        rows.append([raw / "220223016.D", "sample", "LR-016", "C-1", "FL22-0210", "", "", "",
+                     1, "paper piece", 2.5, 1])
+    sequence = root / "seq.csv"
+    with open(sequence, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(QUANT_COLUMNS)
+        writer.writerows(rows)
+    return sequence, library

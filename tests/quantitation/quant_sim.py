@@ -8,6 +8,7 @@ instrument does. Built directly as a :class:`gcms.Run` (CSR arrays).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,3 +103,25 @@ def method_document(**acceptance) -> dict:
 
 def method(**acceptance):
     return parse_method(method_document(**acceptance), source="sim.toml")
+
+
+def toml_text(document: dict) -> str:
+    """A small TOML writer for the flat method documents of these tests."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return repr(v)
+
+    lines = [f"schema = {value(document['schema'])}"]
+    for table in ("method", "acceptance"):
+        lines.append(f"[{table}]")
+        lines += [f"{k} = {value(v)}" for k, v in document[table].items()]
+    for array in ("internal_standard", "analyte"):
+        for item in document[array]:
+            lines.append(f"[[{array}]]")
+            lines += [f"{k} = {value(v)}" for k, v in item.items()]
+    return "\n".join(lines) + "\n"

@@ -20,8 +20,9 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from conftest import etizolam_msp, shared_file
+from conftest import ETIZOLAM_CALIBRATORS, etizolam_quant_setup, shared_file
 from gcms_cli.main import cli
+from quant_sim import toml_text
 
 from gcms.demo import demo_library_path
 from gcms.identify import Substance
@@ -50,27 +51,6 @@ def _settings(seed):
     return SimulationSettings(start_s=100.0, duration_s=130.0, scan_rate_hz=4.0, mz_min=40,
                               mz_max=300, background=150.0, bleed=0.0, threshold=300.0,
                               spikes_per_scan=0.0, seed=seed)
-
-
-def _toml(document):
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return json.dumps(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return repr(v)
-
-    lines = [f"schema = {value(document['schema'])}"]
-    for table in ("method", "acceptance"):
-        lines.append(f"[{table}]")
-        lines += [f"{k} = {value(v)}" for k, v in document[table].items()]
-    for array in ("internal_standard", "analyte"):
-        for item in document[array]:
-            lines.append(f"[[{array}]]")
-            lines += [f"{k} = {value(v)}" for k, v in item.items()]
-    return "\n".join(lines) + "\n"
 
 
 METHOD = {
@@ -127,7 +107,7 @@ def simulated(tmp_path_factory):
         without_is.append([run(f"noiscal{level:g}", 20 + i, level, with_is=False),
                            "standard", f"CAL-{level:g}", "C-1", "", ANALYTE, level, "ug/mL",
                            "", "", "", ""])
-    (root / "method.toml").write_text(_toml(METHOD))
+    (root / "method.toml").write_text(toml_text(METHOD))
     return SimpleNamespace(
         root=root, method=root / "method.toml",
         good=_write_sequence(root / "seq.csv", [first, *with_is, *tail]),
@@ -253,7 +233,7 @@ def test_without_method_the_batch_has_no_quantitation(simulated, tmp_path):
 
 def test_unusable_method_is_a_usage_error(simulated, tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text(_toml({**METHOD, "analyte": [{**METHOD["analyte"][0], "weighting": "1/y"}]}))
+    bad.write_text(toml_text({**METHOD, "analyte": [{**METHOD["analyte"][0], "weighting": "1/y"}]}))
     for method in (bad, tmp_path / "missing.toml"):
         result = batch(simulated.good, tmp_path / "out", "--method", method)
         assert result.exit_code == 2, result.output
@@ -352,30 +332,14 @@ def test_identification_rule():
 # --------------------------------------------------------------------- the real sequence
 REAL_METHOD = Path(__file__).resolve().parents[2] / "instruments" / "methods" / \
     "lrcfs-etizolam-is.toml"
-CALIBRATORS = {"002": 25, "003": 50, "004": 75, "005": 100, "006": 150, "007": 200, "008": 250}
 
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    raw = shared_file("lrcfs-etizolam", "raw")
-    massbank = shared_file("massbank-ei", "RIKEN")
-    from gcms.library import build_library
-
     root = tmp_path_factory.mktemp("lrcfs-batch")
-    others = sorted(massbank.rglob("*.txt"))[:400]
-    build_library([etizolam_msp(root / "etizolam.msp"), *others], root / "lib.h5")
-    rows = [[raw / "220223001.D", "blank", "LR-001", "C-1", "", "", "", "", "", "", "", ""]]
-    rows += [[raw / f"220223{n}.D", "standard", f"LR-{n}", "C-1", "", "Etizolam", c, "ug/mL",
-              "", "", "", ""] for n, c in CALIBRATORS.items()]
-    rows += [[raw / "220223010.D", "qc", "LR-010", "C-1", "", "Etizolam", 40, "ug/mL", "", "",
-              "", ""],
-             [raw / "220223014.D", "sample", "LR-014", "C-1", "FL21-1010", "", "", "", 1,
-              "card piece", 2.5, 1],
-             [raw / "220223016.D", "sample", "LR-016", "C-1", "FL22-0210", "", "", "", 1,
-              "paper piece", 2.5, 1]]
-    sequence = _write_sequence(root / "seq.csv", rows)
+    sequence, library = etizolam_quant_setup(root, other_spectra=400)
     out = root / "out"
-    result = batch(sequence, out, "--library", root / "lib.h5", "--method", REAL_METHOD)
+    result = batch(sequence, out, "--library", library, "--method", REAL_METHOD)
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
     return SimpleNamespace(root=root, sequence=sequence, out=out, result=result,
                            document=document)
@@ -411,7 +375,8 @@ def test_real_sequence_identified_and_quantified(real):
     calibration = json.loads((real.out / "calibration.json").read_text(encoding="utf-8"))
     etizolam = calibration["calibrations"]["Etizolam"]
     assert etizolam["status"] == "ok" and etizolam["fit"]["r_squared"] >= 0.99
-    assert [p["sample_id"] for p in etizolam["points"]] == [f"LR-{n}" for n in CALIBRATORS]
+    assert [p["sample_id"] for p in etizolam["points"]] == [
+        f"LR-{n}" for n in ETIZOLAM_CALIBRATORS]
     assert (real.out / "calibration_etizolam.png").stat().st_size > 10_000
 
 

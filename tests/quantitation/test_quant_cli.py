@@ -4,33 +4,11 @@ import json
 import pytest
 from click.testing import CliRunner
 from gcms_cli.main import cli
-from quant_sim import method_document, standard_run
+from quant_sim import method_document, standard_run, toml_text
 
 from gcms.io import andi_ms
 
 LEVELS = (10.0, 25.0, 50.0, 100.0, 150.0, 200.0)
-
-
-def toml_text(document):
-    """A small TOML writer for the flat method documents of these tests."""
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return json.dumps(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return repr(v)
-
-    lines = [f"schema = {value(document['schema'])}"]
-    for table in ("method", "acceptance"):
-        lines.append(f"[{table}]")
-        lines += [f"{k} = {value(v)}" for k, v in document[table].items()]
-    for array in ("internal_standard", "analyte"):
-        for item in document[array]:
-            lines.append(f"[[{array}]]")
-            lines += [f"{k} = {value(v)}" for k, v in item.items()]
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ tests/quantitation/test_batch_quant.py). The library holds the etizolam spectrum
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -17,43 +16,24 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from conftest import etizolam_msp, shared_file
+from conftest import ETIZOLAM_CALIBRATORS, etizolam_quant_setup
 from gcms_cli.main import cli
 
 from .conftest import pdftotext
 
 METHOD = Path(__file__).resolve().parents[2] / "instruments" / "methods" / \
     "lrcfs-etizolam-is.toml"
-CALIBRATORS = {"002": 25, "003": 50, "004": 75, "005": 100, "006": 150, "007": 200, "008": 250}
-COLUMNS = ["file", "type", "sample_id", "case_id", "exhibit_id", "reference_substance",
-           "concentration", "unit", "amount", "amount_unit", "volume_ml", "dilution"]
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def etizolam(tmp_path_factory):
-    raw = shared_file("lrcfs-etizolam", "raw")
-    massbank = shared_file("massbank-ei", "RIKEN")
-    from gcms.library import build_library
-
     root = tmp_path_factory.mktemp("etizolam-report")
-    others = sorted(massbank.rglob("*.txt"))[:100]
-    build_library([etizolam_msp(root / "etizolam.msp"), *others], root / "lib.h5")
-    rows = [[raw / "220223001.D", "blank", "LR-001", "C-1", "", "", "", "", "", "", "", ""]]
-    rows += [[raw / f"220223{n}.D", "standard", f"LR-{n}", "C-1", "", "Etizolam", c, "ug/mL",
-              "", "", "", ""] for n, c in CALIBRATORS.items()]
-    rows += [[raw / "220223010.D", "qc", "LR-010", "C-1", "", "Etizolam", 40, "ug/mL", "", "",
-              "", ""],
-             [raw / "220223014.D", "sample", "LR-014", "C-1", "FL21-1010", "", "", "", 1,
-              "card piece", 2.5, 1]]
-    with open(root / "seq.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
+    sequence, library = etizolam_quant_setup(root, other_spectra=100, negative_case=False)
     out = root / "out"
-    result = CliRunner().invoke(cli, ["batch", str(root / "seq.csv"), "--library",
-                                      str(root / "lib.h5"), "--out", str(out), "--method",
+    result = CliRunner().invoke(cli, ["batch", str(sequence), "--library",
+                                      str(library), "--out", str(out), "--method",
                                       str(METHOD), "--workers", "1", "--quiet"])
     assert result.exit_code == 0, result.output
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -102,7 +82,7 @@ def test_the_amount_in_the_exhibit_and_its_coverage_factor(etizolam, tmp_path):
     assert f"{k:.5f}" not in text and "k = 2: about 95" not in text
     # the calibrators and the check standard are runs the stated amount rests on
     used = text.split("Runs the conclusion rests on")[1].split("Chain of custody")[0]
-    for sample in (*(f"LR-{n}" for n in CALIBRATORS), "LR-010"):
+    for sample in (*(f"LR-{n}" for n in ETIZOLAM_CALIBRATORS), "LR-010"):
         assert sample in used, sample
     assert "calibrator of the quantitation" in used and "check standard of the quantitation" \
         in used
