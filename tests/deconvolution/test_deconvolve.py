@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import time
 
 import numpy as np
 import pytest
@@ -223,8 +222,8 @@ def test_cosine_against_a_plain_dictionary_computation():
         pytest.approx(1.0)
 
 
-def test_a_full_run_of_3600_scans_over_35_550_is_fast():
-    # The goal is <= 2 s on one core; on a shared build machine allow for load.
+def test_a_full_run_of_3600_scans_over_35_550():
+    # its speed is measured in benchmarks/deconvolution.py, beside PyMassSpec
     rng = np.random.default_rng(5)
     settings = SimulationSettings(duration_s=899.75, start_s=180.0, scan_rate_hz=4.0, seed=5)
     compounds = []
@@ -235,11 +234,7 @@ def test_a_full_run_of_3600_scans_over_35_550_is_fast():
                                                       settings=settings, rt_s=t, on="tic")))
     sim = simulate(compounds, settings=settings)
     assert sim.run.n_scans == 3600
-    deconvolve(sim.run.slice(180, 200))  # imports and caches out of the timing
-    start = time.process_time()
     result = deconvolve(sim.run)
-    elapsed = time.process_time() - start
-    assert elapsed < 6.0
     assert len(result) >= 55
 
 
