@@ -100,3 +100,15 @@ def etizolam_quant_setup(root: Path, *, other_spectra: int, negative_case: bool 
         writer.writerow(QUANT_COLUMNS)
         writer.writerows(rows)
     return sequence, library
+
+
+def strings_in(node):
+    """Every text value inside a JSON document (dicts and lists walked depth first)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from strings_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings_in(value)

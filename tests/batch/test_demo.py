@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import strings_in
 
 from gcms.batch import run_batch
 from gcms.demo import DEMO_PLAN, demo_folder, demo_library_path, demo_sequence_path, make_demo
@@ -79,24 +80,13 @@ def _objects(node):
             yield from _objects(value)
 
 
-def _strings(node):
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
-
-
 def test_results_layout(demo):
     result, out = demo
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
     ids = [run.sample_id for run in DEMO_PLAN]
     assert [r["sample_id"] for r in document["runs"]] == ids
     for record in document["runs"]:
-        mentioned = {s for s in _strings(record) if s in ids}
+        mentioned = {s for s in strings_in(record) if s in ids}
         assert mentioned == {record["sample_id"]}, record["sample_id"]  # no other run's id
         # the smallest object naming the sample is the record itself
         holders = [o for o in _objects(record) if record["sample_id"] in o.values()]
@@ -120,7 +110,7 @@ def test_results_layout(demo):
                           if s["verdict"] == "identified") == sorted(n for n, _ in run.compounds)
             assert entry["injections"] == [{"file": run.file, "position": DEMO_PLAN.index(run),
                                             "status": "ok"}]
-    assert not {s for s in _strings(document["exhibits"]) if s in ids}
+    assert not {s for s in strings_in(document["exhibits"]) if s in ids}
     text = result.summary()
     assert "Methamphetamine" in text and "results.json" in text
 

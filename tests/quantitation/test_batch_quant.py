@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from conftest import ETIZOLAM_CALIBRATORS, etizolam_quant_setup, shared_file
+from conftest import ETIZOLAM_CALIBRATORS, etizolam_quant_setup, shared_file, strings_in
 from gcms_cli.main import cli
 from quant_sim import toml_text
 
@@ -119,23 +119,12 @@ def batch(sequence, out, *options):
                                     "--quiet", *map(str, options)])
 
 
-def _strings(node):
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
-
-
 def assert_layout(document):
     """A run's record names no other run's sample id, not even inside a sentence."""
     ids = [r["sample_id"] for r in document["runs"]]
     for record in document["runs"]:
         others = {i for i in ids if i != record["sample_id"]
-                  for s in _strings(record)
+                  for s in strings_in(record)
                   if re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", s)}
         assert not others, (record["sample_id"], others)
         assert isinstance(record["quantitation"], list)
