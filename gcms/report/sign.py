@@ -27,6 +27,7 @@ import datetime as _dt
 import io
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,19 @@ CERTIFICATE_YEARS = 10
 
 
 def _require_pyhanko():
+    """Import pyHanko's signing and validation modules once, or say which extra is missing.
+
+    pyHanko imports cryptography's DSA types for its signer registry; cryptography 48+
+    deprecates DSA and warns at that import. The warning is pyHanko's (gcms never makes or
+    accepts DSA keys), so it is ignored for pyHanko's modules alone, at the one import that
+    raises it; the modules are cached afterwards.
+    """
     try:
-        import pyhanko  # noqa: F401
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="DSA is deprecated",
+                                    module=r"pyhanko(\.|$)")
+            import pyhanko.sign  # noqa: F401
+            import pyhanko.sign.validation  # noqa: F401
     except ImportError as error:
         raise MissingExtraError("signing report PDFs", "report", "pyhanko") from error
 
@@ -82,6 +94,7 @@ def self_signed_certificate(key, *, printed_name: str, user: str | None = None,
 
 
 def _signer_from_key(key, certificate_der: bytes):
+    _require_pyhanko()
     from asn1crypto import keys as asn1_keys
     from asn1crypto import x509 as asn1_x509
     from cryptography.hazmat.primitives import serialization
