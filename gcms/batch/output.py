@@ -70,8 +70,14 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def run_record(context: RunContext, *, cached: bool = False) -> dict[str, Any]:
-    """The record of one run (module docstring)."""
+def run_record(context: RunContext, *, cached: bool = False,
+               cache_note: str | None = None) -> dict[str, Any]:
+    """The record of one run (module docstring).
+
+    ``cache_note``: why the run's cached pass-1 entry was not trusted and the run was
+    processed again (:attr:`gcms.batch.cache.CacheLookup.note`), kept in
+    ``processing.cache_check`` (the batch's ``sequence_notes`` say it too).
+    """
     injection = context.injection
     record: dict[str, Any] = {
         "position": injection.position,
@@ -102,6 +108,7 @@ def run_record(context: RunContext, *, cached: bool = False) -> dict[str, Any]:
     deconvolution = analysis.deconvolution
     record["processing"] = {
         "cached": cached,
+        "cache_check": cache_note,
         "seconds": dict(analysis.seconds),
         "library_sha256": analysis.library_sha256,
         "n_components": len(deconvolution.components),

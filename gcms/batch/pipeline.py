@@ -305,9 +305,10 @@ def run_batch(
 
     context = BatchContext(sequence=sequence, library=library, criteria=criteria,
                            settings=settings, out_dir=out)
+    cache_notes: dict[int, str] = {}  # position -> why its cache entry was not trusted
     analyses, cached_positions, processed = _pass1(
         sequence, library=library, settings=settings, out=out, workers=workers,
-        progress=progress, resume=resume, notes=context.notes)
+        progress=progress, resume=resume, notes=context.notes, cache_notes=cache_notes)
 
 
     def before(runs: list[RunContext], evidence: SequenceEvidence) -> None:
@@ -320,7 +321,8 @@ def run_batch(
                                     settings=settings, lookalikes=lookalikes,
                                     before_judgement=before)
     context.runs, context.evidence = runs, evidence
-    context.records = [run_record(r, cached=r.injection.position in cached_positions)
+    context.records = [run_record(r, cached=r.injection.position in cached_positions,
+                                  cache_note=cache_notes.get(r.injection.position))
                        for r in runs]
     for step in steps:
         if step.stage == "after-judgement":
@@ -366,13 +368,15 @@ def run_batch(
 
 
 def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
-           out: Path | None, workers: int | None, progress, resume: bool, notes: list[str]
+           out: Path | None, workers: int | None, progress, resume: bool, notes: list[str],
+           cache_notes: dict[int, str] | None = None,
            ) -> tuple[dict[int, RunAnalysis | RunFailure], set[int], int]:
     """Pass 1 over the sequence: cached records reused, the rest processed in parallel."""
     fingerprint = settings.pass1_fingerprint()
     cache_dir = out / "cache" / "pass1" if out is not None else None
     analyses: dict[int, RunAnalysis | RunFailure] = {}
     cached: set[int] = set()
+    cache_notes = {} if cache_notes is None else cache_notes
     todo: list[tuple[Injection, str, str]] = []
     total = len(sequence)
     done = 0
@@ -396,19 +400,23 @@ def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
         key = cache_key(digest, fingerprint, library.content_sha256)
         if cache_dir is not None and resume:
             hit = load_cached(cache_dir, key, input_sha256=digest,
-                              library_sha256=library.content_sha256)
-            if hit is not None:
-                analyses[injection.position] = hit.relocated(path)
+                              library_sha256=library.content_sha256,
+                              settings_fingerprint=fingerprint)
+            if hit.analysis is not None:
+                analyses[injection.position] = hit.analysis.relocated(path)
                 cached.add(injection.position)
                 report(injection.position, path, "cached")
                 continue
+            if hit.note is not None:
+                cache_notes[injection.position] = hit.note
+                notes.append(f"#{injection.position + 1} {path}: {hit.note}")
         todo.append((injection, digest, key))
 
     def finish(position: int, result: RunAnalysis | RunFailure, seconds: float,
                key: str) -> None:
         analyses[position] = result
         if isinstance(result, RunAnalysis) and cache_dir is not None:
-            store_cached(cache_dir, key, result)
+            store_cached(cache_dir, key, result, settings_fingerprint=fingerprint)
         report(position, result.file, "processed" if isinstance(result, RunAnalysis)
                else "failed", seconds)
 
