@@ -324,6 +324,16 @@ class QuantitationStep:
         records = {r.injection.position: r for r in result.records}
         for position, record in enumerate(context.records):
             self._extend(record, records.get(position), by_position.get(position))
+        # what a report states of the method (ISO/IEC 17025 §7.8.2.1 f): the version,
+        # and each analyte's calibration model, weighting, range and LOQ
+        summary = {name: {"model": c.model, "weighting": c.weighting, "unit": c.unit,
+                          "range": list(c.range) if c.range else None,
+                          "loq": c.reporting_loq if c.reporting_loq is not None else c.loq,
+                          "status": c.status}
+                   for name, c in result.calibrations.items()}
+        for record in context.records:
+            record["quantitation_method"].update(version=self.method.version,
+                                                 calibrations=summary)
         self.result = _with_sample_ids(result, sequence, labels)
         self._write(context)
         self._report(context)
