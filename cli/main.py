@@ -12,6 +12,7 @@ import gcms
 # command name -> (module in gcms_cli, attribute). A command whose module is not
 # installed yet is simply not listed.
 _COMMANDS: dict[str, tuple[str, str]] = {
+    "about": ("gcms_cli.about", "about"),
     "info": ("gcms_cli.info", "info"),
     "plot": ("gcms_cli.info", "plot"),
     "library": ("gcms_cli.library", "library"),
@@ -26,10 +27,22 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "custody": ("gcms_cli.custody", "custody"),
     "key": ("gcms_cli.custody", "key"),
     "report": ("gcms_cli.report", "report"),
+    "rescreen": ("gcms_cli.rescreen", "rescreen"),
 }
 
 
 class _LazyGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # ``gcms --version --json``: the versions of everything in use, as ``gcms about``
+        head = args[: next((i for i, a in enumerate(args) if not a.startswith("-")),
+                           len(args))]
+        if "--version" in head and "--json" in head:
+            from gcms_cli.about import print_about
+
+            print_about(as_json=True)
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(
             name for name, (module, _) in _COMMANDS.items()
