@@ -63,6 +63,8 @@ class PdfSettings:
 #: Page furniture: the header band ends above this (mm from the top), the footer band
 #: starts this far from the bottom.
 _TOP_MM = 33.0
+#: Colour of a watermark (DRAFT) under the content of every page.
+_WATERMARK_RGB = (235, 200, 200)
 #: Colour of the not-reportable marks (the batch's QA gate withheld the results).
 _WITHHELD_RGB = (180, 0, 0)
 _BOTTOM_MM = 20.0
@@ -157,10 +159,12 @@ class _Report:
 
     def __init__(self, model: ReportModel, words: Sequence[Wording], settings: PdfSettings,
                  total_pages: int | None, attachment: bytes | None,
-                 figures: dict[str, bytes], heights: dict[str, float]) -> None:
+                 figures: dict[str, bytes], heights: dict[str, float],
+                 watermark: str | None = None) -> None:
         from fpdf import FPDF
 
         self.model, self.words, self.s = model, list(words), settings
+        self.watermark = watermark
         self.total = total_pages
         #: the first layout pass, which only counts pages: figures are not embedded
         self.draft = total_pages is None
@@ -476,7 +480,26 @@ class _Report:
             pdf.set_xy(left, 29.6)
             pdf.cell(right - left, 3.2, mark, align="C")
             pdf.set_text_color(0, 0, 0)
+        if self.watermark:
+            self._watermark(self.watermark)
         pdf.set_y(_TOP_MM)
+
+    def _watermark(self, text: str) -> None:
+        """``text`` across the page, drawn first so that the content lies over it."""
+        pdf = self.pdf
+        self.font(text, bold=True, size=96)
+        pdf.set_text_color(*_WATERMARK_RGB)
+        with pdf.rotation(angle=55, x=pdf.w / 2, y=pdf.h / 2):
+            width = pdf.get_string_width(text)
+            pdf.set_xy((pdf.w - width) / 2, pdf.h / 2 - 15)
+            pdf.cell(width, 30, text, align="C")
+        # the same word upright under the header rule, where text extraction finds it
+        self.font(text, bold=True, size=self.s.small_pt + 0.5)
+        pdf.set_text_color(*_WITHHELD_RGB)
+        pdf.set_xy(pdf.l_margin, 29.6)
+        pdf.cell(pdf.w - pdf.l_margin - pdf.r_margin, 3.2, text,
+                 align="L" if self.rtl else "R")
+        pdf.set_text_color(0, 0, 0)
 
     def _footer(self) -> None:
         pdf, s = self.pdf, self.s
@@ -1110,7 +1133,7 @@ def _words(languages: Sequence[str], translations) -> list[Wording]:
 
 def render_pdf(model: ReportModel, *, languages: Sequence[str] | str = ("en",),
                translations=None, settings: PdfSettings | None = None,
-               attachment: bytes | None = None) -> bytes:
+               attachment: bytes | None = None, watermark: str | None = None) -> bytes:
     """The report as PDF bytes (PDF/A-3U unless ``settings.pdfa`` is None).
 
     Parameters
@@ -1125,6 +1148,9 @@ def render_pdf(model: ReportModel, *, languages: Sequence[str] | str = ("en",),
     attachment
         Bytes embedded as ``report.json`` (the JSON form of ``model``); by default
         :func:`gcms.report.jsonout.report_json_bytes` of the model.
+    watermark
+        Text set large and pale across every page under the content (``"DRAFT"`` for a
+        report the lab policy does not let issue yet; see :mod:`gcms.custody.reports`).
 
     The same model, languages and fonts give the same bytes.
     """
@@ -1136,10 +1162,10 @@ def render_pdf(model: ReportModel, *, languages: Sequence[str] | str = ("en",),
         attachment = report_json_bytes(model)
     figures: dict[str, bytes] = {}
     heights: dict[str, float] = {}
-    first = _Report(model, words, settings, None, attachment, figures, heights)
+    first = _Report(model, words, settings, None, attachment, figures, heights, watermark)
     first.build()
     total = first.pdf.page_no()
-    final = _Report(model, words, settings, total, attachment, figures, heights)
+    final = _Report(model, words, settings, total, attachment, figures, heights, watermark)
     data = final.build()
     if final.pdf.page_no() != total:  # the footer never changes the flow; say so if it did
         raise GcmsError(f"report {model.report_id}: page count changed between layout "
