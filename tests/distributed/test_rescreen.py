@@ -1,0 +1,274 @@
+"""Re-screening of an archive against a library that gained an entry after the batches."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from archive_sim import NEW_SUBSTANCE, make_archive
+from click.testing import CliRunner
+
+from gcms.distributed import RescreenSettings, read_targets, rescreen
+from gcms.errors import GcmsError
+
+#: Every wait of the cluster tests is bounded by this (seconds).
+WAIT_S = 120.0
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    return make_archive(tmp_path_factory.mktemp("rescreen"), copies=3)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def essence(result) -> list[tuple]:
+    """The findings without the time and the person: what must match across engines."""
+    return [(r["document"], r["sample_id"], r["position"], r["component"], r["substance"],
+             r["match_factor"], r["reverse_match_factor"], r["delta_ri"])
+            for r in result.findings]
+
+
+@pytest.fixture(scope="module")
+def reference(archive, tmp_path_factory):
+    """The single-process run every engine must agree with."""
+    out = tmp_path_factory.mktemp("reference")
+    return rescreen([archive["archive"]], archive["updated"], out_dir=out,
+                    engine="in-process", actor="analyst-a")
+
+
+def test_every_run_with_the_new_substance_is_found_and_none_other(archive, reference):
+    documents = sorted(archive["archive"].rglob("results.json"))
+    assert len(reference.documents) == len(documents) == 6
+    assert not reference.failed
+    assert {r["sample_id"] for r in reference.findings} == archive["containing"]
+    assert {r["substance"] for r in reference.findings} == {NEW_SUBSTANCE}
+    # each containing run once per copy of its batch: nothing listed twice
+    assert len(reference.findings) == len(archive["containing"]) * 3
+    assert len(set(essence(reference))) == len(reference.findings)
+    for row in reference.findings:
+        assert row["match_factor"] >= 800 and row["reverse_match_factor"] >= 800
+        assert abs(row["delta_ri"]) <= 20.0 and row["retention"] == "index within tolerance"
+    # 3 sample runs per batch; ladders are not case material
+    assert reference.runs_screened == 6 * 3
+    summary = json.loads((reference.out_dir / "rescreen.json").read_text())
+    assert summary["library"]["sha256"] == reference.summary["library"]["sha256"]
+    assert summary["screened_by"] == "analyst-a" and summary["screened_utc"]
+    cases = {c["case_id"]: c for c in summary["cases"]}
+    exhibits = {e["exhibit_id"] for e in cases["C-T"]["exhibits"]}
+    assert exhibits == {f"EX-{s}" for s in archive["containing"]}
+    csv_lines = (reference.out_dir / "findings.csv").read_text().splitlines()
+    assert len(csv_lines) == 1 + len(reference.findings)
+
+
+def test_original_library_finds_nothing_new(archive, tmp_path):
+    result = rescreen([archive["archive"]], archive["original"], out_dir=tmp_path,
+                      engine="in-process", actor="analyst-a")
+    assert result.findings == [] and result.runs_screened == 18
+
+
+def test_local_cluster_gives_the_single_process_findings_and_resumes(archive, reference,
+                                                                    tmp_path):
+    before = digests(archive["archive"])
+    seen = []
+    result = rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path,
+                      workers=2, actor="analyst-a",
+                      progress=lambda done, total, label: seen.append((done, total)))
+    assert essence(result) == essence(reference)
+    assert seen[-1] == (6, 6) and [d for d, _ in seen] == list(range(1, 7))
+    assert digests(archive["archive"]) == before  # issued results untouched
+    # resumed: everything done is skipped, nothing is searched again
+    again = rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path,
+                     engine="in-process", actor="analyst-b")
+    assert again.skipped == 6 and essence(again) == essence(reference)
+    assert {d["screened_by"] for d in again.documents} == {"analyst-a"}
+    # a document rewritten since is screened again, the others are not
+    changed = sorted(archive["archive"].rglob("results.json"))[0]
+    os.utime(changed, ns=(time.time_ns(), time.time_ns()))
+    third = rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path,
+                     engine="in-process", actor="analyst-b")
+    assert third.skipped == 5 and essence(third) == essence(reference)
+    assert sum(d["screened_by"] == "analyst-b" for d in third.documents) == 1
+
+
+def test_target_list_restricts_the_findings(archive, reference, tmp_path):
+    targets = tmp_path / "targets.txt"
+    targets.write_text("# new substances notified this month\ncocaine\n3,4-MDMA  # none\n")
+    assert read_targets(targets) == ("cocaine", "3,4-MDMA")
+    none = rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path / "a",
+                    engine="in-process", actor="a",
+                    settings=RescreenSettings(targets=read_targets(targets)))
+    assert none.findings == []
+    by_name = rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path / "b",
+                       engine="in-process", actor="a",
+                       settings=RescreenSettings(targets=("mdma", "Cocaine")))
+    assert essence(by_name) == essence(reference)
+
+
+def test_a_bad_document_is_named_and_the_others_are_screened(archive, reference,
+                                                             tmp_path):
+    bad = tmp_path / "archive" / "broken"
+    bad.mkdir(parents=True)
+    (bad / "results.json").write_text('{"format": "something else"}')
+    result = rescreen([archive["archive"], bad], archive["updated"],
+                      out_dir=tmp_path / "out", engine="in-process", actor="a")
+    assert len(result.failed) == 1
+    assert str(bad / "results.json") in result.failed[0]["document"]
+    assert "not a gcms batch results document" in result.failed[0]["problem"]
+    assert essence(result) == essence(reference)
+    with pytest.raises(GcmsError, match="no such results file"):
+        rescreen([tmp_path / "missing"], archive["updated"], out_dir=tmp_path / "o",
+                 engine="in-process", actor="a")
+    with pytest.raises(GcmsError, match="--from-raw is not available"):
+        rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path / "o",
+                 engine="in-process", actor="a", from_raw=True)
+
+
+def test_case_store_cases_are_screened_and_get_an_audited_result(archive, tmp_path):
+    from gcms.custody import CaseStore
+
+    document = json.loads(sorted(archive["archive"].glob("batch-1-*/results.json"))[0]
+                          .read_text())
+    with CaseStore(tmp_path / "store", actor="analyst1") as store:
+        store.open_case("C-T", title="re-screening test")
+        store.register_exhibits("C-T", {r["exhibit_id"]: "exhibit named in the sequence"
+                                        for r in document["runs"] if r["exhibit_id"]},
+                                reason="batch")
+        analysis = store.record_analysis("C-T", run_ids=[], parameters={"batch": 1})
+        issued = store.record_results("C-T", document["runs"],
+                                      analysis_id=analysis.analysis_id, unattached=True)
+        issued_data = {r.result_id: r.data for r in issued}
+        result = rescreen([], archive["updated"], out_dir=tmp_path / "out", store=store,
+                          engine="in-process")
+        assert {r["sample_id"] for r in result.findings} == {"B1", "B3"}
+        entries = result.summary["store_entries"]
+        assert len(entries) == 1 and entries[0]["case_id"] == "C-T"
+        results = {r.result_id: r for r in store.results("C-T")}
+        for result_id, data in issued_data.items():  # issued results unchanged
+            assert results[result_id].data == data and results[result_id].version == 1
+        new = results[entries[0]["result_id"]]
+        assert new.data["kind"] == "re-screening"
+        assert new.data["library_sha256"] == result.summary["library"]["sha256"]
+        assert [r["sample_id"] for r in new.data["runs"]] == ["B1", "B3"]
+        assert new.data["screened_by"] == "analyst1"
+        assert any(e.action == "result.record" and e.object_id == new.result_id
+                   for e in store.log(case_id="C-T"))
+        # a second run is resumed: no second entry in the store
+        count = len(store.log(case_id="C-T"))
+        again = rescreen([], archive["updated"], out_dir=tmp_path / "out", store=store,
+                         engine="in-process")
+        assert again.skipped == 1 and len(store.log(case_id="C-T")) == count
+
+
+def test_cli_lists_findings_per_case_and_refuses_bad_input(archive, tmp_path):
+    from gcms_cli.main import cli
+
+    runner = CliRunner()
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["rescreen", str(archive["archive"]), "--library",
+                                 str(archive["updated"]), "--out", str(out),
+                                 "--in-process", "--quiet"])
+    assert result.exit_code == 1, result.output
+    for sample in archive["containing"]:
+        assert f"sample {sample} ({sample}.cdf): {NEW_SUBSTANCE}" in result.output
+    assert "runs screened" in result.output and "runs/min" in result.output
+    assert (out / "rescreen.json").is_file()
+    listed = runner.invoke(cli, ["rescreen", str(archive["archive"]), "--library",
+                                 str(archive["updated"]), "--out", str(out),
+                                 "--in-process", "--json", "--target", "cocaine"])
+    assert listed.exit_code == 0 and json.loads(listed.output)["n_findings"] == 0
+    raw = runner.invoke(cli, ["rescreen", str(archive["archive"]), "--library",
+                              str(archive["updated"]), "--out", str(out), "--from-raw"])
+    assert raw.exit_code == 2 and "--from-raw is not available" in raw.output
+    missing = runner.invoke(cli, ["rescreen", str(tmp_path / "nothing"), "--library",
+                                  str(archive["updated"]), "--out", str(out)])
+    assert missing.exit_code == 2 and "no such results file" in missing.output
+    assert "Traceback" not in missing.output
+
+
+# ------------------------------------------------------------------- a real cluster
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(args: list[str], log: Path) -> subprocess.Popen:
+    handle = open(log, "wb")  # noqa: SIM115 - closed with the process in the test
+    process = subprocess.Popen([sys.executable, "-m", *args], stdout=handle,
+                               stderr=subprocess.STDOUT)
+    process.log = handle
+    return process
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+    process.log.close()
+
+
+def test_scheduler_and_two_workers_a_killed_worker_loses_and_duplicates_nothing(
+        archive, reference, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+                       str(port), "--no-dashboard"], tmp_path / "scheduler.log")
+    workers = []
+    try:
+        for n in range(2):
+            workers.append(start(["distributed.cli.dask_worker", address, "--nthreads", "1",
+                                  "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
+                                  "--name", f"w{n}"], tmp_path / f"worker{n}.log"))
+        with distributed.Client(address, timeout=WAIT_S) as client:
+            client.wait_for_workers(2, timeout=WAIT_S)
+        killed = []
+
+        def kill_first_worker(done: int, total: int, label: str) -> None:
+            if not killed:
+                workers[0].kill()
+                workers[0].wait(timeout=WAIT_S)
+                killed.append(done)
+
+        outcome: dict[str, object] = {}
+
+        def job() -> None:
+            try:
+                outcome["result"] = rescreen(
+                    [archive["archive"]], archive["updated"], out_dir=tmp_path / "out",
+                    scheduler=address, actor="analyst-a", progress=kill_first_worker)
+            except BaseException as error:  # reported by the main thread  # noqa: BLE001
+                outcome["error"] = error
+
+        thread = threading.Thread(target=job, daemon=True)
+        thread.start()
+        thread.join(WAIT_S)
+        assert not thread.is_alive(), "re-screening on the cluster did not finish"
+        assert "error" not in outcome, outcome.get("error")
+        result = outcome["result"]
+        assert killed == [1] and workers[0].returncode is not None
+        with distributed.Client(address, timeout=WAIT_S) as client:
+            assert len(client.scheduler_info()["workers"]) == 1
+        assert essence(result) == essence(reference)
+        files = sorted((tmp_path / "out" / "documents").glob("*.json"))
+        assert len(files) == len(result.documents) == 6
+        assert len({json.loads(f.read_text())["key"] for f in files}) == 6
+    finally:
+        for process in (*workers, scheduler):
+            stop(process)
