@@ -21,20 +21,31 @@ def library() -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Library file to write (HDF5).")
 @click.option("--title", default="", help="Title stored in the library.")
+@click.option("--strict", is_flag=True,
+              help="Refuse the build (nothing written) when any entry would be skipped or "
+                   "a named file cannot be read; the refusal names each one.")
+@click.option("--max-mz", type=click.IntRange(1, 65535), default=None,
+              help="Largest m/z an entry may hold (default 2000, the EI range NIST MS "
+                   "Search compares); entries beyond it are skipped and listed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
-def build(sources: tuple[str, ...], output: str, title: str, as_json: bool) -> None:
+def build(sources: tuple[str, ...], output: str, title: str, strict: bool,
+          max_mz: int | None, as_json: bool) -> None:
     """Compile SOURCES (MSP/NIST text, JCAMP-DX, MassBank files or folders) into a library.
 
     Folders are walked recursively; files no spectra reader recognises are ignored and
-    counted. Entries that cannot be used are skipped, each reported with file, entry
-    and reason. Exit 0 when the library was written, 2 when nothing usable was found or
-    a named file could not be read (the library is still written from the others).
+    counted. Entries that cannot be used (empty, negative or NaN intensities, m/z outside
+    the EI range, absurd peak counts...) are skipped, each reported with file, entry and
+    reason, and listed in the library's metadata. Exit 0 when the library was written, 2
+    when nothing usable was found, a named file could not be read (the library is still
+    written from the others), or --strict refused the build.
     """
     from gcms.errors import GcmsError
     from gcms.library import build_library
+    from gcms.library.build import EI_MZ_MAX
 
     try:
-        report = build_library(sources, output, title=title)
+        report = build_library(sources, output, title=title, strict=strict,
+                               max_mz=max_mz or EI_MZ_MAX)
     except GcmsError as error:
         error_line(str(error))
         sys.exit(EXIT_INPUT)

@@ -1,4 +1,21 @@
-"""Compile reference spectra files (MSP/NIST text, JCAMP-DX, MassBank records) into one library."""
+"""Compile reference spectra files (MSP/NIST text, JCAMP-DX, MassBank records) into one library.
+
+What a build leaves out, it names
+---------------------------------
+An entry that no electron-ionisation spectrum could hold is skipped and listed (file,
+entry number and name, reason) in the build report and in the library's own
+``/build/skipped`` metadata, so the library's provenance says what it lacks:
+
+* an empty peak list, or none of positive intensity;
+* a negative, NaN or infinite intensity, or an m/z that is not finite;
+* a peak (of positive intensity) whose nominal m/z is outside ``1..EI_MZ_MAX``;
+* more than :data:`MAX_PEAKS_PER_ENTRY` peaks.
+
+One such entry never fails the whole build (it did: one m/z of 70,000 in a 91-entry MSP
+stopped it without naming the file or the entry). ``strict=True`` (``gcms library build
+--strict``) refuses the build instead, naming every entry and file that would be left
+out, and writes nothing.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +25,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gcms.errors import FormatError, LibraryError
 from gcms.io._common import SkippedEntry, sha256_file
 from gcms.library.store import Library
-from gcms.spectrum import Spectrum
+from gcms.spectrum import Spectrum, nominal_mass
 
-__all__ = ["BuildReport", "build_library", "collect_sources"]
+__all__ = ["EI_MZ_MAX", "MAX_PEAKS_PER_ENTRY", "BuildReport", "build_library",
+           "collect_sources", "entry_problem"]
+
+#: Largest nominal m/z of an EI reference spectrum accepted by default. NIST MS Search
+#: compares spectra over m/z 1-2000 (its "max m/z" setting; NIST/EPA/NIH Mass Spectral
+#: Library, MS Search 2.4 user guide), and GC-MS quadrupoles scan to about 1,000-1,250:
+#: an m/z beyond this is a corrupted or mis-exported value, not a fragment.
+EI_MZ_MAX = 2000
+#: More peaks than this in one entry is not a centroided EI spectrum (at most one peak per
+#: nominal mass up to :data:`EI_MZ_MAX`, a few per mass in accurate-mass libraries).
+MAX_PEAKS_PER_ENTRY = 10_000
+#: Entries named one by one in a refusal (``strict``) before "... and N more".
+_NAMED_IN_REFUSAL = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +86,39 @@ class BuildReport:
         }
 
 
+def entry_problem(spectrum: Spectrum, *, max_mz: int = EI_MZ_MAX) -> str | None:
+    """Why ``spectrum`` cannot be an EI library entry (module docstring), or None."""
+    mz, intensity = np.asarray(spectrum.mz), np.asarray(spectrum.intensity)
+    if mz.size == 0:
+        return "empty spectrum (no peaks)"
+    if mz.size > MAX_PEAKS_PER_ENTRY:
+        return f"{mz.size} peaks, more than {MAX_PEAKS_PER_ENTRY} (not an EI peak list)"
+    if not np.isfinite(mz).all():
+        return "an m/z that is NaN or infinite"
+    if not np.isfinite(intensity).all():
+        return "an intensity that is NaN or infinite"
+    if (intensity < 0).any():
+        where = int(np.argmin(intensity))
+        return f"negative intensity {intensity[where]:g} at m/z {mz[where]:g}"
+    positive = intensity > 0
+    if not positive.any():
+        return "no peak of positive intensity"
+    nominal = nominal_mass(mz[positive])
+    outside = (nominal < 1) | (nominal > max_mz)
+    if outside.any():
+        values = mz[positive][outside]
+        shown = ", ".join(f"{v:g}" for v in values[:3])
+        more = f" and {values.size - 3} more" if values.size > 3 else ""
+        return (f"m/z {shown}{more} outside the EI range 1..{max_mz} "
+                f"({values.size} of {mz.size} peaks)")
+    return None
+
+
+def _entry_label(spectrum: Spectrum, index: int) -> str:
+    number = spectrum.source_entry or f"#{index + 1}"
+    return f"{number} {spectrum.name!r}" if spectrum.name else number
+
+
 def _skip_dict(skip: SkippedEntry) -> dict[str, str]:
     return {"file": skip.source, "entry": skip.entry, "reason": skip.reason}
 
@@ -84,14 +148,18 @@ def build_library(
     output: str | os.PathLike | None = None,
     *,
     title: str = "",
+    strict: bool = False,
+    max_mz: int = EI_MZ_MAX,
 ) -> BuildReport:
     """Read every spectrum of ``sources`` (files or folders, recursively) into one library.
 
     Each file's format is recognised by content (:func:`gcms.io.read_entries`); entries
-    that cannot be used (no peaks, negative or non-numeric values, bad encoding...)
-    are skipped and reported with file, entry and reason, and the build goes on. A
-    named file that cannot be read at all is reported in ``failed``; a file in a folder
-    that no spectra reader recognises is listed in ``ignored``.
+    that cannot be used (no peaks, negative or non-numeric values, m/z outside the EI
+    range, bad encoding...: :func:`entry_problem` and the readers) are skipped and
+    reported with file, entry and reason, in the report and in the library's metadata,
+    and the build goes on. A named file that cannot be read at all is reported in
+    ``failed``; a file in a folder that no spectra reader recognises is listed in
+    ``ignored``.
 
     Parameters
     ----------
@@ -100,11 +168,16 @@ def build_library(
     output
         Where to write the compiled HDF5 library (atomically); ``None`` keeps it in
         memory only.
+    strict
+        Refuse the build when any entry would be skipped or a named file cannot be read.
+    max_mz
+        Largest nominal m/z accepted in an entry (default :data:`EI_MZ_MAX`).
 
     Raises
     ------
     LibraryError
-        No usable spectrum in any source.
+        No usable spectrum in any source; or, with ``strict``, entries or files that
+        would be left out (each named with its reason). Nothing is written then.
     """
     from gcms.io import read_entries
 
@@ -125,9 +198,9 @@ def build_library(
             continue
         usable = []
         for index, spectrum in enumerate(report.spectra):
-            if not (spectrum.intensity > 0).any():
-                label = spectrum.name or spectrum.source_entry or f"#{index + 1}"
-                skipped.append(SkippedEntry(str(path), label, "no peak of positive intensity"))
+            problem = entry_problem(spectrum, max_mz=max_mz)
+            if problem is not None:
+                skipped.append(SkippedEntry(str(path), _entry_label(spectrum, index), problem))
                 continue
             if spectrum.source is None:
                 spectrum = spectrum.replace(source=str(path))
@@ -139,6 +212,13 @@ def build_library(
         skipped.extend(report.skipped)
         files.append({"path": str(path), "sha256": digest, "n_entries": len(usable),
                       "n_skipped": len(report.skipped) + len(report.spectra) - len(usable)})
+    if strict and (skipped or failed):
+        left_out = [*failed, *skipped]
+        named = "; ".join(str(s) for s in left_out[:_NAMED_IN_REFUSAL])
+        more = (f"; ... and {len(left_out) - _NAMED_IN_REFUSAL} more"
+                if len(left_out) > _NAMED_IN_REFUSAL else "")
+        raise LibraryError(f"strict build refused, nothing written: {len(skipped)} entries "
+                           f"and {len(failed)} files would be left out: {named}{more}")
     if not spectra:
         where = ", ".join(str(s) for s in sources)
         raise LibraryError(f"{where}: no usable spectrum found "
