@@ -26,8 +26,11 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("gcms_cli.custody", "run_group"),
     "custody": ("gcms_cli.custody", "custody"),
     "key": ("gcms_cli.custody", "key"),
+    "store": ("gcms_cli.custody", "store_group"),
+    "user": ("gcms_cli.custody", "user"),
     "report": ("gcms_cli.report", "report"),
     "rescreen": ("gcms_cli.rescreen", "rescreen"),
+    "sequence": ("gcms_cli.sequence", "sequence"),
 }
 
 

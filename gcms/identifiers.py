@@ -61,6 +61,7 @@ __all__ = [
     "ID_MAX_CHARS",
     "IdentifierError",
     "check_identifier",
+    "check_text",
     "spreadsheet_safe",
     "spreadsheet_safe_row",
 ]
@@ -168,6 +169,27 @@ def check_identifier(value: str, field: str, *, source: str | None = None) -> st
             f"{_describe(char)} at position {scripts[second] + 1} looks like a "
             f"{first.title()} letter but is not one"
         )
+    return text
+
+
+def check_text(value: str, field: str, *, source: str | None = None) -> str:
+    """Free text (a substance name, a note) normalised to NFC, with no hidden characters.
+
+    The invisible-character rules of :func:`check_identifier` only: bidirectional
+    controls, format (Cf), control (Cc), separator (Zl, Zp), private-use and unassigned
+    characters are refused; any visible character is allowed. Raises
+    :class:`IdentifierError` naming the character by code point and name.
+    """
+    where = f"{source}: " if source else ""
+    text = unicodedata.normalize("NFC", value)
+    for index, char in enumerate(text):
+        if char in BIDI_CONTROLS or unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+            kind = ("a bidirectional control" if char in BIDI_CONTROLS
+                    else "an invisible or control character")
+            raise IdentifierError(
+                f"{where}{field} {text!r} holds {_describe(char)} at position {index + 1} "
+                f"({kind})"
+            )
     return text
 
 
