@@ -22,6 +22,17 @@
     translations = "translations"                 # folder of the lab's own wording
     languages = ["en"]                            # default --language
 
+    [policy]
+    require = ["authored", "reviewed"]            # signatures a report needs to be issued
+    ca_certificate = "lab-ca.pem"                 # the lab CA analyst certificates chain to
+
+``[policy] require`` lists signature meanings (authored, reviewed, approved) every result
+the report shows must carry in the case store, or the report itself must carry, before
+``gcms report`` issues it; until then it is made as a DRAFT (ISO/IEC 17025:2017 §7.8.1.1
+and §7.7: results reviewed before release, as the lab's procedure says).
+``ca_certificate`` is the lab CA (``gcms report ca new``) whose analyst certificates
+``gcms report verify --lab`` accepts as naming their user.
+
 Unknown keys are refused by name, so a misspelt key never silently drops a line of
 the report header.
 """
@@ -42,13 +53,16 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["LabProfile", "UNCONFIGURED", "load_lab_profile"]
+__all__ = ["POLICY_REQUIREMENTS", "LabProfile", "UNCONFIGURED", "load_lab_profile"]
 
 #: The header a report gets when no lab profile is given: visibly not a lab's report.
 UNCONFIGURED = Laboratory(name="[laboratory not configured: --lab LAB.toml]")
 
 _LAB_KEYS = {"name", "address", "accreditation", "location", "contact", "logo"}
 _REPORT_KEYS = {"translations", "languages"}
+_POLICY_KEYS = {"require", "ca_certificate"}
+#: What ``[policy] require`` may list: the meanings of a signature (21 CFR 11.50(a)(3)).
+POLICY_REQUIREMENTS = ("authored", "reviewed", "approved")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +73,8 @@ class LabProfile:
     translations: str | None = None
     languages: tuple[str, ...] = ("en",)
     path: str | None = None
+    requirements: tuple[str, ...] = ()
+    ca_certificate: str | None = None
 
 
 def _text(value: Any, where: str) -> str:
@@ -84,7 +100,7 @@ def load_lab_profile(path: str | os.PathLike) -> LabProfile:
         raise ProfileError(f"{path}: cannot read ({error.strerror or error})") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ProfileError(f"{path}: not a readable TOML lab profile ({error})") from None
-    unknown = set(data) - {"schema", "laboratory", "report"}
+    unknown = set(data) - {"schema", "laboratory", "report", "policy"}
     if unknown:
         raise ProfileError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     if data.get("schema", "gcms-lab-profile/1") != "gcms-lab-profile/1":
@@ -130,4 +146,26 @@ def load_lab_profile(path: str | os.PathLike) -> LabProfile:
             raise ProfileError(f"{path}: report.translations {folder} is not a folder")
         translations = str(folder)
     langs = tuple(_lines(report.get("languages", ["en"]), f"{path}: report.languages"))
-    return LabProfile(laboratory, translations, langs, str(path))
+    requirements, ca = _policy(data.get("policy", {}), path)
+    return LabProfile(laboratory, translations, langs, str(path), requirements, ca)
+
+
+def _policy(policy: Any, path: Path) -> tuple[tuple[str, ...], str | None]:
+    """``[policy]``: the signatures a report needs, and the lab CA certificate."""
+    if not isinstance(policy, dict):
+        raise ProfileError(f"{path}: [policy] must be a table")
+    unknown = set(policy) - _POLICY_KEYS
+    if unknown:
+        raise ProfileError(f"{path}: unknown key(s) in [policy]: {', '.join(sorted(unknown))}")
+    require = _lines(policy.get("require", []), f"{path}: policy.require")
+    wrong = [r for r in require if r not in POLICY_REQUIREMENTS]
+    if wrong:
+        raise ProfileError(f"{path}: policy.require {', '.join(wrong)} is not one of "
+                           f"{', '.join(POLICY_REQUIREMENTS)}")
+    ca = None
+    if "ca_certificate" in policy:
+        ca_path = path.parent / _text(policy["ca_certificate"], f"{path}: policy.ca_certificate")
+        if not ca_path.is_file():
+            raise ProfileError(f"{path}: policy.ca_certificate {ca_path} does not exist")
+        ca = str(ca_path.resolve())
+    return tuple(dict.fromkeys(require)), ca

@@ -12,6 +12,14 @@ Two ways to sign:
   verify EdDSA signatures and show them as unknown.
 * **The lab's own PKI**: a PKCS#12 file (certificate issued by the lab's or a national
   CA, RSA or ECDSA key) signs a signature every PDF viewer checks against that CA.
+* **A lab CA made by gcms** for a lab without its own PKI: :func:`new_lab_ca` makes an
+  ECDSA P-256 CA (RFC 5480 key, RFC 5280 CA certificate, key passphrase-protected) and
+  :func:`issue_analyst_certificate` an analyst's ECDSA P-256 key and certificate from it,
+  as a PKCS#12 file that signs like any lab PKI's (``--pkcs12``). ECDSA with SHA-256 is
+  what every PAdES validator implements (ETSI TS 119 312), so poppler's ``pdfsig`` and
+  Acrobat check these signatures cryptographically; they trust them once the lab CA
+  certificate is installed as a trust anchor (``gcms report verify --lab`` names it in
+  ``[policy] ca_certificate``).
 
 Signatures are incremental updates (``/SubFilter /ETSI.CAdES.detached``, SHA-512 digest):
 the signed bytes are the whole file but the signature value, so any change of a byte
@@ -23,6 +31,7 @@ fingerprint in the case store's form (SHA-256 of the raw key) for Ed25519 keys.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import io
 import logging
@@ -34,11 +43,14 @@ from typing import Any
 
 from gcms.errors import GcmsError, MissingExtraError
 
-__all__ = ["PdfSignature", "pdf_signatures", "self_signed_certificate", "sign_pdf"]
+__all__ = ["PdfSignature", "certificate_identity", "issue_analyst_certificate",
+           "new_lab_ca", "pdf_signatures", "self_signed_certificate", "sign_pdf"]
 
 #: Years a self-signed analyst certificate is valid (a report is read for decades; the
 #: signing time, not today, is what a verifier compares against).
 CERTIFICATE_YEARS = 10
+#: Years a lab CA certificate is valid (longer than any analyst certificate it issues).
+CA_YEARS = 20
 
 
 def _require_pyhanko():
@@ -91,6 +103,200 @@ def self_signed_certificate(key, *, printed_name: str, user: str | None = None,
         .sign(private, None)
     )
     return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _write_new(path: Path, data: bytes, *, private: bool) -> None:
+    """Write a file that must not exist yet (never overwrite a key or certificate)."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             0o600 if private else 0o644)
+    except FileExistsError:
+        raise GcmsError(f"{path}: already exists; a key or certificate is never "
+                        "overwritten") from None
+    except OSError as error:
+        raise GcmsError(f"{path}: cannot write ({error.strerror or error})") from None
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+
+
+def _check_passphrase(passphrase: str, what: str) -> None:
+    from gcms.custody.keys import MIN_PASSPHRASE_CHARS
+
+    if len(passphrase or "") < MIN_PASSPHRASE_CHARS:
+        raise GcmsError(f"{what}: the passphrase must have at least {MIN_PASSPHRASE_CHARS} "
+                        "characters")
+
+
+def _name(common_name: str, *, user: str | None = None, organisation: str | None = None):
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    if not common_name or not common_name.strip():
+        raise GcmsError("a certificate needs a name")
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if user:
+        attributes.append(x509.NameAttribute(NameOID.USER_ID, user))
+    if organisation:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation))
+    return x509.Name(attributes)
+
+
+def new_lab_ca(directory: str | os.PathLike, *, name: str, passphrase: str,
+               organisation: str | None = None) -> tuple[Path, Path]:
+    """Make a lab CA: ``DIRECTORY/lab-ca.key`` (ECDSA P-256, encrypted) and ``lab-ca.pem``.
+
+    The certificate is a self-signed CA certificate (basicConstraints CA, path length 0:
+    it issues analyst certificates only; keyCertSign and cRLSign), valid
+    :data:`CA_YEARS` years. Neither file is ever overwritten. Returns both paths.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    _check_passphrase(passphrase, "lab CA key")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = directory / "lab-ca.key", directory / "lab-ca.pem"
+    for path in (key_path, cert_path):
+        if path.exists():
+            raise GcmsError(f"{path}: already exists; a key or certificate is never "
+                            "overwritten")
+    private = ec.generate_private_key(ec.SECP256R1())
+    subject = _name(name, organisation=organisation)
+    start = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(minutes=5)
+    public = private.public_key()
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(public).serial_number(x509.random_serial_number())
+        .not_valid_before(start).not_valid_after(start + _dt.timedelta(days=365 * CA_YEARS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(private, hashes.SHA256())
+    )
+    _write_new(key_path, private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase.encode("utf-8"))), private=True)
+    _write_new(cert_path, certificate.public_bytes(serialization.Encoding.PEM), private=False)
+    return key_path, cert_path
+
+
+def _load_ca(directory: str | os.PathLike, passphrase: str):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    directory = Path(directory)
+    key_path, cert_path = directory / "lab-ca.key", directory / "lab-ca.pem"
+    try:
+        key_pem, cert_pem = key_path.read_bytes(), cert_path.read_bytes()
+    except OSError as error:
+        raise GcmsError(f"{directory}: no lab CA here ({error.strerror or error}); make one "
+                        "with 'gcms report ca new'") from None
+    try:
+        private = serialization.load_pem_private_key(key_pem, password=passphrase.encode())
+    except (TypeError, ValueError):
+        raise GcmsError(f"{key_path}: wrong passphrase, or not an encrypted PEM key") from None
+    try:
+        certificate = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError:
+        raise GcmsError(f"{cert_path}: not a PEM certificate") from None
+    if not isinstance(private, ec.EllipticCurvePrivateKey) or (
+        certificate.public_key().public_numbers() != private.public_key().public_numbers()
+    ):
+        raise GcmsError(f"{directory}: lab-ca.key and lab-ca.pem are not one key pair")
+    return private, certificate
+
+
+def issue_analyst_certificate(ca_directory: str | os.PathLike, ca_passphrase: str, *,
+                              user: str, printed_name: str, output: str | os.PathLike,
+                              passphrase: str, organisation: str | None = None
+                              ) -> tuple[Path, Path]:
+    """Issue an analyst an ECDSA P-256 key and certificate from the lab CA.
+
+    Writes ``OUTPUT`` (PKCS#12: the key, the certificate and the CA certificate, encrypted
+    with ``passphrase``) and ``OUTPUT`` with suffix ``.pem`` (the certificate alone).
+    Subject: common name = the printed name, userId = the user, the organisation; key
+    usage digitalSignature and nonRepudiation (RFC 5280 §4.2.1.3); valid
+    :data:`CERTIFICATE_YEARS` years. Returns both paths.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from gcms.custody.records import check_id
+
+    check_id(user, "user")
+    _check_passphrase(passphrase, f"certificate of {user}")
+    ca_key, ca_cert = _load_ca(ca_directory, ca_passphrase)
+    output = Path(output)
+    pem_path = output.with_suffix(".pem")
+    for path in (output, pem_path):
+        if path.exists():
+            raise GcmsError(f"{path}: already exists; a key or certificate is never "
+                            "overwritten")
+    private = ec.generate_private_key(ec.SECP256R1())
+    public = private.public_key()
+    start = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(minutes=5)
+    end = min(start + _dt.timedelta(days=365 * CERTIFICATE_YEARS),
+              ca_cert.not_valid_after_utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(_name(printed_name, user=user, organisation=organisation))
+        .issuer_name(ca_cert.subject).public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start).not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                     key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=False,
+                                     crl_sign=False, encipher_only=False,
+                                     decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    bundle = pkcs12.serialize_key_and_certificates(
+        user.encode("utf-8"), private, certificate, [ca_cert],
+        serialization.BestAvailableEncryption(passphrase.encode("utf-8")))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    _write_new(output, bundle, private=True)
+    _write_new(pem_path, certificate.public_bytes(serialization.Encoding.PEM), private=False)
+    return output, pem_path
+
+
+def certificate_identity(certificate_der: bytes, ca_certificate: str | os.PathLike
+                         ) -> tuple[str | None, str | None, str | None]:
+    """Who a certificate names, if the lab CA issued it: ``(user, printed name, problem)``.
+
+    ``problem`` is None when ``ca_certificate`` (PEM) signed the certificate and it was
+    valid at some time (the signing time is checked by the PDF validator); otherwise it
+    says why the certificate is not the lab's.
+    """
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.x509.oid import NameOID
+
+    try:
+        ca = x509.load_pem_x509_certificate(Path(ca_certificate).read_bytes())
+    except (OSError, ValueError) as error:
+        raise GcmsError(f"{ca_certificate}: not a readable PEM certificate ({error})") from None
+    certificate = x509.load_der_x509_certificate(certificate_der)
+    try:
+        certificate.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return None, None, f"not issued by the lab CA {ca.subject.rfc4514_string()}"
+
+    def first(oid) -> str | None:
+        found = certificate.subject.get_attributes_for_oid(oid)
+        return str(found[0].value) if found else None
+
+    return first(NameOID.USER_ID), first(NameOID.COMMON_NAME), None
 
 
 def _signer_from_key(key, certificate_der: bytes):
@@ -167,6 +373,7 @@ class PdfSignature:
     algorithm: str
     key_fingerprint: str | None
     certificate_sha256: str
+    certificate_der: bytes = dataclasses.field(default=b"", repr=False, compare=False)
 
     @property
     def holds(self) -> bool:
@@ -174,8 +381,9 @@ class PdfSignature:
         return self.intact and self.valid
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        """JSON form (without the certificate's bytes)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__
+                if name != "certificate_der"}
 
 
 def _quiet_validation():
@@ -232,6 +440,7 @@ def pdf_signatures(data: bytes, *, source: str = "report") -> list[PdfSignature]
                 algorithm=public.algorithm,
                 key_fingerprint=fingerprint,
                 certificate_sha256=hashlib.sha256(cert.dump()).hexdigest(),
+                certificate_der=cert.dump(),
             ))
     finally:
         logger.setLevel(level)
