@@ -56,21 +56,23 @@ def sequence_of_runs(runs: _Sequence[str | os.PathLike], *,
                      ladder: str | os.PathLike | None = None,
                      blank: str | os.PathLike | None = None,
                      standards: _Sequence[tuple[str | os.PathLike, str]] = ()) -> Sequence:
-    """A sequence built from run files: ladder, blank, standards, then the samples.
+    """A sequence built from run files: ladder, standards, blank, then the samples.
 
     Sample ids are the file names (made unique with ``#2``, ``#3``...). ``standards`` are
-    ``(file, substance names separated by ';')`` pairs.
+    ``(file, substance names separated by ';')`` pairs. The blank is placed right before
+    the samples: it is given as the blank run before them, and only a blank after the
+    standards counts for carry-over (:data:`gcms.identify.CARRYOVER_RULE`).
     """
     from gcms.sequence import Injection, Sequence
 
     rows: list[tuple[str | os.PathLike, str, tuple[str, ...]]] = []
     if ladder is not None:
         rows.append((ladder, "ladder", ()))
-    if blank is not None:
-        rows.append((blank, "blank", ()))
     for path, substances in standards:
         rows.append((path, "standard", tuple(s.strip() for s in substances.split(";")
                                              if s.strip())))
+    if blank is not None:
+        rows.append((blank, "blank", ()))
     rows.extend((path, "sample", ()) for path in runs)
     seen: dict[str, int] = {}
     injections = []

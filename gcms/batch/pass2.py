@@ -21,11 +21,16 @@ In sequence order of reasoning:
    scored directly against that substance's library entry, when the entry is not among
    its hits already (``rank`` 0 in the record): the retention evidence then decides
    between it and its lookalikes, whatever their order in the hit list.
-5. **Blanks.** For sample and QC runs the blank before the run is searched for each
-   candidate on its own ions (:func:`gcms.identify.check_blank`); blank runs are read
-   again from their files (their digest checked against pass 1) for that. Where runs
-   holding the same substance were injected between that blank and the run, the check
-   says so (the blank then shows the system clean before them, not before this run).
+5. **Blanks.** For sample and QC runs the blank that counts is the last blank injected
+   after the last run holding the candidate substance (a run where it was found, or a
+   standard naming it) and before the run (:data:`gcms.identify.CARRYOVER_RULE`); it is
+   searched on the candidate's own ions (:func:`gcms.identify.check_blank`), blank runs
+   read again from their files (their digest checked against pass 1) for that. Without
+   such a blank the criterion is "not evaluated", naming the runs that came between;
+   a run holding the substance at a response at least the candidate's injected right
+   before it is reported as a carry-over risk.
+   Every candidate's S/N is measured on its own ions in the run's scans
+   (:func:`gcms.identify.ion_signal`).
 6. **Judgement** of every component of every run (:func:`gcms.identify.judge_component`)
    and the findings of every run (:func:`gcms.identify.summarise`).
 7. **Carry-over flags** of every blank: each substance found in the run before it is
@@ -374,58 +379,158 @@ def _blank_search_s(criteria: Criteria, rt_s: float, width_s: float) -> float:
     return max(criteria.retention.rt_tolerance(rt_s), 2.0 * width_s)
 
 
-def _intervening(contexts: list[RunContext], blank: RunContext, context: RunContext,
-                 substance: Substance) -> list[int]:
-    """Positions of runs between ``blank`` and ``context`` that hold ``substance``."""
-    out = []
-    for other in contexts[blank.injection.position + 1:context.injection.position]:
-        for judgement in other.judgements:
+class _AnalyteIndex:
+    """The substances each judged run holds, for the carry-over rule.
+
+    Runs are added as they are judged (in sequence order), so when a run is judged every
+    run before it is here. A run holds a substance when a component of it was found to be
+    that substance (identified or inconclusive), or, for a standard, when its row names
+    it. Blanks are not listed: what they hold is what the rule examines.
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[int, str, str, list[tuple[Substance, float | None]]]] = []
+
+    def add(self, context: RunContext) -> None:
+        if context.injection.type == "blank":
+            return
+        held: list[tuple[Substance, float | None]] = []
+        for judgement in context.judgements:
             chosen = judgement.chosen
-            if (chosen is not None and chosen.verdict != "not identified"
-                    and chosen.substance.same_as(substance)):
-                out.append(other.injection.position)
-                break
-    return out
+            if chosen is None or chosen.verdict == "not identified":
+                continue
+            height = judgement.component.height
+            for i, (substance, known) in enumerate(held):
+                if substance.same_as(chosen.substance):
+                    held[i] = (substance, max(known or 0.0, height))
+                    break
+            else:
+                held.append((chosen.substance, height))
+        if context.injection.type == "standard":
+            for name in context.injection.reference_substances:
+                if not any(s.matches_name(name) for s, _ in held):
+                    held.append((Substance(name), None))
+        if held:
+            self._runs.append((context.injection.position, file_name(context.injection.file),
+                               context.injection.type, held))
+
+    def holding(self, substance: Substance, before: int, height: float
+                ) -> list[dict[str, Any]]:
+        """The runs before position ``before`` holding ``substance``, with their response.
+
+        ``relative_response``: the run's apex height of the substance over ``height``
+        (None where the run's response is not known).
+        """
+        out = []
+        for position, file, kind, held in self._runs:
+            if position >= before:
+                continue
+            for other, response in held:
+                if other.same_as(substance) or substance.matches_name(other.name):
+                    relative = (response / height if response and height > 0 else None)
+                    out.append({"position": position, "file": file, "type": kind,
+                                "relative_response": None if relative is None
+                                else round(relative, 3)})
+                    break
+        return out
 
 
-def _blank_lookup(context: RunContext, blank: RunContext | None, component,
-                  raw: _RawRuns, criteria: Criteria, contexts: list[RunContext]):
-    """The blank check of one component of a sample/QC run (see BlankLookup)."""
-    if blank is None:
-        return lambda substance, ions: "no blank before this run in the sequence"
-    name, position = file_name(blank.injection.file), blank.injection.position
-    if not blank.ok:
-        return lambda substance, ions: BlankCheck(
-            substance=substance.name, file=name, position=position, detected=False,
-            percent=None, problem=f"the blank could not be processed: {blank.failure.problem}")
-    cache: dict[tuple, BlankCheck] = {}
+def _at_least_this_run(run: Mapping[str, Any]) -> bool:
+    return run["relative_response"] is None or run["relative_response"] >= 1.0
+
+
+def _runs_text(runs: list[dict[str, Any]]) -> str:
+    return ", ".join(f"#{r['position'] + 1} ({r['file']})" for r in runs)
+
+
+def _blank_lookup(context: RunContext, component, raw: _RawRuns, criteria: Criteria,
+                  by_position: Mapping[int, RunContext], blanks: list[int],
+                  analytes: _AnalyteIndex):
+    """The blank check of one component of a sample/QC run (see BlankLookup).
+
+    The blank that counts follows the rule of :func:`gcms.identify.counting_blank`.
+    """
+    from gcms.identify import counting_blank
+
+    here = context.injection.position
+    cache: dict[tuple, BlankCheck | str] = {}
 
     def lookup(substance: Substance, ions: list[tuple[int, float]]):
         key = (substance.name, tuple(m for m, _ in ions))
-        if key not in cache:
-            run, own = raw.get(blank), raw.get(context)
-            problem = run if isinstance(run, str) else (
-                f"this run {own}" if isinstance(own, str) else None)
-            if problem is not None:
-                cache[key] = BlankCheck(substance=substance.name, file=name, position=position,
-                                        detected=False, percent=None, problem=problem)
+        if key in cache:
+            return cache[key]
+        runs = analytes.holding(substance, here, component.height)
+        counted = (runs if criteria.blank.carryover_from == "any-level"
+                   else [r for r in runs if _at_least_this_run(r)])
+        counting, last_blank, last_run = counting_blank(here, blanks,
+                                                        [r["position"] for r in counted])
+        risk = tuple(r for r in runs if r["position"] == here - 1 and _at_least_this_run(r))
+        stale = by_position[last_blank] if last_blank is not None else None
+        name = file_name(stale.injection.file) if stale is not None else None
+        common = {"substance": substance.name, "file": name, "position": last_blank,
+                  "carryover_risk": risk}
+        if counting is None:
+            if last_blank is None:
+                problem = "no blank before this run in the sequence"
+                looked = counted
             else:
-                check = check_blank(
-                    run, blank.analysis.deconvolution.noise, substance=substance.name,
-                    file=name, position=position, ions=ions, rt_s=component.rt_s,
-                    search_s=_blank_search_s(criteria, component.rt_s, component.width_s),
-                    width_s=component.width_s, reference_run=own,
-                    reference_noise=context.analysis.deconvolution.noise)
-                between = _intervening(contexts, blank, context, substance)
-                if between:
-                    check = replace(check, note=(
-                        "run(s) " + ", ".join(f"#{p + 1}" for p in between)
-                        + f" holding {substance.name} were injected between this blank and "
-                          "the run: the blank shows the system clean before them"))
-                cache[key] = check
+                looked = [r for r in counted if r["position"] > last_blank]
+                problem = (f"injected before run(s) {_runs_text(looked)} holding "
+                           f"{substance.name}; no blank between the last of them "
+                           f"(#{last_run + 1}) and this run: carry-over not evaluated")
+            cache[key] = BlankCheck(detected=False, percent=None, problem=problem,
+                                    analyte_runs=tuple(looked), **common)
+            return cache[key]
+        blank = by_position[counting]
+        looked = [r for r in runs if r["position"] == last_run] if last_run is not None else []
+        later = [r for r in runs if r["position"] > counting]  # lower responses only
+        if not blank.ok:
+            cache[key] = BlankCheck(detected=False, percent=None, analyte_runs=tuple(looked),
+                                    problem=f"the blank could not be processed: "
+                                            f"{blank.failure.problem}", **common)
+            return cache[key]
+        run, own = raw.get(blank), raw.get(context)
+        problem = run if isinstance(run, str) else (
+            f"this run {own}" if isinstance(own, str) else None)
+        if problem is not None:
+            cache[key] = BlankCheck(detected=False, percent=None, problem=problem,
+                                    analyte_runs=tuple(looked), **common)
+            return cache[key]
+        check = check_blank(
+            run, blank.analysis.deconvolution.noise, substance=substance.name,
+            file=name, position=counting, ions=ions, rt_s=component.rt_s,
+            search_s=_blank_search_s(criteria, component.rt_s, component.width_s),
+            width_s=component.width_s, reference_run=own,
+            reference_noise=context.analysis.deconvolution.noise)
+        note = None
+        if later:
+            note = (f"run(s) {_runs_text(later)} holding {substance.name} at a lower response "
+                    f"than this run were injected after this blank")
+        cache[key] = replace(check, note=note, analyte_runs=tuple(looked + later),
+                             carryover_risk=risk)
         return cache[key]
 
     return lookup
+
+
+def _signal_lookup(context: RunContext, component, raw: _RawRuns):
+    """S/N of a component's ions measured in its run's scans (see SignalLookup)."""
+    from gcms.identify import ion_signal
+
+    measured: dict[int, Any] = {}
+
+    def measure(ions: list[int]):
+        run = raw.get(context)
+        if isinstance(run, str):
+            return f"this run {run}"
+        missing = [m for m in ions if m not in measured]
+        if missing:
+            for peak in ion_signal(run, missing, component.rt_s, width_s=component.width_s,
+                                   noise=context.analysis.deconvolution.noise):
+                measured[peak.mz] = peak
+        return [measured[m] for m in ions]
+
+    return measure
 
 
 def _carry_over(contexts: list[RunContext], raw: _RawRuns, criteria: Criteria,
@@ -541,14 +646,15 @@ def judge_sequence(
             spectra[index] = library.spectrum(index)
         return spectra[index]
 
+    analytes = _AnalyteIndex()
+    blanks = [c.injection.position for c in contexts if c.injection.type == "blank"]
     for context in contexts:
         if not context.ok:
+            analytes.add(context)
             continue
         analysis = context.analysis
-        blank = None
         if context.injection.type in ("sample", "qc"):
             previous = sequence.preceding(context.injection, "blank")
-            blank = by_position[previous.position] if previous is not None else None
             if previous is not None:
                 context.blank_position = previous.position
                 context.blank_file = file_name(previous.file)
@@ -565,7 +671,8 @@ def judge_sequence(
                 candidates.append((hit, Substance.from_hit(
                     hit, library.entry(hit.library_index).synonyms),
                     library_spectrum(hit.library_index)))
-            lookup = (_blank_lookup(context, blank, component, raw, criteria, contexts)
+            lookup = (_blank_lookup(context, component, raw, criteria, by_position, blanks,
+                                    analytes)
                       if context.injection.type in ("sample", "qc") else None)
             judgements.append(judge_component(
                 index, component, candidates, criteria=criteria,
@@ -573,10 +680,12 @@ def judge_sequence(
                                  if context.retention_indices else None),
                 ri_extrapolated=(context.extrapolated[index] if context.extrapolated else None),
                 ladder=ladder, reference_for=_reference_finder(context, evidence, index),
-                blank=lookup, mz_range=mz_range))
+                blank=lookup, mz_range=mz_range,
+                signal=_signal_lookup(context, component, raw)))
         if context.injection.type == "blank":
             judgements = [_in_blank(j) for j in judgements]
         context.judgements = tuple(judgements)
+        analytes.add(context)
         context.findings = summarise(judgements, criteria=criteria, lookalikes=lookalikes,
                                      qualify=context.injection.type in ("sample", "qc"))
     _carry_over(contexts, raw, criteria, library)

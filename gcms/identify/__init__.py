@@ -31,11 +31,14 @@ from gcms.identify.criteria import (
     parse_criteria,
 )
 from gcms.identify.evidence import (
+    CARRYOVER_RULE,
     BlankCheck,
     IonPeak,
     ReferenceStandard,
     check_blank,
+    counting_blank,
     diagnostic_ions,
+    ion_signal,
     measure_ion_peak,
 )
 from gcms.identify.findings import Finding, Findings, Note, summarise
@@ -53,6 +56,7 @@ from gcms.identify.lookalikes import Ambiguity, LookalikeGroup, Lookalikes, load
 from gcms.identify.substance import Substance, name_key
 
 __all__ = [
+    "CARRYOVER_RULE",
     "DEFAULT_PROFILE",
     "EU_2002_657_GC_EI_BANDS",
     "VERDICTS",
@@ -78,9 +82,11 @@ __all__ = [
     "Verdict",
     "available_profiles",
     "check_blank",
+    "counting_blank",
     "decide",
     "diagnostic_ions",
     "identify_runs",
+    "ion_signal",
     "judge_candidate",
     "judge_component",
     "load_criteria",

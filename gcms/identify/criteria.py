@@ -28,7 +28,8 @@ Schema (every key optional except ``profile.name``; unknown keys are refused)::
                  ratio_tolerance ("eu-2002-657" | "off" | a number, % relative),
                  ratio_bands ([[above %, tolerance %], ...] highest band first)
     [signal]     min_snr
-    [blank]      required, max_carryover_percent
+    [blank]      required, max_carryover_percent, carryover_from ("any-level" |
+                 "higher-level")
 
 Profiles are found by name among the shipped ones, or read from any path.
 """
@@ -174,23 +175,37 @@ class IonRules:
 
 @dataclass(frozen=True, slots=True)
 class SignalRules:
-    """Least signal-to-noise ratio of the component's model ion (LOD 3, LOQ 10)."""
+    """Least signal-to-noise ratio on the substance's own ions (LOD 3, LOQ 10).
+
+    Measured on the quantifier ion (the strongest of the substance's diagnostic ions in
+    the component) in the run's raw scans, never on a deconvolution model ion that the
+    substance's spectrum does not name. Below ``min_snr`` the component is under the
+    method's reporting limit: "not identified", never "indicated".
+    """
 
     min_snr: float = 10.0
 
 
+CarryoverFrom = Literal["any-level", "higher-level"]
+
+
 @dataclass(frozen=True, slots=True)
 class BlankRules:
-    """The blank run before the exhibit must be free of the analyte.
+    """A blank that follows the last run holding the analyte must be free of it.
 
-    "Free" means not detected, or detected at most at ``max_carryover_percent`` of the
-    exhibit's response on the same ion (so that carry-over cannot account for the
-    finding). ``required``: without a blank before the exhibit in the sequence the
-    verdict is at best "inconclusive".
+    The blank that counts is the last blank injected after the last run holding the
+    analyte and before the exhibit (:data:`gcms.identify.evidence.CARRYOVER_RULE`);
+    ``carryover_from`` says which runs hold it: ``"any-level"`` (every run where the
+    analyte was found or that a standard row names) or ``"higher-level"`` (only those at
+    a response at least the exhibit's). "Free" means not detected, or detected at most
+    at ``max_carryover_percent`` of the exhibit's response on the same ion (so that
+    carry-over cannot account for the finding). ``required``: without a blank that
+    counts the verdict is at best "inconclusive".
     """
 
     required: bool = True
     max_carryover_percent: float = 10.0
+    carryover_from: CarryoverFrom = "any-level"
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +327,8 @@ def _value(origin: str, section: str, key: str, full: str, value: Any) -> Any:  
         return _number(origin, full, value, low=0, strict_low=True)
     if key == "ratio_bands":
         return _bands(origin, full, value)
+    if key == "carryover_from":
+        return _choice(origin, full, value, ("any-level", "higher-level"))
     if key == "min_snr":
         return _number(origin, full, value, low=0)
     raise _fail(origin, full, "no validator (internal)")  # pragma: no cover

@@ -9,6 +9,15 @@
     sensitive than waiting for the deconvolution to find a component), and the blank's
     apex height is compared with the exhibit's on the same ion.
 
+Which blank counts (:func:`counting_blank`, :data:`CARRYOVER_RULE`): the last blank
+injected after the last run holding the analyte and before the exhibit. A blank followed
+by standards of the analyte shows the system clean before those standards, not before the
+exhibit; without a blank after them carry-over is "not evaluated".
+
+:func:`ion_signal` measures S/N on the substance's own ions (quantifier and diagnostic
+ions) in the run's raw scans, not on a deconvolution model ion that may say nothing about
+the substance.
+
 Heights, not areas, are compared: the exhibit's height on an ion is the component's
 fitted abundance at its apex (:attr:`gcms.deconvolution.Component.spectrum`), the blank's
 the baseline-corrected apex of the ion's trace. Both are abundances at a peak apex, so
@@ -18,11 +27,13 @@ their ratio is the carry-over fraction without any assumption about tails.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gcms.signal.noise import difference_noise
 from gcms.spectrum import Spectrum, nominal_mass
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,10 +41,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from gcms.signal.noise import NoiseModel
 
 __all__ = [
+    "CARRYOVER_RULE",
     "BlankCheck",
     "IonPeak",
     "ReferenceStandard",
+    "counting_blank",
     "diagnostic_ions",
+    "ion_signal",
     "measure_ion_peak",
     "spectrum_abundances",
 ]
@@ -60,6 +74,16 @@ P90_TO_SIGMA = 1.6449
 #: Baseline flanks: the trace from this many peak widths (FWHM) beyond the search window.
 FLANK_WIDTHS = 2.0
 FLANK_LENGTH_WIDTHS = 4.0
+
+#: The carry-over rule, as every blank criterion states it. A blank shows the system
+#: clean at the time it was injected: only a blank injected after the last run holding
+#: the analyte can rule out carry-over into a later run (SWGDRUG Recommendations 8.1,
+#: Part IV B "Quality assurance", blanks to show that carry-over does not occur; ENFSI
+#: DWG Best Practice Manual for the Forensic Examination of Drugs, ENFSI-BPM-DWG-01,
+#: blanks between samples to exclude carry-over).
+CARRYOVER_RULE = ("the blank that counts is the last blank injected after the last run "
+                  "holding the analyte and before this run; without one, carry-over is not "
+                  "evaluated")
 
 
 def spectrum_abundances(spectrum: Spectrum) -> dict[int, float]:
@@ -138,12 +162,26 @@ class IonPeak:
     snr: float
     scan: int
     support: float = 0.0
+    trace_sigma: float = math.nan
+
+    @property
+    def peak_snr(self) -> float:
+        """S/N of the ion's chromatogram: apex height over the σ of the trace's noise.
+
+        ``height`` (the least-squares apex height above the baseline) over
+        ``trace_sigma`` (the σ of one scan's noise on the trace); ``snr`` is the matched
+        filter's, higher by the filter's gain.
+        """
+        if not self.trace_sigma > 0:
+            return math.inf if self.height > 0 else 0.0
+        return self.height / self.trace_sigma
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {"mz": self.mz, "rt_s": self.rt_s, "height": self.height,
                 "baseline": self.baseline, "snr": _finite(self.snr), "scan": self.scan,
-                "support": self.support}
+                "support": self.support, "trace_sigma": _finite(self.trace_sigma),
+                "peak_snr": _finite(self.peak_snr)}
 
 
 def _finite(value: float) -> float | None:
@@ -170,6 +208,13 @@ def measure_ion_peak(run: Run, mz: int, rt_s: float, *, search_s: float, width_s
     baseline (:class:`gcms.signal.noise.NoiseModel`) carried through the filter,
     ``σ(b) / sqrt(sum g^2)``. A single noise scan or an acquisition-threshold blip
     therefore does not make a peak; a peak of the analyte's width does.
+
+    The S/N a chemist reads off the extracted-ion chromatogram
+    (:attr:`IonPeak.peak_snr`) is ``h`` at the apex over the σ of one scan of the trace
+    (:attr:`IonPeak.trace_sigma`): the larger of the run's ion-counting noise at the
+    baseline and the flanks' noise from their second differences
+    (:func:`gcms.signal.noise.difference_noise`, which a smooth tail of the peak itself
+    does not inflate).
     """
     width_s = max(width_s, 1e-6)
     reach = (FLANK_WIDTHS + FLANK_LENGTH_WIDTHS) * width_s
@@ -213,7 +258,50 @@ def measure_ion_peak(run: Run, mz: int, rt_s: float, *, search_s: float, width_s
     around = trace[max(0, apex - top):apex + top + 1]
     support = float(np.mean(around > baseline)) if around.size else 0.0
     first_scan = run.scan_index_at(float(t[0]))
-    return IonPeak(mz, float(t[apex]), height, baseline, snr, first_scan + apex, support)
+    # The σ of one scan of the trace, for the S/N a chemist reads: the ion-counting noise
+    # at the baseline, or the flanks' white noise from their second differences (blind
+    # to a smooth tail or drift there, which the filtered spread above is not), the larger.
+    trace_sigma = float(noise.sigma(max(baseline, 0.0)))
+    if np.count_nonzero(flank) >= 5:
+        trace_sigma = max(trace_sigma, float(difference_noise(trace[flank])))
+    return IonPeak(mz, float(t[apex]), height, baseline, snr, first_scan + apex, support,
+                   trace_sigma=trace_sigma)
+
+
+def ion_signal(run: Run, ions: list[int], rt_s: float, *, width_s: float,
+               noise: NoiseModel) -> list[IonPeak]:
+    """Each ion's peak at a component's apex, for the S/N of a substance's own ions.
+
+    :func:`measure_ion_peak` on every m/z of ``ions`` within half a peak width of
+    ``rt_s``; :attr:`IonPeak.peak_snr` is the ion's S/N (apex height above baseline over
+    the σ of its trace's noise, from the flanks or the run's ion-counting noise model,
+    whichever is larger).
+    """
+    search = max(0.5 * width_s, _scan_interval(run))
+    return [measure_ion_peak(run, int(mz), rt_s, search_s=search, width_s=width_s, noise=noise)
+            for mz in ions]
+
+
+def counting_blank(position: int, blanks: Iterable[int], analyte_runs: Iterable[int]
+                   ) -> tuple[int | None, int | None, int | None]:
+    """The blank that counts for the run at ``position`` (:data:`CARRYOVER_RULE`).
+
+    ``blanks`` and ``analyte_runs`` are sequence positions of the blanks and of the runs
+    holding the analyte. Returns ``(counting blank, last blank before the run, last run
+    holding the analyte before it)``; the first is None when no blank lies between the
+    last analyte run and this run.
+
+    >>> counting_blank(10, blanks=[0], analyte_runs=[1, 2, 9])
+    (None, 0, 9)
+    >>> counting_blank(10, blanks=[0, 9], analyte_runs=[1, 2, 8])
+    (9, 9, 8)
+    """
+    before = [b for b in blanks if b < position]
+    last_run = max((r for r in analyte_runs if r < position), default=None)
+    last_blank = max(before, default=None)
+    counting = (last_blank if last_blank is not None
+                and (last_run is None or last_blank > last_run) else None)
+    return counting, last_blank, last_run
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,12 +310,17 @@ class BlankCheck:
 
     ``percent`` is the blank's apex height on the quantifier ion over the compared run's
     (the exhibit's, or the run before the blank) times 100; 0 when not detected.
-    ``problem`` is set (and the rest empty) when the blank could not be examined.
+    ``problem`` is set (and the rest empty) when the blank could not be examined, or
+    when no blank counts (``file`` then names the last blank before the run, if any).
+    ``analyte_runs``: the runs before this one holding the analyte that the carry-over
+    rule looked at (``{"position", "file", "type", "relative_response"}``);
+    ``carryover_risk``: those among them injected right before the run at a response at
+    least this run's.
     """
 
     substance: str
-    file: str
-    position: int
+    file: str | None
+    position: int | None
     detected: bool
     percent: float | None
     quantifier: IonPeak | None = None
@@ -235,6 +328,8 @@ class BlankCheck:
     reference_height: float | None = None
     problem: str | None = None
     note: str | None = None
+    analyte_runs: tuple[Mapping[str, Any], ...] = ()
+    carryover_risk: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -244,7 +339,8 @@ class BlankCheck:
                 "quantifier": self.quantifier.to_dict() if self.quantifier else None,
                 "qualifiers": [q.to_dict() for q in self.qualifiers],
                 "reference_height": self.reference_height, "problem": self.problem,
-                "note": self.note}
+                "note": self.note, "analyte_runs": [dict(r) for r in self.analyte_runs],
+                "carryover_risk": [dict(r) for r in self.carryover_risk]}
 
 
 def check_blank(run: Run, noise: NoiseModel, *, substance: str, file: str, position: int,

@@ -9,6 +9,8 @@ carry:
   spectra the library match cannot tell apart; which retention evidence decided;
 * **runner-up** - another compound's hit within ``close_match_factor`` MF units, and
   whether retention excluded it;
+* **carry-over** - a run holding the substance at a response at least this run's was
+  injected right before it (a same-sequence standard at a high level, typically);
 * **ambiguity** - findings with another chemical explanation (fenetylline breaking down
   to amphetamine and theophylline in the injector, ...);
 * **limitation** - what "not identified" does and does not mean.
@@ -145,6 +147,20 @@ def _runner_up_note(chosen: Identification) -> list[Note]:
                  f"{chosen.name}: other compounds match almost as well: {result.detail}")]
 
 
+def _carryover_note(chosen: Identification) -> list[Note]:
+    """A standard (or any run) holding the substance at a higher level right before."""
+    result = chosen.criterion("blank")
+    risk = (result.evidence or {}).get("carryover_risk") if result is not None else None
+    if not risk:
+        return []
+    runs = ", ".join(f"#{r['position'] + 1} ({r['file']}, {r['type']}"
+                     + (f", {r['relative_response']:g}x this run's response)"
+                        if r.get("relative_response") is not None else ")") for r in risk)
+    return [Note("carry-over", (chosen.name,),
+                 f"{chosen.name}: carry-over risk: run {runs} holding {chosen.name} at a "
+                 f"response at least this run's was injected right before it")]
+
+
 def summarise(judgements: Sequence[Judgement], *, criteria: Criteria,
               lookalikes: Lookalikes | None = None, qualify: bool = True) -> Findings:
     """The findings of one run (module docstring).
@@ -181,6 +197,7 @@ def summarise(judgements: Sequence[Judgement], *, criteria: Criteria,
     for judgement in sorted(best.values(), key=lambda j: j.component.rt_s) if qualify else ():
         notes.extend(_lookalike_note(judgement.chosen, lookalikes))
         notes.extend(_runner_up_note(judgement.chosen))
+        notes.extend(_carryover_note(judgement.chosen))
     identified_substances = [best[k].chosen.substance for k in best
                              if best[k].chosen.verdict == "identified"]
     for ambiguity in lookalikes.ambiguities if qualify else ():

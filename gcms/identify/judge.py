@@ -13,9 +13,13 @@ profile (:mod:`gcms.identify.criteria`) is evaluated to a :class:`CriterionResul
 ``diagnostic_ions``           the library spectrum's N most abundant ions all present
 ``ion_ratios``                each diagnostic ion's abundance relative to the strongest
                               within the tolerance of its band, against the standard's
-``signal_to_noise``           model-ion S/N >= ``signal.min_snr``
-``blank``                     the blank before the run free of the analyte (targeted
-                              check on its ions), or below ``max_carryover_percent``
+``signal_to_noise``           S/N of the substance's quantifier ion (its strongest
+                              diagnostic ion) >= ``signal.min_snr``; below it the
+                              component is under the reporting limit: "not identified"
+``blank``                     the blank that counts (the last one after the last run
+                              holding the analyte) free of it (targeted check on its
+                              ions), or below ``max_carryover_percent``; no such blank:
+                              "not evaluated"
 ``distinct_from_runner_up``   no hit of a different compound within
                               ``close_match_factor`` that retention does not exclude
 ============================  =============================================================
@@ -43,7 +47,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from gcms.identify.criteria import Criteria
 from gcms.identify.evidence import (
+    CARRYOVER_RULE,
     BlankCheck,
+    IonPeak,
     ReferenceStandard,
     diagnostic_ions,
     spectrum_abundances,
@@ -59,6 +65,7 @@ __all__ = [
     "VERDICTS",
     "BlankLookup",
     "CriterionResult",
+    "SignalLookup",
     "Identification",
     "Judgement",
     "Verdict",
@@ -76,6 +83,10 @@ Result = Literal["pass", "fail", "not evaluated"]
 #: ions ``[(mz, relative %)]`` (quantifier first), a :class:`BlankCheck`, or a sentence
 #: saying why no check is possible ("no blank before this run in the sequence").
 BlankLookup = Callable[[Substance, list[tuple[int, float]]], "BlankCheck | str"]
+#: Measures a substance's ions at the component's apex in the run's scans: given the
+#: m/z (quantifier first), their :class:`~gcms.identify.evidence.IonPeak` (S/N in
+#: ``peak_snr``), or a sentence saying why they cannot be measured.
+SignalLookup = Callable[[list[int]], "list[IonPeak] | str"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,47 +391,106 @@ def _ion_ratios(found: dict[int, float], ions: list[tuple[int, float]],
         evidence={"quantifier": base_mz, "ions": rows})
 
 
-def _signal(component: Component, criteria: Criteria) -> CriterionResult:
+def _signal(component: Component, ions: list[tuple[int, float]], signal: SignalLookup | None,
+            criteria: Criteria) -> CriterionResult:
+    """S/N on the substance's quantifier ion (its strongest diagnostic ion in the component).
+
+    Measured in the run's scans (``signal``, :func:`gcms.identify.evidence.ion_signal`)
+    where the run is at hand; otherwise estimated from the component: its S/N (on its
+    best ion) times the quantifier's share of the component's strongest ion, which
+    assumes the ions' baseline noise alike, and says so. Below the limit the component
+    is under the method's reporting limit: a failure that leads to "not identified".
+    """
     limit = criteria.signal.min_snr
-    ok = component.snr >= limit
-    return CriterionResult("signal_to_noise", "pass" if ok else "fail", round(component.snr, 1),
-                           f">= {limit:g}", detail=f"model ion m/z {component.model_mz} "
-                                                   f"S/N {component.snr:.1f}")
+    rule = f">= {limit:g}"
+
+    def result(value: float, mz: int | None, text: str, evidence: dict[str, Any]
+               ) -> CriterionResult:
+        ok = value >= limit
+        detail = text + ("" if ok else f": below the method's S/N limit {limit:g}, "
+                                       f"not reported")
+        return CriterionResult("signal_to_noise", "pass" if ok else "fail",
+                               round(value, 1) if math.isfinite(value) else None, rule,
+                               on_fail="not identified", detail=detail,
+                               evidence={"ion": mz, **evidence})
+
+    if not ions:
+        return result(component.snr, None,
+                      f"no diagnostic ion of the substance in the component: its S/N on its "
+                      f"strongest ion {component.snr:.1f} (model ion m/z {component.model_mz})",
+                      {"basis": "component", "model_mz": component.model_mz})
+    quantifier = ions[0][0]
+    measured = signal([m for m, _ in ions]) if signal is not None else None
+    if measured is not None and not isinstance(measured, str) and measured:
+        by_mz = {p.mz: p for p in measured}
+        peak = by_mz.get(quantifier, measured[0])
+        others = ", ".join(f"m/z {p.mz} {p.peak_snr:.1f}" for p in measured if p is not peak)
+        text = (f"quantifier m/z {peak.mz} S/N {peak.peak_snr:.1f} in this run's scans"
+                + (f" (other diagnostic ions: {others})" if others else ""))
+        return result(peak.peak_snr, peak.mz, text, {
+            "basis": "ion chromatogram", "ions": [
+                {"mz": p.mz, "snr": round(p.peak_snr, 2) if math.isfinite(p.peak_snr)
+                 else None, "height": p.height, "noise_sigma": p.trace_sigma
+                 if math.isfinite(p.trace_sigma) else None} for p in measured]})
+    found = spectrum_abundances(component.spectrum)
+    strongest = max(found.values(), default=0.0)
+    share = found.get(quantifier, 0.0) / strongest if strongest > 0 else 0.0
+    value = component.snr * share
+    why = measured if isinstance(measured, str) else "the run's scans not at hand"
+    return result(value, quantifier,
+                  f"quantifier m/z {quantifier} S/N {value:.1f}, estimated from the component "
+                  f"(S/N {component.snr:.1f} on its strongest ion x {share:.2f}, the "
+                  f"quantifier's share; {why})",
+                  {"basis": "component estimate", "component_snr": component.snr,
+                   "share": round(share, 4)})
+
+
+def _runs_text(runs: Sequence[Mapping[str, Any]]) -> str:
+    return ", ".join(f"#{r['position'] + 1} {r.get('file') or ''}".rstrip() for r in runs)
 
 
 def _blank(substance: Substance, ions: list[tuple[int, float]],
            lookup: BlankLookup | None, criteria: Criteria) -> CriterionResult:
     rules = criteria.blank
     limit = f"<= {rules.max_carryover_percent:g}"
+    evidence: dict[str, Any] = {"rule": CARRYOVER_RULE, "carryover_from": rules.carryover_from,
+                                "max_carryover_percent": rules.max_carryover_percent}
     if lookup is None:
         return CriterionResult("blank", "not evaluated", None, limit, "%", required=False,
                                detail="not applied to this kind of run")
     if not ions:
         return CriterionResult("blank", "not evaluated", None, limit, "%",
                                required=rules.required,
-                               detail="no diagnostic ion present to look for in the blank")
+                               detail="no diagnostic ion present to look for in the blank",
+                               evidence=evidence)
     check = lookup(substance, ions)
     if isinstance(check, str):
         return CriterionResult("blank", "not evaluated", None, limit, "%",
-                               required=rules.required, detail=check)
-    where = f"blank {check.file} (sequence #{check.position + 1})"
+                               required=rules.required, detail=check, evidence=evidence)
+    evidence.update(check.to_dict())
+    risk = ""
+    if check.carryover_risk:
+        risk = (f"; carry-over risk: {_runs_text(check.carryover_risk)} holding "
+                f"{substance.name} at a response at least this run's injected right before it")
+    where = (f"blank {check.file} (sequence #{check.position + 1})" if check.file
+             and check.position is not None else "no blank")
     if check.problem:
         return CriterionResult("blank", "not evaluated", None, limit, "%",
-                               required=rules.required, detail=f"{where}: {check.problem}",
-                               evidence=check.to_dict())
+                               required=rules.required,
+                               detail=f"{where}: {check.problem}{risk}", evidence=evidence)
     note = f"; {check.note}" if check.note else ""
     if not check.detected:
         return CriterionResult("blank", "pass", 0.0, limit, "%",
-                               detail=f"{where}: not detected on m/z {ions[0][0]}{note}",
-                               evidence=check.to_dict())
+                               detail=f"{where}: not detected on m/z {ions[0][0]}{note}{risk}",
+                               evidence=evidence)
     percent = float(check.percent or 0.0)
     ok = percent <= rules.max_carryover_percent
     return CriterionResult(
         "blank", "pass" if ok else "fail", round(percent, 2), limit, "%",
         detail=f"{where}: detected on m/z {ions[0][0]} at {percent:.2f} % of this run's "
                f"apex height" + ("" if ok else ": carry-over could account for the finding")
-               + note,
-        evidence=check.to_dict())
+               + note + risk,
+        evidence=evidence)
 
 
 # --------------------------------------------------------------------------- judging
@@ -438,6 +508,7 @@ def judge_candidate(
     self_reference: bool = False,
     blank: BlankLookup | None = None,
     mz_range: tuple[int, int] | None = None,
+    signal: SignalLookup | None = None,
 ) -> Identification:
     """Evaluate every criterion of ``criteria`` for ``component`` as ``hit``'s substance.
 
@@ -459,6 +530,9 @@ def judge_candidate(
     mz_range
         The nominal m/z range the run was scanned over (diagnostic ions outside it are
         not asked for).
+    signal
+        How to measure the S/N of the substance's ions in the run's scans; None
+        estimates it from the component (and says so).
     """
     results = _spectrum(hit, criteria)
     rt = _retention_time(component, reference, self_reference, criteria)
@@ -468,7 +542,15 @@ def judge_candidate(
     diag, ratios, present = _ions(component, library_spectrum,
                                   reference.spectrum if reference is not None else None,
                                   mz_range, criteria)
-    results.extend((diag, ratios, _signal(component, criteria)))
+    results.extend((diag, ratios))
+    if decide(results) == "not identified":
+        # Already excluded by its spectrum or retention: its ions are not measured.
+        results.append(CriterionResult("signal_to_noise", "not evaluated", None,
+                                       f">= {criteria.signal.min_snr:g}", required=False,
+                                       detail="not examined: the candidate is already "
+                                              "excluded"))
+    else:
+        results.append(_signal(component, present, signal, criteria))
     preliminary = decide(results)
     if preliminary == "not identified" and blank is not None:
         # The spectrum or the retention already excludes the substance: the blank
@@ -600,13 +682,15 @@ def judge_component(
     reference_for: Callable[[Substance], tuple[ReferenceStandard | None, bool]] | None = None,
     blank: BlankLookup | None = None,
     mz_range: tuple[int, int] | None = None,
+    signal: SignalLookup | None = None,
 ) -> Judgement:
     """Judge every candidate of one component, choose one, check its runner-ups.
 
     ``candidates`` are the component's library hits (best first), each with its
     substance and library spectrum; hits of a substance already listed are folded into
     the first. ``reference_for(substance)`` gives the nearest standard of the substance
-    in the sequence and whether this component is that standard's own component.
+    in the sequence and whether this component is that standard's own component;
+    ``signal`` measures the component's ions in its run (see :data:`SignalLookup`).
     """
     judged: list[Identification] = []
     for hit, substance, spectrum in candidates:
@@ -618,7 +702,7 @@ def judge_component(
             component, hit, criteria=criteria, substance=substance, library_spectrum=spectrum,
             retention_index=retention_index, ri_extrapolated=bool(ri_extrapolated),
             ladder=ladder, reference=reference, self_reference=itself, blank=blank,
-            mz_range=mz_range))
+            mz_range=mz_range, signal=signal))
     if not judged:
         return Judgement(index, component, retention_index, ri_extrapolated, None,
                          notes=("no library hit",))

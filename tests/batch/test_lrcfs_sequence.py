@@ -24,8 +24,10 @@ def test_etizolam_identified_in_the_positive_case_sample_only(tmp_path):
     msp = etizolam_msp(tmp_path / "etizolam.msp")
     others = sorted(p for p in massbank.rglob("*.txt"))[:400]
     build_library([msp, *others], tmp_path / "lib.h5")
-    rows = [("220223001.D", "blank", "LR-001", ()), ("220223005.D", "standard", "LR-005",
-                                                      ("Etizolam",)),
+    # the blank after the standard, so that it counts for carry-over (a blank before the
+    # standards does not: tests/batch/test_carryover.py)
+    rows = [("220223005.D", "standard", "LR-005", ("Etizolam",)),
+            ("220223001.D", "blank", "LR-001", ()),
             ("220223014.D", "sample", "LR-014", ()), ("220223016.D", "sample", "LR-016", ())]
     sequence = Sequence(path=tmp_path / "seq.csv", injections=tuple(
         Injection(position=i, file=raw / f, type=t, sample_id=s, reference_substances=r)

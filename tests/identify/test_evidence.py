@@ -120,3 +120,37 @@ def test_shipped_profiles_and_lookalikes_are_package_data():
     assert (folder / "lookalikes.toml").is_file()
     assert (folder / "profiles" / "swgdrug-gcms.toml").is_file()
     assert load_criteria("enfsi-dwg").basis
+
+
+def test_ion_signal_is_the_extracted_ion_snr_of_the_simulated_truth():
+    from gcms.identify import ion_signal
+
+    for snr, seed in ((600.0, 4), (40.0, 5), (12.0, 6)):
+        st = SimulationSettings(start_s=100.0, duration_s=120.0, scan_rate_hz=4.0, mz_min=40,
+                                mz_max=200, background=400.0, bleed=0.0, threshold=0.0,
+                                spikes_per_scan=0.0, seed=seed)
+        sim = simulate([(METH, RT, amount_for_snr(METH, snr, settings=st, rt_s=RT))],
+                       settings=st)
+        noise = deconvolve(sim.run).noise
+        (base, qualifier) = ion_signal(sim.run, [58, 91], RT,
+                                       width_s=float(sim.truth.fwhm_s[0]), noise=noise)
+        # independent: the simulator's own S/N of the base-peak ion chromatogram (apex
+        # height over the counting noise of the background it put there)
+        assert base.peak_snr == pytest.approx(float(sim.truth.snr[0]), rel=0.25)
+        if snr > 100:  # m/z 91 is 12 % of the base peak: its S/N about 12 % of it
+            assert qualifier.peak_snr == pytest.approx(0.12 * base.peak_snr, rel=0.35)
+        assert qualifier.to_dict()["peak_snr"] == pytest.approx(qualifier.peak_snr)
+
+
+@pytest.mark.parametrize(("position", "blanks", "runs", "expected"), [
+    (10, [0], [1, 2, 9], (None, 0, 9)),          # standards after the only blank
+    (10, [0, 9], [1, 2, 8], (9, 9, 8)),          # a blank after the last standard counts
+    (10, [0, 5], [1, 2, 8], (None, 5, 8)),       # the last blank is not after the last one
+    (10, [], [3], (None, None, 3)),              # no blank at all
+    (10, [0, 4], [], (4, 4, None)),              # nothing holds the analyte: last blank
+    (3, [0, 5], [1, 4], (None, 0, 1)),           # later runs do not count
+])
+def test_the_blank_that_counts(position, blanks, runs, expected):
+    from gcms.identify import counting_blank
+
+    assert counting_blank(position, blanks, runs) == expected

@@ -91,7 +91,7 @@ def test_everything_passes_identified_with_both_techniques():
     ({"h": hit(rmf=780)}, "reverse_match_factor", "inconclusive"),
     ({"comp": component(rt_s=304.0)}, "retention_time", "inconclusive"),     # 2 windows off
     ({"comp": component(rt_s=312.0)}, "retention_time", "not identified"),   # 4 windows off
-    ({"comp": component(snr=6.0)}, "signal_to_noise", "inconclusive"),
+    ({"comp": component(snr=6.0)}, "signal_to_noise", "not identified"),
     ({"comp": component(peaks={58: 999.0, 134: 30.0, 65: 50.0, 56: 40.0}), "ref": None},
      "diagnostic_ions", "inconclusive"),                                     # m/z 91 missing
     ({"comp": component(peaks={58: 999.0, 91: 300.0, 134: 30.0, 65: 50.0})},

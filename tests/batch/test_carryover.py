@@ -1,0 +1,108 @@
+"""Carry-over judged on the real LRCFS etizolam sequence (Agilent 5977, .D folders).
+
+The sequence as the authors ran it: one MeOH blank (001), then nine etizolam injections
+(calibrators 25-250 ug/mL, check standards 40 and 125 ug/mL) before the case samples.
+That blank shows the system clean before the standards, not before the case sample: no
+case sample's etizolam criterion may say the blank ruled out carry-over. With a clean
+blank injected after the standards (the run of 001 written again as ANDI netCDF, so a
+different file of the same blank injection's data) the blank counts and is examined.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import etizolam_msp, shared_file
+
+from gcms.batch import run_batch
+from gcms.identify import CARRYOVER_RULE
+from gcms.io import andi_ms, read
+from gcms.library import build_library
+from gcms.sequence import Injection, Sequence
+
+pytestmark = pytest.mark.shared
+
+#: The runs of ../shared/data/lrcfs-etizolam in injection order (its SOURCE.md).
+STANDARDS = ("002", "003", "004", "005", "006", "007", "008", "010", "012")
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    root = tmp_path_factory.mktemp("carryover")
+    massbank = shared_file("massbank-ei", "RIKEN")
+    msp = etizolam_msp(root / "etizolam.msp")
+    build_library([msp, *sorted(massbank.rglob("*.txt"))[:200]], root / "lib.h5")
+    return root / "lib.h5"
+
+
+def _sequence(path, rows):
+    return Sequence(path=path, injections=tuple(
+        Injection(position=i, file=f, type=t, sample_id=s, reference_substances=r)
+        for i, (f, t, s, r) in enumerate(rows)))
+
+
+def _rows(raw, *, clean_blank=None):
+    rows = [(raw / "220223001.D", "blank", "LR-001", ())]
+    rows += [(raw / f"220223{n}.D", "standard", f"LR-{n}", ("Etizolam",)) for n in STANDARDS]
+    if clean_blank is not None:
+        rows.append((clean_blank, "blank", "LR-001-reinjected", ()))
+    rows += [(raw / "220223014.D", "sample", "LR-014", ()),
+             (raw / "220223016.D", "sample", "LR-016", ())]
+    return rows
+
+
+def _etizolam(result, sample_id):
+    record = next(r for r in result.records if r["sample_id"] == sample_id)
+    return [c for c in record["components"]
+            if c["substance"] == "Etizolam" and c["verdict"] != "not identified"]
+
+
+def test_a_blank_before_the_standards_does_not_rule_out_carry_over(tmp_path, library):
+    raw = shared_file("lrcfs-etizolam", "raw")
+    result = run_batch(_sequence(tmp_path / "seq.csv", _rows(raw)), library=library,
+                       workers=1)
+    assert result.ok
+    case = _etizolam(result, "LR-014")
+    assert case, "etizolam must still be found in FL21/1010"
+    for component in case:
+        blank = {c["criterion"]: c for c in component["criteria"]}["blank"]
+        assert blank["result"] == "not evaluated" and blank["required"]
+        assert component["verdict"] == "inconclusive"
+        assert "not detected" not in blank["detail"]
+        assert "no blank between the last of them (#10)" in blank["detail"]
+        evidence = blank["evidence"]
+        assert evidence["rule"] == CARRYOVER_RULE
+        assert evidence["max_carryover_percent"] == 10.0
+        assert evidence["blank_file"] == "220223001.D"
+        # the runs it looked at: the nine etizolam injections after that blank
+        assert [r["position"] for r in evidence["analyte_runs"]] == list(range(1, 10))
+        assert [r["file"] for r in evidence["analyte_runs"]][-1] == "220223012.D"
+        # the 125 ug/mL check standard right before the 34.5 ug/mL case: a risk
+        assert [r["file"] for r in evidence["carryover_risk"]] == ["220223012.D"]
+        assert evidence["carryover_risk"][0]["relative_response"] > 1.0
+        assert "carry-over risk" in blank["detail"]
+    notes = [n for n in next(r for r in result.records
+                             if r["sample_id"] == "LR-014")["findings"]["notes"]
+             if n["kind"] == "carry-over"]
+    assert notes and "220223012.D" in notes[0]["text"]
+    assert _etizolam(result, "LR-016") == []
+
+
+def test_a_clean_blank_after_the_standards_counts(tmp_path, library):
+    raw = shared_file("lrcfs-etizolam", "raw")
+    blank = tmp_path / "220223001-reinjected.cdf"
+    andi_ms.write(read(raw / "220223001.D"), blank)
+    result = run_batch(_sequence(tmp_path / "seq.csv", _rows(raw, clean_blank=blank)),
+                       library=library, workers=1)
+    assert result.ok
+    case = _etizolam(result, "LR-014")
+    assert case
+    chosen = max(case, key=lambda c: c["match_factor"])
+    blank_result = {c["criterion"]: c for c in chosen["criteria"]}["blank"]
+    assert blank_result["result"] == "pass"
+    assert blank_result["detail"].startswith(f"blank {blank.name} (sequence #11): not detected")
+    evidence = blank_result["evidence"]
+    assert evidence["blank_position"] == 10 and evidence["detected"] is False
+    assert evidence["carryover_risk"] == []
+    # the last etizolam run before the counting blank is recorded
+    assert [r["file"] for r in evidence["analyte_runs"]] == ["220223012.D"]
+    assert chosen["verdict"] == "identified"
