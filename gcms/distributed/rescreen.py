@@ -18,8 +18,12 @@ Per component, the best hit of the new library (identity MF order, the search of
 2. its retention index, where both the component (calibrated, not extrapolated) and
    the entry state one, lies within ``retention.ri_tolerance`` (otherwise the hit is
    not listed; without an RI the finding says "retention not evaluated");
-3. its substance is not among the substances the run's record already reported
-   (identified or inconclusive), so only what is new is listed;
+3. it is new to the run's record: its substance was not reported for the run
+   (identified or inconclusive), and the original judgement of this component did not
+   already weigh that substance (as its chosen candidate or an alternative) at the same
+   or a higher match factor. A candidate the original library offered and the criteria
+   refused (ion ratios, blank, runner-up) is not a re-screening finding; an updated
+   entry that now matches better is;
 4. with a target list, it is one of the targets (name, synonym, CAS or InChIKey).
 
 A finding is a lead for a reviewer, never an identification: SWGDRUG
@@ -429,6 +433,10 @@ def _finding(component, hits, library, criteria, tolerance, settings, record, su
     substance = substance_cls.from_hit(hit, library.entry(hit.library_index).synonyms)
     if any(substance.matches_name(name) for name in _reported(record)):
         return None
+    for weighed in (component, *(component.get("alternatives") or ())):
+        if weighed.get("substance") and substance.matches_name(weighed["substance"]) \
+                and (weighed.get("match_factor") or 0) >= hit.match_factor:
+            return None  # the original search offered this substance as well
     if settings.targets and not _is_target(substance, settings.targets):
         return None
     close = [{"substance": h.name, "match_factor": h.match_factor}
