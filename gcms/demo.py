@@ -324,13 +324,15 @@ def make_demo(out_dir: str | Path, *, overwrite: bool = False) -> Path:
         tunes.append({"file": tune.file, "acquired_at": tune.acquired_at.isoformat(),
                       "description": tune.description,
                       "air_water_percent_of_69": {str(m): v for m, v in tune.air_water}})
+    from gcms.identifiers import spreadsheet_safe_row
+
     with open(out / "sequence.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["file", "type", "sample_id", "case_id", "exhibit_id",
                          "reference_substance"])
         for run in DEMO_PLAN:
-            writer.writerow([run.file, run.type, run.sample_id, DEMO_CASE, run.exhibit_id,
-                             run.reference_substance])
+            writer.writerow(spreadsheet_safe_row([run.file, run.type, run.sample_id, DEMO_CASE,
+                                                  run.exhibit_id, run.reference_substance]))
     for plan in truth:
         for compound in plan["compounds"]:
             compound["amount"] = (round(compound["amount"], 1)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gcms.errors import QuantitationError
+from gcms.identifiers import spreadsheet_safe_row
 from gcms.quantitation.plot import calibration_figure
 from gcms.quantitation.process import QuantitationResult
 
@@ -93,12 +94,13 @@ def write_results(result: QuantitationResult, out_dir: str | os.PathLike) -> lis
             for record in result.records:
                 inj = record.injection
                 if record.error:
-                    writer.writerow({"sample_id": inj.sample_id, "type": inj.type,
-                                     "exhibit_id": inj.exhibit_id or "",
-                                     "status": "error", "message": record.error})
+                    writer.writerow(spreadsheet_safe_row({
+                        "sample_id": inj.sample_id, "type": inj.type,
+                        "exhibit_id": inj.exhibit_id or "", "status": "error",
+                        "message": record.error}))
                 for q in record.quantities:
                     amount = q.amount
-                    writer.writerow({
+                    writer.writerow(spreadsheet_safe_row({
                         "sample_id": inj.sample_id, "type": inj.type,
                         "exhibit_id": inj.exhibit_id or "", "substance": q.substance,
                         "role": q.role, "status": q.status, "reportable": q.reportable,
@@ -110,7 +112,7 @@ def write_results(result: QuantitationResult, out_dir: str | os.PathLike) -> lis
                         "purity_percent": _num(amount.purity_percent if amount else None),
                         "per_unit_mg": _num(amount.per_unit_mg if amount else None),
                         "per_unit": (amount.per_unit or "") if amount else "",
-                        "flags": "; ".join(q.flags), "message": q.message or ""})
+                        "flags": "; ".join(q.flags), "message": q.message or ""}))
         written.append(table)
     except OSError as error:
         raise QuantitationError(f"{out}: cannot write the results: "

@@ -22,6 +22,7 @@ import math
 from importlib import resources
 from typing import Any
 
+from gcms.identifiers import spreadsheet_safe_row
 from gcms.report.model import ReportModel
 
 __all__ = ["CSV_COLUMNS", "SCHEMA_ID", "report_csv", "report_json", "report_json_bytes",
@@ -79,7 +80,7 @@ def report_csv(model: ReportModel) -> str:
     writer.writeheader()
     for f in model.findings:
         hit = f.top_hit
-        writer.writerow({
+        writer.writerow(spreadsheet_safe_row({  # OWASP CSV injection: gcms.identifiers
             "report_id": model.report_id, "case_id": model.case_id,
             "exhibit_id": model.exhibit_id, "sample_id": f.sample_id,
             "rt_min": _n(f.rt_s / 60.0 if f.rt_s is not None else None, 4),
@@ -98,5 +99,5 @@ def report_csv(model: ReportModel) -> str:
             "run_sha256": by_sample.get(f.sample_id, ""),
             "library": model.library_name or "", "library_sha256": model.library_sha256 or "",
             "reportable": "no" if model.withheld else "yes",
-        })
+        }))
     return out.getvalue()
