@@ -164,3 +164,16 @@ def test_report_csv_is_neutralised():
         assert row["sample_id"] == "'" + HOSTILE["sample_id"]
         assert row["report_id"] == "'-RPT"
     assert float(table[0]["delta_ri"]) == -4.0
+
+
+# ---------------------------------------------------------------- every writer is covered
+def test_every_csv_writer_in_gcms_neutralises_its_rows():
+    """A new csv writer must call spreadsheet_safe: this lists the files that write CSV."""
+    root = Path(__file__).resolve().parents[1]
+    writers = []
+    for path in sorted([*(root / "gcms").rglob("*.py"), *(root / "cli").rglob("*.py")]):
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"csv\.(writer|DictWriter)\(", text):
+            writers.append(path.relative_to(root).as_posix())
+            assert "spreadsheet_safe" in text, f"{path}: writes CSV without spreadsheet_safe"
+    assert "gcms/batch/output.py" in writers and "gcms/report/jsonout.py" in writers

@@ -658,12 +658,14 @@ def _write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     import io
 
     from gcms.batch.output import write_atomic
+    from gcms.identifiers import spreadsheet_safe_row
 
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(FINDING_COLUMNS), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in FINDING_COLUMNS})
+        writer.writerow(spreadsheet_safe_row(  # OWASP CSV injection: gcms.identifiers
+            {k: "" if row.get(k) is None else row[k] for k in FINDING_COLUMNS}))
     write_atomic(path, buffer.getvalue())
 
 
