@@ -1,9 +1,12 @@
-"""``gcms case``, ``exhibit``, ``run``, ``custody`` and ``key``: the chain of custody.
+"""``gcms store``, ``user``, ``case``, ``exhibit``, ``run``, ``custody``, ``key``: custody.
 
 Every command takes ``--store`` (a folder for SQLite, or a ``postgresql://`` URL; default
 ``$GCMS_STORE`` or the platform data folder) and records who acts from ``--actor``
-(default ``$GCMS_ACTOR`` or the login name). Exit codes: 0 done, 1 verification failed,
-2 bad input or refused action (one line on stderr saying why).
+(default ``$GCMS_ACTOR`` or the login name): the name of a user enrolled in the store
+(``gcms user``), never free text. Review, correction, user and key management prove the
+actor with their key (``--key``; passphrase from ``$GCMS_KEY_PASSPHRASE`` or prompted).
+Exit codes: 0 done, 1 verification failed, 2 bad input or refused action (one line on
+stderr saying why, naming the rule).
 
 ``gcms batch`` gains ``--store``, ``--case`` and ``--analyst`` (:data:`BATCH_OPTIONS`,
 :func:`batch_steps`): the batch's runs, analysis and results are recorded in the case
@@ -28,7 +31,8 @@ PASSPHRASE_ENV = "GCMS_KEY_PASSPHRASE"
 def _store_options(function: Callable) -> Callable:
     function = click.option(
         "--actor", envvar="GCMS_ACTOR", default=None,
-        help="Who is acting, recorded in every entry [env GCMS_ACTOR; default: login name].",
+        help="Your user name in the store (an enrolled user), recorded in every entry "
+             "[env GCMS_ACTOR; default: login name].",
     )(function)
     return click.option(
         "--store", "store_location", envvar="GCMS_STORE", default=None, metavar="DIR|URL",
@@ -80,6 +84,149 @@ def _passphrase(env_name: str, *, confirm: bool, prompt: str) -> str:
     if os.environ.get(env_name):
         return os.environ[env_name]
     return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+
+
+def _key_option(required: bool = True, help: str = "Your private key file (proves that "
+                "you act): the entry is signed with it.") -> Callable:
+    def decorate(function: Callable) -> Callable:
+        function = click.option(
+            "--passphrase-env", default=PASSPHRASE_ENV, show_default=True,
+            help="Environment variable holding the passphrase; prompted when unset.",
+        )(function)
+        return click.option("--key", "key_file", required=required,
+                            type=click.Path(dir_okay=False), help=help)(function)
+    return decorate
+
+
+def _unlock(key_file: str | None, passphrase_env: str):
+    if key_file is None:
+        return None
+    from gcms.custody import load_signing_key
+
+    return load_signing_key(key_file, _passphrase(passphrase_env, confirm=False,
+                                                  prompt=f"Passphrase for {key_file}"))
+
+
+# -- gcms store, gcms user -----------------------------------------------------------------
+
+
+@click.group("store")
+def store_group() -> None:
+    """Create a case store with its first admin."""
+
+
+@store_group.command("init")
+@click.option("--admin", required=True, help="User name of the store's first admin.")
+@click.option("--name", "printed_name", help="The admin's printed name.")
+@click.option("--role", "roles", multiple=True,
+              type=click.Choice(["analyst", "reviewer", "qa", "admin"]),
+              help="Further roles of the first admin (admin always).")
+@click.option("--store", "store_location", envvar="GCMS_STORE", default=None,
+              metavar="DIR|URL", help="Store folder or postgresql:// URL [env GCMS_STORE].")
+@_json_option
+@_guarded
+def store_init(admin, printed_name, roles, store_location, as_json) -> None:
+    """Create a store; ADMIN, its first admin, is stated in the audit log (entry #2).
+
+    A store made implicitly (by a first 'gcms batch --store' or 'gcms case new') makes
+    the acting user its first admin, with the analyst role too.
+    """
+    from gcms.custody.store import init_store
+
+    with init_store(store_location, admin=admin, printed_name=printed_name,
+                    roles=("admin", *roles)) as store:
+        user, location, head = store.user(admin), store.location, store.head()
+    if as_json:
+        emit_json({"store": location, "admin": user.to_dict(),
+                   "head": {"seq": head[0], "entry_sha256": head[1]}})
+    else:
+        click.echo(f"store {location} created; first admin {admin} "
+                   f"({', '.join(user.roles)})")
+
+
+@click.group()
+def user() -> None:
+    """Users enrolled in the store and their roles (analyst, reviewer, qa, admin)."""
+
+
+_roles_option = click.option(
+    "--role", "roles", multiple=True, required=True,
+    type=click.Choice(["analyst", "reviewer", "qa", "admin"]),
+    help="A role (repeat for several).")
+
+
+@user.command("add")
+@click.argument("user_id")
+@_roles_option
+@click.option("--name", "printed_name", required=True,
+              help="Printed name shown with the user's signatures, e.g. 'Dr A. Smith'.")
+@click.option("--reason", help="Why (kept in the log).")
+@_key_option(help="Your (an admin's) private key: the entry is signed with it.")
+@_store_options
+@_json_option
+@_guarded
+def user_add(user_id, roles, printed_name, reason, key_file, passphrase_env, store_location,
+             actor, as_json) -> None:
+    """Enrol USER_ID with roles (admins only)."""
+    signer = _unlock(key_file, passphrase_env)
+    with _open(store_location, actor) as store:
+        record = store.add_user(user_id, roles=roles, printed_name=printed_name, key=signer,
+                                reason=reason)
+    if as_json:
+        emit_json(record.to_dict())
+    else:
+        click.echo(f"user {record.user_id} ({record.printed_name}) enrolled: "
+                   f"{', '.join(record.roles)}")
+
+
+@user.command("list")
+@_store_options
+@_json_option
+@_guarded
+def user_list(store_location, actor, as_json) -> None:
+    """Enrolled users: name, status, roles, printed name."""
+    with _open(store_location, actor) as store:
+        users = store.users()
+    if as_json:
+        emit_json([u.to_dict() for u in users])
+    else:
+        for u in users:
+            click.echo(f"{u.user_id:<16} {u.status:<8} {','.join(u.roles):<24} "
+                       f"{u.printed_name or ''}")
+
+
+@user.command("roles")
+@click.argument("user_id")
+@_roles_option
+@click.option("--reason", required=True, help="Why (kept in the log).")
+@_key_option(help="Your (an admin's) private key: the entry is signed with it.")
+@_store_options
+@_json_option
+@_guarded
+def user_roles(user_id, roles, reason, key_file, passphrase_env, store_location, actor,
+               as_json) -> None:
+    """Set USER_ID's roles (admins only); the earlier ones stay in the log."""
+    signer = _unlock(key_file, passphrase_env)
+    with _open(store_location, actor) as store:
+        record = store.set_roles(user_id, roles, reason=reason, key=signer)
+    if as_json:
+        emit_json(record.to_dict())
+    else:
+        click.echo(f"user {user_id}: {', '.join(record.roles)}")
+
+
+@user.command("disable")
+@click.argument("user_id")
+@click.option("--reason", required=True, help="Why (kept in the log).")
+@_key_option(help="Your (an admin's) private key: the entry is signed with it.")
+@_store_options
+@_guarded
+def user_disable(user_id, reason, key_file, passphrase_env, store_location, actor) -> None:
+    """Disable USER_ID (admins only): they can change nothing from now on."""
+    signer = _unlock(key_file, passphrase_env)
+    with _open(store_location, actor) as store:
+        store.disable_user(user_id, reason=reason, key=signer)
+    click.echo(f"user {user_id} disabled")
 
 
 # -- gcms case ---------------------------------------------------------------------------
@@ -320,11 +467,12 @@ def exhibit_show(case_id, exhibit_id, store_location, actor, as_json) -> None:
 @click.option("--condition")
 @click.option("--seal", "seal_numbers", multiple=True,
               help="Seal number (repeat for several); replaces the recorded ones.")
+@_key_option()
 @_store_options
 @_json_option
 @_guarded
-def exhibit_correct(case_id, exhibit_id, reason, store_location, actor, as_json,
-                    **changes) -> None:
+def exhibit_correct(case_id, exhibit_id, reason, key_file, passphrase_env, store_location,
+                    actor, as_json, **changes) -> None:
     """Correct an exhibit record; the earlier version stays in the log.
 
     Also how the receipt of an exhibit registered from a batch sequence is recorded.
@@ -333,8 +481,10 @@ def exhibit_correct(case_id, exhibit_id, reason, store_location, actor, as_json,
     if not changes:
         error_line("nothing to correct: give at least one field")
         sys.exit(EXIT_INPUT)
+    signer = _unlock(key_file, passphrase_env)
     with _open(store_location, actor) as store:
-        record = store.correct("exhibit", case_id, exhibit_id, reason=reason, changes=changes)
+        record = store.correct("exhibit", case_id, exhibit_id, reason=reason, changes=changes,
+                               key=signer)
     if as_json:
         emit_json(record.to_dict())
     else:
@@ -442,6 +592,13 @@ def _report_text(report) -> str:
         ("records", f"{report.records} rows compared with the log" if report.records else None),
         ("evidence", f"{report.files} files re-hashed" if report.files else None),
         ("signatures", f"{report.signatures} verified"),
+        ("proofs", f"{report.proofs} entries proven by their actor's key"
+         if report.proofs else None),
+        ("checkpoints", f"{report.checkpoints} signed by an admin"
+         if report.checkpoints else None),
+        ("anchors", "; ".join(report.anchors) or None),
+        ("trust", "admin entries checked against the pinned admin keys"
+         if report.trust_pinned else "not checked (no --trust file)"),
     ])]
     if report.ok:
         lines.append("OK: every entry, record, signature and file verifies")
@@ -457,25 +614,45 @@ def _report_text(report) -> str:
               help="Verify an exported bundle instead of the store (no database needed).")
 @click.option("--rehash/--no-rehash", default=None,
               help="Re-hash evidence files [default: yes for a store, no for a bundle].")
+@click.option("--expect-head", "heads", multiple=True, metavar="SEQ:SHA256",
+              help="A chain head taken earlier (a report, bundle or checkpoint states it): "
+                   "the store must still hold that entry with that hash. Repeatable.")
+@click.option("--head-file", "head_files", multiple=True, type=click.Path(dir_okay=False),
+              help="A bundle, checkpoint file or JSON with chain_head, whose head(s) the "
+                   "store must still hold. Repeatable.")
+@click.option("--trust", "trust_file", type=click.Path(dir_okay=False),
+              help="The lab's pinned admin key fingerprints (TOML [trust] admin_keys, e.g. "
+                   "the lab profile, or one per line): admin entries must be proven by them.")
+@click.option("--qa-history", type=click.Path(file_okay=False),
+              help="QA history folder: every QA result recorded in the chain must still be "
+                   "in it, unchanged.")
 @_store_options
 @_json_option
 @_guarded
-def custody_verify(case_id, bundle, rehash, store_location, actor, as_json) -> None:
-    """Re-hash evidence, walk the chain and check every signature.
+def custody_verify(case_id, bundle, rehash, heads, head_files, trust_file, qa_history,
+                   store_location, actor, as_json) -> None:
+    """Re-hash evidence, walk the chain and check every signature, proof and rule.
 
-    Exit 0 when everything holds, 1 naming the first file, entry, record or signature
-    that does not.
+    Exit 0 when everything holds, 1 naming the first file, entry, record, signature,
+    anchor or rule that does not.
     """
+    from gcms.custody.verify import load_anchors, load_trust, parse_head
+
+    expect = [parse_head(h) for h in heads]
+    for path in head_files:
+        expect += load_anchors(path)
+    trust = load_trust(trust_file) if trust_file else None
     if bundle is not None:
         from gcms.custody import verify_bundle
 
-        report = verify_bundle(bundle, rehash=bool(rehash))
+        report = verify_bundle(bundle, rehash=bool(rehash), expect=expect, trust=trust)
         if case_id is not None and case_id != report.case_id:
             error_line(f"{bundle}: holds case {report.case_id}, not {case_id}")
             sys.exit(EXIT_INPUT)
     else:
         with _open(store_location, actor) as store:
-            report = store.verify(case_id=case_id, rehash=rehash is not False)
+            report = store.verify(case_id=case_id, rehash=rehash is not False,
+                                  expect=expect, trust=trust, qa_history=qa_history)
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -483,6 +660,86 @@ def custody_verify(case_id, bundle, rehash, store_location, actor, as_json) -> N
     if not report.ok:
         error_line(f"custody does not verify: {report.first}")
     sys.exit(EXIT_OK if report.ok else EXIT_FINDINGS)
+
+
+@custody.command("head")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Also write it to this file (JSON; never overwritten), for --head-file.")
+@_store_options
+@_guarded
+def custody_head(output, store_location, actor) -> None:
+    """Print the chain head as SEQ:SHA256, to keep outside the store."""
+    with _open(store_location, actor) as store:
+        seq, digest = store.head()
+        location = store.location
+    if output:
+        _write_new(output, {"store": location, "chain_head": {"seq": seq,
+                                                              "entry_sha256": digest}})
+    click.echo(f"{seq}:{digest}")
+
+
+def _write_new(output: str, document: Any) -> None:
+    import json
+
+    try:
+        with open(output, "x", encoding="utf-8") as handle:
+            json.dump(document, handle, ensure_ascii=False, indent=1)
+            handle.write("\n")
+    except OSError as error:
+        error_line(f"{output}: cannot write ({error.strerror}; an existing file is never "
+                   "overwritten)")
+        sys.exit(EXIT_INPUT)
+
+
+@custody.command("checkpoint")
+@_key_option(help="Your (an admin's) private key: the checkpoint is signed with it.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the signed checkpoint to this file, to keep outside the store "
+                   "('custody verify --head-file').")
+@_store_options
+@_json_option
+@_guarded
+def custody_checkpoint(key_file, passphrase_env, output, store_location, actor,
+                       as_json) -> None:
+    """Sign the chain head with an admin key (an audit entry); keep the file elsewhere."""
+    signer = _unlock(key_file, passphrase_env)
+    with _open(store_location, actor) as store:
+        checkpoint = store.checkpoint(signer)
+    if output:
+        _write_new(output, checkpoint)
+    if as_json:
+        emit_json(checkpoint)
+    else:
+        head = checkpoint["head"]
+        click.echo(f"checkpoint #{head['seq']} {head['entry_sha256']} covers "
+                   f"#{checkpoint['covers']['seq']}, signed by {checkpoint['signed_by']}")
+
+
+@custody.command("trust")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Trust file to write (TOML; never overwritten).")
+@_store_options
+@_guarded
+def custody_trust(output, store_location, actor) -> None:
+    """Write the active admin keys' fingerprints as a trust file for the lab to keep.
+
+    Check it against the keys the admins hold before relying on it: it pins what the
+    store says now. 'custody verify --trust FILE' then catches keys swapped later.
+    """
+    with _open(store_location, actor) as store:
+        fingerprints = store.admin_keys()
+    if not fingerprints:
+        error_line("the store has no active key of an admin to pin")
+        sys.exit(EXIT_INPUT)
+    lines = ["# gcms: admin key fingerprints pinned outside the case store", "[trust]",
+             "admin_keys = ["] + [f'    "{fp}",  # {user}' for fp, user in fingerprints] + ["]"]
+    try:
+        with open(output, "x", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+    except OSError as error:
+        error_line(f"{output}: cannot write ({error.strerror}; never overwritten)")
+        sys.exit(EXIT_INPUT)
+    click.echo(f"{output}: {len(fingerprints)} admin key(s) pinned")
 
 
 @custody.command("export")
@@ -576,14 +833,17 @@ def custody_sign(case_id, result_id, key_file, meaning, passphrase_env, store_lo
 @click.option("--result", "result_id", required=True, help="Result reviewed (e.g. RS1).")
 @click.option("--outcome", required=True, type=click.Choice(["agreed", "disagreed"]))
 @click.option("--comments", help="What the reviewer checked or found.")
+@_key_option()
 @_store_options
 @_json_option
 @_guarded
-def custody_review(case_id, result_id, outcome, comments, store_location, actor,
-                   as_json) -> None:
-    """Record your technical review of a result (not your own)."""
+def custody_review(case_id, result_id, outcome, comments, key_file, passphrase_env,
+                   store_location, actor, as_json) -> None:
+    """Record your technical review of a result (not your own), signed with your key."""
+    signer = _unlock(key_file, passphrase_env)
     with _open(store_location, actor) as store:
-        review = store.review_result(case_id, result_id, outcome=outcome, comments=comments)
+        review = store.review_result(case_id, result_id, outcome=outcome, comments=comments,
+                                     key=signer)
     if as_json:
         emit_json(review.to_dict())
     else:
@@ -601,30 +861,40 @@ def key() -> None:
 
 @key.command("new")
 @click.argument("user")
-@click.option("--name", "printed_name", required=True,
-              help="Printed name shown with every signature, e.g. 'Dr A. Analyst'.")
+@click.option("--name", "printed_name",
+              help="Printed name, e.g. 'Dr A. Analyst' [default and check: the user's, "
+                   "from the store].")
 @click.option("-o", "--output-dir", default=".", show_default=True,
               type=click.Path(file_okay=False), help="Folder for USER.key and USER.pub.")
-@click.option("--register", is_flag=True, help="Also register the public key in the store.")
+@click.option("--register", is_flag=True,
+              help="Also register the public key in the store (admins only).")
 @click.option("--passphrase-env", default=PASSPHRASE_ENV, show_default=True,
               help="Environment variable holding the passphrase; prompted when unset.")
+@click.option("--admin-key", type=click.Path(dir_okay=False),
+              help="With --register: your (an admin's) key, which signs the registration "
+                   "[default: an admin registering their own key signs with the new key].")
 @_store_options
 @_json_option
 @_guarded
-def key_new(user, printed_name, output_dir, register, passphrase_env, store_location, actor,
-            as_json) -> None:
+def key_new(user, printed_name, output_dir, register, passphrase_env, admin_key,
+            store_location, actor, as_json) -> None:
     """Make an Ed25519 key pair for USER; the private key is encrypted with a passphrase."""
     from gcms.custody import new_key_pair
 
+    if register:  # refuse before any file is written
+        with _open(store_location, actor) as store:
+            store.check_may_register(user, printed_name)
     passphrase = _passphrase(passphrase_env, confirm=True, prompt=f"New passphrase for {user}")
     key_path, pub_path, signing_key = new_key_pair(output_dir, user, passphrase)
     out = {"user": user, "printed_name": printed_name, "private_key": str(key_path),
            "public_key": str(pub_path), "fingerprint": signing_key.fingerprint,
            "registered": False}
     if register:
-        with _open(store_location, actor, create=True) as store:
-            store.register_key(signing_key.public_raw, user=user, printed_name=printed_name)
-        out["registered"] = True
+        signer = _unlock(admin_key, passphrase_env)
+        with _open(store_location, actor) as store:
+            record = store.register_key(signing_key, user=user, printed_name=printed_name,
+                                        key=signer)
+        out["registered"], out["printed_name"] = True, record.printed_name
     if as_json:
         emit_json(out)
     else:
@@ -636,14 +906,20 @@ def key_new(user, printed_name, output_dir, register, passphrase_env, store_loca
 @key.command("register")
 @click.argument("user")
 @click.argument("public_key", type=click.Path(exists=True, dir_okay=False))
-@click.option("--name", "printed_name", required=True, help="Printed name of the signer.")
+@click.option("--name", "printed_name",
+              help="Printed name of the signer [default and check: the user's, from the "
+                   "store].")
+@_key_option(help="Your (an admin's) private key: the registration is signed with it.")
 @_store_options
 @_json_option
 @_guarded
-def key_register(user, public_key, printed_name, store_location, actor, as_json) -> None:
-    """Register USER's PUBLIC_KEY (.pub) in the store."""
-    with _open(store_location, actor, create=True) as store:
-        record = store.register_key(public_key, user=user, printed_name=printed_name)
+def key_register(user, public_key, printed_name, key_file, passphrase_env, store_location,
+                 actor, as_json) -> None:
+    """Register enrolled USER's PUBLIC_KEY (.pub) in the store (admins only)."""
+    signer = _unlock(key_file, passphrase_env)
+    with _open(store_location, actor) as store:
+        record = store.register_key(public_key, user=user, printed_name=printed_name,
+                                    key=signer)
     if as_json:
         emit_json(record.to_dict())
     else:
@@ -668,12 +944,14 @@ def key_list(store_location, actor, as_json) -> None:
 @key.command("revoke")
 @click.argument("fingerprint")
 @click.option("--reason", required=True, help="Why (kept in the log).")
+@_key_option(help="Your (an admin's) private key: the revocation is signed with it.")
 @_store_options
 @_guarded
-def key_revoke(fingerprint, reason, store_location, actor) -> None:
-    """Revoke a key: it can no longer sign; earlier signatures stay valid."""
+def key_revoke(fingerprint, reason, key_file, passphrase_env, store_location, actor) -> None:
+    """Revoke a key (admins only): it signs nothing more; earlier signatures stay valid."""
+    signer = _unlock(key_file, passphrase_env)
     with _open(store_location, actor) as store:
-        store.revoke_key(fingerprint, reason=reason)
+        store.revoke_key(fingerprint, reason=reason, key=signer)
     click.echo(f"key {fingerprint} revoked")
 
 

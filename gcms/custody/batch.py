@@ -27,6 +27,11 @@ the acting analyst (every audit entry names them):
    (:data:`VOLATILE_FIELDS`: whether pass 1 came from the resume cache, and how long it
    took), with a one-line summary.
 
+6. **QA.** The instrument QA results the batch's ``qa`` section rests on (tune, ladder,
+   check standard) are ``qa_result`` entries (:mod:`gcms.custody.qa`); before that, the
+   QA history is checked against those the chain already records, and a deleted or
+   altered one stops the recording (a deleted failing tune is a break, not a pass).
+
 A run the batch could not process is recorded as such: its file is attached when it is
 there (the hash shows what was there), and its record (``status`` "failed",
 ``problem``) is a result; a missing file cannot be hashed, so its record is a result
@@ -222,6 +227,7 @@ class RecordInStore:
         records, notes = runs_of_case(context.records, self.case_id)
         reason = _reason(document)
         head_before = store.head()[0]
+        self._qa(store, document)
         self._case(store, document, reason)
         self._exhibits(store, records, document, reason)
         records, runs, more = self._runs(store, records)
@@ -233,6 +239,12 @@ class RecordInStore:
         results = store.record_results(
             self.case_id, stored, analysis_id=analysis.analysis_id,
             summaries=[summary_line(r) for r in records], unattached=True)
+        written = context.out_dir / "results.json" if context.out_dir is not None else None
+        if written is not None and written.is_file():
+            # a report made from this file is issued only with this digest
+            from gcms.custody.reports import record_results_file
+
+            record_results_file(store, self.case_id, analysis.analysis_id, written)
         head, head_sha = store.head()
         new = head - head_before
         notes.append(
@@ -243,6 +255,23 @@ class RecordInStore:
         return notes
 
     # -- the parts -----------------------------------------------------------------------
+
+    def _qa(self, store: CaseStore, document: Mapping[str, Any]) -> None:
+        """Check the QA history against the chain, then record this batch's QA results.
+
+        A QA result the chain recorded earlier that the history no longer holds (a
+        failing tune deleted) stops the recording: the batch's own QA judgement may rest
+        on the history without it.
+        """
+        from gcms.custody.qa import check_qa_history, record_qa
+
+        qa = document.get("qa")
+        if isinstance(qa, Mapping) and qa.get("history"):
+            problems = check_qa_history(store.qa_results(), qa["history"])
+            if problems:
+                raise TamperError(f"{problems[0]}; the QA this batch relied on cannot be "
+                                  "trusted")
+        record_qa(store, document)
 
     def _case(self, store: CaseStore, document: Mapping[str, Any], reason: str) -> None:
         if any(c.case_id == self.case_id for c in store.cases()):

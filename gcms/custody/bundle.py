@@ -38,6 +38,7 @@ from typing import Any
 
 from gcms.custody.canonical import utc_iso, utc_now
 from gcms.custody.verify import (
+    Anchor,
     Finding,
     Link,
     Replay,
@@ -122,12 +123,16 @@ def _links(bundle: Mapping[str, Any], where: str) -> list[Link]:
 
 
 def verify_bundle(bundle: Mapping[str, Any] | str | os.PathLike, *,
-                  rehash: bool = False) -> VerificationReport:
+                  rehash: bool = False, expect: Sequence[Anchor] = (),
+                  trust: frozenset[str] | None = None) -> VerificationReport:
     """Verify a bundle without the store.
 
-    Checks the chain, the history and the signatures of its case, and that its
-    convenience sections are what the entries say. ``rehash`` also re-hashes the
+    Checks the chain, the history, the people and the signatures of its case, and that
+    its convenience sections are what the entries say. ``rehash`` also re-hashes the
     evidence at the paths recorded (where the files are reachable from this machine).
+    ``expect`` and ``trust``: chain heads taken elsewhere (an issued report, an earlier
+    bundle, a checkpoint) that the bundle must still hold, and the lab's pinned admin
+    keys, as for :meth:`gcms.custody.store.CaseStore.verify`.
     """
     where = "bundle"
     if not isinstance(bundle, Mapping):
@@ -139,7 +144,7 @@ def verify_bundle(bundle: Mapping[str, Any] | str | os.PathLike, *,
         isinstance(head.get("entry_sha256"), str)
     ):
         raise CustodyError(f"{where}: no case_id or head")
-    replay = Replay(scope=case_id)
+    replay = Replay(scope=case_id, anchors=tuple(expect), trusted=trust)
     entries = verify_chain(_links(bundle, where), head_seq=head["seq"],
                            head_sha256=head["entry_sha256"], replay=replay)
     if replay.current("case", case_id, case_id) is None and not replay.findings:
@@ -157,4 +162,6 @@ def verify_bundle(bundle: Mapping[str, Any] | str | os.PathLike, *,
         source=where, case_id=case_id, entries=entries, head_seq=head["seq"],
         head_sha256=head["entry_sha256"], records=0, files=files,
         signatures=replay.signatures_verified, findings=tuple(replay.findings),
+        proofs=replay.proofs_verified, anchors=tuple(str(a) for a in expect),
+        trust_pinned=trust is not None, checkpoints=len(replay.checkpoints),
     )

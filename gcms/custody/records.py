@@ -32,13 +32,17 @@ __all__ = [
     "Case",
     "CustodyTransfer",
     "Exhibit",
+    "IssuedReport",
     "Meaning",
     "Record",
     "Result",
+    "ResultsFile",
     "Review",
     "RunKind",
     "RunRecord",
     "Signature",
+    "User",
+    "QaRecord",
     "check_id",
     "parse_weight",
     "record_from_dict",
@@ -441,11 +445,139 @@ class AnalystKey(Record):
     }
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedReport(Record):
+    """A report made from the case (ISO/IEC 17025 §7.8.8: amended reports identified).
+
+    ``status`` is ``issued``, ``draft`` (the lab policy's requirements were not met, or
+    an unrecorded results file was used) or ``superseded`` (a later version naming the
+    amended report in ``superseded_by``). ``pdf_sha256`` is the SHA-256 of the file as
+    written; ``chain_head_*`` the chain head the report states. Written by
+    :mod:`gcms.custody.reports`.
+    """
+
+    case_id: str
+    report_id: str
+    exhibit_id: str
+    status: str
+    file_sha256: str
+    file_format: str
+    languages: str
+    chain_head_seq: int
+    chain_head_sha256: str
+    analysis_id: str | None = None
+    signers: tuple[Any, ...] = ()
+    requirements: tuple[Any, ...] = ()
+    unmet: tuple[Any, ...] = ()
+    source: str | None = None
+    results_sha256: str | None = None
+    supersedes: str | None = None
+    superseded_by: str | None = None
+    version: int = 1
+
+    OBJECT_TYPE: ClassVar[str] = "report"
+    TABLE: ClassVar[str] = "reports"
+    ID_FIELD: ClassVar[str] = "report_id"
+    ID_PREFIX: ClassVar[str | None] = None
+    COLUMNS: ClassVar[Mapping[str, str]] = {
+        "case_id": "id", "report_id": "id", "exhibit_id": "id", "status": "id",
+        "file_sha256": "sha256", "file_format": "id", "languages": "id",
+        "chain_head_seq": "int", "chain_head_sha256": "sha256", "analysis_id": "id",
+        "signers": "json", "requirements": "json", "unmet": "json", "source": "text",
+        "results_sha256": "sha256", "supersedes": "id", "superseded_by": "id",
+        "version": "int",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsFile(Record):
+    """The SHA-256 of a batch's ``results.json`` recorded with its analysis.
+
+    A report made from a results file (rather than from the store) is issued only when
+    the file's digest is one of these (:mod:`gcms.custody.reports`).
+    """
+
+    case_id: str
+    file_sha256: str
+    analysis_id: str
+    path: str | None = None
+    version: int = 1
+
+    OBJECT_TYPE: ClassVar[str] = "results_file"
+    TABLE: ClassVar[str] = "results_files"
+    ID_FIELD: ClassVar[str] = "file_sha256"
+    ID_PREFIX: ClassVar[str | None] = None
+    COLUMNS: ClassVar[Mapping[str, str]] = {
+        "case_id": "id", "file_sha256": "sha256", "analysis_id": "id", "path": "text",
+        "version": "int",
+    }
+
+
+#: Whether a user may act.
+USER_STATUSES: tuple[str, ...] = ("active", "disabled")
+
+
+@dataclass(frozen=True, slots=True)
+class User(Record):
+    """A person enrolled in the store: login name, printed name, roles, status.
+
+    Roles and what they allow: :mod:`gcms.custody.rules`. The printed name is the one
+    every signature and report shows (21 CFR 11.50(a)(1)); keys take it from here.
+    """
+
+    user_id: str
+    roles: tuple[str, ...]
+    printed_name: str | None = None
+    status: str = "active"
+    version: int = 1
+
+    OBJECT_TYPE: ClassVar[str] = "user"
+    TABLE: ClassVar[str] = "users"
+    ID_FIELD: ClassVar[str] = "user_id"
+    ID_PREFIX: ClassVar[str | None] = None
+    CASE_SCOPED: ClassVar[bool] = False
+    COLUMNS: ClassVar[Mapping[str, str]] = {
+        "user_id": "id", "roles": "json", "printed_name": "text", "status": "id",
+        "version": "int",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class QaRecord(Record):
+    """An instrument QA result a batch relied on (tune, ladder, check standard).
+
+    Recorded in the chain by ``gcms batch --store`` from the batch's QA section, so that
+    a QA result later deleted from the QA history is a detected break
+    (:func:`gcms.custody.qa.check_qa_history`). ``qa_id`` is the SHA-256 of the
+    canonical ``data`` (the batch's summary of the result: time, verdict, file and its
+    SHA-256, failed criteria, the history's row id).
+    """
+
+    qa_id: str
+    instrument_id: str
+    kind: str
+    verdict: str
+    data: Mapping[str, Any]
+    history: str | None = None
+    history_id: int | None = None
+    version: int = 1
+
+    OBJECT_TYPE: ClassVar[str] = "qa_result"
+    TABLE: ClassVar[str] = "qa_results"
+    ID_FIELD: ClassVar[str] = "qa_id"
+    ID_PREFIX: ClassVar[str | None] = None
+    CASE_SCOPED: ClassVar[bool] = False
+    COLUMNS: ClassVar[Mapping[str, str]] = {
+        "qa_id": "sha256", "instrument_id": "text", "kind": "id", "verdict": "id",
+        "data": "json", "history": "text", "history_id": "int", "version": "int",
+    }
+
+
 #: Every record class by its object type (the ``object_type`` of audit entries).
 RECORD_TYPES: Mapping[str, type[Record]] = MappingProxyType({
     cls.OBJECT_TYPE: cls
     for cls in (Case, Exhibit, CustodyTransfer, RunRecord, Analysis, Result, Review,
-                Signature, AnalystKey)
+                Signature, AnalystKey, IssuedReport, ResultsFile, User, QaRecord)
 })
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -523,9 +655,26 @@ def record_from_dict(object_type: str, data: Mapping[str, Any]) -> Record:
         values["seal_numbers"] = ()
     if "run_ids" in values and values["run_ids"] is None:
         values["run_ids"] = ()
+    if cls is User:
+        _check_user(values)
     if values["version"] is None or values["version"] < 1:
         raise CustodyError(f"{object_type}.version: must be 1 or more")
     return cls(**values)
+
+
+def _check_user(values: dict[str, Any]) -> None:
+    from gcms.custody.rules import ROLES
+
+    roles = values["roles"]
+    if not isinstance(roles, tuple) or not all(isinstance(r, str) for r in roles):
+        raise CustodyError(f"user {values['user_id']}: roles must be a list of names")
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or len(set(roles)) != len(roles):
+        raise CustodyError(f"user {values['user_id']}: roles {', '.join(roles)}: each "
+                           f"must be one of {', '.join(ROLES)}, once")
+    if values["status"] not in USER_STATUSES:
+        raise CustodyError(f"user {values['user_id']}: status {values['status']!r} is "
+                           f"not one of {', '.join(USER_STATUSES)}")
 
 
 def record_sha256(record: Record | Mapping[str, Any]) -> str:

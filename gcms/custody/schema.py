@@ -137,7 +137,8 @@ APPEND_ONLY_TABLES: tuple[str, ...] = (
 )
 
 
-def _append_only_triggers(conn: sa.Connection) -> None:
+def _append_only_triggers(conn: sa.Connection,
+                          tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
     if conn.dialect.name == "postgresql":
         # sa.text escapes the "%" placeholders of RAISE for the driver's paramstyle.
         conn.execute(sa.text(
@@ -146,13 +147,13 @@ def _append_only_triggers(conn: sa.Connection) -> None:
             "'gcms: % on % refused: the case store is append-only', TG_OP, TG_TABLE_NAME; "
             "END $$"
         ))
-        for table in APPEND_ONLY_TABLES:
+        for table in tables:
             conn.exec_driver_sql(
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
                 f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION gcms_append_only()"
             )
     else:
-        for table in APPEND_ONLY_TABLES:
+        for table in tables:
             for operation in ("UPDATE", "DELETE"):
                 conn.exec_driver_sql(
                     f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} "
@@ -168,9 +169,31 @@ def _v1(conn: sa.Connection) -> None:
     conn.execute(chain_head.insert().values(id=1, seq=0, entry_sha256=GENESIS_PREV))
 
 
+def _v2(conn: sa.Connection) -> None:
+    # issued reports and results files (gcms.custody.reports); a store made by v1 of
+    # this code already has them when its v1 ran create_all on the newer metadata
+    new = tuple(name for name in ("reports", "results_files")
+                if not sa.inspect(conn).has_table(name))
+    metadata.create_all(conn, tables=[metadata.tables[name] for name in new])
+    if new:
+        _append_only_triggers(conn, new)
+
+
+def _v3(conn: sa.Connection) -> None:
+    # users and roles, instrument QA results (gcms.custody.rules, gcms.custody.qa); as
+    # in _v2, a store whose v1 ran on the newer metadata already has them
+    new = tuple(name for name in ("users", "qa_results")
+                if not sa.inspect(conn).has_table(name))
+    metadata.create_all(conn, tables=[metadata.tables[name] for name in new])
+    if new:
+        _append_only_triggers(conn, new)
+
+
 #: Ordered migrations: (version, description, function run inside the write lock).
 MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (1, "case store: audit log, chain head, record tables, append-only triggers", _v1),
+    (2, "issued reports and results files, append-only", _v2),
+    (3, "users and roles, instrument QA results, append-only", _v3),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

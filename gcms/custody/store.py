@@ -67,22 +67,35 @@ from gcms.custody.records import (
     Review,
     RunRecord,
     Signature,
+    User,
     check_id,
     parse_weight,
     record_from_dict,
     record_sha256,
     signature_payload,
 )
+from gcms.custody.rules import (
+    RULE_KEY_OWNER,
+    RULE_PROOF,
+    actor_problem,
+    authorship_problem,
+    key_problem,
+    needs_proof,
+    proof_message,
+)
 from gcms.custody.schema import (
     LATEST_VERSION,
     audit_log,
-    chain_head,
     migrate,
     record_tables,
     run_files,
     stored_version,
 )
+from gcms.custody.schema import (
+    chain_head as head_table,
+)
 from gcms.custody.verify import (
+    Anchor,
     Link,
     Replay,
     VerificationReport,
@@ -93,7 +106,12 @@ from gcms.custody.verify import (
 )
 from gcms.errors import CustodyError, TamperError
 
-__all__ = ["AuditEntry", "CaseStore", "default_actor", "run_metadata"]
+__all__ = ["FIRST_ADMIN_ROLES", "AuditEntry", "CaseStore", "chain_head", "default_actor",
+           "init_store", "run_metadata"]
+
+#: Roles of the user who creates a store implicitly (by a first batch or command): the
+#: store's first admin, who is also the analyst of that first batch.
+FIRST_ADMIN_ROLES: tuple[str, ...] = ("admin", "analyst")
 
 #: Object types whose records can be corrected (a new version); reviews, signatures and
 #: analyses are never corrected: a new one is made instead.
@@ -170,12 +188,15 @@ class AuditEntry:
     software: str
     prev_sha256: str
     entry_sha256: str
+    #: the actor's proof (key fingerprint and signature), where the entry carries one
+    proof: Mapping[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> AuditEntry:
         """Build from an ``audit_log`` row (its hashed content is the source)."""
         content = json.loads(row.content)
         return cls(seq=row.seq, prev_sha256=row.prev_sha256, entry_sha256=row.entry_sha256,
+                   proof=content.get("proof"),
                    **{k: content[k] for k in (
                        "at", "actor", "action", "object_type", "object_id", "case_id",
                        "before", "after", "supersedes", "reason", "software")})
@@ -191,12 +212,47 @@ class _Writer:
     def __init__(self, store: CaseStore, conn: sa.Connection) -> None:
         self.store, self.conn = store, conn
         row = conn.execute(
-            sa.select(chain_head.c.seq, chain_head.c.entry_sha256)
-            .where(chain_head.c.id == 1).with_for_update()
+            sa.select(head_table.c.seq, head_table.c.entry_sha256)
+            .where(head_table.c.id == 1).with_for_update()
         ).one()
         self.seq, self.head = int(row.seq), row.entry_sha256
         self._start = self.seq
         self._tags: dict[str, str] = {}
+        self._user: User | None = None
+        #: set while the store makes its first entries (init, first admin)
+        self.bootstrap = False
+
+    def authorise(self, action: str, after: Any, signer: SigningKey | None,
+                  registering: AnalystKey | None = None) -> None:
+        """Refuse an entry the acting user may not write (:mod:`gcms.custody.rules`).
+
+        ``signer`` is the key that proves the entry; ``registering``, the key an admin
+        registers, which may prove its own registration.
+        """
+        if self.bootstrap:
+            return
+        actor = self.store.actor
+        if self._user is None or self._user.user_id != actor:
+            found = self.store._current(self.conn, "user", None, actor)
+            self._user = found[0] if found else None
+        problem = actor_problem(actor, self._user, action,
+                                after if isinstance(after, Mapping) else None)
+        if problem:
+            raise CustodyError(f"{self.store.location}: refused: {problem}")
+        if signer is None:
+            if needs_proof(action):
+                raise CustodyError(f"{self.store.location}: refused: {action} by {actor} "
+                                   f"needs {actor}'s private key (rule: {RULE_PROOF})")
+            return
+        found = self.store._current(self.conn, "analyst_key", None, signer.fingerprint)
+        key = found[0] if found else None
+        if key is None and registering is not None and (
+            registering.key_fingerprint == signer.fingerprint
+        ):
+            key = registering
+        problem = key_problem(actor, signer.fingerprint, key)
+        if problem:
+            raise CustodyError(f"{self.store.location}: refused: {problem}")
 
     def case_tag(self, case_id: str) -> str:
         """The tag of a case, which goes into the hash of each of its entries."""
@@ -208,15 +264,24 @@ class _Writer:
     def append(self, action: str, *, object_type: str, object_id: str, case_id: str | None,
                before: Any, after: Any, supersedes: int | None = None,
                reason: str | None = None, actor: str | None = None,
-               case_tag: str | None = None) -> int:
-        content = {
+               case_tag: str | None = None, signer: SigningKey | None = None,
+               registering: AnalystKey | None = None) -> int:
+        self.authorise(action, after, signer, registering)
+        content: dict[str, Any] = {
             "action": action, "actor": actor or self.store.actor,
             "at": utc_iso(utc_now()), "object_type": object_type, "object_id": object_id,
             "case_id": case_id, "before": before, "after": after,
             "supersedes": supersedes, "reason": reason, "software": _software(),
         }
+        seq = self.seq + 1
+        if signer is not None:
+            content = normalise(content, "entry")
+            content["proof"] = {
+                "key_fingerprint": signer.fingerprint, "algorithm": ALGORITHM,
+                "signature": signer.sign(proof_message(seq, self.head, content)),
+            }
         text = canonical_json(content)
-        seq, content_sha = self.seq + 1, sha256_hex(text)
+        content_sha = sha256_hex(text)
         entry_sha = entry_sha256(seq, self.head, content_sha, case_tag)
         self.conn.execute(audit_log.insert().values(
             seq=seq, prev_sha256=self.head, content_sha256=content_sha,
@@ -229,7 +294,7 @@ class _Writer:
 
     def put(self, action: str, record: Record, *, before: Record | None = None,
             supersedes: int | None = None, reason: str | None = None,
-            actor: str | None = None) -> int:
+            actor: str | None = None, signer: SigningKey | None = None) -> int:
         """Append the entry for ``record`` and insert its row (and its file rows)."""
         from gcms.custody.verify import record_row
 
@@ -243,7 +308,8 @@ class _Writer:
             action, object_type=record.OBJECT_TYPE, object_id=record.object_id,
             case_id=case_id, before=before.to_dict() if before is not None else None,
             after=record.to_dict(), supersedes=supersedes, reason=reason, actor=actor,
-            case_tag=tag,
+            case_tag=tag, signer=signer,
+            registering=record if isinstance(record, AnalystKey) else None,
         )
         self.conn.execute(record_tables[record.OBJECT_TYPE].insert().values(
             **record_row(record, seq)))
@@ -256,7 +322,7 @@ class _Writer:
 
     def finish(self) -> None:
         if self.seq != self._start:
-            self.conn.execute(chain_head.update().where(chain_head.c.id == 1)
+            self.conn.execute(head_table.update().where(head_table.c.id == 1)
                               .values(seq=self.seq, entry_sha256=self.head))
 
     def next_id(self, cls: type[Record], case_id: str) -> str:
@@ -312,19 +378,26 @@ class CaseStore:
     location
         Folder, database URL, or ``None`` for ``GCMS_STORE`` / the platform data folder.
     actor
-        Who is acting (recorded in every entry); ``GCMS_ACTOR`` or the login name.
+        Who is acting (recorded in every entry); ``GCMS_ACTOR`` or the login name. Only
+        the name of a user enrolled in the store (``gcms user``): any change by someone
+        else is refused. Reading needs no enrolment.
     create
-        Make the store (folder, schema) when absent; otherwise it must exist.
+        Make the store (folder, schema) when absent; otherwise it must exist. The actor
+        who makes a store is its first admin (:data:`FIRST_ADMIN_ROLES`), stated in the
+        audit log's entry #2.
     """
 
     def __init__(self, location: str | os.PathLike | None = None, *,
-                 actor: str | None = None, create: bool = True) -> None:
+                 actor: str | None = None, create: bool = True,
+                 _first_admin: tuple[str | None, tuple[str, ...]] | None = None) -> None:
+        from gcms.identifiers import check_identifier
+
         url, self.location = resolve_location(location, create=create)
-        self.actor = check_id(actor or default_actor(), "actor")
+        self.actor = check_id(check_identifier(actor or default_actor(), "actor"), "actor")
         self._engine = make_engine(url)
         self._queue = writer_queue_path(url)
         try:
-            self._initialise(create=create)
+            self._initialise(create=create, first_admin=_first_admin)
         except BaseException:
             self._engine.dispose()
             raise
@@ -373,10 +446,11 @@ class CaseStore:
             yield writer
             writer.finish()
 
-    def _initialise(self, *, create: bool) -> None:
+    def _initialise(self, *, create: bool,
+                    first_admin: tuple[str | None, tuple[str, ...]] | None) -> None:
         with self._transaction(write=False) as conn:
             version = stored_version(conn)
-            head = conn.execute(sa.select(chain_head.c.seq)).scalar() if version else 0
+            head = conn.execute(sa.select(head_table.c.seq)).scalar() if version else 0
         if version == 0 and not create:
             raise CustodyError(f"{self.location}: not a gcms case store")
         if version != LATEST_VERSION:
@@ -385,12 +459,20 @@ class CaseStore:
                 migrate(conn, self.location)
             head = 0
         if head == 0:
+            printed_name, roles = first_admin or (None, FIRST_ADMIN_ROLES)
             with self._writing() as w:
                 if w.seq == 0:
+                    w.bootstrap = True
                     store_id = uuid.uuid4().hex
                     w.append("store.init", object_type="store", object_id=store_id,
                              case_id=None, before=None,
                              after={"store_id": store_id, "schema_version": LATEST_VERSION})
+                    admin = User(user_id=self.actor, roles=tuple(roles),
+                                 printed_name=printed_name)
+                    record_from_dict("user", admin.to_dict())
+                    w.put("user.add", admin, reason=f"first administrator of the store: "
+                          f"{self.actor}, who created it")
+                    w.bootstrap = False
 
     def _current(self, conn: sa.Connection, object_type: str, case_id: str | None,
                  object_id: str) -> tuple[Record, int] | None:
@@ -543,12 +625,14 @@ class CaseStore:
     # -- corrections ------------------------------------------------------------------
 
     def correct(self, object_type: str, case_id: str, object_id: str, *, reason: str,
-                changes: Mapping[str, Any]) -> Record:
+                changes: Mapping[str, Any], key: SigningKey | None = None) -> Record:
         """Write a new version of a record with ``changes``, superseding the current one.
 
-        ``reason`` is required and kept in the entry. Identity fields, and a run's
-        evidence digests, cannot change (attach the evidence again instead). Weights may
-        be given as ``"10.2 g"``; times are parsed as ISO 8601.
+        ``key``: the acting user's unlocked key, which proves the entry (required:
+        :mod:`gcms.custody.rules`). ``reason`` is required and kept in the entry.
+        Identity fields, and a run's evidence digests, cannot change (attach the
+        evidence again instead). Weights may be given as ``"10.2 g"``; times are parsed
+        as ISO 8601.
         """
         if object_type not in CORRECTABLE:
             raise CustodyError(f"{object_type} records are never corrected: "
@@ -578,7 +662,7 @@ class CaseStore:
                 raise CustodyError(f"{object_type} {object_id!r}: the correction changes nothing")
             self._check_references(w.conn, updated)
             w.put(f"{object_type}.correct", updated, before=current, supersedes=seq,
-                  reason=reason)
+                  reason=reason, signer=key)
         return updated
 
     def _check_references(self, conn: sa.Connection, record: Record) -> None:
@@ -590,8 +674,11 @@ class CaseStore:
             self._require(conn, "run", record.case_id, run_id)
 
     def relocate_run(self, case_id: str, run_id: str, new_path: str | os.PathLike, *,
-                     reason: str) -> RunRecord:
-        """Record that a run's evidence moved; the bytes at ``new_path`` must be identical."""
+                     reason: str, key: SigningKey | None = None) -> RunRecord:
+        """Record that a run's evidence moved; the bytes at ``new_path`` must be identical.
+
+        A correction: ``key`` (the acting user's) proves it.
+        """
         with self._transaction(write=False) as conn:
             run, _ = self._require(conn, "run", case_id, run_id)
         digest = hash_evidence(new_path)
@@ -603,7 +690,8 @@ class CaseStore:
             current, seq = self._require(w.conn, "run", case_id, run_id)
             updated = record_from_dict("run", {**current.to_dict(), "path": digest.path,
                                                "version": current.version + 1})
-            w.put("run.correct", updated, before=current, supersedes=seq, reason=reason)
+            w.put("run.correct", updated, before=current, supersedes=seq, reason=reason,
+                  signer=key)
         return updated
 
     # -- runs, analyses, results ------------------------------------------------------------
@@ -846,7 +934,7 @@ class CaseStore:
                                                         "summary": summary,
                                                         "version": before.version + 1})
                     seq = self._current(w.conn, "result", case_id, before.result_id)[1]
-                    w.put("result.correct", after, before=before, supersedes=seq,
+                    w.put("result.rerecord", after, before=before, supersedes=seq,
                           reason="recorded again by a batch with different content")
                 else:
                     after = record_from_dict("result", {
@@ -860,34 +948,38 @@ class CaseStore:
         return out
 
     def correct_result(self, case_id: str, result_id: str, data: Mapping[str, Any], *,
-                       reason: str, summary: str | None = None) -> Result:
+                       reason: str, summary: str | None = None,
+                       key: SigningKey | None = None) -> Result:
         """A corrected version of a result; signatures on earlier versions stay with them."""
         changes: dict[str, Any] = {"data": data}
         if summary is not None:
             changes["summary"] = summary
-        return self.correct("result", case_id, result_id, reason=reason, changes=changes)
+        return self.correct("result", case_id, result_id, reason=reason, changes=changes,
+                            key=key)
 
     # -- review and signatures ----------------------------------------------------------
 
     def review_result(self, case_id: str, result_id: str, *, outcome: str,
-                      comments: str | None = None) -> Review:
+                      comments: str | None = None, key: SigningKey | None = None) -> Review:
         """Record the acting user's technical review of a result's current version.
 
-        The reviewer must not be who recorded or authored the result.
+        The reviewer must hold the reviewer role, prove the entry with their own key
+        (``key``, unlocked) and not be who recorded or authored the result.
         """
         if outcome not in REVIEW_OUTCOMES:
             raise CustodyError(f"review of {result_id}: outcome {outcome!r} is not one of "
                                f"{', '.join(REVIEW_OUTCOMES)}")
         with self._writing() as w:
             result, _ = self._require(w.conn, "result", case_id, result_id)
-            authors = self._authors(w.conn, result)
-            if self.actor in authors:
-                raise CustodyError(f"result {result_id} of case {case_id}: {self.actor} "
-                                   "recorded or authored it and cannot also review it")
+            problem = authorship_problem(self.actor, self._authors(w.conn, result),
+                                         f"result {result_id} of case {case_id}",
+                                         "review it")
+            if problem:
+                raise CustodyError(f"refused: {problem}")
             review = Review(case_id=case_id, review_id=w.next_id(Review, case_id),
                             result_id=result_id, result_version=result.version,
                             reviewer=self.actor, outcome=outcome, comments=comments)
-            w.put("review.record", review)
+            w.put("review.record", review, signer=key)
         return review
 
     def _authors(self, conn: sa.Connection, result: Result) -> set[str]:
@@ -899,36 +991,184 @@ class CaseStore:
                    if s.meaning == "authored"}
         return set(creators) | signers
 
-    def register_key(self, public_key: bytes | str | os.PathLike, *, user: str,
-                     printed_name: str) -> AnalystKey:
-        """Register an analyst's public key (raw 32 bytes, or a ``.pub`` PEM file)."""
-        raw = public_key if isinstance(public_key, bytes) else load_public_key(public_key)
+    def register_key(self, public_key: bytes | str | os.PathLike | SigningKey, *, user: str,
+                     printed_name: str | None = None,
+                     key: SigningKey | None = None) -> AnalystKey:
+        """Register a user's public key (raw 32 bytes, a ``.pub`` PEM file, or the key).
+
+        Only an admin registers keys, proving the entry with their own key (``key``); an
+        admin registering their own first key proves it with that key (pass the unlocked
+        :class:`~gcms.custody.keys.SigningKey` as ``public_key``). ``user`` must be
+        enrolled; the printed name is the user's (``gcms user add --name``): one given
+        here must be the same, or fills it for a user enrolled without one.
+        """
+        from gcms.identifiers import check_identifier
+
+        signer = key
+        if isinstance(public_key, SigningKey):
+            raw, signer = public_key.public_raw, key or public_key
+        elif isinstance(public_key, bytes):
+            raw = public_key
+        else:
+            raw = load_public_key(public_key)
         if len(raw) != 32:
             raise CustodyError("an Ed25519 public key has 32 bytes")
-        if not printed_name or not printed_name.strip():
-            raise CustodyError(f"key of {user}: the printed name is required (21 CFR 11.50)")
+        user = check_id(check_identifier(user, "user_id"), "user")
         import base64
 
-        key = AnalystKey(key_fingerprint=fingerprint(raw), user=check_id(user, "user"),
-                         printed_name=printed_name,
-                         public_key=base64.b64encode(raw).decode("ascii"))
         with self._writing() as w:
-            if self._current(w.conn, "analyst_key", None, key.key_fingerprint) is not None:
-                raise CustodyError(f"key {key.key_fingerprint[:16]}...: already registered")
-            w.put("analyst_key.register", key)
-        return key
+            found = self._current(w.conn, "user", None, user)
+            if found is None:
+                raise CustodyError(f"{self.location}: refused: {user} is not an enrolled "
+                                   "user of the store ('gcms user add' by an admin first)")
+            stored_name = found[0].printed_name
+            if stored_name and printed_name and printed_name != stored_name:
+                raise CustodyError(
+                    f"refused: the printed name of {user} is {stored_name!r} in the store, "
+                    f"not {printed_name!r} (rule: the printed name comes from the store)")
+            name = stored_name or printed_name
+            if not name or not name.strip():
+                raise CustodyError(f"key of {user}: the printed name is required "
+                                   "(21 CFR 11.50); give it with 'gcms user add --name'")
+            record = AnalystKey(key_fingerprint=fingerprint(raw), user=user,
+                                printed_name=name,
+                                public_key=base64.b64encode(raw).decode("ascii"))
+            if self._current(w.conn, "analyst_key", None, record.key_fingerprint) is not None:
+                raise CustodyError(f"key {record.key_fingerprint[:16]}...: already registered")
+            if signer is not None and signer.fingerprint == record.key_fingerprint and (
+                user != self.actor
+            ):
+                raise CustodyError(f"refused: a key registered for {user} cannot prove its "
+                                   f"own registration by {self.actor} (rule: {RULE_KEY_OWNER})")
+            w.put("analyst_key.register", record, signer=signer)
+        return record
 
-    def revoke_key(self, key_fingerprint: str, *, reason: str) -> AnalystKey:
-        """Revoke a key: signatures made after this entry with it no longer verify."""
+    def revoke_key(self, key_fingerprint: str, *, reason: str,
+                   key: SigningKey | None = None) -> AnalystKey:
+        """Revoke a key (by an admin, proven with ``key``): it signs nothing after this."""
         if not reason or not reason.strip():
             raise CustodyError("revoking a key needs a reason")
         with self._writing() as w:
-            key, seq = self._require(w.conn, "analyst_key", None, key_fingerprint)
-            if key.status == "revoked":
+            current, seq = self._require(w.conn, "analyst_key", None, key_fingerprint)
+            if current.status == "revoked":
                 raise CustodyError(f"key {key_fingerprint[:16]}...: already revoked")
-            updated = key.replace(status="revoked", version=key.version + 1)
-            w.put("analyst_key.revoke", updated, before=key, supersedes=seq, reason=reason)
+            updated = current.replace(status="revoked", version=current.version + 1)
+            w.put("analyst_key.revoke", updated, before=current, supersedes=seq,
+                  reason=reason, signer=key)
         return updated
+
+    # -- users ------------------------------------------------------------------------
+
+    def add_user(self, user_id: str, *, roles: Sequence[str], printed_name: str | None = None,
+                 key: SigningKey | None = None, reason: str | None = None) -> User:
+        """Enrol a user with ``roles`` (by an admin, proven with the admin's ``key``)."""
+        from gcms.identifiers import check_identifier
+
+        user = User(user_id=check_id(check_identifier(user_id, "user_id"), "user"),
+                    roles=tuple(roles), printed_name=printed_name)
+        record_from_dict("user", user.to_dict())
+        with self._writing() as w:
+            if self._current(w.conn, "user", None, user.user_id) is not None:
+                raise CustodyError(f"user {user.user_id}: already enrolled in {self.location}")
+            w.put("user.add", user, signer=key, reason=reason)
+        return user
+
+    def _change_user(self, user_id: str, action: str, key: SigningKey | None, reason: str,
+                     **changes: Any) -> User:
+        if not reason or not reason.strip():
+            raise CustodyError(f"user {user_id}: a change of a user needs a reason")
+        with self._writing() as w:
+            current, seq = self._require(w.conn, "user", None, user_id)
+            updated = record_from_dict("user", {**current.to_dict(), **normalise(changes),
+                                                "version": current.version + 1})
+            if updated.to_dict() == {**current.to_dict(), "version": updated.version}:
+                raise CustodyError(f"user {user_id}: the change changes nothing")
+            if action != "user.roles" or "admin" not in updated.roles:
+                self._keep_an_admin(w.conn, user_id)
+            w.put(action, updated, before=current, supersedes=seq, reason=reason, signer=key)
+        return updated
+
+    def _keep_an_admin(self, conn: sa.Connection, leaving: str) -> None:
+        admins = [u for u in self._records(conn, "user") if "admin" in u.roles
+                  and u.status == "active" and u.user_id != leaving]
+        if not admins:
+            raise CustodyError(f"refused: {leaving} is the store's last active admin")
+
+    def set_roles(self, user_id: str, roles: Sequence[str], *, reason: str,
+                  key: SigningKey | None = None) -> User:
+        """Change a user's roles (by an admin, proven with ``key``)."""
+        return self._change_user(user_id, "user.roles", key, reason, roles=list(roles))
+
+    def disable_user(self, user_id: str, *, reason: str,
+                     key: SigningKey | None = None) -> User:
+        """Disable a user (by an admin): they can change nothing after this entry."""
+        return self._change_user(user_id, "user.disable", key, reason, status="disabled")
+
+    def enable_user(self, user_id: str, *, reason: str,
+                    key: SigningKey | None = None) -> User:
+        """Enable a disabled user again (by an admin)."""
+        return self._change_user(user_id, "user.enable", key, reason, status="active")
+
+    def check_may_register(self, user: str, printed_name: str | None = None) -> None:
+        """Refuse early what :meth:`register_key` would refuse for the acting user."""
+        with self._transaction(write=False) as conn:
+            found = self._current(conn, "user", None, self.actor)
+            problem = actor_problem(self.actor, found[0] if found else None,
+                                    "analyst_key.register", None)
+            if problem:
+                raise CustodyError(f"{self.location}: refused: {problem}")
+            owner = self._current(conn, "user", None, user)
+        if owner is None:
+            raise CustodyError(f"{self.location}: refused: {user} is not an enrolled user "
+                               "of the store ('gcms user add' by an admin first)")
+        stored = owner[0].printed_name
+        if stored and printed_name and stored != printed_name:
+            raise CustodyError(
+                f"refused: the printed name of {user} is {stored!r} in the store, not "
+                f"{printed_name!r} (rule: the printed name comes from the store)")
+
+    def admin_keys(self) -> list[tuple[str, str]]:
+        """``(fingerprint, user)`` of every active key of an active admin: what to pin."""
+        with self._transaction(write=False) as conn:
+            admins = {u.user_id for u in self._records(conn, "user")
+                      if "admin" in u.roles and u.status == "active"}
+            return [(k.key_fingerprint, k.user) for k in self._records(conn, "analyst_key")
+                    if k.status == "active" and k.user in admins]
+
+    def qa_results(self) -> list[Any]:
+        """Instrument QA results recorded in the chain (:mod:`gcms.custody.qa`)."""
+        return self._read("qa_result")
+
+    def users(self) -> list[User]:
+        """Enrolled users (current versions), in the order enrolled."""
+        return self._read("user")
+
+    def user(self, user_id: str) -> User:
+        """The current record of one user."""
+        with self._transaction(write=False) as conn:
+            return self._require(conn, "user", None, user_id)[0]
+
+    # -- anchors outside the store ----------------------------------------------------
+
+    def checkpoint(self, key: SigningKey) -> dict[str, Any]:
+        """Sign the chain head with an admin's key: a ``checkpoint.sign`` entry.
+
+        Returns the checkpoint as a lab keeps it outside the store (``gcms custody
+        checkpoint -o FILE``): the head it covers, the checkpoint entry's own seq and hash,
+        who signed, the key and the proof. ``gcms custody verify --head-file`` checks the
+        store still holds both.
+        """
+        with self._writing() as w:
+            covered = {"seq": w.seq, "entry_sha256": w.head}
+            seq = w.append("checkpoint.sign", object_type="checkpoint",
+                           object_id=f"{w.seq + 1}", case_id=None, before=None,
+                           after=covered, signer=key)
+            row = w.conn.execute(sa.select(audit_log.c.entry_sha256, audit_log.c.content)
+                                 .where(audit_log.c.seq == seq)).one()
+        content = json.loads(row.content)
+        return {"format": "gcms-checkpoint/1", "store": self.location,
+                "covers": covered, "head": {"seq": seq, "entry_sha256": row.entry_sha256},
+                "signed_by": self.actor, "at": content["at"], "proof": content["proof"]}
 
     def sign_result(self, case_id: str, result_id: str, key: SigningKey, *,
                     meaning: str) -> Signature:
@@ -944,26 +1184,22 @@ class CaseStore:
         with self._writing() as w:
             result, _ = self._require(w.conn, "result", case_id, result_id)
             found = self._current(w.conn, "analyst_key", None, key.fingerprint)
-            if found is None:
-                raise CustodyError(f"key {key.fingerprint[:16]}...: not registered in "
-                                   f"{self.location} ('gcms key register')")
-            registered = found[0]
-            if registered.status != "active":
-                raise CustodyError(f"key {key.fingerprint[:16]}...: revoked")
-            if registered.user != self.actor:
-                raise CustodyError(f"key {key.fingerprint[:16]}... belongs to "
-                                   f"{registered.user}, not to {self.actor}")
+            registered = found[0] if found else None
+            problem = key_problem(self.actor, key.fingerprint, registered)
+            if problem:
+                raise CustodyError(f"{self.location}: refused: {problem}")
             earlier = [s for s in self._records(w.conn, "signature", case_id,
                                                 result_id=result_id)
                        if s.result_version == result.version]
             if any(s.signer == self.actor and s.meaning == meaning for s in earlier):
                 raise CustodyError(f"result {result_id} v{result.version}: already signed "
                                    f"as {meaning} by {self.actor}")
-            if meaning != "authored" and self.actor in {
-                s.signer for s in earlier if s.meaning == "authored"
-            }:
-                raise CustodyError(f"result {result_id}: {self.actor} authored it and "
-                                   f"cannot also sign it as {meaning}")
+            if meaning != "authored":
+                problem = authorship_problem(self.actor, self._authors(w.conn, result),
+                                             f"result {result_id} of case {case_id}",
+                                             f"sign it as {meaning}")
+                if problem:
+                    raise CustodyError(f"refused: {problem}")
             fields = {
                 "case_id": case_id, "result_id": result_id, "result_version": result.version,
                 "result_sha256": record_sha256(result), "chain_head_seq": w.seq,
@@ -1038,7 +1274,7 @@ class CaseStore:
     def head(self) -> tuple[int, str]:
         """The chain head: ``(seq, entry_sha256)`` of the last entry."""
         with self._transaction(write=False) as conn:
-            row = conn.execute(sa.select(chain_head.c.seq, chain_head.c.entry_sha256)).one()
+            row = conn.execute(sa.select(head_table.c.seq, head_table.c.entry_sha256)).one()
         return int(row.seq), row.entry_sha256
 
     def log(self, *, case_id: str | None = None, limit: int | None = None) -> list[AuditEntry]:
@@ -1090,7 +1326,7 @@ class CaseStore:
                             {"seq": row.entry_seq, "at": content["at"],
                              "actor": content["actor"], "reason": content["reason"],
                              "before": content["before"], "after": content["after"]})
-            head = conn.execute(sa.select(chain_head.c.seq, chain_head.c.entry_sha256)).one()
+            head = conn.execute(sa.select(head_table.c.seq, head_table.c.entry_sha256)).one()
             return {
                 "case": case.to_dict(),
                 "exhibits": exhibits,
@@ -1106,19 +1342,37 @@ class CaseStore:
 
     # -- verification and export --------------------------------------------------------
 
-    def verify(self, *, case_id: str | None = None, rehash: bool = True) -> VerificationReport:
-        """Verify the store: chain, history, tables, signatures and evidence files.
+    def verify(self, *, case_id: str | None = None, rehash: bool = True,
+               expect: Iterable[Anchor | tuple[int, str]] = (),
+               trust: Iterable[str] | None = None,
+               qa_history: str | os.PathLike | None = None) -> VerificationReport:
+        """Verify the store: chain, history, people, tables, signatures and evidence files.
 
-        Walks the chain, replays it, compares every table with it, checks signatures,
-        and (``rehash``) re-hashes every evidence file; see :mod:`gcms.custody.verify`.
-        With ``case_id`` the whole chain is still walked (a deletion anywhere shows), but
-        records, signatures and files are checked for that case only.
+        Walks the chain, replays it (with the rules of :mod:`gcms.custody.rules`),
+        compares every table with it, checks signatures and proofs, and (``rehash``)
+        re-hashes every evidence file; see :mod:`gcms.custody.verify`. With ``case_id``
+        the whole chain is still walked (a deletion anywhere shows), but records,
+        signatures and files are checked for that case only.
+
+        ``expect``: chain heads taken outside the store (``(seq, entry_sha256)`` or
+        :class:`~gcms.custody.verify.Anchor`: from an issued report, a bundle, a
+        checkpoint): each must still be an entry of the chain with that hash, so a chain
+        cut short and its head moved back fails. ``trust``: the admin key fingerprints
+        the lab pinned outside the store (:func:`~gcms.custody.verify.load_trust`); every
+        admin entry must be proven by one of them, so keys swapped inside the database
+        fail. ``qa_history``: the QA history every QA result the chain records must
+        still be in (:func:`gcms.custody.qa.check_qa_history`); by default each result
+        is checked against the history it was recorded from, where that file exists.
+        The findings name the rule broken.
         """
-        replay = Replay(scope=case_id)
+        anchors = tuple(a if isinstance(a, Anchor) else Anchor(int(a[0]), str(a[1]))
+                        for a in expect)
+        replay = Replay(scope=case_id, anchors=anchors,
+                        trusted=None if trust is None else frozenset(trust))
         with self._transaction(write=False) as conn:
             if case_id is not None:
                 self._require(conn, "case", case_id, case_id)
-            head = conn.execute(sa.select(chain_head.c.seq, chain_head.c.entry_sha256)).one()
+            head = conn.execute(sa.select(head_table.c.seq, head_table.c.entry_sha256)).one()
             links = (
                 Link(seq=r.seq, prev_sha256=r.prev_sha256, content_sha256=r.content_sha256,
                      entry_sha256=r.entry_sha256, case_tag=r.case_tag, content=r.content,
@@ -1137,11 +1391,19 @@ class CaseStore:
         if rehash:
             files, problems = check_evidence(replay.records("run"))
             replay.findings.extend(problems)
+        from gcms.custody.qa import check_qa_history
+
+        qa = replay.records("qa_result")
+        if qa_history is None:
+            qa = [r for r in qa if r.history and Path(r.history).is_file()]
+        replay.findings.extend(check_qa_history(qa, qa_history))
         return VerificationReport(
             source=self.location, case_id=case_id, entries=entries, head_seq=int(head.seq),
             head_sha256=head.entry_sha256, records=sum(len(t) for t in expected.values()),
             files=files, signatures=replay.signatures_verified,
-            findings=tuple(replay.findings),
+            findings=tuple(replay.findings), proofs=replay.proofs_verified,
+            anchors=tuple(str(a) for a in anchors), trust_pinned=trust is not None,
+            checkpoints=len(replay.checkpoints),
         )
 
     def _table_rows(self, conn: sa.Connection,
@@ -1173,7 +1435,7 @@ class CaseStore:
             raise TamperError(f"{self.location}: case {case_id} does not verify, "
                               f"so it is not exported: {report.first}")
         with self._transaction(write=False) as conn:
-            head = conn.execute(sa.select(chain_head.c.seq, chain_head.c.entry_sha256)).one()
+            head = conn.execute(sa.select(head_table.c.seq, head_table.c.entry_sha256)).one()
             rows = conn.execute(
                 sa.select(audit_log.c.seq, audit_log.c.prev_sha256, audit_log.c.content_sha256,
                           audit_log.c.entry_sha256, audit_log.c.case_tag, audit_log.c.case_id,
@@ -1186,6 +1448,37 @@ class CaseStore:
         return build_bundle(case_id=case_id, links=links, head_seq=int(head.seq),
                             head_sha256=head.entry_sha256, exported_by=self.actor,
                             source=self.location)
+
+
+def chain_head(store: CaseStore) -> tuple[int, str]:
+    """The chain head of ``store``: ``(seq, entry_sha256)`` of its last audit entry.
+
+    What a report, bundle or signature states as the state it was made at; ``gcms
+    custody verify --expect-head SEQ:HASH`` (:meth:`CaseStore.verify` ``expect``) fails
+    when the store no longer holds that entry with that hash.
+    """
+    return store.head()
+
+
+def init_store(location: str | os.PathLike | None, *, admin: str,
+               printed_name: str | None = None,
+               roles: Sequence[str] = ("admin",)) -> CaseStore:
+    """Create a store whose first admin is ``admin`` (entry #2 says so).
+
+    Refuses an existing store. Returns it open, acting as ``admin``.
+    """
+    try:
+        existing = CaseStore(location, actor=admin, create=False)
+    except CustodyError:
+        existing = None
+    if existing is not None:
+        where = existing.location
+        existing.close()
+        raise CustodyError(f"{where}: a case store already exists here")
+    roles = tuple(roles)
+    if "admin" not in roles:
+        roles = ("admin", *roles)
+    return CaseStore(location, actor=admin, create=True, _first_admin=(printed_name, roles))
 
 
 def _seals(values: Sequence[str] | str | None, exhibit_id: str) -> tuple[str, ...]:

@@ -14,7 +14,17 @@
    replaces; references (exhibit of a transfer, result of a review...) exist;
 4. **signatures**: the signature covers the entry just before its own (the chain head
    when it was made) and the digest of the result version it names; the key is
-   registered, active and belongs to the signer; the Ed25519 signature verifies.
+   registered, active and belongs to the signer; the Ed25519 signature verifies;
+5. **people** (:mod:`gcms.custody.rules`): every entry names an enrolled, active user
+   with a role that allows the action; entries a person answers for with their key
+   carry a proof by a key registered to them and active; no one reviews or approves
+   what they authored;
+6. **anchors** (optional): heads taken outside the store (an issued report, a bundle, a
+   checkpoint file, ``--expect-head``) are still entries of the chain with the same
+   hash, so a chain cut short with its head moved back, or rewritten, is caught;
+7. **root of trust** (optional): every admin entry is proven by a key whose fingerprint
+   the lab pinned outside the store (:func:`load_trust`), so keys swapped inside the
+   database are caught.
 
 The store adds a comparison of its tables with the replayed history
 (:func:`compare_rows`) and re-hashes the evidence (:func:`check_evidence`); a bundle adds
@@ -37,16 +47,29 @@ from gcms.custody.records import (
     RECORD_TYPES,
     AnalystKey,
     Record,
+    Result,
+    Review,
     RunRecord,
     Signature,
+    User,
     record_from_dict,
     record_sha256,
+)
+from gcms.custody.rules import (
+    ADMIN_ACTIONS,
+    RULE_PROOF,
+    actor_problem,
+    authorship_problem,
+    key_problem,
+    needs_proof,
+    proof_message,
 )
 from gcms.errors import CustodyError
 
 __all__ = [
     "ACTIONS",
     "CONTENT_FIELDS",
+    "Anchor",
     "Finding",
     "Link",
     "Replay",
@@ -54,6 +77,9 @@ __all__ = [
     "check_evidence",
     "compare_rows",
     "expected_rows",
+    "load_anchors",
+    "load_trust",
+    "parse_head",
     "verify_chain",
 ]
 
@@ -63,24 +89,37 @@ CONTENT_FIELDS = frozenset({
     "reason", "software", "supersedes",
 })
 
+#: Optional content field: the actor's proof (:mod:`gcms.custody.rules`).
+PROOF_FIELD = "proof"
+
 #: The audit-log columns that copy content fields (for queries).
 COLUMN_FIELDS = ("actor", "action", "object_type", "object_id", "case_id")
 
 #: Allowed actions per object type: ``create`` makes version 1, ``revise`` a new version.
 ACTIONS: Mapping[str, Mapping[str, Literal["create", "revise"]]] = {
     "store": {"init": "create"},
+    "checkpoint": {"sign": "create"},
+    "user": {"add": "create", "roles": "revise", "disable": "revise", "enable": "revise"},
+    "qa_result": {"record": "create"},
     "case": {"open": "create", "correct": "revise"},
     "exhibit": {"receive": "create", "register": "create", "correct": "revise"},
     "custody_transfer": {"record": "create", "correct": "revise"},
     "run": {"attach": "create", "correct": "revise"},
     "analysis": {"record": "create"},
-    "result": {"record": "create", "correct": "revise"},
+    "result": {"record": "create", "correct": "revise", "rerecord": "revise"},
     "review": {"record": "create"},
     "signature": {"sign": "create"},
     "analyst_key": {"register": "create", "revoke": "revise"},
+    "report": {"issue": "create", "draft": "create", "revise": "revise",
+               "supersede": "revise"},
+    "results_file": {"record": "create"},
 }
 
-FindingKind = Literal["entry", "chain", "record", "signature", "file", "bundle"]
+FindingKind = Literal["entry", "chain", "record", "signature", "file", "bundle", "user",
+                      "trust", "qa"]
+
+#: The rule a pinned root of trust applies.
+RULE_TRUST = "admin entries are proven by the admin keys the lab pinned outside the store"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +167,12 @@ class VerificationReport:
     files: int
     signatures: int
     findings: tuple[Finding, ...]
+    #: entry proofs verified, chain heads checked against, whether a pinned root of
+    #: trust was checked, checkpoints found
+    proofs: int = 0
+    anchors: tuple[str, ...] = ()
+    trust_pinned: bool = False
+    checkpoints: int = 0
 
     @property
     def ok(self) -> bool:
@@ -146,8 +191,122 @@ class VerificationReport:
             "entries": self.entries, "head": {"seq": self.head_seq,
                                               "entry_sha256": self.head_sha256},
             "records": self.records, "files": self.files, "signatures": self.signatures,
+            "proofs": self.proofs, "anchors": list(self.anchors),
+            "trust_pinned": self.trust_pinned, "checkpoints": self.checkpoints,
             "findings": [f.to_dict() for f in self.findings],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A chain head taken outside the store: ``seq``, ``entry_sha256`` and where from."""
+
+    seq: int
+    entry_sha256: str
+    source: str = "--expect-head"
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.entry_sha256[:16]}... ({self.source})"
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def parse_head(text: str, source: str = "--expect-head") -> Anchor:
+    """An :class:`Anchor` from ``SEQ:HASH`` (``#`` before SEQ allowed)."""
+    seq, sep, digest = text.strip().lstrip("#").partition(":")
+    digest = digest.strip().lower()
+    if not sep or not seq.strip().isdigit() or len(digest) != 64 or set(digest) - _HEX:
+        raise CustodyError(f"{source}: {text.strip()!r} is not a chain head SEQ:SHA256")
+    return Anchor(int(seq), digest, source)
+
+
+def load_anchors(path: Any) -> list[Anchor]:
+    """The chain heads a file states, for ``gcms custody verify --head-file``.
+
+    A custody bundle (its ``head``), a checkpoint file (``gcms custody checkpoint -o``:
+    the head it covers and its own entry), any JSON document with a ``chain_head``
+    (``{"seq", "entry_sha256"}``, as ``gcms case show --json`` and reports state it) or
+    that is one, or text with one ``SEQ:SHA256`` per line.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CustodyError(f"{path}: cannot read the head file ({error})") from error
+    source = path.name
+    try:
+        data = json.loads(text)
+    except ValueError:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if not lines:
+            raise CustodyError(f"{path}: states no chain head") from None
+        return [parse_head(line, source) for line in lines]
+
+    def head(value: Any, what: str) -> Anchor:
+        if not isinstance(value, Mapping) or not isinstance(value.get("seq"), int):
+            raise CustodyError(f"{path}: {what} is not a chain head (seq, entry_sha256)")
+        return parse_head(f"{value['seq']}:{value.get('entry_sha256')}", f"{source} {what}")
+
+    if not isinstance(data, Mapping):
+        raise CustodyError(f"{path}: states no chain head")
+    if data.get("format") == "gcms-checkpoint/1":
+        return [head(data.get("covers"), "checkpoint covers"), head(data.get("head"),
+                                                                     "checkpoint")]
+    if isinstance(data.get("head"), Mapping) and "links" in data:
+        return [head(data["head"], "bundle head")]
+    if "chain_head" in data:
+        return [head(data["chain_head"], "chain_head")]
+    if "seq" in data:
+        return [head(data, "head")]
+    raise CustodyError(f"{path}: states no chain head (a bundle, a checkpoint, or "
+                       "a JSON document with chain_head)")
+
+
+def load_trust(path: Any) -> frozenset[str]:
+    """The admin key fingerprints a lab pinned: a TOML file or a plain list.
+
+    TOML (e.g. the lab profile): ``[trust] admin_keys = ["<fingerprint>", ...]``. Plain
+    text: one fingerprint per line, ``#`` starting a comment. Each fingerprint is the
+    SHA-256 (hex) of a raw Ed25519 public key (``gcms key list``); an empty list or a
+    malformed fingerprint is refused (naming the file).
+    """
+    from pathlib import Path
+
+    import tomllib
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CustodyError(f"{path}: cannot read the trust file ({error})") from error
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        data = None
+    if data is not None and "trust" in data:
+        values = data["trust"].get("admin_keys") if isinstance(data["trust"], dict) else None
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise CustodyError(f"{path}: [trust] admin_keys must be a list of fingerprints")
+    elif data is not None and text.strip() and not any(
+        line.strip() and not line.strip().startswith("#") and "=" not in line
+        for line in text.splitlines()
+    ):
+        raise CustodyError(f"{path}: a TOML file without [trust] admin_keys")
+    else:
+        values = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+        values = [v for v in values if v]
+    out = set()
+    for value in values:
+        value = value.strip().lower()
+        if len(value) != 64 or set(value) - _HEX:
+            raise CustodyError(f"{path}: {value!r} is not a key fingerprint (64 hex digits)")
+        out.add(value)
+    if not out:
+        raise CustodyError(f"{path}: pins no admin key")
+    return frozenset(out)
 
 
 def _entry(seq: int) -> str:
@@ -174,6 +333,15 @@ class Replay:
     signatures_verified: int = 0
     entries_replayed: int = 0
     store_id: str | None = None
+    #: heads taken outside the store that the chain must still hold
+    anchors: tuple[Anchor, ...] = ()
+    #: admin key fingerprints pinned outside the store (None: not checked)
+    trusted: frozenset[str] | None = None
+    proofs_verified: int = 0
+    pinned_proofs: int = 0
+    checkpoints: list[tuple[int, int, str]] = field(default_factory=list)
+    #: who recorded or authored each result: {(case_id, result_id): {user}}
+    authors: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
     def in_scope(self, case_id: str | None) -> bool:
         """Whether an entry of ``case_id`` is replayed."""
@@ -212,6 +380,9 @@ class Replay:
             if link.seq != 1:
                 self._fail("entry", subject, "store.init anywhere but entry #1")
             self.store_id = object_id
+            return
+        if object_type == "checkpoint":
+            self._checkpoint(link, content)
             return
         try:
             record = record_from_dict(object_type, content["after"])
@@ -266,9 +437,106 @@ class Replay:
             self._fail("entry", subject, f"its case tag is not the one of case {case_id!r}"
                        if case_id else "a store entry with a case tag")
             return
+        # a broken rule is named, and the record still replayed: what follows is judged
+        # on the history as written, so one breach is not repeated by every later entry
+        self._check_people(link, content, record)
         if isinstance(record, Signature):
             self._check_signature(link, content, record)
         self.versions.setdefault(key, []).append(_Version(link.seq, record))
+        if isinstance(record, Result):
+            self.authors.setdefault((case_id, object_id), set()).add(content["actor"])
+        elif isinstance(record, Signature) and record.meaning == "authored":
+            self.authors.setdefault((case_id, record.result_id), set()).add(record.signer)
+
+    def _users_exist(self) -> bool:
+        return any(t == "user" for (t, _, _) in self.versions)
+
+    def _check_people(self, link: Link, content: Mapping[str, Any],
+                      record: Record | None) -> bool:
+        """The rules of :mod:`gcms.custody.rules` for one entry; False when one fails."""
+        subject = _entry(link.seq)
+        actor, action = content["actor"], content["action"]
+        after = content["after"] if isinstance(content["after"], Mapping) else None
+        bootstrap = (action == "user.add" and isinstance(record, User)
+                     and record.user_id == actor and "admin" in record.roles
+                     and not self._users_exist())
+        if bootstrap:
+            return True
+        user = self.current("user", None, actor)
+        problem = actor_problem(actor, user, action, after)
+        if problem:
+            self._fail("user", subject, problem)
+            return False
+        if isinstance(record, Review):
+            if record.reviewer != actor:
+                self._fail("user", subject, f"a review by {record.reviewer} recorded by "
+                           f"{actor} (rule: {RULE_PROOF})")
+                return False
+            problem = authorship_problem(
+                actor, self.authors.get((record.case_id, record.result_id), ()),
+                f"result {record.result_id} of case {record.case_id}", "review it")
+        elif isinstance(record, Signature) and record.meaning != "authored":
+            problem = authorship_problem(
+                record.signer, self.authors.get((record.case_id, record.result_id), ()),
+                f"result {record.result_id} of case {record.case_id}",
+                f"sign it as {record.meaning}")
+        elif isinstance(record, AnalystKey) and action.endswith(".register"):
+            owner = self.current("user", None, record.user)
+            if owner is None:
+                problem = (f"registers a key for {record.user}, who is not an enrolled "
+                           "user of the store")
+        if problem:
+            self._fail("user", subject, problem)
+            return False
+        if needs_proof(action):
+            return self._check_proof(link, content, record)
+        return True
+
+    def _check_proof(self, link: Link, content: Mapping[str, Any],
+                     record: Record | None) -> bool:
+        subject = _entry(link.seq)
+        actor, action = content["actor"], content["action"]
+        proof = content.get(PROOF_FIELD)
+        if not isinstance(proof, Mapping) or not isinstance(
+            proof.get("key_fingerprint"), str
+        ) or not isinstance(proof.get("signature"), str):
+            self._fail("user", subject, f"{action} by {actor} carries no proof by their key "
+                       f"(rule: {RULE_PROOF})")
+            return False
+        fp = proof["key_fingerprint"]
+        key = self.current("analyst_key", None, fp)
+        if key is None and isinstance(record, AnalystKey) and action.endswith(".register") \
+                and record.key_fingerprint == fp:
+            key = record  # an admin registering their own key proves it with that key
+        problem = key_problem(actor, fp, key)
+        if problem:
+            self._fail("user", subject, f"{action} by {actor}: {problem}")
+            return False
+        if not verify_signature(key.public_key, proof_message(link.seq, link.prev_sha256,
+                                                              content), proof["signature"]):
+            self._fail("user", subject, f"the proof of {action} by {actor} does not verify "
+                       f"with key {fp[:16]}... (altered after it was signed)")
+            return False
+        self.proofs_verified += 1
+        if action in ADMIN_ACTIONS and self.trusted is not None:
+            if fp not in self.trusted:
+                self._fail("trust", subject, f"{action} by {actor} is proven by key "
+                           f"{fp[:16]}..., which is not one of the lab's pinned admin keys "
+                           f"(rule: {RULE_TRUST})")
+                return False
+            self.pinned_proofs += 1
+        return True
+
+    def _checkpoint(self, link: Link, content: Mapping[str, Any]) -> None:
+        subject = _entry(link.seq)
+        after = content["after"]
+        if not isinstance(after, Mapping) or (after.get("seq"), after.get("entry_sha256")) \
+                != (link.seq - 1, link.prev_sha256):
+            self._fail("entry", subject, "a checkpoint that does not cover the entry just "
+                       "before its own")
+            return
+        if self._check_people(link, content, None):
+            self.checkpoints.append((link.seq, after["seq"], content["actor"]))
 
     def _references(self, record: Record) -> str | None:
         if not RECORD_TYPES[record.OBJECT_TYPE].CASE_SCOPED:
@@ -311,13 +579,15 @@ class Replay:
             return
         if key.status != "active":
             self._fail("signature", subject, f"key {sig.key_fingerprint[:16]}... was "
-                       "revoked before the signature was made")
+                       "revoked before the signature was made (rule: a revoked key signs "
+                       "nothing)")
             return
         if (key.user, key.printed_name) != (sig.signer, sig.printed_name) or (
             content["actor"] != sig.signer
         ):
             self._fail("signature", subject, f"made as {sig.signer} ({sig.printed_name}) "
-                       f"with the key of {key.user} ({key.printed_name})")
+                       f"with the key of {key.user} ({key.printed_name}) (rule: a key signs "
+                       "only as the user it is registered to)")
             return
         if not verify_signature(key.public_key, sig.payload(), sig.signature):
             self._fail("signature", subject, f"the Ed25519 signature by {sig.printed_name} "
@@ -333,7 +603,7 @@ def parse_content(link: Link) -> tuple[dict[str, Any] | None, Finding | None]:
         content = json.loads(link.content)
     except ValueError:
         return None, Finding("entry", subject, "content is not JSON")
-    if not isinstance(content, dict) or set(content) != CONTENT_FIELDS:
+    if not isinstance(content, dict) or set(content) - {PROOF_FIELD} != CONTENT_FIELDS:
         return None, Finding("entry", subject, "content does not have the fields of an entry")
     try:
         canonical = canonical_json(content)
@@ -361,6 +631,8 @@ def verify_chain(
     cast doubt on every entry after it.
     """
     findings = replay.findings
+    anchored = {a.seq for a in replay.anchors}
+    seen: dict[int, str] = {}
     expected, prev_stored, count = 1, GENESIS_PREV, 0
     withheld: list[tuple[int, str | None]] = []
     last_seq, last_hash = 0, GENESIS_PREV
@@ -388,6 +660,8 @@ def verify_chain(
             broken = True
         expected, prev_stored = link.seq + 1, link.entry_sha256
         last_seq, last_hash = link.seq, link.entry_sha256
+        if link.seq in anchored:
+            seen[link.seq] = link.entry_sha256
         if link.content is None:
             withheld.append((link.seq, link.case_tag))
         if broken or link.content is None:
@@ -409,6 +683,19 @@ def verify_chain(
     elif last_hash != head_sha256:
         findings.append(Finding("chain", f"entry #{head_seq}", "its hash is not the one the "
                                 "chain head records"))
+    for anchor in replay.anchors:
+        if anchor.seq not in seen:
+            findings.append(Finding("chain", f"entry #{anchor.seq}", f"the chain head "
+                                    f"{anchor} is not in the chain, which ends at "
+                                    f"#{last_seq}: entries were deleted and the head moved "
+                                    "back"))
+        elif seen[anchor.seq] != anchor.entry_sha256:
+            findings.append(Finding("chain", f"entry #{anchor.seq}", f"its hash is not the "
+                                    f"one of the chain head {anchor}: the chain was "
+                                    "rewritten from there or before"))
+    if replay.trusted is not None and not replay.pinned_proofs:
+        findings.append(Finding("trust", "store", "no admin entry is proven by one of the "
+                                f"lab's pinned admin keys (rule: {RULE_TRUST})"))
     own = replay.current("case", replay.scope, replay.scope) if replay.scope else None
     for seq, tag in withheld:
         if tag is None or (own is not None and tag == own.case_tag):

@@ -226,6 +226,36 @@ class BuiltCase:
                         and e.object_id == object_id and e.case_id == case_id)
 
 
+def memory_key():
+    """A fresh Ed25519 key held in memory only (no key file, no passphrase)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gcms.custody.keys import SigningKey, _raw_public
+
+    private = Ed25519PrivateKey.generate()
+    return SigningKey(private, _raw_public(private.public_key()))
+
+
+def enrol_users(store, *users: str, roles=("analyst",)):
+    """As the store's first admin (the actor): register an admin key, enrol ``users``.
+
+    Returns the admin's key.
+    """
+    key = memory_key()
+    store.register_key(key, user=store.actor, printed_name=f"Admin {store.actor}")
+    for name in users:
+        store.add_user(name, roles=list(roles), printed_name=f"User {name}", key=key)
+    return key
+
+
+def enrol(store, keys: dict) -> None:
+    """As alice, the store's first admin: her own key, then bob (reviewer, qa) and his key."""
+    alice = keys["alice"][2]
+    store.register_key(alice, user="alice", printed_name="Alice A. Analyst")
+    store.add_user("bob", roles=["reviewer", "qa"], printed_name="Bob B. Reviewer", key=alice)
+    store.register_key(keys["bob"][1], user="bob", key=alice)
+
+
 def build_case(location: str, folder: Path, keys: dict) -> BuiltCase:
     from gcms.custody import CaseStore
 
@@ -259,13 +289,13 @@ def build_case(location: str, folder: Path, keys: dict) -> BuiltCase:
              "substances": ["amphetamine", "caffeine"], "best_mf": 912},
             {"file": str(run_folder), "verdict": "clean"},
         ], analysis_id=analysis.analysis_id)
-        for user, printed in (("alice", "Alice A. Analyst"), ("bob", "Bob B. Reviewer")):
-            store.register_key(keys[user][1], user=user, printed_name=printed)
+        enrol(store, keys)
         store.sign_result("C1", "RS1", keys["alice"][2], meaning="authored")
         store.open_case("C2", title="Another case")
         store.receive_exhibit("C2", "X9", description="green plant material")
     with CaseStore(location, actor="bob", create=False) as store:
-        store.review_result("C1", "RS1", outcome="agreed", comments="spectra and RI checked")
+        store.review_result("C1", "RS1", outcome="agreed", comments="spectra and RI checked",
+                            key=keys["bob"][2])
         store.sign_result("C1", "RS1", keys["bob"][2], meaning="reviewed")
     return BuiltCase(location, run_file, run_folder, keys)
 

@@ -80,8 +80,9 @@ def gcms(monkeypatch):
 
 
 def batch_args(folder: Path, *extra: str) -> list[str]:
+    # out/ already holds the batch of this sequence (its cache): continued with --resume
     return ["batch", str(folder / "sequence.csv"), "--out", str(folder / "out"),
-            "--workers", "1", "--quiet", *extra]
+            "--workers", "1", "--quiet", "--resume", *extra]
 
 
 def open_store(location, actor: str = "reader"):
@@ -188,7 +189,7 @@ def test_a_changed_result_is_a_correction(work, tmp_path):
     assert changed.version == 2 and changed.to_dict()["data"]["problems"][-1] == (
         "integration reviewed by hand")
     correction = log[-1]
-    assert correction.action == "result.correct" and correction.object_id == changed.result_id
+    assert correction.action == "result.rerecord" and correction.object_id == changed.result_id
     assert correction.before["version"] == 1 and correction.before["data"]["problems"] == (
         e1["problems"][:-1])
     assert correction.actor == "alice" and "batch" in correction.reason
@@ -221,6 +222,7 @@ def test_missing_and_damaged_runs_are_recorded_as_failed(gcms, work, tmp_path):
     write_sequence(work, rows)
     store_dir = tmp_path / "store"
     args = batch_args(work, "--store", store_dir, "--case", "C-1", "--analyst", "alice")
+    args[args.index("--resume")] = "--replace"  # another sequence: never into its folder
     result = gcms(*args)
     assert result.exit_code == 1  # two runs not processed; everything else recorded
     assert "09-exhibit-E4.cdf: missing" in result.output

@@ -60,15 +60,30 @@ def test_a_lab_workflow(gcms, evidence, tmp_path):
     result = gcms("custody", "record-result", "--case", "2025-0142", str(result_file),
                   "--run", "R1", "--summary", "cocaine identified")
     assert result.exit_code == 0 and "RS1" in result.stdout
-    for user, name in (("alice", "Alice A. Analyst"), ("bob", "Bob B. Reviewer")):
-        result = gcms("key", "new", user, "--name", name, "-o", str(tmp_path / "keys"),
-                      "--register", actor=user)
-        assert result.exit_code == 0, result.output
+    keys = tmp_path / "keys"
+    result = gcms("key", "new", "alice", "--name", "Alice A. Analyst", "-o", str(keys),
+                  "--register")
+    assert result.exit_code == 0, result.output
+    result = gcms("user", "add", "bob", "--role", "reviewer", "--name", "Bob B. Reviewer",
+                  "--key", str(keys / "alice.key"))
+    assert result.exit_code == 0, result.output
+    result = gcms("key", "new", "bob", "-o", str(keys), "--register", "--admin-key",
+                  str(keys / "alice.key"))
+    assert result.exit_code == 0, result.output
+    listed = gcms("user", "list")
+    assert "alice" in listed.stdout and "bob              active   reviewer" in listed.stdout
     result = gcms("custody", "sign", "--case", "2025-0142", "--result", "RS1", "--key",
                   str(tmp_path / "keys" / "alice.key"), "--meaning", "authored")
     assert result.exit_code == 0 and "authored by Alice A. Analyst" in result.stdout
     result = gcms("custody", "review", "--case", "2025-0142", "--result", "RS1",
                   "--outcome", "agreed", actor="bob")
+    assert result.exit_code == 2 and "Missing option '--key'" in result.output
+    result = gcms("custody", "review", "--case", "2025-0142", "--result", "RS1",
+                  "--outcome", "agreed", "--key", str(keys / "alice.key"), actor="bob")
+    assert result.exit_code == 2 and "rule: a key signs only as the user it is registered" \
+        in result.stderr
+    result = gcms("custody", "review", "--case", "2025-0142", "--result", "RS1",
+                  "--outcome", "agreed", "--key", str(keys / "bob.key"), actor="bob")
     assert result.exit_code == 0, result.output
     result = gcms("custody", "sign", "--case", "2025-0142", "--result", "RS1", "--key",
                   str(tmp_path / "keys" / "bob.key"), "--meaning", "reviewed", actor="bob")
@@ -82,7 +97,7 @@ def test_a_lab_workflow(gcms, evidence, tmp_path):
         assert text in shown.stdout, text
     log = gcms("custody", "log", "--case", "2025-0142", "--json")
     actions = [e["action"] for e in json.loads(log.stdout)]
-    assert actions[:3] == ["store.init", "case.open", "exhibit.receive"]
+    assert actions[:3] == ["store.init", "user.add", "case.open"]
     assert actions.count("signature.sign") == 2
     listed = gcms("case", "list")
     assert listed.stdout.startswith("2025-0142\tPort seizure")
@@ -124,6 +139,41 @@ def test_input_errors_exit_2_with_one_line(gcms, evidence):
     assert "R1" in attach.stdout  # the good file was still attached
     wrong = gcms("custody", "verify", "--bundle", str(evidence[0]))
     assert wrong.exit_code == 2 and "not a JSON file" in wrong.stderr
+
+
+def test_keys_are_registered_by_an_admin_only(gcms, tmp_path):
+    """The contract: a user who is not an admin (or not enrolled) cannot register a key."""
+    assert gcms("case", "new", "C1").exit_code == 0  # alice: the store's first admin
+    assert gcms("key", "new", "alice", "-o", str(tmp_path / "a"), "--name", "Alice",
+                "--register").exit_code == 0
+    admin_key = str(tmp_path / "a" / "alice.key")
+    unknown = gcms("key", "new", "asmith", "--name", "A. Smith", "-o", str(tmp_path / "m"),
+                   "--register", actor="mallory")
+    assert unknown.exit_code == 2
+    assert "mallory is not an enrolled user of the store" in unknown.stderr
+    assert not (tmp_path / "m" / "asmith.key").exists()  # refused before any file
+    assert gcms("user", "add", "jdoe", "--role", "analyst", "--name", "J. Doe", "--key",
+                admin_key).exit_code == 0
+    assert gcms("user", "add", "asmith", "--role", "reviewer", "--name", "A. Smith",
+                "--key", admin_key).exit_code == 0
+    analyst = gcms("key", "new", "asmith", "--name", "A. Smith", "-o", str(tmp_path / "j"),
+                   "--register", actor="jdoe")
+    assert analyst.exit_code == 2 and "needs the role admin" in analyst.stderr
+    assert "rule: only an admin adds users and registers or revokes keys" in analyst.stderr
+    own = gcms("key", "new", "jdoe", "-o", str(tmp_path / "j"), "--register", actor="jdoe")
+    assert own.exit_code == 2 and "needs the role admin" in own.stderr
+    renamed = gcms("key", "new", "asmith", "--name", "Dr Somebody Else", "-o",
+                   str(tmp_path / "s"), "--register", "--admin-key", admin_key)
+    assert renamed.exit_code == 2 and "the printed name comes from the store" in renamed.stderr
+    foreign = gcms("key", "new", "asmith", "-o", str(tmp_path / "s2"), "--register")
+    assert foreign.exit_code == 2 and "cannot prove its own registration" in foreign.stderr
+    added = gcms("user", "add", "eve", "--role", "admin", "--name", "Eve", "--key",
+                 str(tmp_path / "s2" / "asmith.key"), actor="asmith")
+    assert added.exit_code == 2 and "needs the role admin" in added.stderr
+    good = gcms("key", "new", "asmith", "-o", str(tmp_path / "s3"), "--register",
+                "--admin-key", admin_key, "--json")
+    assert good.exit_code == 0 and json.loads(good.stdout)["printed_name"] == "A. Smith"
+    assert gcms("custody", "verify").exit_code == 0
 
 
 def test_wrong_passphrase_is_refused(gcms, tmp_path, monkeypatch):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from gcms.custody import CaseStore
 
+from .conftest import enrol_users
+
 WORKER = Path(__file__).with_name("_worker.py")
 PROCESSES = 4
 ENTRIES_EACH = 500
@@ -18,6 +20,7 @@ ENTRIES_EACH = 500
 
 def _prepare(location: str, exhibits: list[str]) -> int:
     with CaseStore(location, actor="setup") as store:
+        enrol_users(store, *(f"writer-{e}" for e in exhibits))
         store.open_case("C")
         for exhibit_id in exhibits:
             store.receive_exhibit("C", exhibit_id, description="test item", received_by="A")
@@ -74,7 +77,7 @@ def test_writer_killed_mid_transaction_leaves_a_store_that_verifies(location, tm
     worker.communicate(timeout=30)
     assert worker.returncode == -signal.SIGKILL
 
-    with CaseStore(location, actor="after-crash", create=False) as store:
+    with CaseStore(location, actor="writer-K1", create=False) as store:
         assert store.head()[0] == start_seq + committed
         report = store.verify()
         assert report.ok, report.findings

@@ -55,5 +55,5 @@ def test_processes_creating_one_store_at_once_initialise_it_once(location):
         _, err = worker.communicate(timeout=120)
         assert worker.returncode == 0, err.decode()
     with CaseStore(location, actor="a", create=False) as store:
-        assert [e.action for e in store.log()] == ["store.init"]
+        assert [e.action for e in store.log()] == ["store.init", "user.add"]
         assert store.verify().ok

@@ -47,6 +47,8 @@ def test_every_entry_chains_to_the_one_before(built):
         content = {k: getattr(entry, k) for k in (
             "action", "actor", "after", "at", "before", "case_id", "object_id",
             "object_type", "reason", "software", "supersedes")}
+        if entry.proof is not None:
+            content["proof"] = entry.proof
         tag = None if entry.case_id is None else store_tags[entry.case_id]
         assert entry.entry_sha256 == entry_sha256(entry.seq, prev,
                                                   sha256_hex(canonical_json(content)), tag)
@@ -66,14 +68,19 @@ def test_a_signature_covers_the_entry_just_before_it(built):
 
 
 def test_corrections_keep_the_earlier_version(built):
+    key = built.keys["alice"][2]
     with built.store() as store:
+        with pytest.raises(CustodyError, match="needs alice's private key"):
+            store.correct("exhibit", "C1", "E1", reason="balance recalibrated",
+                          changes={"net_weight": "12.48 g"})
         corrected = store.correct("exhibit", "C1", "E1", reason="balance recalibrated",
-                                  changes={"net_weight": "12.48 g"})
+                                  changes={"net_weight": "12.48 g"}, key=key)
         assert corrected.version == 2 and corrected.net_weight == "12.48"
         entry = store.log()[-1]
         assert entry.action == "exhibit.correct" and entry.reason == "balance recalibrated"
         assert entry.before["net_weight"] == "12.50" and entry.after["net_weight"] == "12.48"
         assert entry.supersedes == built.seq_of("exhibit.receive", "E1")
+        assert entry.proof["key_fingerprint"] == key.fingerprint
         with pytest.raises(CustodyError, match="needs a reason"):
             store.correct("exhibit", "C1", "E1", reason=" ", changes={"packaging": "box"})
         with pytest.raises(CustodyError, match="exhibit_id cannot be corrected"):
@@ -83,10 +90,11 @@ def test_corrections_keep_the_earlier_version(built):
         with pytest.raises(CustodyError, match="never corrected"):
             store.correct("signature", "C1", "S1", reason="x", changes={"meaning": "approved"})
         with pytest.raises(CustodyError, match="changes nothing"):
-            store.correct("exhibit", "C1", "E1", reason="x", changes={"net_weight": "12.48 g"})
+            store.correct("exhibit", "C1", "E1", reason="x", changes={"net_weight": "12.48 g"},
+                          key=key)
         new = store.correct_result("C1", "RS1", {"verdict": "identified",
                                                  "substances": ["amphetamine"]},
-                                   reason="caffeine peak was column bleed")
+                                   reason="caffeine peak was column bleed", key=key)
         assert new.version == 2
         # signatures stay with the version they signed; the file shows the history
         file = store.case_file("C1")
@@ -148,17 +156,21 @@ def test_signing_and_review_rules(built):
             store.sign_result("C1", "RS1", alice_key, meaning="authored")
         with pytest.raises(CustodyError, match="authored it and cannot also sign it as approved"):
             store.sign_result("C1", "RS1", alice_key, meaning="approved")
-        with pytest.raises(CustodyError, match="belongs to bob, not to alice"):
-            store.sign_result("C1", "RS2", bob_key, meaning="approved")
-        with pytest.raises(CustodyError, match="recorded or authored it and cannot also review"):
-            store.review_result("C1", "RS1", outcome="agreed")
+        with pytest.raises(CustodyError, match="registered to bob, not to alice .rule: a key "
+                           "signs only as the user it is registered to"):
+            store.sign_result("C1", "RS1", bob_key, meaning="authored")
+        with pytest.raises(CustodyError, match="recorded or authored it and cannot also review"
+                           ".*rule: the author of a result cannot review or approve it"):
+            store.review_result("C1", "RS1", outcome="agreed", key=alice_key)
         with pytest.raises(CustodyError, match="meaning 'witnessed'"):
             store.sign_result("C1", "RS2", alice_key, meaning="witnessed")
     with built.store("bob") as store:
         signature = store.sign_result("C1", "RS2", bob_key, meaning="approved")
         assert signature.printed_name == "Bob B. Reviewer"
-        store.revoke_key(bob_key.fingerprint, reason="laptop lost")
-        with pytest.raises(CustodyError, match="revoked"):
+    with built.store("alice") as store:
+        store.revoke_key(bob_key.fingerprint, reason="laptop lost", key=alice_key)
+    with built.store("bob") as store:
+        with pytest.raises(CustodyError, match="revoked .rule: a revoked key signs nothing"):
             store.sign_result("C1", "RS1", bob_key, meaning="approved")
         report = store.verify()
         assert report.ok and report.signatures == 3
@@ -182,7 +194,7 @@ def test_batch_recording_is_idempotent(built):
             {"file": str(built.run_file), "verdict": "identified",
              "substances": ["amphetamine"], "best_mf": 915}], analysis_id="A1")
         assert changed[0].result_id == "RS1" and changed[0].version == 2
-        assert store.log()[-1].action == "result.correct"
+        assert store.log()[-1].action == "result.rerecord"
         with pytest.raises(CustodyError, match="names no run attached"):
             store.record_results("C1", [{"file": "/nowhere.cdf"}], analysis_id="A1")
 
@@ -208,7 +220,8 @@ def test_relocated_evidence_must_be_identical(built, tmp_path):
     moved.parent.mkdir()
     moved.write_bytes(built.run_file.read_bytes())
     with built.store() as store:
-        run = store.relocate_run("C1", "R1", moved, reason="moved to the archive")
+        run = store.relocate_run("C1", "R1", moved, reason="moved to the archive",
+                                 key=built.keys["alice"][2])
         assert run.path == str(moved) and run.version == 2
         built.run_file.unlink()
         assert store.verify().ok
@@ -249,10 +262,13 @@ def test_case_scope_still_walks_the_whole_chain(built, raw):
 
 def test_opening_and_migrations(location, raw):
     with CaseStore(location, actor="a") as store:
-        assert store.head()[0] == 1
+        assert store.head()[0] == 2
     with CaseStore(location, actor="b", create=False) as store:
-        assert store.head()[0] == 1  # opening again initialises nothing
-        assert [e.action for e in store.log()] == ["store.init"]
+        assert store.head()[0] == 2  # opening again initialises nothing
+        init, admin = store.log()
+        assert (init.action, admin.action, admin.actor) == ("store.init", "user.add", "a")
+        assert admin.after["roles"] == ["admin", "analyst"] and "first administrator" in (
+            admin.reason)
     raw(location).execute("INSERT INTO schema_migrations (version, description, applied_at) "
                           "VALUES (99, 'from the future', '2030-01-01T00:00:00.000000Z')")
     with pytest.raises(CustodyError, match="schema version 99, newer than this gcms"):

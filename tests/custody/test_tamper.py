@@ -193,9 +193,12 @@ def test_forged_signature_with_the_chain_recomputed(built, raw):
     first = _first(report)
     assert (first.kind, first.subject) == ("signature", f"signature S1 of case C1 (entry #{seq})")
     assert "by Alice A. Analyst (authored) does not verify" in first.problem
-    # Bob's later signature sealed the chain as it was: the recomputed hashes show there too
-    [second] = report.findings[1:]
-    assert second.subject.startswith("signature S2") and "does not cover" in second.problem
+    # Bob's later review (its proof) and signature sealed the chain as it was: the
+    # recomputed hashes show there too
+    later = [str(f) for f in report.findings[1:]]
+    assert len(later) == 2
+    assert "the proof of review.record by bob does not verify" in later[0]
+    assert later[1].startswith("signature S2") and "does not cover" in later[1]
 
 
 def _forge_s2(built, raw, key_raw: bytes, sign) -> None:
@@ -226,8 +229,10 @@ def test_signature_with_a_key_registered_only_afterwards(built, raw):
     mallory = Ed25519PrivateKey.generate()
     raw_public = mallory.public_key().public_bytes(serialization.Encoding.Raw,
                                                    serialization.PublicFormat.Raw)
-    with built.store("mallory") as store:
-        store.register_key(raw_public, user="mallory", printed_name="M. Allory")
+    with built.store("alice") as store:
+        alice = built.keys["alice"][2]
+        store.add_user("mallory", roles=["reviewer"], printed_name="M. Allory", key=alice)
+        store.register_key(raw_public, user="mallory", key=alice)
     _forge_s2(built, raw, raw_public, mallory.sign)
     first = _first(_verify(built))
     assert first.subject.startswith("signature S2") and "is not registered" in first.problem
@@ -248,9 +253,12 @@ def test_result_changed_after_signing_with_the_chain_recomputed(built, raw):
                 (canonical_json(data["after"]["data"]),)))
     report = _verify(built)
     first = _first(report)
-    assert first.kind == "signature" and first.subject.startswith("signature S1 of case C1")
-    assert {f.subject.split(" (")[0] for f in report.findings} == {
-        "signature S1 of case C1", "signature S2 of case C1"}
+    # the first entry proven by a key after the edit no longer verifies: its proof covers
+    # the hash of the entry before it, so a recomputed chain breaks every later proof
+    assert first.kind == "user" and "the proof of analyst_key.register by alice does not " \
+        "verify" in first.problem
+    assert {"signature S1 of case C1", "signature S2 of case C1"} <= {
+        f.subject.split(" (")[0] for f in report.findings}
 
 
 # -- bundles ---------------------------------------------------------------------------------
