@@ -199,7 +199,15 @@ def unmet_requirements(store: CaseStore, case_id: str, exhibit_id: str,
 
 def reports(store: CaseStore, case_id: str) -> list[IssuedReport]:
     """The current version of every report recorded in a case, in the order made."""
-    return store._read("report", case_id)
+    from gcms.custody.store import _latest_query
+
+    current = store._read("report", case_id)
+    with store._transaction(write=False) as conn:
+        rows = conn.execute(_latest_query("report", case_id, {}, all_versions=True)).all()
+    first: dict[str, int] = {}
+    for row in rows:
+        first.setdefault(json.loads(row.content)["object_id"], row.entry_seq)
+    return sorted(current, key=lambda r: first.get(r.report_id, 0))
 
 
 def report_by_file(store: CaseStore, case_id: str, file_sha256: str) -> IssuedReport | None:

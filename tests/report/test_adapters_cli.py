@@ -196,21 +196,22 @@ def test_from_store_and_verify_against_it(results, tmp_path):
 def test_cli_pdf_json_csv_and_verify(results, tmp_path):
     path, _ = results
     runner = CliRunner()
-    out = runner.invoke(cli, ["report", str(path), "--exhibit", "FL21-1010", "--language",
+    out = runner.invoke(cli, ["report", str(path),
+                              "--draft", "--exhibit", "FL21-1010", "--language",
                               "ar", "-o", str(tmp_path / "r.pdf")])
     assert out.exit_code == 0, out.output
     assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF-")
-    out = runner.invoke(cli, ["report", str(path), "--exhibit", "FL21-1010", "-o",
+    out = runner.invoke(cli, ["report", str(path), "--draft", "--exhibit", "FL21-1010", "-o",
                               str(tmp_path / "r.json")])
     assert out.exit_code == 0, out.output
     jsonschema.validate(json.loads((tmp_path / "r.json").read_text()), schema())
-    out = runner.invoke(cli, ["report", str(path), "--exhibit", "FL21-1010", "-o",
+    out = runner.invoke(cli, ["report", str(path), "--draft", "--exhibit", "FL21-1010", "-o",
                               str(tmp_path / "r.csv")])
     lines = (tmp_path / "r.csv").read_text().splitlines()
     assert len(lines) == 1 + 5 and lines[0].startswith("report_id,case_id,exhibit_id")
     out = runner.invoke(cli, ["report", "verify", str(tmp_path / "r.pdf"), "--results",
                               str(path)])
     assert out.exit_code == 1 and "no digital signature" in out.output
-    out = runner.invoke(cli, ["report", str(path), "--exhibit", "NOPE", "-o",
+    out = runner.invoke(cli, ["report", str(path), "--draft", "--exhibit", "NOPE", "-o",
                               str(tmp_path / "x.pdf")])
     assert out.exit_code == 2 and "NOPE" in out.output and "Traceback" not in out.output

@@ -68,7 +68,8 @@ def test_the_amount_in_the_exhibit_and_its_coverage_factor(etizolam, tmp_path):
         amount["per_unit_uncertainty_mg"] * k)
 
     pdf = tmp_path / "FL21-1010.pdf"
-    out = CliRunner().invoke(cli, ["report", str(etizolam.results), "--exhibit", "FL21-1010",
+    out = CliRunner().invoke(cli, ["report", str(etizolam.results),
+                                   "--draft", "--exhibit", "FL21-1010",
                                    "-o", str(pdf)])
     assert out.exit_code == 0, out.output
     text = " ".join(pdftotext(pdf).split())

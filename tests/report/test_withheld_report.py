@@ -52,7 +52,8 @@ def test_the_model_says_why_the_results_are_withheld(withheld):
 
 def test_no_report_without_asking_for_a_review_copy(withheld, tmp_path):
     pdf = tmp_path / "E1.pdf"
-    refused = CliRunner().invoke(cli, ["report", str(withheld.results), "--exhibit", "E1",
+    refused = CliRunner().invoke(cli, ["report", str(withheld.results),
+                                       "--draft", "--exhibit", "E1",
                                        "-o", str(pdf)])
     assert refused.exit_code == 1, refused.output
     assert "E1 is not reportable" in refused.output and "tune-fail.cdf" in refused.output
@@ -62,7 +63,7 @@ def test_no_report_without_asking_for_a_review_copy(withheld, tmp_path):
 
 def test_the_review_copy_is_marked_on_every_page(withheld, tmp_path):
     pdf = tmp_path / "E1-review.pdf"
-    made = CliRunner().invoke(cli, ["report", str(withheld.results), "--exhibit", "E1",
+    made = CliRunner().invoke(cli, ["report", str(withheld.results), "--draft", "--exhibit", "E1",
                                     "-o", str(pdf), "--not-reportable-ok"])
     assert made.exit_code == 0, made.output
     assert "NOT REPORTABLE (review copy)" in made.output
@@ -81,7 +82,7 @@ def test_the_review_copy_is_never_signed(withheld, tmp_path):
 
     key, _, _ = new_key_pair(tmp_path / "keys", "jdoe", "passphrase-jdoe")
     signed = CliRunner(env={"GCMS_KEY_PASSPHRASE": "passphrase-jdoe"}).invoke(
-        cli, ["report", str(withheld.results), "--exhibit", "E1", "-o",
+        cli, ["report", str(withheld.results), "--draft", "--exhibit", "E1", "-o",
               str(tmp_path / "E1.pdf"), "--not-reportable-ok", "--sign-key", str(key),
               "--signer", "J. Doe"])
     assert signed.exit_code == 2 and "not signed" in signed.output
@@ -94,7 +95,8 @@ def test_json_and_csv_carry_the_withholding(withheld, tmp_path):
 
     runner = CliRunner()
     for name in ("E1.json", "E1.csv"):
-        made = runner.invoke(cli, ["report", str(withheld.results), "--exhibit", "E1", "-o",
+        made = runner.invoke(cli, ["report", str(withheld.results),
+                                   "--draft", "--exhibit", "E1", "-o",
                                    str(tmp_path / name), "--not-reportable-ok"])
         assert made.exit_code == 0, made.output
     document = json.loads((tmp_path / "E1.json").read_text(encoding="utf-8"))

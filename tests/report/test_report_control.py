@@ -1,0 +1,298 @@
+"""Report control: reports only from evidence that verifies, every report recorded.
+
+A part of the bundled demo sequence (ladder, blank, standard, blank, exhibit E1) goes
+through ``gcms batch --store S --case C-1`` once per module; each test works on its own
+copy of the store folder, the runs and the batch output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from gcms_cli.main import cli
+
+from gcms.custody import CaseStore, new_key_pair
+from gcms.report.sign import sign_pdf
+
+from .conftest import demo_subsequence, page_count, pdftotext
+
+PASSPHRASES = {"alice": "passphrase-alice", "bob": "passphrase-bob"}
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> Path:
+    """The demo runs, their batch output and the store (alice ran it: the first admin)."""
+    folder = tmp_path_factory.mktemp("control")
+    sequence = demo_subsequence(folder)
+    text = sequence.read_text().replace("DEMO-2024-017", "C-1")
+    sequence.write_text(text, encoding="utf-8")
+    out = CliRunner().invoke(cli, ["batch", str(sequence), "--out", str(folder / "out"),
+                                   "--workers", "1", "--quiet", "--store",
+                                   str(folder / "S"), "--case", "C-1", "--analyst", "alice"],
+                             env={"GCMS_STORE": None, "GCMS_ACTOR": None})
+    assert out.exit_code == 0, out.output
+    keys = folder / "keys"
+    for user in ("alice", "bob"):
+        new_key_pair(keys, user, PASSPHRASES[user])
+    return folder
+
+
+@pytest.fixture
+def work(recorded, tmp_path) -> Path:
+    folder = tmp_path / "w"
+    shutil.copytree(recorded, folder)
+    return folder
+
+
+def gcms(*args, actor: str = "alice", passphrase: str | None = None):
+    env = {"GCMS_STORE": None, "GCMS_ACTOR": actor,
+           "GCMS_KEY_PASSPHRASE": passphrase}
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
+def _key(work: Path, user: str):
+    from gcms.custody import load_signing_key
+
+    return load_signing_key(work / "keys" / f"{user}.key", PASSPHRASES[user])
+
+
+def enrol(work: Path) -> None:
+    """Alice (admin, analyst) registers her key, enrols bob (reviewer) and his key."""
+    alice = _key(work, "alice")
+    with CaseStore(work / "S", actor="alice", create=False) as store:
+        store.register_key(alice, user="alice", printed_name="Alice A. Analyst")
+        store.add_user("bob", roles=["reviewer", "qa"], printed_name="Bob B. Reviewer",
+                       key=alice)
+        store.register_key(work / "keys" / "bob.pub", user="bob", key=alice)
+
+
+def listing(work: Path) -> list[dict]:
+    out = gcms("report", "list", "--case", "C-1", "--store", work / "S", "--json")
+    assert out.exit_code == 0, out.output
+    return json.loads(out.output)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_store_with_text_edited_around_the_triggers_gives_no_report(work):
+    """Triggers dropped, every "Caffeine" of every text column made "Cocaine": refused."""
+    tampered = work / "TAMPERED"
+    shutil.copytree(work / "S", tampered)
+    con = sqlite3.connect(tampered / "gcms.sqlite")
+    for (name,) in con.execute("select name from sqlite_master where type='trigger'"):
+        con.execute(f"drop trigger {name}")
+    changed = 0
+    tables = [t for (t,) in con.execute("select name from sqlite_master where type='table'")]
+    for table in tables:
+        for column in [row[1] for row in con.execute(f"pragma table_info({table})")]:
+            changed += con.execute(
+                f"update {table} set {column} = replace({column}, 'Caffeine', 'Cocaine') "
+                f"where typeof({column}) = 'text' and {column} like '%Caffeine%'").rowcount
+    con.commit()
+    con.close()
+    assert changed > 0
+    out = gcms("report", "make", "--store", tampered, "--exhibit", "E1", "-o",
+               work / "t.pdf")
+    assert out.exit_code == 1, out.output
+    assert not (work / "t.pdf").exists() and not (work / "t.pdf.tmp").exists()
+    assert "does not verify, so no report is made" in out.output
+    assert "content was altered after it was written" in out.output
+    # the untouched store reports Caffeine, and the report is recorded
+    out = gcms("report", "make", "--store", work / "S", "--exhibit", "E1", "-o",
+               work / "r.pdf")
+    assert out.exit_code == 0, out.output
+    assert "Caffeine" in out.output and "Cocaine" not in out.output
+
+
+def test_changed_evidence_bytes_give_no_report(work, recorded):
+    run = recorded / "05-exhibit-E1.cdf"  # the file the store attached
+    original = run.read_bytes()
+    data = bytearray(original)
+    data[len(data) // 2] ^= 0x01
+    run.write_bytes(bytes(data))
+    try:
+        out = gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", work / "r.pdf")
+    finally:
+        run.write_bytes(original)
+    assert out.exit_code == 1 and not (work / "r.pdf").exists()
+    assert "05-exhibit-E1.cdf" in out.output
+    # --no-rehash checks the chain alone (and says nothing was re-hashed by making it)
+    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "--no-rehash", "-o",
+               work / "r.pdf")
+    assert out.exit_code == 0, out.output
+
+
+def test_issuing_is_recorded_and_an_amendment_supersedes(work):
+    pdf = work / "r.pdf"
+    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", pdf)
+    assert out.exit_code == 0, out.output
+    (first,) = listing(work)
+    assert first["status"] == "issued" and first["file_sha256"] == sha256(pdf)
+    assert first["analysis_id"] == "A1" and first["languages"] == "en"
+    with CaseStore(work / "S", actor="alice", create=False) as store:
+        entry = [e for e in store.log(case_id="C-1") if e.action == "report.issue"][-1]
+        assert entry.after["file_sha256"] == sha256(pdf)
+        assert entry.after["chain_head_seq"] == entry.seq - 1
+        assert store.verify(case_id="C-1").ok
+    # a second report of the same exhibit is an amendment, or nothing
+    again = gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", work / "x.pdf")
+    assert again.exit_code == 2 and "already has issued report" in again.output
+    assert not (work / "x.pdf").exists()
+    amended = work / "amended.pdf"
+    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", amended,
+               "--supersedes", first["report_id"], "--reason", "seal number corrected")
+    assert out.exit_code == 0, out.output
+    old, new = listing(work)
+    assert (old["status"], old["superseded_by"]) == ("superseded", new["report_id"])
+    assert (new["status"], new["supersedes"]) == ("issued", first["report_id"])
+    text = " ".join(pdftotext(amended).split())
+    assert f"supersedes report {first['report_id']}: seal number corrected" in text
+    listed = gcms("report", "list", "--case", "C-1", "--store", work / "S").output
+    assert "SUPERSEDED" in listed and f"superseded by {new['report_id']}" in listed
+    # the superseded PDF no longer stands
+    out = gcms("report", "verify", pdf, "--store", work / "S")
+    assert out.exit_code == 1 and "superseded by report" in out.output
+
+
+def test_a_results_file_only_as_recorded_or_as_a_draft(work):
+    results = work / "out" / "results.json"
+    out = gcms("report", results, "--store", work / "S", "--exhibit", "E1", "-o",
+               work / "r.pdf")
+    assert out.exit_code == 0, out.output
+    (made,) = listing(work)
+    assert made["source"] == "results file" and made["results_sha256"] == sha256(results)
+    assert made["status"] == "issued"
+    edited = work / "edited.json"
+    edited.write_text(results.read_text().replace("Caffeine", "Cocaine"), encoding="utf-8")
+    for extra in ((), ("--store", work / "S")):
+        out = gcms("report", edited, *extra, "--exhibit", "E1", "-o", work / "e.pdf")
+        assert out.exit_code == 1 and not (work / "e.pdf").exists()
+        assert sha256(edited) in out.output and "--draft" in out.output
+    out = gcms("report", edited, "--draft", "--exhibit", "E1", "-o", work / "e.pdf")
+    assert out.exit_code == 0 and "DRAFT" in out.output
+    pages = page_count(work / "e.pdf")
+    assert all("DRAFT" in pdftotext(work / "e.pdf", page=p) for p in range(1, pages + 1))
+    assert "DRAFT" not in pdftotext(work / "r.pdf")
+
+
+def test_several_analyses_need_one_chosen(work):
+    with CaseStore(work / "S", actor="alice", create=False) as store:
+        runs = store.runs("C-1")
+        again = store.record_analysis("C-1", run_ids=[r.run_id for r in runs],
+                                      parameters={"criteria": "stricter, re-analysis"})
+        store.record_results("C-1", [dict(r.data) for r in store.results("C-1")],
+                             analysis_id=again.analysis_id, unattached=True)
+    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", work / "r.pdf")
+    assert out.exit_code == 2 and not (work / "r.pdf").exists()
+    assert "has 2 analyses: A1 (" in out.output and "A2 (" in out.output
+    assert "--analysis" in out.output
+    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "--analysis", "A1",
+               "-o", work / "r.pdf")
+    assert out.exit_code == 0, out.output
+    assert listing(work)[0]["analysis_id"] == "A1"
+
+
+def test_policy_keeps_a_report_draft_until_its_signatures_are_there(work):
+    lab = work / "lab.toml"
+    lab.write_text('[laboratory]\nname = "Test Lab"\n\n[policy]\n'
+                   'require = ["authored", "reviewed"]\n', encoding="utf-8")
+    enrol(work)
+    draft = work / "draft.pdf"
+    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "--lab", lab, "-o", draft)
+    assert out.exit_code == 0, out.output
+    assert "DRAFT (policy needs: authored, reviewed)" in out.output
+    (recorded,) = listing(work)
+    assert recorded["status"] == "draft" and recorded["unmet"] == ["authored", "reviewed"]
+    assert all("DRAFT" in pdftotext(draft, page=p) for p in range(1, page_count(draft) + 1))
+    # the author signs the result, the reviewer reviews it: the report is issued
+    with CaseStore(work / "S", actor="alice", create=False) as store:
+        result = next(r for r in store.results("C-1", "E1"))
+        store.sign_result("C-1", result.result_id, _key(work, "alice"), meaning="authored")
+    with CaseStore(work / "S", actor="bob", create=False) as store:
+        store.sign_result("C-1", result.result_id, _key(work, "bob"), meaning="reviewed")
+    issued = work / "issued.pdf"
+    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "--lab", lab, "-o",
+               issued, "--sign-key", work / "keys" / "alice.key",
+               passphrase=PASSPHRASES["alice"])
+    assert out.exit_code == 0 and "DRAFT" not in out.output, out.output
+    statuses = {r["report_id"]: r for r in listing(work)}
+    (made,) = [r for r in statuses.values() if r["status"] == "issued"]
+    assert made["signers"][0]["user"] == "alice"
+    assert made["signers"][0]["printed_name"] == "Alice A. Analyst"
+    assert "DRAFT" not in pdftotext(issued)
+    out = gcms("report", "verify", issued, "--store", work / "S", "--rehash")
+    assert out.exit_code == 0 and ": verified" in out.output, out.output
+
+
+def test_signer_rules_when_signing_a_report(work):
+    enrol(work)
+    pdf = work / "r.pdf"
+    alice_key = work / "keys" / "alice.key"
+    # a key signs only as its user's printed name
+    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", pdf, "--sign-key",
+               alice_key, "--signer", "Bob B. Reviewer", passphrase=PASSPHRASES["alice"])
+    assert out.exit_code == 2 and "a key signs only as the user it is registered to" \
+        in out.output and not pdf.exists()
+    # alice recorded the results: her key cannot sign the report as reviewed
+    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", pdf, "--sign-key",
+               alice_key, "--meaning", "reviewed", passphrase=PASSPHRASES["alice"])
+    assert out.exit_code == 2 and "the author of a result cannot review or approve it" \
+        in out.output
+    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", pdf, "--sign-key",
+               alice_key, passphrase=PASSPHRASES["alice"])
+    assert out.exit_code == 0, out.output
+    # made around the CLI: the author's key signing "reviewed" fails against the store
+    forged = work / "forged.pdf"
+    forged.write_bytes(sign_pdf(pdf.read_bytes(), key=_key(work, "alice"),
+                                printed_name="Alice A. Analyst", meaning="reviewed"))
+    out = gcms("report", "verify", forged, "--store", work / "S")
+    assert out.exit_code == 1
+    assert any(line.startswith("  FAIL  ") and "cannot review or approve" in line
+               for line in out.output.splitlines()), out.output
+    # bob reviews through the CLI: the signature is recorded with the new file hash
+    out = gcms("report", "sign", pdf, "--store", work / "S", "--sign-key",
+               work / "keys" / "bob.key", "--meaning", "reviewed", actor="bob",
+               passphrase=PASSPHRASES["bob"])
+    assert out.exit_code == 0, out.output
+    (made,) = listing(work)
+    assert made["file_sha256"] == sha256(pdf)
+    assert [(s["user"], s["meaning"]) for s in made["signers"]] == [
+        ("alice", "authored"), ("bob", "reviewed")]
+    out = gcms("report", "verify", pdf, "--store", work / "S")
+    assert out.exit_code == 0, out.output
+
+
+def test_verify_without_a_store_never_says_verified(work, tmp_path):
+    """A key nobody registered, any printed name: intact, but identity NOT checked."""
+    _, _, stranger = new_key_pair(tmp_path / "k", "mallory", "passphrase-mallory")
+    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", work / "r.pdf")
+    assert out.exit_code == 0, out.output
+    forged = work / "forged.pdf"
+    forged.write_bytes(sign_pdf((work / "r.pdf").read_bytes(), key=stranger,
+                                printed_name="Chief Examiner", meaning="approved"))
+    out = gcms("report", "verify", forged)
+    lines = out.output.splitlines()
+    assert "NOT verified" in lines[0] and ": verified" not in out.output
+    assert any(line.startswith("  NOT CHECKED  signer identity") for line in lines)
+    assert any(line.startswith("  NOT CHECKED  case store chain") for line in lines)
+    out = gcms("report", "verify", forged, "--store", work / "S")
+    assert out.exit_code == 1
+    assert any(line.startswith("  FAIL  ") and "not an analyst key registered" in line
+               for line in out.output.splitlines())
+    # a changed byte: the failed signature on its own FAIL line
+    data = bytearray(forged.read_bytes())
+    where = data.index(b"Chief Examiner")
+    data[where] ^= 0x01
+    forged.write_bytes(bytes(data))
+    out = gcms("report", "verify", forged)
+    assert out.exit_code == 1 and "FAILS" in out.output.splitlines()[0]
+    assert any(line.startswith("  FAIL  signature") and "changed after signing" in line
+               for line in out.output.splitlines())
