@@ -215,8 +215,14 @@ def _extensions() -> list[Any]:
 @click.argument("sequence_path", metavar="SEQUENCE.csv", type=click.Path())
 @click.option("--library", "library_path", type=click.Path(), help=_LIBRARY_HELP)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for results.json, summary.csv and runs/ (created; reused to "
-                   "resume).")
+              help="Folder for results.json, summary.csv and runs/: new or empty, unless "
+                   "--resume or --replace.")
+@click.option("--resume", is_flag=True,
+              help="Continue the batch of this same sequence already in OUT (its finished "
+                   "runs are reused).")
+@click.option("--replace", is_flag=True,
+              help="Move an existing OUT aside (to OUT.replaced-<UTC time>; nothing is "
+                   "deleted) and start afresh.")
 @click.option("--criteria", "criteria_name", help=_CRITERIA_HELP)
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Processes for pass 1.  [default: one per CPU core]")
@@ -224,27 +230,33 @@ def _extensions() -> list[Any]:
               help="Process every run again instead of reusing finished ones.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the table.")
-def batch(sequence_path: str, library_path: str | None, out_dir: str,
-          criteria_name: str | None, workers: int | None, no_resume: bool, quiet: bool,
-          as_json: bool, **extension_options: Any) -> None:
+def batch(sequence_path: str, library_path: str | None, out_dir: str, resume: bool,
+          replace: bool, criteria_name: str | None, workers: int | None, no_resume: bool,
+          quiet: bool, as_json: bool, **extension_options: Any) -> None:
     """Process a whole sequence: ladder, blanks, standards and exhibits, to verdicts.
 
     Every run is read, deconvoluted and searched (in parallel), then judged with the
     sequence's evidence: the alkane ladder's retention indices, each reference
     standard's retention time, spectrum and ion ratios, and the blank before each
     exhibit. Writes OUT/results.json (all runs, all verdicts), OUT/summary.csv,
-    OUT/runs/NNN-SAMPLE.json and .csv, and prints a summary. Running the same command
-    again reuses the runs already processed (cached in OUT/cache by the SHA-256 of each
-    file, the settings and the library).
+    OUT/runs/NNN-SAMPLE.json and .csv, and prints a summary. The sequence is checked
+    first as `gcms sequence check` does: nothing is processed unless it is valid. OUT must
+    be new or empty: --resume continues the batch of the same sequence in OUT (the runs
+    already processed are reused from OUT/cache), --replace moves OUT aside first.
 
     Exit 0 when every run was processed; 1 when a run could not be (damaged or missing
     file: named, skipped, everything else processed and written) or a batch step
     failed; 2 when nothing could be done (unreadable sequence, library or criteria).
     """
     from gcms.batch import run_batch
+    from gcms.batch.folder import resume_hint
     from gcms.errors import GcmsError
     from gcms.sequence import read_sequence
 
+    if resume and replace:
+        error_line("--resume and --replace exclude each other")
+        sys.exit(EXIT_INPUT)
+    out_mode = "resume" if resume else "replace" if replace else "new"
     steps = []
     try:
         for module in _extensions():
@@ -266,17 +278,21 @@ def batch(sequence_path: str, library_path: str | None, out_dir: str,
             with bar:
                 result = run_batch(sequence, library=library_path, out_dir=out_dir,
                                    criteria=criteria, workers=workers, progress=advance,
-                                   steps=steps, resume=not no_resume)
+                                   steps=steps, resume=not no_resume, out_mode=out_mode)
         else:
             result = run_batch(sequence, library=library_path, out_dir=out_dir,
                                criteria=criteria, workers=workers, steps=steps,
-                               resume=not no_resume)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
-    except OSError as error:
-        error_line(f"{out_dir}: {error.strerror or error}")
-        sys.exit(EXIT_INPUT)
+                               resume=not no_resume, out_mode=out_mode)
+    except (GcmsError, OSError, KeyboardInterrupt) as error:
+        if isinstance(error, KeyboardInterrupt):
+            error_line("interrupted")
+        else:
+            error_line(str(error) if isinstance(error, GcmsError)
+                       else f"{out_dir}: {error.strerror or error}")
+        hint = resume_hint(out_dir, sequence)
+        if hint:
+            error_line(hint)
+        sys.exit(130 if isinstance(error, KeyboardInterrupt) else EXIT_INPUT)
     if as_json:
         emit_json(result.document)
     else:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from gcms.batch.cache import cache_key, input_digest, load_cached, store_cached
+from gcms.batch.folder import OutMode, finish_out_dir, prepare_out_dir
 from gcms.batch.output import exhibit_summaries, run_record, summary_text, write_outputs
 from gcms.batch.pass1 import RunAnalysis, RunFailure, analyse_run
 from gcms.batch.pass2 import RunContext, SequenceEvidence, judge_sequence
@@ -239,6 +240,7 @@ def run_batch(
     steps: Sequence[BatchStep] = (),
     lookalikes: Lookalikes | None = None,
     resume: bool = True,
+    out_mode: OutMode | None = None,
 ) -> BatchResult:
     """Process a whole sequence: every run read, deconvoluted, searched and judged.
 
@@ -251,7 +253,8 @@ def run_batch(
         bundled demo library. Parallel workers open it by path: an in-memory library
         without a path is searched in this process only.
     out_dir
-        Where results go (created); None writes nothing (and caches nothing).
+        Where results go; None writes nothing (and caches nothing). A batch never writes
+        into a folder holding another batch (:mod:`gcms.batch.folder`).
     criteria
         A :class:`gcms.identify.Criteria`, a shipped profile name or a TOML path;
         None for ``swgdrug-gcms``.
@@ -265,6 +268,11 @@ def run_batch(
         :class:`BatchStep` objects (QA gate, quantitation, case store).
     resume
         Reuse pass-1 records cached in ``out_dir`` (:mod:`gcms.batch.cache`).
+    out_mode
+        What to do with an ``out_dir`` that is not empty (:mod:`gcms.batch.folder`):
+        ``"new"`` refuses it, ``"resume"`` continues a batch of the same sequence,
+        ``"replace"`` moves it aside; None (default) continues a batch of the same
+        sequence, refuses another batch's folder.
 
     Returns
     -------
@@ -275,8 +283,10 @@ def run_batch(
 
     Raises
     ------
-    FormatError
-        The sequence CSV is invalid.
+    SequenceError
+        The sequence is invalid (every problem named), or names one run file twice.
+    OutFolderError
+        ``out_dir`` holds another batch, or is not empty where ``out_mode="new"``.
     LibraryError, CriteriaError
         The library or the criteria profile cannot be used. Nothing is processed then.
     """
@@ -285,12 +295,16 @@ def run_batch(
     from gcms import __version__
     from gcms.identify import load_criteria, load_lookalikes
     from gcms.sequence import Sequence as RunSequence
-    from gcms.sequence import read_sequence
+    from gcms.sequence import SequenceError, check_evidence, read_sequence
 
     started = time.perf_counter()
     settings = settings or BatchSettings()
     if not isinstance(sequence, RunSequence):
         sequence = read_sequence(sequence)
+    if not sequence.evidence_checked:
+        problems = tuple(p for p in check_evidence(sequence) if p.severity == "error")
+        if problems:
+            raise SequenceError(sequence.path, problems)
     if criteria is None or isinstance(criteria, (str, os.PathLike)):
         criteria = load_criteria(criteria)
     lookalikes = lookalikes or load_lookalikes()
@@ -300,11 +314,12 @@ def run_batch(
                              f"of {', '.join(STAGES)}")
     library = _open_library(library)
     out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+    folder = prepare_out_dir(out, sequence, mode=out_mode) if out is not None else None
 
     context = BatchContext(sequence=sequence, library=library, criteria=criteria,
                            settings=settings, out_dir=out)
+    if folder is not None and folder.note():
+        context.notes.append(folder.note())
     cache_notes: dict[int, str] = {}  # position -> why its cache entry was not trusted
     analyses, cached_positions, processed = _pass1(
         sequence, library=library, settings=settings, out=out, workers=workers,
@@ -336,8 +351,8 @@ def run_batch(
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"),
         "sequence": {"path": str(sequence.path),
-                     "sha256": (_digest_file(Path(sequence.path))
-                                if Path(sequence.path).is_file() else None),
+                     "sha256": sequence.sha256 or (_digest_file(Path(sequence.path))
+                                                   if Path(sequence.path).is_file() else None),
                      "n_runs": len(sequence)},
         "library": {"path": str(library.path) if library.path else None,
                     "title": library.title, "content_sha256": library.content_sha256,
@@ -357,6 +372,7 @@ def run_batch(
     context.document = document
     if out is not None:
         write_outputs(out, document)
+        finish_out_dir(folder)
     for step in steps:
         if step.stage == "after-write":
             step(context)

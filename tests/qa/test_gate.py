@@ -254,8 +254,9 @@ def test_batch_cli_options(demo_batch, monkeypatch):
 
     monkeypatch.setenv("GCMS_DATA_DIR", str(root / "cli-data"))
     runner = CliRunner()
+    # the demo batch is already in root/out: these runs continue it (--resume)
     base = ["batch", str(demo_sequence_path()), "--out", str(root / "out"), "--workers", "1",
-            "--quiet"]
+            "--quiet", "--resume"]
     lonely = runner.invoke(cli, [*base, "--qa-policy", "block"])
     assert lonely.exit_code == 2 and "--qa-policy" in lonely.output
     unknown = runner.invoke(cli, [*base, "--instrument", "no-such-instrument"])
