@@ -290,10 +290,7 @@ def load_trust(path: Any) -> frozenset[str]:
         values = data["trust"].get("admin_keys") if isinstance(data["trust"], dict) else None
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise CustodyError(f"{path}: [trust] admin_keys must be a list of fingerprints")
-    elif data is not None and text.strip() and not any(
-        line.strip() and not line.strip().startswith("#") and "=" not in line
-        for line in text.splitlines()
-    ):
+    elif data:
         raise CustodyError(f"{path}: a TOML file without [trust] admin_keys")
     else:
         values = [line.split("#", 1)[0].strip() for line in text.splitlines()]
