@@ -20,7 +20,10 @@ In sequence order of reasoning:
    substance could (within ``contradiction_factor`` RT windows of the standard) is also
    scored directly against that substance's library entry, when the entry is not among
    its hits already (``rank`` 0 in the record): the retention evidence then decides
-   between it and its lookalikes, whatever their order in the hit list.
+   between it and its lookalikes, whatever their order in the hit list. Likewise every
+   component is scored against the library entries of the profile's target list (within
+   each target's RT/RI windows, where the list gives them): a target outside the ten best
+   hits of a large library is still judged, and its record says it was found that way.
 5. **Blanks.** For sample and QC runs the blank that counts is the last blank injected
    after the last run holding the candidate substance (a run where it was found, or a
    standard naming it) and before the run (:data:`gcms.identify.CARRYOVER_RULE`); it is
@@ -303,6 +306,75 @@ def _targeted_candidates(component, hits, evidence: SequenceEvidence, library: L
         if cache[key].match_factor >= criteria.spectrum.not_identified_below:
             out.append(cache[key])
     return out
+
+
+class _TargetSearch:
+    """The second search, restricted to the profile's target list (its RT/RI windows).
+
+    Each target's library entries (by name, synonym, or the first two InChIKey blocks)
+    are found once; a component is scored against those of the targets whose windows
+    hold it and whose entry's base peak it shows, when the entry is not among its hits.
+    """
+
+    def __init__(self, library: Library, criteria: Criteria) -> None:
+        self.library, self.criteria = library, criteria
+        self.entries: list[tuple[Any, list[int]]] = []
+        target_list = criteria.target_list
+        if target_list is None or not criteria.scope.targeted_search:
+            return
+        names = _NameIndex(library)
+        by_key: dict[str, list[int]] = {}
+        for i, key in enumerate(library.column("inchikey")):
+            if key:
+                by_key.setdefault("-".join(str(key).upper().split("-")[:2]), []).append(i)
+        for target in target_list.targets:
+            found: set[int] = set()
+            for name in (target.name, *target.substance.synonyms):
+                found.update(names.entries(name))
+            if target.substance.inchikey:
+                found.update(by_key.get("-".join(target.substance.inchikey.split("-")[:2]), ()))
+            if found:
+                self.entries.append((target, sorted(found)))
+        self._base: dict[int, int] = {}
+
+    def _base_peak(self, index: int) -> int:
+        if index not in self._base:
+            spectrum = self.library.spectrum(index)
+            self._base[index] = int(round(float(spectrum.mz[spectrum.intensity.argmax()])))
+        return self._base[index]
+
+    def candidates(self, component, hits, retention_index: float | None,
+                   exclude: set[int], cache: dict) -> list[Hit]:
+        """Targets' entries this component matches (MF >= not_identified_below), not in ``hits``."""
+        listed = {h.library_index for h in hits} | exclude
+        ions = set(component.ions.tolist())
+        out = []
+        for target, indices in self.entries:
+            if not target.within_windows(component.rt_s, retention_index):
+                continue
+            for index in indices:
+                if index in listed or self._base_peak(index) not in ions:
+                    continue
+                listed.add(index)
+                key = (id(component), index)
+                if key not in cache:
+                    cache[key] = targeted_hit(self.library, index, component)
+                if cache[key].match_factor >= self.criteria.spectrum.not_identified_below:
+                    out.append(cache[key])
+        return out
+
+
+def _targeted_note(judgement: Judgement, searched: set[int], n_hits: int) -> Judgement:
+    """Says so where the chosen candidate came from the target-list search."""
+    from gcms.identify.findings import TARGETED
+
+    chosen = judgement.chosen
+    if chosen is None or chosen.hit.library_index not in searched:
+        return judgement
+    note = (f"{TARGETED}: {chosen.name} (MF {chosen.hit.match_factor}) is not among the "
+            f"{n_hits} best hits of the full library search; found by scoring this component "
+            f"against the target's library entry")
+    return replace(judgement, chosen=replace(chosen, notes=(*chosen.notes, note)))
 
 
 def _reference_finder(context: RunContext, evidence: SequenceEvidence, component_index: int
@@ -647,6 +719,7 @@ def judge_sequence(
         return spectra[index]
 
     analytes = _AnalyteIndex()
+    target_search = _TargetSearch(library, criteria)
     blanks = [c.injection.position for c in contexts if c.injection.type == "blank"]
     for context in contexts:
         if not context.ok:
@@ -666,22 +739,27 @@ def judge_sequence(
                                                       strict=True)):
             candidates = [(hit, _substance(hit, analysis), library_spectrum(hit.library_index))
                           for hit in hits]
-            for hit in _targeted_candidates(component, hits, evidence, library, criteria,
-                                            targeted):
+            extra = _targeted_candidates(component, hits, evidence, library, criteria,
+                                         targeted)
+            ri = context.retention_indices[index] if context.retention_indices else None
+            by_targets = target_search.candidates(
+                component, hits, ri, {h.library_index for h in extra}, targeted)
+            for hit in (*extra, *by_targets):
                 candidates.append((hit, Substance.from_hit(
                     hit, library.entry(hit.library_index).synonyms),
                     library_spectrum(hit.library_index)))
             lookup = (_blank_lookup(context, component, raw, criteria, by_position, blanks,
                                     analytes)
                       if context.injection.type in ("sample", "qc") else None)
-            judgements.append(judge_component(
+            judgements.append(_targeted_note(judge_component(
                 index, component, candidates, criteria=criteria,
                 retention_index=(context.retention_indices[index]
                                  if context.retention_indices else None),
                 ri_extrapolated=(context.extrapolated[index] if context.extrapolated else None),
                 ladder=ladder, reference_for=_reference_finder(context, evidence, index),
                 blank=lookup, mz_range=mz_range,
-                signal=_signal_lookup(context, component, raw)))
+                signal=_signal_lookup(context, component, raw)),
+                {h.library_index for h in by_targets}, len(hits)))
         if context.injection.type == "blank":
             judgements = [_in_blank(j) for j in judgements]
         context.judgements = tuple(judgements)

@@ -30,6 +30,8 @@ Schema (every key optional except ``profile.name``; unknown keys are refused)::
     [signal]     min_snr
     [blank]      required, max_carryover_percent, carryover_from ("any-level" |
                  "higher-level")
+    [scope]      targets (target-list names or paths), out_of_scope ("separate" | "omit"),
+                 targeted_search
 
 Profiles are found by name among the shipped ones, or read from any path.
 """
@@ -49,6 +51,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gcms.errors import CriteriaError
+from gcms.identify.targets import TargetList, load_targets
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,6 +65,7 @@ __all__ = [
     "Criteria",
     "IonRules",
     "RetentionRules",
+    "ScopeRules",
     "SignalRules",
     "SpectrumRules",
     "available_profiles",
@@ -208,9 +212,35 @@ class BlankRules:
     carryover_from: CarryoverFrom = "any-level"
 
 
+OutOfScope = Literal["separate", "omit"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeRules:
+    """The method's scope: the target lists its conclusion speaks of.
+
+    ``targets``: shipped target-list names or TOML paths (relative to the profile),
+    merged in order (:func:`gcms.identify.targets.load_targets`); empty means no list:
+    every substance is in scope. Findings of substances outside the lists are reported
+    in a separate, labelled note (``out_of_scope = "separate"``: "other compounds
+    indicated, not confirmed and outside the scope of the method") or left out
+    (``"omit"``, the note then only counts them). ``targeted_search``: every component is
+    also scored against the targets' library entries within their RT/RI windows, so a
+    target outside the ten best hits of the full library is still judged.
+    """
+
+    targets: tuple[str, ...] = ()
+    out_of_scope: OutOfScope = "separate"
+    targeted_search: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class Criteria:
-    """A validated identification criteria profile (see the module docstring)."""
+    """A validated identification criteria profile (see the module docstring).
+
+    ``target_list`` holds the lists ``scope.targets`` names, read (and hashed) when the
+    profile was loaded.
+    """
 
     name: str
     title: str = ""
@@ -220,21 +250,31 @@ class Criteria:
     ions: IonRules = field(default_factory=IonRules)
     signal: SignalRules = field(default_factory=SignalRules)
     blank: BlankRules = field(default_factory=BlankRules)
+    scope: ScopeRules = field(default_factory=ScopeRules)
     source: str | None = None
     sha256: str | None = None
+    target_list: TargetList | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: every rule with its value, the file it came from and its SHA-256."""
-        out = dataclasses.asdict(self)
+        """JSON form: every rule with its value, the file it came from and its SHA-256.
+
+        The target lists appear under ``scope.target_list``: each file with its SHA-256.
+        """
+        out = {f.name: dataclasses.asdict(getattr(self, f.name))
+               if dataclasses.is_dataclass(getattr(self, f.name)) else getattr(self, f.name)
+               for f in dataclasses.fields(self) if f.name != "target_list"}
         out["retention"]["sources"] = list(self.retention.sources)
         out["ions"]["ratio_bands"] = [list(b) for b in self.ions.ratio_bands]
+        out["scope"]["targets"] = list(self.scope.targets)
+        out["scope"]["target_list"] = (self.target_list.to_dict()
+                                       if self.target_list is not None else None)
         return out
 
 
 # --------------------------------------------------------------------------- validation
 _SECTIONS: dict[str, type] = {
     "spectrum": SpectrumRules, "retention": RetentionRules, "ions": IonRules,
-    "signal": SignalRules, "blank": BlankRules,
+    "signal": SignalRules, "blank": BlankRules, "scope": ScopeRules,
 }
 _PROFILE_KEYS = ("name", "title", "basis")
 
@@ -290,7 +330,15 @@ def _section(origin: str, name: str, table: Any) -> dict[str, Any]:
 
 
 def _value(origin: str, section: str, key: str, full: str, value: Any) -> Any:  # noqa: C901
-    if key in ("required", "allow_extrapolated_ri", "ratios_required"):
+    if key == "targets":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
+                                                  for v in value):
+            raise _fail(origin, full, f"must be a list of target-list names or paths, "
+                                      f"got {value!r}")
+        return tuple(v.strip() for v in value)
+    if key == "out_of_scope":
+        return _choice(origin, full, value, ("separate", "omit"))
+    if key in ("required", "allow_extrapolated_ri", "ratios_required", "targeted_search"):
         return _bool(origin, full, value)
     if key in ("min_match_factor", "min_reverse_match_factor", "not_identified_below"):
         return _number(origin, full, value, low=0, high=999)
@@ -352,8 +400,12 @@ def _bands(origin: str, key: str, value: Any) -> tuple[tuple[float, float], ...]
 
 
 def parse_criteria(data: Mapping[str, Any], *, origin: str = "criteria",
-                   sha256: str | None = None) -> Criteria:
+                   sha256: str | None = None,
+                   relative_to: str | os.PathLike | None = None) -> Criteria:
     """Validate a parsed TOML table and build :class:`Criteria`.
+
+    The target lists of ``[scope] targets`` are read too (paths relative to
+    ``relative_to``, the profile's folder).
 
     Raises
     ------
@@ -378,8 +430,11 @@ def parse_criteria(data: Mapping[str, Any], *, origin: str = "criteria",
         raise _fail(origin, "profile.name", "missing or empty")
     sections = {key: _SECTIONS[key](**_section(origin, key, data[key]))
                 for key in _SECTIONS if key in data}
+    scope = sections.get("scope")
+    target_list = (load_targets(scope.targets, relative_to=relative_to)
+                   if scope is not None and scope.targets else None)
     criteria = Criteria(name=name, title=header.get("title", ""), basis=header.get("basis", ""),
-                        source=origin, sha256=sha256, **sections)
+                        source=origin, sha256=sha256, target_list=target_list, **sections)
     spectrum = criteria.spectrum
     if spectrum.not_identified_below > spectrum.min_match_factor:
         raise _fail(origin, "spectrum.not_identified_below",
@@ -413,6 +468,7 @@ def load_criteria(profile: str | os.PathLike | None = None) -> Criteria:
     """
     profile = DEFAULT_PROFILE if profile is None else profile
     shipped = _shipped()
+    folder = None
     if isinstance(profile, str) and profile in shipped:
         raw = shipped[profile].read_bytes()
         origin = f"{profile} (shipped profile)"
@@ -426,10 +482,12 @@ def load_criteria(profile: str | os.PathLike | None = None) -> Criteria:
         except OSError as error:
             raise CriteriaError(f"{path}: cannot read: {error.strerror or error}") from error
         origin = str(path)
+        folder = path.parent
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise CriteriaError(f"{origin}: not UTF-8 text ({error})") from error
     except tomllib.TOMLDecodeError as error:
         raise CriteriaError(f"{origin}: invalid TOML: {error}") from error
-    return parse_criteria(data, origin=origin, sha256=hashlib.sha256(raw).hexdigest())
+    return parse_criteria(data, origin=origin, sha256=hashlib.sha256(raw).hexdigest(),
+                          relative_to=folder)

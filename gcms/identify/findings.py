@@ -13,6 +13,11 @@ carry:
   injected right before it (a same-sequence standard at a high level, typically);
 * **ambiguity** - findings with another chemical explanation (fenetylline breaking down
   to amphetamine and theophylline in the injector, ...);
+* **controlled** - the jurisdictions and schedules of an in-scope finding (the
+  profile's target lists, :mod:`gcms.identify.targets`);
+* **out-of-scope** - findings of substances outside the method's target lists, apart
+  from the findings: listed ("other compounds indicated, not confirmed and outside the
+  scope of the method") or only counted, per the profile's ``scope.out_of_scope``;
 * **limitation** - what "not identified" does and does not mean.
 """
 
@@ -59,6 +64,9 @@ class Finding:
     techniques: tuple[str, ...]
     failed: tuple[str, ...]
     evidence: str
+    in_scope: bool = True
+    controlled: tuple[str, ...] = ()
+    found_by: str = "library search"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (substance and verdict side by side)."""
@@ -68,12 +76,18 @@ class Finding:
                 "reverse_match_factor": self.reverse_match_factor,
                 "retention_source": self.retention_source, "delta_rt_s": self.delta_rt_s,
                 "delta_ri": self.delta_ri, "techniques": list(self.techniques),
-                "failed": list(self.failed), "evidence": self.evidence}
+                "failed": list(self.failed), "evidence": self.evidence,
+                "in_scope": self.in_scope, "controlled": list(self.controlled),
+                "found_by": self.found_by}
 
 
 @dataclass(frozen=True, slots=True)
 class Findings:
-    """The substances of one run and the notes that qualify them."""
+    """The substances of one run and the notes that qualify them.
+
+    ``identified`` and ``inconclusive`` hold every finding, each with ``in_scope``;
+    :attr:`conclusion` is what a conclusion may state: the in-scope ones.
+    """
 
     identified: tuple[Finding, ...]
     inconclusive: tuple[Finding, ...]
@@ -84,10 +98,22 @@ class Findings:
         """Names of the substances identified."""
         return tuple(f.substance for f in self.identified)
 
+    @property
+    def conclusion(self) -> tuple[Finding, ...]:
+        """The in-scope findings, identified first: what the conclusion reports."""
+        return tuple(f for f in (*self.identified, *self.inconclusive) if f.in_scope)
+
+    @property
+    def out_of_scope(self) -> tuple[Finding, ...]:
+        """Findings of substances outside the method's target lists."""
+        return tuple(f for f in (*self.identified, *self.inconclusive) if not f.in_scope)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {"identified": [f.to_dict() for f in self.identified],
                 "inconclusive": [f.to_dict() for f in self.inconclusive],
+                "conclusion": [f.substance for f in self.conclusion],
+                "out_of_scope": [f.substance for f in self.out_of_scope],
                 "notes": [n.to_dict() for n in self.notes]}
 
 
@@ -105,9 +131,14 @@ def _evidence(chosen: Identification) -> str:
     return ", ".join(parts)
 
 
+#: Said of a finding added by the search restricted to the target list.
+TARGETED = "targeted search of the method's target list"
+
+
 def _finding(judgement: Judgement) -> Finding:
     chosen = judgement.chosen
     assert chosen is not None  # noqa: S101 - callers pass judged components only
+    scope = chosen.scope or {}
     return Finding(
         substance=chosen.name, verdict=chosen.verdict, component=judgement.index,
         rt_s=judgement.component.rt_s,
@@ -116,7 +147,10 @@ def _finding(judgement: Judgement) -> Finding:
         reverse_match_factor=chosen.hit.reverse_match_factor,
         retention_source=chosen.retention_source, delta_rt_s=chosen.delta_rt_s,
         delta_ri=chosen.delta_ri, techniques=chosen.techniques, failed=chosen.failed,
-        evidence=_evidence(chosen))
+        evidence=_evidence(chosen), in_scope=chosen.in_scope,
+        controlled=tuple(scope.get("controlled") or ()),
+        found_by=TARGETED if any(n.startswith(TARGETED) for n in chosen.notes)
+        else "library search")
 
 
 def _lookalike_note(chosen: Identification, lookalikes: Lookalikes) -> list[Note]:
@@ -161,6 +195,32 @@ def _carryover_note(chosen: Identification) -> list[Note]:
                  f"response at least this run's was injected right before it")]
 
 
+def _scope_notes(identified: Sequence[Finding], inconclusive: Sequence[Finding],
+                 criteria: Criteria) -> list[Note]:
+    """Controlled status of the in-scope findings; the other compounds, apart."""
+    if criteria.target_list is None:
+        return []
+    notes = []
+    for finding in (*identified, *inconclusive):
+        if finding.in_scope and finding.controlled:
+            notes.append(Note("controlled", (finding.substance,),
+                              f"{finding.substance}: controlled under "
+                              f"{'; '.join(finding.controlled)}"))
+    others = [f for f in (*identified, *inconclusive) if not f.in_scope]
+    if others:
+        names = tuple(dict.fromkeys(f.substance for f in others))
+        lists = ", ".join(f["name"] for f in criteria.target_list.files)
+        if criteria.scope.out_of_scope == "separate":
+            text = (f"Other compounds indicated, not confirmed and outside the scope of the "
+                    f"method (not on its target lists: {lists}): {', '.join(names)}")
+        else:
+            text = (f"{len(names)} other compound(s) outside the scope of the method (not on "
+                    f"its target lists: {lists}) are not reported")
+        notes.append(Note("out-of-scope", names if criteria.scope.out_of_scope == "separate"
+                          else (), text))
+    return notes
+
+
 def summarise(judgements: Sequence[Judgement], *, criteria: Criteria,
               lookalikes: Lookalikes | None = None, qualify: bool = True) -> Findings:
     """The findings of one run (module docstring).
@@ -168,8 +228,8 @@ def summarise(judgements: Sequence[Judgement], *, criteria: Criteria,
     A substance seen in several components is reported once, from its best component
     (best verdict, then highest MF). Inconclusive findings are listed only where the
     spectrum matched at least at ``spectrum.not_identified_below``. ``qualify=False``
-    leaves out the lookalike, runner-up and ambiguity notes (for ladders, blanks and
-    standards, whose content is known).
+    leaves out the lookalike, runner-up, ambiguity, carry-over and scope notes (for
+    ladders, blanks and standards, whose content is known).
     """
     lookalikes = lookalikes or load_lookalikes()
     best: dict[str, Judgement] = {}
@@ -205,10 +265,12 @@ def summarise(judgements: Sequence[Judgement], *, criteria: Criteria,
         if trigger is not None:
             notes.append(Note("ambiguity", trigger,
                               f"{' and '.join(trigger)} identified: {ambiguity.statement}"))
+    if qualify:
+        notes.extend(_scope_notes(identified, inconclusive, criteria))
     notes.append(Note(
         "limitation", (),
         f"'not identified' does not mean absent: a substance below the reporting level "
-        f"(model-ion S/N {criteria.signal.min_snr:g}), not deconvoluted as a component, or "
-        f"missing from the library is not reported; criteria profile "
+        f"(S/N {criteria.signal.min_snr:g} on its quantifier ion), not deconvoluted as a "
+        f"component, or missing from the library is not reported; criteria profile "
         f"{criteria.name!r}"))
     return Findings(tuple(identified), tuple(inconclusive), tuple(notes))

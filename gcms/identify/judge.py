@@ -148,6 +148,12 @@ class Identification:
     delta_ri: float | None = None
     reference: ReferenceStandard | None = None
     notes: tuple[str, ...] = ()
+    scope: Mapping[str, Any] | None = None
+
+    @property
+    def in_scope(self) -> bool:
+        """Whether the substance is on the profile's target lists (True without lists)."""
+        return self.scope is None or bool(self.scope.get("in_scope"))
 
     @property
     def name(self) -> str:
@@ -208,6 +214,7 @@ class Identification:
             "reference_standard": self.reference.to_dict() if self.reference else None,
             "criteria": [r.to_dict() for r in self.criteria],
             "notes": list(self.notes),
+            "scope": dict(self.scope) if self.scope is not None else None,
         }
 
 
@@ -562,9 +569,11 @@ def judge_candidate(
         results.append(_blank(substance, present, blank, criteria))
     delta_rt = rt.value if rt.result != "not evaluated" and reference is not None else None
     delta_ri = ri.value if ri.value is not None else None
+    scope = (criteria.target_list.scope(substance) if criteria.target_list is not None
+             else None)
     return Identification(substance=substance, verdict=decide(results), criteria=tuple(results),
                           hit=hit, retention_source=deciding, delta_rt_s=delta_rt,
-                          delta_ri=delta_ri, reference=reference)
+                          delta_ri=delta_ri, reference=reference, scope=scope)
 
 
 def _excluded_by_retention(candidate: Identification) -> CriterionResult | None:
