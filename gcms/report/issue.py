@@ -150,6 +150,10 @@ def resolve_signer(signing: Signing, *, store=None, case_id: str | None = None,
             raise GcmsError(f"signing the report: the certificate in {signing.pkcs12} is "
                             f"{name!r}'s, not {signing.printed_name!r} (rule: {RULE_KEY_OWNER})")
         identified = problem is None
+        if identified and store is not None and not any(
+                u.user_id == user and u.status == "active" for u in store.users()):
+            raise CustodyError(f"signing the report: the certificate names {user!r}, who is "
+                               "not an enrolled, active user of the store")
         if identified and store is not None and user != store.actor:
             raise CustodyError(f"signing the report: the certificate is {user}'s, not the "
                                f"acting user {store.actor}'s (rule: {RULE_KEY_OWNER})")

@@ -189,6 +189,16 @@ def _key_revoked_at(store, fingerprint: str) -> str | None:
     return None
 
 
+def _enrolled(store, user: str | None) -> bool:
+    """Whether ``user`` is an enrolled, active user of the store."""
+    users = getattr(store, "users", None)
+    if user is None:
+        return False
+    if users is None:  # a store without users: any registered key's user
+        return any(k.user == user for k in store.keys())
+    return any(u.user_id == user and u.status == "active" for u in users())
+
+
 def _store_signature_findings(signatures: list[PdfSignature], report: dict[str, Any], store,
                               ca_certificate) -> tuple[list[str], list[str]]:
     """Who signed, by the store's registered keys (or the lab CA), and the duty rules."""
@@ -224,10 +234,14 @@ def _store_signature_findings(signatures: list[PdfSignature], report: dict[str, 
                 findings.append(f"{who}: signed as {sig.printed_name!r} with the certificate "
                                 f"of {name} (rule: a key signs only as the user it is "
                                 "registered to)")
+            elif not _enrolled(store, user):
+                findings.append(f"{who}: its certificate names {user!r}, who is not an "
+                                "enrolled, active user of the store (rule: every change to "
+                                "the store names an enrolled, active user)")
             else:
                 checked.append(f"signature {sig.field}: certificate issued by the lab CA to "
                                f"{user} ({name})")
-                signers.append((sig, user or name))
+                signers.append((sig, user))
         else:
             findings.append(f"{who}: its key is not an analyst key registered in "
                             f"{store.location}" + ("" if sig.algorithm == "ed25519" else

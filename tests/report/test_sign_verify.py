@@ -72,7 +72,10 @@ def test_reviewer_adds_a_second_signature(small_pdf, keys, tmp_path):
     assert all(s.holds for s in sigs)
     path = tmp_path / "both.pdf"
     path.write_bytes(both)
-    assert verify_report(path).ok
+    outcome = verify_report(path)
+    assert outcome.ok  # nothing checked failed...
+    assert not outcome.verified  # ...but without a store the signers are not known
+    assert any(u.startswith("signer identity") for u in outcome.unchecked)
 
 
 def test_unsigned_report_does_not_verify(small_pdf, tmp_path):
@@ -91,7 +94,7 @@ def test_key_must_be_registered_in_the_store(small_pdf, keys, tmp_path):
     with CaseStore(tmp_path / "store", actor="jdoe") as store:
         outcome = verify_report(path, store=store)
         assert any("not an analyst key registered" in f for f in outcome.findings)
-        store.register_key(pub, user="jdoe", printed_name="Dr J. Doe")
+        store.register_key(key, user="jdoe", printed_name="Dr J. Doe")
         outcome = verify_report(path, store=store)
         assert not any("not an analyst key" in f for f in outcome.findings)
         # the model's case is not in this store: its evidence cannot be matched
