@@ -69,13 +69,26 @@ QUANT_COLUMNS = ["file", "type", "sample_id", "case_id", "exhibit_id", "referenc
                  "concentration", "unit", "amount", "amount_unit", "volume_ml", "dilution"]
 
 
+def _clean_blank(raw: Path, root: Path) -> Path:
+    """The real blank run 001 written again as ANDI netCDF (same data, another file)."""
+    from gcms.io import andi_ms, read
+
+    path = root / "220223001-after-standards.cdf"
+    if not path.exists():
+        andi_ms.write(read(raw / "220223001.D"), path)
+    return path
+
+
 def etizolam_quant_setup(root: Path, *, other_spectra: int, negative_case: bool = True
                          ) -> tuple[Path, Path]:
     """The real etizolam sequence for ``gcms batch --method``: (sequence CSV, library).
 
-    Blank, the seven calibrators, the 40 ug/mL check standard and case FL21/1010 (card
-    piece, 2.5 mL), with ``negative_case`` also FL22/0210; the library holds the
-    etizolam reference (:func:`etizolam_msp`) among ``other_spectra`` MassBank records.
+    Blank, the seven calibrators, the 40 ug/mL check standard, a clean blank and case
+    FL21/1010 (card piece, 2.5 mL), with ``negative_case`` also FL22/0210; the library
+    holds the etizolam reference (:func:`etizolam_msp`) among ``other_spectra`` MassBank
+    records. The clean blank is the blank run 001 written again as ANDI netCDF (a
+    different file): the authors' one blank precedes the standards, and only a blank
+    after them can rule out carry-over into the case (tests/batch/test_carryover.py).
     Skips where the shared data is absent.
     """
     from gcms.library import build_library
@@ -89,6 +102,8 @@ def etizolam_quant_setup(root: Path, *, other_spectra: int, negative_case: bool 
               "", "", "", ""] for n, c in ETIZOLAM_CALIBRATORS.items()]
     rows += [[raw / "220223010.D", "qc", "LR-010", "C-1", "", "Etizolam", 40, "ug/mL", "", "",
               "", ""],
+             [_clean_blank(raw, root), "blank", "LR-001-after-standards", "C-1", "", "", "", "",
+              "", "", "", ""],
              [raw / "220223014.D", "sample", "LR-014", "C-1", "FL21-1010", "", "", "", 1,
               "card piece", 2.5, 1]]
     if negative_case:

@@ -396,7 +396,7 @@ def test_real_sequence_without_its_internal_standard(real, tmp_path):
     shutil.copytree(real.out / "cache", out / "cache")  # pass 1 reused: same runs, library
     result = batch(real.sequence, out, "--library", real.root / "lib.h5", "--method", method)
     assert result.exit_code == 1, result.output
-    assert "11 reused from the cache" in result.output
+    assert "12 reused from the cache" in result.output
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert_layout(document)
     for record in document["runs"]:
