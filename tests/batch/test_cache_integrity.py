@@ -29,9 +29,12 @@ def entry_path(out: Path, run: Path) -> Path:
 
 
 def batch_cli(sequence: Path, out: Path):
+    """``gcms batch`` into ``out``, continuing the batch already there."""
     from gcms_cli.identify import batch
 
-    return CliRunner().invoke(batch, [str(sequence), "--out", str(out), "--workers", "1"])
+    again = ["--resume"] if (out / "results.json").exists() else []
+    return CliRunner().invoke(batch, [str(sequence), "--out", str(out), "--workers", "1",
+                                      *again])
 
 
 @pytest.fixture(scope="module")
