@@ -46,6 +46,14 @@ class _LazyGroup(click.Group):
             ctx.exit(0)
         return super().parse_args(ctx, args)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and not ctx.resilient_parsing:  # kernels: once, not silently
+            from gcms_cli._kernels import prepare_before
+
+            prepare_before(name, rest)
+        return name, command, rest
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(
             name for name, (module, _) in _COMMANDS.items()
