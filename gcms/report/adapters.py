@@ -646,11 +646,17 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
             if chrom is not None:
                 chromatograms.append(chrom)
         quantitation += _quantitation(record)
+    # a substance outside the method's target lists is no finding of the conclusion: the
+    # analysis notes list it apart (gcms.identify.targets; the record's "scope")
+    outside = {str(c.get("substance")) for r in mine for c in r.get("components") or []
+               if isinstance(c, Mapping) and isinstance(c.get("scope"), Mapping)
+               and c["scope"].get("in_scope") is False}
     identified = list(dict.fromkeys(f.substance for f in findings
-                                    if f.verdict == "identified" and f.substance))
+                                    if f.verdict == "identified" and f.substance
+                                    and f.substance not in outside))
     inconclusive = [s for s in dict.fromkeys(f.substance for f in findings
                                              if f.verdict == "inconclusive" and f.substance)
-                    if s not in identified]
+                    if s not in identified and s not in outside]
     limitations, ambiguities = [], []
     for record in mine:
         for note in (record.get("findings") or {}).get("notes") or []:
