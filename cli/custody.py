@@ -322,6 +322,37 @@ def _exhibit_text(exhibit: dict[str, Any]) -> str:
     return "\n".join(line for line in lines if line)
 
 
+@case.command("correct")
+@click.argument("case_id")
+@click.option("--reason", required=True, help="Why the record is corrected (kept).")
+@click.option("--title", help="Short description of the case.")
+@click.option("--agency", "submitting_agency", help="Submitting agency (the customer).")
+@click.option("--agency-ref", "agency_reference", help="The agency's own reference.")
+@click.option("--notes", help="Free-text notes.")
+@_key_option()
+@_store_options
+@_json_option
+@_guarded
+def case_correct(case_id, reason, key_file, passphrase_env, store_location, actor, as_json,
+                 **changes) -> None:
+    """Amend case facts (e.g. the submitting agency) as a new version; the old one is kept.
+
+    A report made afterwards shows the current version; the log shows every one.
+    """
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if not changes:
+        error_line("nothing to correct: give at least one field")
+        sys.exit(EXIT_INPUT)
+    signer = _unlock(key_file, passphrase_env)
+    with _open(store_location, actor) as store:
+        record = store.correct("case", case_id, case_id, reason=reason, changes=changes,
+                               key=signer)
+    if as_json:
+        emit_json(record.to_dict())
+    else:
+        click.echo(f"case {case_id} corrected (version {record.version})")
+
+
 @case.command("show")
 @click.argument("case_id")
 @_store_options

@@ -296,3 +296,24 @@ def test_verify_without_a_store_never_says_verified(work, tmp_path):
     assert out.exit_code == 1 and "FAILS" in out.output.splitlines()[0]
     assert any(line.startswith("  FAIL  signature") and "changed after signing" in line
                for line in out.output.splitlines())
+
+
+def test_case_facts_corrected_as_a_new_version_reach_the_report(work):
+    """The customer added after a batch opened the case: a new version, the old kept."""
+    enrol(work)
+    out = gcms("case", "correct", "C-1", "--agency", "Border Force", "--agency-ref",
+               "BF/2024/117", "--reason", "submission form received", "--store", work / "S",
+               "--key", work / "keys" / "alice.key", passphrase=PASSPHRASES["alice"])
+    assert out.exit_code == 0 and "version 2" in out.output, out.output
+    with CaseStore(work / "S", actor="alice", create=False) as store:
+        (change,) = store.case_file("C-1")["corrections"]["case C-1"]
+        assert change["before"]["submitting_agency"] is None
+        assert change["after"]["submitting_agency"] == "Border Force"
+        assert change["reason"] == "submission form received"
+    pdf = work / "r.pdf"
+    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", pdf)
+    assert out.exit_code == 0, out.output
+    assert "Border Force (BF/2024/117)" in " ".join(pdftotext(pdf, page=1).split())
+    out = gcms("case", "correct", "C-1", "--reason", "nothing", "--store", work / "S",
+               "--key", work / "keys" / "alice.key", passphrase=PASSPHRASES["alice"])
+    assert out.exit_code == 2 and "nothing to correct" in out.output
