@@ -21,6 +21,8 @@ from gcms.sequence import Injection, Sequence
 
 pytestmark = pytest.mark.shared
 
+#: Etizolam's status as the shipped UN list states it (INCB Green List, 1971 Schedule IV).
+SCHEDULE = "Etizolam: controlled under Convention on Psychotropic Substances, 1971: Schedule IV"
 #: The runs of ../shared/data/lrcfs-etizolam in injection order (its SOURCE.md).
 STANDARDS = ("002", "003", "004", "005", "006", "007", "008", "010", "012")
 
@@ -30,14 +32,26 @@ def library(tmp_path_factory):
     root = tmp_path_factory.mktemp("carryover")
     massbank = shared_file("massbank-ei", "RIKEN")
     msp = etizolam_msp(root / "etizolam.msp")
-    build_library([msp, *sorted(massbank.rglob("*.txt"))[:200]], root / "lib.h5")
+    # and the MassBank record of 2-ethyl-2-propanol (tert-amyl alcohol), which the case
+    # sample's weak solvent peak at 7.9 min matches (MF 827) at S/N below 10
+    solvent = shared_file("massbank-ei", "Fac_Eng_Univ_Tokyo",
+                          "MSBNK-Fac_Eng_Univ_Tokyo-JP000280.txt")
+    build_library([msp, solvent, *sorted(massbank.rglob("*.txt"))[:200]], root / "lib.h5")
     return root / "lib.h5"
 
 
 def _sequence(path, rows):
+    exhibits = {"LR-014": "FL21-1010", "LR-016": "FL22-0210"}
     return Sequence(path=path, injections=tuple(
-        Injection(position=i, file=f, type=t, sample_id=s, reference_substances=r)
+        Injection(position=i, file=f, type=t, sample_id=s, reference_substances=r,
+                  case_id="C-1", exhibit_id=exhibits.get(s))
         for i, (f, t, s, r) in enumerate(rows)))
+
+
+def _conclusion(out):
+    from gcms.report.adapters import from_results
+
+    return from_results(out / "results.json", "FL21-1010", draw_chromatograms=False).conclusion
 
 
 def _rows(raw, *, clean_blank=None):
@@ -50,6 +64,7 @@ def _rows(raw, *, clean_blank=None):
     return rows
 
 
+
 def _etizolam(result, sample_id):
     record = next(r for r in result.records if r["sample_id"] == sample_id)
     return [c for c in record["components"]
@@ -59,7 +74,7 @@ def _etizolam(result, sample_id):
 def test_a_blank_before_the_standards_does_not_rule_out_carry_over(tmp_path, library):
     raw = shared_file("lrcfs-etizolam", "raw")
     result = run_batch(_sequence(tmp_path / "seq.csv", _rows(raw)), library=library,
-                       workers=1)
+                       workers=1, out_dir=tmp_path / "out")
     assert result.ok
     case = _etizolam(result, "LR-014")
     assert case, "etizolam must still be found in FL21/1010"
@@ -85,6 +100,19 @@ def test_a_blank_before_the_standards_does_not_rule_out_carry_over(tmp_path, lib
              if n["kind"] == "carry-over"]
     assert notes and "220223012.D" in notes[0]["text"]
     assert _etizolam(result, "LR-016") == []
+    conclusion = _conclusion(tmp_path / "out")
+    assert conclusion.identified == () and conclusion.inconclusive == ("Etizolam",)
+    assert SCHEDULE in conclusion.ambiguities
+    # the solvent peak: matched, but under the S/N limit on its own ions: not indicated
+    solvent = next(c for c in next(r for r in result.records if r["sample_id"] == "LR-014")
+                   ["components"] if c["substance"] == "2-ETHYL-2-PROPANOL"
+                   and abs(c["rt_min"] - 7.9) < 0.1)
+    snr = {c["criterion"]: c for c in solvent["criteria"]}["signal_to_noise"]
+    assert solvent["match_factor"] >= 800 and solvent["snr"] < 10.0
+    assert solvent["verdict"] == "not identified" and snr["result"] == "fail"
+    assert snr["detail"].startswith("quantifier m/z") and snr["value"] < 10.0
+    assert not any("PROPANOL" in n.upper() for n in (*conclusion.inconclusive,
+                                                     *conclusion.ambiguities))
 
 
 def test_a_clean_blank_after_the_standards_counts(tmp_path, library):
@@ -92,7 +120,7 @@ def test_a_clean_blank_after_the_standards_counts(tmp_path, library):
     blank = tmp_path / "220223001-reinjected.cdf"
     andi_ms.write(read(raw / "220223001.D"), blank)
     result = run_batch(_sequence(tmp_path / "seq.csv", _rows(raw, clean_blank=blank)),
-                       library=library, workers=1)
+                       library=library, workers=1, out_dir=tmp_path / "out")
     assert result.ok
     case = _etizolam(result, "LR-014")
     assert case
@@ -106,3 +134,6 @@ def test_a_clean_blank_after_the_standards_counts(tmp_path, library):
     # the last etizolam run before the counting blank is recorded
     assert [r["file"] for r in evidence["analyte_runs"]] == ["220223012.D"]
     assert chosen["verdict"] == "identified"
+    conclusion = _conclusion(tmp_path / "out")
+    assert conclusion.identified == ("Etizolam",) and conclusion.inconclusive == ()
+    assert SCHEDULE in conclusion.ambiguities

@@ -158,3 +158,22 @@ def test_the_target_list_search_finds_a_target_outside_the_hit_list(tmp_path):
     assert "Methamphetamine" not in [f["substance"] for f in
                                      without["findings"]["identified"]]
 
+
+
+def test_the_report_conclusion_lists_in_scope_findings_only(tmp_path):
+    from gcms.report.adapters import from_results
+
+    sequence = _sequence(tmp_path, [("Methamphetamine", 800.0), ("Benzocaine", 600.0),
+                                    ("Ibuprofen", 600.0)])
+    run_batch(sequence, workers=1, out_dir=tmp_path / "out")
+    model = from_results(tmp_path / "out" / "results.json", "EX-1", draw_chromatograms=False)
+    conclusion = model.conclusion
+    assert "Methamphetamine" in conclusion.identified
+    assert "Ibuprofen" not in conclusion.identified + conclusion.inconclusive
+    notes = conclusion.ambiguities
+    assert ("Methamphetamine: controlled under Convention on Psychotropic Substances, 1971: "
+            "Schedule II") in notes
+    assert any(n.startswith("Other compounds indicated, not confirmed and outside the scope")
+               and n.endswith(": Ibuprofen") for n in notes)
+    # the component stays in the findings table, as what it is
+    assert any(f.substance == "Ibuprofen" for f in model.findings)
