@@ -126,6 +126,19 @@ _IDENTITY = ("case_id", "case_tag", "version")
 _RUN_EVIDENCE = ("path", "sha256", "size_bytes", "is_directory", "files")
 
 
+def _identifier(value: Any, field: str, what: str) -> str:
+    """A case, exhibit or user id typed by a person, checked.
+
+    :func:`gcms.identifiers.check_identifier` (no bidirectional or invisible characters,
+    no confusable script mixes), then the store's own limits.
+    """
+    from gcms.identifiers import check_identifier
+
+    if not isinstance(value, str) or value != value.strip():
+        return check_id(value, what)  # the store's message for padding and non-text
+    return check_id(check_identifier(value, field), what)
+
+
 def _not_future(moment: str, what: str) -> str:
     limit = utc_iso(utc_now() + timedelta(seconds=CLOCK_SKEW_S))
     if moment > limit:  # same fixed-width UTC form: text order is time order
@@ -506,7 +519,7 @@ class CaseStore:
 
         ``reason``, when given, is kept in the audit entry (e.g. opened by a batch).
         """
-        case = Case(check_id(case_id, "case"), secrets.token_hex(32), title,
+        case = Case(_identifier(case_id, "case_id", "case"), secrets.token_hex(32), title,
                     submitting_agency, agency_reference, notes)
         with self._writing() as w:
             if self._current(w.conn, "case", case_id, case_id) is not None:
@@ -531,7 +544,7 @@ class CaseStore:
         gross, gross_unit = parse_weight(gross_weight, f"exhibit {exhibit_id} gross weight")
         net, net_unit = parse_weight(net_weight, f"exhibit {exhibit_id} net weight")
         exhibit = Exhibit(
-            case_id=case_id, exhibit_id=check_id(exhibit_id, "exhibit"),
+            case_id=case_id, exhibit_id=_identifier(exhibit_id, "exhibit_id", "exhibit"),
             description=description, seal_numbers=_seals(seal_numbers, exhibit_id),
             packaging=packaging, gross_weight=gross, gross_weight_unit=gross_unit,
             net_weight=net, net_weight_unit=net_unit, item_count=item_count,
@@ -566,7 +579,8 @@ class CaseStore:
         for exhibit_id, description in exhibits.items():
             if not description or not description.strip():
                 raise CustodyError(f"exhibit {exhibit_id!r}: a description is required")
-            new.append(Exhibit(case_id=case_id, exhibit_id=check_id(exhibit_id, "exhibit"),
+            new.append(Exhibit(case_id=case_id,
+                               exhibit_id=_identifier(exhibit_id, "exhibit_id", "exhibit"),
                                description=description))
         out = []
         with self._writing() as w:
@@ -1002,8 +1016,6 @@ class CaseStore:
         enrolled; the printed name is the user's (``gcms user add --name``): one given
         here must be the same, or fills it for a user enrolled without one.
         """
-        from gcms.identifiers import check_identifier
-
         signer = key
         if isinstance(public_key, SigningKey):
             raw, signer = public_key.public_raw, key or public_key
@@ -1013,7 +1025,7 @@ class CaseStore:
             raw = load_public_key(public_key)
         if len(raw) != 32:
             raise CustodyError("an Ed25519 public key has 32 bytes")
-        user = check_id(check_identifier(user, "user_id"), "user")
+        user = _identifier(user, "user_id", "user")
         import base64
 
         with self._writing() as w:
@@ -1062,9 +1074,7 @@ class CaseStore:
     def add_user(self, user_id: str, *, roles: Sequence[str], printed_name: str | None = None,
                  key: SigningKey | None = None, reason: str | None = None) -> User:
         """Enrol a user with ``roles`` (by an admin, proven with the admin's ``key``)."""
-        from gcms.identifiers import check_identifier
-
-        user = User(user_id=check_id(check_identifier(user_id, "user_id"), "user"),
+        user = User(user_id=_identifier(user_id, "user_id", "user"),
                     roles=tuple(roles), printed_name=printed_name)
         record_from_dict("user", user.to_dict())
         with self._writing() as w:
