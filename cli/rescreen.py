@@ -16,11 +16,12 @@ from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, erro
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for rescreen.json, findings.csv and documents/ (created; "
                    "reused to resume).")
-@click.option("--targets", "targets_path", type=click.Path(),
-              help="Target list: one name, CAS number or InChIKey per line; only these "
-                   "substances are listed.")
+@click.option("--targets", "target_lists", multiple=True, metavar="LIST",
+              help="Target list: a shipped one (un-conventions, adulterants) or a TOML "
+                   "file (repeatable); only its substances are listed, with their "
+                   "controlled status.")
 @click.option("--target", "target_names", multiple=True, metavar="NAME",
-              help="A target substance (repeatable; added to --targets).")
+              help="A target substance by name, CAS number or InChIKey (repeatable).")
 @click.option("--criteria", "criteria_name", default="swgdrug-gcms", show_default=True,
               help="Criteria profile whose match-factor and RI limits decide a finding.")
 @click.option("--store", "store_location", help="Case store (folder or database URL): its "
@@ -40,7 +41,7 @@ from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, erro
 @click.option("--quiet", is_flag=True, help="No progress counter.")
 @click.option("--json", "as_json", is_flag=True, help="Print rescreen.json.")
 def rescreen(sources: tuple[str, ...], library_path: str, out_dir: str,
-             targets_path: str | None, target_names: tuple[str, ...], criteria_name: str,
+             target_lists: tuple[str, ...], target_names: tuple[str, ...], criteria_name: str,
              store_location: str | None, case_ids: tuple[str, ...], workers: int | None,
              scheduler: str | None, in_process: bool, from_raw: bool, no_resume: bool,
              quiet: bool, as_json: bool) -> None:
@@ -56,7 +57,7 @@ def rescreen(sources: tuple[str, ...], library_path: str, out_dir: str,
     Exit 0 with no new finding, 1 with new findings or a document that could not be
     read (named), 2 when nothing could be done.
     """
-    from gcms.distributed import RescreenSettings, read_targets
+    from gcms.distributed import RescreenSettings
     from gcms.distributed import rescreen as run_rescreen
     from gcms.errors import GcmsError
 
@@ -68,8 +69,8 @@ def rescreen(sources: tuple[str, ...], library_path: str, out_dir: str,
         sys.exit(EXIT_INPUT)
     store = None
     try:
-        targets = (read_targets(targets_path) if targets_path else ()) + tuple(target_names)
-        settings = RescreenSettings(criteria=criteria_name, targets=targets)
+        settings = RescreenSettings(criteria=criteria_name, target_lists=target_lists,
+                                    targets=target_names)
         if store_location is not None:
             from gcms.custody import CaseStore
 
@@ -116,6 +117,10 @@ def _counter():
     return advance
 
 
+def _controlled(finding) -> str:
+    return f"; controlled: {finding['controlled']}" if finding.get("controlled") else ""
+
+
 def _text(summary) -> str:
     library = summary["library"]
     lines = [f"library {library['title'] or library['path']} "
@@ -131,7 +136,7 @@ def _text(summary) -> str:
                 lines.append(f"  exhibit {exhibit['exhibit_id'] or '-'} sample {f['sample_id']}"
                              f" ({f['run_file']}): {f['substance']} MF {f['match_factor']}"
                              f"/{f['reverse_match_factor']} at {f['rt_min']} min{ri}"
-                             f" [{f['retention']}]")
+                             f" [{f['retention']}]{_controlled(f)}")
     lines.append("new findings are leads for review: confirm each against a reference "
                  "standard before reporting")
     return "\n".join(lines)

@@ -13,7 +13,6 @@ from gcms.distributed.rescreen import (
     RescreenSettings,
     archived_documents,
     finding_rows,
-    read_targets,
     rescreen,
     rescreen_document,
 )
@@ -26,7 +25,6 @@ __all__ = [
     "archived_documents",
     "dask_client",
     "finding_rows",
-    "read_targets",
     "rescreen",
     "rescreen_document",
 ]

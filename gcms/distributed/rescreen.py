@@ -24,7 +24,10 @@ Per component, the best hit of the new library (identity MF order, the search of
    or a higher match factor. A candidate the original library offered and the criteria
    refused (ion ratios, blank, runner-up) is not a re-screening finding; an updated
    entry that now matches better is;
-4. with a target list, it is one of the targets (name, synonym, CAS or InChIKey).
+4. with targets, it is one of them: a substance of the target lists
+   (:mod:`gcms.identify.targets`: shipped lists such as ``un-conventions`` or a lab's
+   TOML file; the finding then carries the target's controlled status) or one named
+   ad hoc (name, synonym, CAS or InChIKey).
 
 A finding is a lead for a reviewer, never an identification: SWGDRUG
 Recommendations (v8.1, part IV B) require the retention comparison with a reference
@@ -76,7 +79,6 @@ __all__ = [
     "RescreenSettings",
     "archived_documents",
     "finding_rows",
-    "read_targets",
     "rescreen",
     "rescreen_document",
 ]
@@ -92,7 +94,7 @@ Engine = Literal["dask", "in-process"]
 FINDING_COLUMNS = (
     "case_id", "exhibit_id", "sample_id", "run_file", "position", "component", "rt_min",
     "retention_index", "substance", "cas", "inchikey", "match_factor",
-    "reverse_match_factor", "probability", "delta_ri", "retention", "document",
+    "reverse_match_factor", "probability", "delta_ri", "retention", "controlled", "document",
 )
 
 
@@ -105,8 +107,11 @@ class RescreenSettings:
     criteria
         Criteria profile (shipped name or TOML path) whose spectrum and retention-index
         limits decide a finding (module docstring); default ``swgdrug-gcms``.
+    target_lists
+        Target lists (:func:`gcms.identify.targets.load_targets`: shipped names or TOML
+        paths); with ``targets``, only their substances are listed (both empty: any).
     targets
-        Names, CAS numbers or InChIKeys; only these substances are listed (empty: any).
+        Substances named ad hoc: names, synonyms, CAS numbers or InChIKeys.
     run_types
         Run types of a sequence screened (ladders, blanks and standards are not case
         material).
@@ -115,6 +120,7 @@ class RescreenSettings:
     """
 
     criteria: str = "swgdrug-gcms"
+    target_lists: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
     run_types: tuple[str, ...] = ("sample", "qc")
     top: int = 5
@@ -188,26 +194,6 @@ def _utc_now() -> str:
 
 
 # ------------------------------------------------------------------------------ inputs
-def read_targets(path: str | os.PathLike) -> tuple[str, ...]:
-    """A target list: one name, CAS number or InChIKey per line; ``#`` starts a comment.
-
-    Raises
-    ------
-    GcmsError
-        The file cannot be read, or lists nothing.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise GcmsError(f"{path}: cannot read the target list ({error})") from error
-    targets = tuple(t for t in (line.split("#", 1)[0].strip() for line in text.splitlines())
-                    if t)
-    if not targets:
-        raise GcmsError(f"{path}: the target list names no substance")
-    return targets
-
-
 def _results_files(source: Path) -> list[Path]:
     if source.is_file():
         return [source]
@@ -220,15 +206,17 @@ def _results_files(source: Path) -> list[Path]:
 
 
 def archived_documents(sources: Iterable[str | os.PathLike], *, settings: RescreenSettings,
-                       library_sha256: str, store: Any = None,
-                       cases: Sequence[str] = ()) -> list[ArchivedDocument]:
+                       library_sha256: str, store: Any = None, cases: Sequence[str] = (),
+                       target_list: Any = None) -> list[ArchivedDocument]:
     """The units to screen: every ``results.json`` under ``sources``, every store case.
 
     ``store`` is an open :class:`gcms.custody.CaseStore`; its cases (``cases``, or all)
-    become one unit each, with the run records of their results.
+    become one unit each, with the run records of their results. The key of each unit
+    covers the library hash, the settings and the target list files' hashes.
     """
     common = {"library": library_sha256, "settings": settings.to_dict(),
-              "format": FORMAT_VERSION}
+              "format": FORMAT_VERSION,
+              "targets": None if target_list is None else target_list.to_dict()["files"]}
     units: list[ArchivedDocument] = []
     seen: set[Path] = set()
     for source in sources:
@@ -327,7 +315,7 @@ def _is_target(substance: Any, targets: Sequence[str]) -> bool:
 
 
 def rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256: str,
-                      settings: RescreenSettings) -> dict[str, Any]:
+                      settings: RescreenSettings, target_list: Any = None) -> dict[str, Any]:
     """Search one archived document's components in the library; its result (module doc).
 
     The task every worker runs (and the in-process engine too). Errors in the input
@@ -335,21 +323,32 @@ def rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256:
     stops an archive.
     """
     try:
-        return _rescreen_document(unit, library_path, library_sha256, settings)
+        return _rescreen_document(unit, library_path, library_sha256, settings, target_list)
     except GcmsError as error:
         return {"key": unit.key, "label": unit.label, "problem": str(error)}
 
 
-def _rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256: str,
-                       settings: RescreenSettings) -> dict[str, Any]:
+def _criteria(profile: str) -> Any:
+    """The criteria profile, read once per process (reading it merges its target lists)."""
     from gcms.identify.criteria import load_criteria
+
+    if profile not in _CRITERIA:
+        _CRITERIA[profile] = load_criteria(profile)
+    return _CRITERIA[profile]
+
+
+_CRITERIA: dict[str, Any] = {}
+
+
+def _rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256: str,
+                       settings: RescreenSettings, target_list: Any) -> dict[str, Any]:
     from gcms.identify.substance import Substance
     from gcms.library.search import SearchSettings, search
     from gcms.spectrum import Spectrum
 
     started = time.perf_counter()
     library = _library(library_path, library_sha256)
-    criteria = load_criteria(settings.criteria)
+    criteria = _criteria(settings.criteria)
     if unit.path is not None:
         records, source = _load_results(unit.path)
         result_ids: Sequence[str | None] = [None] * len(records)
@@ -388,7 +387,7 @@ def _rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256
     runs: dict[int, dict[str, Any]] = {}
     for (n, component), result in zip(where, results, strict=True):
         finding = _finding(component, result.hits, library, criteria, tolerance, settings,
-                           records[n], Substance)
+                           target_list, records[n], Substance)
         if finding is None:
             continue
         record = records[n]
@@ -411,7 +410,8 @@ def _rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256
     }
 
 
-def _finding(component, hits, library, criteria, tolerance, settings, record, substance_cls):
+def _finding(component, hits, library, criteria, tolerance, settings, target_list, record,
+             substance_cls):
     """The finding of one component (module docstring), or None."""
     spectrum_rules = criteria.spectrum
     passing = []
@@ -437,7 +437,9 @@ def _finding(component, hits, library, criteria, tolerance, settings, record, su
         if weighed.get("substance") and substance.matches_name(weighed["substance"]) \
                 and (weighed.get("match_factor") or 0) >= hit.match_factor:
             return None  # the original search offered this substance as well
-    if settings.targets and not _is_target(substance, settings.targets):
+    scope = target_list.scope(substance) if target_list is not None else None
+    if (settings.targets or target_list is not None) \
+            and not (_is_target(substance, settings.targets) or (scope or {}).get("in_scope")):
         return None
     close = [{"substance": h.name, "match_factor": h.match_factor}
              for h, _ in passing[1:]
@@ -454,6 +456,7 @@ def _finding(component, hits, library, criteria, tolerance, settings, record, su
         "retention": "not evaluated" if delta is None else "index within tolerance",
         "library_index": hit.library_index, "library_sha256": hit.library_sha256,
         "close_alternatives": close,
+        "scope": scope,
         "status": "lead for review: confirm against a reference standard",
     }
 
@@ -491,7 +494,9 @@ def finding_rows(documents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
                     "match_factor": f["match_factor"],
                     "reverse_match_factor": f["reverse_match_factor"],
                     "probability": f["probability"], "delta_ri": f["delta_ri"],
-                    "retention": f["retention"], "document": document["label"]})
+                    "retention": f["retention"],
+                    "controlled": "; ".join((f.get("scope") or {}).get("controlled") or ())
+                    or None, "document": document["label"]})
     rows.sort(key=lambda r: (str(r["case_id"] or ""), str(r["exhibit_id"] or ""),
                              str(r["sample_id"] or ""), r["document"], r["position"],
                              r["component"] if r["component"] is not None else -1))
@@ -511,13 +516,15 @@ def _per_case(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _run_units(units: Sequence[ArchivedDocument], library_path: str, library_sha256: str,
-               settings: RescreenSettings, *, engine: Engine, scheduler: str | None,
-               workers: int | None, on_result: Callable[[dict[str, Any]], None]) -> None:
+               settings: RescreenSettings, target_list: Any, *, engine: Engine,
+               scheduler: str | None, workers: int | None,
+               on_result: Callable[[dict[str, Any]], None]) -> None:
     if not units:
         return
     if engine == "in-process":
         for unit in units:
-            on_result(rescreen_document(unit, library_path, library_sha256, settings))
+            on_result(rescreen_document(unit, library_path, library_sha256, settings,
+                                        target_list))
         return
     from gcms.distributed.engine import dask_client
 
@@ -525,7 +532,7 @@ def _run_units(units: Sequence[ArchivedDocument], library_path: str, library_sha
         import distributed
 
         futures = [client.submit(rescreen_document, unit, library_path, library_sha256,
-                                 settings, key=f"gcms-rescreen-{unit.key}", pure=False,
+                                 settings, target_list, key=f"gcms-rescreen-{unit.key}", pure=False,
                                  retries=2)
                    for unit in units]
         for future in distributed.as_completed(futures):
@@ -585,9 +592,12 @@ def rescreen(sources: Sequence[str | os.PathLike], library: str | os.PathLike, *
     if engine not in ("dask", "in-process"):
         raise ValueError(f"engine must be 'dask' or 'in-process', got {engine!r}")
     settings = settings or RescreenSettings()
-    from gcms.identify.criteria import load_criteria
+    _criteria(settings.criteria)  # a bad profile fails here, not on every worker
+    target_list = None
+    if settings.target_lists:
+        from gcms.identify.targets import load_targets
 
-    load_criteria(settings.criteria)  # a bad profile fails here, not on every worker
+        target_list = load_targets(settings.target_lists)
     started = time.perf_counter()
     library_path = Path(library).resolve()
     opened = Library.open(library_path)
@@ -597,7 +607,7 @@ def rescreen(sources: Sequence[str | os.PathLike], library: str | os.PathLike, *
     folder = out / "documents"
     folder.mkdir(parents=True, exist_ok=True)
     units = archived_documents(sources, settings=settings, library_sha256=sha, store=store,
-                               cases=cases)
+                               cases=cases, target_list=target_list)
     documents: dict[str, dict[str, Any]] = {}
     todo = []
     for unit in units:
@@ -623,8 +633,8 @@ def rescreen(sources: Sequence[str | os.PathLike], library: str | os.PathLike, *
         if progress is not None:
             progress(count[0], len(units), unit.label)
 
-    _run_units(todo, str(library_path), sha, settings, engine=engine, scheduler=scheduler,
-               workers=workers, on_result=on_result)
+    _run_units(todo, str(library_path), sha, settings, target_list, engine=engine,
+               scheduler=scheduler, workers=workers, on_result=on_result)
     ordered = tuple(documents[u.key] for u in units if u.key in documents)
     rows = finding_rows(ordered)
     summary = {
@@ -633,6 +643,7 @@ def rescreen(sources: Sequence[str | os.PathLike], library: str | os.PathLike, *
         "library": {"path": str(library_path), "sha256": sha, "title": opened.title,
                     "n_entries": len(opened)},
         "settings": settings.to_dict(),
+        "target_lists": None if target_list is None else target_list.to_dict(),
         "engine": engine if scheduler is None else f"dask scheduler {scheduler}",
         "documents": [{"label": d["label"], "source": d["source"],
                        "runs_screened": d["runs_screened"],

@@ -16,7 +16,7 @@ import pytest
 from archive_sim import NEW_SUBSTANCE, make_archive
 from click.testing import CliRunner
 
-from gcms.distributed import RescreenSettings, read_targets, rescreen
+from gcms.distributed import RescreenSettings, rescreen
 from gcms.errors import GcmsError
 
 #: Every wait of the cluster tests is bounded by this (seconds).
@@ -102,18 +102,29 @@ def test_local_cluster_gives_the_single_process_findings_and_resumes(archive, re
     assert sum(d["screened_by"] == "analyst-b" for d in third.documents) == 1
 
 
-def test_target_list_restricts_the_findings(archive, reference, tmp_path):
-    targets = tmp_path / "targets.txt"
-    targets.write_text("# new substances notified this month\ncocaine\n3,4-MDMA  # none\n")
-    assert read_targets(targets) == ("cocaine", "3,4-MDMA")
+def test_target_lists_restrict_the_findings_and_give_the_controlled_status(
+        archive, reference, tmp_path):
+    own = tmp_path / "lab-targets.toml"
+    own.write_text('[list]\nname = "lab"\n\n[[substance]]\nname = "Cocaine"\n',
+                   encoding="utf-8")
     none = rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path / "a",
                     engine="in-process", actor="a",
-                    settings=RescreenSettings(targets=read_targets(targets)))
+                    settings=RescreenSettings(target_lists=(str(own),)))
     assert none.findings == []
-    by_name = rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path / "b",
+    assert none.summary["target_lists"]["files"][0]["name"] == "lab"
+    shipped = rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path / "b",
                        engine="in-process", actor="a",
-                       settings=RescreenSettings(targets=("mdma", "Cocaine")))
-    assert essence(by_name) == essence(reference)
+                       settings=RescreenSettings(target_lists=("un-conventions",)))
+    assert essence(shipped) == essence(reference)
+    assert all("1971" in row["controlled"] for row in shipped.findings)
+    other = rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path / "c",
+                     engine="in-process", actor="a",
+                     settings=RescreenSettings(targets=("Cocaine",)))
+    assert other.findings == []
+    synonym = rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path / "d",
+                       engine="in-process", actor="a",
+                       settings=RescreenSettings(targets=("midomafetamine",)))
+    assert essence(synonym) == essence(reference)
 
 
 def test_a_bad_document_is_named_and_the_others_are_screened(archive, reference,
