@@ -63,6 +63,7 @@ from gcms.report.model import (
     SignatureLine,
     SpectrumTrace,
     Transfer,
+    evidence_of,
 )
 
 __all__ = ["from_records", "from_results", "from_store", "load_results", "record_field",
@@ -217,7 +218,98 @@ def _ion_ratio_values(item: Mapping[str, Any]) -> tuple[str, str] | None:
     return f"{float(worst['deviation_percent']):.1f} % ({pair})", limit
 
 
-def _criterion(item: Mapping[str, Any]) -> Criterion:
+def _run_named(records: Sequence[Mapping[str, Any]], position: Any, file: Any) -> str | None:
+    """The sample id of the run a record names by sequence position or file name."""
+    if position is None and not file:
+        return None
+    for other in records:
+        if _refers_to(other, position, file):
+            return str(other.get("sample_id") or Path(str(file)).name)
+    return Path(str(file)).name if file else None
+
+
+def _seconds(value: Any, digits: int = 2) -> str | None:
+    number = _number(value)
+    return None if number is None else f"{number:.{digits}f} s"
+
+
+#: The step's sentence for a criterion it could not evaluate, by what was missing.
+_NOT_EVALUATED = (("retention_time", "no reference standard", "detail_retention_time_none"),
+                  ("ion_ratios", "no reference standard", "detail_ion_ratios_none"),
+                  ("retention_index", "no alkane ladder", "detail_retention_index_none"),
+                  ("retention_index", "no retention index", "detail_retention_index_none"))
+
+
+def _sentence(name: str, item: Mapping[str, Any], result: str, value: str, limit: str,
+              context: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
+    """The wording key and its language-neutral values for a criterion (or None, {}).
+
+    The identification step writes each criterion's ``detail`` in English; a report in
+    another language states the same facts in its own words from these values. A
+    criterion whose facts are not recognised keeps its recorded sentence (None here).
+    """
+    detail = str(item.get("detail") or "")
+    evidence = item.get("evidence") if isinstance(item.get("evidence"), Mapping) else {}
+    if result == "not evaluated":
+        for criterion, cue, key in _NOT_EVALUATED:
+            if name == criterion and cue in detail:
+                return key, {}
+        return None, {}
+    entry = str(context.get("entry") or "—")
+    if name in ("match_factor", "reverse_match_factor") and value != "—":
+        return f"detail_{name}", {"mf": value, "entry": entry}
+    if name == "retention_time" and evidence:
+        run = _run_named(context.get("records", ()), evidence.get("position"),
+                         evidence.get("file")) or "—"
+        return "detail_retention_time", {"delta": value, "run": run, "window": limit,
+                                         "rt": _seconds(evidence.get("rt_s")) or "—"}
+    if name == "retention_index" and evidence:
+        ladder = _run_named(context.get("records", ()), evidence.get("ladder_position"),
+                            evidence.get("ladder_file")) or "—"
+        ri, library_ri = _number(context.get("ri")), _number(context.get("library_ri"))
+        return "detail_retention_index", {
+            "ri": f"{ri:.1f}" if ri is not None else "—", "ladder": ladder,
+            "library_ri": _figure(library_ri) if library_ri is not None else "—",
+            "delta": value, "window": limit}
+    if name == "diagnostic_ions" and evidence.get("ions") is not None:
+        missing = {float(m) for m in evidence.get("missing") or []}
+        present = [f"m/z {_figure(m)}" for m in evidence["ions"] if float(m) not in missing]
+        return "detail_diagnostic_ions", {
+            "ions": ", ".join(present) or "—",
+            "missing": ", ".join(f"m/z {_figure(m)}" for m in sorted(missing)) or "—"}
+    if name == "ion_ratios" and evidence.get("ions"):
+        ratios = [f"m/z {_figure(r.get('mz'))}: {_figure(r.get('measured_percent'))} % / "
+                  f"{_figure(r.get('reference_percent'))} % "
+                  f"(± {_figure(r.get('tolerance_percent'))} %)"
+                  for r in evidence["ions"] if isinstance(r, Mapping)]
+        return "detail_ion_ratios", {"base": f"m/z {_figure(evidence.get('quantifier'))}",
+                                     "ratios": "; ".join(ratios)}
+    if name == "signal_to_noise":
+        match = re.search(r"m/z (\d+(?:\.\d+)?) S/N (\S+)", detail)
+        if match:
+            return "detail_signal_to_noise", {"mz": f"m/z {match.group(1)}",
+                                              "snr": match.group(2)}
+    if name == "blank" and evidence.get("blank_file"):
+        run = _run_named(context.get("records", ()), evidence.get("blank_position"),
+                         evidence.get("blank_file")) or "—"
+        quantifier = evidence.get("quantifier") if isinstance(evidence.get("quantifier"),
+                                                                  Mapping) else {}
+        mz = f"m/z {_figure(quantifier.get('mz'))}" if quantifier.get("mz") else "—"
+        if evidence.get("detected"):
+            percent = _number(evidence.get("percent"))
+            return "detail_blank_detected", {
+                "run": run, "mz": mz, "percent": f"{percent:.1f} %" if percent is not None
+                else "—"}
+        if evidence.get("problem") is None:
+            return "detail_blank_clean", {"run": run, "mz": mz}
+    if name == "distinct_from_runner_up":
+        match = re.search(r"next different compound '(.+)' at MF (\d+)", detail)
+        if match:
+            return "detail_distinct", {"name": match.group(1), "mf": match.group(2)}
+    return None, {}
+
+
+def _criterion(item: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> Criterion:
     """A criterion record of the identification step, value and limit with their units.
 
     Records carry ``criterion``, ``value``, ``limit``, ``unit``, ``result``, ``detail``
@@ -259,9 +351,11 @@ def _criterion(item: Mapping[str, Any]) -> Criterion:
     if limit is None:
         limit = _limit(raw_limit, unit)
     decisive = item.get("decisive")
+    sentence, values = _sentence(name, item, result, value, limit, context or {})
     return Criterion(name=name, value=value, limit=limit, result=result,
                      note=item.get("detail") or None, unit=unit,
-                     decisive=decisive if isinstance(decisive, bool) else None)
+                     decisive=decisive if isinstance(decisive, bool) else None,
+                     sentence=sentence, sentence_values=tuple(values.items()))
 
 
 def _trace(label: str, spectrum: Any) -> SpectrumTrace | None:
@@ -360,6 +454,15 @@ def _finding(record: Mapping[str, Any], component: Mapping[str, Any],
         raise GcmsError(f"run {sample}: component verdict {verdict!r} is not one of "
                         f"{', '.join(VERDICTS)}")
     rt_text = f"{rt / 60.0:.2f} min" if rt is not None else "?"
+    calibration = record.get("retention_calibration")
+    ladder_run = _run_named(records, calibration.get("ladder_position"),
+                            calibration.get("ladder_file")) \
+        if isinstance(calibration, Mapping) else None
+    context = {"records": records, "entry": lib.get("name") or name,
+               "ri": component.get("retention_index"), "library_ri": lib.get("retention_index")}
+    criteria = tuple(_criterion(c, context) for c in component.get("criteria") or []
+                     if isinstance(c, Mapping))
+    source = component.get("retention_source")
     # a component that is not identified is not the substance of its best hit: the hit
     # stays in the hit list, shown as such
     reported = None if verdict == "not identified" else name
@@ -368,8 +471,7 @@ def _finding(record: Mapping[str, Any], component: Mapping[str, Any],
         retention_index=_number(component.get("retention_index")),
         delta_ri=_number(component.get("delta_ri")),
         delta_rt_s=_number(component.get("delta_rt_s")),
-        criteria=tuple(_criterion(c) for c in component.get("criteria") or []
-                       if isinstance(c, Mapping)),
+        criteria=criteria,
         hits=tuple(hits),
         spectrum=_trace(f"{sample} at {rt_text}", component.get("spectrum")),
         library_spectrum=(_trace(f"library: {lib.get('name') or name}", lib.get("spectrum"))
@@ -377,6 +479,12 @@ def _finding(record: Mapping[str, Any], component: Mapping[str, Any],
         if verdict == "identified" else None,
         reference_spectrum=reference_trace, reference_run=reference_run,
         notes=tuple(str(n) for n in component.get("notes") or []),
+        evidence=evidence_of(criteria, reference_spectrum=reference_trace is not None
+                             and verdict != "not identified"),
+        retention_source=str(source) if source in ("standard", "index") else None,
+        ladder_run=ladder_run if any(c.name == "retention_index"
+                                     and c.result != "not evaluated" for c in criteria)
+        else None,
     )
 
 
@@ -570,6 +678,10 @@ def _expanded(amount: Mapping[str, Any], k: float | None, key: str) -> float | N
 
 def _quantitation(record: Mapping[str, Any]) -> list[QuantitationRow]:
     rows = []
+    method = record.get("quantitation_method")
+    method = method if isinstance(method, Mapping) else {}
+    calibrations = method.get("calibrations") if isinstance(method.get("calibrations"),
+                                                            Mapping) else {}
     for q in record.get("quantitation") or []:
         if not isinstance(q, Mapping) or q.get("role", "unknown") != "unknown":
             continue
@@ -577,6 +689,9 @@ def _quantitation(record: Mapping[str, Any]) -> list[QuantitationRow]:
         k = _number(q.get("coverage_factor"))
         expanded = functools.partial(_expanded, amount, k)
         dof, level = _coverage_origin(k)
+        calibration = calibrations.get(q.get("substance")) or {}
+        span = calibration.get("range") if isinstance(calibration.get("range"), list) else []
+        version = method.get("version")
         rows.append(QuantitationRow(
             sample_id=str(record.get("sample_id")), substance=str(q.get("substance")),
             status=str(q.get("status")), reportable=bool(q.get("reportable")),
@@ -590,13 +705,38 @@ def _quantitation(record: Mapping[str, Any]) -> list[QuantitationRow]:
             per_unit_mg=_number(amount.get("per_unit_mg")),
             per_unit_expanded_uncertainty_mg=expanded("per_unit_uncertainty_mg"),
             per_unit=amount.get("per_unit") or None,
-            degrees_of_freedom=dof, confidence_percent=level))
+            degrees_of_freedom=dof, confidence_percent=level,
+            method_name=method.get("name"), method_version=str(version) if version else None,
+            method_sha256=method.get("sha256"), calibration_model=calibration.get("model"),
+            weighting=calibration.get("weighting"),
+            range_low=_number(span[0]) if len(span) == 2 else None,
+            range_high=_number(span[1]) if len(span) == 2 else None,
+            loq=_number(q.get("loq")) if q.get("loq") is not None
+            else _number(calibration.get("loq")),
+            internal_standard=q.get("internal_standard") or None))
     return rows
 
 
 def _meta(results: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = results.get(key)
     return value if isinstance(value, Mapping) else {}
+
+
+def _software() -> dict[str, Any]:
+    """The Python and dependency versions this report is made with (gcms.about)."""
+    from gcms.about import about
+
+    facts = about(extras=False)
+    return {"python": facts["python"], "dependencies": tuple(facts["dependencies"].items())}
+
+
+#: Fields a report's ID does not depend on: when it is issued, and the versions of the
+#: software that renders it (the same analysis keeps its ID after an upgrade).
+_NOT_IN_ID = ("report_id", "issued_at", "python", "dependencies")
+
+
+def _facts(model: ReportModel) -> dict[str, Any]:
+    return {k: v for k, v in model.to_dict().items() if k not in _NOT_IN_ID}
 
 
 def _report_id(case_id: str, exhibit_id: str, facts: Any) -> str:
@@ -717,10 +857,9 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
         library_file_hashed_for_report=lib_file_sha is None and lib.file_sha256 is not None,
         criteria_profile=criteria.get("name") or criteria.get("profile"),
         criteria_sha256=criteria.get("sha256"), source=source, deviations=tuple(deviations),
-        withheld=tuple(withheld))
+        withheld=tuple(withheld), **_software())
     if report_id is None:
-        facts = {k: v for k, v in model.to_dict().items() if k not in ("report_id", "issued_at")}
-        report_id = _report_id(case_id, exhibit_id, facts)
+        report_id = _report_id(case_id, exhibit_id, _facts(model))
     return model.replace(report_id=report_id)
 
 
@@ -887,6 +1026,5 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
     )
     report_id = options.get("report_id")
     if report_id is None:
-        facts = {k: v for k, v in model.to_dict().items() if k not in ("report_id", "issued_at")}
-        report_id = _report_id(case_id, exhibit_id, facts)
+        report_id = _report_id(case_id, exhibit_id, _facts(model))
     return model.replace(report_id=report_id)

@@ -45,6 +45,7 @@ import numpy as np
 from gcms._arrays import frozen_array
 
 __all__ = [
+    "EVIDENCE_KINDS",
     "QC_USES",
     "VERDICTS",
     "AuditLine",
@@ -65,6 +66,7 @@ __all__ = [
     "SignatureLine",
     "SpectrumTrace",
     "Transfer",
+    "evidence_of",
 ]
 
 Verdict = Literal["identified", "inconclusive", "not identified"]
@@ -197,6 +199,10 @@ class Criterion(_Plain):
     e.g. "ΔRT +0.19 s (+0.10 %) against the standard in 03-standard.cdf ...").
     ``decisive`` is False for supporting evidence the verdict does not count (a retention
     index where the reference standard's retention time decided); None when not recorded.
+    ``sentence`` names the wording (a key of the translation files) that states what was
+    compared, in any language, filled with ``sentence_values`` (language-neutral
+    ``(placeholder, text)`` pairs: numbers with units, file names, m/z); None where the
+    step's own ``note`` is all there is (shown as recorded).
     """
 
     name: str
@@ -206,11 +212,20 @@ class Criterion(_Plain):
     note: str | None = None
     unit: str = ""
     decisive: bool | None = None
+    sentence: str | None = None
+    sentence_values: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.result not in OUTCOMES:
             raise ValueError(f"criterion {self.name}: result {self.result!r} is not one of "
                              f"{', '.join(OUTCOMES)}")
+        object.__setattr__(self, "sentence_values",
+                           tuple((str(k), str(v)) for k, v in self.sentence_values))
+
+    @property
+    def values(self) -> dict[str, str]:
+        """``sentence_values`` as a dict, to fill the sentence's placeholders."""
+        return dict(self.sentence_values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +299,37 @@ class Chromatogram(_Plain):
                                self.peaks, self.signal))
 
 
+#: What an identification can rest on (:attr:`ComponentFinding.evidence`), after SWGDRUG
+#: Recommendations (8.1, 2022), Part IIIB: the mass spectrum (category A technique) against
+#: the library entry and/or a reference standard, and the gas-chromatographic retention
+#: (category B) as a retention time against a reference standard injected in the same
+#: sequence and/or a retention index (from the sequence's alkane ladder) against the
+#: library's. A hyphenated technique counts as two only where the results of each are used.
+EVIDENCE_KINDS: tuple[str, ...] = ("library spectrum", "standard spectrum",
+                                   "standard retention time", "ladder retention index")
+#: The criteria of the identification step that use each kind of evidence.
+_EVIDENCE_CRITERIA = {"match_factor": "library spectrum",
+                      "reverse_match_factor": "library spectrum",
+                      "diagnostic_ions": "library spectrum",
+                      "ion_ratios": "standard spectrum",
+                      "retention_time": "standard retention time",
+                      "retention_index": "ladder retention index"}
+
+
+def evidence_of(criteria: tuple[Criterion, ...] | list[Criterion], *,
+                reference_spectrum: bool = False) -> tuple[str, ...]:
+    """The kinds of evidence (:data:`EVIDENCE_KINDS`) the criteria actually evaluated.
+
+    A criterion that was not evaluated (no ladder, no standard in the sequence) uses
+    nothing; a standard's spectrum drawn beside the component counts as compared.
+    """
+    used = {_EVIDENCE_CRITERIA[c.name] for c in criteria
+            if c.name in _EVIDENCE_CRITERIA and c.result != "not evaluated"}
+    if reference_spectrum:
+        used.add("standard spectrum")
+    return tuple(k for k in EVIDENCE_KINDS if k in used)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class ComponentFinding(_Plain):
     """One component of the exhibit's run(s) and the decision about it.
@@ -295,6 +341,9 @@ class ComponentFinding(_Plain):
     library entry of the top hit, ``reference_spectrum`` the same-sequence reference
     standard's spectrum (``reference_run`` names that run). ``delta_ri`` is measured
     minus library RI; ``delta_rt_s`` measured minus reference-standard RT.
+    ``evidence`` lists the kinds of evidence (:data:`EVIDENCE_KINDS`) the verdict used;
+    ``retention_source`` is the retention evidence that decided (``"standard"``,
+    ``"index"``, None: none); ``ladder_run`` the alkane ladder run of its retention index.
     """
 
     sample_id: str
@@ -311,6 +360,9 @@ class ComponentFinding(_Plain):
     reference_spectrum: SpectrumTrace | None = None
     reference_run: str | None = None
     notes: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    retention_source: str | None = None
+    ladder_run: str | None = None
 
     def __post_init__(self) -> None:
         if self.verdict == "not identified" and self.substance is not None:
@@ -320,13 +372,24 @@ class ComponentFinding(_Plain):
         if self.verdict not in VERDICTS:
             raise ValueError(f"component of {self.sample_id}: verdict {self.verdict!r} is "
                              f"not one of {', '.join(VERDICTS)}")
-        for name in ("criteria", "hits", "notes"):
+        for name in ("criteria", "hits", "notes", "evidence"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        unknown = [e for e in self.evidence if e not in EVIDENCE_KINDS]
+        if unknown:
+            raise ValueError(f"component of {self.sample_id}: evidence {unknown} not among "
+                             f"{', '.join(EVIDENCE_KINDS)}")
 
     @property
     def top_hit(self) -> LibraryHit | None:
         """The best library hit, if any."""
         return self.hits[0] if self.hits else None
+
+    @property
+    def evidence_used(self) -> tuple[str, ...]:
+        """:attr:`evidence` as recorded, else as the criteria show it (:func:`evidence_of`)."""
+        return self.evidence or evidence_of(self.criteria,
+                                            reference_spectrum=self.reference_spectrum
+                                            is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +402,10 @@ class QuantitationRow(_Plain):
     (U = k·u, GUM 6.2). ``coverage_factor`` is k; ``degrees_of_freedom`` and
     ``confidence_percent`` say where it comes from when known (Student's t for the
     calibration's degrees of freedom at that level of confidence); both None when the
-    method set k itself.
+    method set k itself. The method is named by ``method_name``, ``method_version`` and
+    ``method_sha256``; its calibration by ``calibration_model`` and ``weighting``, the
+    calibrated range ``range_low``-``range_high`` and the limit of quantitation ``loq``
+    (in ``unit``), and ``internal_standard`` (None: external calibration or not recorded).
     """
 
     sample_id: str
@@ -361,6 +427,15 @@ class QuantitationRow(_Plain):
     per_unit: str | None = None
     degrees_of_freedom: int | None = None
     confidence_percent: float | None = None
+    method_name: str | None = None
+    method_version: str | None = None
+    method_sha256: str | None = None
+    calibration_model: str | None = None
+    weighting: str | None = None
+    range_low: float | None = None
+    range_high: float | None = None
+    loq: float | None = None
+    internal_standard: str | None = None
 
 
 #: What the exhibit's verdicts use a QC run for (:attr:`QCRun.uses`).
@@ -490,6 +565,8 @@ class ReportModel(_Plain):
     and entry fields, independent of the file's bytes); ``library_file_sha256`` the
     library file's SHA-256, as the case store recorded it or, with
     ``library_file_hashed_for_report``, as the file read for this report hashed.
+    ``python`` and ``dependencies`` (``(package, version)`` pairs) name the software
+    the report was made with (:func:`gcms.about.about`), beside ``software_version``.
     """
 
     report_id: str
@@ -526,6 +603,8 @@ class ReportModel(_Plain):
     source: str | None = None
     deviations: tuple[str, ...] = ()
     withheld: tuple[str, ...] = ()
+    python: str | None = None
+    dependencies: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("report_id", "case_id", "exhibit_id", "issued_at"):
@@ -544,3 +623,28 @@ class ReportModel(_Plain):
     def identified_findings(self) -> tuple[ComponentFinding, ...]:
         """The components whose verdict is ``identified``, in retention order."""
         return tuple(f for f in self.findings if f.verdict == "identified")
+
+    def _signers(self, people: tuple[Person, ...], meaning: str) -> tuple[Person, ...]:
+        named = list(people)
+        known = {p.user or p.name for p in named} | {p.name for p in named}
+        for s in self.signatures:
+            if s.meaning == meaning and (s.signer or s.printed_name) not in known \
+                    and s.printed_name not in known:
+                named.append(Person(s.printed_name, s.signer))
+                known |= {s.signer or s.printed_name, s.printed_name}
+        return tuple(named)
+
+    @property
+    def named_analysts(self) -> tuple[Person, ...]:
+        """The analysts, with every signer of this report whose meaning is "authored"."""
+        return self._signers(self.analysts, "authored")
+
+    @property
+    def named_reviewers(self) -> tuple[Person, ...]:
+        """The technical reviewers, with every signer whose meaning is "reviewed"."""
+        return self._signers(self.reviewers, "reviewed")
+
+    @property
+    def named_approvers(self) -> tuple[Person, ...]:
+        """Who approved (authorised) the report: the signers whose meaning is "approved"."""
+        return self._signers((), "approved")

@@ -123,35 +123,73 @@ def _pm(value: float, uncertainty: float | None, unit: str = "") -> str:
     return f"{round(value, place):.{decimals}f} ± {u:.{decimals}f}{tail}"
 
 
+def _quantity(value: float | None, unit: str | None) -> str:
+    """``25 µg/mL``: a recorded limit with its unit (3 significant figures), "—" for None."""
+    if value is None:
+        return "—"
+    unit = _unit(unit)
+    return f"{value:.3g} {unit}".strip()
+
+
 def _has_arabic(text: str) -> bool:
     return bool(_ARABIC.search(text))
 
 
 _LTR_RUN = re.compile(r"[^\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]+")
-_LRM = "\u200e"
+#: LEFT-TO-RIGHT ISOLATE ... POP DIRECTIONAL ISOLATE (UAX #9, X5a-X6a): the text between
+#: them is laid out on its own, left to right, and placed as one neutral unit. Inside, a
+#: LEFT-TO-RIGHT EMBEDDING ... POP DIRECTIONAL FORMATTING: fpdf2 (2.8.9) lays out the
+#: content of an isolate in the paragraph's direction ("(± 20 %)" came out reversed),
+#: an embedding it lays out correctly; a reader that honours isolates gets both.
+_LRI, _PDI = "\u2066\u202a", "\u202c\u2069"
+#: Punctuation that stays outside an isolate: it belongs to the right-to-left sentence.
+_OUTSIDE = " \t:;,.!?\u060c\u061b"
+
+
+def _isolated_core(run: str) -> tuple[int, int]:
+    """Start and end of the part of a left-to-right run to isolate (its own brackets kept)."""
+    start, end = 0, len(run)
+    while True:
+        before = (start, end)
+        while start < end and run[start] in _OUTSIDE:
+            start += 1
+        while end > start and run[end - 1] in _OUTSIDE:
+            end -= 1
+        core = run[start:end]
+        if core[:1] == "(" and core.count("(") > core.count(")"):
+            start += 1
+        if core[-1:] == ")" and core.count(")") > core.count("("):
+            end -= 1
+        if core[:1] == "/" and core[1:2] == " ":  # " / " between a label's languages
+            start += 1
+        if (start, end) == before:
+            return start, end
 
 
 def _bidi_ready(text: str) -> str:
-    """Right-to-left text with each Latin phrase kept whole in reading order.
+    """Right-to-left text with each left-to-right phrase isolated as one unit.
 
-    In a right-to-left paragraph UAX #9 splits a Latin phrase that opens with a digit or
-    a sign (``21 CFR 11.50``, ``/lab/seq``) into runs and shows them in the wrong order;
-    a LEFT-TO-RIGHT MARK (U+200E, invisible, dropped by text extraction) before such a
-    phrase makes it one left-to-right run.
+    In an Arabic sentence every run of Latin letters or digits (an amount with its unit,
+    "32.8 ± 9.2 µg/mL"; a file, sample or substance name from the sequence; "21 CFR
+    11.50") is wrapped in LEFT-TO-RIGHT ISOLATE ... POP DIRECTIONAL ISOLATE (U+2066,
+    U+2069; UAX #9 isolates, with an embedding inside: see ``_LRI``), so it reads left
+    to right as one unit wherever it stands and never reorders the sentence around it.
+    The marks are invisible and dropped by text extraction; the sentence's own
+    punctuation stays outside. Text without Arabic is returned as is.
     """
     if not _has_arabic(text):
         return text
 
-    def mark(match: re.Match) -> str:
+    def isolate(match: re.Match) -> str:
         run = match.group(0)
-        # the label's own punctuation, and " / " between the languages of a label
-        body = re.sub(r"^(?:[\s:;,.!?()\[\]«»\u060c\u061b]|[/—–-](?=\s))+", "", run)
-        if not re.search(r"[A-Za-z]", body) or body[:1].isalpha():
+        if not re.search(r"[0-9A-Za-z\u00b5\u0394]", run) or "\u2066" in run:
             return run
-        start = len(run) - len(body)
-        return run[:start] + _LRM + body
+        start, end = _isolated_core(run)
+        if start >= end:
+            return run
+        return f"{run[:start]}{_LRI}{run[start:end]}{_PDI}{run[end:]}"
 
-    return _LTR_RUN.sub(mark, text)
+    return _LTR_RUN.sub(isolate, text)
 
 
 class _Report:
@@ -418,7 +456,7 @@ class _Report:
                 if framed and detail:
                     row = table.row()
                     text = detail or ""
-                    row.cell(text, colspan=len(widths), border=0,
+                    row.cell(_bidi_ready(text), colspan=len(widths), border=0,
                              padding=(0.0, 1.2, 0.7, 1.2 + (0 if self.rtl else 3.0)),
                              align="RIGHT" if _has_arabic(text) else "LEFT",
                              style=self.style(text, size=size - 1.2, color=_MUTED))
@@ -565,8 +603,9 @@ class _Report:
             ("customer", customer), ("date_received", _when(m.item.received_at)),
             ("dates_analysed", analysed), ("date_issued", _when(m.issued_at)),
             ("location", m.laboratory.location_in(self.words[0].language) or "—"),
-            ("analyst", _people(m.analysts)),
-            ("reviewer", _people(m.reviewers)),
+            ("analyst", _people(m.named_analysts)),
+            ("reviewer", _people(m.named_reviewers)),
+            *([("approver", _people(m.named_approvers))] if m.named_approvers else []),
             ("processed_by", _people(m.processed_by)),
         ]))
 
@@ -686,6 +725,59 @@ class _Report:
             self.pairs(mono_rows, mono_values=True)
 
         self.keep_together("method", draw)
+        self.keep_together("method evidence", self.method_evidence)
+        if m.dependencies or m.python:
+            versions = ", ".join(f"{name} {version}" for name, version in m.dependencies)
+            w = self.words[0]  # one language: the list is the same in every one
+            self.line(w("software_versions", gcms=m.software_version or "—",
+                        python=m.python or "—", dependencies=versions or "—"),
+                      size=self.s.small_pt - 0.5, color=_MUTED, align="R" if w.rtl else "L")
+
+    def method_evidence(self) -> None:
+        """What each substance's verdict rests on, technique by technique (SWGDRUG IIIB).
+
+        Generated from the criteria each identification actually evaluated
+        (:attr:`ComponentFinding.evidence_used`): a reference standard or an alkane
+        ladder is named only where the verdict used one.
+        """
+        found = [f for f in self.model.findings
+                 if f.verdict in ("identified", "inconclusive") and f.substance]
+        self.subheading("h_method_evidence")
+        if not found:
+            self.statement("method_no_substance", size=self.s.small_pt + 0.5)
+            return
+        header = [self.label(k) for k in ("col_substance", "col_technique", "col_compared",
+                                          "col_category")]
+        rows = []
+        for f in found:
+            used = f.evidence_used
+            name = "\n".join(dict.fromkeys(w.substance(f.substance) for w in self.words))
+            name += f"\n{f.sample_id}"
+            ms, gc = [], []
+            for w in self.words:
+                run = f.reference_run or "—"
+                entry = f.top_hit.name if f.top_hit else f.substance
+                parts = []
+                if "library spectrum" in used:
+                    parts.append(w("cmp_library_spectrum", entry=entry))
+                if "standard spectrum" in used:
+                    parts.append(w("cmp_standard_spectrum", run=run))
+                ms.append(w("list_separator").join(parts) or "—")
+                parts = []
+                if "standard retention time" in used:
+                    parts.append(w("cmp_standard_rt", run=run))
+                if "ladder retention index" in used:
+                    ri = w("cmp_ladder_ri", ladder=f.ladder_run or "—")
+                    if f.retention_source == "standard" or "standard retention time" in used:
+                        ri = f"{ri} {w('cmp_supporting')}"
+                    parts.append(ri)
+                gc.append(w("list_separator").join(parts) or w("cmp_no_retention"))
+            rows.append([name, self.cell("tech_ms"), "\n".join(dict.fromkeys(ms)), "A"])
+            retention = any(k in used for k in ("standard retention time",
+                                                "ladder retention index"))
+            rows.append(["", self.cell("tech_gc"), "\n".join(dict.fromkeys(gc)),
+                         "B" if retention else "—"])
+        self.table(header, rows, (22, 20, 48, 10), size=self.s.small_pt + 0.5)
 
     def results(self) -> None:
         m = self.model
@@ -823,11 +915,21 @@ class _Report:
             rows = [[self.criterion_name(c.name), c.value, c.limit, self.criterion_result(c)]
                     for c in f.criteria]
             self.table(header, rows, (53, 18, 14, 15), size=self.s.small_pt + 0.5,
-                       details=[c.note for c in f.criteria])
+                       details=[self.criterion_detail(c) for c in f.criteria])
         if f.reference_run:
             self.statement("reference_run", run=f.reference_run, size=self.s.small_pt)
         for note in f.notes:
             self.note(note, size=self.s.small_pt + 0.5)
+
+    def criterion_detail(self, c) -> str | None:
+        """What the criterion compared, in each language of the report.
+
+        Worded from the criterion's facts (:attr:`Criterion.sentence`); a criterion the
+        adapter could not word keeps the identification step's English sentence.
+        """
+        if c.sentence and c.sentence in self.words[0].text:
+            return "\n".join(dict.fromkeys(w(c.sentence, **c.values) for w in self.words))
+        return c.note
 
     def criterion_name(self, name: str) -> str:
         key = "criterion_" + re.sub(r"[^a-z0-9]+", "_", name.casefold()).strip("_")
@@ -888,12 +990,37 @@ class _Report:
                     self.line(w("uncertainty_statement", substance=w.substance(r.substance),
                                 sample=r.sample_id, basis=basis, coverage=coverage),
                               align="R" if w.rtl else "L", size=self.s.small_pt + 0.5)
+            self.quantitation_method(rows)
             for r in rows:
                 if r.message:
                     self.note(f"{r.sample_id}, {r.substance}: {r.message}",
                               size=self.s.small_pt + 0.5)
 
         self.keep_together("quantitation", draw)
+
+    def quantitation_method(self, rows: Sequence[QuantitationRow]) -> None:
+        """The method (name, version, SHA-256) and each calibration behind the amounts."""
+        size = self.s.small_pt + 0.5
+        methods = dict.fromkeys((r.method_name, r.method_version, r.method_sha256)
+                                for r in rows if r.method_name)
+        calibrations = {r.substance: r for r in rows if r.calibration_model or r.loq}
+        for w in self.words:
+            align = "R" if w.rtl else "L"
+            for name, version, sha256 in methods:
+                self.line(w("quant_method", name=name, version=version or "—",
+                            sha256=sha256 or "—"), align=align, size=size)
+            for substance, r in calibrations.items():
+                model = r.calibration_model or "—"
+                key = f"model_{model}"
+                weighting = r.weighting or "—"
+                self.line(w("quant_calibration", substance=w.substance(substance),
+                            model=w(key) if key in w.text else model.replace("_", " "),
+                            weighting=w("weighting_none") if weighting == "none" else weighting,
+                            low=_quantity(r.range_low, r.unit), high=_quantity(r.range_high,
+                                                                                r.unit),
+                            loq=_quantity(r.loq, r.unit),
+                            internal_standard=r.internal_standard or w("no_internal_standard")),
+                          align=align, size=size)
 
     def quality_control(self) -> None:
         runs = self.model.qc_runs
@@ -1039,8 +1166,9 @@ class _Report:
             else:
                 self.statement("unsigned")
             self.pdf.ln(2)
-            for key, people in (("analyst", m.analysts), ("reviewer", m.reviewers),
-                                ("processed_by", m.processed_by)):
+            approvers = (("approver", m.named_approvers),) if m.named_approvers else ()
+            for key, people in (("analyst", m.named_analysts), ("reviewer", m.named_reviewers),
+                                *approvers, ("processed_by", m.processed_by)):
                 self.line(f"{self.plain(key)}: {_people(people)}", bold=key != "processed_by",
                           height=5.0)
 

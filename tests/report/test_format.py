@@ -44,14 +44,24 @@ def test_times_are_utc_or_say_nothing_of_a_zone():
     assert _when("2024-05-14") == "2024-05-14" and _when(None) == "—"
 
 
-def test_latin_phrases_in_arabic_keep_their_order():
-    lrm = "\u200e"
+def test_latin_phrases_and_amounts_in_arabic_are_isolated():
+    # LRI + LRE ... PDF + PDI: an isolate, laid out by fpdf2 through the embedding inside
+    lri, pdi = "\u2066\u202a", "\u202c\u2069"
     assert _bidi_ready("مصدر البيانات: /tmp/out/results.json") == \
-        f"مصدر البيانات: {lrm}/tmp/out/results.json"
-    assert _bidi_ready("ومعنى التوقيع (21 CFR 11.50).") == f"ومعنى التوقيع ({lrm}21 CFR 11.50)."
-    # a label in two languages, and a phrase that opens with a letter, are left alone
-    assert _bidi_ready("رقم التقرير / Report ID") == "رقم التقرير / Report ID"
-    assert _bidi_ready("بصمة SHA-256 لكل ملف") == "بصمة SHA-256 لكل ملف"
+        f"مصدر البيانات: {lri}/tmp/out/results.json{pdi}"
+    # the sentence's full stop stays outside, in the right-to-left sentence; a bracketed
+    # Latin phrase is isolated with its brackets
+    assert _bidi_ready("ومعنى التوقيع (21 CFR 11.50).") == \
+        f"ومعنى التوقيع {lri}(21 CFR 11.50){pdi}."
+    assert _bidi_ready("أمفيتامين (Amphetamine) و") == f"أمفيتامين {lri}(Amphetamine){pdi} و"
+    assert _bidi_ready("رقم التقرير / Report ID") == f"رقم التقرير / {lri}Report ID{pdi}"
+    assert _bidi_ready("بصمة SHA-256 لكل ملف") == f"بصمة {lri}SHA-256{pdi} لكل ملف"
+    # an amount with its uncertainty and unit is one unit; a bracket of its own stays in
+    assert _bidi_ready("إتيزولام: 32.8 ± 9.2 µg/mL في المحلول المحقون، k = 2.78") == \
+        f"إتيزولام: {lri}32.8 ± 9.2 µg/mL{pdi} في المحلول المحقون، {lri}k = 2.78{pdi}"
+    assert _bidi_ready("النسب: m/z 91: 12.51 % / 12.16 % (± 20 %).") == \
+        f"النسب: {lri}m/z 91: 12.51 % / 12.16 % (± 20 %){pdi}."
+    assert _bidi_ready(f"مرتين {lri}x{pdi} و") == f"مرتين {lri}x{pdi} و"  # never twice
     assert _bidi_ready("/tmp/x in English") == "/tmp/x in English"
 
 
