@@ -151,18 +151,24 @@ def test_batch_records_runs_analysis_and_results(gcms, work, tmp_path):
     assert verify.exit_code == 0, verify.output
 
 
+def _added_since(store_dir, head: tuple[int, str]) -> list[str]:
+    """Actions of the entries after ``head``, but the digests of results.json rewritten."""
+    with open_store(store_dir) as store:
+        return [e.action for e in store.log()[head[0]:] if e.action != "results_file.record"]
+
+
 def test_rerun_adds_no_entry(gcms, work, tmp_path):
     store_dir = tmp_path / "store"
     args = batch_args(work, "--store", store_dir, "--case", "C-1", "--analyst", "alice")
     assert gcms(*args, "--no-resume").exit_code == 0
     with open_store(store_dir) as store:
         head = store.head()
-    # resumed from the cache, and processed afresh (other timings): nothing new
+    # resumed from the cache, and processed afresh (other timings): nothing new but the
+    # digest of the results.json written again
     again = gcms(*args)
-    assert again.exit_code == 0 and "nothing new to record" in again.output
+    assert again.exit_code == 0 and _added_since(store_dir, head) == []
     assert gcms(*args, "--no-resume").exit_code == 0
-    with open_store(store_dir) as store:
-        assert store.head() == head
+    assert _added_since(store_dir, head) == []
 
 
 def test_a_changed_result_is_a_correction(work, tmp_path):
@@ -244,8 +250,7 @@ def test_missing_and_damaged_runs_are_recorded_as_failed(gcms, work, tmp_path):
     assert len(case_file["runs"]) == len(rows) - 1
     assert len(case_file["results"]) == len(rows)
     assert gcms(*args).exit_code == 1
-    with open_store(store_dir) as store:
-        assert store.head() == head  # the failed runs are not recorded twice
+    assert _added_since(store_dir, head) == []  # the failed runs are not recorded twice
 
 
 def test_options_without_each_other_are_usage_errors(gcms, work, tmp_path):
@@ -345,5 +350,4 @@ def test_batch_step_on_postgresql(postgres_server, work):
         assert len(store.results("C-1")) == len(ROWS)
     assert run_batch(work / "sequence.csv", out_dir=work / "out", workers=1,
                      steps=[step]).ok
-    with open_store(step.location) as store:
-        assert store.head() == head
+    assert _added_since(step.location, head) == []
