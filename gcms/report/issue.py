@@ -321,6 +321,8 @@ def make_report(exhibit_id: str, *, fmt: str = "pdf", results: str | os.PathLike
                             if profile.path else None, **material)
     record = None
     if recordable:
+        # the head the report states (the store's, read with the case file), else the
+        # head verified just before it was made
         head = model.chain_head or (check.head_seq, check.head_sha256)
         record = control.record_report(
             store, case_id=case_id, exhibit_id=exhibit_id, report_id=model.report_id,

@@ -317,3 +317,25 @@ def test_case_facts_corrected_as_a_new_version_reach_the_report(work):
     out = gcms("case", "correct", "C-1", "--reason", "nothing", "--store", work / "S",
                "--key", work / "keys" / "alice.key", passphrase=PASSPHRASES["alice"])
     assert out.exit_code == 2 and "nothing to correct" in out.output
+
+
+def test_the_lab_policy_is_read_and_checked(tmp_path):
+    from gcms.errors import ProfileError
+    from gcms.report.lab import load_lab_profile
+
+    lab = tmp_path / "lab.toml"
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    lab.write_text('[laboratory]\nname = "Lab"\n[policy]\nrequire = ["reviewed", '
+                   '"authored", "reviewed"]\nca_certificate = "ca.pem"\n', encoding="utf-8")
+    profile = load_lab_profile(lab)
+    assert profile.requirements == ("reviewed", "authored")
+    assert profile.ca_certificate == str((tmp_path / "ca.pem").resolve())
+    for policy, message in (('require = ["signed"]', "policy.require signed is not one of"),
+                            ('requires = ["reviewed"]', "unknown key(s) in [policy]: requires"),
+                            ('ca_certificate = "none.pem"', "does not exist")):
+        lab.write_text(f'[laboratory]\nname = "Lab"\n[policy]\n{policy}\n', encoding="utf-8")
+        with pytest.raises(ProfileError, match=message.replace("(", r"\(").replace(
+                ")", r"\)").replace("[", r"\[").replace("]", r"\]")):
+            load_lab_profile(lab)
+    lab.write_text('[laboratory]\nname = "Lab"\n', encoding="utf-8")
+    assert load_lab_profile(lab).requirements == ()
