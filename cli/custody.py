@@ -654,25 +654,32 @@ def _report_text(report) -> str:
 @click.option("--trust", "trust_file", type=click.Path(dir_okay=False),
               help="The lab's pinned admin key fingerprints (TOML [trust] admin_keys, e.g. "
                    "the lab profile, or one per line): admin entries must be proven by them.")
+@click.option("--libraries", "library_file", type=click.Path(dir_okay=False),
+              help="A method or lab profile (TOML) whose [library] accepted_sha256 lists the "
+                   "library identities it accepts: every analysis must have used one.")
 @click.option("--qa-history", type=click.Path(file_okay=False),
               help="QA history folder: every QA result recorded in the chain must still be "
                    "in it, unchanged.")
 @_store_options
 @_json_option
 @_guarded
-def custody_verify(case_id, bundle, rehash, heads, head_files, trust_file, qa_history,
-                   store_location, actor, as_json) -> None:
+def custody_verify(case_id, bundle, rehash, heads, head_files, trust_file, library_file,
+                   qa_history, store_location, actor, as_json) -> None:
     """Re-hash evidence, walk the chain and check every signature, proof and rule.
 
     Exit 0 when everything holds, 1 naming the first file, entry, record, signature,
     anchor or rule that does not.
     """
-    from gcms.custody.verify import load_anchors, load_trust, parse_head
+    from gcms.custody.verify import load_anchors, load_library_pins, load_trust, parse_head
 
     expect = [parse_head(h) for h in heads]
     for path in head_files:
         expect += load_anchors(path)
     trust = load_trust(trust_file) if trust_file else None
+    libraries = load_library_pins(library_file) if library_file else None
+    if library_file and libraries is None:
+        error_line(f"{library_file}: no [library] accepted_sha256 to check against")
+        sys.exit(EXIT_INPUT)
     if bundle is not None:
         from gcms.custody import verify_bundle
 
@@ -683,7 +690,8 @@ def custody_verify(case_id, bundle, rehash, heads, head_files, trust_file, qa_hi
     else:
         with _open(store_location, actor) as store:
             report = store.verify(case_id=case_id, rehash=rehash is not False,
-                                  expect=expect, trust=trust, qa_history=qa_history)
+                                  expect=expect, trust=trust, qa_history=qa_history,
+                                  libraries=libraries)
     if as_json:
         emit_json(report.to_dict())
     else:

@@ -356,6 +356,7 @@ def run_batch(
                      "n_runs": len(sequence)},
         "library": {"path": str(library.path) if library.path else None,
                     "title": library.title, "content_sha256": library.content_sha256,
+                    "identity_sha256": library.identity_sha256,
                     "n_entries": len(library)},
         "criteria": criteria.to_dict(),
         "lookalikes": lookalikes.source,

@@ -381,6 +381,7 @@ class RecordInStore:
             "sequence": sequence,
             "library": {"path": _resolved(library_path), "title": library.get("title"),
                         "content_sha256": library.get("content_sha256"),
+                        "identity_sha256": library.get("identity_sha256"),
                         "n_entries": library.get("n_entries")},
             "criteria": criteria,
         }

@@ -102,6 +102,7 @@ from gcms.custody.verify import (
     check_evidence,
     compare_rows,
     expected_rows,
+    library_findings,
     verify_chain,
 )
 from gcms.errors import CustodyError, TamperError
@@ -1355,7 +1356,8 @@ class CaseStore:
     def verify(self, *, case_id: str | None = None, rehash: bool = True,
                expect: Iterable[Anchor | tuple[int, str]] = (),
                trust: Iterable[str] | None = None,
-               qa_history: str | os.PathLike | None = None) -> VerificationReport:
+               qa_history: str | os.PathLike | None = None,
+               libraries: Iterable[str] | None = None) -> VerificationReport:
         """Verify the store: chain, history, people, tables, signatures and evidence files.
 
         Walks the chain, replays it (with the rules of :mod:`gcms.custody.rules`),
@@ -1373,7 +1375,9 @@ class CaseStore:
         fail. ``qa_history``: the QA history every QA result the chain records must
         still be in (:func:`gcms.custody.qa.check_qa_history`); by default each result
         is checked against the history it was recorded from, where that file exists.
-        The findings name the rule broken.
+        ``libraries``: the library identities a method or lab profile accepts
+        (:func:`~gcms.custody.verify.load_library_pins`); every analysis must have used
+        one. The findings name the rule broken.
         """
         anchors = tuple(a if isinstance(a, Anchor) else Anchor(int(a[0]), str(a[1]))
                         for a in expect)
@@ -1407,6 +1411,9 @@ class CaseStore:
         if qa_history is None:
             qa = [r for r in qa if r.history and Path(r.history).is_file()]
         replay.findings.extend(check_qa_history(qa, qa_history))
+        if libraries is not None:
+            replay.findings.extend(library_findings(replay.records("analysis"),
+                                                    frozenset(libraries)))
         return VerificationReport(
             source=self.location, case_id=case_id, entries=entries, head_seq=int(head.seq),
             head_sha256=head.entry_sha256, records=sum(len(t) for t in expected.values()),

@@ -77,7 +77,9 @@ __all__ = [
     "check_evidence",
     "compare_rows",
     "expected_rows",
+    "library_findings",
     "load_anchors",
+    "load_library_pins",
     "load_trust",
     "parse_head",
     "verify_chain",
@@ -263,6 +265,58 @@ def load_anchors(path: Any) -> list[Anchor]:
         return [head(data, "head")]
     raise CustodyError(f"{path}: states no chain head (a bundle, a checkpoint, or "
                        "a JSON document with chain_head)")
+
+
+#: The rule library pins apply.
+RULE_LIBRARY = "an analysis uses a library the lab's method or profile accepts"
+
+
+def load_library_pins(path: Any) -> frozenset[str] | None:
+    """The library identities a method or lab profile accepts, or None when it pins none.
+
+    TOML: ``[library] accepted_sha256 = ["<identity_sha256>", ...]`` (the identity
+    :func:`gcms.library.store.identity_sha256`: content, title and source files; ``gcms
+    library info`` prints it).
+    """
+    from pathlib import Path
+
+    import tomllib
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise CustodyError(f"{path}: cannot read the library pins ({error})") from error
+    section = data.get("library")
+    if not isinstance(section, dict) or "accepted_sha256" not in section:
+        return None
+    values = section["accepted_sha256"]
+    if not isinstance(values, list) or not values or not all(
+        isinstance(v, str) and len(v) == 64 and not set(v.lower()) - _HEX for v in values
+    ):
+        raise CustodyError(f"{path}: [library] accepted_sha256 must be a non-empty list of "
+                           "SHA-256 digests")
+    return frozenset(v.lower() for v in values)
+
+
+def library_findings(analyses: Iterable[Record], accepted: frozenset[str]) -> list[Finding]:
+    """Name each analysis whose library identity is not one of ``accepted``."""
+    findings = []
+    for analysis in analyses:
+        library = (analysis.parameters or {}).get("library") or {}
+        if not library and not analysis.library_sha256:
+            continue  # no library used
+        identity = library.get("identity_sha256")
+        subject = f"analysis {analysis.analysis_id} of case {analysis.case_id}"
+        if identity is None:
+            findings.append(Finding("trust", subject, "records no library identity, so its "
+                                    f"library cannot be checked (rule: {RULE_LIBRARY})"))
+        elif identity not in accepted:
+            findings.append(Finding("trust", subject, f"used library "
+                                    f"{library.get('title') or analysis.library_name!r} "
+                                    f"(identity {identity[:16]}...), which is not one the lab "
+                                    f"accepts (rule: {RULE_LIBRARY})"))
+    return findings
 
 
 def load_trust(path: Any) -> frozenset[str]:

@@ -20,6 +20,11 @@ it came from and that file's SHA-256, and in-house entries carry a JSON ``proven
 (run, its SHA-256, instrument, acquisition date, RT, RI) so a hit can be traced to the
 evidence it was made from.
 
+``identity_sha256`` (:func:`identity_sha256`) covers what a report says about the library
+as well: the content hash, the title, and the source files it was built from (name and
+SHA-256), so a library renamed "... (validated)" is another library; a method or lab
+profile pins the identities it accepts.
+
 ``content_sha256`` is the SHA-256 of the canonical content: the peak arrays
 (little-endian) and every entry column (as canonical JSON), in a fixed order, and the
 format version. It does not depend on when or where the file was written, so the same
@@ -56,6 +61,7 @@ __all__ = [
     "FORMAT_VERSION",
     "Library",
     "LibraryEntry",
+    "identity_sha256",
 ]
 
 FORMAT_NAME = "gcms.library"
@@ -170,6 +176,23 @@ def content_sha256(peaks: PeakMatrix, columns: Mapping[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+def identity_sha256(content: str, title: str, sources: Sequence[Mapping[str, Any]]) -> str:
+    """SHA-256 of a library's identity: its content hash, title and source files.
+
+    Canonical JSON (sorted keys, UTF-8) of ``{"content_sha256", "title", "sources"}``,
+    each source as its file name and SHA-256 (where it was read from is left out: the
+    same release built elsewhere is the same library). The library's version is what
+    its title and source files state.
+    """
+    document = {
+        "content_sha256": content, "title": title,
+        "sources": [{"file": Path(str(s.get("path") or "")).name, "sha256": s.get("sha256")}
+                    for s in sources],
+    }
+    text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 class Library:
     """A compiled reference library: preprocessed spectra (CSR) plus entry metadata.
 
@@ -204,6 +227,11 @@ class Library:
         self.skipped = tuple(dict(s) for s in skipped)
         self.content_sha256 = sha256 or content_sha256(peaks, self._columns)
         self._index = None
+
+    @property
+    def identity_sha256(self) -> str:
+        """The library's identity: content, title and sources (:func:`identity_sha256`)."""
+        return identity_sha256(self.content_sha256, self.title, self.sources)
 
     # -- construction -------------------------------------------------------------------
 
@@ -304,6 +332,7 @@ class Library:
             "title": self.title,
             "format_version": FORMAT_VERSION,
             "content_sha256": self.content_sha256,
+            "identity_sha256": self.identity_sha256,
             "n_entries": len(self),
             "n_peaks": self.peaks.nnz,
             "peaks_per_entry_median": float(np.median(lengths)) if len(self) else None,

@@ -130,6 +130,11 @@ def test_batch_records_runs_analysis_and_results(gcms, work, tmp_path):
     assert analysis["library_sha256"] == _sha256(demo_folder() / "demo_drugs.h5")
     assert analysis["criteria_profile"] == "swgdrug-gcms"
     assert analysis["criteria_sha256"] == document["criteria"]["sha256"]
+    # the library's identity (content, title, sources), which a lab profile can pin
+    from gcms.library import Library
+
+    identity = Library.open(demo_folder() / "demo_drugs.h5").identity_sha256
+    assert analysis["parameters"]["library"]["identity_sha256"] == identity
     assert analysis["run_ids"] == [r["run_id"] for r in runs]
     assert analysis["parameters"]["sequence"]["sha256"] == _sha256(work / "sequence.csv")
     assert analysis["parameters"]["batch"]["settings"] == document["settings"]
