@@ -142,6 +142,8 @@ _LTR_RUN = re.compile(r"[^\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\u
 #: content of an isolate in the paragraph's direction ("(± 20 %)" came out reversed),
 #: an embedding it lays out correctly; a reader that honours isolates gets both.
 _LRI, _PDI = "\u2066\u202a", "\u202c\u2069"
+#: A separator between two phrases of one left-to-right run (each isolated on its own).
+_SEPARATOR = re.compile(r"([:;]\s+)")
 #: Punctuation that stays outside an isolate: it belongs to the right-to-left sentence.
 _OUTSIDE = " \t:;,.!?\u060c\u061b"
 
@@ -180,16 +182,24 @@ def _bidi_ready(text: str) -> str:
     if not _has_arabic(text):
         return text
 
-    def isolate(match: re.Match) -> str:
-        run = match.group(0)
-        if not re.search(r"[0-9A-Za-z\u00b5\u0394]", run) or "\u2066" in run:
+    def isolate(run: str) -> str:
+        if not re.search(r"[0-9A-Za-z\u00b5\u0394]", run):
             return run
         start, end = _isolated_core(run)
         if start >= end:
             return run
         return f"{run[:start]}{_LRI}{run[start:end]}{_PDI}{run[end:]}"
 
-    return _LTR_RUN.sub(isolate, text)
+    def phrases(match: re.Match) -> str:
+        run = match.group(0)
+        if "\u2066" in run:  # isolated already
+            return run
+        # "(Etizolam): 32.8 ± 9.2 µg/mL": a name and an amount are two units, read in
+        # the sentence's order; the separator between them belongs to the sentence
+        parts = _SEPARATOR.split(run)
+        return "".join(part if i % 2 else isolate(part) for i, part in enumerate(parts))
+
+    return _LTR_RUN.sub(phrases, text)
 
 
 class _Report:

@@ -60,7 +60,13 @@ def test_latin_phrases_and_amounts_in_arabic_are_isolated():
     assert _bidi_ready("إتيزولام: 32.8 ± 9.2 µg/mL في المحلول المحقون، k = 2.78") == \
         f"إتيزولام: {lri}32.8 ± 9.2 µg/mL{pdi} في المحلول المحقون، {lri}k = 2.78{pdi}"
     assert _bidi_ready("النسب: m/z 91: 12.51 % / 12.16 % (± 20 %).") == \
-        f"النسب: {lri}m/z 91: 12.51 % / 12.16 % (± 20 %){pdi}."
+        f"النسب: {lri}m/z 91{pdi}: {lri}12.51 % / 12.16 % (± 20 %){pdi}."
+    # a name and an amount in one Latin run are two units, in the sentence's order
+    assert _bidi_ready("إيتيزولام (Etizolam): 32.8 ± 9.2 µg/mL في المحلول") == \
+        f"إيتيزولام {lri}(Etizolam){pdi}: {lri}32.8 ± 9.2 µg/mL{pdi} في المحلول"
+    # a name with commas stays one unit
+    assert _bidi_ready("الطريقة Etizolam, IS calibration (x.M) هنا") == \
+        f"الطريقة {lri}Etizolam, IS calibration (x.M){pdi} هنا"
     assert _bidi_ready(f"مرتين {lri}x{pdi} و") == f"مرتين {lri}x{pdi} و"  # never twice
     assert _bidi_ready("/tmp/x in English") == "/tmp/x in English"
 

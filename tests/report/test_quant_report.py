@@ -9,6 +9,7 @@ tests/quantitation/test_batch_quant.py). The library holds the etizolam spectrum
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -87,3 +88,64 @@ def test_the_amount_in_the_exhibit_and_its_coverage_factor(etizolam, tmp_path):
         assert sample in used, sample
     assert "calibrator of the quantitation" in used and "check standard of the quantitation" \
         in used
+
+
+def test_the_quantitation_section_names_method_and_calibration(etizolam, tmp_path):
+    """Method (name, version, SHA-256), model, weighting, range, LOQ and IS, EN and AR."""
+    import re
+    import shutil
+    import subprocess
+
+    from gcms.report.adapters import from_results
+    from gcms.report.i18n import load_wording
+    from gcms.report.pdf import render_pdf
+
+    entry = etizolam.entry
+    method = hashlib.sha256(METHOD.read_bytes()).hexdigest()
+    model = from_results(etizolam.results, "FL21-1010", draw_chromatograms=False)
+    (row,) = model.quantitation
+    assert (row.method_version, row.method_sha256) == ("1", method)
+    assert (row.calibration_model, row.weighting) == ("quadratic", "1/x")
+    assert (row.range_low, row.range_high, row.loq) == (25.0, 250.0, entry["loq"])
+    assert row.internal_standard == entry["internal_standard"]
+    k = entry["coverage_factor"]
+    solution = _pm(entry["concentration"], entry["expanded_uncertainty"], "µg/mL")
+    mass = _pm(entry["amount_in_exhibit"]["mass_mg"],
+               entry["amount_in_exhibit"]["mass_uncertainty_mg"] * k, "mg")
+    pages = {}
+    for language in ("en", "ar"):
+        pdf = tmp_path / f"quant-{language}.pdf"
+        pdf.write_bytes(render_pdf(model, languages=language))
+        text = " ".join(pdftotext(pdf).split())
+        # the amount line of the conclusion reads as the exhibit's table does
+        assert solution in text and mass in text, language
+        pages[language] = (pdf, text)
+    en = pages["en"][1]
+    assert (f"Quantitation method: {row.method_name}, version 1, SHA-256 {method}") in en
+    assert ("Etizolam: quadratic calibration, weighting 1/x; calibrated range 25 µg/mL to "
+            "250 µg/mL; limit of quantitation 25 µg/mL; internal standard: "
+            f"{entry['internal_standard']}.") in en
+    ar, words = pages["ar"][1], load_wording("ar")
+    for phrase in (words("model_quadratic"), method, "25 µg/mL", "250 µg/mL", "1/x",
+                   row.method_name, "طريقة التقدير الكمي", "المدى المعاير", "حد التقدير الكمي"):
+        assert phrase in ar, phrase
+    # every amount with its unit is isolated as one left-to-right unit in the Arabic text
+    from gcms.report.pdf import _bidi_ready
+
+    line = _bidi_ready(words("quantity_line", substance=words.substance("Etizolam"),
+                             value=words("in_solution", value=solution)))
+    assert f"\u2066\u202a{solution}\u202c\u2069" in line
+    # pages rendered: page 1 (amount line) and the quantitation page, in both languages
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    for language, (pdf, _) in pages.items():
+        page = next(p for p in range(1, 9) if "SHA-256" in pdftotext(pdf, page=p)
+                    and ("Quantitation method" in pdftotext(pdf, page=p)
+                         or "طريقة التقدير الكمي" in pdftotext(pdf, page=p)))
+        for number in (1, page):
+            subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", str(number), "-l",
+                            str(number), str(pdf), str(tmp_path / f"{language}-{number}")],
+                           check=True)
+        pngs = sorted(tmp_path.glob(f"{language}-*.png"))
+        assert pngs and all(re.match(rb"\x89PNG", p.read_bytes()[:4]) for p in pngs)
+        assert all(p.stat().st_size > 10_000 for p in pngs)  # text drawn, not a blank page
