@@ -263,7 +263,12 @@ class _Writer:
         if key is None and registering is not None and (
             registering.key_fingerprint == signer.fingerprint
         ):
-            key = registering
+            if any(k.user == actor for k in self.store._records(self.conn, "analyst_key")):
+                raise CustodyError(
+                    f"{self.store.location}: refused: {actor} already has a registered key; "
+                    f"a new one is registered with a key already registered to an admin "
+                    f"(rule: {RULE_PROOF})")
+            key = registering  # an admin's first key proves its own registration
         problem = key_problem(actor, signer.fingerprint, key)
         if problem:
             raise CustodyError(f"{self.store.location}: refused: {problem}")
@@ -1039,7 +1044,13 @@ class CaseStore:
                 raise CustodyError(
                     f"refused: the printed name of {user} is {stored_name!r} in the store, "
                     f"not {printed_name!r} (rule: the printed name comes from the store)")
-            name = stored_name or printed_name
+            earlier = [k.printed_name for k in self._records(w.conn, "analyst_key")
+                       if k.user == user]
+            if not stored_name and earlier and printed_name and printed_name != earlier[-1]:
+                raise CustodyError(
+                    f"refused: {user}'s keys print {earlier[-1]!r}, not {printed_name!r} "
+                    "(rule: the printed name comes from the store)")
+            name = stored_name or printed_name or (earlier[-1] if earlier else None)
             if not name or not name.strip():
                 raise CustodyError(f"key of {user}: the printed name is required "
                                    "(21 CFR 11.50); give it with 'gcms user add --name'")

@@ -557,8 +557,9 @@ class Replay:
         fp = proof["key_fingerprint"]
         key = self.current("analyst_key", None, fp)
         if key is None and isinstance(record, AnalystKey) and action.endswith(".register") \
-                and record.key_fingerprint == fp:
-            key = record  # an admin registering their own key proves it with that key
+                and record.key_fingerprint == fp and not any(
+                    k.user == actor for k in self.records("analyst_key")):
+            key = record  # an admin's first key proves its own registration
         problem = key_problem(actor, fp, key)
         if problem:
             self._fail("user", subject, f"{action} by {actor}: {problem}")

@@ -55,6 +55,8 @@ def test_only_admins_manage_users_and_keys(built):
             store.add_user("carol", roles=["x"], printed_name="C", key=alice)
         with pytest.raises(GcmsError, match="holds U\\+202E"):
             store.add_user("\u202ecarol", roles=["analyst"], key=alice)
+        with pytest.raises(CustodyError, match="alice already has a registered key"):
+            store.register_key(memory_key(), user="alice")  # not proven by alice's key
         with pytest.raises(CustodyError, match="the store's last active admin"):
             store.disable_user("alice", reason="leaving", key=alice)
         store.set_roles("bob", ["reviewer"], reason="qa role moved to carol", key=alice)
