@@ -36,7 +36,9 @@ from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, erro
 @click.option("--in-process", "in_process", is_flag=True,
               help="No Dask: one document after another in this process (the reference).")
 @click.option("--from-raw", is_flag=True,
-              help="Recompute the components from the raw runs (not available yet).")
+              help="Recompute the components from the raw runs the results name (each "
+                   "checked against its recorded SHA-256) instead of reading the stored "
+                   "ones.")
 @click.option("--no-resume", is_flag=True, help="Screen every document again.")
 @click.option("--quiet", is_flag=True, help="No progress counter.")
 @click.option("--json", "as_json", is_flag=True, help="Print rescreen.json.")
@@ -70,7 +72,7 @@ def rescreen(sources: tuple[str, ...], library_path: str, out_dir: str,
     store = None
     try:
         settings = RescreenSettings(criteria=criteria_name, target_lists=target_lists,
-                                    targets=target_names)
+                                    targets=target_names, from_raw=from_raw)
         if store_location is not None:
             from gcms.custody import CaseStore
 
@@ -81,8 +83,8 @@ def rescreen(sources: tuple[str, ...], library_path: str, out_dir: str,
             result = run_rescreen(
                 list(sources), library_path, out_dir=out_dir, settings=settings,
                 store=store, cases=case_ids, workers=workers, scheduler=scheduler,
-                engine="in-process" if in_process else "dask", from_raw=from_raw,
-                resume=not no_resume, progress=counter)
+                engine="in-process" if in_process else "dask", resume=not no_resume,
+                progress=counter)
         finally:
             if store is not None:
                 store.close()

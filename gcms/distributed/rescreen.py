@@ -6,7 +6,9 @@ archived runs are searched again (retrospective data mining: e.g. Pasin et al. 2
 before they were scheduled). Nothing is recomputed from raw data: the components and
 their spectra are read from the results documents that ``gcms batch`` wrote
 (:mod:`gcms.batch.output`), or from the batch records kept in a case store
-(:class:`gcms.custody.CaseStore`).
+(:class:`gcms.custody.CaseStore`). Only when asked (``RescreenSettings.from_raw``) are
+they computed again from the raw runs the records name, each checked first against the
+SHA-256 the batch recorded.
 
 What counts as a re-screening finding
 -------------------------------------
@@ -117,6 +119,11 @@ class RescreenSettings:
         material).
     top
         Hits per component kept for the close-alternatives note.
+    from_raw
+        Recompute the components from the raw runs the records name (read, deconvolute
+        with the batch's deconvolution settings, retention indices from the batch's
+        ladder) instead of reading the stored ones; a raw file whose SHA-256 is no longer
+        the one recorded is not screened (named).
     """
 
     criteria: str = "swgdrug-gcms"
@@ -124,6 +131,7 @@ class RescreenSettings:
     targets: tuple[str, ...] = ()
     run_types: tuple[str, ...] = ("sample", "qc")
     top: int = 5
+    from_raw: bool = False
 
     def __post_init__(self) -> None:
         if self.top < 1:
@@ -247,7 +255,8 @@ def _is_run_record(data: Any) -> bool:
     return isinstance(data, Mapping) and "components" in data and "position" in data
 
 
-def _load_results(path: str) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
+def _load_results(path: str
+                  ) -> tuple[list[Mapping[str, Any]], dict[str, Any], Mapping[str, Any]]:
     try:
         raw = Path(path).read_bytes()
     except OSError as error:
@@ -268,7 +277,8 @@ def _load_results(path: str) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
               "created_utc": document.get("created_utc"),
               "gcms_version": document.get("gcms_version"),
               "library": document.get("library")}
-    return runs, source
+    settings = document.get("settings")
+    return runs, source, settings if isinstance(settings, Mapping) else {}
 
 
 # ------------------------------------------------------------------------------ worker
@@ -350,13 +360,17 @@ def _rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256
     library = _library(library_path, library_sha256)
     criteria = _criteria(settings.criteria)
     if unit.path is not None:
-        records, source = _load_results(unit.path)
+        records, source, batch_settings = _load_results(unit.path)
         result_ids: Sequence[str | None] = [None] * len(records)
     else:
         records = list(unit.records)
         result_ids = list(unit.result_ids)
         source = {"kind": "case store", "case_id": unit.case_id,
                   "sha256": _sha256(records), "result_ids": list(unit.result_ids)}
+        batch_settings = {}
+    source["components"] = "recomputed from the raw runs" if settings.from_raw else "stored"
+    raw = _RawComponents(records, batch_settings, unit.path or unit.label) \
+        if settings.from_raw else None
     queries, where = [], []
     screened, not_screened = 0, []
     for n, record in enumerate(records):
@@ -367,8 +381,16 @@ def _rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256
                                  "file": record.get("file_name") or record.get("file"),
                                  "reason": record.get("problem") or "run failed in the batch"})
             continue
+        components = record.get("components", [])
+        if raw is not None:
+            components, problem = raw.components(record)
+            if problem is not None:
+                not_screened.append({"position": record.get("position"),
+                                     "file": record.get("file_name") or record.get("file"),
+                                     "reason": problem})
+                continue
         screened += 1
-        for component in record.get("components", []):
+        for component in components:
             stored = component.get("spectrum")
             if not stored or not stored.get("mz"):
                 raise FormatError(f"{unit.path or unit.label}: run #{record['position'] + 1} "
@@ -408,6 +430,68 @@ def _rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256
         "runs": [runs[n] for n in sorted(runs)],
         "seconds": round(time.perf_counter() - started, 4),
     }
+
+
+class _RawComponents:
+    """Components of a record's run computed again from its raw file (``from_raw``)."""
+
+    def __init__(self, records: Sequence[Mapping[str, Any]],
+                 batch_settings: Mapping[str, Any], where: str) -> None:
+        from gcms.deconvolution import DeconvolutionSettings
+
+        try:
+            self.settings = DeconvolutionSettings(**(batch_settings.get("deconvolution")
+                                                     or {}))
+        except (TypeError, ValueError) as error:
+            raise FormatError(f"{where}: deconvolution settings not readable ({error})") \
+                from error
+        self.ladders = {r.get("position"): r.get("ladder_calibration") for r in records
+                        if r.get("ladder_calibration")}
+
+    def components(self, record: Mapping[str, Any]
+                   ) -> tuple[list[dict[str, Any]], str | None]:
+        """Component dicts shaped as the stored ones (or a problem naming the file)."""
+        from gcms.batch.pass1 import run_summary
+        from gcms.deconvolution import deconvolve
+        from gcms.io import read
+        from gcms.retention import RetentionCalibration
+
+        path = record.get("file")
+        try:
+            run = read(path)
+        except (GcmsError, OSError) as error:
+            return [], f"raw run not readable: {error}"
+        recorded = (record.get("run") or {}).get("sha256")
+        digest = run_summary(run).get("sha256")
+        if recorded and digest != recorded:
+            return [], (f"{path}: SHA-256 {digest} is not the {recorded} recorded by the "
+                        f"batch: the raw file changed, not screened")
+        found = deconvolve(run, self.settings).components
+        rts = [c.rt_s for c in found]
+        ri = [None] * len(found)
+        extrapolated = [None] * len(found)
+        position = (record.get("retention_calibration") or {}).get("ladder_position")
+        if rts and self.ladders.get(position):
+            indices = RetentionCalibration.from_dict(self.ladders[position]).apply(rts)
+            ri = [float(v) if math.isfinite(v) else None for v in indices.retention_index]
+            extrapolated = [bool(v) for v in indices.extrapolated]
+        stored = record.get("components", [])
+        out = []
+        for i, c in enumerate(found):
+            # the original judgement of the stored component at this apex, if any
+            near = min(stored, key=lambda s: abs(s["rt_s"] - c.rt_s), default=None)
+            same = near is not None and abs(near["rt_s"] - c.rt_s) <= max(c.width_s, 1.0)
+            out.append({
+                "component": i, "rt_s": c.rt_s, "rt_min": round(c.rt_s / 60.0, 4),
+                "retention_index": None if ri[i] is None else round(ri[i], 2),
+                "ri_extrapolated": extrapolated[i],
+                "spectrum": {"mz": c.spectrum.mz.tolist(),
+                             "intensity": c.spectrum.intensity.tolist()},
+                "substance": near.get("substance") if same else None,
+                "match_factor": near.get("match_factor") if same else None,
+                "alternatives": near.get("alternatives", []) if same else [],
+            })
+        return out, None
 
 
 def _finding(component, hits, library, criteria, tolerance, settings, target_list, record,
@@ -535,8 +619,10 @@ def _run_units(units: Sequence[ArchivedDocument], library_path: str, library_sha
                                  settings, target_list, key=f"gcms-rescreen-{unit.key}", pure=False,
                                  retries=2)
                    for unit in units]
-        for future in distributed.as_completed(futures):
-            on_result(future.result())
+        # with_results: results come back in batches as they finish, not one round
+        # trip per task
+        for future, result in distributed.as_completed(futures, with_results=True):
+            on_result(result)
             future.release()
 
 
@@ -544,8 +630,7 @@ def rescreen(sources: Sequence[str | os.PathLike], library: str | os.PathLike, *
              out_dir: str | os.PathLike, settings: RescreenSettings | None = None,
              store: Any = None, cases: Sequence[str] = (), record_in_store: bool = True,
              engine: Engine = "dask", scheduler: str | None = None,
-             workers: int | None = None, from_raw: bool = False, actor: str | None = None,
-             resume: bool = True,
+             workers: int | None = None, actor: str | None = None, resume: bool = True,
              progress: Callable[[int, int, str], None] | None = None) -> RescreenResult:
     """Re-screen archived documents against ``library``; write the outputs to ``out_dir``.
 
@@ -568,8 +653,6 @@ def rescreen(sources: Sequence[str | os.PathLike], library: str | os.PathLike, *
         ``"dask"`` (a LocalCluster of ``workers`` processes, or the cluster at
         ``scheduler``) or ``"in-process"`` (the same task, one document after another,
         in this process: the reference).
-    from_raw
-        Re-run the per-run pipeline from the raw files: not available yet (refused).
     actor
         Who runs the re-screening (recorded); default ``GCMS_ACTOR`` or the login name.
     resume
@@ -580,15 +663,11 @@ def rescreen(sources: Sequence[str | os.PathLike], library: str | os.PathLike, *
     Raises
     ------
     GcmsError
-        ``from_raw``, an unreadable library, or a source that does not exist.
+        An unreadable library or criteria profile, or a source that does not exist.
     """
     from gcms.custody.store import default_actor
     from gcms.library import Library
 
-    if from_raw:
-        raise GcmsError("--from-raw is not available yet: re-screening reads the components "
-                        "stored in the results; to recompute them run 'gcms batch' on the "
-                        "sequence again with the new library")
     if engine not in ("dask", "in-process"):
         raise ValueError(f"engine must be 'dask' or 'in-process', got {engine!r}")
     settings = settings or RescreenSettings()

@@ -71,4 +71,5 @@ def make_archive(folder: Path, *, copies: int = 1) -> dict[str, object]:
         for c in range(1, copies):
             shutil.copytree(out, archive / f"batch-{b}-copy-{c}")
     return {"archive": archive, "original": original, "updated": updated,
-            "containing": containing}
+            "containing": containing,
+            "runs": [folder / f"runs-{b}" for b in range(len(BATCHES))]}

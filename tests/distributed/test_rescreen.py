@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -141,9 +142,33 @@ def test_a_bad_document_is_named_and_the_others_are_screened(archive, reference,
     with pytest.raises(GcmsError, match="no such results file"):
         rescreen([tmp_path / "missing"], archive["updated"], out_dir=tmp_path / "o",
                  engine="in-process", actor="a")
-    with pytest.raises(GcmsError, match="--from-raw is not available"):
-        rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path / "o",
-                 engine="in-process", actor="a", from_raw=True)
+
+
+def test_from_raw_recomputes_the_same_components_and_refuses_a_changed_file(
+        archive, reference, tmp_path):
+    raw = RescreenSettings(from_raw=True)
+    result = rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path / "a",
+                      engine="in-process", actor="a", settings=raw)
+    # deconvolution is deterministic: the same components, so the same findings
+    assert essence(result) == essence(reference)
+    assert {d["source"]["components"] for d in result.documents} == {
+        "recomputed from the raw runs"}
+    # a raw run altered since the batch is named and not screened
+    copy = tmp_path / "archive" / "batch-1"
+    shutil.copytree(archive["archive"] / "batch-1-copy-0", copy)
+    runs = tmp_path / "runs"
+    shutil.copytree(archive["runs"][1], runs)
+    document = copy / "results.json"
+    text = document.read_text().replace(str(archive["runs"][1]), str(runs))
+    document.write_text(text)
+    b1 = runs / "B1.cdf"
+    b1.write_bytes(b1.read_bytes() + b"\0")
+    changed = rescreen([copy], archive["updated"], out_dir=tmp_path / "b",
+                       engine="in-process", actor="a", settings=raw)
+    skipped = changed.documents[0]["not_screened"]
+    assert [s["file"] for s in skipped] == ["B1.cdf"]
+    assert "the raw file changed" in skipped[0]["reason"]
+    assert {r["sample_id"] for r in changed.findings} == {"B3"}
 
 
 def test_case_store_cases_are_screened_and_get_an_audited_result(archive, tmp_path):
@@ -199,9 +224,6 @@ def test_cli_lists_findings_per_case_and_refuses_bad_input(archive, tmp_path):
                                  str(archive["updated"]), "--out", str(out),
                                  "--in-process", "--json", "--target", "cocaine"])
     assert listed.exit_code == 0 and json.loads(listed.output)["n_findings"] == 0
-    raw = runner.invoke(cli, ["rescreen", str(archive["archive"]), "--library",
-                              str(archive["updated"]), "--out", str(out), "--from-raw"])
-    assert raw.exit_code == 2 and "--from-raw is not available" in raw.output
     missing = runner.invoke(cli, ["rescreen", str(tmp_path / "nothing"), "--library",
                                   str(archive["updated"]), "--out", str(out)])
     assert missing.exit_code == 2 and "no such results file" in missing.output
