@@ -478,7 +478,7 @@ class _AnalyteIndex:
                     break
             else:
                 held.append((chosen.substance, height))
-        if context.injection.type == "standard":
+        if context.injection.type in ("standard", "qc"):
             for name in context.injection.reference_substances:
                 if not any(s.matches_name(name) for s, _ in held):
                     held.append((Substance(name), None))

@@ -14,12 +14,10 @@ import pytest
 from conftest import etizolam_msp, shared_file
 
 from gcms.batch import run_batch
-from gcms.identify import CARRYOVER_RULE
+from gcms.identify import CARRYOVER_RULE, load_criteria
 from gcms.io import andi_ms, read
 from gcms.library import build_library
 from gcms.sequence import Injection, Sequence
-
-pytestmark = pytest.mark.shared
 
 #: Etizolam's status as the shipped UN list states it (INCB Green List, 1971 Schedule IV).
 SCHEDULE = "Etizolam: controlled under Convention on Psychotropic Substances, 1971: Schedule IV"
@@ -71,6 +69,7 @@ def _etizolam(result, sample_id):
             if c["substance"] == "Etizolam" and c["verdict"] != "not identified"]
 
 
+@pytest.mark.shared
 def test_a_blank_before_the_standards_does_not_rule_out_carry_over(tmp_path, library):
     raw = shared_file("lrcfs-etizolam", "raw")
     result = run_batch(_sequence(tmp_path / "seq.csv", _rows(raw)), library=library,
@@ -115,6 +114,7 @@ def test_a_blank_before_the_standards_does_not_rule_out_carry_over(tmp_path, lib
                                                      *conclusion.ambiguities))
 
 
+@pytest.mark.shared
 def test_a_clean_blank_after_the_standards_counts(tmp_path, library):
     raw = shared_file("lrcfs-etizolam", "raw")
     blank = tmp_path / "220223001-reinjected.cdf"
@@ -137,3 +137,40 @@ def test_a_clean_blank_after_the_standards_counts(tmp_path, library):
     conclusion = _conclusion(tmp_path / "out")
     assert conclusion.identified == ("Etizolam",) and conclusion.inconclusive == ()
     assert SCHEDULE in conclusion.ambiguities
+
+
+def test_higher_level_rule_counts_only_runs_above_the_exhibit(tmp_path):
+    """Simulated: blank, a weak methamphetamine standard, then a strong exhibit."""
+    import dataclasses
+
+    from batch_sim import write_run, write_sequence
+
+    write_run(tmp_path / "ladder.cdf", [], seed=70, ladder=True)
+    write_run(tmp_path / "blank.cdf", [], seed=71)
+    write_run(tmp_path / "std.cdf", [("Methamphetamine", 300.0)], seed=72)
+    write_run(tmp_path / "exhibit.cdf", [("Methamphetamine", 800.0)], seed=73)
+    sequence = write_sequence(tmp_path, [("ladder.cdf", "ladder", "L1", "", ""),
+                                         ("blank.cdf", "blank", "B1", "", ""),
+                                         ("std.cdf", "standard", "S1", "", "Methamphetamine"),
+                                         ("exhibit.cdf", "sample", "X1", "EX-1", "")])
+    strict = load_criteria()
+    higher = dataclasses.replace(strict, blank=dataclasses.replace(
+        strict.blank, carryover_from="higher-level"))
+
+    def blank_of(criteria):
+        result = run_batch(sequence, workers=1, criteria=criteria)
+        record = next(r for r in result.records if r["sample_id"] == "X1")
+        component = next(c for c in record["components"]
+                         if c["substance"] == "Methamphetamine")
+        return {c["criterion"]: c for c in component["criteria"]}["blank"]
+
+    any_level = blank_of(strict)
+    assert any_level["result"] == "not evaluated"
+    assert any_level["evidence"]["carryover_from"] == "any-level"
+    assert [r["file"] for r in any_level["evidence"]["analyte_runs"]] == ["std.cdf"]
+    assert any_level["evidence"]["analyte_runs"][0]["relative_response"] < 1.0
+    assert any_level["evidence"]["carryover_risk"] == []      # lower than the exhibit
+    counted = blank_of(higher)
+    assert counted["result"] == "pass" and counted["evidence"]["blank_file"] == "blank.cdf"
+    assert "at a lower response than this run were injected after this blank" in \
+        counted["detail"]
