@@ -56,8 +56,9 @@ def rescreen(sources: tuple[str, ...], library_path: str, out_dir: str,
     are never changed. Writes OUT/rescreen.json, OUT/findings.csv and one file per
     document in OUT/documents (a re-run skips the documents already done).
 
-    Exit 0 with no new finding, 1 with new findings or a document that could not be
-    read (named), 2 when nothing could be done.
+    Exit 0 when every document was screened (with or without new findings), 1 when a
+    document could not be (named; the others are screened and written), 2 when nothing
+    could be done.
     """
     from gcms.distributed import RescreenSettings
     from gcms.distributed import rescreen as run_rescreen
@@ -109,13 +110,19 @@ def rescreen(sources: tuple[str, ...], library_path: str, out_dir: str,
                    f"(table: {result.out_dir / 'findings.csv'})")
     for failed in result.failed:
         error_line(f"{failed['problem']}")
-    sys.exit(EXIT_FINDINGS if summary["n_findings"] or result.failed else EXIT_OK)
+    sys.exit(EXIT_FINDINGS if result.failed else EXIT_OK)
 
 
 def _counter():
+    """Documents done on stderr: one line rewritten on a terminal, else every 5 %."""
+    terminal = sys.stderr.isatty()
+
     def advance(done: int, total: int, label: str) -> None:
-        click.echo(f"\rrescreen {done}/{total} {label[:50]:<50}", err=True,
-                   nl=done == total)
+        if terminal:
+            click.echo(f"\rrescreen {done}/{total} {label[:50]:<50}", err=True,
+                       nl=done == total)
+        elif done == total or done % max(1, total // 20) == 0:
+            click.echo(f"rescreen {done}/{total} documents", err=True)
     return advance
 
 

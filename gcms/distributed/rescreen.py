@@ -336,6 +336,10 @@ def rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256:
         return _rescreen_document(unit, library_path, library_sha256, settings, target_list)
     except GcmsError as error:
         return {"key": unit.key, "label": unit.label, "problem": str(error)}
+    except (KeyError, TypeError, ValueError) as error:  # a record not shaped as batch writes
+        return {"key": unit.key, "label": unit.label,
+                "problem": f"{unit.path or unit.label}: malformed run record "
+                           f"({type(error).__name__}: {error})"}
 
 
 def _criteria(profile: str) -> Any:

@@ -215,7 +215,7 @@ def test_cli_lists_findings_per_case_and_refuses_bad_input(archive, tmp_path):
     result = runner.invoke(cli, ["rescreen", str(archive["archive"]), "--library",
                                  str(archive["updated"]), "--out", str(out),
                                  "--in-process", "--quiet"])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 0, result.output
     for sample in archive["containing"]:
         assert f"sample {sample} ({sample}.cdf): {NEW_SUBSTANCE}" in result.output
     assert "runs screened" in result.output and "runs/min" in result.output
@@ -227,6 +227,14 @@ def test_cli_lists_findings_per_case_and_refuses_bad_input(archive, tmp_path):
     missing = runner.invoke(cli, ["rescreen", str(tmp_path / "nothing"), "--library",
                                   str(archive["updated"]), "--out", str(out)])
     assert missing.exit_code == 2 and "no such results file" in missing.output
+    broken = tmp_path / "broken" / "results.json"
+    broken.parent.mkdir()
+    broken.write_text("{not json")
+    partly = runner.invoke(cli, ["rescreen", str(archive["archive"]), str(broken.parent),
+                                 "--library", str(archive["updated"]), "--out", str(out),
+                                 "--in-process", "--quiet"])
+    assert partly.exit_code == 1
+    assert f"gcms: error: {broken}: not a JSON document" in partly.output
     assert "Traceback" not in missing.output
 
 
