@@ -24,12 +24,13 @@ def library() -> None:
 @click.option("--strict", is_flag=True,
               help="Refuse the build (nothing written) when any entry would be skipped or "
                    "a named file cannot be read; the refusal names each one.")
-@click.option("--max-mz", type=click.IntRange(1, 65535), default=None,
-              help="Largest m/z an entry may hold (default 2000, the EI range NIST MS "
-                   "Search compares); entries beyond it are skipped and listed.")
+@click.option("--max-mz", type=click.FloatRange(1, 5000), default=None,
+              help="Largest m/z an entry may hold (default 5000, the physical limit of an "
+                   "EI GC-MS spectrum; 2000 is the range NIST MS Search compares); entries "
+                   "beyond it are skipped and listed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
 def build(sources: tuple[str, ...], output: str, title: str, strict: bool,
-          max_mz: int | None, as_json: bool) -> None:
+          max_mz: float | None, as_json: bool) -> None:
     """Compile SOURCES (MSP/NIST text, JCAMP-DX, MassBank files or folders) into a library.
 
     Folders are walked recursively; files no spectra reader recognises are ignored and
