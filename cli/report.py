@@ -8,7 +8,7 @@
     gcms report ... --pkcs12 LAB.p12 --signer NAME --meaning approved   # PAdES, lab PKI
     gcms report ... -o report.json | -o verdicts.csv                     # or --format
     gcms report sign report.pdf --sign-key KEY --signer NAME --meaning reviewed
-    gcms report verify report.pdf [--store S | --results RESULTS.json] [--rehash]
+    gcms report verify report.pdf [--store S | --results RESULTS.json] [--no-rehash]
     gcms report list --case C --store S          # issued, superseded and draft reports
     gcms report ca new DIR --name NAME           # a lab CA (ECDSA P-256)
     gcms report ca issue --ca DIR --user U --name NAME -o U.p12   # an analyst certificate
@@ -308,7 +308,8 @@ def sign(pdf, output, store_location, lab, sign_key, pkcs12, signer, meaning, us
 @click.option("--lab", type=click.Path(exists=True, dir_okay=False),
               help="Laboratory profile: its lab CA ([policy] ca_certificate) names the "
                    "signers of certificates.")
-@click.option("--rehash", is_flag=True, help="Re-hash the evidence files still on disk.")
+@click.option("--rehash/--no-rehash", default=True, show_default=True,
+              help="Re-hash the report's evidence files reachable from here.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_guarded
 def verify(pdf, store_location, results, lab, rehash, as_json):

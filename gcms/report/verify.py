@@ -15,7 +15,8 @@
    store's own chain verifies for the case;
 4. with a batch ``results.json``: every evidence file of the report has the digest the
    batch recorded for that run;
-5. with ``rehash``: every evidence file still on disk hashes to the digest printed.
+5. with ``rehash`` (the default): every evidence file reachable from here hashes to the
+   digest printed (those that are not are listed as not checked).
 
 Without a store, whose keys signed and whether the case's chain holds are not known:
 :attr:`ReportVerification.unchecked` says so, and such a report is never called
@@ -159,15 +160,16 @@ def _evidence_findings_results(report: dict[str, Any],
     return findings, checked
 
 
-def _rehash_findings(report: dict[str, Any]) -> tuple[list[str], list[str]]:
+def _rehash_findings(report: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """Re-hash the report's evidence files: (findings, checked, not reachable)."""
     from gcms.custody import hash_evidence
 
-    findings, checked = [], []
+    findings, checked, unreached = [], [], []
     for item in report.get("evidence", []):
         path = Path(item["path"])
         if not path.exists():
-            checked.append(f"evidence {item['label']}: {path} not on this machine, not "
-                           "re-hashed")
+            unreached.append(f"evidence {item['label']}: {path} is not on this machine, "
+                             "not re-hashed")
             continue
         digest = hash_evidence(path)
         ok = digest.sha256 == item["sha256"] or (
@@ -177,7 +179,7 @@ def _rehash_findings(report: dict[str, Any]) -> tuple[list[str], list[str]]:
         else:
             findings.append(f"evidence {item['label']}: {path} now hashes to "
                             f"{digest.sha256}, the report says {item['sha256']}")
-    return findings, checked
+    return findings, checked, unreached
 
 
 def _key_revoked_at(store, fingerprint: str) -> str | None:
@@ -280,6 +282,11 @@ def _recorded_report_findings(data: bytes, report: dict[str, Any],
     if recorded.status == "superseded":
         return [f"report {recorded.report_id} was superseded by report "
                 f"{recorded.superseded_by}: it no longer stands"], []
+    if recorded.status == "draft":
+        unmet = f" (the lab policy still needs: {', '.join(recorded.unmet)})" \
+            if recorded.unmet else ""
+        return [f"report {recorded.report_id} is recorded as a DRAFT{unmet}: it was not "
+                "issued"], []
     if recorded.file_sha256 != digest:
         return [f"report {recorded.report_id}: a later file of it is recorded (SHA-256 "
                 f"{recorded.file_sha256}); this is an earlier copy"], []
@@ -294,12 +301,12 @@ NO_STORE_IDENTITY = ("signer identity: no case store (--store) was given, so who
                      "signer's own claim")
 NO_STORE_CHAIN = ("case store chain: not checked (no --store): the audit log, the records "
                   "and signatures of the case, and whether this report was issued")
-NO_REHASH = "evidence files: not re-hashed (--rehash)"
+NO_REHASH = "evidence files: not re-hashed (--no-rehash)"
 
 
 def verify_report(path: str | os.PathLike, *, store=None,
                   results: str | os.PathLike | None = None,
-                  rehash: bool = False,
+                  rehash: bool = True,
                   ca_certificate: str | os.PathLike | None = None) -> ReportVerification:
     """Verify a report PDF (see the module docstring); never raises on a failed check.
 
@@ -337,7 +344,7 @@ def verify_report(path: str | os.PathLike, *, store=None,
         findings += more
         checked += ok
         try:
-            state = store.verify(case_id=report.get("case_id"), rehash=rehash)
+            state = store.verify(case_id=report.get("case_id"), rehash=False)
         except GcmsError as error:
             findings.append(f"case store: {error}")
         else:
@@ -371,11 +378,12 @@ def verify_report(path: str | os.PathLike, *, store=None,
         more, ok = _evidence_findings_results(report, loaded)
         findings += more
         checked += ok
-    if rehash and store is None:
-        more, ok = _rehash_findings(report)
+    if rehash:
+        more, ok, unreached = _rehash_findings(report)
         findings += more
         checked += ok
-    elif not rehash:
+        unchecked += unreached
+    else:
         unchecked.append(NO_REHASH)
     return ReportVerification(str(path), report.get("report_id"), tuple(signatures),
                               tuple(checked), tuple(findings), tuple(unchecked))

@@ -113,21 +113,30 @@ def test_a_store_with_text_edited_around_the_triggers_gives_no_report(work):
 
 
 def test_changed_evidence_bytes_give_no_report(work, recorded):
+    issued = work / "issued.pdf"
+    assert gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", issued,
+                "--format", "pdf").exit_code == 0
     run = recorded / "05-exhibit-E1.cdf"  # the file the store attached
     original = run.read_bytes()
     data = bytearray(original)
     data[len(data) // 2] ^= 0x01
     run.write_bytes(bytes(data))
     try:
-        out = gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", work / "r.pdf")
+        out = gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", work / "r.pdf",
+                   "--supersedes", "x", "--reason", "y")
+        check = gcms("report", "verify", issued, "--store", work / "S")
+        # --no-rehash checks the chain, records and signatures alone
+        unhashed = gcms("report", "--store", work / "S", "--exhibit", "E1", "--no-rehash",
+                        "--draft", "-o", work / "d.pdf")
     finally:
         run.write_bytes(original)
     assert out.exit_code == 1 and not (work / "r.pdf").exists()
     assert "05-exhibit-E1.cdf" in out.output
-    # --no-rehash checks the chain alone (and says nothing was re-hashed by making it)
-    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "--no-rehash", "-o",
-               work / "r.pdf")
-    assert out.exit_code == 0, out.output
+    # the issued report's evidence re-hashed by verify (the default): the change is named
+    assert check.exit_code == 1
+    assert any(line.startswith("  FAIL  evidence E1-01") and "now hashes to" in line
+               for line in check.output.splitlines()), check.output
+    assert unhashed.exit_code == 0 and "DRAFT" in unhashed.output, unhashed.output
 
 
 def test_issuing_is_recorded_and_an_amendment_supersedes(work):
@@ -212,6 +221,9 @@ def test_policy_keeps_a_report_draft_until_its_signatures_are_there(work):
     (recorded,) = listing(work)
     assert recorded["status"] == "draft" and recorded["unmet"] == ["authored", "reviewed"]
     assert all("DRAFT" in pdftotext(draft, page=p) for p in range(1, page_count(draft) + 1))
+    out = gcms("report", "verify", draft, "--store", work / "S")
+    assert out.exit_code == 1 and "recorded as a DRAFT (the lab policy still needs: " \
+        "authored, reviewed): it was not issued" in out.output
     # the author signs the result, the reviewer reviews it: the report is issued
     with CaseStore(work / "S", actor="alice", create=False) as store:
         result = next(r for r in store.results("C-1", "E1"))
