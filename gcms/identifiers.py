@@ -218,7 +218,20 @@ def spreadsheet_safe(cell: Any) -> Any:
 
 
 def spreadsheet_safe_row(row: Mapping[str, Any] | Iterable[Any]) -> Any:
-    """:func:`spreadsheet_safe` on every cell of a row (a dict for DictWriter, or a list)."""
+    """:func:`spreadsheet_safe` on every cell of a row (a dict for DictWriter, or a list).
+
+    A carriage return inside a text cell is also written as a line feed: :mod:`csv`
+    quotes a cell only for the writer's own line terminator, so with LF line ends a bare
+    CR goes unquoted and a spreadsheet starts a new row there (``E7``, CR, ``=cmd|...``
+    would put a formula at the start of a row). As LF the break stays in the quoted cell.
+    """
     if isinstance(row, Mapping):
-        return {key: spreadsheet_safe(value) for key, value in row.items()}
-    return [spreadsheet_safe(value) for value in row]
+        return {key: _one_cell(value) for key, value in row.items()}
+    return [_one_cell(value) for value in row]
+
+
+def _one_cell(value: Any) -> Any:
+    value = spreadsheet_safe(value)  # first: a leading CR is a formula trigger
+    if isinstance(value, str) and "\r" in value:
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    return value

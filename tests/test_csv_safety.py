@@ -52,6 +52,8 @@ def test_spreadsheet_safe_quotes_triggers_and_keeps_numbers():
     for value in (-3.2, 0, None, True):
         assert spreadsheet_safe(value) is value
     assert spreadsheet_safe_row(["=1", -1.5]) == ["'=1", -1.5]
+    # a CR inside a cell is written as LF: csv then quotes it whatever the line terminator
+    assert spreadsheet_safe_row(["E7\r=1+1", "\r=1"]) == ["E7\n=1+1", "'\n=1"]
 
 
 # ---------------------------------------------------------------- batch: summary and runs
@@ -150,19 +152,21 @@ def test_report_csv_is_neutralised():
     from gcms.report.jsonout import report_csv
 
     model = report_models.full_model()
-    findings = tuple(dataclasses.replace(f, sample_id=HOSTILE["sample_id"], delta_ri=-4.0)
+    findings = tuple(dataclasses.replace(f, sample_id=HOSTILE["sample_id"], delta_ri=-4.0,
+                                         reference_run="std.cdf\r=cmd|' /C calc'!A0")
                      for f in model.findings)
     hostile = dataclasses.replace(model, case_id=HOSTILE["case_id"],
                                   exhibit_id=HOSTILE["exhibit_id"],
                                   report_id="-RPT", findings=findings)
     rows = assert_no_formula(report_csv(hostile))
     table = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
-    assert len(table) == len(findings)
+    assert len(table) == len(findings)  # no row started inside a cell
     for row in table:
         assert row["case_id"] == "'" + HOSTILE["case_id"]
         assert row["exhibit_id"] == "'" + HOSTILE["exhibit_id"]
         assert row["sample_id"] == "'" + HOSTILE["sample_id"]
         assert row["report_id"] == "'-RPT"
+        assert row["reference_run"] == "std.cdf\n=cmd|' /C calc'!A0"
     assert float(table[0]["delta_ri"]) == -4.0
 
 

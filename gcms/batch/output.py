@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from gcms.batch.pass2 import RunContext, file_name
-from gcms.identifiers import spreadsheet_safe
+from gcms.identifiers import spreadsheet_safe_row
 
 __all__ = [
     "COMPONENT_COLUMNS",
@@ -317,28 +317,14 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _csv_cell(value: Any) -> Any:
-    """A cell as written: empty for None, line breaks as LF, no formula (spreadsheet_safe).
-
-    With LF line ends :mod:`csv` quotes a cell holding LF but not a bare CR, which a
-    spreadsheet reads as a new row: a CR before ``=cmd|...`` would start a row with a
-    formula. As LF the break stays inside the (now quoted) cell.
-    """
-    if value is None:
-        return ""
-    value = spreadsheet_safe(value)  # first: a leading CR is a trigger too
-    if isinstance(value, str) and "\r" in value:
-        value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return value
-
-
 def _csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
+        writer.writerow(spreadsheet_safe_row(
+            {k: "" if row.get(k) is None else row.get(k) for k in columns}))
     return buffer.getvalue()
 
 
