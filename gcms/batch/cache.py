@@ -118,11 +118,14 @@ class CacheLookup:
     """What the cache holds for one key.
 
     ``analysis`` is the verified record (None when there is none to use); ``problem``
-    says why an entry that is present was not used (None when absent or used).
+    says why an entry that is present was not used (None when absent or used);
+    ``whole_cache`` is True when the problem is the cache's key, not the entry (every
+    entry of the folder fails alike: one note for the batch is enough).
     """
 
     analysis: RunAnalysis | None = None
     problem: str | None = None
+    whole_cache: bool = False
 
     @property
     def note(self) -> str | None:
@@ -224,7 +227,8 @@ def load_cached(folder: Path, key: str, *, input_sha256: str, library_sha256: st
     secret, problem = _read_secret(folder)
     if secret is None:
         return CacheLookup(problem=problem or f"there is no key ({folder / KEY_FILE}) "
-                                              f"to check {path} with")
+                                              f"to check its entries with",
+                           whole_cache=True)
     claimed = entry["cache_entry"].get("hmac_sha256")
     if not isinstance(claimed, str) or not hmac.compare_digest(claimed, _mac(secret, entry)):
         return CacheLookup(problem=f"{path}: its HMAC does not match its content "

@@ -426,7 +426,10 @@ def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
                 continue
             if hit.note is not None:
                 cache_notes[injection.position] = hit.note
-                notes.append(f"#{injection.position + 1} {path}: {hit.note}")
+                line = (hit.note if hit.whole_cache
+                        else f"#{injection.position + 1} {path}: {hit.note}")
+                if line not in notes:  # a key others can read: one note, not one per run
+                    notes.append(line)
         todo.append((injection, digest, key))
 
     def finish(position: int, result: RunAnalysis | RunFailure, seconds: float,

@@ -161,6 +161,8 @@ def test_a_secret_others_can_read_is_not_trusted_and_is_replaced(fresh):
     assert (result.processed, result.cached) == (5, 0)
     assert all("open to other users" in r["processing"]["cache_check"]
                and "0644" in r["processing"]["cache_check"] for r in result.records)
+    notes = [n for n in result.document["sequence_notes"] if FAILED_CHECK in n]
+    assert len(notes) == 1 and "open to other users" in notes[0]  # once, not per run
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and key.read_bytes() != old
     assert run_batch(sequence, out_dir=out, workers=1).cached == 5
 
