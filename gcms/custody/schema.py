@@ -14,6 +14,11 @@ record tables (``cases``, ``exhibits``, ``custody_transfers``, ``runs``, ``run_f
     :mod:`gcms.custody.records`, each naming the ``entry_seq`` that wrote it. They are a
     queryable copy of the log, never the authority: verification rebuilds them from the
     log and names any row that differs.
+``users``, ``qa_results``
+    Record tables too (version 3): enrolled users and their roles
+    (:mod:`gcms.custody.rules`), and the instrument QA results batches relied on
+    (:mod:`gcms.custody.qa`). Entries a person proves with their key carry a ``proof``
+    field in their content; entries without one keep the earlier field set.
 ``schema_migrations``
     Which migrations have run.
 

@@ -393,6 +393,7 @@ class Replay:
     checkpoints: list[tuple[int, int, str]] = field(default_factory=list)
     #: who recorded or authored each result: {(case_id, result_id): {user}}
     authors: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    _first_user: str | None = None
 
     def in_scope(self, case_id: str | None) -> bool:
         """Whether an entry of ``case_id`` is replayed."""
@@ -494,13 +495,16 @@ class Replay:
         if isinstance(record, Signature):
             self._check_signature(link, content, record)
         self.versions.setdefault(key, []).append(_Version(link.seq, record))
+        if isinstance(record, User) and self._first_user is None:
+            self._first_user = record.user_id
         if isinstance(record, Result):
             self.authors.setdefault((case_id, object_id), set()).add(content["actor"])
         elif isinstance(record, Signature) and record.meaning == "authored":
             self.authors.setdefault((case_id, record.result_id), set()).add(record.signer)
 
     def _users_exist(self) -> bool:
-        return any(t == "user" for (t, _, _) in self.versions)
+        return self.current("user", None, self._first_user) is not None \
+            if self._first_user else False
 
     def _check_people(self, link: Link, content: Mapping[str, Any],
                       record: Record | None) -> bool:
