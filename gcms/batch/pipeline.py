@@ -428,7 +428,7 @@ def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
                 cache_notes[injection.position] = hit.note
                 line = (hit.note if hit.whole_cache
                         else f"#{injection.position + 1} {path}: {hit.note}")
-                if line not in notes:  # a key others can read: one note, not one per run
+                if not hit.whole_cache or line not in notes:  # a bad key: one note, not N
                     notes.append(line)
         todo.append((injection, digest, key))
 
