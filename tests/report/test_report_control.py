@@ -112,6 +112,27 @@ def test_a_store_with_text_edited_around_the_triggers_gives_no_report(work):
     assert "Caffeine" in out.output and "Cocaine" not in out.output
 
 
+@pytest.mark.parametrize("table", ["results", "audit_log"])
+def test_one_edited_row_gives_no_report(work, table):
+    """One result row alone (the queryable copy), or one audit entry alone, edited."""
+    con = sqlite3.connect(work / "S" / "gcms.sqlite")
+    for (name,) in con.execute("select name from sqlite_master where type='trigger'"):
+        con.execute(f"drop trigger {name}")
+    column = "summary" if table == "results" else "content"
+    key = "result_id" if table == "results" else "seq"
+    (row,) = con.execute(f"select {key} from {table} where {column} like '%Caffeine%' "
+                         "limit 1").fetchall()
+    con.execute(f"update {table} set {column} = replace({column}, 'Caffeine', 'Cocaine') "
+                f"where {key} = ?", row)
+    con.commit()
+    con.close()
+    out = gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", work / "r.pdf")
+    assert out.exit_code == 1 and not (work / "r.pdf").exists()
+    named = ("column summary of table results" if table == "results"
+             else f"entry #{row[0]}: content was altered")
+    assert named in out.output, out.output
+
+
 def test_changed_evidence_bytes_give_no_report(work, recorded):
     issued = work / "issued.pdf"
     assert gcms("report", "--store", work / "S", "--exhibit", "E1", "-o", issued,
