@@ -11,8 +11,10 @@ rule that decided every verdict can be shown.
 >>> criteria = load_criteria("swgdrug-gcms")                      # doctest: +SKIP
 
 The pieces: :mod:`.criteria` (profiles), :mod:`.evidence` (reference standards, blank
-checks), :mod:`.judge` (criteria and the verdict rule), :mod:`.findings` (per exhibit,
-with lookalike and ambiguity notes from :mod:`.lookalikes`). Whole sequences (ladder,
+checks, the carry-over rule, S/N on a substance's ions), :mod:`.judge` (criteria and the
+verdict rule), :mod:`.findings` (per exhibit, with lookalike and ambiguity notes from
+:mod:`.lookalikes`), :mod:`.targets` (the method's scope: target lists with the
+substances' controlled status). Whole sequences (ladder,
 standards, blanks, exhibits) are judged by :func:`gcms.batch.run_batch`;
 :func:`identify_runs` does the same for a few run files without a sequence CSV.
 """
@@ -24,6 +26,7 @@ from gcms.identify.criteria import (
     Criteria,
     IonRules,
     RetentionRules,
+    ScopeRules,
     SignalRules,
     SpectrumRules,
     available_profiles,
@@ -54,6 +57,7 @@ from gcms.identify.judge import (
 )
 from gcms.identify.lookalikes import Ambiguity, LookalikeGroup, Lookalikes, load_lookalikes
 from gcms.identify.substance import Substance, name_key
+from gcms.identify.targets import Target, TargetList, available_target_lists, load_targets
 
 __all__ = [
     "CARRYOVER_RULE",
@@ -76,11 +80,15 @@ __all__ = [
     "Note",
     "ReferenceStandard",
     "RetentionRules",
+    "ScopeRules",
     "SignalRules",
     "SpectrumRules",
     "Substance",
+    "Target",
+    "TargetList",
     "Verdict",
     "available_profiles",
+    "available_target_lists",
     "check_blank",
     "counting_blank",
     "decide",
@@ -91,6 +99,7 @@ __all__ = [
     "judge_component",
     "load_criteria",
     "load_lookalikes",
+    "load_targets",
     "measure_ion_peak",
     "name_key",
     "parse_criteria",
