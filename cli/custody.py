@@ -1008,7 +1008,8 @@ BATCH_OPTIONS = [
              "GCMS_STORE set."),
     click.Option(
         ["--analyst", "--actor", "custody_actor"], envvar="GCMS_ACTOR", default=None,
-        help="Who ran the batch, recorded in every store entry [env GCMS_ACTOR; default: "
+        help="Who ran the batch, recorded in every store entry: a user enrolled in the "
+             "store (its first admin when the batch creates it) [env GCMS_ACTOR; default: "
              "login name]."),
 ]
 

@@ -60,6 +60,11 @@ def test_only_admins_manage_users_and_keys(built):
         with pytest.raises(CustodyError, match="the store's last active admin"):
             store.disable_user("alice", reason="leaving", key=alice)
         store.set_roles("bob", ["reviewer"], reason="qa role moved to carol", key=alice)
+        store.revoke_key(bob.fingerprint, reason="laptop lost", key=alice)
+    with built.store("bob") as store:
+        with pytest.raises(CustodyError, match="revoked .rule: a revoked key signs nothing"):
+            store.review_result("C1", "RS1", outcome="agreed", key=bob)
+    with built.store("alice") as store:
         store.disable_user("bob", reason="left the lab", key=alice)
     with built.store("bob") as store:
         with pytest.raises(CustodyError, match="user bob is disabled"):
@@ -67,7 +72,8 @@ def test_only_admins_manage_users_and_keys(built):
     with built.store() as store:
         report = store.verify()
         assert report.ok, report.findings
-        assert [e.action for e in store.log()[-2:]] == ["user.roles", "user.disable"]
+        assert [e.action for e in store.log()[-3:]] == [
+            "user.roles", "analyst_key.revoke", "user.disable"]
 
 
 def test_roles_decide_the_meaning_of_a_signature(built):
