@@ -2,7 +2,8 @@
 
 matplotlib ``Figure`` objects without pyplot state (safe in batch workers and
 threads). Text inside the figures is language-neutral (m/z, min, %, substance names as
-in the library): the captions under them are in the report's language.
+in the library): the captions under them are in the report's language, and so are the
+spectra's panel labels, which the PDF writes over the figure (:func:`panel_labels`).
 :func:`png_bytes` renders a figure at print resolution, opaque and without a timestamp,
 so the same model gives the same bytes.
 """
@@ -10,12 +11,14 @@ so the same model gives the same bytes.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 
 from gcms.report.model import Chromatogram, SpectrumTrace
 
-__all__ = ["chromatogram_figure", "head_to_tail_figure", "png_bytes"]
+__all__ = ["PanelLabel", "chromatogram_figure", "head_to_tail_figure", "panel_labels",
+           "png_bytes"]
 
 #: Print resolution of figures embedded in a report (dots per inch).
 FIGURE_DPI = 220
@@ -95,12 +98,49 @@ def _stems(axes, mz: np.ndarray, values: np.ndarray, *, sign: float, color: str)
                   ha="center", va="bottom" if sign > 0 else "top")
 
 
+@dataclass(frozen=True, slots=True)
+class PanelLabel:
+    """Where a panel's label goes, for a renderer that writes it in its own language.
+
+    ``x`` and ``y`` are fractions of the figure's width and height, from its left and its
+    *top*; ``ha`` (left/right) and ``va`` (top/bottom) say which corner of the text sits
+    there; ``trace`` is 0 for the sample, k for the k-th reference; ``colour`` as RGB.
+    """
+
+    x: float
+    y: float
+    ha: str
+    va: str
+    trace: int
+    colour: tuple[int, int, int]
+
+
+def panel_labels(figure) -> list[PanelLabel]:
+    """The label anchors of a :func:`head_to_tail_figure` drawn with ``labels=False``.
+
+    Read after the figure is drawn (:func:`png_bytes`), when its layout is final.
+    """
+    from matplotlib.colors import to_rgb
+
+    out = []
+    for axes, x, y, ha, va, trace, colour in getattr(figure, "_gcms_panel_labels", ()):
+        box = axes.get_position()
+        out.append(PanelLabel(box.x0 + x * box.width, 1.0 - (box.y0 + y * box.height), ha,
+                              va, trace, tuple(int(round(255 * c)) for c in to_rgb(colour))))
+    return out
+
+
 def head_to_tail_figure(sample: SpectrumTrace, references: list[SpectrumTrace], *,
-                        title: str = "", width_in: float = 7.0, panel_height_in: float = 2.1):
+                        title: str = "", width_in: float = 7.0, panel_height_in: float = 2.1,
+                        labels: bool = True):
     """Head-to-tail plots: the sample's spectrum up, each reference spectrum down.
 
     One panel per reference (library entry, same-sequence reference standard), each
-    spectrum scaled to its base peak (100 %), the most intense ions labelled.
+    spectrum scaled to its base peak (100 %), the most intense ions labelled. With
+    ``labels=False`` the traces' labels are not drawn: :func:`panel_labels` says where
+    they go, so that the report writes them in its own language (matplotlib does not
+    shape Arabic) over the figure. Axis labels are symbols (m/z, %), the same in every
+    language.
     """
     from matplotlib.figure import Figure
 
@@ -120,18 +160,23 @@ def head_to_tail_figure(sample: SpectrumTrace, references: list[SpectrumTrace], 
         left = (mz - x0) < 0.3 * (x1 - x0)
         return (0.99, "right") if bool(np.any(rel[left] > 55.0)) else (0.01, "left")
 
+    anchors: list[tuple] = []
     for k, axes in enumerate(axes_list):
         _stems(axes, s_mz, s_rel, sign=1.0, color="black")
         x, ha = corner(s_mz, s_rel)
-        axes.text(x, 0.95, sample.label, transform=axes.transAxes, fontsize=6.5,
-                  va="top", ha=ha)
+        anchors.append((axes, x, 0.95, ha, "top", 0, "black"))
+        if labels:
+            axes.text(x, 0.95, sample.label, transform=axes.transAxes, fontsize=6.5,
+                      va="top", ha=ha)
         if k < len(references):
             r_mz, r_rel = _relative(references[k])
             colour = colours[k % len(colours)]
             _stems(axes, r_mz, r_rel, sign=-1.0, color=colour)
             x, ha = corner(r_mz, r_rel)
-            axes.text(x, 0.05, references[k].label, transform=axes.transAxes,
-                      fontsize=6.5, va="bottom", ha=ha, color=colour)
+            anchors.append((axes, x, 0.05, ha, "bottom", k + 1, colour))
+            if labels:
+                axes.text(x, 0.05, references[k].label, transform=axes.transAxes,
+                          fontsize=6.5, va="bottom", ha=ha, color=colour)
         axes.axhline(0, color="0.3", linewidth=0.5)
         axes.set_xlim(x0, x1)
         axes.set_ylim(-118, 118)
@@ -141,4 +186,5 @@ def head_to_tail_figure(sample: SpectrumTrace, references: list[SpectrumTrace], 
     axes_list[-1].set_xlabel("m/z", fontsize=7)
     if title:
         axes_list[0].set_title(title, fontsize=8, loc="left")
+    figure._gcms_panel_labels = anchors
     return figure

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import PurePath
+from typing import Any
 
 from gcms.errors import GcmsError
 from gcms.report.i18n import Wording, load_wording
@@ -207,7 +208,7 @@ class _Report:
 
     def __init__(self, model: ReportModel, words: Sequence[Wording], settings: PdfSettings,
                  total_pages: int | None, attachment: bytes | None,
-                 figures: dict[str, bytes], heights: dict[str, float],
+                 figures: dict[str, Any], heights: dict[str, float],
                  watermark: str | None = None) -> None:
         from fpdf import FPDF
 
@@ -848,8 +849,13 @@ class _Report:
 
             self.keep_together(key, draw)
 
-    def figure(self, png: bytes, aspect: float, caption: str, **values) -> None:
-        """A figure across the text width, its caption (sentence ``caption``) below."""
+    def figure(self, png: bytes, aspect: float, caption: str, *,
+               labels: Sequence[tuple] = (), **values) -> None:
+        """A figure across the text width, its caption (sentence ``caption``) below.
+
+        ``labels`` are ``(PanelLabel, text, bold)`` written over the figure in the
+        report's first language (shaped and laid out by fpdf2, which matplotlib is not).
+        """
         pdf = self.pdf
         width = pdf.w - pdf.l_margin - pdf.r_margin
         height = width / aspect
@@ -858,12 +864,36 @@ class _Report:
         if self.draft or self._measuring:  # the room it takes is all that counts here
             pdf.set_y(pdf.get_y() + height)
         else:
-            pdf.image(io.BytesIO(png), x=pdf.l_margin, w=width, h=height)
+            x0, y0 = pdf.l_margin, pdf.get_y()
+            pdf.image(io.BytesIO(png), x=x0, w=width, h=height)
+            after = pdf.get_y()
+            for anchor, text, bold in labels:
+                self.figure_label(x0 + anchor.x * width, y0 + anchor.y * height, anchor,
+                                  text, bold)
+            pdf.set_xy(pdf.l_margin, after)
         self.statement(caption, size=self.s.small_pt, **values)
         pdf.ln(1.5)
 
+    def figure_label(self, x: float, y: float, anchor, text: str, bold: bool) -> None:
+        """One label over a figure, its ``anchor.ha``/``va`` corner at (x, y) mm."""
+        pdf = self.pdf
+        size = self.s.small_pt - 0.5
+        self.font(text, bold=bold, size=size)
+        arabic = _has_arabic(text)
+        pdf.set_text_shaping(True, direction="rtl" if arabic else "ltr")
+        try:
+            shown = _bidi_ready(text)
+            w = pdf.get_string_width(shown) + 1.0
+            h = size * 0.45
+            pdf.set_text_color(*anchor.colour)
+            pdf.set_xy(x if anchor.ha == "left" else x - w, y if anchor.va == "top" else y - h)
+            pdf.cell(w, h, shown, align="L" if anchor.ha == "left" else "R")
+        finally:
+            pdf.set_text_shaping(True)
+            pdf.set_text_color(0, 0, 0)
+
     def spectra(self) -> None:
-        from gcms.report.charts import head_to_tail_figure, png_bytes
+        from gcms.report.charts import head_to_tail_figure, panel_labels, png_bytes
 
         found = self.model.identified_findings
         if not found:
@@ -872,9 +902,10 @@ class _Report:
             refs = [r for r in (f.library_spectrum, f.reference_spectrum) if r is not None]
             key = f"spectra {i}"
             if f.spectrum is not None and key not in self.figures:
-                self.figures[key] = png_bytes(head_to_tail_figure(
-                    f.spectrum, refs, title=f.substance or "",
-                    panel_height_in=_SPECTRUM_PANEL_IN))
+                figure = head_to_tail_figure(f.spectrum, refs, title=f.substance or "",
+                                             panel_height_in=_SPECTRUM_PANEL_IN, labels=False)
+                self.figures[key] = png_bytes(figure)
+                self.figures[key + " labels"] = panel_labels(figure)
             caption = ("spectra_caption" if f.library_spectrum and f.reference_spectrum else
                        "spectra_caption_library" if f.library_spectrum else
                        "spectra_caption_reference" if f.reference_spectrum else
@@ -889,7 +920,8 @@ class _Report:
                 if f.spectrum is not None:
                     self.figure(self.figures[key],
                                 7.0 / (_SPECTRUM_PANEL_IN * max(len(refs), 1)), caption,
-                                substance=f.substance or "—")
+                                labels=self.spectrum_labels(f, refs, self.figures[
+                                    key + " labels"]), substance=f.substance or "—")
 
             def everything(f=f, hits=hits, spectra=spectra) -> None:
                 hits()
@@ -904,6 +936,18 @@ class _Report:
                 spectra()
 
             self.keep_together(f"evidence {i}", everything, fallback=apart)
+
+    def spectrum_labels(self, f: ComponentFinding, refs, anchors) -> list[tuple]:
+        """The head-to-tail panels' labels in the report's first language."""
+        w = self.words[0]
+        rt = f"{f.rt_s / 60.0:.2f} min" if f.rt_s is not None else "—"
+        entry = f.top_hit.name if f.top_hit else (f.substance or "—")
+        texts = [w("plot_sample", sample=f.sample_id, rt=rt)]
+        for trace in refs:
+            texts.append(w("plot_library", entry=entry) if trace is f.library_spectrum
+                         else w("plot_standard", run=f.reference_run or "—",
+                                substance=f.substance or "—"))
+        return [(a, texts[a.trace], a.trace == 0) for a in anchors if a.trace < len(texts)]
 
     def finding_hits(self, f: ComponentFinding) -> None:
         """The component's title line and its library hits."""
@@ -1298,7 +1342,7 @@ def render_pdf(model: ReportModel, *, languages: Sequence[str] | str = ("en",),
     words = _words(languages, translations)
     if attachment is None:
         attachment = report_json_bytes(model)
-    figures: dict[str, bytes] = {}
+    figures: dict[str, Any] = {}
     heights: dict[str, float] = {}
     first = _Report(model, words, settings, None, attachment, figures, heights, watermark)
     first.build()

@@ -110,3 +110,27 @@ def test_spectrum_labels_never_sit_on_a_tall_peak(base_mz, side):
     labels = {t.get_text(): t for t in axes.texts}
     for text in ("E1-01 at 3.20 min", "library: X"):
         assert labels[text].get_horizontalalignment() == side
+
+
+@pytest.mark.parametrize("base_mz, side", [(44.0, "right"), (180.0, "left")])
+def test_panel_labels_for_the_report_language_keep_the_same_corners(base_mz, side):
+    import numpy as np
+
+    from gcms.report.charts import head_to_tail_figure, panel_labels, png_bytes
+    from gcms.report.model import SpectrumTrace
+
+    mz = np.array([40.0, base_mz, 91.0, 200.0])
+    spectrum = SpectrumTrace("E1-01 at 3.20 min", mz, np.array([5.0, 100.0, 25.0, 3.0]))
+    library = SpectrumTrace("library: X", mz, np.array([4.0, 100.0, 30.0, 2.0]))
+    figure = head_to_tail_figure(spectrum, [library], labels=False)
+    (axes,) = figure.axes
+    assert [t.get_text() for t in axes.texts if "at" in t.get_text() or ":" in t.get_text()] \
+        == []  # the report writes them (in Arabic too), not matplotlib
+    png_bytes(figure)
+    sample, reference = panel_labels(figure)
+    assert (sample.trace, sample.va, reference.trace, reference.va) == (0, "top", 1, "bottom")
+    assert sample.ha == reference.ha == side
+    box = axes.get_position()  # inside the axes, the sample's label above the reference's
+    for label in (sample, reference):
+        assert box.x0 <= label.x <= box.x1 and 1 - box.y1 <= label.y <= 1 - box.y0
+    assert sample.y < reference.y and reference.colour != (0, 0, 0)

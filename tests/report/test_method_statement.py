@@ -10,6 +10,7 @@ techniques only where the results of both are used).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -154,6 +155,12 @@ def test_criterion_details_and_method_are_in_arabic(reports):
                         "mass spectrum against", OLD_CLAIM):
             assert english not in text, (name, english)
         assert ar("h_method_evidence") in text and ar("tech_gc") in text, name
+        # the spectra's panel labels are written over the figure, in Arabic (poppler
+        # extracts each label's left-to-right parts in its own order)
+        assert re.search(r"مكون الحرز\s*\d+\.\d+ min", text), name
+        assert re.search(r"مدخل المكتبة\s*Methamphetamine:", text), name
+        assert bool(re.search(r"المادة المرجعية القياسية\s*Methamphetamine:\s*S1", text)) \
+            is (name == "no ladder"), name
 
     def why(key: str) -> str:  # poppler extracts "لم يقيم: ..." with its colon moved
         return ar(key).split(": ", 1)[1]
