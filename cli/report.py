@@ -162,7 +162,8 @@ def _actor_option(function: Callable) -> Callable:
 @click.option("--report-id", help="The lab's report number [default: case-exhibit-digest].")
 @click.option("--draft", is_flag=True,
               help="Make a DRAFT (watermarked on every page): also the only way to report "
-                   "from a results file the case store did not record.")
+                   "from a results file the case store did not record (RESULTS without "
+                   "--store always makes a DRAFT).")
 @click.option("--rehash/--no-rehash", default=None,
               help="Re-hash every evidence file first (a missing one is a break) "
                    "[default: those reachable from here].")
@@ -183,7 +184,8 @@ def make(results, exhibit_id, output, fmt, languages, lab, translations, store_l
     \b
     From a case store: its audit chain, records and signatures, and the evidence files
     that can be reached, are verified first; any break: exit 1, no file written. From
-    RESULTS: only a file whose SHA-256 the store recorded (--store), or --draft.
+    RESULTS: only a file whose SHA-256 the store recorded (--store), or --draft;
+    RESULTS without a store can only make a DRAFT (nothing to check it against).
     With a store the report is recorded (gcms report list); the lab policy
     ([policy] require in --lab) decides whether it is issued or a DRAFT.
     An exhibit the batch marked not reportable gets no report (exit 1) unless

@@ -8,7 +8,8 @@
    break raises :class:`~gcms.errors.TamperError` naming it, and no file is written. From
    a ``results.json``: the file's SHA-256 must be one the store recorded for the batch
    (:func:`~gcms.custody.reports.recorded_results_file`), else the report is refused,
-   unless asked for as an unrecorded draft (``draft=True``).
+   unless asked for as an unrecorded draft (``draft=True``). A results file given without
+   any store cannot be checked at all: it makes a DRAFT, never an issued report.
 2. **One analysis.** An exhibit analysed more than once needs the analysis named
    (:func:`~gcms.custody.reports.choose_analysis`).
 3. **Who signs is the store's to say.** A gcms key signs only as the user it is
@@ -237,13 +238,17 @@ def make_report(exhibit_id: str, *, fmt: str = "pdf", results: str | os.PathLike
         if store is not None:
             recorded = control.recorded_results_file(store, results_sha)
         if recorded is None:
-            if not draft:
-                where = (f"not one the case store {store.location} recorded"
-                         if store is not None else "not checked against a case store")
+            # With a store, a results file it did not record is refused (edited, or from
+            # elsewhere). Without one there is nothing to check it against: the report can
+            # only be a DRAFT, and says so on every page.
+            if store is not None and not draft:
                 raise TamperError(
-                    f"{results}: SHA-256 {results_sha} is {where}: a report is made from "
-                    "the results a batch recorded (gcms report --store S, or this file with "
-                    "--store S), or as an unrecorded DRAFT (--draft)")
+                    f"{results}: SHA-256 {results_sha} is not one the case store "
+                    f"{store.location} recorded: a report is made from the results a batch "
+                    "recorded (gcms report --store S), or as an unrecorded DRAFT (--draft)")
+            if store is None:
+                notes.append("results file not checked against a case store: made as a "
+                             "DRAFT (give --store S to issue a report)")
             unrecorded = True
         else:
             if case_id is not None and case_id != recorded.case_id:

@@ -202,14 +202,20 @@ def test_a_results_file_only_as_recorded_or_as_a_draft(work):
     assert made["status"] == "issued"
     edited = work / "edited.json"
     edited.write_text(results.read_text().replace("Caffeine", "Cocaine"), encoding="utf-8")
-    for extra in ((), ("--store", work / "S")):
+    out = gcms("report", edited, "--store", work / "S", "--exhibit", "E1", "-o",
+               work / "e.pdf")
+    assert out.exit_code == 1 and not (work / "e.pdf").exists()
+    assert sha256(edited) in out.output and "--draft" in out.output
+    # asked for as a draft, or given without any store to check it against: a DRAFT,
+    # watermarked on every page, never an issued report
+    for extra in (("--store", work / "S", "--draft"), ()):
         out = gcms("report", edited, *extra, "--exhibit", "E1", "-o", work / "e.pdf")
-        assert out.exit_code == 1 and not (work / "e.pdf").exists()
-        assert sha256(edited) in out.output and "--draft" in out.output
-    out = gcms("report", edited, "--draft", "--exhibit", "E1", "-o", work / "e.pdf")
-    assert out.exit_code == 0 and "DRAFT" in out.output
-    pages = page_count(work / "e.pdf")
-    assert all("DRAFT" in pdftotext(work / "e.pdf", page=p) for p in range(1, pages + 1))
+        assert out.exit_code == 0 and "DRAFT" in out.output
+        pages = page_count(work / "e.pdf")
+        assert all("DRAFT" in pdftotext(work / "e.pdf", page=p) for p in range(1, pages + 1))
+        (work / "e.pdf").unlink()
+    assert "not checked against a case store" in out.output
+    assert [r["status"] for r in listing(work)] == ["issued", "draft"]
     assert "DRAFT" not in pdftotext(work / "r.pdf")
 
 
