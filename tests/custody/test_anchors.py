@@ -302,3 +302,14 @@ def test_deleted_failing_tune_is_a_break(sqlite_location, tmp_path):
              "results": [_result_summary(good, history_id=good_id)]}]}}
         with pytest.raises(CustodyError, match="deleted or altered in the QA history"):
             RecordInStore(sqlite_location, "C1", "jdoe")._qa(store, passing)
+
+
+def test_a_bundle_is_checked_against_the_pinned_admin_keys_too(built):
+    with built.store() as store:
+        bundle = store.export_bundle("C1")
+        pinned = frozenset(fp for fp, _ in store.admin_keys())
+    report = verify_bundle(bundle, trust=pinned)
+    assert report.ok and report.trust_pinned and report.proofs >= 3
+    other = verify_bundle(bundle, trust=frozenset({"ab" * 32}))
+    assert not other.ok and other.first.kind == "trust"
+    assert "not one of the lab's pinned admin keys" in other.first.problem
