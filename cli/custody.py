@@ -612,8 +612,10 @@ def custody_log(case_id, limit, store_location, actor, as_json) -> None:
     for e in entries:
         where = f" case {e.case_id}" if e.case_id else ""
         why = f"  reason: {e.reason}" if e.reason else ""
+        proof = (f"  [signed with key {e.proof['key_fingerprint'][:16]}...]"
+                 if e.proof else "")
         click.echo(f"#{e.seq:<6} {e.at}  {e.actor:<12} {e.action:<24} "
-                   f"{e.object_id}{where}{why}")
+                   f"{e.object_id}{where}{why}{proof}")
 
 
 def _report_text(report) -> str:
