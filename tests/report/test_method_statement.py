@@ -23,6 +23,7 @@ from batch_sim import write_run, write_sequence  # noqa: E402
 from gcms.batch import run_batch  # noqa: E402
 from gcms.report.adapters import from_results  # noqa: E402
 from gcms.report.i18n import load_wording  # noqa: E402
+from gcms.report.jsonout import report_json, schema  # noqa: E402
 from gcms.report.model import SignatureLine  # noqa: E402
 from gcms.report.pdf import render_pdf  # noqa: E402
 
@@ -171,6 +172,19 @@ def test_criterion_details_and_method_are_in_arabic(reports):
     assert why("detail_retention_index_none") not in reports["no standard"].ar
 
 
+def _render_page_one(pdf: Path, prefix: Path) -> None:
+    """Page 1 as PNG with pdftoppm where installed (the text checks need pdftotext only)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftoppm") is None:
+        return
+    subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", "-singlefile",
+                    str(pdf), str(prefix)], check=True)
+    png = prefix.with_suffix(".png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+
+
 def test_page_one_names_analyst_and_reviewer_from_the_signatures(reports, tmp_path):
     model = reports["both"].model
     assert model.analysts == () and model.reviewers == ()
@@ -183,8 +197,10 @@ def test_page_one_names_analyst_and_reviewer_from_the_signatures(reports, tmp_pa
     assert "Analyst Dr Jane Doe (jdoe)" in page_one
     assert "Technical reviewer Ahmed Smith (asmith)" in page_one
     assert "Analyst —" not in page_one
+    _render_page_one(path, tmp_path / "en")
     path.write_bytes(render_pdf(signed, languages="ar"))
     page_one = " ".join(pdftotext(path, page=1).split())
+    _render_page_one(path, tmp_path / "ar")
     # (poppler extracts a closing bracket of a left-to-right name in Arabic out of place)
     assert "Dr Jane Doe (jdoe" in page_one and "Ahmed Smith (asmith" in page_one
 
@@ -198,3 +214,18 @@ def test_the_report_names_the_software_it_was_made_with(reports):
     assert model.python.startswith(("CPython", "PyPy"))
     assert f"fpdf2 {fpdf.__version__}" in reports["both"].en
     assert "Software in use: gcms" in reports["both"].en
+    # the JSON a LIMS reads (and the PDF embeds) carries them, valid against the schema
+    jsonschema = pytest.importorskip("jsonschema")
+    document = report_json(model)
+    assert dict(map(tuple, document["dependencies"]))["fpdf2"] == fpdf.__version__
+    jsonschema.validate(document, schema())
+    # the report ID does not change with the software that renders it
+    assert from_results_id(model) == model.report_id
+
+
+def from_results_id(model) -> str:
+    """The report ID the adapter gives ``model`` with other software versions recorded."""
+    from gcms.report.adapters import _facts, _report_id
+
+    other = model.replace(python="CPython 0.0", dependencies=(("numpy", "0.0"),))
+    return _report_id(other.case_id, other.exhibit_id, _facts(other))
