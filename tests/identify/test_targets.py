@@ -150,3 +150,20 @@ def test_a_profile_names_its_lists_and_relative_paths_resolve(tmp_path):
     with pytest.raises(CriteriaError, match="scope.out_of_scope"):
         load_criteria(profile)
     assert load_criteria("swgdrug-gcms").target_list is not None
+
+
+def test_retention_windows_of_a_target(tmp_path):
+    path = tmp_path / "windows.toml"
+    path.write_text('[[substance]]\nname = "Etizolam"\nrt_s = 615.0\nrt_window_s = 6.0\n'
+                    'ri = 2750.0\nri_window = 30.0\n[[substance]]\nname = "Free"\n',
+                    encoding="utf-8")
+    listed = load_targets([path])
+    etizolam, free = listed.targets
+    assert etizolam.within_windows(614.2, None)                 # no RI: the RT decides
+    assert not etizolam.within_windows(622.0, None)             # 7 s off
+    assert etizolam.within_windows(612.0, 2730.0)
+    assert not etizolam.within_windows(612.0, 2700.0)           # ΔRI 50 > 30
+    assert free.within_windows(100.0, 900.0)                    # no window: everywhere
+    merged = load_targets(["un-conventions", path])             # the lab's windows kept
+    assert merged.find(Substance("Etizolam")).rt_window_s == 6.0
+    assert dict(merged.find(Substance("Etizolam")).controlled) == {"UN 1971": "Schedule IV"}
