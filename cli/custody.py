@@ -144,6 +144,29 @@ def store_init(admin, printed_name, roles, store_location, as_json) -> None:
                    f"({', '.join(user.roles)})")
 
 
+@store_group.command("adopt")
+@click.option("--admin", required=True, help="User name of the store's first admin.")
+@click.option("--name", "printed_name", help="The admin's printed name.")
+@click.option("--role", "roles", multiple=True,
+              type=click.Choice(["analyst", "reviewer", "qa", "admin"]),
+              help="Further roles of the first admin (admin always).")
+@click.option("--store", "store_location", envvar="GCMS_STORE", default=None,
+              metavar="DIR|URL", help="Store folder or postgresql:// URL [env GCMS_STORE].")
+@_guarded
+def store_adopt(admin, printed_name, roles, store_location) -> None:
+    """Give a store made before users were enrolled its first admin, ADMIN.
+
+    Refused when the store has users. Earlier entries stay as they are; from this entry
+    on, every change names an enrolled user.
+    """
+    from gcms.custody.store import adopt_store
+
+    with adopt_store(store_location, admin=admin, printed_name=printed_name,
+                     roles=("admin", *roles)) as store:
+        location = store.location
+    click.echo(f"store {location}: {admin} is its first admin")
+
+
 @click.group()
 def user() -> None:
     """Users enrolled in the store and their roles (analyst, reviewer, qa, admin)."""

@@ -101,7 +101,8 @@ def actor_problem(actor: str, user: Any | None, action: str,
                   after: Mapping[str, Any] | None) -> str | None:
     """Why ``actor`` (a ``User`` record or None) may not take ``action``; None if it may."""
     if user is None:
-        return f"{actor} is not an enrolled user of the store (rule: {RULE_ENROLLED})"
+        return (f"{actor} is not an enrolled user of the store (rule: {RULE_ENROLLED}); "
+                "an admin enrols users with 'gcms user add'")
     if user.status != "active":
         return f"user {actor} is disabled (rule: {RULE_ENROLLED})"
     needed = required_roles(action, after)

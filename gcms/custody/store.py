@@ -107,8 +107,8 @@ from gcms.custody.verify import (
 )
 from gcms.errors import CustodyError, TamperError
 
-__all__ = ["FIRST_ADMIN_ROLES", "AuditEntry", "CaseStore", "chain_head", "default_actor",
-           "init_store", "run_metadata"]
+__all__ = ["FIRST_ADMIN_ROLES", "AuditEntry", "CaseStore", "adopt_store", "chain_head",
+           "default_actor", "init_store", "run_metadata"]
 
 #: Roles of the user who creates a store implicitly (by a first batch or command): the
 #: store's first admin, who is also the analyst of that first batch.
@@ -251,6 +251,9 @@ class _Writer:
             self._user = found[0] if found else None
         problem = actor_problem(actor, self._user, action,
                                 after if isinstance(after, Mapping) else None)
+        if problem and self._user is None and not self.store._records(self.conn, "user"):
+            problem += ("; this store has no users yet: it was made before users were "
+                        "enrolled ('gcms store adopt --admin NAME')")
         if problem:
             raise CustodyError(f"{self.store.location}: refused: {problem}")
         if signer is None:
@@ -1486,6 +1489,32 @@ def chain_head(store: CaseStore) -> tuple[int, str]:
     when the store no longer holds that entry with that hash.
     """
     return store.head()
+
+
+def adopt_store(location: str | os.PathLike | None, *, admin: str,
+                printed_name: str | None = None,
+                roles: Sequence[str] = ("admin",)) -> CaseStore:
+    """Make ``admin`` the first admin of a store made before users were enrolled.
+
+    Refused when the store has users already. Its earlier entries stay as they are
+    (verification holds them to the rules from this entry on). Returns it open.
+    """
+    roles = tuple(roles) if "admin" in roles else ("admin", *roles)
+    store = CaseStore(location, actor=admin, create=False)
+    try:
+        with store._writing() as w:
+            if store._records(w.conn, "user"):
+                raise CustodyError(f"{store.location}: refused: the store has users; an "
+                                   "admin adds more ('gcms user add')")
+            w.bootstrap = True
+            user = User(user_id=store.actor, roles=roles, printed_name=printed_name)
+            record_from_dict("user", user.to_dict())
+            w.put("user.add", user, reason=f"first administrator of a store made before "
+                  f"users were enrolled: {store.actor} adopted it")
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def init_store(location: str | os.PathLike | None, *, admin: str,

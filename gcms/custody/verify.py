@@ -120,6 +120,10 @@ ACTIONS: Mapping[str, Mapping[str, Literal["create", "revise"]]] = {
 FindingKind = Literal["entry", "chain", "record", "signature", "file", "bundle", "user",
                       "trust", "qa"]
 
+#: The schema version from which a store enrols users from its creation: a store made
+#: earlier (its ``store.init`` says so) is held to the rules from its first admin on.
+USERS_SCHEMA = 3
+
 #: The rule a pinned root of trust applies.
 RULE_TRUST = "admin entries are proven by the admin keys the lab pinned outside the store"
 
@@ -394,6 +398,7 @@ class Replay:
     #: who recorded or authored each result: {(case_id, result_id): {user}}
     authors: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     _first_user: str | None = None
+    _legacy: bool = False
 
     def in_scope(self, case_id: str | None) -> bool:
         """Whether an entry of ``case_id`` is replayed."""
@@ -432,6 +437,9 @@ class Replay:
             if link.seq != 1:
                 self._fail("entry", subject, "store.init anywhere but entry #1")
             self.store_id = object_id
+            after = content["after"] if isinstance(content["after"], Mapping) else {}
+            version = after.get("schema_version")
+            self._legacy = isinstance(version, int) and version < USERS_SCHEMA
             return
         if object_type == "checkpoint":
             self._checkpoint(link, content)
@@ -517,6 +525,8 @@ class Replay:
                      and not self._users_exist())
         if bootstrap:
             return True
+        if self._legacy and not self._users_exist():
+            return True  # a store made before users: its entries up to the first admin
         user = self.current("user", None, actor)
         problem = actor_problem(actor, user, action, after)
         if problem:

@@ -139,3 +139,54 @@ def test_an_entry_by_someone_not_enrolled_is_named_by_verify(built, raw):
     # the later review's proof covered the chain as it was: the rewrite shows there too
     assert any("the proof of review.record by bob does not verify" in str(f)
                for f in report.findings[1:])
+
+
+def _legacy_store(location, raw, monkeypatch) -> None:
+    """A store as gcms made it before users: store.init (schema 1), no first admin, then
+    entries by whoever (written with the store's checks switched off, as old code did)."""
+    from gcms.custody import store as store_module
+
+    CaseStore(location, actor="setup").close()
+    db = raw(location)
+    [(prev, tag, content)] = db.query(
+        "SELECT prev_sha256, case_tag, content FROM audit_log WHERE seq = 1")
+    data = json.loads(content)
+    data["after"]["schema_version"] = 1
+    content = canonical_json(data)
+    digest = entry_sha256(1, prev, sha256_hex(content), tag)
+    db.drop_guards("audit_log", "users")
+    db.execute("DELETE FROM users", "DELETE FROM audit_log WHERE seq = 2",
+               ("UPDATE audit_log SET content = ?, content_sha256 = ?, entry_sha256 = ? "
+                "WHERE seq = 1", (content, sha256_hex(content), digest)),
+               ("UPDATE chain_head SET seq = 1, entry_sha256 = ? WHERE id = 1", (digest,)))
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module._Writer, "authorise", lambda *args, **kwargs: None)
+        with CaseStore(location, actor="jdoe", create=False) as store:
+            store.open_case("OLD-1")
+            store.receive_exhibit("OLD-1", "E1", description="as recorded in 2024")
+
+
+def test_a_store_made_before_users_is_adopted_by_its_first_admin(location, raw, monkeypatch):
+    from gcms.custody.store import adopt_store
+
+    _legacy_store(location, raw, monkeypatch)
+    with CaseStore(location, actor="jdoe", create=False) as store:
+        assert store.verify().ok  # its entries before users stay valid
+        with pytest.raises(CustodyError, match="this store has no users yet.*gcms store adopt"):
+            store.open_case("OLD-2")
+    with adopt_store(location, admin="lab-admin", printed_name="L. Admin") as store:
+        assert [u.user_id for u in store.users()] == ["lab-admin"]
+        assert "adopted it" in store.log()[-1].reason
+        store.open_case("NEW-1")
+        assert store.verify().ok
+    with pytest.raises(CustodyError, match="the store has users"):
+        adopt_store(location, admin="someone-else")
+    with monkeypatch.context() as patch:  # an entry by no enrolled user, after adoption
+        from gcms.custody import store as store_module
+
+        patch.setattr(store_module._Writer, "authorise", lambda *args, **kwargs: None)
+        with CaseStore(location, actor="jdoe", create=False) as store:
+            store.open_case("NEW-2")
+    with CaseStore(location, actor="jdoe", create=False) as store:
+        [finding] = store.verify().findings
+    assert "jdoe is not an enrolled user of the store" in finding.problem
