@@ -6,7 +6,7 @@ address (:func:`dask_client`), the same code on both; Dask is the optional extra
 """
 
 from gcms.distributed.engine import dask_client
-from gcms.distributed.rescreen import (
+from gcms.distributed.rescreening import (
     FINDING_COLUMNS,
     ArchivedDocument,
     RescreenResult,

@@ -1,6 +1,6 @@
 """The Dask engine: one way to get a client, whether the cluster is local or remote.
 
-Archive-scale work (:mod:`gcms.distributed.rescreen`) runs on Dask's
+Archive-scale work (:mod:`gcms.distributed.rescreening`) runs on Dask's
 ``dask.distributed`` scheduler (https://distributed.dask.org): a ``LocalCluster`` of
 worker processes on this machine by default, or the scheduler of a real cluster by its
 address (``tcp://host:8786``). Both are driven through the same ``Client``, so the
