@@ -159,9 +159,10 @@ def _isolated_core(run: str) -> tuple[int, int]:
         while end > start and run[end - 1] in _OUTSIDE:
             end -= 1
         core = run[start:end]
-        if core[:1] == "(" and core.count("(") > core.count(")"):
+        # a bracket that opens or closes around the sentence's own words stays outside
+        if core[:1] == "(" and core.count("(") > core.count(")") or core[:1] == ")":
             start += 1
-        if core[-1:] == ")" and core.count(")") > core.count("("):
+        if core[-1:] == ")" and core.count(")") > core.count("(") or core[-1:] == "(":
             end -= 1
         if core[:1] == "/" and core[1:2] == " ":  # " / " between a label's languages
             start += 1
@@ -738,11 +739,13 @@ class _Report:
         self.keep_together("method", draw)
         self.keep_together("method evidence", self.method_evidence)
         if m.dependencies or m.python:
-            versions = ", ".join(f"{name} {version}" for name, version in m.dependencies)
             w = self.words[0]  # one language: the list is the same in every one
             self.line(w("software_versions", gcms=m.software_version or "—",
-                        python=m.python or "—", dependencies=versions or "—"),
+                        python=m.python or "—"),
                       size=self.s.small_pt - 0.5, color=_MUTED, align="R" if w.rtl else "L")
+            # package names and versions: one left-to-right paragraph in any language
+            self.line(", ".join(f"{name} {version}" for name, version in m.dependencies)
+                      or "—", size=self.s.small_pt - 0.5, color=_MUTED, align="L")
 
     def method_evidence(self) -> None:
         """What each substance's verdict rests on, technique by technique (SWGDRUG IIIB).
@@ -788,7 +791,7 @@ class _Report:
                                                 "ladder retention index"))
             rows.append(["", self.cell("tech_gc"), "\n".join(dict.fromkeys(gc)),
                          "B" if retention else "—"])
-        self.table(header, rows, (22, 20, 48, 10), size=self.s.small_pt + 0.5)
+        self.table(header, rows, (20, 19, 47, 14), size=self.s.small_pt + 0.5)
 
     def results(self) -> None:
         m = self.model
