@@ -236,8 +236,13 @@ def _seconds(value: Any, digits: int = 2) -> str | None:
 #: The step's sentence for a criterion it could not evaluate, by what was missing.
 _NOT_EVALUATED = (("retention_time", "no reference standard", "detail_retention_time_none"),
                   ("ion_ratios", "no reference standard", "detail_ion_ratios_none"),
+                  ("ion_ratios", "not used by this profile", "detail_not_used_by_profile"),
                   ("retention_index", "no alkane ladder", "detail_retention_index_none"),
-                  ("retention_index", "no retention index", "detail_retention_index_none"))
+                  ("retention_index", "no retention index", "detail_retention_index_none"),
+                  ("retention_index", "the library gives no RI",
+                   "detail_retention_index_no_library_ri"),
+                  ("retention_index", "is extrapolated outside the ladder",
+                   "detail_retention_index_extrapolated"))
 
 
 def _sentence(name: str, item: Mapping[str, Any], result: str, value: str, limit: str,
@@ -306,6 +311,8 @@ def _sentence(name: str, item: Mapping[str, Any], result: str, value: str, limit
         match = re.search(r"next different compound '(.+)' at MF (\d+)", detail)
         if match:
             return "detail_distinct", {"name": match.group(1), "mf": match.group(2)}
+        if detail == "no other compound among the hits":
+            return "detail_distinct_none", {}
     return None, {}
 
 

@@ -229,3 +229,29 @@ def from_results_id(model) -> str:
 
     other = model.replace(python="CPython 0.0", dependencies=(("numpy", "0.0"),))
     return _report_id(other.case_id, other.exhibit_id, _facts(other))
+
+
+@pytest.mark.parametrize("record, key", [
+    ({"criterion": "retention_index", "result": "not evaluated", "limit": "±20",
+      "unit": "i.u.", "detail": "RI 1180.0; the library gives no RI for 'X'"},
+     "detail_retention_index_no_library_ri"),
+    ({"criterion": "retention_index", "result": "not evaluated", "value": 3.1,
+      "limit": "±20", "unit": "i.u.",
+      "detail": "RI 1012.0 is extrapolated outside the ladder: reported, not relied on"},
+     "detail_retention_index_extrapolated"),
+    ({"criterion": "ion_ratios", "result": "not evaluated", "limit": "off",
+      "detail": "ion ratios not used by this profile"}, "detail_not_used_by_profile"),
+    ({"criterion": "distinct_from_runner_up", "result": "pass", "unit": "MF",
+      "limit": "none within 20 MF units unless excluded by retention",
+      "detail": "no other compound among the hits"}, "detail_distinct_none"),
+    ({"criterion": "blank_run", "result": "pass", "detail": "a sentence the report has no "
+      "wording for"}, None),
+])
+def test_criterion_sentences_worded_from_the_step_record(record, key):
+    from gcms.report.adapters import _criterion
+
+    criterion = _criterion(record)
+    assert criterion.sentence == key and criterion.note == record["detail"]
+    if key is not None:  # worded in every language; the step's English sentence kept too
+        ar = load_wording("ar")(key, **criterion.values)
+        assert ar and not re.search("[A-Za-z]{3,}", ar)
