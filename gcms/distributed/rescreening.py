@@ -228,7 +228,11 @@ def archived_documents(sources: Iterable[str | os.PathLike], *, settings: Rescre
     units: list[ArchivedDocument] = []
     seen: set[Path] = set()
     for source in sources:
-        for path in _results_files(Path(source)):
+        source = Path(source)
+        for path in _results_files(source):
+            # named by its folder within the source folder (unique there): 2024/batch-17
+            where = path.parent.relative_to(source) if source.is_dir() else Path()
+            label = where.as_posix() if str(where) != "." else path.parent.name or "results"
             path = path.resolve()
             if path in seen:
                 continue
@@ -236,7 +240,6 @@ def archived_documents(sources: Iterable[str | os.PathLike], *, settings: Rescre
             stat = path.stat()
             key = _sha256({"path": str(path), "size": stat.st_size,
                            "mtime_ns": stat.st_mtime_ns, **common})
-            label = f"{path.parent.name}_{path.stem}"
             units.append(ArchivedDocument(label=label, key=key, path=str(path)))
     if store is not None:
         wanted = list(cases) or [c.case_id for c in store.cases()]
