@@ -71,7 +71,12 @@ def dask_client(*, scheduler: str | None = None, workers: int | None = None,
     if n < 1:
         raise ValueError(f"workers must be >= 1, got {n}")
     # The dashboard needs bokeh and a port: a batch job has no use for it.
-    with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    try:
+        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
+                                           processes=True, dashboard_address=None)
+    except RuntimeError as error:  # e.g. "Nanny failed to start."
+        raise GcmsError(f"the local Dask cluster did not start ({error}); its workers are "
+                        f"new Python processes, so a script must call this under "
+                        f"`if __name__ == '__main__':`") from error
+    with cluster, distributed.Client(cluster) as client:
         yield client
