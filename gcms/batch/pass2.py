@@ -551,7 +551,8 @@ def _blank_lookup(context: RunContext, component, raw: _RawRuns, criteria: Crite
                            f"{substance.name}; no blank between the last of them "
                            f"(#{last_run + 1}) and this run: carry-over not evaluated")
             cache[key] = BlankCheck(detected=False, percent=None, problem=problem,
-                                    analyte_runs=tuple(looked), **common)
+                                    analyte_runs=tuple(looked),
+                                    after_analyte_runs=last_blank is not None, **common)
             return cache[key]
         blank = by_position[counting]
         looked = [r for r in runs if r["position"] == last_run] if last_run is not None else []

@@ -28,8 +28,8 @@ Schema (every key optional except ``profile.name``; unknown keys are refused)::
                  ratio_tolerance ("eu-2002-657" | "off" | a number, % relative),
                  ratio_bands ([[above %, tolerance %], ...] highest band first)
     [signal]     min_snr
-    [blank]      required, max_carryover_percent, carryover_from ("any-level" |
-                 "higher-level")
+    [blank]      required, after_analyte_required, max_carryover_percent,
+                 carryover_from ("any-level" | "higher-level")
     [scope]      targets (target-list names or paths), out_of_scope ("separate" | "omit"),
                  targeted_search
 
@@ -203,13 +203,19 @@ class BlankRules:
     analyte was found or that a standard row names) or ``"higher-level"`` (only those at
     a response at least the exhibit's). "Free" means not detected, or detected at most
     at ``max_carryover_percent`` of the exhibit's response on the same ion (so that
-    carry-over cannot account for the finding). ``required``: without a blank that
-    counts the verdict is at best "inconclusive".
+    carry-over cannot account for the finding). ``required``: without a blank before the
+    exhibit the verdict is at best "inconclusive". ``after_analyte_required``: the same
+    when the only blanks precede runs holding the analyte (carry-over "not evaluated");
+    when false that criterion is still reported "not evaluated", with the runs it looked
+    at and any carry-over risk, but it does not hold the verdict back (a lab whose method
+    validation bounds carry-over below its reporting limit, the carry-over study of
+    ANSI/ASB Standard 036, may choose this).
     """
 
     required: bool = True
     max_carryover_percent: float = 10.0
     carryover_from: CarryoverFrom = "any-level"
+    after_analyte_required: bool = True
 
 
 OutOfScope = Literal["separate", "omit"]
@@ -338,7 +344,8 @@ def _value(origin: str, section: str, key: str, full: str, value: Any) -> Any:  
         return tuple(v.strip() for v in value)
     if key == "out_of_scope":
         return _choice(origin, full, value, ("separate", "omit"))
-    if key in ("required", "allow_extrapolated_ri", "ratios_required", "targeted_search"):
+    if key in ("required", "allow_extrapolated_ri", "ratios_required", "targeted_search",
+               "after_analyte_required"):
         return _bool(origin, full, value)
     if key in ("min_match_factor", "min_reverse_match_factor", "not_identified_below"):
         return _number(origin, full, value, low=0, high=999)

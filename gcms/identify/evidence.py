@@ -315,7 +315,8 @@ class BlankCheck:
     ``analyte_runs``: the runs before this one holding the analyte that the carry-over
     rule looked at (``{"position", "file", "type", "relative_response"}``);
     ``carryover_risk``: those among them injected right before the run at a response at
-    least this run's.
+    least this run's. ``after_analyte_runs``: a blank exists before the run but every one
+    precedes a run holding the analyte (the ``problem`` then says so).
     """
 
     substance: str
@@ -330,6 +331,7 @@ class BlankCheck:
     note: str | None = None
     analyte_runs: tuple[Mapping[str, Any], ...] = ()
     carryover_risk: tuple[Mapping[str, Any], ...] = ()
+    after_analyte_runs: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -340,7 +342,8 @@ class BlankCheck:
                 "qualifiers": [q.to_dict() for q in self.qualifiers],
                 "reference_height": self.reference_height, "problem": self.problem,
                 "note": self.note, "analyte_runs": [dict(r) for r in self.analyte_runs],
-                "carryover_risk": [dict(r) for r in self.carryover_risk]}
+                "carryover_risk": [dict(r) for r in self.carryover_risk],
+                "after_analyte_runs": self.after_analyte_runs}
 
 
 def check_blank(run: Run, noise: NoiseModel, *, substance: str, file: str, position: int,

@@ -482,8 +482,10 @@ def _blank(substance: Substance, ions: list[tuple[int, float]],
     where = (f"blank {check.file} (sequence #{check.position + 1})" if check.file
              and check.position is not None else "no blank")
     if check.problem:
+        required = rules.required and (rules.after_analyte_required
+                                       or not check.after_analyte_runs)
         return CriterionResult("blank", "not evaluated", None, limit, "%",
-                               required=rules.required,
+                               required=required,
                                detail=f"{where}: {check.problem}{risk}", evidence=evidence)
     note = f"; {check.note}" if check.note else ""
     if not check.detected:

@@ -10,6 +10,8 @@ different file of the same blank injection's data) the blank counts and is exami
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from conftest import etizolam_msp, shared_file
 
@@ -69,11 +71,18 @@ def _etizolam(result, sample_id):
             if c["substance"] == "Etizolam" and c["verdict"] != "not identified"]
 
 
+def _requiring_the_blank_after_the_analyte():
+    criteria = load_criteria(None)
+    return dataclasses.replace(criteria, blank=dataclasses.replace(
+        criteria.blank, after_analyte_required=True))
+
+
 @pytest.mark.shared
 def test_a_blank_before_the_standards_does_not_rule_out_carry_over(tmp_path, library):
     raw = shared_file("lrcfs-etizolam", "raw")
     result = run_batch(_sequence(tmp_path / "seq.csv", _rows(raw)), library=library,
-                       workers=1, out_dir=tmp_path / "out")
+                       workers=1, out_dir=tmp_path / "out",
+                       criteria=_requiring_the_blank_after_the_analyte())
     assert result.ok
     case = _etizolam(result, "LR-014")
     assert case, "etizolam must still be found in FL21/1010"
@@ -81,6 +90,7 @@ def test_a_blank_before_the_standards_does_not_rule_out_carry_over(tmp_path, lib
         blank = {c["criterion"]: c for c in component["criteria"]}["blank"]
         assert blank["result"] == "not evaluated" and blank["required"]
         assert component["verdict"] == "inconclusive"
+        assert blank["evidence"]["after_analyte_runs"] is True
         assert "not detected" not in blank["detail"]
         assert "no blank between the last of them (#10)" in blank["detail"]
         evidence = blank["evidence"]
@@ -112,6 +122,24 @@ def test_a_blank_before_the_standards_does_not_rule_out_carry_over(tmp_path, lib
     assert snr["detail"].startswith("quantifier m/z") and snr["value"] < 10.0
     assert not any("PROPANOL" in n.upper() for n in (*conclusion.inconclusive,
                                                      *conclusion.ambiguities))
+
+
+@pytest.mark.shared
+def test_the_default_profile_states_the_unevaluated_carry_over_without_holding_the_verdict(
+        tmp_path, library):
+    # SWGDRUG's profile as shipped: the blank after the analyte's runs is reported, not
+    # required; the criterion still never says that the early blank ruled carry-over out
+    assert load_criteria(None).blank.after_analyte_required is False
+    raw = shared_file("lrcfs-etizolam", "raw")
+    result = run_batch(_sequence(tmp_path / "seq.csv", _rows(raw)), library=library,
+                       workers=1, out_dir=tmp_path / "out")
+    chosen = max(_etizolam(result, "LR-014"), key=lambda c: c["match_factor"])
+    blank = {c["criterion"]: c for c in chosen["criteria"]}["blank"]
+    assert blank["result"] == "not evaluated" and not blank["required"]
+    assert "no blank between the last of them (#10)" in blank["detail"]
+    assert "carry-over risk" in blank["detail"]
+    assert chosen["verdict"] == "identified"
+    assert _conclusion(tmp_path / "out").identified == ("Etizolam",)
 
 
 @pytest.mark.shared

@@ -393,8 +393,11 @@ def test_real_sequence_without_its_internal_standard(real, tmp_path):
     method.write_text(REAL_METHOD.read_text(encoding="utf-8").replace(
         "rt_s = 390.6", "rt_s = 300.0"), encoding="utf-8")
     out = tmp_path / "out"
-    shutil.copytree(real.out / "cache", out / "cache")  # pass 1 reused: same runs, library
-    result = batch(real.sequence, out, "--library", real.root / "lib.h5", "--method", method)
+    # pass 1 reused: the same sequence's batch continued (--resume) from its cache
+    shutil.copytree(real.out / "cache", out / "cache")
+    shutil.copy2(real.out / "batch.json", out / "batch.json")
+    result = batch(real.sequence, out, "--library", real.root / "lib.h5", "--method", method,
+                   "--resume")
     assert result.exit_code == 1, result.output
     assert "12 reused from the cache" in result.output
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
