@@ -7,7 +7,8 @@ target names a substance (name, synonyms, InChIKey, CAS) and its controlled stat
 jurisdiction; optional retention windows let a second search, restricted to the targets,
 find a target that is not among the ten best hits of a large library.
 
-Two lists ship with gcms (``gcms/data/targets``): ``un-conventions`` (the substances
+Two lists ship with gcms (``gcms/data/targets``, as JSON data: the same tables as the
+TOML schema below): ``un-conventions`` (the substances
 forensic drug laboratories meet most, with their schedules under the UN Single
 Convention 1961 and the Convention on Psychotropic Substances 1971, from the INCB Yellow
 and Green Lists, editions stated in the file) and ``adulterants`` (cutting agents, not
@@ -15,7 +16,8 @@ controlled). A laboratory adds its national schedule in its own file, listed aft
 them: a substance already listed (same name, synonym, CAS or InChIKey) gains the new
 jurisdictions and synonyms, a new one is added.
 
-Schema (unknown keys are refused, with "did you mean")::
+A laboratory's own list is TOML (or JSON, by the ``.json`` suffix). Schema (unknown keys
+are refused, with "did you mean")::
 
     [list]         name, title, date, note
     [[source]]     id (the key ``controlled`` tables use, e.g. "UN 1971"), title,
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import math
 import os
 import sys
@@ -146,7 +149,7 @@ class TargetList:
 # --------------------------------------------------------------------------- reading
 def _shipped() -> dict[str, Any]:
     folder = resources.files("gcms") / "data" / "targets"
-    return {entry.name[:-5]: entry for entry in folder.iterdir() if entry.name.endswith(".toml")}
+    return {entry.name[:-5]: entry for entry in folder.iterdir() if entry.name.endswith(".json")}
 
 
 def available_target_lists() -> tuple[str, ...]:
@@ -263,11 +266,26 @@ def _read(item: str | os.PathLike, relative_to: Path | None) -> tuple[str, bytes
         path = relative_to / path
     if not path.is_file():
         raise CriteriaError(f"{item}: no such target list (shipped: "
-                            f"{', '.join(sorted(shipped))}; or give a .toml path)")
+                            f"{', '.join(sorted(shipped))}; or give a .toml or .json path)")
     try:
         return str(path), path.read_bytes()
     except OSError as error:
         raise CriteriaError(f"{path}: cannot read: {error.strerror or error}") from error
+
+
+def _parse(origin: str, raw: bytes) -> Any:
+    """A target list's tables: JSON (the shipped lists, any ``.json`` file) or TOML."""
+    try:
+        text = raw.decode("utf-8")
+        if origin.endswith((".json", "(shipped target list)")):
+            return json.loads(text)
+        return tomllib.loads(text)
+    except UnicodeDecodeError as error:
+        raise CriteriaError(f"{origin}: not UTF-8 text ({error})") from error
+    except json.JSONDecodeError as error:
+        raise CriteriaError(f"{origin}: invalid JSON: {error}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise CriteriaError(f"{origin}: invalid TOML: {error}") from error
 
 
 def load_targets(items: Sequence[str | os.PathLike], *,
@@ -289,12 +307,7 @@ def load_targets(items: Sequence[str | os.PathLike], *,
     files: list[dict[str, Any]] = []
     for item in items:
         origin, raw = _read(item, base)
-        try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as error:
-            raise CriteriaError(f"{origin}: not UTF-8 text ({error})") from error
-        except tomllib.TOMLDecodeError as error:
-            raise CriteriaError(f"{origin}: invalid TOML: {error}") from error
+        data = _parse(origin, raw)
         _check_keys(origin, "", data, ("list", "source", "substance"))
         header = _check_keys(origin, "[list]", data.get("list", {}), _LIST_KEYS)
         name = _text(origin, "list.name", header.get("name", Path(origin).stem))

@@ -70,7 +70,7 @@ def test_findings_carry_scope_and_the_controlled_status(tmp_path):
     assert [f["name"] for f in files] == ["un-conventions", "adulterants"]
     shipped = resources.files("gcms") / "data" / "targets"
     for record in files:
-        raw = (shipped / f"{record['name']}.toml").read_bytes()
+        raw = (shipped / f"{record['name']}.json").read_bytes()
         assert record["sha256"] == hashlib.sha256(raw).hexdigest()
     component = next(c for c in _exhibit(result)["components"]
                      if c["substance"] == "Methamphetamine")

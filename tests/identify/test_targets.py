@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import shared_file
 
@@ -130,6 +132,23 @@ def test_bad_target_lists_are_refused_naming_file_and_key(tmp_path, text, messag
     with pytest.raises(CriteriaError, match="bad.toml") as info:
         load_targets([path])
     assert message in str(info.value)
+
+
+def test_a_json_list_reads_as_its_toml_twin_and_bad_json_is_named(tmp_path):
+    toml = tmp_path / "lab.toml"
+    toml.write_text('[list]\nname = "lab"\n[[source]]\nid = "NL"\n[[substance]]\n'
+                    'name = "Ketamine"\ncontrolled = { "NL" = "List I" }\n', encoding="utf-8")
+    twin = tmp_path / "lab.json"
+    twin.write_text(json.dumps({"list": {"name": "lab"}, "source": [{"id": "NL"}],
+                                "substance": [{"name": "Ketamine",
+                                               "controlled": {"NL": "List I"}}]}),
+                    encoding="utf-8")
+    a, b = load_targets([toml]), load_targets([twin])
+    assert [t.substance.name for t in a.targets] == [t.substance.name for t in b.targets]
+    assert a.controlled_under(a.targets[0]) == b.controlled_under(b.targets[0])
+    twin.write_text('{"substance": [', encoding="utf-8")
+    with pytest.raises(CriteriaError, match="lab.json: invalid JSON"):
+        load_targets([twin])
 
 
 def test_a_profile_names_its_lists_and_relative_paths_resolve(tmp_path):
