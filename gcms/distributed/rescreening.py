@@ -430,7 +430,7 @@ def _rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256
         run["findings"].append(finding)
     return {
         "format": DOCUMENT_FORMAT, "format_version": FORMAT_VERSION,
-        "key": unit.key, "label": unit.label, "source": source,
+        "gcms_version": _gcms_version(), "key": unit.key, "label": unit.label, "source": source,
         "library_sha256": library_sha256,
         "runs_screened": screened, "components_screened": len(queries),
         "not_screened": not_screened,
@@ -622,6 +622,8 @@ def _run_units(units: Sequence[ArchivedDocument], library_path: str, library_sha
     with dask_client(scheduler=scheduler, workers=workers) as client:
         import distributed
 
+        _same_version(client, scheduler)
+
         futures = [client.submit(rescreen_document, unit, library_path, library_sha256,
                                  settings, target_list, key=f"gcms-rescreen-{unit.key}", pure=False,
                                  retries=2)
@@ -631,6 +633,23 @@ def _run_units(units: Sequence[ArchivedDocument], library_path: str, library_sha
         for future, result in distributed.as_completed(futures, with_results=True):
             on_result(result)
             future.release()
+
+
+def _gcms_version() -> str:
+    from gcms import __version__
+
+    return __version__
+
+
+def _same_version(client: Any, scheduler: str | None) -> None:
+    """Refuse workers running another gcms than this process (other code, other findings)."""
+    mine = _gcms_version()
+    other = {worker: version for worker, version in client.run(_gcms_version).items()
+             if version != mine}
+    if other:
+        listed = ", ".join(f"{w} has {v}" for w, v in sorted(other.items()))
+        raise GcmsError(f"{scheduler or 'local cluster'}: workers run another gcms than "
+                        f"this process ({mine}): {listed}")
 
 
 def rescreen(sources: Sequence[str | os.PathLike], library: str | os.PathLike, *,
@@ -725,7 +744,7 @@ def rescreen(sources: Sequence[str | os.PathLike], library: str | os.PathLike, *
     rows = finding_rows(ordered)
     summary = {
         "format": SUMMARY_FORMAT, "format_version": FORMAT_VERSION,
-        "screened_utc": _utc_now(), "screened_by": who,
+        "gcms_version": _gcms_version(), "screened_utc": _utc_now(), "screened_by": who,
         "library": {"path": str(library_path), "sha256": sha, "title": opened.title,
                     "n_entries": len(opened)},
         "settings": settings.to_dict(),
