@@ -265,8 +265,15 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def test_scheduler_and_two_workers_a_killed_worker_loses_and_duplicates_nothing(
-        archive, reference, tmp_path):
+        archive, tmp_path):
     distributed = pytest.importorskip("distributed")
+    # 30 documents, so that the worker killed at the first result is still busy
+    big = tmp_path / "archive"
+    for k in range(5):
+        shutil.copytree(archive["archive"], big / f"shelf-{k}")
+    reference = rescreen([big], archive["updated"], out_dir=tmp_path / "reference",
+                         engine="in-process", actor="analyst-a")
+    assert len(reference.findings) == 5 * 3 * len(archive["containing"])
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     scheduler = start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
@@ -292,7 +299,7 @@ def test_scheduler_and_two_workers_a_killed_worker_loses_and_duplicates_nothing(
         def job() -> None:
             try:
                 outcome["result"] = rescreen(
-                    [archive["archive"]], archive["updated"], out_dir=tmp_path / "out",
+                    [big], archive["updated"], out_dir=tmp_path / "out",
                     scheduler=address, actor="analyst-a", progress=kill_first_worker)
             except BaseException as error:  # reported by the main thread  # noqa: BLE001
                 outcome["error"] = error
@@ -308,8 +315,8 @@ def test_scheduler_and_two_workers_a_killed_worker_loses_and_duplicates_nothing(
             assert len(client.scheduler_info()["workers"]) == 1
         assert essence(result) == essence(reference)
         files = sorted((tmp_path / "out" / "documents").glob("*.json"))
-        assert len(files) == len(result.documents) == 6
-        assert len({json.loads(f.read_text())["key"] for f in files}) == 6
+        assert len(files) == len(result.documents) == 30
+        assert len({json.loads(f.read_text())["key"] for f in files}) == 30
     finally:
         for process in (*workers, scheduler):
             stop(process)
