@@ -81,6 +81,7 @@ def test_original_library_finds_nothing_new(archive, tmp_path):
 
 def test_local_cluster_gives_the_single_process_findings_and_resumes(archive, reference,
                                                                     tmp_path):
+    pytest.importorskip("distributed")  # the 'distributed' extra
     before = digests(archive["archive"])
     seen = []
     result = rescreen([archive["archive"]], archive["updated"], out_dir=tmp_path,
