@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gcms._arrays import frozen_array
+from gcms._arrays import budget_problem, frozen_array
+from gcms.errors import FormatError
 from gcms.spectrum import Spectrum, nominal_mass
 
 __all__ = ["Acquisition", "PeakTable", "Run", "RunMetadata"]
@@ -33,6 +34,10 @@ class RunMetadata:
 
     ``sha256`` is the digest of the bytes the reader decoded (``data_file``), computed
     when the file was read, so a result can always be tied back to its evidence file.
+    ``parts_sha256`` holds the digest of every file the reader decoded to build the run,
+    ``data_file`` among them: a ``.D`` folder is read from several (``data.ms`` and its
+    sidecar files; ``MSScan.bin``, ``MSPeak.bin``, ``MSScan.xsd``...), keyed by their path
+    relative to ``source_path`` (the file name for a run read from one file).
     """
 
     sample_name: str | None = None
@@ -44,6 +49,7 @@ class RunMetadata:
     source_path: str | None = None
     data_file: str | None = None
     sha256: str | None = None
+    parts_sha256: Mapping[str, str] = field(default_factory=dict)
     format: str | None = None
     acquisition: Acquisition = "scan"
     detector: str = "MS"
@@ -52,10 +58,11 @@ class RunMetadata:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+        object.__setattr__(self, "parts_sha256", MappingProxyType(dict(self.parts_sha256)))
 
     def __reduce__(self):
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        values["extra"] = dict(self.extra)
+        values["extra"], values["parts_sha256"] = dict(self.extra), dict(self.parts_sha256)
         return (_rebuild, (RunMetadata, values))
 
     def replace(self, **changes: Any) -> RunMetadata:
@@ -67,6 +74,7 @@ class RunMetadata:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["acquired_at"] = self.acquired_at.isoformat() if self.acquired_at else None
         out["extra"] = dict(self.extra)
+        out["parts_sha256"] = dict(self.parts_sha256)
         return out
 
 
@@ -301,6 +309,13 @@ class Run:
         several peaks of one scan fall in the same bin, the largest is kept (the NIST
         rule for EI spectra). Peaks outside ``[mz_min, mz_max]`` are dropped. The
         defaults are the run's own nominal range.
+
+        Raises
+        ------
+        FormatError
+            The matrix would exceed the memory budget (:func:`gcms._arrays.memory_budget`):
+            a run whose m/z reach millions, from a damaged file, would ask for gigabytes.
+            The message names the run's file, the size asked and the budget.
         """
         bounds = self.nominal_mz_range
         if mz_min is None:
@@ -309,7 +324,14 @@ class Run:
             mz_max = bounds[1] if bounds else mz_min
         if mz_max < mz_min:
             raise ValueError(f"mz_max {mz_max} is below mz_min {mz_min}")
-        out = np.zeros((self.n_scans, mz_max - mz_min + 1), dtype=np.float32)
+        columns = int(mz_max) - int(mz_min) + 1
+        problem = budget_problem(
+            4.0 * self.n_scans * columns,
+            f"the scan x m/z matrix ({self.n_scans:,} scans x {columns:,} nominal masses, "
+            f"m/z {mz_min} to {mz_max})")
+        if problem is not None:
+            raise FormatError(f"{self.metadata.source_path or 'run'}: {problem}")
+        out = np.zeros((self.n_scans, columns), dtype=np.float32)
         if not self.n_peaks:
             return out
         column = nominal_mass(self.mz) - mz_min
@@ -352,6 +374,7 @@ class Run:
             "mz_range": list(self.mz_range) if self.mz_range else None,
             "tic_max": float(self.tic.max()) if self.n_scans else None,
             "sha256": meta.sha256,
+            "parts_sha256": dict(meta.parts_sha256),
             "sample_name": meta.sample_name,
             "acquired_at": meta.acquired_at.isoformat() if meta.acquired_at else None,
             "operator": meta.operator,
@@ -365,6 +388,4 @@ class Run:
 
 
 def _rebuild(cls, values: dict[str, Any]):
-    if "extra" in values:
-        values = {**values, "extra": dict(values["extra"])}
     return cls(**values)

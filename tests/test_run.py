@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gcms import Run, RunMetadata, nominal_mass
+from gcms import FormatError, Run, RunMetadata, nominal_mass
 
 
 def small_run(**changes):
@@ -169,3 +169,33 @@ def test_tic_and_xic_match_a_plain_loop(scans):
     tic = [float(np.sum(intensity[offsets[i]:offsets[i + 1]], dtype=np.float64))
            for i in range(len(scans))]
     np.testing.assert_allclose(run.tic, tic, rtol=1e-12)
+
+
+def test_parts_digests_are_kept_read_only_and_travel():
+    parts = {"AcqData/MSScan.bin": "a" * 64, "AcqData/MSPeak.bin": "b" * 64}
+    meta = RunMetadata(source_path="x.D", data_file="x.D/AcqData/MSPeak.bin",
+                       sha256="b" * 64, parts_sha256=parts)
+    parts["AcqData/MSScan.bin"] = "tampered"  # the caller's dict is copied, not kept
+    assert meta.parts_sha256["AcqData/MSScan.bin"] == "a" * 64
+    with pytest.raises(TypeError):
+        meta.parts_sha256["AcqData/MSScan.bin"] = "c" * 64
+    assert pickle.loads(pickle.dumps(meta)) == meta
+    assert meta.to_dict()["parts_sha256"] == dict(meta.parts_sha256)
+    run = small_run(metadata=meta)
+    assert run.summary()["parts_sha256"] == dict(meta.parts_sha256)
+    assert RunMetadata().parts_sha256 == {}
+
+
+def test_dense_matrix_is_bounded_by_the_memory_budget(monkeypatch):
+    """A run whose m/z reach millions (a flipped bit once made m/z 3,670,016 and the
+    deconvolution asked for 87.5 GiB) is refused by name before anything is allocated."""
+    run = Run(scan_times=[1.0, 2.0], scan_offsets=[0, 1, 2], mz=[40.0, 9000.0],
+              intensity=[1.0, 1.0], metadata=RunMetadata(source_path="big.cdf"))
+    monkeypatch.setenv("GCMS_MEMORY_BUDGET", "32K")
+    with pytest.raises(FormatError, match=r"big.cdf: the scan x m/z matrix \(2 scans x "
+                                          r"8,961 nominal masses, m/z 40 to 9000\) would "
+                                          r"take 70.0 KiB, over the memory budget of 32.0 KiB"):
+        run.matrix()
+    assert run.matrix(40, 41).shape == (2, 2)
+    with pytest.raises(ValueError):  # FormatError is a ValueError: callers of old still catch
+        run.matrix()

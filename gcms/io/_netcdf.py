@@ -5,15 +5,19 @@ module decodes the three classic binary layouts itself and reaches netCDF-4 file
 h5py, and gives both the same small interface, :class:`Dataset`:
 
 * ``CDF\\x01`` classic, ``CDF\\x02`` 64-bit offset and ``CDF\\x05`` 64-bit data files
-  are parsed here from a read-only memory map (``docs/andi-netcdf.md`` has the byte
-  layout). Every count, size and offset in the header is checked against the file length
-  before anything is allocated or read, so a damaged header raises :class:`FormatError`
-  naming the file and the field instead of allocating gigabytes or looping for ever.
-  Variable data are handed out as read-only numpy views of the mapped bytes (big-endian,
-  as stored); record variables become strided views, never per-record copies.
+  are parsed here from the file's bytes, read once into memory and hashed there
+  (:func:`gcms.io._common.read_evidence`; ``docs/andi-netcdf.md`` has the byte layout).
+  Every count, size and offset in the header is checked against the file length before
+  anything is allocated or read, so a damaged header raises :class:`FormatError` naming
+  the file and the field instead of allocating gigabytes or looping for ever. Variable
+  data are handed out as read-only numpy views of those bytes (big-endian, as stored);
+  record variables become strided views, never per-record copies. The file is never
+  memory-mapped: a mapping shows whatever is written to the file later (the digest
+  would describe other bytes than those decoded) and a file truncated meanwhile kills
+  the process with SIGBUS.
 * netCDF-4 files (HDF5 containers, ``\\x89HDF``) are opened with h5py in ``"r"`` mode
-  from an in-memory copy of their bytes, so the digest describes exactly what was
-  decoded and nothing can be written back.
+  from the same in-memory bytes, so the digest describes exactly what was decoded and
+  nothing can be written back.
 
 The module also writes classic files (:func:`write_classic`), which the ANDI writer uses.
 Nothing here knows about ANDI; the conventions of the data (fill values, ``-9999``, scale
@@ -22,10 +26,8 @@ factors) are applied by :func:`decode_numeric` on request.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
-import mmap
 import os
 import struct
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,6 +40,7 @@ from typing import Any, Literal
 import numpy as np
 
 from gcms.errors import FormatError
+from gcms.io._common import check_budget, read_evidence
 
 __all__ = [
     "CLASSIC_MAGIC",
@@ -171,22 +174,28 @@ class Dataset:
     def __contains__(self, name: str) -> bool:
         return name in self.variables
 
-    def release(self, name: str, start: int, stop: int) -> None:
-        """Hint that rows ``start:stop`` of ``name`` have been copied and are not needed."""
-
     def close(self) -> None:
         """Let go of the file (views already handed out stay valid)."""
 
 
 # --------------------------------------------------------------------------- classic
+class _ShortPrefix(Exception):
+    """The header runs past the bytes at hand (sniffing reads only the file's start)."""
+
+
 class _Cursor:
-    """Reads big-endian header fields, checking each against the end of the file."""
+    """Reads big-endian header fields, checking each against the end of the file.
+
+    ``data`` holds the whole file, or only its first bytes when just the header is
+    wanted (``size`` is then the file's length); running past those raises
+    :class:`_ShortPrefix` so that the caller can read more.
+    """
 
     __slots__ = ("data", "end", "path", "pos", "wide")
 
-    def __init__(self, data, path: Path, *, wide: bool) -> None:
+    def __init__(self, data, path: Path, *, wide: bool, size: int) -> None:
         self.data = data
-        self.end = len(data)
+        self.end = size
         self.path = path
         self.pos = 4
         self.wide = wide  # CDF-5: counts are 64-bit
@@ -197,6 +206,8 @@ class _Cursor:
     def need(self, n: int, what: str) -> None:
         if n < 0 or self.pos + n > self.end:
             raise self.fail(f"{what} runs past the end of the file ({self.end} bytes)")
+        if self.pos + n > len(self.data):
+            raise _ShortPrefix
 
     def u32(self, what: str) -> int:
         self.need(4, what)
@@ -282,9 +293,14 @@ class _ClassicLayout:
 
 
 class _ClassicDataset(Dataset):
-    """A classic/64-bit-offset/CDF-5 file parsed from a read-only memory map."""
+    """A classic/64-bit-offset/CDF-5 file parsed from its bytes in memory.
 
-    def __init__(self, path: Path, data: mmap.mmap | bytes, sha256: str) -> None:
+    ``size`` is the file's length when ``data`` holds only its first bytes (sniffing: the
+    header is parsed and checked, no variable can be read).
+    """
+
+    def __init__(self, path: Path, data: bytes, sha256: str, *, size: int | None = None
+                 ) -> None:
         self.path = path
         self.sha256 = sha256
         self._data = data
@@ -292,11 +308,11 @@ class _ClassicDataset(Dataset):
         if version not in _VERSIONS:
             raise FormatError(f"{path}: netCDF version byte {version} is not 1, 2 or 5")
         self.kind = _VERSIONS[version]
-        self._parse(version)
+        self._parse(version, len(data) if size is None else size)
 
-    def _parse(self, version: int) -> None:
-        path, size = self.path, len(self._data)
-        cursor = _Cursor(self._data, path, wide=version == 5)
+    def _parse(self, version: int, size: int) -> None:
+        path = self.path
+        cursor = _Cursor(self._data, path, wide=version == 5, size=size)
         numrecs = cursor.u64("record count") if version == 5 else cursor.u32("record count")
         streaming = numrecs == _STREAMING[version]
 
@@ -421,28 +437,8 @@ class _ClassicDataset(Dataset):
         array.flags.writeable = False
         return array
 
-    def release(self, name: str, start: int, stop: int) -> None:
-        """Drop our view of the pages holding rows ``start:stop`` (page cache keeps them).
-
-        ``MADV_DONTNEED`` on a shared read-only file mapping only unmaps the pages from
-        this process; touching them again reads them back from the page cache.
-        """
-        advise = getattr(self._data, "madvise", None)
-        dontneed = getattr(mmap, "MADV_DONTNEED", None)
-        variable, layout = self.variables.get(name), self._layouts.get(name)
-        if advise is None or dontneed is None or variable is None or stop <= start:
-            return
-        step = self._recsize if layout.record else layout.slab // max(variable.shape[0], 1)
-        first = layout.begin + start * step
-        last = layout.begin + stop * step
-        first -= first % mmap.PAGESIZE
-        last = min(last, len(self._data))
-        if last > first:
-            advise(dontneed, first, last - first)
-
     def close(self) -> None:
-        # The map is unmapped when the last view of it goes (closing it here would fail
-        # while the caller still holds a view, and would gain nothing).
+        # Views already handed out keep the bytes alive; the dataset lets go of them.
         self._data = b""
 
 
@@ -520,10 +516,12 @@ class _Hdf5Dataset(Dataset):
             variables[name] = Variable(name, tuple(dims), tuple(int(s) for s in node.shape),
                                        dtype, MappingProxyType(kept))
         # Compressed data may legitimately expand, but not without bound: a damaged
-        # shape must not make us allocate gigabytes.
-        if total > 1000 * size + 2**20:
+        # shape or a compression bomb must not make us allocate gigabytes.
+        if total > _HDF5_MAX_EXPANSION * size + 2**20:
             raise FormatError(f"{self.path}: variables declare {total} bytes of data, "
-                              f"implausible for a {size}-byte file")
+                              f"implausible for a {size}-byte file (more than "
+                              f"{_HDF5_MAX_EXPANSION} times its size)")
+        check_budget(self.path, total, "the variables this netCDF-4 file declares")
         self.dimensions = MappingProxyType(dimensions)
         self.attributes = MappingProxyType(
             {k: _hdf5_attribute(root.attrs[k]) for k in root.attrs if not k.startswith("_NC")})
@@ -556,94 +554,72 @@ def is_netcdf(head: bytes) -> Literal["classic", "hdf5", None]:
     return None
 
 
-_HASH_STEP = 2**20 // mmap.PAGESIZE * mmap.PAGESIZE  # 1 MiB of whole pages
-_DECODE_STEP = 2**18  # bytes of the file decoded at a time
+_DECODE_STEP = 2**18  # bytes of stored values decoded at a time
 
-
-def _digest_mapping(mapped: mmap.mmap) -> str:
-    """SHA-256 of a read-only mapping, letting go of each hashed stretch at once.
-
-    Hashing touches every page; telling the kernel we are done with each stretch
-    (``MADV_DONTNEED`` on a shared, read-only file mapping only drops our view of the
-    page-cache pages) keeps the reader's resident memory to what it decodes.
-    """
-    digest = hashlib.sha256()
-    size = len(mapped)
-    advise = getattr(mapped, "madvise", None)
-    dontneed = getattr(mmap, "MADV_DONTNEED", None)
-    with memoryview(mapped) as view:
-        for start in range(0, size, _HASH_STEP):
-            stop = min(start + _HASH_STEP, size)
-            with view[start:stop] as chunk:
-                digest.update(chunk)
-            if advise is not None and dontneed is not None:
-                advise(dontneed, start, stop - start)
-    return digest.hexdigest()
+#: Most bytes of data a netCDF-4 file may declare per byte of file: HDF5 compression of
+#: real ANDI data gains a few times; a damaged shape or a deflate bomb claims thousands.
+_HDF5_MAX_EXPANSION = 100
 
 
 @contextmanager
-def open_dataset(path: str | os.PathLike, *, digest: bool = True) -> Iterator[Dataset]:
-    """Open a netCDF file read-only; yields a :class:`Dataset`.
+def open_dataset(path: str | os.PathLike) -> Iterator[Dataset]:
+    """Open a netCDF file read-only; yields a :class:`Dataset` with the bytes' SHA-256.
 
-    Classic files are memory-mapped with ``ACCESS_READ`` from a handle opened ``"rb"``;
-    netCDF-4 files are read into memory and handed to h5py. With ``digest`` the SHA-256
-    of the bytes is computed (``Dataset.sha256``, else ``""``).
+    The file is read once into memory (:func:`gcms.io._common.read_evidence`), hashed,
+    and every value is decoded from that buffer (classic files here, netCDF-4 files by
+    h5py), so ``Dataset.sha256`` is the digest of exactly the bytes decoded.
 
     Raises
     ------
     FormatError
-        The file is empty, not netCDF, or its header is damaged.
+        The file is empty, not netCDF, changed while read, or its header is damaged.
     """
-    path = Path(path)
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below, the map outlives it
-    except OSError as error:
-        raise FormatError(f"{path}: cannot open: {error.strerror or error}") from error
-    with handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size == 0:
-            raise FormatError(f"{path}: file is empty")
-        kind = is_netcdf(handle.read(8))
-        if kind is None:
-            raise FormatError(f"{path}: not a netCDF file (no CDF or HDF5 signature)")
-        handle.seek(0)
-        if kind == "hdf5":
-            data = handle.read()
-            mapped = None
-        else:
-            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    sha = ""
+    evidence = read_evidence(path)
+    path, data = evidence.path, evidence.raw
+    kind = is_netcdf(data[:8])
+    if kind is None:
+        raise FormatError(f"{path}: not a netCDF file (no CDF or HDF5 signature)")
     if kind == "hdf5":
-        if digest:
-            sha = hashlib.sha256(data).hexdigest()
-        dataset: Dataset = _Hdf5Dataset(path, data, sha)
+        dataset: Dataset = _Hdf5Dataset(path, data, evidence.sha256)
     else:
-        if digest:
-            sha = _digest_mapping(mapped)
-        if size < 8:
-            raise FormatError(f"{path}: netCDF file is truncated ({size} bytes)")
-        dataset = _ClassicDataset(path, mapped, sha)
+        if len(data) < 8:
+            raise FormatError(f"{path}: netCDF file is truncated ({len(data)} bytes)")
+        dataset = _ClassicDataset(path, data, evidence.sha256)
     try:
         yield dataset
     finally:
         dataset.close()
 
 
+def _classic_header(path: Path, head: bytes) -> _ClassicDataset:
+    """The parsed header of a classic file, reading no more of it than the header needs."""
+    size = os.stat(path).st_size
+    prefix = head
+    while True:
+        try:
+            return _ClassicDataset(path, prefix, "", size=size)
+        except _ShortPrefix:
+            if len(prefix) >= min(size, _MAX_HEADER_BYTES):
+                raise FormatError(f"{path}: netCDF header longer than "
+                                  f"{_MAX_HEADER_BYTES} bytes") from None
+            with open(path, "rb") as handle:
+                prefix = handle.read(min(4 * max(len(prefix), 1 << 16), _MAX_HEADER_BYTES))
+
+
 def variable_names(path: str | os.PathLike, head: bytes) -> set[str] | None:
     """Names of the variables of a netCDF file, cheaply (for sniffing); None if unreadable.
 
-    Classic files: the header is parsed from the map (only its pages are read). netCDF-4
-    files: the root of the HDF5 file is listed through h5py, read-only and without file
-    locking, without reading the data.
+    Classic files: the header is parsed from the file's first bytes (more are read only
+    when the header is longer). netCDF-4 files: the root of the HDF5 file is listed
+    through h5py, read-only and without file locking, without reading the data.
     """
     kind = is_netcdf(head)
     if kind is None:
         return None
     if kind == "classic":
         try:
-            with open_dataset(path, digest=False) as ds:
-                return set(ds.variables)
-        except FormatError:
+            return set(_classic_header(Path(path), head).variables)
+        except (FormatError, OSError):
             return None
     import h5py
 
@@ -725,31 +701,30 @@ def decode_numeric(
     scaled = not ((scale is None or scale == 1.0) and (offset is None or offset == 0.0))
     values = np.empty(raw.shape, dtype=dtype)
     mask = np.zeros(raw.shape, dtype=bool)
-    # Decoded a stretch at a time, each stretch of the file let go once copied, so a
-    # large file never sits in memory beside its decoded copy.
-    # A stretch is measured in file bytes: a record variable's rows lie a whole record
-    # apart, interleaved with the other record variables.
+    # Decoded a stretch at a time: each stretch of the (big-endian, often strided) stored
+    # values is swapped, compared with the fills and converted while it is in cache. A
+    # stretch is measured in file bytes: a record variable's rows lie a whole record apart.
     row_bytes = abs(raw.strides[0]) if raw.ndim else raw.itemsize
     rows = max(1, _DECODE_STEP // max(1, row_bytes))
-    for start in range(0, raw.shape[0] if raw.ndim else 1, rows):
-        part = raw[start:start + rows] if raw.ndim else raw
-        out = values[start:start + rows] if raw.ndim else values
-        bad = mask[start:start + rows] if raw.ndim else mask
-        if kind == "f":
-            np.logical_not(np.isfinite(part), out=bad)
-        for fill in fills:
-            bad |= part == fill
-        if scaled:
-            unpacked = part.astype(np.float64)
-            if scale is not None and scale != 1.0:
-                unpacked *= scale
-            if offset is not None and offset != 0.0:
-                unpacked += offset
-            out[...] = unpacked
-        else:
-            out[...] = part
-        if raw.ndim:
-            dataset.release(name, start, min(start + rows, raw.shape[0]))
+    # A value beyond the range of ``dtype`` becomes infinite, which the caller refuses.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, raw.shape[0] if raw.ndim else 1, rows):
+            part = raw[start:start + rows] if raw.ndim else raw
+            out = values[start:start + rows] if raw.ndim else values
+            bad = mask[start:start + rows] if raw.ndim else mask
+            if kind == "f":
+                np.logical_not(np.isfinite(part), out=bad)
+            for fill in fills:
+                bad |= part == fill
+            if scaled:
+                unpacked = part.astype(np.float64)
+                if scale is not None and scale != 1.0:
+                    unpacked *= scale
+                if offset is not None and offset != 0.0:
+                    unpacked += offset
+                out[...] = unpacked
+            else:
+                out[...] = part
     if mask.any():
         values[mask] = np.nan
     return values, mask

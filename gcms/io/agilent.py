@@ -27,15 +27,21 @@ Decoding rules a chemist may ask about
   (what the data system's own TIC shows); it can differ by a few tenths of a percent from
   the sum of the packed abundances, which lose precision above 16,383.
 * ``.ch`` values are ``raw x slope + intercept`` with both factors read from the header;
-  times are spread evenly between the header's first and last time.
+  times are ``first + i x sampling interval``, and the number of points must be the one
+  the header's time range and interval imply (a file cut short is refused, never spread
+  over the full time range). Version 8 has no interval: its times are spread evenly.
 
-The SHA-256 in ``run.metadata.sha256`` is that of the very bytes decoded (``data_file``).
+What the file says of itself is checked: the header's scan count against the records,
+the records against the scan directory (position, time and TIC of every scan; the
+records end where the directory begins), the directory against the file's length.
+
+The SHA-256 in ``run.metadata.sha256`` is that of the very bytes decoded (``data_file``);
+``metadata.parts_sha256`` adds every sidecar file read for the metadata.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import re
 import struct
@@ -47,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from gcms.errors import FormatError
-from gcms.io._common import build_run
+from gcms.io._common import build_run, read_evidence
 from gcms.run import Acquisition, Run, RunMetadata
 
 __all__ = [
@@ -70,6 +76,7 @@ MS_FILE_TYPES = ("GC / MS DATA FILE", "MSD SPECTRAL FILE")
 _MS_DIRECTORY_OFFSET = 0x104  # u32: word number (1-based) of the scan directory
 _MS_DATA_OFFSET = 0x108  # u32: word number (1-based) of the first scan record
 _MS_SCAN_COUNT = 0x116  # u32: number of scan records
+_MS_TIME_RANGE = 0x11A  # 2 x u32: time of the first and of the last scan, ms
 _MS_SYSTEMTIME = 0x158  # 8 x u16 little-endian: Windows SYSTEMTIME of the run start
 _MS_MIN_HEADER = 0x168  # bytes every header holds (through the SYSTEMTIME)
 #: A scan record is 9 header words + 2 words per peak + 5 footer words.
@@ -275,7 +282,8 @@ def read(path: str | os.PathLike, *, channel: str | None = None) -> Run:
             raise FormatError(f"{given}: is a single data file; it has no channel {channel!r}")
         data_file, folder = given, given.parent
 
-    data, digest = _read_evidence(data_file)
+    evidence = read_evidence(data_file)
+    data, digest = evidence.raw, evidence.sha256
     where = str(data_file)
     if _ms_file_type(data[:32]) is not None:
         decoded = _decode_ms(data, where)
@@ -288,6 +296,10 @@ def read(path: str | os.PathLike, *, channel: str | None = None) -> Run:
         )
     folder_meta = read_folder_metadata(folder) if folder.is_dir() else FolderMetadata()
     metadata = _merge_metadata(decoded, folder_meta, data_file, given, digest)
+    # Every file decoded, named by its place in the folder: the data file and each
+    # sidecar file whose text went into the metadata.
+    parts = {data_file.relative_to(folder).as_posix(): digest, **dict(folder_meta.sha256)}
+    metadata = metadata.replace(parts_sha256=dict(sorted(parts.items())))
     return build_run(
         where,
         scan_times=decoded.times_s,
@@ -297,23 +309,6 @@ def read(path: str | os.PathLike, *, channel: str | None = None) -> Run:
         tic=decoded.tic,
         metadata=metadata,
     )
-
-
-def _read_evidence(path: Path) -> tuple[bytes, str]:
-    """The bytes of an evidence file (opened read-only) and their SHA-256.
-
-    The bytes are held in memory rather than memory-mapped: decoded arrays are built
-    from ``np.frombuffer`` views, and an exception raised while such a view is alive
-    must surface as the reader's own ``FormatError``, which an open mapping would mask.
-    """
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise FormatError(f"{path}: cannot open: {error.strerror or error}") from error
-    if not data:
-        raise FormatError(f"{path}: file is empty")
-    return data, hashlib.sha256(data).hexdigest()
 
 
 @dataclass(slots=True)
@@ -483,6 +478,14 @@ def _decode_ms(data: bytes, where: str) -> _Decoded:
 
     lengths = words[starts].astype(np.int64)
     times_ms = (words[starts + 1].astype(np.int64) << 16) | words[starts + 2]
+    if directory_word and n_scans:
+        # A complete file (it has its directory) states its time range in the header.
+        first_ms, last_ms = struct.unpack_from(">II", data, _MS_TIME_RANGE)
+        if (first_ms, last_ms) != (times_ms[0], times_ms[-1]):
+            raise FormatError(
+                f"{where}: the header (byte {_MS_TIME_RANGE:#x}) gives the run from "
+                f"{first_ms} to {last_ms} ms, but its scans run from {times_ms[0]} to "
+                f"{times_ms[-1]} ms (damaged file)")
     record_types = words[starts + 4]
     counts = words[starts + 6].astype(np.int64)
     bad = np.flatnonzero(lengths != _RECORD_FIXED_WORDS + 2 * counts)
@@ -544,40 +547,39 @@ def _decode_ms(data: bytes, where: str) -> _Decoded:
 
 def _ms_record_starts(data: bytes, words: np.ndarray, n_scans: int, first: int,
                       directory_word: int, where: str) -> tuple[np.ndarray, str]:
-    """Word index of every scan record, from the directory when it is consistent.
+    """Word index of every scan record, checked against the scan directory.
 
-    The directory (12 bytes per scan: record word number, time in ms, TIC) lets the
-    records be located without walking them. It is used only when it agrees with the
-    records themselves (first record at the data offset, each record starting where the
-    previous one ends, same times); otherwise the record chain is walked header by
-    header, which every file supports (the directory is written last and is missing from
-    an interrupted acquisition).
+    The records are walked header by header from the data offset, as many as the header
+    says (a loop over record headers only, checked against the file size at every step).
+    The directory (12 bytes per scan: record word number, time in ms, TIC), which the
+    data system writes right after the last record, must then agree with them entry by
+    entry, and begin where the records end: a header scan count, a record or a
+    directory entry that disagrees is damage, refused with the byte offset of the entry.
+    A file without a directory (header word 0: an interrupted acquisition, whose
+    directory was never written) is read from the records alone.
     """
     n_words = words.size
-    if n_scans == 0:
-        return np.zeros(0, dtype=np.int64), "none (no scans)"
+    size = len(data)
     directory = 2 * (directory_word - 1)
-    if directory_word and first * 2 <= directory and directory + 12 * n_scans <= len(data):
+    if directory_word:
+        if directory + 12 * n_scans > size:
+            raise FormatError(
+                f"{where}: the header puts the scan directory ({n_scans} entries of 12 "
+                f"bytes) at byte {directory}, past the end of the {size}-byte file "
+                "(truncated file)")
         entries = np.frombuffer(data, dtype=">u4", count=3 * n_scans,
                                 offset=directory).reshape(n_scans, 3).astype(np.int64)
         starts = entries[:, 0] - 1
-        if (starts[0] == first and np.all(starts >= first)
-                and np.all(starts + _RECORD_FIXED_WORDS <= n_words)):
-            lengths = words[starts].astype(np.int64)
-            times = (words[starts + 1].astype(np.int64) << 16) | words[starts + 2]
-            if (np.all(starts[1:] == starts[:-1] + lengths[:-1])
-                    and starts[-1] + lengths[-1] <= n_words
-                    and np.array_equal(times, entries[:, 1])):
-                return starts, "directory"
-    # Walking the chain: a loop over record headers only (two words each), bounded by
-    # the scan count the header gives and checked against the file size at every step.
+        if _directory_agrees(words, starts, entries, first, directory // 2):
+            return starts, "directory"
+    # Walked record by record: the precise place of any disagreement is then known.
     starts = np.empty(n_scans, dtype=np.int64)
     position = first
     for i in range(n_scans):
         if position + _RECORD_FIXED_WORDS > n_words:
             raise FormatError(
                 f"{where}: scan {i + 1} of {n_scans} starts at byte {2 * position}, past the "
-                f"end of the {len(data)}-byte file (truncated file)"
+                f"end of the {size}-byte file (truncated file)"
             )
         length = int(words[position])
         if length < _RECORD_FIXED_WORDS or position + length > n_words:
@@ -589,7 +591,55 @@ def _ms_record_starts(data: bytes, words: np.ndarray, n_scans: int, first: int,
             )
         starts[i] = position
         position += length
-    return starts, "record chain (directory absent or inconsistent)"
+    records_end = 2 * position
+    if not directory_word:
+        if n_scans == 0 and size > records_end:
+            raise FormatError(
+                f"{where}: the header gives 0 scans and no scan directory, but "
+                f"{size - records_end} bytes follow the header at byte {records_end} "
+                "(damaged header)")
+        return starts, "record chain (no scan directory)"
+    if directory != records_end:
+        raise FormatError(
+            f"{where}: the {n_scans} scan records the header counts end at byte "
+            f"{records_end}, but the header puts the scan directory at byte {directory}: "
+            "the header's scan count or directory offset disagrees with the records "
+            "(damaged file)")
+    lengths = words[starts].astype(np.int64)
+    times = (words[starts + 1].astype(np.int64) << 16) | words[starts + 2]
+    tics = (words[starts + lengths - 2].astype(np.int64) << 16) | words[starts + lengths - 1]
+    for column, ours, what in ((0, starts + 1, "record position (word)"),
+                               (1, times, "time (ms)"), (2, tics, "TIC")):
+        bad = np.flatnonzero(entries[:, column] != ours)
+        if bad.size:
+            i = int(bad[0])
+            raise FormatError(
+                f"{where}: scan directory entry {i + 1} of {n_scans} (byte "
+                f"{directory + 12 * i}) gives {what} {entries[i, column]}, but the scan "
+                f"record at byte {2 * starts[i]} says {ours[i]} (damaged file)")
+    return starts, "directory"
+
+
+def _directory_agrees(words: np.ndarray, starts: np.ndarray, entries: np.ndarray,
+                      first: int, directory: int) -> bool:
+    """Whether the directory agrees with the records it points to (vectorised).
+
+    The records must lie end to end from ``first`` to the directory (word indices), with
+    the times and TICs the directory gives.
+    """
+    if not starts.size:
+        return first == directory
+    if (starts[0] != first or starts.min() < first
+            or starts.max() + _RECORD_FIXED_WORDS > words.size):
+        return False
+    lengths = words[starts].astype(np.int64)
+    if lengths.min() < _RECORD_FIXED_WORDS or starts[-1] + lengths[-1] != directory:
+        return False
+    times = (words[starts + 1].astype(np.int64) << 16) | words[starts + 2]
+    tics = (words[starts + lengths - 2].astype(np.int64) << 16) | words[starts + lengths - 1]
+    return bool(np.array_equal(starts[1:], starts[:-1] + lengths[:-1])
+                and np.array_equal(times, entries[:, 1])
+                and np.array_equal(tics, entries[:, 2]))
 
 
 def _sort_within_scans(mz: np.ndarray, intensity: np.ndarray, offsets: np.ndarray,
@@ -708,11 +758,12 @@ def _ch_time_axis(first_ms: float, last_ms: float, n: int, interval_s: float | N
     The header gives the first and last time (ms) and, in versions 81/179/181, the
     sampling interval as a ratio of two integers (``1/20`` s). Version 179 files end the
     range at the last sample (``last - first = (n - 1) x interval``); the version 81 file
-    seen ends it one interval later (``= n x interval``). A file whose range matches
-    neither has lost samples: for 179 that is an error (a cut-off file); for 81/181,
-    whose interval field is known from fewer files, the times are then spread evenly
-    between first and last and ``extra["time_axis"]`` says so. Version 8 has no
-    interval field and is always spread evenly.
+    seen ends it one interval later (``= n x interval``). A file whose points do not fill
+    its own time range has lost samples (a file cut short, a damaged stream) and is
+    refused: spreading the points over the full range would move every peak (a .ch cut to
+    2,377 of its 2,699 points put its apex 15 s late), and so is a header whose interval
+    is zero. Version 8 has no interval field: its times are spread evenly from first to
+    last, as the format defines them.
     """
     if not (np.isfinite(first_ms) and np.isfinite(last_ms)) or last_ms < first_ms or (
             n > 1 and last_ms == first_ms):
@@ -728,15 +779,18 @@ def _ch_time_axis(first_ms: float, last_ms: float, n: int, interval_s: float | N
         if whole in allowed and abs(steps - whole) < 0.01:
             extra["time_axis"] = "first time + i x sampling interval"
             return first_ms / 1000.0 + np.arange(n) * interval_s
-        if version == "179":
-            raise FormatError(
-                f"{where}: holds {n} points but the header's time range ({first_ms:.1f} to "
-                f"{last_ms:.1f} ms every {interval_s * 1000:g} ms) implies {whole + 1} "
-                "(truncated or damaged file)"
-            )
-        extra["time_axis"] = "spread evenly from first to last time (header interval inconsistent)"
-    else:
-        extra["time_axis"] = "spread evenly from first to last time"
+        implied = f"{whole + 1}" if version == "179" else f"{whole} or {whole + 1}"
+        raise FormatError(
+            f"{where}: holds {n} points but the header's time range ({first_ms:.1f} to "
+            f"{last_ms:.1f} ms, byte {_CH_TIME_RANGE:#x}) every {interval_s * 1000:g} ms "
+            f"implies {implied} (truncated or damaged file)"
+        )
+    if version != "8":
+        offset = _CH_OLD_SAMPLING if version == "81" else _CH_NEW_SAMPLING
+        raise FormatError(f"{where}: the header's sampling interval (byte {offset:#x}) is "
+                          "zero or missing, so the times of the points are unknown (damaged "
+                          "header)")
+    extra["time_axis"] = "spread evenly from first to last time (version 8: no interval)"
     return np.linspace(first_ms, last_ms, n) / 1000.0
 
 
@@ -858,7 +912,8 @@ class FolderMetadata:
     ``AcqData/Devices.xml``, ``runstart.txt`` and ``acqmeth.txt`` (UTF-16 or UTF-8). Every
     field is ``None`` where no file says. ``sources`` names the files that were read,
     ``problems`` those that could not be (one line each); neither stops a read, since
-    the measurement itself is in the binary data file.
+    the measurement itself is in the binary data file. ``sha256`` pairs each file read
+    (path inside the folder) with the SHA-256 of the bytes decoded.
     """
 
     sample_name: str | None = None
@@ -874,12 +929,14 @@ class FolderMetadata:
     software: str | None = None
     sources: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    sha256: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (``acquired_at`` as ISO 8601)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["acquired_at"] = self.acquired_at.isoformat() if self.acquired_at else None
         out["sources"], out["problems"] = list(self.sources), list(self.problems)
+        out["sha256"] = dict(self.sha256)
         return out
 
 
@@ -896,6 +953,7 @@ def read_folder_metadata(folder: str | os.PathLike) -> FolderMetadata:
     found: dict[str, Any] = {}
     sources: list[str] = []
     problems: list[str] = []
+    digests: list[tuple[str, str]] = []
 
     def put(key: str, value: Any) -> None:
         if value not in (None, "") and key not in found:
@@ -909,11 +967,13 @@ def read_folder_metadata(folder: str | os.PathLike) -> FolderMetadata:
             if target.stat().st_size > _SIDECAR_MAX_BYTES:
                 problems.append(f"{relative}: larger than {_SIDECAR_MAX_BYTES} bytes, not read")
                 return None
-            with open(target, "rb") as handle:
-                return handle.read()
-        except OSError as error:
-            problems.append(f"{relative}: cannot open ({error.strerror or error})")
+            evidence = read_evidence(target, allow_empty=True)
+        except (OSError, FormatError) as error:
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            problems.append(f"{relative}: cannot be read ({reason or error})")
             return None
+        digests.append((relative, evidence.sha256))
+        return evidence.raw
 
     info = load("AcqData/sample_info.xml")
     if info is not None:
@@ -970,7 +1030,8 @@ def read_folder_metadata(folder: str | os.PathLike) -> FolderMetadata:
         method = re.search(r"^\s*(\S.*\.M)\s*$", text, re.M | re.I)
         if method:
             put("method", _leaf(method.group(1)))
-    return FolderMetadata(sources=tuple(sources), problems=tuple(problems), **found)
+    return FolderMetadata(sources=tuple(sources), problems=tuple(problems),
+                          sha256=tuple(digests), **found)
 
 
 def _xml_root(raw: bytes, name: str, problems: list[str]):

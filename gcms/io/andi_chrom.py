@@ -19,6 +19,11 @@ Vendor quirks handled (``docs/andi-netcdf.md``):
   minutes) is recognised when the times are inconsistent with the retention times but
   the indices are consistent, and converted; otherwise inconsistencies are noted;
 * without ``peak_start_time``/``peak_end_time`` the baseline start/stop times stand in.
+
+A signal point that is not data (fill value, -9999, NaN) inside the trace is refused: a
+trace with holes has another time axis than the file declares. Points nobody wrote at
+the end of the trace (an acquisition stopped before the length the file was created
+with) are left out and counted in ``metadata.extra["gcms.dropped_points"]``.
 """
 
 from __future__ import annotations
@@ -214,10 +219,19 @@ def read(path: str | os.PathLike) -> Run:
         times = _sampling_times(ds, n, unit, notes)
         peaks = _peak_table(ds, unit=unit, times=times, notes=notes)
         if missing.any():
+            written = n - int(np.argmax(~missing[::-1])) if not missing.all() else 0
+            hole = np.flatnonzero(missing[:written])
+            if hole.size:
+                raise FormatError(
+                    f"{path}: ordinate_values point {int(hole[0]) + 1} of {n} (at "
+                    f"{times[hole[0]]:.3f} s) is not data (a fill value, -9999 or NaN), and "
+                    f"{hole.size} such points lie inside the trace: refused, a trace with "
+                    "holes has another time axis than the file declares (damaged file)")
             notes["gcms.dropped_points"] = (
-                f"{int(missing.sum())} points whose value is a fill value or -9999"
+                f"{n - written} points after the last written one (fill values or -9999: "
+                "never written)"
             )
-            signal, times = signal[~missing], times[~missing]
+            signal, times = signal[:written], times[:written]
         extra = {}
         for key, value in ds.attributes.items():
             text = value if isinstance(value, str) else ", ".join(

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from gcms.errors import FormatError, NotARunError
-from gcms.io._common import EntryReport, SkippedEntry, build_run
+from gcms.io._common import EntryReport, SkippedEntry, build_run, peak_problem
 from gcms.io._netcdf import (
     Dataset,
     decode_numeric,
@@ -548,7 +548,8 @@ def sniff(path: str | os.PathLike, head: bytes) -> bool:
         "point_count" in names and "ordinate_values" not in names)
 
 
-def _run_from(ds: Dataset) -> Run:
+def _run_fields(ds: Dataset) -> dict[str, Any]:
+    """The decoded arrays and metadata of an acquisition, for :func:`build_run`."""
     path = ds.path
     if _experiment_kind(ds) == "library":
         n = ds.variables["scan_index"].size if "scan_index" in ds.variables else 0
@@ -571,15 +572,8 @@ def _run_from(ds: Dataset) -> Run:
     if inferred:
         notes["gcms.acquisition_inferred"] = inferred
     metadata = _metadata(ds, acquisition=acquisition, notes=notes)
-    return build_run(
-        path,
-        scan_times=times,
-        scan_offsets=peaks.offsets,
-        mz=peaks.mz,
-        intensity=peaks.intensity,
-        tic=tic,
-        metadata=metadata,
-    )
+    return {"scan_times": times, "scan_offsets": peaks.offsets, "mz": peaks.mz,
+            "intensity": peaks.intensity, "tic": tic, "metadata": metadata}
 
 
 def read(path: str | os.PathLike) -> Run:
@@ -595,7 +589,9 @@ def read(path: str | os.PathLike) -> Run:
         LC-MS acquisition; the message names the file and the problem.
     """
     with open_dataset(path) as ds:
-        return _run_from(ds)
+        fields = _run_fields(ds)
+    # Built once the file's bytes are let go: the run's checks then never sit beside them.
+    return build_run(path, **fields)
 
 
 def _entry_strings(ds: Dataset, name: str, n: int) -> list[str | None]:
@@ -620,8 +616,9 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
     Entry fields: ``entry_name`` (name), ``chemical_formula``, ``CAS_number`` (integer,
     formatted ``NNN-NN-N``), ``nominal_mass`` (mw), ``other_name_0..3`` (synonyms),
     ``retention_index``; the rest (``entry_id``, ``smiles``, ``CAS_name``,
-    ``accurate_mass``...) go to ``extra`` where present. Entries without peaks, or whose
-    intensities are all zero, are skipped and reported.
+    ``accurate_mass``...) go to ``extra`` where present. Entries without peaks, whose
+    intensities are all zero, or with a peak no EI spectrum holds (m/z outside 0.5 to
+    5,000, a negative intensity: the value named) are skipped and reported.
 
     Raises
     ------
@@ -630,7 +627,7 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
     """
     with open_dataset(path) as ds:
         if _experiment_kind(ds) != "library":
-            run = _run_from(ds)  # surfaces the file's own problem, if it has one
+            run = build_run(ds.path, **_run_fields(ds))  # the file's own problem, if any
             raise FormatError(
                 f"{ds.path}: an ANDI MS acquisition ({run.n_scans} scans, experiment_type "
                 f"{_text(ds, 'experiment_type')!r}), not a library: read it with "
@@ -655,7 +652,7 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
                          for key in ("accurate_mass", "chemical_mass", "absolute_retention",
                                      "relative_retention", "melting_point", "boiling_point",
                                      "retention_reference_CAS")}
-        report = EntryReport()
+        report = EntryReport(sha256=ds.sha256)
         offsets, mz, intensity = peaks.offsets, peaks.mz, peaks.intensity
         # One Spectrum per entry is what a library is; the loop builds the objects only,
         # every array was decoded above in one pass.
@@ -668,6 +665,10 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
                 continue
             if not intensity[start:stop].any():
                 report.skipped.append(SkippedEntry(source, shown, "all intensities are zero"))
+                continue
+            problem = peak_problem(mz[start:stop], intensity[start:stop])
+            if problem is not None:
+                report.skipped.append(SkippedEntry(source, shown, problem))
                 continue
             extra: dict[str, str] = {"entry_number": label}
             cas, cas_ok = (format_cas(int(cas_numbers[i])) if np.isfinite(cas_numbers[i])

@@ -32,6 +32,15 @@ What this module reads:
   peaks dropped and counted, negative or non-finite values skip the entry).
 * :func:`read_xy` gives the decoded ``(x, y)`` arrays of every data block whatever it
   holds (the ASDF decoder, exposed).
+
+What the file declares bounds what it may decode to: a table holds at most
+:data:`MAX_TABLE_POINTS` points and never more than its ``##NPOINTS=`` (a DUP count is
+checked before it is expanded, so a 212-byte "DUP bomb" cannot fill memory), a run at
+most :data:`MAX_POINTS_PER_BYTE` points per byte of file and the memory budget. A block
+the file ends in is complete only where its ``##NPOINTS=`` says so: an entry cut short
+is skipped and listed, as is a block that never reached its data (an entry header
+followed by the end of the file). The pages of an NTUPLES run must run from the
+``##FIRST=`` to the ``##LAST=`` time the NTUPLES declares.
 """
 
 from __future__ import annotations
@@ -45,8 +54,16 @@ from pathlib import Path
 
 import numpy as np
 
+from gcms._arrays import memory_budget
 from gcms.errors import FormatError, NotARunError
-from gcms.io._common import EntryReport, SkippedEntry, build_run, evidence_bytes
+from gcms.io._common import (
+    EntryReport,
+    SkippedEntry,
+    build_run,
+    check_budget,
+    evidence_bytes,
+    peak_problem,
+)
 from gcms.io.msp import normalize_cas
 from gcms.run import Run, RunMetadata
 from gcms.spectrum import Spectrum
@@ -83,6 +100,16 @@ _TIME_UNITS = {
     "MS": 1e-3, "MSEC": 1e-3, "MILLISECOND": 1e-3, "MILLISECONDS": 1e-3,
 }
 _MZ_UNITS = frozenset({"", "M/Z", "MZ", "DALTON", "DALTONS", "DA", "AMU", "U"})
+#: Most points one data table may hold. A centroid spectrum has hundreds; a profile
+#: spectrum of an Orbitrap a few hundred thousand.
+MAX_TABLE_POINTS = 2**20
+#: Most points a run may decode to per byte of file (peak tables take about 14 bytes a
+#: point; ASDF-compressed profiles a byte or two), with :data:`_MIN_POINT_ALLOWANCE` allowed
+#: whatever the file's size.
+MAX_POINTS_PER_BYTE = 8
+_MIN_POINT_ALLOWANCE = 2**22
+#: Bytes a run holds per point (float64 m/z, float32 intensity).
+_POINT_BYTES = 12
 
 
 def sniff(path: str | os.PathLike, head: bytes) -> bool:
@@ -105,6 +132,7 @@ class _Page:
     line: int
     ldrs: dict[str, str] = field(default_factory=dict)
     data: tuple[str, str, int] | None = None  # (label, value, line)
+    cut: bool = False  # its data table is the last thing in a file that ends inside it
 
 
 @dataclass(slots=True)
@@ -121,6 +149,8 @@ class _Block:
     ntuples_closed: bool = False
     closed: bool = False
     children: list[_Block] = field(default_factory=list)
+    open_at_end: bool = False  # the file ends inside this block (no ##END=)
+    cut: bool = False  # its last data table is the last thing in a file that ends inside it
 
     @property
     def is_link(self) -> bool:
@@ -211,6 +241,14 @@ def _parse_blocks(text: str, path: Path) -> tuple[list[_Block], bool]:
             block.ldrs.setdefault(label, value if label in ("NAMES",) else _scalar(value))
             block.raw_labels.setdefault(label, raw_label)
     truncated = bool(stack)
+    for block in stack:
+        block.open_at_end = True
+    if truncated and matches and _norm_label(matches[-1].group(1).strip()) in _DATA_LABELS:
+        # The file ends in this table: it may have lost its last lines.
+        if page is not None and page.data is not None:
+            page.cut = True
+        elif stack[-1].data:
+            stack[-1].cut = True
     return blocks, truncated
 
 
@@ -289,7 +327,11 @@ _LONE_E = re.compile(r"(?<![\d.])[eE]|[eE](?![+\-]?\d)")
 
 
 def _line_values(line: str, limit: int) -> tuple[list[float], bool]:
-    """Decode one ``(X++(Y..Y))`` line: [x, y1, y2...] and whether it ended in DIF form."""
+    """Decode one ``(X++(Y..Y))`` line: [x, y1, y2...] and whether it ended in DIF form.
+
+    ``limit`` is the number of ordinates the line may still hold (what ``##NPOINTS=``
+    leaves, plus a DIF y-check); a DUP count beyond it is refused before it is expanded.
+    """
     # AFFN (with E exponents) unless a letter can only be ASDF: an E not between a digit
     # and a signed exponent, or a line of one token ("1E000" is x=1 then SQZ 5000).
     if _AFFN_LINE.fullmatch(line) and not (
@@ -325,8 +367,9 @@ def _line_values(line: str, limit: int) -> tuple[list[float], bool]:
             if not values:
                 raise _BadData("a DUP count with nothing before it")
             count = int(f"{_DUP[head]}{token[1:]}")
-            if count > limit:
-                raise _BadData(f"DUP count {count} exceeds the {limit} points of the table")
+            if len(values) - 1 + count - 1 > limit:
+                raise _BadData(f"DUP count {count} makes more values than the table's "
+                               "##NPOINTS= allows")
             for _ in range(count - 1):
                 values.append(values[-1] + last_dif if in_dif else values[-1])
         elif head in "+-." or head.isdigit():
@@ -351,7 +394,7 @@ def _xydata(text: str, firstx: float, lastx: float, npoints: int, xfactor: float
     for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
-        values, ends_in_dif = _line_values(line, npoints + 1)
+        values, ends_in_dif = _line_values(line, npoints - len(ys) + 1)
         if not values:
             continue
         x, line_ys = values[0], values[1:]
@@ -381,8 +424,13 @@ def _xydata(text: str, firstx: float, lastx: float, npoints: int, xfactor: float
     return x, y
 
 
-def _table(label: str, value: str, params) -> tuple[np.ndarray, np.ndarray]:
-    """Decode one data LDR to (x, y) with factors applied; ``params.get`` gives LDRs."""
+def _table(label: str, value: str, params, *, cut: bool = False
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Decode one data LDR to (x, y) with factors applied; ``params.get`` gives LDRs.
+
+    ``cut``: the file ends inside this table, which is then complete only where its
+    ``##NPOINTS=`` says so (an ``(X++(Y..Y))`` table always declares it).
+    """
     form, body = _form_and_lines(value)
     xfactor = _float_ldr(params, "XFACTOR", 1.0)
     yfactor = _float_ldr(params, "YFACTOR", 1.0)
@@ -395,6 +443,9 @@ def _table(label: str, value: str, params) -> tuple[np.ndarray, np.ndarray]:
             raise _BadData("(X++(Y..Y)) data need ##FIRSTX=, ##LASTX= and ##NPOINTS=")
         if npoints != int(npoints) or npoints < 1:
             raise _BadData(f"##NPOINTS= is not a positive whole number: {npoints:g}")
+        if npoints > MAX_TABLE_POINTS:
+            raise _BadData(f"##NPOINTS= {npoints:.0f} is more than a spectrum holds (at most "
+                           f"{MAX_TABLE_POINTS} points are read per table)")
         return _xydata(body, firstx, lastx, int(npoints), xfactor, yfactor)
     base = form.split(",")[0]
     width = _GROUP_WIDTH.get(base)
@@ -404,6 +455,9 @@ def _table(label: str, value: str, params) -> tuple[np.ndarray, np.ndarray]:
     npoints = _float_ldr(params, "NPOINTS")
     if npoints is not None and npoints != table.shape[0]:
         raise _BadData(f"##NPOINTS= says {npoints:g} but {table.shape[0]} points follow")
+    if npoints is None and cut:
+        raise _BadData("the file ends inside this table and it has no ##NPOINTS= to show "
+                       f"it is complete ({table.shape[0]} points read)")
     return table[:, 0] * xfactor, table[:, 1] * yfactor
 
 
@@ -474,16 +528,24 @@ def _time_with_unit(text: str, default_unit: str | None, path: Path, line: int) 
 
 
 # --------------------------------------------------------------------------- reading
-def _load(path: Path) -> tuple[list[_Block], bool, str]:
+def _load(path: Path) -> tuple[list[_Block], bool, str, int]:
+    """The file's blocks, whether it ends inside one, its SHA-256 and its size."""
     with evidence_bytes(path) as evidence:
-        raw = bytes(evidence.data)
+        raw = evidence.raw
         digest = evidence.sha256
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        # JCAMP-DX is printable text: NUL bytes are a zeroed stretch of the file, which can
+        # hide where a page or an entry began.
+        line = raw.count(b"\n", 0, nul) + 1
+        raise FormatError(f"{path}: NUL byte at byte {nul} (line {line}): JCAMP-DX is text; "
+                          "a zeroed or damaged stretch of the file")
     text = _decode_text(raw)
     if text.startswith("\ufeff"):
         text = text[1:]
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     blocks, truncated = _parse_blocks(text, path)
-    return blocks, truncated, digest
+    return blocks, truncated, digest, len(raw)
 
 
 def _is_mass_spectrum(block: _Block) -> str | None:
@@ -509,16 +571,18 @@ def read_xy(path: str | os.PathLike) -> list[tuple[str, np.ndarray, np.ndarray]]
         The file is not JCAMP-DX or a table cannot be decoded (names block and reason).
     """
     path = Path(path)
-    blocks, _, _ = _load(path)
+    blocks, _, _, _ = _load(path)
     out = []
     for block in blocks:
         try:
-            for label, value, _line in block.data:
-                out.append((block.title, *_table(label, value, block)))
+            for k, (label, value, _line) in enumerate(block.data):
+                out.append((block.title, *_table(label, value, block,
+                                                 cut=_data_cut(block, k))))
             columns = _ntuple_columns(block)
             for page in block.pages:
                 if page.data is not None:
-                    x, y = _table(page.data[0], page.data[1], _Params(page, block, columns))
+                    x, y = _table(page.data[0], page.data[1], _Params(page, block, columns),
+                                  cut=page.cut)
                     out.append((f"{block.title} / {page.value}", x, y))
         except _BadData as error:
             raise FormatError(f"{path}: {block.label()}: {error}") from None
@@ -526,6 +590,25 @@ def read_xy(path: str | os.PathLike) -> list[tuple[str, np.ndarray, np.ndarray]]
 
 
 _TABULAR = re.compile(r"^\(\w[\w.+]*\)")
+
+
+def _missing_blocks(block: _Block) -> str | None:
+    """What a LINK block lacks of the ``##BLOCKS=`` it declares, or None."""
+    if not block.is_link:
+        return None
+    try:
+        declared = int((block.ldrs.get("BLOCKS") or "").split()[0])
+    except (ValueError, IndexError):
+        return None
+    held = len(block.children)
+    if held == declared:
+        return None
+    return f"declares {declared} blocks (##BLOCKS=) but holds {held}"
+
+
+def _data_cut(block: _Block, index: int) -> bool:
+    """Whether data table ``index`` of ``block`` is where a cut-short file ends."""
+    return block.cut and index == len(block.data) - 1
 
 
 def _extra_ldrs(block: _Block) -> dict[str, str]:
@@ -565,15 +648,12 @@ def _spectrum(block: _Block, mz: np.ndarray, intensity: np.ndarray, source: str,
     """A Spectrum from decoded peaks (rules of gcms.io.msp), or the reason it is skipped."""
     if mz.size == 0:
         return None, "no peaks"
-    if not (np.isfinite(mz).all() and np.isfinite(intensity).all()):
-        return None, "peak list holds a non-finite value"
-    if (intensity < 0).any():
-        return None, "peak list holds a negative intensity"
+    problem = peak_problem(mz, intensity)
+    if problem is not None:
+        return None, problem
     keep = intensity > 0
     if not keep.any():
         return None, "no peak of positive intensity"
-    if (mz[keep] <= 0).any():
-        return None, "peak list holds an m/z that is zero or negative"
     extra: dict[str, str] = {}
     if not keep.all():
         extra["jcamp.zero_intensity_peaks"] = str(int((~keep).sum()))
@@ -624,21 +704,30 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
     """
     path = Path(path)
     source = str(path)
-    blocks, _, _ = _load(path)
-    report = EntryReport()
+    blocks, _, digest, _ = _load(path)
+    report = EntryReport(sha256=digest)
     found = False
     for block in blocks:
         if not block.data and not block.pages:
+            if block.is_link or block.children:
+                missing = _missing_blocks(block)
+                if missing:  # entries lost after the last one read
+                    report.skipped.append(SkippedEntry(source, block.label(), missing))
+                continue  # a LINK block holds its entries as blocks of its own
+            # An entry header without its peaks: listed, never silently dropped.
+            reason = ("the file ends inside this block, before any data table (truncated "
+                      "file)" if block.open_at_end else "no data table")
+            report.skipped.append(SkippedEntry(source, block.label(), reason))
             continue
         found = True
         reason = _is_mass_spectrum(block)
         if reason is not None:
             report.skipped.append(SkippedEntry(source, block.label(), reason))
             continue
-        for label, value, _line in block.data:
+        for k, (label, value, _line) in enumerate(block.data):
             entry = str(block.ordinal)
             try:
-                mz, intensity = _table(label, value, block)
+                mz, intensity = _table(label, value, block, cut=_data_cut(block, k))
                 rt = _block_rt(block, path)
             except (_BadData, FormatError) as error:
                 report.skipped.append(SkippedEntry(source, block.label(), _reason(error)))
@@ -654,7 +743,7 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
                 continue
             try:
                 mz, intensity = _table(page.data[0], page.data[1],
-                                       _Params(page, block, columns))
+                                       _Params(page, block, columns), cut=page.cut)
                 rt = _page_time_s(page, block, path)
             except (_BadData, FormatError) as error:
                 report.skipped.append(SkippedEntry(source, label_text, _reason(error)))
@@ -665,6 +754,8 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
                                       fallback_name=f"{path.stem} page {number}")
             _add(report, spectrum, why, source, label_text)
     if not found:
+        if report.skipped and any(block.open_at_end for block in blocks):
+            return report  # a library cut right after an entry header: that entry listed
         raise FormatError(f"{path}: no data table in any JCAMP-DX block")
     return report
 
@@ -734,17 +825,22 @@ def read(path: str | os.PathLike, *, allow_truncated: bool = False) -> Run:
         :func:`read_entries`), a page that cannot be decoded, or a truncated file.
     """
     path = Path(path)
-    blocks, truncated_file, digest = _load(path)
+    blocks, truncated_file, digest, size = _load(path)
+    allowance = _PointAllowance(path, size)
     runs = [b for b in blocks if b.pages]
     if runs:
         block = runs[0]
         if len(runs) > 1:
             raise FormatError(f"{path}: holds {len(runs)} runs (paged blocks); gcms reads "
                               "one run per file")
-        scans, tics, note = _paged_scans(block, path, truncated_file, allow_truncated)
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf: refused below
+            scans, tics, note = _paged_scans(block, path, truncated_file, allow_truncated,
+                                             allowance)
+        _check_page_range(block, [t for t, _, _ in scans], path, complete=note is None)
         scan_block = block
     else:
-        block, scan_block, scans = _linked_scans(blocks, path)
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf: refused below
+            block, scan_block, scans = _linked_scans(blocks, path, allowance)
         tics, note = None, None
     reason = _is_mass_spectrum(scan_block)
     if reason is not None:
@@ -788,7 +884,82 @@ def _clean(text: str | None) -> str | None:
     return text if text and text.upper() != "UNKNOWN" else None
 
 
-def _paged_scans(block: _Block, path: Path, truncated_file: bool, allow_truncated: bool):
+class _PointAllowance:
+    """The points a run may decode to, counted as its scans are decoded.
+
+    :data:`MAX_POINTS_PER_BYTE` per byte of its file (at least ``_MIN_POINT_ALLOWANCE``),
+    and the memory budget.
+    """
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path, self.size = path, size
+        self.limit = max(_MIN_POINT_ALLOWANCE, MAX_POINTS_PER_BYTE * size)
+        self.budget = memory_budget() // _POINT_BYTES
+        self.used = 0
+
+    def take(self, n: int) -> None:
+        self.used += n
+        if self.used > self.limit:
+            raise FormatError(
+                f"{self.path}: decodes to more than {self.limit:,} points, "
+                f"{MAX_POINTS_PER_BYTE} per byte of this {self.size:,}-byte file: refused as "
+                "damaged or a decompression bomb")
+        if self.used > self.budget:
+            check_budget(self.path, _POINT_BYTES * self.used,
+                         f"the {self.used:,} points decoded so far")
+
+
+def _check_page_range(block: _Block, times: list[float], path: Path, *,
+                      complete: bool) -> None:
+    """The pages run from the time ``##FIRST=`` to the time ``##LAST=`` declares.
+
+    The page variable's entries of the NTUPLES ``##FIRST=``/``##LAST=`` (checked where
+    the file gives them). Some writers state them in minutes while the pages are in
+    seconds (PyMS): a factor of 60 either way is accepted when it fits both ends. The
+    last time is not checked for a run read with ``allow_truncated``.
+    """
+    if not times or not block.pages:
+        return
+    match = re.match(r"^\s*([A-Za-z]\w*)\s*=", block.pages[0].value)
+    symbol = match.group(1).upper() if match else "T"
+    symbols = [s.strip().upper() for s in (block.get("SYMBOL") or "").split(",")]
+    if symbol not in symbols:
+        return
+    index = symbols.index(symbol)
+    declared = []
+    for label in ("FIRST", "LAST"):
+        entries = (block.get(label) or "").split(",")
+        text = entries[index].strip() if index < len(entries) else ""
+        try:
+            declared.append((float(text), text))
+        except ValueError:
+            return
+    units = [u.strip().upper() for u in (block.get("UNITS") or "").split(",")]
+    unit = _TIME_UNITS.get(units[index] if index < len(units) else "", 1.0)
+    ends = [(times[0], declared[0])] + ([(times[-1], declared[1])] if complete else [])
+
+    def fits(factor: float) -> bool:
+        for seen, (value, text) in ends:
+            decimals = len(text.partition(".")[2].rstrip()) if "." in text else 0
+            expected = value * unit * factor
+            slack = max(0.51 * 10.0 ** -decimals * unit * factor, 1e-6 * abs(expected))
+            if abs(seen - expected) > slack:
+                return False
+        return True
+
+    if not any(fits(factor) for factor in (1.0, 60.0, 1 / 60.0)):
+        raise FormatError(
+            f"{path}: {block.label()}: the NTUPLES declares its pages from {declared[0][1]} "
+            f"to {declared[1][1]} {units[index] if index < len(units) else ''} (##FIRST=, "
+            f"##LAST=), but they run from {times[0]:g} to {times[-1]:g} s (pages missing "
+            "or damaged)")
+
+
+def _paged_scans(block: _Block, path: Path, truncated_file: bool, allow_truncated: bool,
+                 allowance: _PointAllowance):
+    if block.data:  # every scan of a paged run is a page: a table outside them is damage
+        raise FormatError(f"{path}: {block.label()}: a data table (line {block.data[0][2]}) "
+                          "lies outside any ##PAGE= of this paged run (damaged file)")
     columns = _ntuple_columns(block)
     scans = []
     tics: list[float] | None = []
@@ -801,7 +972,8 @@ def _paged_scans(block: _Block, path: Path, truncated_file: bool, allow_truncate
         try:
             if page.data is None:
                 raise _BadData("page without data table")
-            mz, intensity = _table(page.data[0], page.data[1], _Params(page, block, columns))
+            mz, intensity = _table(page.data[0], page.data[1], _Params(page, block, columns),
+                                   cut=page.cut)
         except _BadData as error:
             if last and (truncated_file or cut):
                 if not allow_truncated:
@@ -816,6 +988,7 @@ def _paged_scans(block: _Block, path: Path, truncated_file: bool, allow_truncate
             raise FormatError(f"{path}: page {number} ({page.value}, line {page.line}): "
                               f"{error}") from None
         time = _page_time_s(page, block, path)
+        allowance.take(mz.size)
         scans.append((time, mz, intensity.astype(np.float32)))
         tic_text = page.ldrs.get(".RIC") or page.ldrs.get("TIC")
         if tics is not None and tic_text:
@@ -836,31 +1009,32 @@ def _paged_scans(block: _Block, path: Path, truncated_file: bool, allow_truncate
     return scans, tics, note
 
 
-def _linked_scans(blocks: list[_Block], path: Path):
+def _linked_scans(blocks: list[_Block], path: Path, allowance: _PointAllowance):
     """A LINK file whose blocks are scans, each with a retention time."""
     scans = []
     holder = first = None
     for block in blocks:
         if not block.data:
             continue
-        try:
-            rt = _block_rt(block, path)
-        except FormatError:
-            rt = None
+        rt = _block_rt(block, path)  # a retention time that is there but unreadable: refused
         if rt is None:
             continue
         if len(block.data) != 1:
             raise FormatError(f"{path}: {block.label()} holds {len(block.data)} data tables")
         label, value, _ = block.data[0]
         try:
-            mz, intensity = _table(label, value, block)
+            mz, intensity = _table(label, value, block, cut=_data_cut(block, 0))
         except _BadData as error:
             raise FormatError(f"{path}: {block.label()}: {error}") from None
+        allowance.take(mz.size)
         scans.append((rt, mz, intensity.astype(np.float32)))
         holder = holder or (block.parent or block)
         first = first or block
     if len(scans) < 2:
         raise NotARunError(f"{path}: holds spectra, not a run (no pages and no blocks with "
                           "retention times); use gcms.io.read_spectra()")
+    missing = _missing_blocks(holder)
+    if missing:
+        raise FormatError(f"{path}: {holder.label()}: {missing} (truncated or damaged file)")
     order = np.argsort([t for t, _, _ in scans], kind="stable")
     return holder, first, [scans[i] for i in order]

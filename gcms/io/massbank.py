@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from gcms.errors import FormatError
-from gcms.io._common import EntryReport, SkippedEntry, decode_text, evidence_bytes
+from gcms.io._common import EntryReport, SkippedEntry, decode_text, evidence_bytes, peak_problem
 from gcms.io.msp import normalize_cas
 from gcms.spectrum import Spectrum, nominal_mass
 
@@ -95,9 +95,9 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
     """
     path = Path(path)
     source = str(path)
-    report = EntryReport()
     with evidence_bytes(path) as evidence:
-        raw = bytes(evidence.data)
+        raw = evidence.raw
+    report = EntryReport(sha256=evidence.sha256)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     text, codec = decode_text(raw)
@@ -118,8 +118,12 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
                     source, f"after record {ordinal - 1}", "text after the last '//'"))
             continue
         found = True
+        # The last record of a file that lacks its closing "//" may be cut short: only its
+        # PK$NUM_PEAK can show that its peak list is complete.
+        unterminated = ordinal == len(blocks)  # no "//" follows the last block
         try:
-            report.spectra.append(_record(block, source, ordinal, codec))
+            report.spectra.append(_record(block, source, ordinal, codec,
+                                          unterminated=unterminated))
         except _BadRecord as error:
             accession = re.search(r"(?m)^ACCESSION:[ \t]*(\S+)", block)
             label = accession.group(1) if accession else str(ordinal)
@@ -144,7 +148,8 @@ def _number(value: str, tag: str) -> float:
     return number
 
 
-def _record(block: str, source: str, ordinal: int, codec: str | None) -> Spectrum:
+def _record(block: str, source: str, ordinal: int, codec: str | None, *,
+            unterminated: bool = False) -> Spectrum:
     names: list[str] = []
     comments: list[str] = []
     extra: dict[str, str] = {}
@@ -208,6 +213,9 @@ def _record(block: str, source: str, ordinal: int, codec: str | None) -> Spectru
         raise _BadRecord("no CH$NAME")
     if peak_lines is None:
         raise _BadRecord("no PK$PEAK peak list")
+    if unterminated and num_peak is None:
+        raise _BadRecord("the file ends inside this record (no closing '//') and it has no "
+                         "PK$NUM_PEAK to show its peak list is complete")
     mz, intensity, zeros, column = _peaks(peak_lines, num_peak)
     extra["massbank.intensity_column"] = column
     if zeros:
@@ -307,10 +315,9 @@ def _peaks(lines: list[str], num_peak: int | None) -> tuple[np.ndarray, np.ndarr
     column = "rel.int." if width == 3 else "int."
     if width == 3 and _raw_is_finer(table[:, 1], table[:, 2], text.split()[1::3]):
         intensity, column = table[:, 1], "int."
-    if not (np.isfinite(mz).all() and (mz > 0).all()):
-        raise _BadRecord("peak list holds an m/z that is zero, negative or not finite")
-    if not np.isfinite(intensity).all() or (intensity < 0).any():
-        raise _BadRecord("peak list holds a negative or non-finite intensity")
+    problem = peak_problem(mz, intensity)
+    if problem is not None:
+        raise _BadRecord(problem)
     keep = intensity > 0
     if not keep.any():
         raise _BadRecord("no peak of positive intensity")

@@ -27,21 +27,31 @@ Decoding rules
 * Profile spectra (``MSProfile.bin``, compressed time-of-flight or profile data) are not
   decoded: a folder that has no ``MSPeak.bin`` is refused with a message saying so.
 
+What the files say of themselves is checked before a scan is kept: ``MSScan.bin`` must
+hold exactly the records ``MSTS.xml`` counts; every record must carry a scan id above
+the one before, an MS level and a scan type MassHunter writes, and a time not before
+the previous scan's (a zeroed stretch of records is refused, never dropped as "another
+scan type"); the spectrum blocks must tile ``MSPeak.bin`` end to end. A disagreement
+names the file, the record and its byte offset.
+
 ``run.metadata.sha256`` is the SHA-256 of ``MSPeak.bin`` (``data_file``);
-``metadata.extra["msscan_sha256"]`` is that of ``MSScan.bin``, the other file decoded.
+``metadata.parts_sha256`` holds that of every file decoded (``AcqData/MSScan.bin``,
+``MSPeak.bin``, ``MSScan.xsd``, ``MSTS.xml`` and the sidecar files of the metadata);
+``metadata.extra["msscan_sha256"]`` repeats ``MSScan.bin``'s.
 """
 
 from __future__ import annotations
 
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from gcms.errors import FormatError
-from gcms.io._common import build_run
-from gcms.io.agilent import _read_evidence, _sort_within_scans, read_folder_metadata
+from gcms.io._common import build_run, read_evidence
+from gcms.io.agilent import _sort_within_scans, read_folder_metadata
 from gcms.run import Run, RunMetadata
 
 __all__ = ["list_channels", "read", "scan_record_dtype", "sniff"]
@@ -55,6 +65,12 @@ MSPEAK_SIGNATURE = 0x0103
 _RECORDS_OFFSET = 0x58
 #: MassHunter MSScanType codes read here: 1 = full scan, 2 = selected ion (SIM).
 SCAN_TYPES = {1: "scan", 2: "sim"}
+#: Every MSScanType MassHunter writes (one flag each: scan, SIM, high-resolution scan,
+#: TIC, MRM, product ion, precursor ion, neutral loss, neutral gain); a record with
+#: another value is damaged.
+KNOWN_SCAN_TYPES = frozenset({1, 2, 4, 8, 16, 32, 64, 128, 256})
+#: Highest MS level a record may state (MS1 and MS/MS stages).
+_MAX_MS_LEVEL = 10
 #: MSScan.xsd simple types and their little-endian numpy equivalents.
 _XSD_TYPES = {
     "xs:byte": "i1",
@@ -181,14 +197,14 @@ def scan_record_dtype(xsd: bytes, blocks: int = 1, *, where: str = "MSScan.xsd")
     return dtype
 
 
-def _scan_count(acq: Path) -> int | None:
+def _scan_count(acq: Path, parts: dict[str, str]) -> int | None:
     """Total of ``NumOfScans`` over the time segments of ``MSTS.xml``; None when absent."""
     import xml.etree.ElementTree as ElementTree
 
     msts = _child(acq, "MSTS.xml")
     if msts is None:
         return None
-    raw = _small_file(msts)
+    raw = _small_file(msts, parts)
     if b"<!ENTITY" in raw:
         raise FormatError(f"{msts}: declares XML entities; not a MassHunter file")
     try:
@@ -201,29 +217,50 @@ def _scan_count(acq: Path) -> int | None:
     return sum(counts) if counts else None
 
 
-def _small_file(path: Path) -> bytes:
+def _small_file(path: Path, parts: dict[str, str]) -> bytes:
+    """A description file's bytes (read once, hashed into ``parts``)."""
     try:
         if path.stat().st_size > _SIDECAR_MAX_BYTES:
             raise FormatError(f"{path}: larger than {_SIDECAR_MAX_BYTES} bytes; not a "
                               "MassHunter description file")
-        with open(path, "rb") as handle:
-            return handle.read()
     except OSError as error:
         raise FormatError(f"{path}: cannot open: {error.strerror or error}") from error
+    evidence = read_evidence(path, allow_empty=True)
+    parts[_part(path)] = evidence.sha256
+    return evidence.raw
 
 
-def _scan_records(acq: Path) -> tuple[np.ndarray, int, str, Path]:
-    """All scan records of ``MSScan.bin``, the number of blocks per record, its digest."""
+def _part(path: Path) -> str:
+    """Key of a decoded AcqData file in ``parts_sha256``: its path in the ``.D`` folder."""
+    return f"{path.parent.name}/{path.name}"
+
+
+@dataclass(slots=True)
+class _ScanFile:
+    """The decoded ``MSScan.bin``: its records and where they came from."""
+
+    records: np.ndarray
+    blocks: int
+    path: Path
+    sha256: str
+    parts: dict[str, str]
+
+
+def _scan_records(acq: Path) -> _ScanFile:
+    """All scan records of ``MSScan.bin``, checked; the number of blocks per record."""
+    parts: dict[str, str] = {}
     scan_path = _child(acq, "MSScan.bin")
     xsd_path = _child(acq, "MSScan.xsd")
     if xsd_path is None:
         raise FormatError(f"{acq}: MSScan.xsd is missing, so the layout of MSScan.bin is "
                           "unknown")
-    xsd = _small_file(xsd_path)
+    xsd = _small_file(xsd_path, parts)
     one_block = scan_record_dtype(xsd, 1, where=str(xsd_path))
     block_size = one_block["SpectrumParamValues"].base.itemsize
     scalar = one_block.itemsize - block_size
-    data, digest = _read_evidence(scan_path)
+    evidence = read_evidence(scan_path)
+    data = evidence.raw
+    parts[_part(scan_path)] = evidence.sha256
     if len(data) < _RECORDS_OFFSET + 4 or struct.unpack_from("<H", data)[0] != MSSCAN_SIGNATURE:
         raise FormatError(f"{scan_path}: not a MassHunter MSScan.bin (signature or header "
                           "missing)")
@@ -232,7 +269,7 @@ def _scan_records(acq: Path) -> tuple[np.ndarray, int, str, Path]:
         raise FormatError(f"{scan_path}: header puts the first record at byte {start}, outside "
                           f"the {len(data)}-byte file (damaged header)")
     body = len(data) - start
-    listed = _scan_count(acq)
+    listed = _scan_count(acq, parts)
     blocks = None
     if listed is not None:
         if listed == 0 and body == 0:
@@ -257,7 +294,43 @@ def _scan_records(acq: Path) -> tuple[np.ndarray, int, str, Path]:
             )
     dtype = scan_record_dtype(xsd, blocks, where=str(xsd_path))
     records = np.frombuffer(data, dtype=dtype, count=n, offset=start).copy()
-    return records, blocks, digest, scan_path
+    _check_records(records, scan_path, start)
+    return _ScanFile(records, blocks, scan_path, evidence.sha256, parts)
+
+
+def _check_records(records: np.ndarray, scan_path: Path, start: int) -> None:
+    """Refuse records that cannot be MassHunter's: each field within what it can hold.
+
+    Scan ids rise from 1, MS levels and scan types are ones MassHunter writes, times are
+    finite, not negative and never go back. A stretch of zeroed or overwritten records
+    fails here, by record and byte offset, instead of passing as "not a full scan".
+    """
+    n = records.size
+    if not n:
+        return
+    ids = records["ScanID"].astype(np.int64)
+    levels = records["MSLevel"].astype(np.int64)
+    types = records["ScanType"].astype(np.int64)
+    times = records["ScanTime"].astype(np.float64)
+    previous_id = np.concatenate(([0], ids[:-1]))
+    with np.errstate(invalid="ignore"):
+        previous_time = np.concatenate(([0.0], times[:-1]))
+        checks = (
+            (ids <= previous_id, lambda i: f"scan id {ids[i]} does not follow "
+                                           f"{previous_id[i]}"),
+            ((levels < 1) | (levels > _MAX_MS_LEVEL), lambda i: f"MS level {levels[i]}"),
+            (~np.isin(types, list(KNOWN_SCAN_TYPES)),
+             lambda i: f"scan type {types[i]}, not one MassHunter writes"),
+            (~np.isfinite(times) | (times < previous_time),
+             lambda i: f"scan time {float(times[i])!r} min after "
+                       f"{float(previous_time[i])!r} min"),
+        )
+    for bad, reason in checks:
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise FormatError(
+                f"{scan_path}: scan record {i + 1} of {n} (byte "
+                f"{start + i * records.dtype.itemsize}): {reason(i)} (damaged file)")
 
 
 def list_channels(path: str | os.PathLike) -> list[str]:
@@ -265,8 +338,7 @@ def list_channels(path: str | os.PathLike) -> list[str]:
     acq = _acqdata(Path(path))
     if acq is None:
         return []
-    records, _, _, _ = _scan_records(acq)
-    return _channels(records)
+    return _channels(_scan_records(acq).records)
 
 
 def _channels(records: np.ndarray) -> list[str]:
@@ -305,7 +377,8 @@ def read(path: str | os.PathLike, *, channel: str | None = None) -> Run:
     acq = _acqdata(given)
     if acq is None:
         raise FormatError(f"{given}: not a MassHunter .D folder (no AcqData/MSScan.bin)")
-    records, blocks, scan_digest, scan_path = _scan_records(acq)
+    scans = _scan_records(acq)
+    records, blocks, scan_path = scans.records, scans.blocks, scans.path
     available = _channels(records)
     if channel is None:
         if not available:
@@ -327,16 +400,22 @@ def read(path: str | os.PathLike, *, channel: str | None = None) -> Run:
                 "ChemStation data.ms of the same run"
             )
         raise FormatError(f"{acq}: MSPeak.bin is missing (the spectra of MSScan.bin)")
-    peaks, peak_digest = _read_evidence(peak_path)
+    evidence = read_evidence(peak_path)
+    peaks, peak_digest = evidence.raw, evidence.sha256
     if len(peaks) < 2 or struct.unpack_from("<H", peaks)[0] != MSPEAK_SIGNATURE:
         raise FormatError(f"{peak_path}: not a MassHunter MSPeak.bin (signature missing)")
-    block = _centroid_block(chosen, blocks, len(peaks), peak_path)
+    column = _centroid_column(chosen, blocks, len(peaks), peak_path)
+    _check_tiling(records["SpectrumParamValues"][:, column], records["ScanID"], len(peaks),
+                  peak_path)
+    block = chosen["SpectrumParamValues"][:, column]
     offsets, mz, intensity = _gather_peaks(block, chosen["ScanID"], peaks, peak_path)
 
     folder = read_folder_metadata(acq.parent)
+    parts = {**scans.parts, _part(peak_path): peak_digest}
+    parts.update(folder.sha256)  # sidecar files, by their path in the .D folder too
     extra = {
         "msscan_file": str(scan_path),
-        "msscan_sha256": scan_digest,
+        "msscan_sha256": scans.sha256,
         "scan_records": f"{records.size} ({blocks} spectrum block{'s' if blocks > 1 else ''} "
                         "each)",
     }
@@ -360,6 +439,7 @@ def read(path: str | os.PathLike, *, channel: str | None = None) -> Run:
         source_path=str(given),
         data_file=str(peak_path),
         sha256=peak_digest,
+        parts_sha256=dict(sorted(parts.items())),
         format=FORMAT_NAME,
         acquisition="sim" if channel == "sim" else "scan",
         detector="MS",
@@ -378,9 +458,9 @@ def read(path: str | os.PathLike, *, channel: str | None = None) -> Run:
     )
 
 
-def _centroid_block(records: np.ndarray, blocks: int, peak_size: int,
-                    peak_path: Path) -> np.ndarray:
-    """The spectrum block of each record that points into MSPeak.bin.
+def _centroid_column(records: np.ndarray, blocks: int, peak_size: int,
+                     peak_path: Path) -> int:
+    """Which spectrum block of the records points into MSPeak.bin.
 
     A record may carry several blocks (profile and centroid). The centroid block is the
     one whose byte count is its point count times a peak width MSPeak.bin uses (8, 12 or
@@ -388,12 +468,37 @@ def _centroid_block(records: np.ndarray, blocks: int, peak_size: int,
     """
     all_blocks = records["SpectrumParamValues"]
     for j in range(blocks):
-        block = all_blocks[:, j]
-        if _block_problem(block, peak_size) is None:
-            return block
-    first = all_blocks[:, 0]
-    scan, reason = _block_problem(first, peak_size)
+        if _block_problem(all_blocks[:, j], peak_size) is None:
+            return j
+    scan, reason = _block_problem(all_blocks[:, 0], peak_size)
     raise FormatError(f"{peak_path}: scan {int(records['ScanID'][scan])}: {reason}")
+
+
+def _check_tiling(block: np.ndarray, scan_ids: np.ndarray, peak_size: int,
+                  peak_path: Path) -> None:
+    """The spectra of all the records lie end to end in MSPeak.bin, up to its last byte.
+
+    MassHunter appends each scan's spectrum as it acquires it, so the blocks tile the
+    file; a block that starts elsewhere, or bytes that no record accounts for, mean a
+    damaged record or a damaged (truncated, extended) MSPeak.bin.
+    """
+    if not block.size:
+        return
+    offset = block["SpectrumOffset"].astype(np.int64)
+    size = block["ByteCount"].astype(np.int64)
+    ends = offset + size
+    gap = np.flatnonzero(offset[1:] != ends[:-1])
+    if gap.size:
+        i = int(gap[0]) + 1
+        raise FormatError(
+            f"{peak_path}: the spectrum of scan {int(scan_ids[i])} starts at byte "
+            f"{offset[i]}, not where scan {int(scan_ids[i - 1])}'s ends ({ends[i - 1]}): "
+            "MSScan.bin and MSPeak.bin disagree (damaged file)")
+    if ends[-1] != peak_size:
+        raise FormatError(
+            f"{peak_path}: the spectra of MSScan.bin's {block.size} records end at byte "
+            f"{ends[-1]}, but the file has {peak_size} bytes (truncated, extended or "
+            "damaged file)")
 
 
 def _block_problem(block: np.ndarray, peak_size: int) -> tuple[int, str] | None:

@@ -38,7 +38,8 @@ Decisions a library build depends on, each deliberate:
 * **Skipped entries** (reported as :class:`~gcms.io.SkippedEntry`, never silently
   dropped, never half-read): no ``Name``; no ``Num Peaks`` line; ``Num Peaks`` that
   disagrees with the pairs that follow (a truncated or merged entry); a peak value that
-  is not a number (``NaN`` included); a peak at m/z zero or less; a negative intensity;
+  is not a number (``NaN`` included); a peak at an m/z outside 0.5 to 5,000 (the value
+  named; :data:`gcms.io._common.MZ_LIMITS`); a negative intensity;
   no peak of positive intensity; a non-numeric ``MW``/``RI``/``RT``; a name holding
   control characters.
 * **Zero-intensity peaks are dropped** and the entry kept: they carry no signal (NIST
@@ -70,7 +71,14 @@ from pathlib import Path
 import numpy as np
 
 from gcms.errors import FormatError
-from gcms.io._common import EntryReport, SkippedEntry, decode_text, evidence_bytes
+from gcms.io._common import (
+    MZ_LIMITS,
+    EntryReport,
+    SkippedEntry,
+    decode_text,
+    evidence_bytes,
+    peak_problem,
+)
 from gcms.spectrum import Spectrum
 
 __all__ = ["normalize_cas", "read_entries", "sniff", "write"]
@@ -586,7 +594,7 @@ def _read_entries(path: Path) -> EntryReport:
         if ordinal == 0:
             raise FormatError(f"{path}: no MSP entry (no 'Name:' or 'Num Peaks:' line)")
     _convert_peaks(batch, spectra, skipped, source)
-    report = EntryReport(spectra=spectra)
+    report = EntryReport(spectra=spectra, sha256=evidence.sha256)
     report.skipped = [entry for _, entry in sorted(skipped, key=lambda item: item[0])]
     return report
 
@@ -655,26 +663,26 @@ def _convert_peaks(entries: list[_Entry], spectra: list[Spectrum],
     mz, intensity = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
     n = len(good)
     owner = np.repeat(np.arange(n), counts)
-    # An m/z of 0 with intensity 0 is a placeholder some exports start with (dropped with
-    # the other zero-intensity peaks); a non-finite m/z or a real peak at m/z <= 0 is not.
-    bad_mz = np.bincount(owner, ~np.isfinite(mz) | ((mz <= 0) & (intensity != 0)),
-                         minlength=n) > 0
-    bad_int = np.bincount(owner, ~np.isfinite(intensity) | (intensity < 0), minlength=n) > 0
+    # A peak outside what an EI spectrum holds (peak_problem: m/z outside MZ_LIMITS with
+    # some intensity, a negative or non-finite value) skips the entry, the value named. An
+    # m/z of 0 with intensity 0 is a placeholder some exports start with (dropped with the
+    # other zero-intensity peaks).
+    low, high = MZ_LIMITS
+    with np.errstate(invalid="ignore"):
+        bad = (~np.isfinite(mz) | ~np.isfinite(intensity) | (intensity < 0)
+               | (((mz < low) | (mz > high)) & (intensity != 0)))
+    flagged = np.bincount(owner, bad, minlength=n) > 0
     positive = np.bincount(owner, intensity > 0, minlength=n).astype(np.int64)
-    verdict = np.where(bad_mz, 1, np.where(bad_int, 2, np.where(positive == 0, 3, 0)))
     zeros = (counts - positive).tolist()
     offsets = np.concatenate(([0], np.cumsum(counts))).tolist()
-    reasons = {
-        1: "peak list holds an m/z that is zero, negative or not finite",
-        2: "peak list holds a negative or non-finite intensity",
-        3: "no peak of positive intensity",
-    }
-    for i, (entry, code) in enumerate(zip(good, verdict.tolist(), strict=True)):
-        if code:
-            skipped.append((entry.ordinal, SkippedEntry(source, entry.label(), reasons[code])))
-            continue
+    for i, entry in enumerate(good):
         entry_mz = mz[offsets[i]:offsets[i + 1]]
         entry_int = intensity[offsets[i]:offsets[i + 1]]
+        reason = (peak_problem(entry_mz, entry_int) if flagged[i]
+                  else "no peak of positive intensity" if not positive[i] else None)
+        if reason is not None:
+            skipped.append((entry.ordinal, SkippedEntry(source, entry.label(), reason)))
+            continue
         if zeros[i]:
             keep = entry_int > 0
             entry_mz, entry_int = entry_mz[keep], entry_int[keep]

@@ -25,12 +25,21 @@ decode (zstd, mantissa truncation, coordinate grids, or any other ``... compress
 term) is refused, never read as raw floats. Numpress is lossy by design: the values are
 those the converter stored (``docs/ms-numpress.md`` gives each codec's precision).
 
+What the file declares is held against what it decodes to, before memory is spent on
+it: every binary array must decode to the spectrum's ``defaultArrayLength`` values (its
+zlib stream is inflated to that length and no further, so a "zlib bomb" stops at once);
+the file must hold the number of spectra its ``<spectrumList count=...>`` says, indexed
+0, 1, 2...; a gzip-compressed file may expand to at most :data:`GZIP_MAX_RATIO` times its
+size (and never past the memory budget); the decoded points must fit the memory budget.
+
 mzMLb (HDF5) is not read: it is rare in GC-MS practice and its container would need
 h5py plus the mzMLb filters.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import gzip
 import io
@@ -44,13 +53,22 @@ from typing import Any
 
 import numpy as np
 
+from gcms._arrays import memory_budget
 from gcms.errors import FormatError
-from gcms.io._common import build_run, evidence_bytes
+from gcms.io._common import build_run, check_budget, evidence_bytes, inflate
 from gcms.run import Run, RunMetadata
 
 __all__ = ["read", "sniff"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
+#: Most bytes of XML a gzip-compressed mzML may expand to, per byte of file. gzip shrinks
+#: mzML 1.5 to 4 times (base64 binary data compresses poorly); text bodies of profile
+#: data with long zero runs maybe 20 times. A 3 MB file expanding to 3 GB is a bomb.
+GZIP_MAX_RATIO = 50
+#: Expansion always allowed, whatever the ratio (a small file's header and indexes).
+_GZIP_MIN_LIMIT = 64 * 2**20
+#: Bytes per decoded point held by a run (float64 m/z + float32 intensity).
+_POINT_BYTES = 12
 _MZML_TAGS = (b"<mzML", b"<indexedmzML")
 _TIME_UNITS = {"minute": 60.0, "second": 1.0, "millisecond": 1e-3,
                "UO:0000031": 60.0, "UO:0000010": 1.0, "UO:0000028": 1e-3}
@@ -128,14 +146,52 @@ class _MemoryReader(io.RawIOBase):
         return self._pos
 
 
+class _BoundedReader(io.RawIOBase):
+    """A seekable stream that refuses to yield more than ``limit`` bytes (a gzip bomb)."""
+
+    def __init__(self, inner, limit: int, path: Path, size: int) -> None:
+        self._inner, self._limit, self._path, self._size = inner, limit, path, size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self._inner.readinto(buffer)
+        self._pos += n
+        if self._pos > self._limit:
+            raise FormatError(
+                f"{self._path}: the {self._size}-byte gzip file expands past "
+                f"{self._limit} bytes of XML ({GZIP_MAX_RATIO} times its size, or the memory "
+                "budget): refused as a decompression bomb")
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._pos = self._inner.seek(offset, whence)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
 @contextmanager
 def _xml_stream(path: Path) -> Iterator[tuple[Any, str]]:
-    """The decompressed XML as a seekable stream, and the SHA-256 of the file's bytes."""
+    """The decompressed XML as a seekable stream, and the SHA-256 of the file's bytes.
+
+    A gzip file is inflated as it is parsed, never whole, and no further than
+    :data:`GZIP_MAX_RATIO` times its size (at least 64 MiB, at most the memory budget).
+    """
     with evidence_bytes(path) as evidence:
         raw = io.BufferedReader(_MemoryReader(evidence.data), buffer_size=1 << 20)
-        if bytes(evidence.data[:2]) == _GZIP_MAGIC:
-            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-                yield stream, evidence.sha256
+        if evidence.raw[:2] == _GZIP_MAGIC:
+            limit = min(memory_budget(),
+                        max(_GZIP_MIN_LIMIT, GZIP_MAX_RATIO * evidence.size))
+            with gzip.GzipFile(fileobj=raw, mode="rb") as inflated:
+                bounded = _BoundedReader(inflated, limit, path, evidence.size)
+                yield io.BufferedReader(bounded, buffer_size=1 << 20), evidence.sha256
         else:
             yield raw, evidence.sha256
 
@@ -161,6 +217,8 @@ def _header(stream, path: Path) -> dict[str, Any]:
             tag = _local(element.tag)
             if event == "start":
                 if tag == "spectrumList" or tag == "chromatogramList":
+                    if tag == "spectrumList":
+                        info["spectrum_count"] = element.get("count")
                     break
                 if tag == "run":
                     info["run_id"] = element.get("id")
@@ -288,33 +346,71 @@ def _array_compression(info: dict) -> str:
                 if term_codec == codec and term_zlib == with_zlib)
 
 
-def _numpress_decoder(codec: str, zlib_first: bool):
-    """A pyteomics decompressor: bytes after base64 -> float64 values (Numpress, lazily)."""
-    def decode(data: bytes) -> np.ndarray:
-        from gcms.io import _numpress
+def _numpress_max_bytes(n: int) -> int:
+    """Most bytes a Numpress stream of ``n`` values can take.
 
+    An 8-byte fixed point and two 4-byte starting values (linear), then at most 9
+    half-bytes per value.
+    """
+    return 16 + (9 * n + 1) // 2
+
+
+def _decode_array(record, n: int, what: str) -> np.ndarray:
+    """One binary data array decoded to exactly ``n`` values (``defaultArrayLength``).
+
+    pyteomics hands over the base64 text, the compression (a name from
+    :func:`_array_compression`) and the value type; the decompression is bounded by what
+    ``n`` values can take, so a bomb stops at once.
+
+    Raises
+    ------
+    ValueError
+        Damaged base64 or compressed data, or another number of values than ``n``.
+    """
+    name = record.compression
+    _, codec, zlib_first = next(term for term in _COMPRESSIONS.values() if term[0] == name)
+    text = record.data or ""
+    try:
+        data = base64.b64decode(text.encode("ascii") if isinstance(text, str) else text,
+                                validate=False)
+    except (binascii.Error, UnicodeEncodeError) as error:
+        raise ValueError(f"{what}: damaged base64 data ({error})") from None
+    if codec is None:
+        dtype = np.dtype(record.dtype)
+        expected = n * dtype.itemsize
         if zlib_first:
-            data = zlib.decompress(data)
-        return getattr(_numpress, f"decode_{codec}")(data)
-    return decode
+            data = inflate(data, expected, what)
+        elif len(data) != expected:
+            raise ValueError(f"{what} holds {len(data)} bytes, not the {expected} of "
+                             f"defaultArrayLength {n} x {dtype.itemsize}-byte values")
+        return np.frombuffer(data, dtype=dtype)
+    from gcms.io import _numpress
+
+    if zlib_first:
+        data = inflate(data, _numpress_max_bytes(n), what, at_most=True)
+    elif len(data) > _numpress_max_bytes(n):
+        raise ValueError(f"{what}: {len(data)} bytes of Numpress data cannot hold just "
+                         f"defaultArrayLength {n} values")
+    try:
+        values = getattr(_numpress, f"decode_{codec}")(data)
+    except ValueError as error:
+        raise ValueError(f"{what}: {error}") from None
+    if values.size != n:
+        raise ValueError(f"{what} decodes to {values.size} values, not defaultArrayLength {n}")
+    return values
 
 
 @functools.cache
 def _reader_class():
     """The pyteomics MzML reader with gcms' compression handling (built on first use).
 
-    Its own ``compression_type_map`` (pyteomics' module-wide map is left alone, and so
-    is whatever pynumpress would add to it) and its own reading of the compression terms.
+    Binary arrays are left undecoded (``decode_binary=False``): :func:`_decode_array`
+    decodes them knowing the length each spectrum declares. The compression terms are
+    read by :func:`_array_compression`; pyteomics' module-wide maps are left alone.
     """
     from pyteomics import mzml
 
-    decoders = {"no compression": lambda data: data, "zlib compression": zlib.decompress}
-    decoders.update((name, _numpress_decoder(codec, zlib_first))
-                    for name, codec, zlib_first in _COMPRESSIONS.values() if codec)
-
     class GcmsMzML(mzml.MzML):
-        compression_type_map = decoders
-
         def _determine_compression(self, info):
             return _array_compression(info)
 
@@ -330,7 +426,7 @@ def _spectra(stream, path: Path):
               EOFError, KeyError, IndexError, TypeError, AttributeError)
     try:
         with _reader_class()(stream, use_index=False, read_schema=False,
-                             decode_binary=True, huge_tree=True) as reader:
+                             decode_binary=False, huge_tree=True) as reader:
             yield from reader
     except FormatError:
         raise
@@ -355,6 +451,12 @@ def _start_time_s(spectrum: dict, path: Path) -> float:
         raise FormatError(f"{path}: spectrum {spectrum.get('id')!r}: scan start time "
                           f"{value!r} is not finite")
     return seconds
+
+
+def _integer(value: Any) -> int | None:
+    """A count or index attribute as an int, None when absent or not a whole number."""
+    text = "" if value is None else str(value).strip()
+    return int(text) if text.lstrip("+-").isdigit() else None
 
 
 def _ms_level(spectrum: dict) -> int | None:
@@ -397,20 +499,44 @@ def read(path: str | os.PathLike) -> Run:
         kinds = {"profile": 0, "centroid": 0, "sim": 0}
         levels: dict[Any, int] = {}
         filter_string = None
+        n_spectra = points = 0
+        budget_points = memory_budget() // _POINT_BYTES
         for spectrum in _spectra(stream, path):
+            where = f"{path}: spectrum {n_spectra} ({spectrum.get('id')!r})"
+            if _integer(spectrum.get("index")) != n_spectra:
+                raise FormatError(f"{where} has index {spectrum.get('index')!r}; the spectra "
+                                  "of the list are indexed 0, 1, 2... (damaged or spliced file)")
+            n_spectra += 1
             level = _ms_level(spectrum)
             levels[level] = levels.get(level, 0) + 1
             if level != 1:
                 continue
             times.append(_start_time_s(spectrum, path))
-            mz = spectrum.get("m/z array")
-            intensity = spectrum.get("intensity array")
-            mz = np.empty(0) if mz is None else np.asarray(mz, dtype=np.float64)
-            intensity = np.empty(0, np.float32) if intensity is None else np.asarray(
-                intensity, dtype=np.float32)
+            n = _integer(spectrum.get("defaultArrayLength"))
+            if n is None or n < 0:
+                raise FormatError(f"{where}: defaultArrayLength "
+                                  f"{spectrum.get('defaultArrayLength')!r} is not a count")
+            points += n
+            if points > budget_points:
+                check_budget(path, _POINT_BYTES * points,
+                             f"the {points:,} points declared so far")
+            arrays = {}
+            for key in ("m/z array", "intensity array"):
+                record = spectrum.get(key)
+                if record is None and n:
+                    raise FormatError(f"{where} declares {n} points (defaultArrayLength) but "
+                                      f"has no {key}")
+                try:
+                    arrays[key] = (np.empty(0) if record is None
+                                   else _decode_array(record, n, f"{where}: its {key}"))
+                except ValueError as error:
+                    raise FormatError(str(error)) from None
+            mz = arrays["m/z array"].astype(np.float64)
+            with np.errstate(over="ignore"):  # beyond float32: inf, refused by the run
+                intensity = arrays["intensity array"].astype(np.float32)
             if mz.shape != intensity.shape:
-                raise FormatError(f"{path}: spectrum {spectrum.get('id')!r} has {mz.size} m/z "
-                                  f"values but {intensity.size} intensities")
+                raise FormatError(f"{where} has {mz.size} m/z values but {intensity.size} "
+                                  "intensities")
             mz_arrays.append(mz)
             intensity_arrays.append(intensity)
             tic = spectrum.get("total ion current")
@@ -423,6 +549,10 @@ def read(path: str | os.PathLike) -> Run:
                 kinds["sim"] += 1
             if filter_string is None and spectrum.get("filter string"):
                 filter_string = str(spectrum["filter string"])
+    declared = _integer(info.get("spectrum_count"))
+    if declared is not None and declared != n_spectra:
+        raise FormatError(f"{path}: <spectrumList count=\"{declared}\"> but the file holds "
+                          f"{n_spectra} spectra (truncated, damaged or spliced file)")
     if not times:
         held = ", ".join(f"{n} MS{level}" if level else f"{n} of unstated MS level"
                          for level, n in sorted(levels.items(), key=lambda kv: str(kv[0])))

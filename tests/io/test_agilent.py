@@ -240,11 +240,19 @@ class TestChemStationContract(ReaderContract):
 
 class TestChemStationMutations(MutationContract):
     format_name = "agilent-chemstation"
+    # Scan times are in the records, the directory and the header's range; .ch times
+    # follow from the header's range and interval: a mutant keeps them all or is refused.
+    time_axis_declared = True
 
     def mutation_files(self):
         files = [*_real(*YELLOW, "dataSim.ms"), *_real("agilent-fid-ch", "test_fid.ch"),
                  *_real(*YELLOW, "FID1A.ch")]
         return files or [_generated_mutation_file()]
+
+    def campaign_files(self):
+        return [*self.mutation_files(), *_real("lrcfs-etizolam", "raw", "220223002.D",
+                                               "data.ms"),
+                *_real("agilent-fid-ch", "test_179_fid.ch"), _generated_mutation_file()]
 
 
 def _generated_mutation_file() -> Path:
@@ -525,14 +533,20 @@ def test_generated_ms_file_round_trips(tmp_path):
 
 
 def test_abundance_exponents_and_mz_extremes(tmp_path):
-    """Every exponent of the packed abundance, and the ends of the m/z word."""
-    peaks = [(0.05, 1), (10.0, 16383), (20.0, 16384), (30.0, 131064), (40.0, 131072),
+    """Every exponent of the packed abundance, and the ends of the m/z word.
+
+    The m/z word reaches 3,276.75; its low end, 0.05, is below any ion (the readers'
+    physical m/z range starts at 0.5) and is refused by value.
+    """
+    peaks = [(0.5, 1), (10.0, 16383), (20.0, 16384), (30.0, 131064), (40.0, 131072),
              (50.0, 8388096), (3276.75, 16383 * 512)]
     run = agilent.read(make_ms(tmp_path / "x.ms", [(1000, peaks)]))
     np.testing.assert_array_equal(run.mz, [p[0] for p in peaks])
     np.testing.assert_array_equal(run.intensity,
                                   [1, 16383, 16384, 131064, 131072, 8388096, 16383 * 512])
     assert run.intensity.dtype == np.float32
+    _fails_quickly(make_ms(tmp_path / "low.ms", [(1000, [(0.05, 1), (10.0, 5)])]),
+                   r"scan 1 \(1.000 s\) holds m/z 0.05, outside 0.5 to 5000")
 
 
 def test_record_chain_is_walked_without_a_directory(tmp_path):
@@ -544,15 +558,44 @@ def test_record_chain_is_walked_without_a_directory(tmp_path):
     np.testing.assert_array_equal(with_directory.scan_offsets, without.scan_offsets)
 
 
-def test_inconsistent_directory_falls_back_to_the_records(tmp_path):
+def test_directory_that_disagrees_with_the_records_is_refused(tmp_path):
+    """A directory entry is the record's own position, time and TIC: any other value
+    is damage, named with the entry and its byte offset."""
+    path = make_ms(tmp_path / "data.ms", sample_scans(10))
+    original = path.read_bytes()
+    directory = 2 * (struct.unpack_from(">I", original, 0x104)[0] - 1)
+    for field, what in ((0, r"record position \(word\)"), (4, r"time \(ms\) 999999"),
+                        (8, "TIC 999999")):
+        data = bytearray(original)
+        struct.pack_into(">I", data, directory + 12 * 3 + field, 999_999)  # entry 4
+        path.write_bytes(bytes(data))
+        _fails_quickly(path, rf"scan directory entry 4 of 10 \(byte {directory + 36}\) "
+                             rf"gives {what}")
+
+
+def test_header_scan_count_must_reach_the_directory(tmp_path):
+    """A header counting fewer scans than the records (the rest would silently vanish)
+    is refused: the records it counts do not end where the directory begins."""
     path = make_ms(tmp_path / "data.ms", sample_scans(10))
     data = bytearray(path.read_bytes())
-    directory = 2 * (struct.unpack_from(">I", data, 0x104)[0] - 1)
-    struct.pack_into(">I", data, directory + 12 * 3 + 4, 999_999)  # a wrong time in entry 4
+    struct.pack_into(">I", data, 0x116, 7)
     path.write_bytes(bytes(data))
-    run = agilent.read(path)
-    assert run.metadata.extra["scan_index"].startswith("record chain")
-    assert run.n_scans == 10
+    _fails_quickly(path, r"the 7 scan records the header counts end at byte \d+, but the "
+                         r"header puts the scan directory at byte \d+")
+    struct.pack_into(">I", data, 0x116, 0)
+    struct.pack_into(">I", data, 0x104, 0)  # and no directory either
+    path.write_bytes(bytes(data))
+    _fails_quickly(path, "the header gives 0 scans and no scan directory, but")
+
+
+def test_header_time_range_must_match_the_scans(tmp_path):
+    path = make_ms(tmp_path / "data.ms", sample_scans(10))
+    data = bytearray(path.read_bytes())
+    first, last = struct.unpack_from(">II", data, 0x11A)
+    struct.pack_into(">I", data, 0x11E, last + 1)
+    path.write_bytes(bytes(data))
+    _fails_quickly(path, rf"gives the run from {first} to {last + 1} ms, but its scans run "
+                         rf"from {first} to {last} ms")
 
 
 def test_sim_records_and_sim_only_method(tmp_path):
@@ -758,3 +801,61 @@ def test_real_file_copies_read_like_the_originals(tmp_path):
     np.testing.assert_array_equal(original.mz, renamed.mz)
     assert renamed.metadata.acquisition == "sim"
     assert renamed.metadata.sha256 == original.metadata.sha256
+
+
+@pytest.mark.parametrize("version", ["81", "181"])
+def test_ch_with_missing_points_is_refused_in_every_version_with_an_interval(tmp_path,
+                                                                          version):
+    """A .ch cut short was read with its points spread over the header's full time range
+    (2,377 of 2,699 points, the apex moved from 291.2 s to 306.3 s): every version whose
+    header gives the sampling interval now refuses points that do not fill the range."""
+    values = (np.arange(400) * 37) % 1000
+    path = make_ch(tmp_path / "FID1A.ch", version, values)
+    assert agilent.read(path).n_scans == 400
+    short = make_ch(tmp_path / "short.ch", version, values[:350],
+                    last_ms=1000.0 + 399 * 50.0)  # header of 400 points, 350 in the file
+    _fails_quickly(short, r"holds 350 points but the header's time range \(1000.0 to "
+                          r"20950.0 ms, byte 0x11a\) every 50 ms implies 399 or 400")
+
+
+@pytest.mark.shared
+def test_real_ch_cut_short_is_refused_not_stretched(tmp_path):
+    data = shared_file("agilent-fid-ch", "test_fid.ch").read_bytes()
+    full = agilent.read(shared_file("agilent-fid-ch", "test_fid.ch"))
+    assert full.n_scans == 2699
+    cut = tmp_path / "cut.ch"
+    for keep in range(len(data) * 85 // 100 // 2 * 2, len(data) - 1, 202):
+        cut.write_bytes(data[:keep])
+        try:
+            run = agilent.read(cut)
+        except FormatError as error:
+            assert "cut.ch" in str(error)
+            continue
+        # whatever is accepted has the file's own point count and time axis
+        assert run.n_scans == 2699
+        np.testing.assert_array_equal(run.scan_times, full.scan_times)
+
+
+def test_every_part_of_a_folder_is_hashed(tmp_path):
+    """A .D folder's run names the digest of every file it decoded: the data file (still
+    ``metadata.sha256``) and each sidecar whose text went into the metadata."""
+    folder = tmp_path / "run.D"
+    folder.mkdir()
+    make_ms(folder / "data.ms", sample_scans(5))
+    (folder / "runstart.txt").write_text("(_dataname$) = seized powder\n")
+    run = agilent.read(folder)
+    assert dict(run.metadata.parts_sha256) == {
+        "data.ms": hashlib.sha256((folder / "data.ms").read_bytes()).hexdigest(),
+        "runstart.txt": hashlib.sha256((folder / "runstart.txt").read_bytes()).hexdigest()}
+    assert run.metadata.sha256 == run.metadata.parts_sha256["data.ms"]
+    assert run.metadata.sample_name == "generated sample"
+
+
+def test_ch_without_a_sampling_interval_is_refused(tmp_path):
+    """Only version 8 lacks the interval; a zeroed one elsewhere is damage, not a reason
+    to spread the points evenly."""
+    path = make_ch(tmp_path / "FID1A.ch", "179", np.arange(100.0))
+    data = bytearray(path.read_bytes())
+    struct.pack_into(">HH", data, 0x101A, 0, 0)
+    path.write_bytes(bytes(data))
+    _fails_quickly(path, r"the header's sampling interval \(byte 0x101a\) is zero or missing")

@@ -276,14 +276,27 @@ def test_missing_sampling_information_is_an_error(tmp_path):
         gcms.io.read(write_chrom(tmp_path / "notimes.cdf", interval=None))
 
 
-def test_fill_values_in_the_signal_are_dropped(tmp_path):
+def test_fill_values_inside_the_signal_are_refused(tmp_path):
+    """A hole in the trace (fill, -9999, NaN) would give another time axis than the file
+    declares: refused, naming the first point and how many."""
     signal = np.linspace(1.0, 2.0, 200)
     signal[[5, 6]] = 9.9692099683868690e36
     signal[10] = -9999.0
-    run = gcms.io.read(write_chrom(tmp_path / "gaps.cdf", signal=signal))
+    with pytest.raises(FormatError, match=r"gaps.cdf: ordinate_values point 6 of 200 \(at "
+                                          r"3.500 s\) is not data .* and 3 such points"):
+        gcms.io.read(write_chrom(tmp_path / "gaps.cdf", signal=signal))
+    signal = np.linspace(1.0, 2.0, 200)
+    signal[100] = np.nan
+    with pytest.raises(FormatError, match="point 101 of 200"):
+        gcms.io.read(write_chrom(tmp_path / "nan.cdf", signal=signal))
+
+
+def test_unwritten_points_at_the_end_are_left_out(tmp_path):
+    signal = np.linspace(1.0, 2.0, 200)
+    signal[-3:] = 9.9692099683868690e36
+    run = gcms.io.read(write_chrom(tmp_path / "stopped.cdf", signal=signal))
     assert run.n_scans == 197 and run.tic.max() <= 2.0
-    assert 4.0 not in run.scan_times  # point 6 (t = 1 + 6 * 0.5) is gone
-    assert "3 points" in run.metadata.extra["gcms.dropped_points"]
+    assert "3 points after the last written one" in run.metadata.extra["gcms.dropped_points"]
 
 
 def test_file_without_peak_table(tmp_path):

@@ -429,8 +429,15 @@ def test_gc01_is_truncated_and_its_complete_scans_match_pymassspec(tmp_path):
     assert partial.n_scans == 2614 and "1286.664" in partial.metadata.extra["truncated"]
     data = path.read_bytes()
     repaired = tmp_path / "gc01_complete_pages.jdx"
-    repaired.write_bytes(data[: data.rfind(b"##PAGE=")]
-                         + b"##END NTUPLES= MASS SPECTRUM\n##END=\n")
+    complete = data[: data.rfind(b"##PAGE=")] + b"##END NTUPLES= MASS SPECTRUM\n##END=\n"
+    # Closing the NTUPLES early is not enough: its ##LAST= still declares 4,007 s.
+    repaired.write_bytes(complete)
+    with pytest.raises(FormatError, match=r"declares its pages from 305.582 to 4007.722 "
+                                          r"SECONDS \(##FIRST=, ##LAST=\), but they run "
+                                          r"from 305.582 to 1286.29 s"):
+        gcms.io.read(repaired)
+    last = re.findall(rb"##PAGE=\s*T=([\d.]+)", complete)[-1]
+    repaired.write_bytes(complete.replace(b"4007.722", last))
     run = gcms.io.read(repaired)
     _assert_same_as_pyms(run, repaired)
     np.testing.assert_array_equal(run.mz, partial.mz)
@@ -496,3 +503,93 @@ def test_ntuples_pages_as_spectra():
     spectra = gcms.io.read_spectra(path)
     assert [s.rt_seconds for s in spectra] == [272, 301, 333]
     assert [s.source_entry for s in spectra] == ["1 page 1", "1 page 2", "1 page 3"]
+
+
+# --------------------------------------------------------------------------- declared sizes
+def test_library_cut_after_an_entry_header_lists_that_entry(tmp_path):
+    """A library truncated right after an entry's header dropped the entry silently:
+    it is listed as skipped (file, entry, reason)."""
+    cut = LIBRARY[: LIBRARY.index("##XUNITS= M/Z\n##YFACTOR")]
+    path = _write(tmp_path, cut)
+    report = jcamp.read_entries(path)
+    assert [s.name for s in report.spectra] == ["Methamphetamine"]
+    (skipped,) = report.skipped
+    assert skipped.source == str(path) and skipped.entry == "block 2 'Caffeine' (line 18)"
+    assert "the file ends inside this block, before any data table" in skipped.reason
+    with pytest.raises(FormatError, match="block 2 'Caffeine'"):
+        gcms.io.read_spectra(path)
+
+
+def test_table_cut_by_the_end_of_the_file_needs_its_npoints(tmp_path):
+    """The last table of a cut file may have lost lines: without ##NPOINTS= to show it is
+    complete, the entry is skipped (listed) and a run refused."""
+    text = LIBRARY.replace("##NPOINTS= 4\n", "")
+    cut = text[: text.index("65,400")] + "65,400\n"  # ends inside Methamphetamine's table
+    report = jcamp.read_entries(_write(tmp_path, cut))
+    (skipped,) = report.skipped
+    assert "ends inside this table and it has no ##NPOINTS=" in skipped.reason
+    complete = LIBRARY[: LIBRARY.index("##END=")]  # cut after a table whose NPOINTS agrees
+    assert [s.name for s in jcamp.read_entries(_write(tmp_path, complete)).spectra] == [
+        "Methamphetamine"]
+    run = RUN.replace("##NPOINTS= 2\n", "")
+    run = run[: run.index("##PAGE= T= 5.52")]  # the run ends inside its page 2 table
+    with pytest.raises(FormatError, match="the file is truncated: its last page"):
+        gcms.io.read(_write(tmp_path, run))
+
+
+def test_dup_bomb_is_refused_before_it_expands(tmp_path):
+    """212 bytes of JCAMP whose DUP counts expand to 50 million points (m/z up to
+    50,000,001, 2 GB) were accepted."""
+    header = ("##TITLE= bomb\n##JCAMP-DX= 4.24\n##DATA TYPE= MASS SPECTRUM\n##XUNITS= M/Z\n"
+              "##FIRSTX= 1\n##LASTX= {last}\n##NPOINTS= {n}\n##XYDATA= (X++(Y..Y))\n")
+    huge = _write(tmp_path, header.format(last=50000001, n=50000001)
+                  + "1 1S9999999S9999999S9999999S9999999S9999999\n##END=\n", "huge.jdx")
+    report = jcamp.read_entries(huge)
+    assert not report.spectra
+    assert "##NPOINTS= 50000001 is more than a spectrum holds" in report.skipped[0].reason
+    small = _write(tmp_path, header.format(last=1000, n=1000)
+                   + "1 1" + "S999" * 50 + "\n##END=\n", "small.jdx")
+    assert "DUP count 1999 makes more values than the table's ##NPOINTS= allows" in \
+        jcamp.read_entries(small).skipped[0].reason
+
+
+def test_peaks_outside_the_ei_range_skip_the_entry_by_value(tmp_path):
+    text = LIBRARY.replace("65,400 134,300", "65,400 70000,300")
+    report = jcamp.read_entries(_write(tmp_path, text))
+    assert "peak list holds m/z 70000, outside 0.5 to 5000" in report.skipped[0].reason
+
+
+def test_link_block_missing_declared_blocks_is_listed(tmp_path):
+    text = ("##TITLE= link\n##JCAMP-DX= 5.0\n##DATA TYPE= LINK\n##BLOCKS= 3\n"
+            + LIBRARY + "##END=\n")
+    report = jcamp.read_entries(_write(tmp_path, text))
+    assert len(report.spectra) == 2
+    assert "declares 3 blocks (##BLOCKS=) but holds 2" in report.skipped[0].reason
+
+
+def test_nul_bytes_are_refused(tmp_path):
+    """A zeroed stretch can swallow the line breaks that start a page, merging it into
+    the title: refused where the zeros start."""
+    data = RUN.encode()
+    at = data.index(b"##PAGE=")
+    path = _write(tmp_path, data[:20] + bytes(at - 20) + data[at:])
+    with pytest.raises(FormatError, match="NUL byte at byte 20 .*JCAMP-DX is text"):
+        gcms.io.read(path)
+
+
+def test_a_table_outside_the_pages_of_a_run_is_refused(tmp_path):
+    text = RUN.replace("##PAGE= T= 5.5\n", "")
+    with pytest.raises(FormatError, match=r"a data table \(line \d+\) lies outside any "
+                                          r"##PAGE="):
+        gcms.io.read(_write(tmp_path, text))
+
+
+def test_pages_must_span_the_declared_first_and_last_time(tmp_path):
+    text = RUN.replace("##FACTOR= 0.1, 2, 1\n", "##FACTOR= 0.1, 2, 1\n##FIRST= , , 5.5\n"
+                       "##LAST= , , 5.52\n")
+    assert gcms.io.read(_write(tmp_path, text)).n_scans == 3
+    lost = text[: text.index("##PAGE= T= 5.52")] + "##END NTUPLES= MASS SPECTRUM\n##END=\n"
+    with pytest.raises(FormatError, match=r"declares its pages from 5.5 to 5.52 MINUTES "
+                                          r"\(##FIRST=, ##LAST=\), but they run from 330 to "
+                                          r"330.6 s"):
+        gcms.io.read(_write(tmp_path, lost))

@@ -286,3 +286,18 @@ def test_retention_index_records(massbank_ei):
     assert all(200 < s.retention_index < 5000 for s in with_ri)
     licenses = {s.extra["license"] for s in spectra}
     assert licenses <= {"CC BY", "CC BY-SA", "CC BY-NC", "CC BY-NC-SA", "CC0"}
+
+
+def test_last_record_cut_short_needs_its_peak_count(tmp_path):
+    """A file cut inside its last record: that record's peak list is complete only where
+    PK$NUM_PEAK says so; otherwise it is skipped and listed, never read short."""
+    cut = RECORD + SECOND[: SECOND.rindex("\n  ", 0, SECOND.rindex("//"))]
+    report = gcms.io.read_entries(_write(tmp_path, cut, "cut.txt"))
+    assert [s.name for s in report.spectra] == ["Caffeine"]
+    assert "PK$NUM_PEAK says 3 but 2 peaks follow" in report.skipped[0].reason
+    without_count = cut.replace("PK$NUM_PEAK: 3\n", "")
+    report = gcms.io.read_entries(_write(tmp_path, without_count, "cut2.txt"))
+    assert [s.name for s in report.spectra] == ["Caffeine"]
+    assert "the file ends inside this record (no closing '//')" in report.skipped[0].reason
+    complete = RECORD + SECOND.replace("PK$NUM_PEAK: 3\n", "")  # closed by '//': fine
+    assert len(gcms.io.read_entries(_write(tmp_path, complete, "full.txt")).spectra) == 2

@@ -18,7 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SHARED_DATA, shared_file
-from contract import ReaderContract, _read_mutated, apply_mutations, mutation_strategy
+from contract import (
+    CAMPAIGN_EXAMPLES,
+    MUTATION_EXAMPLES,
+    ReaderContract,
+    apply_mutations,
+    check_mutated,
+    mutation_strategy,
+)
 from test_agilent import make_ms, read_ms1, sample_scans
 
 import gcms.io
@@ -158,29 +165,104 @@ class TestMassHunterContract(ReaderContract):
         return files
 
 
-def test_mutated_folders_fail_cleanly(tmp_path_factory):
-    """Truncation, zero-fill and bit flips in any AcqData file: FormatError or a valid run."""
+def _mutated_folder_campaign(tmp_path_factory, examples: int) -> None:
+    """Truncation, zero-fill and bit flips in any AcqData file of a generated folder and,
+    where the shared data is at hand, of a real one: every case ends in a FormatError
+    naming the folder or a run with the folder's scan count and every part's own hash."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    base = make_masshunter(tmp_path_factory.mktemp("mh") / "base.D",
-                           generated_scans(12, sim_every=4))
+    root = tmp_path_factory.mktemp("mh")
+    bases = [make_masshunter(root / "base.D", generated_scans(12, sim_every=4))]
+    real = SHARED_DATA.joinpath(*LRCFS, "220223002.D")
+    if real.exists():
+        bases.append(_without_data_ms(real, root / "real.D"))
     names = ["MSScan.bin", "MSPeak.bin", "MSScan.xsd", "MSTS.xml"]
-    originals = {name: (base / "AcqData" / name).read_bytes() for name in names}
-    work = tmp_path_factory.mktemp("mutated") / "run.D"
-    shutil.copytree(base, work)
+    cases = []
+    for base in bases:
+        work = tmp_path_factory.mktemp("mutated") / "run.D"
+        shutil.copytree(base, work)
+        originals = {name: (base / "AcqData" / name).read_bytes() for name in names}
+        cases.append((work, originals, gcms.io.read(base, format="agilent-masshunter")))
 
-    @settings(max_examples=60, deadline=None, derandomize=True,
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(st.sampled_from(names), st.data())
-    def check(name, data):
+    @given(st.sampled_from(range(len(cases))), st.sampled_from(names), st.data())
+    def check(case, name, data):
+        work, originals, reference = cases[case]
         for other in names:
             (work / "AcqData" / other).write_bytes(originals[other])
         mutations = data.draw(mutation_strategy(len(originals[name])))
         (work / "AcqData" / name).write_bytes(apply_mutations(originals[name], mutations))
-        _read_mutated(work, "agilent-masshunter", "runs")  # FormatError or a valid run
+        check_mutated(work, "agilent-masshunter", "runs", reference)
 
     check()
+
+
+def test_mutated_folders_fail_cleanly(tmp_path_factory):
+    _mutated_folder_campaign(tmp_path_factory, MUTATION_EXAMPLES)
+
+
+@pytest.mark.slow
+def test_mutated_folders_campaign(tmp_path_factory):
+    _mutated_folder_campaign(tmp_path_factory, CAMPAIGN_EXAMPLES)
+
+
+def test_zeroed_scan_records_are_refused_not_dropped(tmp_path):
+    """4 KB of MSScan.bin zeroed read as 2,407 scans where MSTS.xml says 2,430 (the zeroed
+    records looked like "another scan type"): refused, naming the record and its offset."""
+    folder = make_masshunter(tmp_path / "run.D", generated_scans(60))
+    scan_file = folder / "AcqData" / "MSScan.bin"
+    data = bytearray(scan_file.read_bytes())
+    record = (len(data) - RECORDS_START) // 60
+    data[RECORDS_START + 10 * record:RECORDS_START + 13 * record] = bytes(3 * record)
+    scan_file.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match=rf"MSScan.bin: scan record 11 of 60 \(byte "
+                                          rf"{RECORDS_START + 10 * record}\): scan id 0"):
+        gcms.io.read(folder)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("ScanID", 5, "scan id 5 does not follow 5"),
+    ("MSLevel", 0, "MS level 0"),
+    ("ScanType", 3, "scan type 3, not one MassHunter writes"),
+    ("ScanTime", -1.0, "scan time -1.0 min after"),
+])
+def test_impossible_record_fields_are_refused(tmp_path, field, value, message):
+    folder = make_masshunter(tmp_path / "run.D", generated_scans(10))
+    acq = folder / "AcqData"
+    dtype = masshunter.scan_record_dtype((acq / "MSScan.xsd").read_bytes(), 1)
+    data = bytearray((acq / "MSScan.bin").read_bytes())
+    records = np.frombuffer(data, dtype=dtype, offset=RECORDS_START).copy()
+    records[field][5] = value
+    data[RECORDS_START:] = records.tobytes()
+    (acq / "MSScan.bin").write_bytes(bytes(data))
+    with pytest.raises(FormatError, match=rf"scan record 6 of 10 \(byte "
+                                          rf"{RECORDS_START + 5 * dtype.itemsize}\): {message}"):
+        gcms.io.read(folder)
+
+
+def test_spectra_must_tile_mspeak(tmp_path):
+    folder = make_masshunter(tmp_path / "run.D", generated_scans(10))
+    peak_file = folder / "AcqData" / "MSPeak.bin"
+    peak_file.write_bytes(peak_file.read_bytes() + bytes(16))  # bytes no record accounts for
+    with pytest.raises(FormatError, match=r"MSPeak.bin: the spectra of MSScan.bin's 10 "
+                                          r"records end at byte \d+, but the file has"):
+        gcms.io.read(folder)
+
+
+def test_every_part_decoded_is_hashed(tmp_path):
+    """metadata.sha256 stays MSPeak.bin's; parts_sha256 names every file decoded, so that
+    a damaged MSScan.bin is never reported under MSPeak.bin's digest."""
+    folder = make_masshunter(tmp_path / "run.D", generated_scans(10))
+    run = gcms.io.read(folder)
+    acq = folder / "AcqData"
+    expected = {f"AcqData/{name}": hashlib.sha256((acq / name).read_bytes()).hexdigest()
+                for name in ("MSScan.bin", "MSPeak.bin", "MSScan.xsd", "MSTS.xml",
+                             "Contents.xml", "sample_info.xml")}
+    assert dict(run.metadata.parts_sha256) == expected
+    assert run.metadata.sha256 == expected["AcqData/MSPeak.bin"]
+    assert run.summary()["parts_sha256"] == expected
 
 
 # =========================================================================== real files

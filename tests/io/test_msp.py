@@ -172,8 +172,10 @@ def test_zero_intensity_peaks_are_dropped_and_counted(tmp_path):
     ("Num Peaks: 2\n41 nan\n43 999\n", "not a number: 'nan'"),
     ("Num Peaks: 2\n41 NaN\n43 999\n", "not a number"),
     ("Num Peaks: 2\n41 1e\n43 999\n", "not a number"),
-    ("Num Peaks: 2\n41 1e999\n43 999\n", "non-finite"),
-    ("Num Peaks: 2\n0 5\n43 999\n", "m/z that is zero"),
+    ("Num Peaks: 2\n41 1e999\n43 999\n", "peak 1 is not a finite number (m/z 41.0, "
+                                           "intensity inf)"),
+    ("Num Peaks: 2\n0 5\n43 999\n", "peak list holds m/z 0, outside 0.5 to 5000"),
+    ("Num Peaks: 2\n41 5\n70000 999\n", "peak list holds m/z 70000, outside 0.5 to 5000"),
     ("Num Peaks: 2\n41 0\n43 0\n", "no peak of positive intensity"),
     ("Num Peaks: 3\n41 5\n43 999\n", "Num Peaks says 3 but 2 peaks follow"),
     ("Num Peaks: 1\n41 5 7\n", "odd number"),

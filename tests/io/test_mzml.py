@@ -640,10 +640,11 @@ def test_truncated_numpress_payload_is_refused_naming_the_file(tmp_path):
 
 
 def test_numpress_array_cut_between_values_is_refused(tmp_path):
-    """A cut between two values decodes to fewer m/z than intensities: refused."""
+    """A cut between two values decodes to fewer m/z than the spectrum declares: refused."""
     path = _write_mzml(_reference_run(), tmp_path / "run.mzML", indexed=False)
     _first_mz_array_replaced(path, _LINEAR_PARAM, GOLDEN_LINEAR[:16])
-    with pytest.raises(FormatError, match=re.escape(str(path)) + r".* has 2 m/z values but"):
+    with pytest.raises(FormatError, match=re.escape(str(path)) + r": spectrum 0 .*its m/z "
+                                          r"array decodes to 2 values, not defaultArrayLength"):
         gcms.io.read(path)
 
 
@@ -669,5 +670,93 @@ def test_numpress_terms_found_by_name_without_accession(tmp_path):
     _first_mz_array_replaced(
         path, '<userParam name="MS-Numpress linear prediction compression" value=""/>',
         GOLDEN_LINEAR)
-    with pytest.raises(FormatError, match=r"has 4 m/z values but"):  # decoded as Numpress
+    with pytest.raises(FormatError, match=r"decodes to 4 values, not defaultArrayLength"):
+        # decoded as Numpress
+        gcms.io.read(path)
+
+
+# --------------------------------------------------------------------------- declared sizes
+_ZLIB_PARAM = ('<cvParam cvRef="PSI-MS" accession="MS:1000574" name="zlib compression" '
+               'value=""/>')
+
+
+def _peak_memory(call) -> int:
+    """Peak of the Python/numpy allocations made by ``call`` (raising or not), in bytes."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        call()
+    except FormatError:
+        pass
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return peak
+
+
+def test_zlib_bomb_in_one_array_is_refused_at_its_declared_length(tmp_path):
+    """A few hundred kilobytes of zlib inflating to gigabytes in one binary array was read
+    (3.3 GB resident): the array is inflated to defaultArrayLength values and no further."""
+    path = _write_mzml(_reference_run(), tmp_path / "run.mzML", indexed=False)
+    _first_mz_array_replaced(path, _ZLIB_PARAM, zlib.compress(bytes(1 << 28), 9))
+    assert path.stat().st_size < 2 << 20
+
+    def read():
+        with pytest.raises(FormatError, match=re.escape(str(path)) + r": spectrum 0 .*its m/z "
+                                              r"array decompresses to more than the \d+ bytes"):
+            gcms.io.read(path)
+
+    assert _peak_memory(read) < 64 << 20
+
+
+def test_array_length_must_be_the_declared_one(tmp_path):
+    path = _write_mzml(_reference_run(), tmp_path / "run.mzML", indexed=False)
+    _first_mz_array_replaced(path, _ZLIB_PARAM, zlib.compress(np.arange(5.0).tobytes()))
+    with pytest.raises(FormatError, match=r"its m/z array decompresses to 40 bytes, not the "
+                                          r"\d+ declared"):
+        gcms.io.read(path)
+    plain = ('<cvParam cvRef="PSI-MS" accession="MS:1000576" name="no compression" '
+             'value=""/>')
+    _first_mz_array_replaced(path, plain, np.arange(5.0).tobytes())
+    with pytest.raises(FormatError, match=r"its m/z array holds 40 bytes, not the \d+ of "
+                                          r"defaultArrayLength \d+ x 8-byte values"):
+        gcms.io.read(path)
+
+
+def test_gzip_bomb_is_refused_while_inflating(tmp_path):
+    """A 3 MB gzip mzML expanding to 3 GiB drove the reader to 3.1 GB before failing:
+    inflation stops at GZIP_MAX_RATIO times the file's size (at least 64 MiB)."""
+    text = _write_mzml(_reference_run(4), tmp_path / "run.mzML", indexed=False,
+                       with_ms2=False).read_bytes()
+    cut = text.index(b"<spectrumList")
+    spaces = gzip.compress(b" " * (16 << 20), compresslevel=9)  # one 16 MiB member
+    bomb = tmp_path / "bomb.mzML.gz"
+    bomb.write_bytes(gzip.compress(text[:cut]) + spaces * 8 + gzip.compress(text[cut:]))
+
+    def read():
+        with pytest.raises(FormatError, match=r"bomb.mzML.gz: the \d+-byte gzip file expands "
+                                              r"past 67108864 bytes of XML"):
+            gcms.io.read(bomb)
+
+    assert _peak_memory(read) < 200 << 20
+    fine = tmp_path / "fine.mzML.gz"  # the same XML without the bomb reads
+    fine.write_bytes(gzip.compress(text[:cut]) + spaces + gzip.compress(text[cut:]))
+    assert gcms.io.read(fine).n_scans == 4
+
+
+def test_spectrum_count_must_be_the_declared_one(tmp_path):
+    path = _write_mzml(_reference_run(5), tmp_path / "run.mzML", indexed=False,
+                       with_ms2=False)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('<spectrumList count="5"', '<spectrumList count="6"'),
+                    encoding="utf-8")
+    with pytest.raises(FormatError, match=r'<spectrumList count="6"> but the file holds 5 '
+                                          r"spectra"):
+        gcms.io.read(path)
+    # A spectrum spliced out (its neighbours keep their index): the gap is named.
+    blocks = list(re.finditer(r"<spectrum .*?</spectrum>", text, flags=re.DOTALL))
+    path.write_text(text[:blocks[2].start()] + text[blocks[2].end():], encoding="utf-8")
+    with pytest.raises(FormatError, match=r"spectrum 2 .* has index '?3'?; the spectra of the "
+                                          r"list are indexed 0, 1, 2"):
         gcms.io.read(path)
