@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from gcms.errors import FormatError, LibraryError
-from gcms.io._common import SkippedEntry, sha256_file
+from gcms.io._common import MZ_LIMITS, SkippedEntry, sha256_file
 from gcms.library.store import Library
 from gcms.spectrum import Spectrum, nominal_mass
 
@@ -38,11 +38,10 @@ __all__ = ["EI_MZ_MAX", "MAX_PEAKS_PER_ENTRY", "BuildReport", "build_library",
            "collect_sources", "entry_problem"]
 
 #: Largest m/z of an EI reference spectrum accepted by default: the physical limit the
-#: readers apply to every spectrum (EI of what a GC elutes stays under ~1,100 u; direct-
-#: inlet and calibration spectra, PFTBA 614 or the 1993 ANDI round-robin's 3,586, far
-#: under 5,000). A lab may build with a lower ``max_mz``: 2000 is the m/z range NIST MS
-#: Search compares (its "max m/z" setting), beyond which a library peak is never scored.
-EI_MZ_MAX = 5000.0
+#: readers apply to every spectrum (:data:`gcms.io._common.MZ_LIMITS`, where it is
+#: argued). A lab may build with a lower ``max_mz``: 2000 is the m/z range NIST MS Search
+#: compares (its "max m/z" setting), beyond which a library peak is never scored.
+EI_MZ_MAX = MZ_LIMITS[1]
 #: More peaks than this in one entry is not a centroided EI spectrum (at most one peak per
 #: nominal mass in a nominal-mass library, a few per mass in accurate-mass ones).
 MAX_PEAKS_PER_ENTRY = 10_000
