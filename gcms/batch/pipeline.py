@@ -33,7 +33,7 @@ import datetime
 import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +45,7 @@ from gcms.batch.output import exhibit_summaries, run_record, summary_text, write
 from gcms.batch.pass1 import RunAnalysis, RunFailure, analyse_run
 from gcms.batch.pass2 import RunContext, SequenceEvidence, judge_sequence
 from gcms.batch.settings import BatchSettings
-from gcms.errors import GcmsError
+from gcms.errors import GcmsError, LibraryError
 
 if TYPE_CHECKING:  # pragma: no cover
     from gcms.identify import Criteria, Lookalikes
@@ -184,6 +184,28 @@ def _analyse(position: int, path: str, ladder: bool, digest: str,
     return position, result, time.perf_counter() - start
 
 
+def _analyse_at(position: int, path: str, ladder: bool, digest: str, library_path: str,
+                library_sha256: str, settings: BatchSettings
+                ) -> tuple[int, RunAnalysis | RunFailure, float]:
+    """:func:`_analyse` in a process that opens the library itself (an executor's worker).
+
+    The library is opened once per process and checked by its content hash: a worker
+    that sees another file under the same path fails the run, naming both hashes.
+    """
+    key = (library_path, library_sha256)
+    if _WORKER.get("library_key") != key:
+        from gcms.library import Library
+
+        library = Library.open(library_path)
+        if library.content_sha256 != library_sha256:
+            return position, RunFailure(
+                path, f"{library_path}: content hash {library.content_sha256} on this "
+                      f"worker, {library_sha256} expected: the workers see another file",
+                "internal error"), 0.0
+        _WORKER["library"], _WORKER["library_key"] = library, key
+    return _analyse(position, path, ladder, digest, _WORKER["library"], settings)
+
+
 @contextlib.contextmanager
 def _worker_environment() -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in _WORKER_ENV}
@@ -209,6 +231,17 @@ def _pool_context():
 
 
 # --------------------------------------------------------------------------- the batch
+def _check_library_accepted(library: Library, criteria: Criteria) -> None:
+    """Refuse, before any run, a library the criteria profile does not accept."""
+    accepted = criteria.library.accepted_sha256
+    if accepted and library.identity_sha256 not in accepted:
+        raise LibraryError(
+            f"{library.path or library.title}: library {library.title!r} (identity "
+            f"{library.identity_sha256}) is not one the criteria profile "
+            f"{criteria.source or criteria.name} accepts ([library] accepted_sha256): "
+            "nothing was processed")
+
+
 def _open_library(library: Library | str | os.PathLike | None) -> Library:
     from gcms.library import Library
 
@@ -241,6 +274,7 @@ def run_batch(
     lookalikes: Lookalikes | None = None,
     resume: bool = True,
     out_mode: OutMode | None = None,
+    executor: Executor | None = None,
 ) -> BatchResult:
     """Process a whole sequence: every run read, deconvoluted, searched and judged.
 
@@ -273,6 +307,12 @@ def run_batch(
         ``"new"`` refuses it, ``"resume"`` continues a batch of the same sequence,
         ``"replace"`` moves it aside; None (default) continues a batch of the same
         sequence, refuses another batch's folder.
+    executor
+        A ``concurrent.futures.Executor`` for pass 1 instead of the process pool (a Dask
+        client's ``client.get_executor()``, :mod:`gcms.distributed.archive`): its
+        workers open the library by path and check its content hash. A run whose task
+        fails on the executor (a worker lost beyond its retries) is processed in this
+        process, so no run is lost; ``workers`` is then not used.
 
     Returns
     -------
@@ -313,6 +353,7 @@ def run_batch(
             raise ValueError(f"batch step {getattr(step, 'name', step)!r}: stage must be one "
                              f"of {', '.join(STAGES)}")
     library = _open_library(library)
+    _check_library_accepted(library, criteria)
     out = Path(out_dir) if out_dir is not None else None
     folder = prepare_out_dir(out, sequence, mode=out_mode) if out is not None else None
 
@@ -323,7 +364,8 @@ def run_batch(
     cache_notes: dict[int, str] = {}  # position -> why its cache entry was not trusted
     analyses, cached_positions, processed = _pass1(
         sequence, library=library, settings=settings, out=out, workers=workers,
-        progress=progress, resume=resume, notes=context.notes, cache_notes=cache_notes)
+        progress=progress, resume=resume, notes=context.notes, cache_notes=cache_notes,
+        executor=executor)
 
 
     def before(runs: list[RunContext], evidence: SequenceEvidence) -> None:
@@ -386,7 +428,7 @@ def run_batch(
 
 def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
            out: Path | None, workers: int | None, progress, resume: bool, notes: list[str],
-           cache_notes: dict[int, str] | None = None,
+           cache_notes: dict[int, str] | None = None, executor: Executor | None = None,
            ) -> tuple[dict[int, RunAnalysis | RunFailure], set[int], int]:
     """Pass 1 over the sequence: cached records reused, the rest processed in parallel."""
     fingerprint = settings.pass1_fingerprint()
@@ -440,6 +482,10 @@ def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
         report(position, result.file, "processed" if isinstance(result, RunAnalysis)
                else "failed", seconds)
 
+    if executor is not None and library.path is not None and todo:
+        _pass1_on(executor, todo, library=library, settings=settings, notes=notes,
+                  finish=finish)
+        return analyses, cached, len(todo)
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     if n_workers == 1 or library.path is None:
         for injection, digest, key in todo:
@@ -485,3 +531,37 @@ def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
                                                      library, settings)
                 finish(position, result, seconds, key)
     return analyses, cached, len(todo)
+
+
+def _pass1_on(executor: Executor, todo: list[tuple[Injection, str, str]], *,
+              library: Library, settings: BatchSettings, notes: list[str],
+              finish: Callable[..., None]) -> None:
+    """Pass 1 of ``todo`` on a caller's executor; runs whose task failed redone here."""
+    keys = {injection.position: key for injection, _, key in todo}
+    futures: dict[Future, Injection] = {
+        executor.submit(_analyse_at, injection.position, str(injection.file),
+                        injection.type == "ladder", digest, str(library.path),
+                        library.content_sha256, settings): injection
+        for injection, digest, _ in todo}
+    lost: list[str] = []
+    finished: set[int] = set()
+    for future in as_completed(futures):
+        injection = futures[future]
+        try:
+            position, result, seconds = future.result()
+        except Exception as error:  # noqa: BLE001 - the executor's own failure (a worker
+            # lost beyond its retries, a cancelled task), never the run's: _analyse turns
+            # those into RunFailure. The run is processed below, in this process.
+            lost.append(f"#{injection.position + 1} ({type(error).__name__}: {error})")
+            continue
+        finished.add(position)
+        finish(position, result, seconds, keys[position])
+    if lost:
+        notes.append(f"the executor did not finish {len(lost)} run(s) ({'; '.join(lost)}); "
+                     f"they were processed in the main process")
+        for injection, digest, key in todo:
+            if injection.position not in finished:
+                position, result, seconds = _analyse(injection.position, str(injection.file),
+                                                     injection.type == "ladder", digest,
+                                                     library, settings)
+                finish(position, result, seconds, key)

@@ -30,6 +30,7 @@ Schema (every key optional except ``profile.name``; unknown keys are refused)::
     [signal]     min_snr
     [blank]      required, after_analyte_required, max_carryover_percent,
                  carryover_from ("any-level" | "higher-level")
+    [library]    accepted_sha256 (library identities the method accepts)
     [scope]      targets (target-list names or paths), out_of_scope ("separate" | "omit"),
                  targeted_search
 
@@ -43,6 +44,7 @@ import difflib
 import hashlib
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -241,6 +243,20 @@ class ScopeRules:
 
 
 @dataclass(frozen=True, slots=True)
+class LibraryRules:
+    """The reference libraries the method accepts (ISO/IEC 17025:2017 §6.4 / §7.2.2).
+
+    ``accepted_sha256``: library identities (:meth:`gcms.library.Library.identity_sha256`:
+    content, title and source files; ``gcms library info`` prints it). When given, a
+    batch with any other library is refused before any run is processed, and ``gcms
+    custody verify --libraries PROFILE`` checks the recorded analyses against the same
+    list. Empty: any library (the identity is still recorded).
+    """
+
+    accepted_sha256: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Criteria:
     """A validated identification criteria profile (see the module docstring).
 
@@ -257,6 +273,7 @@ class Criteria:
     signal: SignalRules = field(default_factory=SignalRules)
     blank: BlankRules = field(default_factory=BlankRules)
     scope: ScopeRules = field(default_factory=ScopeRules)
+    library: LibraryRules = field(default_factory=LibraryRules)
     source: str | None = None
     sha256: str | None = None
     target_list: TargetList | None = None
@@ -272,6 +289,7 @@ class Criteria:
         out["retention"]["sources"] = list(self.retention.sources)
         out["ions"]["ratio_bands"] = [list(b) for b in self.ions.ratio_bands]
         out["scope"]["targets"] = list(self.scope.targets)
+        out["library"]["accepted_sha256"] = list(self.library.accepted_sha256)
         out["scope"]["target_list"] = (self.target_list.to_dict()
                                        if self.target_list is not None else None)
         return out
@@ -281,6 +299,7 @@ class Criteria:
 _SECTIONS: dict[str, type] = {
     "spectrum": SpectrumRules, "retention": RetentionRules, "ions": IonRules,
     "signal": SignalRules, "blank": BlankRules, "scope": ScopeRules,
+    "library": LibraryRules,
 }
 _PROFILE_KEYS = ("name", "title", "basis")
 
@@ -336,6 +355,12 @@ def _section(origin: str, name: str, table: Any) -> dict[str, Any]:
 
 
 def _value(origin: str, section: str, key: str, full: str, value: Any) -> Any:  # noqa: C901
+    if key == "accepted_sha256":
+        if not isinstance(value, list) or not all(
+                isinstance(v, str) and re.fullmatch(r"[0-9a-fA-F]{64}", v) for v in value):
+            raise _fail(origin, full, f"must be a list of SHA-256 digests (64 hex digits), "
+                                      f"got {value!r}")
+        return tuple(v.lower() for v in value)
     if key == "targets":
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
                                                   for v in value):

@@ -374,3 +374,31 @@ def test_command_modules_extend_gcms_batch(clean, tmp_path, monkeypatch):
         command.batch.params.remove(option)
     assert result.exit_code == 0, result.output
     assert calls == [("S1", True)]
+
+
+def test_a_profile_pinning_other_libraries_refuses_the_batch_before_any_run(clean, tmp_path):
+    import gcms.identify
+    from gcms.demo import demo_library_path
+    from gcms.errors import LibraryError
+    from gcms.identify import load_criteria
+    from gcms.library import Library
+
+    identity = Library.open(demo_library_path()).identity_sha256
+    profile = tmp_path / "pinned.toml"
+    text = (Path(gcms.identify.__file__).parent / "profiles" / "swgdrug-gcms.toml").read_text(
+        encoding="utf-8")
+    profile.write_text(text + f'\n[library]\naccepted_sha256 = ["{"0" * 64}"]\n',
+                       encoding="utf-8")
+    with pytest.raises(LibraryError, match=f"identity {identity}.*pinned.toml") as info:
+        run_batch(clean, workers=1, criteria=profile, out_dir=tmp_path / "refused")
+    assert "nothing was processed" in str(info.value)
+    assert not (tmp_path / "refused").exists()
+    # the same library accepted: processed, and the pin recorded with the criteria
+    profile.write_text(text + f'\n[library]\naccepted_sha256 = ["{identity.upper()}"]\n',
+                       encoding="utf-8")
+    result = run_batch(clean, workers=1, criteria=profile)
+    assert record(result, "X1")["components"]
+    assert result.document["criteria"]["library"]["accepted_sha256"] == [identity]
+    with pytest.raises(CriteriaError, match="accepted_sha256: must be a list of SHA-256"):
+        profile.write_text(text + '\n[library]\naccepted_sha256 = ["abc"]\n', encoding="utf-8")
+        load_criteria(profile)
