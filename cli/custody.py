@@ -638,7 +638,19 @@ def custody_log(case_id, limit, store_location, actor, as_json) -> None:
         proof = (f"  [signed with key {e.proof['key_fingerprint'][:16]}...]"
                  if e.proof else "")
         click.echo(f"#{e.seq:<6} {e.at}  {e.actor:<12} {e.action:<24} "
-                   f"{e.object_id}{where}{why}{proof}")
+                   f"{e.object_id}{where}{_report_facts(e)}{why}{proof}")
+
+
+def _report_facts(entry) -> str:
+    """What a report entry recorded: the file's SHA-256, the analysis, the status."""
+    if not entry.action.startswith("report.") or not entry.after:
+        return ""
+    after = entry.after
+    facts = [f"{after.get('file_format') or 'file'} sha256 {after['file_sha256']}"
+             if after.get("file_sha256") else None,
+             f"analysis {after['analysis_id']}" if after.get("analysis_id") else None,
+             after.get("status")]
+    return "  " + ", ".join(f for f in facts if f)
 
 
 def _report_text(report) -> str:

@@ -269,6 +269,11 @@ def test_policy_keeps_a_report_draft_until_its_signatures_are_there(work):
     assert "DRAFT" not in pdftotext(issued)
     out = gcms("report", "verify", issued, "--store", work / "S", "--rehash")
     assert out.exit_code == 0 and ": verified" in out.output, out.output
+    # the audit log names the issued report with its PDF's SHA-256 and its analysis
+    log = gcms("custody", "log", "--case", "C-1", "--store", work / "S")
+    line = next(x for x in log.output.splitlines() if "report.issue" in x)
+    assert f"pdf sha256 {sha256(issued)}" in line and f"analysis {made['analysis_id']}" \
+        in line and line.rstrip().endswith("issued")
 
 
 def test_signer_rules_when_signing_a_report(work):
