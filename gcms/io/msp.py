@@ -1,4 +1,4 @@
-"""MSP / NIST text libraries and AMDIS ``.MSL`` files: read every entry, write MSP.
+"""MSP / NIST text libraries and AMDIS ``.MSL`` files: read every entry, write MSP and MSL.
 
 One format, many dialects. Each entry is a block of ``Key: value`` lines that starts with
 ``Name:``, then ``Num Peaks: n`` and the n (m/z, intensity) pairs::
@@ -81,7 +81,7 @@ from gcms.io._common import (
 )
 from gcms.spectrum import Spectrum
 
-__all__ = ["normalize_cas", "read_entries", "sniff", "write"]
+__all__ = ["normalize_cas", "read_entries", "sniff", "write", "write_msl"]
 
 _BOM = b"\xef\xbb\xbf"
 _LF, _CR = re.compile(b"\n"), re.compile(b"\r")
@@ -800,4 +800,44 @@ def write(spectra: Iterable[Spectrum], path: str | os.PathLike) -> None:
     blocks = ["\n".join(_entry_lines(s, i)) for i, s in enumerate(spectra)]
     text = "\n\n".join(blocks) + ("\n" if blocks else "")
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+
+
+#: MSP keys as :func:`write` spells them -> the AMDIS ``.MSL`` labels (AMDIS manual,
+#: "Library format"). Other keys are written as they are.
+_MSL_KEYS = {"Name": "NAME", "Synon": "SYNON", "CAS#": "CASNO", "Formula": "FORM",
+             "MW": "MW", "RI": "RI", "RT": "RT", "Comments": "COMMENTS"}
+#: AMDIS writes five (m/z intensity) pairs per line.
+_MSL_PAIRS_PER_LINE = 5
+
+
+def write_msl(spectra: Iterable[Spectrum], path: str | os.PathLike) -> None:
+    """Write spectra as an AMDIS ``.MSL`` library that :func:`read_entries` reads back.
+
+    The fields of :func:`write` under AMDIS's labels (``NAME``, ``SYNON``, ``CASNO``,
+    ``FORM``, ``MW``, ``RI``, ``RT`` in minutes, ``COMMENTS``; others as they are), then
+    ``NUM PEAKS`` and the pairs as ``(m/z intensity)``, five per line, as AMDIS writes
+    them. Values are written exactly (AMDIS itself expects integer abundances: pass
+    ``spectrum.normalized()`` spectra of nominal m/z for AMDIS). CRLF line ends, UTF-8.
+
+    Raises
+    ------
+    ValueError
+        As :func:`write`.
+    """
+    blocks = []
+    for index, spectrum in enumerate(spectra):
+        lines = _entry_lines(spectrum, index)
+        at = next(i for i, line in enumerate(lines) if line.startswith("Num Peaks: "))
+        head = []
+        for line in lines[:at]:
+            key, sep, value = line.partition(": ")
+            head.append(f"{_MSL_KEYS[key]}:{value}" if sep and key in _MSL_KEYS else line)
+        pairs = [f"({line})" for line in lines[at + 1:]]
+        head.append(f"NUM PEAKS:{len(pairs)}")
+        head += [" ".join(pairs[i:i + _MSL_PAIRS_PER_LINE])
+                 for i in range(0, len(pairs), _MSL_PAIRS_PER_LINE)]
+        blocks.append("\n".join(head))
+    text = "\n\n".join(blocks) + ("\n" if blocks else "")
+    with open(path, "w", encoding="utf-8", newline="\r\n") as handle:
         handle.write(text)
