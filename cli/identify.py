@@ -13,10 +13,12 @@ named in :data:`BATCH_EXTENSIONS` that is installed may define
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -225,13 +227,20 @@ def _extensions() -> list[Any]:
                    "deleted) and start afresh.")
 @click.option("--criteria", "criteria_name", help=_CRITERIA_HELP)
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
-              help="Processes for pass 1.  [default: one per CPU core]")
+              help="Processes for pass 1 (with --cluster: of the local Dask cluster).  "
+                   "[default: one per CPU core]")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Pass 1 on the Dask cluster of this scheduler (tcp://host:8786); its "
+                   "workers must see the same paths.")
+@click.option("--cluster", is_flag=True,
+              help="Pass 1 on a local Dask cluster of --workers processes.")
 @click.option("--no-resume", is_flag=True,
               help="Process every run again instead of reusing finished ones.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the table.")
 def batch(sequence_path: str, library_path: str | None, out_dir: str, resume: bool,
-          replace: bool, criteria_name: str | None, workers: int | None, no_resume: bool,
+          replace: bool, criteria_name: str | None, workers: int | None,
+          scheduler: str | None, cluster: bool, no_resume: bool,
           quiet: bool, as_json: bool, **extension_options: Any) -> None:
     """Process a whole sequence: ladder, blanks, standards and exhibits, to verdicts.
 
@@ -247,6 +256,10 @@ def batch(sequence_path: str, library_path: str | None, out_dir: str, resume: bo
     Exit 0 when every run was processed; 1 when a run could not be (damaged or missing
     file: named, skipped, everything else processed and written) or a batch step
     failed; 2 when nothing could be done (unreadable sequence, library or criteria).
+
+    SEQUENCE may be a folder: every sequence*.csv below it is batched into
+    OUT/<its path>, one after another (exit 1 when one failed; the others are done).
+    --scheduler or --cluster run pass 1 on Dask: the results are those of a local batch.
     """
     from gcms.batch import run_batch
     from gcms.batch.folder import resume_hint
@@ -257,6 +270,9 @@ def batch(sequence_path: str, library_path: str | None, out_dir: str, resume: bo
         error_line("--resume and --replace exclude each other")
         sys.exit(EXIT_INPUT)
     out_mode = "resume" if resume else "replace" if replace else "new"
+    if scheduler is not None and cluster:
+        error_line("--scheduler and --cluster exclude each other")
+        sys.exit(EXIT_INPUT)
     steps = []
     try:
         for module in _extensions():
@@ -265,6 +281,11 @@ def batch(sequence_path: str, library_path: str | None, out_dir: str, resume: bo
     except click.UsageError as error:
         error_line(str(error))
         sys.exit(EXIT_INPUT)
+    if Path(sequence_path).is_dir():
+        _archive_batch(sequence_path, library_path=library_path, out_dir=out_dir,
+                       criteria_name=criteria_name, workers=workers, scheduler=scheduler,
+                       cluster=cluster, steps=steps, resume=not no_resume,
+                       out_mode=out_mode, quiet=quiet, as_json=as_json)
     try:
         sequence = read_sequence(sequence_path)
         criteria = _criteria(criteria_name)
@@ -274,15 +295,19 @@ def batch(sequence_path: str, library_path: str | None, out_dir: str, resume: bo
     bar, advance = (None, None) if quiet or as_json else _progress_bar(len(sequence),
                                                                       "pass 1")
     try:
-        if bar is not None:
-            with bar:
+        with _executor(scheduler, workers, cluster) as executor:
+            if bar is not None:
+                with bar:
+                    result = run_batch(sequence, library=library_path, out_dir=out_dir,
+                                       criteria=criteria, workers=workers,
+                                       progress=advance, steps=steps,
+                                       resume=not no_resume, out_mode=out_mode,
+                                       executor=executor)
+            else:
                 result = run_batch(sequence, library=library_path, out_dir=out_dir,
-                                   criteria=criteria, workers=workers, progress=advance,
-                                   steps=steps, resume=not no_resume, out_mode=out_mode)
-        else:
-            result = run_batch(sequence, library=library_path, out_dir=out_dir,
-                               criteria=criteria, workers=workers, steps=steps,
-                               resume=not no_resume, out_mode=out_mode)
+                                   criteria=criteria, workers=workers, steps=steps,
+                                   resume=not no_resume, out_mode=out_mode,
+                                   executor=executor)
     except (GcmsError, OSError, KeyboardInterrupt) as error:
         if isinstance(error, KeyboardInterrupt):
             error_line("interrupted")
@@ -303,6 +328,53 @@ def batch(sequence_path: str, library_path: str | None, out_dir: str, resume: bo
     for failed in result.failed:
         error_line(failed["problem"])
     sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
+
+
+def _executor(scheduler: str | None, workers: int | None, cluster: bool):
+    """Dask's executor for pass 1 (--scheduler, --cluster), else none (the process pool)."""
+    if scheduler is None and not cluster:
+        return contextlib.nullcontext()
+    from gcms.distributed import batch_executor
+
+    return batch_executor(scheduler=scheduler, workers=workers)
+
+
+def _archive_batch(source: str, *, library_path: str | None, out_dir: str,
+                   criteria_name: str | None, workers: int | None, scheduler: str | None,
+                   cluster: bool, steps: list[Any], resume: bool, out_mode: str,
+                   quiet: bool, as_json: bool) -> None:
+    """`gcms batch FOLDER`: every sequence below it (gcms.distributed.archive_batch)."""
+    from gcms.demo import demo_library_path
+    from gcms.distributed import archive_batch
+    from gcms.errors import GcmsError
+
+    def done(label: str, event: Any) -> None:
+        if not quiet and not as_json and event.done == event.total:
+            click.echo(f"{label}: pass 1 done ({event.total} runs)", err=True)
+
+    try:
+        result = archive_batch(
+            [source], library=library_path or demo_library_path(), out_dir=out_dir,
+            criteria=_criteria(criteria_name), workers=workers, scheduler=scheduler,
+            engine="dask" if scheduler is not None or cluster else "local", steps=steps,
+            resume=resume, out_mode=out_mode, progress=done)
+    except GcmsError as error:
+        error_line(str(error))
+        sys.exit(EXIT_INPUT)
+    if as_json:
+        emit_json(result.sequences)
+    else:
+        for entry in result.sequences:
+            counts = (f" ({entry['n_runs']} runs, {entry['failed_runs']} failed)"
+                      if "failed_runs" in entry else "")
+            click.echo(f"{entry['label']}: {entry['status']}{counts} -> {entry['out_dir']}")
+        rate = 60.0 * result.runs / result.seconds if result.seconds > 0 else 0.0
+        click.echo(f"{len(result.sequences)} sequences, {result.runs} runs, "
+                   f"{len(result.failed)} with a failure ({result.seconds:.1f} s, "
+                   f"{rate:.0f} runs/min)")
+    for entry in result.failed:
+        error_line(f"{entry['label']}: {entry['problem']}")
+    sys.exit(EXIT_OK if result.exit_code == 0 else EXIT_FINDINGS)
 
 
 for _module in _extensions():
