@@ -134,6 +134,50 @@ def test_cli_batch_of_an_archive_on_a_local_cluster(archive, reference, tmp_path
     assert comparable(again) == documents(reference)["site-b-day-1-sequence"]
 
 
+def test_cli_batch_of_one_sequence_on_a_local_cluster(archive, reference, tmp_path):
+    pytest.importorskip("distributed")
+    from gcms_cli.main import cli
+
+    sequence = archive["runs"] / "site-b" / "day-1" / "sequence.csv"
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["batch", str(sequence), "--out", str(tmp_path / "x"),
+                                  "--cluster", "--scheduler", "tcp://127.0.0.1:1"])
+    assert refused.exit_code == 2 and "exclude each other" in refused.output
+    run = runner.invoke(cli, ["batch", str(sequence), "--library", str(archive["library"]),
+                              "--out", str(tmp_path / "out"), "--cluster", "--workers", "2",
+                              "--quiet"])
+    assert run.exit_code == 0, run.output
+    document = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert comparable(document) == documents(reference)["site-b-day-1-sequence"]
+
+def test_runs_an_executor_does_not_finish_are_processed_here(archive, reference, tmp_path):
+    """Any ``concurrent.futures`` executor plugs in; its broken tasks lose no run."""
+    import multiprocessing
+    import os
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    from gcms.batch import run_batch
+
+    sequence = archive["runs"] / "site-b" / "day-1" / "sequence.csv"
+    events = []
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        def kill_the_worker(event) -> None:
+            if not events:  # the pool breaks: the three runs not done fail there
+                for pid in list(pool._processes):
+                    os.kill(pid, signal.SIGKILL)
+            events.append(event.position)
+
+        result = run_batch(sequence, library=archive["library"], out_dir=tmp_path,
+                           executor=pool, progress=kill_the_worker)
+    assert sorted(events) == [0, 1, 2, 3] and result.ok
+    assert any("processed in the main process" in note
+               for note in result.document["sequence_notes"])
+    document = comparable(json.loads((tmp_path / "results.json").read_text()))
+    expected = documents(reference)["site-b-day-1-sequence"]
+    document.pop("sequence_notes"), expected.pop("sequence_notes")
+    assert document == expected
+
 def test_scheduler_and_two_workers_a_killed_worker_loses_and_duplicates_no_run(
         archive, reference, tmp_path):
     distributed = pytest.importorskip("distributed")
