@@ -31,6 +31,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("gcms_cli.report", "report"),
     "rescreen": ("gcms_cli.rescreen", "rescreen"),
     "sequence": ("gcms_cli.sequence", "sequence"),
+    "compare": ("gcms_cli.compare", "compare"),
 }
 
 
