@@ -1,7 +1,8 @@
 """The typed results document of a batch (``results.json``) and its JSON Schema.
 
 :func:`load_results` (or :meth:`ResultsDocument.from_json`) reads and checks a
-``results.json``; :meth:`ResultsDocument.to_json` gives back the same object, key for key
+``results.json`` (a batch's, or with :class:`QuantResultsDocument` a ``gcms quant``
+one); :meth:`ResultsDocument.to_json` gives back the same object, key for key
 (keys not typed here are kept in each record's ``extra``). The published schema is
 ``gcms/results/results.schema.json`` (:func:`results_schema` makes it).
 
@@ -27,8 +28,11 @@ from gcms.results.document import (
     Hit,
     LibraryInfo,
     Note,
+    ProcessedBy,
     QASection,
     Quantity,
+    QuantResultsDocument,
+    QuantRunResult,
     ResultsDocument,
     RunQA,
     RunResult,
@@ -37,12 +41,21 @@ from gcms.results.document import (
     load_results,
     results_schema,
 )
-from gcms.results.versions import FORMAT, FORMAT_VERSION, UPGRADES, upgrade
+from gcms.results.versions import (
+    FORMAT,
+    FORMAT_VERSION,
+    QUANT_FORMAT,
+    QUANT_FORMAT_VERSION,
+    UPGRADES,
+    upgrade,
+)
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "JSON",
+    "QUANT_FORMAT",
+    "QUANT_FORMAT_VERSION",
     "UPGRADES",
     "ComponentResult",
     "CriterionResult",
@@ -53,7 +66,10 @@ __all__ = [
     "Hit",
     "LibraryInfo",
     "Note",
+    "ProcessedBy",
     "QASection",
+    "QuantResultsDocument",
+    "QuantRunResult",
     "Quantity",
     "Record",
     "ResultsDocument",

@@ -241,8 +241,12 @@ def read_record(cls: type[Record], data: Any, source: str) -> Any:
 
 
 # ------------------------------------------------------------------------- JSON Schema
-def json_schema(root: type[Record], *, schema_id: str, title: str) -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of ``root`` and every record it holds."""
+def json_schema(roots: tuple[type[Record], ...], *, schema_id: str, title: str,
+                description: str = "") -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a document that is one of ``roots``.
+
+    Every record is one entry of ``$defs`` named as its class.
+    """
     defs: dict[str, Any] = {}
 
     def schema_of(annotation: Any) -> dict[str, Any]:
@@ -280,6 +284,7 @@ def json_schema(root: type[Record], *, schema_id: str, title: str) -> dict[str, 
         out["additionalProperties"] = True   # kept in `extra` (module docstring)
         return out
 
-    top = record(root)
+    choices = [one(root) for root in roots]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": schema_id,
-            "title": title, **top, "$defs": dict(sorted(defs.items()))}
+            "title": title, "description": description, "oneOf": choices,
+            "$defs": dict(sorted(defs.items()))}

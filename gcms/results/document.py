@@ -6,7 +6,10 @@ batch used and one :class:`RunResult` per injection; a run holds its
 :class:`ComponentResult` (each with its library :class:`Hit` and every
 :class:`CriterionResult`) and its :class:`Findings`. The batch steps' sections are typed
 optional sections: the QA gate's :class:`QASection` (document) and :class:`RunQA`
-(exhibit runs, with ``reportable``), quantitation's :class:`Quantity` per analyte.
+(exhibit runs, with ``reportable``), quantitation's :class:`Quantity` per analyte, and
+:class:`ProcessedBy`. The ``results.json`` of ``gcms quant --out`` is a document of its
+own, :class:`QuantResultsDocument`, sharing :class:`Quantity`; :func:`load_results` reads
+either, by the format it names.
 
 Parts that are settings or evidence echoed as the producer made them (criteria,
 settings, processing times, the retention calibration, a component's spectrum, QA check
@@ -28,7 +31,14 @@ from typing import Any
 
 from gcms.errors import FormatError
 from gcms.results._record import JSON, Record, json_schema, read_record
-from gcms.results.versions import FORMAT, FORMAT_VERSION, upgrade
+from gcms.results.versions import (
+    FORMAT,
+    FORMAT_VERSION,
+    QUANT_FORMAT,
+    QUANT_FORMAT_VERSION,
+    quant_version,
+    upgrade,
+)
 
 __all__ = [
     "ComponentResult",
@@ -40,7 +50,10 @@ __all__ = [
     "Hit",
     "LibraryInfo",
     "Note",
+    "ProcessedBy",
     "QASection",
+    "QuantResultsDocument",
+    "QuantRunResult",
     "Quantity",
     "ResultsDocument",
     "RunQA",
@@ -340,6 +353,13 @@ class FailedRun(Record):
 
 
 @_record
+class ProcessedBy(Record):
+    """Who ran the batch (``gcms batch --analyst``; a user id)."""
+
+    user: str
+
+
+@_record
 class ResultsDocument(Record):
     """A batch's ``results.json``."""
 
@@ -360,6 +380,7 @@ class ResultsDocument(Record):
     step_failures: tuple[str, ...]
     qa: QASection | None = None
     instrument: Mapping[str, JSON] | None = None
+    processed_by: ProcessedBy | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | str | os.PathLike,
@@ -382,19 +403,9 @@ class ResultsDocument(Record):
             The file is not JSON, not a results document, of a newer format version, or
             a key is missing or of the wrong type (the message names file and key).
         """
-        if isinstance(data, Mapping):
-            name = source or "<results document>"
-        else:
-            path = Path(data)
-            name = source or str(path)
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except OSError as error:
-                raise FormatError(f"{name}: cannot read: {error.strerror or error}") from None
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                raise FormatError(f"{name}: not a JSON file: {error}") from None
-        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
-            found = data.get("format") if isinstance(data, Mapping) else None
+        data, name = _parsed(data, source)
+        if data.get("format") != FORMAT:
+            found = data.get("format")
             raise FormatError(f"{name}: not a gcms batch results document (format "
                               f"{found!r}, expected {FORMAT!r})")
         return read_record(cls, upgrade(data, name), name)
@@ -411,15 +422,90 @@ class ResultsDocument(Record):
         raise KeyError(position)
 
 
-def load_results(path: str | os.PathLike) -> ResultsDocument:
-    """Read and check ``results.json`` (:meth:`ResultsDocument.from_json`)."""
-    return ResultsDocument.from_json(path)
+# ------------------------------------------------------------ gcms quant --out
+@_record
+class QuantRunResult(Record):
+    """One run of a ``gcms quant`` results document."""
+
+    sample_id: str
+    file: str
+    type: str
+    position: int
+    case_id: str | None
+    exhibit_id: str | None
+    sample_name: str | None
+    acquired_at: str | None
+    sha256: str | None
+    error: str | None
+    internal_standards: tuple[Mapping[str, JSON], ...]
+    quantitation: tuple[Quantity, ...]
+
+
+@_record
+class QuantResultsDocument(Record):
+    """The ``results.json`` of ``gcms quant --out`` (``"schema": "gcms-quant-results/1"``)."""
+
+    schema: str
+    gcms_version: str
+    sequence: str
+    method: Mapping[str, JSON]
+    runs: tuple[QuantRunResult, ...]
+    calibration_summary: Mapping[str, JSON]
+    findings: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | str | os.PathLike,
+                  *, source: str | None = None) -> QuantResultsDocument:
+        """Read a quantitation results document (as :meth:`ResultsDocument.from_json`)."""
+        data, name = _parsed(data, source)
+        quant_version(data, name)
+        return read_record(cls, data, name)
+
+    def to_text(self) -> str:
+        """The document as ``gcms quant`` writes it (indent 2, UTF-8 text, no NaN)."""
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _parsed(data: Mapping[str, Any] | str | os.PathLike,
+            source: str | None) -> tuple[Mapping[str, Any], str]:
+    """The document's object and how to name it in errors."""
+    if isinstance(data, Mapping):
+        return data, source or "<results document>"
+    path = Path(data)
+    name = source or str(path)
+    try:
+        parsed = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise FormatError(f"{name}: cannot read: {error.strerror or error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise FormatError(f"{name}: not a JSON file: {error}") from None
+    if not isinstance(parsed, Mapping):
+        raise FormatError(f"{name}: not a results document (a JSON object)")
+    return parsed, name
+
+
+def load_results(path: str | os.PathLike) -> ResultsDocument | QuantResultsDocument:
+    """Read and check a ``results.json``: a batch's or a quantitation's, by what it names.
+
+    See :meth:`ResultsDocument.from_json`; a document naming ``"schema":
+    "gcms-quant-results/N"`` is read by :meth:`QuantResultsDocument.from_json`.
+    """
+    data, name = _parsed(path, None)
+    if "schema" in data and "format" not in data:
+        return QuantResultsDocument.from_json(data, source=name)
+    return ResultsDocument.from_json(data, source=name)
 
 
 def results_schema() -> dict[str, Any]:
-    """The JSON Schema of :class:`ResultsDocument` (shipped as ``results.schema.json``)."""
-    schema = json_schema(ResultsDocument, title="gcms batch results (results.json)",
-                         schema_id=f"https://gcms.invalid/schema/gcms-batch-results-{FORMAT_VERSION}.json")
-    schema["properties"]["format"] = {"const": FORMAT}
-    schema["properties"]["format_version"] = {"const": FORMAT_VERSION}
+    """The JSON Schema of both ``results.json`` documents (``results.schema.json``)."""
+    schema = json_schema(
+        (ResultsDocument, QuantResultsDocument), title="gcms results.json",
+        schema_id="https://gcms.invalid/schema/gcms-results.json",
+        description=f"A batch's results ({FORMAT}, format_version {FORMAT_VERSION}) or a "
+                    f"quantitation's ({QUANT_FORMAT}/{QUANT_FORMAT_VERSION}).")
+    batch = schema["$defs"]["ResultsDocument"]["properties"]
+    batch["format"] = {"const": FORMAT}
+    batch["format_version"] = {"const": FORMAT_VERSION}
+    quant = schema["$defs"]["QuantResultsDocument"]["properties"]
+    quant["schema"] = {"const": f"{QUANT_FORMAT}/{QUANT_FORMAT_VERSION}"}
     return schema

@@ -1,8 +1,11 @@
 """Format versions of ``results.json`` and the upgrades from older ones.
 
-A results document names its format (``"gcms.batch.results"``) and an integer
-``format_version``, raised whenever a key is renamed, removed or changes meaning (adding
-an optional key does not raise it: readers keep keys they do not know). Reading:
+Two documents are named ``results.json``: a batch's (``gcms batch``) and a quantitation's
+(``gcms quant --out``, ``"schema": "gcms-quant-results/1"``, :func:`quant_version`; no
+older version of it exists, so it has no upgrades yet). A batch results document names
+its format (``"gcms.batch.results"``) and an integer ``format_version``, raised whenever
+a key is renamed, removed or changes meaning (adding an optional key does not raise it:
+readers keep keys they do not know). Reading:
 
 - the current version is read as it is;
 - an older version is upgraded in memory, one version at a time, by the functions of
@@ -27,12 +30,25 @@ from typing import Any
 
 from gcms.errors import FormatError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "UPGRADES", "document_version", "upgrade"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "QUANT_FORMAT",
+    "QUANT_FORMAT_VERSION",
+    "UPGRADES",
+    "document_version",
+    "quant_version",
+    "upgrade",
+]
 
 #: The ``format`` every batch results document names.
 FORMAT = "gcms.batch.results"
 #: The version this gcms writes and reads (:data:`gcms.batch.output.RESULTS_FORMAT_VERSION`).
 FORMAT_VERSION = 1
+#: The ``schema`` name of the ``results.json`` that ``gcms quant --out`` writes
+#: (:meth:`gcms.quantitation.QuantitationResult.to_dict`), and its one version so far.
+QUANT_FORMAT = "gcms-quant-results"
+QUANT_FORMAT_VERSION = 1
 
 
 def _from_0(data: dict[str, Any]) -> dict[str, Any]:
@@ -42,6 +58,23 @@ def _from_0(data: dict[str, Any]) -> dict[str, Any]:
 
 #: ``UPGRADES[n]``: a function of a version-``n`` document giving the version ``n + 1``.
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _from_0}
+
+
+def quant_version(data: Mapping[str, Any], source: str) -> int:
+    """The version of a ``gcms quant`` results document (``"schema": "gcms-quant-results/N"``).
+
+    Only version 1 exists; a newer one is refused like a newer batch document.
+    """
+    schema = data.get("schema")
+    name, _, number = str(schema).partition("/")
+    if name != QUANT_FORMAT or not number.isdigit():
+        raise FormatError(f"{source}: schema {schema!r} is not {QUANT_FORMAT}/<version>")
+    version = int(number)
+    if version > QUANT_FORMAT_VERSION:
+        raise FormatError(
+            f"{source}: quantitation results version {version} is newer than this gcms reads "
+            f"(version {QUANT_FORMAT_VERSION}); read it with a newer gcms")
+    return version
 
 
 def document_version(data: Mapping[str, Any], source: str) -> int:

@@ -1,10 +1,10 @@
 """Batches whose ``results.json`` the results tests read, and the check every results
 document a test makes should pass.
 
-``demo_results``, ``failed_run_results``, ``qa_gated_results`` and
-``quantitation_results`` each run ``gcms batch`` (the Python API or the CLI) into
-``root`` and return the path of the ``results.json`` it wrote. Other test modules use
-them, and :func:`check_results_document`, with::
+``demo_results``, ``failed_run_results``, ``qa_gated_results``,
+``quantitation_results`` and ``quant_alone_results`` each run ``gcms batch`` (the Python
+API or the CLI; the last ``gcms quant``) into ``root`` and return the path of the
+``results.json`` it wrote. Other test modules use them, and :func:`check_results_document`, with::
 
     from results.documents import check_results_document
     document = check_results_document(out / "results.json")
@@ -25,21 +25,24 @@ import jsonschema
 from gcms.batch import run_batch
 from gcms.demo import demo_folder, demo_library_path, demo_sequence_path
 from gcms.library import Library
-from gcms.results import ResultsDocument, published_schema
+from gcms.results import QuantResultsDocument, ResultsDocument, published_schema
 from gcms.simulate import SimulationSettings, amount_for_snr, simulate, write
 
 
-def check_results_document(source: Path | Mapping[str, Any]) -> ResultsDocument:
+def check_results_document(source: Path | Mapping[str, Any]
+                           ) -> ResultsDocument | QuantResultsDocument:
     """Check a results document and return it typed.
 
     It must validate against the published ``results.schema.json``, read as a
-    :class:`ResultsDocument`, and give back the same object (and, for a file, the same
+    :class:`ResultsDocument` (or, naming ``"schema"``, a :class:`QuantResultsDocument`),
+    and give back the same object (and, for a file, the same
     text) through :meth:`ResultsDocument.to_json`.
     """
     text = source.read_text(encoding="utf-8") if isinstance(source, Path) else None
     data = json.loads(text) if text is not None else source
     jsonschema.Draft202012Validator(published_schema()).validate(data)
-    document = ResultsDocument.from_json(source)
+    kind = QuantResultsDocument if "schema" in data else ResultsDocument
+    document = kind.from_json(source)
     assert document.to_json() == data
     if text is not None:
         assert document.to_text() == text
@@ -67,7 +70,9 @@ def failed_run_results(root: Path) -> Path:
 
 
 def qa_gated_results(root: Path) -> Path:
-    """The demo batch gated by the demo instrument's QA, its failing tune blocking it."""
+    """The demo batch gated by the demo instrument's QA, its failing tune blocking it; the
+    analyst named (``--analyst``)."""
+    from gcms.custody.batch import ProcessedBy
     from gcms.qa import evaluate_tune, load_profile, open_history, qa_batch_steps
 
     profile = load_profile("demo-quadrupole")
@@ -76,7 +81,7 @@ def qa_gated_results(root: Path) -> Path:
         for name in ("tune-pass.cdf", "tune-fail.cdf"):
             store.record(evaluate_tune(demo_folder() / name, profile=profile))
     run_batch(demo_sequence_path(), out_dir=root / "qa", workers=1,
-              steps=qa_batch_steps(profile, history_dir=history))
+              steps=[*qa_batch_steps(profile, history_dir=history), ProcessedBy("analyst-7")])
     return root / "qa" / "results.json"
 
 
@@ -106,13 +111,12 @@ weighting = "1/x"
 """
 
 
-def quantitation_results(root: Path) -> Path:
-    """``gcms batch --method``: simulated methamphetamine over benzocaine, five
-    calibrators, a blank and an exhibit of known content."""
-    from click.testing import CliRunner
-    from gcms_cli.main import cli
-
+def _quant_inputs(root: Path) -> Path:
+    """Simulated methamphetamine over benzocaine: five calibrators, a blank and an
+    exhibit of known content (80 ug/mL), with their sequence and method."""
     folder = root / "quant-in"
+    if (folder / "method.toml").is_file():
+        return folder
     folder.mkdir()
     library = Library.open(demo_library_path())
     names = list(library.column("name"))
@@ -145,6 +149,15 @@ def quantitation_results(root: Path) -> Path:
         writer.writerow(header)
         writer.writerows(rows)
     (folder / "method.toml").write_text(_METHOD, encoding="utf-8")
+    return folder
+
+
+def quantitation_results(root: Path) -> Path:
+    """``gcms batch --method`` on the simulated quantitation sequence."""
+    from click.testing import CliRunner
+    from gcms_cli.main import cli
+
+    folder = _quant_inputs(root)
     out = root / "quant"
     result = CliRunner().invoke(cli, ["batch", str(folder / "sequence.csv"), "--out", str(out),
                                       "--workers", "1", "--quiet",
@@ -153,6 +166,20 @@ def quantitation_results(root: Path) -> Path:
     return out / "results.json"
 
 
+def quant_alone_results(root: Path) -> Path:
+    """``gcms quant --out`` on the simulated quantitation sequence (its own document)."""
+    from click.testing import CliRunner
+    from gcms_cli.main import cli
+
+    folder = _quant_inputs(root)
+    out = root / "quant-alone"
+    result = CliRunner().invoke(cli, ["quant", str(folder / "sequence.csv"), "--out", str(out),
+                                      "--method", str(folder / "method.toml")])
+    assert (out / "results.json").is_file(), result.output
+    return out / "results.json"
+
+
 #: Every batch above by name, for fixtures (tests/results/conftest.py).
 MAKERS = {"demo": demo_results, "failed-run": failed_run_results,
-          "qa-gated": qa_gated_results, "quantitation": quantitation_results}
+          "qa-gated": qa_gated_results, "quantitation": quantitation_results,
+          "quant-alone": quant_alone_results}

@@ -19,6 +19,8 @@ import gcms.batch.output
 from gcms.errors import FormatError, GcmsError
 from gcms.results import (
     FORMAT_VERSION,
+    QUANT_FORMAT,
+    QUANT_FORMAT_VERSION,
     UPGRADES,
     ComponentResult,
     CriterionResult,
@@ -26,8 +28,10 @@ from gcms.results import (
     Finding,
     Hit,
     Note,
+    ProcessedBy,
     QASection,
     Quantity,
+    QuantResultsDocument,
     Record,
     ResultsDocument,
     RunQA,
@@ -62,7 +66,8 @@ def _untyped(value, where="$"):
 @pytest.mark.parametrize("name", list(MAKERS))
 def test_every_document_validates_reads_and_writes_back_the_same_text(results_files, name):
     document = check_results_document(results_files[name])
-    assert document.format_version == FORMAT_VERSION
+    assert isinstance(document, QuantResultsDocument if name == "quant-alone"
+                      else ResultsDocument)
     # every key the producers write is declared by a type: nothing lands in `extra`
     assert _untyped(document) == []
 
@@ -71,7 +76,10 @@ def test_the_published_schema_is_what_the_types_make():
     schema = published_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema == results_schema()
-    assert schema["properties"]["format_version"] == {"const": FORMAT_VERSION}
+    batch = schema["$defs"]["ResultsDocument"]["properties"]
+    assert batch["format_version"] == {"const": FORMAT_VERSION}
+    assert schema["$defs"]["QuantResultsDocument"]["properties"]["schema"] == {
+        "const": f"{QUANT_FORMAT}/{QUANT_FORMAT_VERSION}"}
 
 
 def test_the_format_version_is_the_one_the_batch_declares(results_files):
@@ -145,7 +153,9 @@ def test_qa_gated_document_typed(results_files):
     assert all(r.qa is None and r.reportable is None for r in document.runs
                if not r.exhibit_id)
     assert document.step_failures
-    assert [s.name for s in document.steps] == ["qa-gate", "qa-reportable"]
+    assert [s.name for s in document.steps] == ["qa-gate", "qa-reportable", "processed-by"]
+    assert isinstance(document.processed_by, ProcessedBy)
+    assert document.processed_by.user == "analyst-7"
 
 
 def test_quantitation_document_typed(results_files):
@@ -162,6 +172,19 @@ def test_quantitation_document_typed(results_files):
     assert sample.quantitation_method["calibrations"]["Methamphetamine"]["status"] == "ok"
     blank = next(r for r in document.runs if r.sample_id == "B1")
     assert blank.quantitation[0].concentration is None
+
+
+def test_quant_alone_document_typed(results_files):
+    document = load_results(results_files["quant-alone"])
+    assert isinstance(document, QuantResultsDocument)
+    sample = next(r for r in document.runs if r.sample_id == "X1")
+    (quantity,) = sample.quantitation
+    assert isinstance(quantity, Quantity) and quantity.identification is None
+    batch = load_results(results_files["quantitation"])
+    in_batch = next(r for r in batch.runs if r.sample_id == "X1").quantitation[0]
+    assert quantity.concentration == pytest.approx(in_batch.concentration)
+    assert document.calibration_summary["Methamphetamine"]["status"] == "ok"
+    assert not document.findings
 
 
 # ------------------------------------------------------------------------ versions
@@ -193,6 +216,17 @@ def test_a_version_that_is_not_a_number_is_refused(results_files, version):
     data["format_version"] = version
     with pytest.raises(FormatError, match="format_version"):
         ResultsDocument.from_json(data, source="odd.json")
+
+
+def test_quant_versions_checked(results_files):
+    data = _raw(results_files["quant-alone"])
+    data["schema"] = f"{QUANT_FORMAT}/{QUANT_FORMAT_VERSION + 1}"
+    with pytest.raises(FormatError, match=r"q\.json: quantitation results version 2 is "
+                                          r"newer than this gcms reads \(version 1\)"):
+        QuantResultsDocument.from_json(data, source="q.json")
+    data["schema"] = "gcms-quant-results"
+    with pytest.raises(FormatError, match="q.json: schema 'gcms-quant-results' is not"):
+        QuantResultsDocument.from_json(data, source="q.json")
 
 
 # ------------------------------------------------------------------- bad documents
