@@ -56,6 +56,7 @@ _HIT = re.compile(
     r"[ \t]*MF:[ \t]*(\d+);[ \t]*RMF:[ \t]*(\d+);[ \t]*Prob:[ \t]*(\d+(?:\.\d*)?);"
     r"[ \t]*CAS:[ \t]*([\d-]+);[ \t]*Mw:[ \t]*(\d+(?:\.\d*)?);[ \t]*Lib:[ \t]*<<(.*?)>>;"
     r"[ \t]*Id:[ \t]*(\d+)(?:;[ \t]*RI:[ \t]*(\d+(?:\.\d*)?))?\.?[ \t]*$")
+_LINES = re.compile(r"\r\n|\r|\n")
 #: Width of the query-name column before "Compound in Library Factor" (as MS Search pads it).
 _QUERY_COLUMN = 60
 
@@ -154,7 +155,8 @@ def read(path: str | os.PathLike) -> HitListReport:
         if started:
             report.hit_lists.append(NistHitList(query, factor, tuple(hits)))
 
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at CR/LF only (str.splitlines would also break at \x1c-\x1e, \x85...).
+    for number, line in enumerate(_LINES.split(text), start=1):
         if not line.strip():
             continue
         if (match := _UNKNOWN.match(line)) is not None:
@@ -211,7 +213,7 @@ def from_search_results(results: Iterable[Any], *, library_name: str = "gcms"
 
 def _text(value: str | None, what: str) -> str:
     text = "" if value is None else str(value)
-    if any(c in text for c in "\r\n") or ">>" in text:
+    if "\r" in text or "\n" in text or ">>" in text:
         raise ValueError(f"{what} {text!r} holds a line break or '>>'; it cannot be written "
                          "in the NIST hit-list layout")
     return text
@@ -247,7 +249,7 @@ def write(hit_lists: Sequence[NistHitList] | Iterable[Any], path: str | os.PathL
     ------
     ValueError
         A name, formula or library name holds a line break or ``>>``; a query name holds
-        a line break.
+        a line break or ends in white space (MS Search pads that column).
     """
     lists = [h if isinstance(h, NistHitList)
              else from_search_results([h], library_name=library_name)[0]
@@ -256,7 +258,7 @@ def write(hit_lists: Sequence[NistHitList] | Iterable[Any], path: str | os.PathL
     lines = []
     for hit_list in lists:
         query = _text(hit_list.query, "query")
-        if "Compound in Library Factor" in query:
+        if "Compound in Library Factor" in query or query != query.rstrip():
             raise ValueError(f"query {query!r} cannot be written in this layout")
         lines.append(f"Unknown: {query.ljust(_QUERY_COLUMN)}Compound in Library Factor = "
                      f"{hit_list.in_library_factor or 0}")

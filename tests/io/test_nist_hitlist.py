@@ -7,6 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from conftest import shared_file
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gcms.errors import FormatError
 from gcms.io import nist_hitlist, read_spectra
@@ -137,3 +139,33 @@ def test_bad_input_is_refused_or_skipped_with_file_and_line(tmp_path):
     with pytest.raises(ValueError, match="'>>'"):
         nist_hitlist.write([nist_hitlist.NistHitList("q", 0, (nist_hitlist.NistHit(
             1, "a>>b", None, 1, 1, 1.0, None, None, None, 1),))], tmp_path / "w.txt")
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30).filter(
+    lambda t: ">>" not in t and "\r" not in t and "\n" not in t)
+_HIT = st.builds(
+    nist_hitlist.NistHit, rank=st.just(1), name=_TEXT,
+    formula=st.one_of(st.none(), _TEXT.filter(bool)),
+    match_factor=st.integers(0, 999), reverse_match_factor=st.integers(0, 999),
+    probability=st.integers(0, 10000).map(lambda p: p / 100),
+    cas=st.sampled_from([None, "50-36-2", "78-78-4"]),
+    mw=st.one_of(st.none(), st.integers(1, 2000).map(float)),
+    library=st.one_of(st.none(), _TEXT.filter(bool)), library_id=st.integers(0, 10**6),
+    retention_index=st.one_of(st.none(), st.integers(1, 50000).map(lambda r: r / 10)))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(queries=st.lists(st.tuples(_TEXT.map(str.rstrip).filter(
+           lambda q: "Compound in Library Factor" not in q),
+           st.integers(-999, 999), st.lists(_HIT, max_size=4)), min_size=1, max_size=4))
+def test_any_hit_list_round_trips(tmp_path, queries):
+    lists = [nist_hitlist.NistHitList(q, factor, tuple(replace(h, rank=i + 1)
+                                                       for i, h in enumerate(hits)))
+             for q, factor, hits in queries]
+    nist_hitlist.write(lists, tmp_path / "p.txt")
+    report = nist_hitlist.read(tmp_path / "p.txt")
+    assert report.skipped == [] and report.notes == []
+    with_ri = any(h.retention_index is not None for hl in lists for h in hl.hits)
+    assert report.hit_lists == [replace(hl, hits=tuple(
+        h if with_ri else replace(h, retention_index=None) for h in hl.hits)) for hl in lists]
