@@ -136,6 +136,11 @@ class Record:
         return cls(**values, extra=types.MappingProxyType(extra),
                    json_keys=tuple(str(k) for k in data))
 
+    def __reduce__(self):
+        # mapping proxies do not pickle: a record travels (to a worker process) as its
+        # JSON object, which reads back to an equal record
+        return (_rebuild, (type(self), self.to_json()))
+
     # ------------------------------------------------------------------- writing
     def to_json(self) -> dict[str, Any]:
         """The JSON object of this record.
@@ -157,6 +162,10 @@ class Record:
         for key, value in self.extra.items():
             out.setdefault(key, thaw(value))
         return out
+
+
+def _rebuild(cls: type[Record], data: dict[str, Any]) -> Record:
+    return cls._read(data, "$")
 
 
 def _kind(value: Any) -> str:

@@ -9,6 +9,7 @@ import dataclasses
 import fnmatch
 import json
 import math
+import pickle
 from pathlib import Path
 
 import jsonschema
@@ -124,6 +125,14 @@ def test_records_are_frozen_to_the_leaves(results_files):
     with pytest.raises(TypeError):
         run.processing["cached"] = True
     assert isinstance(run.components, tuple) and isinstance(run.reference_substances, tuple)
+
+
+def test_records_pickle_to_equal_records(results_files):
+    document = load_results(results_files["qa-gated"])
+    again = pickle.loads(pickle.dumps(document))
+    assert again == document and again.to_text() == document.to_text()
+    note = Note(kind="lookalike", substances=("MDMA",), text="a look-alike")
+    assert pickle.loads(pickle.dumps(note)) == note
 
 
 def test_failed_runs_typed(results_files):
