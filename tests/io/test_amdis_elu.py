@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -97,3 +98,28 @@ def test_not_an_elu_is_refused(tmp_path):
     path.write_text(GOOD.replace("NUM PEAKS: 5", "NUM PEAKS: 1"))
     with pytest.raises(FormatError, match="x.ELU: no component could be read"):
         amdis_elu.read(path)
+
+
+@pytest.mark.shared
+def test_truncations_garbage_and_untouched_evidence(tmp_path):
+    """The reader contract's checks (tests/io/contract.py), for a reader outside the registry."""
+    source = shared_file("amdis-nist-formats", "amdis_elu", "Peaks1.ELU")
+    data = source.read_bytes()
+    before = source.stat().st_mtime_ns
+    assert amdis_elu.read(source).sha256 == hashlib.sha256(data).hexdigest()
+    assert source.stat().st_mtime_ns == before
+    cut = tmp_path / "cut.ELU"
+    for fraction in (0.0, 0.01, 0.1, 0.5, 0.9, 0.999):
+        cut.write_bytes(data[: int(len(data) * fraction)])
+        try:
+            report = amdis_elu.read(cut)
+        except FormatError as error:
+            assert str(cut) in str(error)
+            continue
+        # A cut in the middle of a block loses that block only, and says so.
+        assert len(report.components) + len(report.skipped) <= 1154
+        assert all(not c.spectrum.mz.flags.writeable for c in report.components)
+    garbage = tmp_path / "garbage.ELU"
+    garbage.write_bytes(b"\x00\x01garbage" * 100)
+    with pytest.raises(FormatError, match="garbage.ELU"):
+        amdis_elu.read(garbage)

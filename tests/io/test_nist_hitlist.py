@@ -169,3 +169,22 @@ def test_any_hit_list_round_trips(tmp_path, queries):
     with_ri = any(h.retention_index is not None for hl in lists for h in hl.hits)
     assert report.hit_lists == [replace(hl, hits=tuple(
         h if with_ri else replace(h, retention_index=None) for h in hl.hits)) for hl in lists]
+
+
+@pytest.mark.shared
+def test_truncations_and_garbage_fail_cleanly(tmp_path):
+    data = shared_file(*SRCRESLT, "SRCRESLT-4.TXT").read_bytes()
+    cut = tmp_path / "cut.TXT"
+    for fraction in (0.0, 0.01, 0.1, 0.5, 0.9, 0.999):
+        cut.write_bytes(data[: int(len(data) * fraction)])
+        try:
+            report = nist_hitlist.read(cut)
+        except FormatError as error:
+            assert str(cut) in str(error)
+            continue
+        assert sum(len(h.hits) for h in report.hit_lists) + len(report.skipped) <= 2550
+        assert len(report.skipped) <= 1  # only the cut line
+    garbage = tmp_path / "garbage.TXT"
+    garbage.write_bytes(b"\x00\x01garbage" * 100)
+    with pytest.raises(FormatError, match="garbage.TXT"):
+        nist_hitlist.read(garbage)
