@@ -471,6 +471,9 @@ def _parsed(data: Mapping[str, Any] | str | os.PathLike,
     """The document's object and how to name it in errors."""
     if isinstance(data, Mapping):
         return data, source or "<results document>"
+    if not isinstance(data, (str, os.PathLike)):
+        raise FormatError(f"{source or '<results document>'}: not a results document "
+                          f"(a JSON object), but {type(data).__name__}")
     path = Path(data)
     name = source or str(path)
     try:

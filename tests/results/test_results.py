@@ -264,6 +264,12 @@ def test_bad_documents_are_gcms_errors_naming_file_and_key(results_files, tmp_pa
         load_results(cut)
     with pytest.raises(FormatError, match="gone.json: cannot read"):
         load_results(tmp_path / "gone.json")
+    listed = tmp_path / "listed.json"
+    listed.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(FormatError, match="listed.json: not a results document"):
+        load_results(listed)
+    with pytest.raises(FormatError, match="not a results document"):
+        ResultsDocument.from_json([1, 2])
 
 
 def test_nan_reads_as_null_as_the_producers_write_it(results_files):
