@@ -24,9 +24,11 @@ from gcms_cli._common import EXIT_INPUT, EXIT_OK, emit_json, error_line
 @click.option("--json", "as_json", is_flag=True, help="Print settings, summary and rows as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
               help="Also write the table as CSV (cells spreadsheet-safe).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Also write a figure: both tools' top-hit MF against RT (PNG, PDF, SVG).")
 def compare(elu_path: str, run_path: str, library_path: str, hits_path: str | None,
             rt_tolerance: float, top: int, min_mf: float, as_json: bool,
-            csv_path: str | None) -> None:
+            csv_path: str | None, plot_path: str | None) -> None:
     """Compare AMDIS's ELU with gcms's deconvolution and search of RUN.
 
     One row per component: paired by RT, both tools' top hit and MF, the MF between the
@@ -44,6 +46,10 @@ def compare(elu_path: str, run_path: str, library_path: str, hits_path: str | No
     if csv_path:
         with open(csv_path, "w", encoding="utf-8", newline="") as handle:
             handle.write(result.to_csv())
+    if plot_path:
+        from gcms.interop.plot import comparison_figure
+
+        comparison_figure(result).savefig(plot_path, dpi=150)
     if as_json:
         emit_json(result.to_dict())
     else:

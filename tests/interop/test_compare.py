@@ -133,10 +133,12 @@ def test_cli_table_json_csv_and_errors(case, tmp_path):
     assert text.exit_code == 0, text.output
     assert "only AMDIS" in text.output and "Caffeine" in text.output
     assert "1 only in AMDIS, 1 only in gcms" in text.output
-    out = runner.invoke(cli, [*args, "--json", "--csv", str(tmp_path / "t.csv")])
+    out = runner.invoke(cli, [*args, "--json", "--csv", str(tmp_path / "t.csv"),
+                              "--plot", str(tmp_path / "t.png")])
     assert out.exit_code == 0
     data = json.loads(out.output)
     assert data["summary"]["only_gcms"] == 1 and data["rt_tolerance_s"] == 2.0
+    assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = list(csv.DictReader(io.StringIO((tmp_path / "t.csv").read_text())))
     assert len(table) == len(data["rows"]) and table[0]["status"] in {"agree", "differ",
                                                                        "only AMDIS",
