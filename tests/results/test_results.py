@@ -5,6 +5,7 @@ checked on load; bad documents are gcms errors naming the file and the key."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import fnmatch
 import json
@@ -311,3 +312,18 @@ def test_a_changed_record_writes_its_new_values(results_files):
     assert changed["runs"][4]["reportable"] is False
     assert changed["runs"][3] == _raw(results_files["demo"])["runs"][3]
     jsonschema.validate(changed, published_schema())
+
+
+def test_the_results_package_depends_on_no_stage():
+    """Types below the batch: producers (batch, QA, quantitation) and consumers (report,
+    custody, CLI) can all import it (issue 16: layers in one direction)."""
+    imported = set()
+    for path in (ROOT / "gcms" / "results").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(a.name for a in node.names)
+    gcms_modules = {m for m in imported if m == "gcms" or m.startswith("gcms.")}
+    assert gcms_modules - {"gcms.errors"} == {m for m in gcms_modules
+                                               if m.startswith("gcms.results")}
