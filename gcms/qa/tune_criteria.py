@@ -2,7 +2,7 @@
 
 Each set is a list of :class:`TuneRule`. An instrument profile names the set(s) it is
 held to and may override any rule's limits by its key (``[tune.limits.air_28_69]
-high = 5.0``). The numbers are those of FORENSIC_REFERENCE.md §3.8:
+high = 5.0``). The numbers and their primary sources:
 
 * **agilent-pftba-autotune** — mass assignment of m/z 69/219/502 within ±0.10 u of
   nominal; 219 >= 40 % and 502 >= 2 % of 69 (a standard-spectra tune; autotunes often
@@ -10,8 +10,10 @@ high = 5.0``). The numbers are those of FORENSIC_REFERENCE.md §3.8:
   10.10 %) with the accepted bands 0.5-1.6, 3.2-5.4, 7.9-12.3 %; PW50 0.50-0.70 u where
   profile data exist; water 18/69 <= 20 %, nitrogen 28/69 <= 10 %, 32/69 and 44/69
   recorded; an air leak (28/69 above 5 % with 28:32 near air's 4:1) fails.
-  The reference marks these `[K]`: verify against the instrument's manual and set the
-  lab's own limits in its profile.
+  Sources: Agilent MSD ChemStation / MassHunter tune help ("Autotune", PFTBA on m/z
+  69/219/502) and the isotope abundances of C, N and F (IUPAC, Isotopic compositions of
+  the elements 2013); these are typical limits, not a manufacturer's specification:
+  verify against the instrument's manual and set the lab's own limits in its profile.
 * **epa-dftpp-8270** — EPA SW-846 8270D Table 3 ion-abundance criteria for DFTPP.
 * **epa-dftpp-8270c** — the older 8270C table.
 * **epa-bfb-8260** — EPA 8260B BFB criteria; **epa-bfb-524.2** — EPA 524.2 (m/z 75
@@ -219,8 +221,9 @@ def _pftba() -> TuneCriteriaSet:
         name="agilent-pftba-autotune",
         calibrant="PFTBA",
         title="PFTBA (perfluorotributylamine) EI autotune",
-        reference="FORENSIC_REFERENCE.md §3.8 (Agilent autotune on m/z 69/219/502; "
-                  "limits marked [K]: verify per model manual)",
+        reference="Agilent MSD tune help: autotune on PFTBA m/z 69/219/502; isotope "
+                  "ratios from IUPAC isotopic compositions (typical limits: verify per "
+                  "model manual)",
         key_ions=PFTBA_TUNE_IONS_MZ,
         rules=tuple(rules),
     )
@@ -246,7 +249,8 @@ def _dftpp(modern: bool) -> TuneCriteriaSet:
         return TuneCriteriaSet(
             "epa-dftpp-8270", "DFTPP", "DFTPP (decafluorotriphenylphosphine), EPA 8270D",
             "US EPA SW-846 Method 8270D, Table 3 (8270E also allows the manufacturer's "
-            "criteria); FORENSIC_REFERENCE.md §3.8", (198, 442), rules)
+            "criteria); Eichelberger, Harris & Budde, Anal. Chem. 47 (1975) 995",
+            (198, 442), rules)
     rules = (
         _abundance("dftpp_51", 51, 198, 30.0, 60.0),
         _abundance("dftpp_68", 68, 69, None, 2.0, high_inclusive=False),
@@ -264,7 +268,7 @@ def _dftpp(modern: bool) -> TuneCriteriaSet:
     )
     return TuneCriteriaSet(
         "epa-dftpp-8270c", "DFTPP", "DFTPP (decafluorotriphenylphosphine), EPA 8270C",
-        "US EPA SW-846 Method 8270C, Table 3; FORENSIC_REFERENCE.md §3.8", (198, 442), rules)
+        "US EPA SW-846 Method 8270C, Table 3", (198, 442), rules)
 
 
 def _bfb(method: Literal["8260", "524.2"]) -> TuneCriteriaSet:
@@ -285,7 +289,7 @@ def _bfb(method: Literal["8260", "524.2"]) -> TuneCriteriaSet:
     source = "SW-846 Method 8260B" if method == "8260" else "Method 524.2"
     return TuneCriteriaSet(
         name, "BFB", f"BFB (4-bromofluorobenzene), EPA {method}",
-        f"US EPA {source} BFB key ions and abundance criteria; FORENSIC_REFERENCE.md §3.8",
+        f"US EPA {source} BFB key ions and abundance criteria",
         (95, 174), rules)
 
 
