@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from gcms_cli._common import EXIT_INPUT, EXIT_OK, emit_json, error_line
+from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, error_line
 
 #: Skipped entries listed one per line in the human output before "... and N more".
 _SKIPPED_SHOWN = 25
@@ -192,6 +192,110 @@ def search(library_path: str, queries: tuple[str, ...], top: int, rank_by: str,
                            f"{hit.reverse_match_factor:>4} {hit.probability:>6.2f}  "
                            f"{hit.cas or '-':<12} {hit.library_index:>7}  {hit.name or '-'}")
     sys.exit(EXIT_INPUT if failed else EXIT_OK)
+
+
+@library.command()
+@click.argument("old", type=click.Path())
+@click.argument("new", type=click.Path(), required=False)
+@click.option("--min-mf", type=click.IntRange(0, 999), default=None,
+              help="Mark spectrum changes whose MF (new against old) is below this and "
+                   "exit 1 when there is one.")
+@click.option("--duplicates", is_flag=True,
+              help="List duplicates inside OLD (and NEW when given) instead: entries with "
+                   "one InChIKey whose spectra score at least --min-mf (default 900).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def diff(old: str, new: str | None, min_mf: int | None, duplicates: bool,
+         as_json: bool) -> None:
+    """Entries added, removed and changed from library OLD to library NEW.
+
+    Entries are matched by InChIKey when both have one, else by name (and CAS where both
+    state one). A changed spectrum is scored new against old with the NIST identity MF
+    (999: the change does not alter a search); changed names, CAS, formula, MW, RI are
+    listed field by field. Both libraries' identity hashes head the output. Exit 0, 1
+    when --min-mf is given and a spectrum change scores below it, 2 on unreadable input.
+    """
+    from gcms.errors import GcmsError
+    from gcms.library import Library
+    from gcms.library.governance import DUPLICATE_MIN_MF, diff_libraries, find_duplicates
+
+    if new is None and not duplicates:
+        error_line("library diff: give two libraries (OLD NEW), or --duplicates")
+        sys.exit(EXIT_INPUT)
+    try:
+        libraries = [Library.open(p) for p in (old, new) if p is not None]
+    except GcmsError as error:
+        error_line(str(error))
+        sys.exit(EXIT_INPUT)
+    if duplicates:
+        threshold = DUPLICATE_MIN_MF if min_mf is None else min_mf
+        found = {str(lib.path): find_duplicates(lib, min_mf=threshold) for lib in libraries}
+        if as_json:
+            emit_json({"min_mf": threshold, "libraries": [
+                {"path": path, "identity_sha256": lib.identity_sha256,
+                 "duplicates": [d.to_dict() for d in dups]}
+                for lib, (path, dups) in zip(libraries, found.items(), strict=True)]})
+            return
+        for lib, (path, dups) in zip(libraries, found.items(), strict=True):
+            click.echo(f"{path} (identity {lib.identity_sha256}): {len(dups)} duplicate "
+                       f"pairs (same InChIKey, MF >= {threshold})")
+            for d in dups:
+                click.echo(f"  #{d.first + 1} {d.names[0] or '-'} = #{d.second + 1} "
+                           f"{d.names[1] or '-'}  MF {d.match_factor}  {d.inchikey}")
+        return
+    result = diff_libraries(*libraries)
+    low = result.below(min_mf) if min_mf is not None else []
+    if as_json:
+        data = result.to_dict()
+        if min_mf is not None:
+            data["min_mf"] = min_mf
+            data["below_min_mf"] = [c.new_index for c in low]
+        emit_json(data)
+    else:
+        for label, side in (("old", result.old), ("new", result.new)):
+            click.echo(f"{label} {side['path']}: {side['n_entries']} entries, identity "
+                       f"{side['identity_sha256']}")
+        click.echo(f"added {len(result.added)}, removed {len(result.removed)}, changed "
+                   f"{len(result.changed)}, unchanged {result.n_unchanged}")
+        for entry in result.added:
+            click.echo(f"  + #{entry['index'] + 1} {entry['name'] or '-'}")
+        for entry in result.removed:
+            click.echo(f"  - #{entry['index'] + 1} {entry['name'] or '-'}")
+        for change in result.changed:
+            mark = "!" if change in low else "~"
+            parts = [f"{k}: {o!r} -> {n!r}" for k, (o, n) in change.fields.items()]
+            if change.match_factor is not None:
+                parts.insert(0, f"spectrum MF {change.match_factor}")
+            click.echo(f"  {mark} #{change.old_index + 1}->#{change.new_index + 1} "
+                       f"{change.name or '-'}: {'; '.join(parts)}")
+    sys.exit(EXIT_FINDINGS if low else EXIT_OK)
+
+
+@library.command()
+@click.argument("path", metavar="LIBRARY", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="File to write (.msp or .msl).")
+@click.option("--format", "fmt", type=click.Choice(["msp", "msl"]), default=None,
+              help="Output format (default: from the output file's suffix).")
+def export(path: str, output: str, fmt: str | None) -> None:
+    """Write the entries of compiled LIBRARY as MSP (NIST MS Search) or AMDIS MSL.
+
+    Peaks as compiled (nominal m/z, base peak 999); name, synonyms, CAS, formula, MW,
+    InChIKey, RI, comment; and per entry the library's title and identity SHA-256 and the
+    entry's source file, entry and SHA-256 (neither format has a file header). Exit 0, 2
+    on unreadable input or an unwritable output.
+    """
+    from gcms.errors import GcmsError
+    from gcms.library import Library
+    from gcms.library.governance import export_library
+
+    try:
+        lib = Library.open(path)
+        written = export_library(lib, output, fmt=fmt)
+    except GcmsError as error:
+        error_line(str(error))
+        sys.exit(EXIT_INPUT)
+    click.echo(f"{written}: {len(lib)} entries from {lib.path} (identity "
+               f"{lib.identity_sha256})")
 
 
 # In-house entries from reference-standard runs (the quantitation work owns the command).

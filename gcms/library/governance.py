@@ -1,0 +1,332 @@
+"""Library governance: compare two versions of a library, find duplicates, export.
+
+A lab's library changes (in-house entries added, spectra and names corrected, entries
+retired, a new vendor release), and an identification is only as good as the library
+version behind it. :func:`diff_libraries` says what changed between two compiled
+libraries, entry by entry; :func:`find_duplicates` lists entries of one library that are
+the same compound with near-identical spectra; :func:`export_library` writes a compiled
+library back as MSP or AMDIS MSL so that NIST MS Search and AMDIS can use it.
+
+Matching entries between versions
+    Two entries are the same entry when both carry an InChIKey and the InChIKeys are
+    equal (IUPAC InChI Technical Manual: the key identifies the structure). Otherwise,
+    when either lacks one, when the normalised names are equal (case-folded, spaces
+    collapsed) and, where both state a CAS Registry Number, the CAS numbers are equal.
+    Several entries with the same key (replicate spectra of one compound) are paired in
+    library order. A CAS correction of an entry without InChIKey therefore shows as one
+    entry removed and one added. Among entries with the same key, one with identical
+    peaks is paired first, then the others in library order.
+
+Spectrum changes
+    A changed spectrum is scored old against new with the project's identity match
+    factor (:func:`gcms.library.scores.identity_match_factor`, NIST MS Search "EI Normal";
+    Stein & Scott, JASMS 5 (1994) 859): 999 means the change does not alter a search.
+
+The compiled format (:mod:`gcms.library.store`) has no retired-entry column yet, so an
+entry that is absent from the newer library is reported as removed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gcms.errors import LibraryError
+from gcms.library.scores import identity_match_factor
+from gcms.library.store import Library
+
+__all__ = [
+    "COMPARED_FIELDS",
+    "DUPLICATE_MIN_MF",
+    "Duplicate",
+    "EntryChange",
+    "LibraryDiff",
+    "diff_libraries",
+    "export_library",
+    "find_duplicates",
+    "normalise_name",
+]
+
+#: Metadata fields compared between matched entries, in the order they are listed.
+COMPARED_FIELDS = ("name", "cas", "formula", "inchikey", "mw", "retention_index",
+                   "ri_column")
+_FLOAT_FIELDS = ("mw", "retention_index")
+
+#: Default MF (0-999) at which two entries with one InChIKey count as duplicates. 900 is
+#: the "excellent match" band of NIST MS Search's documentation (MF > 900).
+DUPLICATE_MIN_MF = 900
+
+
+def normalise_name(name: str) -> str:
+    """A name as entries are matched by: case-folded, runs of white space as one space."""
+    return " ".join(str(name).split()).casefold()
+
+
+def _value(library: Library, column: str, index: int) -> str | float | None:
+    value = library.column(column)[index]
+    if column in _FLOAT_FIELDS:
+        number = float(value)
+        return None if math.isnan(number) else number
+    return str(value) or None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryChange:
+    """One entry present in both libraries whose spectrum or metadata differs.
+
+    ``fields`` maps each changed field to ``(old, new)``; ``match_factor`` is the MF of
+    the new spectrum against the old one (``None`` when the spectrum is unchanged).
+    """
+
+    old_index: int
+    new_index: int
+    name: str | None
+    matched_by: str
+    fields: dict[str, tuple[Any, Any]]
+    match_factor: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return {
+            "old_index": self.old_index, "new_index": self.new_index, "name": self.name,
+            "matched_by": self.matched_by,
+            "fields": {k: {"old": o, "new": n} for k, (o, n) in self.fields.items()},
+            "spectrum_changed": self.match_factor is not None,
+            "match_factor": self.match_factor,
+        }
+
+
+def _library_summary(library: Library) -> dict[str, Any]:
+    return {
+        "path": str(library.path) if library.path else None, "title": library.title,
+        "n_entries": len(library), "content_sha256": library.content_sha256,
+        "identity_sha256": library.identity_sha256,
+    }
+
+
+def _entry_summary(library: Library, index: int) -> dict[str, Any]:
+    return {"index": index, "name": _value(library, "name", index),
+            "cas": _value(library, "cas", index),
+            "inchikey": _value(library, "inchikey", index)}
+
+
+@dataclass(slots=True)
+class LibraryDiff:
+    """What changed from library ``old`` to library ``new`` (:func:`diff_libraries`)."""
+
+    old: dict[str, Any]
+    new: dict[str, Any]
+    added: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[EntryChange] = field(default_factory=list)
+    n_unchanged: int = 0
+
+    @property
+    def identical(self) -> bool:
+        """Whether no entry was added, removed or changed."""
+        return not (self.added or self.removed or self.changed)
+
+    def below(self, min_mf: int) -> list[EntryChange]:
+        """Changes whose new spectrum scores below ``min_mf`` against the old one."""
+        return [c for c in self.changed
+                if c.match_factor is not None and c.match_factor < min_mf]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return {
+            "old": self.old, "new": self.new,
+            "counts": {"added": len(self.added), "removed": len(self.removed),
+                       "changed": len(self.changed), "unchanged": self.n_unchanged},
+            "added": self.added, "removed": self.removed,
+            "changed": [c.to_dict() for c in self.changed],
+        }
+
+
+def _same_peaks(old: Library, i: int, new: Library, j: int) -> bool:
+    mz_a, ab_a = old.peaks.row(i)
+    mz_b, ab_b = new.peaks.row(j)
+    return np.array_equal(mz_a, mz_b) and np.array_equal(ab_a, ab_b)
+
+
+def _cas_compatible(old: Library, i: int, new: Library, j: int) -> bool:
+    a, b = _value(old, "cas", i), _value(new, "cas", j)
+    return a is None or b is None or a == b
+
+
+def _pairs(old: Library, new: Library) -> list[tuple[int, int, str]]:
+    """``(old index, new index, matched by)`` for every entry found in both.
+
+    Among several candidates with the same key, an entry with identical peaks is taken
+    first (a first pass), so that removing one of several replicate spectra of a
+    compound does not show the others as changed; the rest pair in library order.
+    """
+    by_key: dict[str, list[int]] = defaultdict(list)
+    by_name: dict[str, list[int]] = defaultdict(list)
+    old_keys, old_names = old.column("inchikey"), old.column("name")
+    for i in range(len(old)):
+        if old_keys[i]:
+            by_key[str(old_keys[i])].append(i)
+        by_name[normalise_name(old_names[i])].append(i)
+    used = np.zeros(len(old), dtype=bool)
+    done = np.zeros(len(new), dtype=bool)
+    pairs = []
+    new_keys, new_names = new.column("inchikey"), new.column("name")
+    for exact in (True, False):
+        for j in range(len(new)):
+            if done[j]:
+                continue
+            key = str(new_keys[j])
+            found = None
+            if key:
+                hit = next((i for i in by_key.get(key, ()) if not used[i]
+                            and (not exact or _same_peaks(old, i, new, j))), None)
+                if hit is not None:
+                    found = (hit, "inchikey")
+            if found is None:
+                hit = next((i for i in by_name.get(normalise_name(new_names[j]), ())
+                            if not used[i] and not (key and old_keys[i])
+                            and _cas_compatible(old, i, new, j)
+                            and (not exact or _same_peaks(old, i, new, j))), None)
+                if hit is not None:
+                    found = (hit, "name+cas" if _value(new, "cas", j) else "name")
+            if found is not None:
+                used[found[0]] = done[j] = True
+                pairs.append((found[0], j, found[1]))
+    return sorted(pairs, key=lambda p: p[1])
+
+
+def diff_libraries(old: Library, new: Library) -> LibraryDiff:
+    """Entries added, removed and changed from ``old`` to ``new``, and those unchanged.
+
+    Entries are matched as the module docstring says. A matched pair is changed when its
+    peaks (as compiled) or any of :data:`COMPARED_FIELDS` differ; a spectrum change
+    carries the identity MF of the new spectrum against the old.
+    """
+    result = LibraryDiff(old=_library_summary(old), new=_library_summary(new))
+    pairs = _pairs(old, new)
+    matched_old = {i for i, _, _ in pairs}
+    matched_new = {j for _, j, _ in pairs}
+    for i, j, how in pairs:
+        fields = {}
+        for name in COMPARED_FIELDS:
+            a, b = _value(old, name, i), _value(new, name, j)
+            if a != b:
+                fields[name] = (a, b)
+        mf = None
+        if not _same_peaks(old, i, new, j):
+            mf = identity_match_factor(old.peaks.row(i), new.peaks.row(j))
+        if fields or mf is not None:
+            result.changed.append(EntryChange(
+                old_index=i, new_index=j, name=_value(new, "name", j), matched_by=how,
+                fields=fields, match_factor=mf))
+        else:
+            result.n_unchanged += 1
+    result.added = [_entry_summary(new, j) for j in range(len(new)) if j not in matched_new]
+    result.removed = [_entry_summary(old, i) for i in range(len(old)) if i not in matched_old]
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """Two entries of one library with the same InChIKey and MF >= the threshold."""
+
+    first: int
+    second: int
+    inchikey: str
+    names: tuple[str | None, str | None]
+    match_factor: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return {"first": self.first, "second": self.second, "inchikey": self.inchikey,
+                "names": list(self.names), "match_factor": self.match_factor}
+
+
+def find_duplicates(library: Library, *, min_mf: int = DUPLICATE_MIN_MF) -> list[Duplicate]:
+    """Pairs of entries with one InChIKey whose spectra score ``min_mf`` or more.
+
+    The MF is the identity MF of the later entry (as query) against the earlier one.
+    Entries without an InChIKey are not compared (a name is not an identity).
+    """
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(library.column("inchikey")):
+        if key:
+            groups[str(key)].append(i)
+    found = []
+    for key, members in groups.items():
+        for a, i in enumerate(members):
+            for j in members[a + 1:]:
+                mf = identity_match_factor(library.peaks.row(j), library.peaks.row(i))
+                if mf >= min_mf:
+                    found.append(Duplicate(i, j, key, (_value(library, "name", i),
+                                                       _value(library, "name", j)), mf))
+    return sorted(found, key=lambda d: (d.first, d.second))
+
+
+#: Export formats and the writer of each (:mod:`gcms.io.msp`).
+EXPORT_FORMATS = ("msp", "msl")
+
+
+def _export_spectra(library: Library) -> Iterable:
+    identity = library.identity_sha256
+    for i in range(len(library)):
+        spectrum = library.spectrum(i)
+        entry = library.entry(i)
+        if not spectrum.name:
+            raise LibraryError(f"{library.path or 'library'}: entry {i + 1} has no name; "
+                               "MSP and MSL entries need one")
+        extra = {}
+        if library.title:
+            extra["Library"] = library.title
+        extra["Library_SHA256"] = identity
+        if entry.source_file:
+            extra["Source_File"] = Path(entry.source_file).name
+        if entry.source_entry:
+            extra["Source_Entry"] = entry.source_entry
+        if entry.source_sha256:
+            extra["Source_SHA256"] = entry.source_sha256
+        if entry.provenance:
+            extra["gcms_provenance"] = json.dumps(entry.provenance, sort_keys=True,
+                                                  ensure_ascii=False)
+        yield spectrum.replace(extra=extra)
+
+
+def export_library(library: Library, path: str | os.PathLike, *,
+                   fmt: str | None = None) -> Path:
+    """Write every entry of ``library`` as MSP or AMDIS MSL (by ``fmt`` or the suffix).
+
+    Each entry carries its name, synonyms, CAS, formula, MW, InChIKey, RI (and column),
+    RT and comment, the peaks as compiled (nominal m/z, base peak 999), and its
+    provenance as extra fields, since neither format has a file header: ``Library``
+    (title), ``Library_SHA256`` (identity hash, :func:`gcms.library.store.identity_sha256`),
+    ``Source_File``, ``Source_Entry``, ``Source_SHA256`` and, for in-house entries,
+    ``gcms_provenance`` (JSON).
+
+    Raises
+    ------
+    LibraryError
+        Unknown format, an entry without a name, or a value the format cannot hold.
+    """
+    from gcms.io.msp import write, write_msl
+
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if fmt not in EXPORT_FORMATS:
+        raise LibraryError(f"{path}: export format {fmt!r} unknown (use msp or msl)")
+    writer = write if fmt == "msp" else write_msl
+    try:
+        writer(list(_export_spectra(library)), path)
+    except ValueError as error:
+        raise LibraryError(f"{path}: cannot export {library.path or 'library'}: "
+                           f"{error}") from error
+    except OSError as error:
+        raise LibraryError(f"{path}: cannot write ({error.strerror or error})") from error
+    return path
