@@ -121,7 +121,8 @@ def archive_batch(sources: Iterable[str | os.PathLike], *, library: str | os.Pat
                   workers: int | None = None, steps: Sequence[Any] = (),
                   resume: bool = True, out_mode: str | None = None,
                   progress: Callable[[str, Any], None] | None = None,
-                  pattern: str = "sequence*.csv") -> ArchiveBatchResult:
+                  pattern: str = "sequence*.csv", concurrent: int = 1
+                  ) -> ArchiveBatchResult:
     """Batch every sequence of ``sources``, each into ``out_dir/<label>``.
 
     Parameters
@@ -142,6 +143,12 @@ def archive_batch(sources: Iterable[str | os.PathLike], *, library: str | os.Pat
         (the reference a cluster's results must equal).
     progress
         Called with (label, :class:`gcms.batch.ProgressEvent`) as each run finishes pass 1.
+    concurrent
+        With ``engine="dask"``: sequences batched at once, each in a thread of this
+        process; their pass-1 runs share the cluster, so it keeps working while a
+        sequence is judged (pass 2). Batch ``steps`` must then be safe to call from
+        several threads. 1 (default) batches one sequence after another, as the
+        ``"local"`` engine always does (each batch has its own process pool).
 
     Returns
     -------
@@ -160,6 +167,8 @@ def archive_batch(sources: Iterable[str | os.PathLike], *, library: str | os.Pat
     from gcms.identify import load_criteria
     from gcms.library import Library
 
+    if concurrent < 1:
+        raise ValueError(f"concurrent must be >= 1, got {concurrent}")
     started = time.perf_counter()
     paths = find_sequences(sources, pattern=pattern)
     labels = _labels(paths)
@@ -170,31 +179,47 @@ def archive_batch(sources: Iterable[str | os.PathLike], *, library: str | os.Pat
     out = Path(out_dir)
     result = ArchiveBatchResult()
 
+    entries: list[dict[str, Any]] = [{} for _ in paths]
+
+    def batch_one(index: int, executor: Any) -> None:
+        label, path = labels[index], paths[index]
+
+        def advance(event: Any) -> None:
+            if progress is not None:
+                progress(label, event)
+
+        entry: dict[str, Any] = {"label": label, "sequence": str(path),
+                                 "out_dir": str(out / label), "n_runs": 0}
+        try:
+            batch = run_batch(path, library=library_path, out_dir=out / label,
+                              criteria=criteria, settings=settings, workers=workers,
+                              progress=advance, steps=steps, resume=resume,
+                              out_mode=out_mode, executor=executor)
+        except GcmsError as error:
+            entry.update(status="not batched", problem=str(error))
+        except OSError as error:
+            entry.update(status="not batched",
+                         problem=f"{out / label}: {error.strerror or error}")
+        else:
+            result.results[label] = batch
+            entry.update(status="ok" if batch.ok else "failed runs",
+                         n_runs=len(batch.records), processed=batch.processed,
+                         cached=batch.cached, failed_runs=len(batch.failed),
+                         problem="; ".join([f["problem"] for f in batch.failed]
+                                           + batch.step_failures) or None)
+        entries[index] = entry
+
     def batch_all(executor: Any) -> None:
-        for label, path in zip(labels, paths, strict=True):
-            def advance(event: Any, label: str = label) -> None:
-                if progress is not None:
-                    progress(label, event)
-            entry: dict[str, Any] = {"label": label, "sequence": str(path),
-                                     "out_dir": str(out / label), "n_runs": 0}
-            try:
-                batch = run_batch(path, library=library_path, out_dir=out / label,
-                                  criteria=criteria, settings=settings, workers=workers,
-                                  progress=advance, steps=steps, resume=resume,
-                                  out_mode=out_mode, executor=executor)
-            except GcmsError as error:
-                entry.update(status="not batched", problem=str(error))
-            except OSError as error:
-                entry.update(status="not batched",
-                             problem=f"{out / label}: {error.strerror or error}")
-            else:
-                result.results[label] = batch
-                entry.update(status="ok" if batch.ok else "failed runs",
-                             n_runs=len(batch.records), processed=batch.processed,
-                             cached=batch.cached, failed_runs=len(batch.failed),
-                             problem="; ".join([f["problem"] for f in batch.failed]
-                                               + batch.step_failures) or None)
-            result.sequences.append(entry)
+        if concurrent == 1 or len(paths) == 1 or executor is None:
+            for index in range(len(paths)):
+                batch_one(index, executor)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(concurrent, len(paths)),
+                                thread_name_prefix="gcms-sequence") as threads:
+            for done in [threads.submit(batch_one, i, executor) for i in range(len(paths))]:
+                done.result()
 
     if engine == "local":
         batch_all(None)
@@ -203,5 +228,6 @@ def archive_batch(sources: Iterable[str | os.PathLike], *, library: str | os.Pat
             batch_all(executor)
     else:
         raise ValueError(f"engine must be 'dask' or 'local', got {engine!r}")
+    result.sequences = entries
     result.seconds = time.perf_counter() - started
     return result
