@@ -190,8 +190,9 @@ def _pairs(old: Library, new: Library) -> list[tuple[int, int, str]]:
                             and (not exact or _same_peaks(old, i, new, j))), None)
                 if hit is not None:
                     found = (hit, "inchikey")
-            if found is None:
-                hit = next((i for i in by_name.get(normalise_name(new_names[j]), ())
+            name_key = normalise_name(new_names[j])
+            if found is None and name_key:  # an entry without a name matches nothing by name
+                hit = next((i for i in by_name.get(name_key, ())
                             if not used[i] and not (key and old_keys[i])
                             and _cas_compatible(old, i, new, j)
                             and (not exact or _same_peaks(old, i, new, j))), None)

@@ -96,6 +96,9 @@ def test_cas_conflict_is_not_a_match():
     new = Library.from_spectra([BASE[1].replace(cas="51-57-0")])
     result = diff_libraries(old, new)
     assert len(result.added) == len(result.removed) == 1 and not result.changed
+    unnamed = Library.from_spectra([BASE[3].replace(name=None)])
+    result = diff_libraries(unnamed, unnamed)
+    assert len(result.added) == len(result.removed) == 1 and result.n_unchanged == 0
 
 
 def test_replicates_pair_with_identical_spectrum_first():
