@@ -258,7 +258,8 @@ def batch(sequence_path: str, library_path: str | None, out_dir: str, resume: bo
     failed; 2 when nothing could be done (unreadable sequence, library or criteria).
 
     SEQUENCE may be a folder: every sequence*.csv below it is batched into
-    OUT/<its path>, one after another (exit 1 when one failed; the others are done).
+    OUT/<its path>, one after another (exit 1 when one failed: the others are done;
+    2 when none could be).
     --scheduler or --cluster run pass 1 on Dask: the results are those of a local batch.
     """
     from gcms.batch import run_batch
@@ -365,8 +366,8 @@ def _archive_batch(source: str, *, library_path: str | None, out_dir: str,
         emit_json(result.sequences)
     else:
         for entry in result.sequences:
-            counts = (f" ({entry['n_runs']} runs, {entry['failed_runs']} failed)"
-                      if "failed_runs" in entry else "")
+            counts = (f" ({entry['n_runs']} runs, {entry['cached']} reused, "
+                      f"{entry['failed_runs']} failed)" if "failed_runs" in entry else "")
             click.echo(f"{entry['label']}: {entry['status']}{counts} -> {entry['out_dir']}")
         rate = 60.0 * result.runs / result.seconds if result.seconds > 0 else 0.0
         click.echo(f"{len(result.sequences)} sequences, {result.runs} runs, "
@@ -374,6 +375,8 @@ def _archive_batch(source: str, *, library_path: str | None, out_dir: str,
                    f"{rate:.0f} runs/min)")
     for entry in result.failed:
         error_line(f"{entry['label']}: {entry['problem']}")
+    if not result.results:  # not one sequence could be batched
+        sys.exit(EXIT_INPUT)
     sys.exit(EXIT_OK if result.exit_code == 0 else EXIT_FINDINGS)
 
 

@@ -134,6 +134,14 @@ def test_cli_batch_of_an_archive_on_a_local_cluster(archive, reference, tmp_path
     assert "3 sequences" in run.output and "damaged.cdf" in run.output
     again = json.loads((out / "site-b-day-1-sequence" / "results.json").read_text())
     assert comparable(again) == documents(reference)["site-b-day-1-sequence"]
+    # resumed in this process: every finished run reused; refused without --resume
+    resumed = CliRunner().invoke(cli, ["batch", str(archive["runs"]), "--library",
+                                       str(archive["library"]), "--out", str(out), "--resume",
+                                       "--quiet"])
+    assert resumed.exit_code == 1 and "(4 runs, 4 reused, 0 failed)" in resumed.output
+    refused = CliRunner().invoke(cli, ["batch", str(archive["runs"]), "--library",
+                                       str(archive["library"]), "--out", str(out)])
+    assert refused.exit_code == 2 and "add --resume" in refused.output
 
 
 def test_cli_batch_of_one_sequence_on_a_local_cluster(archive, reference, tmp_path):
