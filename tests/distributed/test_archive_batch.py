@@ -188,6 +188,16 @@ def test_runs_an_executor_does_not_finish_are_processed_here(archive, reference,
     document.pop("sequence_notes"), expected.pop("sequence_notes")
     assert document == expected
 
+def test_a_worker_that_sees_another_library_fails_the_run_naming_both_hashes(archive):
+    from gcms.batch.pipeline import _analyse_at
+    from gcms.batch.settings import BatchSettings
+
+    run = archive["runs"] / "site-b" / "day-1" / "t1.cdf"
+    position, failure, _ = _analyse_at(1, str(run), False, "0" * 64, str(archive["library"]),
+                                       "f" * 64, BatchSettings())
+    assert position == 1 and failure.file == str(run)
+    assert "f" * 64 + " expected" in failure.problem and str(archive["library"]) in failure.problem
+
 def test_scheduler_and_two_workers_a_killed_worker_loses_and_duplicates_no_run(
         archive, reference, tmp_path):
     distributed = pytest.importorskip("distributed")
