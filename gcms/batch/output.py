@@ -24,13 +24,12 @@ import csv
 import io
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gcms._files import write_atomic
 from gcms.batch.pass2 import RunContext, file_name
 from gcms.identifiers import spreadsheet_safe_row
 
@@ -294,27 +293,6 @@ def summary_text(records: Sequence[Mapping[str, Any]], *, out_dir: Path | None =
         lines.append(f"results: {out_dir / 'results.json'} (per run: {out_dir / 'runs'}; "
                      f"table: {out_dir / 'summary.csv'})")
     return "\n".join(lines)
-
-
-def file_mode() -> int:
-    """Permissions of a new file under the process's umask (temporary files get 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:

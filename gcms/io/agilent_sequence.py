@@ -54,6 +54,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from gcms._files import write_atomic
 from gcms.errors import FormatError
 from gcms.identifiers import IdentifierError, check_identifier
 
@@ -373,25 +374,8 @@ def write_draft(rows: Iterable[DraftRow], path: str | os.PathLike) -> Path:
     for row in rows:
         writer.writerow({key: spreadsheet_safe(row.cells.get(key, ""))
                          for key in DRAFT_COLUMNS})
-    _write_text_atomic(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue())
     return path
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def summary(rows: Iterable[DraftRow]) -> dict[str, Any]:

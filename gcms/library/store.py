@@ -42,7 +42,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from gcms._files import replacing
 from gcms.errors import LibraryError
 from gcms.library._peaks import PeakMatrix, search_peaks
 from gcms.spectrum import Spectrum
@@ -356,46 +356,34 @@ class Library:
         import h5py
 
         path = Path(path)
-        directory = path.parent if str(path.parent) else Path(".")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        os.close(fd)
-        try:
-            with h5py.File(tmp, "w") as h5:
-                h5.attrs["format"] = FORMAT_NAME
-                h5.attrs["format_version"] = FORMAT_VERSION
-                h5.attrs["content_sha256"] = self.content_sha256
-                h5.attrs["n_entries"] = len(self)
-                h5.attrs["n_peaks"] = self.peaks.nnz
-                h5.attrs["title"] = self.title
-                from gcms import __version__
+        with replacing(path) as tmp, h5py.File(tmp, "w") as h5:
+            h5.attrs["format"] = FORMAT_NAME
+            h5.attrs["format_version"] = FORMAT_VERSION
+            h5.attrs["content_sha256"] = self.content_sha256
+            h5.attrs["n_entries"] = len(self)
+            h5.attrs["n_peaks"] = self.peaks.nnz
+            h5.attrs["title"] = self.title
+            from gcms import __version__
 
-                h5.attrs["gcms_version"] = __version__
-                h5.attrs["created_utc"] = datetime.datetime.now(datetime.timezone.utc
-                                                                ).isoformat(timespec="seconds")
-                group = h5.create_group("peaks")
-                group.create_dataset("indptr", data=self.peaks.indptr.astype("<i8"))
-                group.create_dataset("mz", data=self.peaks.mz.astype("<u2"))
-                group.create_dataset("abundance", data=self.peaks.abundance.astype("<u2"))
-                entries = h5.create_group("entries")
-                text = h5py.string_dtype("utf-8")
-                for name in ENTRY_TEXT_COLUMNS:
-                    entries.create_dataset(name, data=[str(v) for v in self._columns[name]],
-                                           dtype=text)
-                for name in ENTRY_FLOAT_COLUMNS:
-                    entries.create_dataset(name, data=self._columns[name].astype("<f8"))
-                build = h5.create_group("build")
-                build.create_dataset("sources", data=json.dumps(list(self.sources)),
-                                     dtype=text)
-                build.create_dataset("skipped", data=json.dumps(list(self.skipped)),
-                                     dtype=text)
-            # mkstemp creates the file private (0600); give it the usual permissions.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            h5.attrs["gcms_version"] = __version__
+            h5.attrs["created_utc"] = datetime.datetime.now(datetime.timezone.utc
+                                                            ).isoformat(timespec="seconds")
+            group = h5.create_group("peaks")
+            group.create_dataset("indptr", data=self.peaks.indptr.astype("<i8"))
+            group.create_dataset("mz", data=self.peaks.mz.astype("<u2"))
+            group.create_dataset("abundance", data=self.peaks.abundance.astype("<u2"))
+            entries = h5.create_group("entries")
+            text = h5py.string_dtype("utf-8")
+            for name in ENTRY_TEXT_COLUMNS:
+                entries.create_dataset(name, data=[str(v) for v in self._columns[name]],
+                                       dtype=text)
+            for name in ENTRY_FLOAT_COLUMNS:
+                entries.create_dataset(name, data=self._columns[name].astype("<f8"))
+            build = h5.create_group("build")
+            build.create_dataset("sources", data=json.dumps(list(self.sources)),
+                                 dtype=text)
+            build.create_dataset("skipped", data=json.dumps(list(self.skipped)),
+                                 dtype=text)
         self.path = path
         return path
 
