@@ -117,18 +117,25 @@ def sniff(path: str | os.PathLike, head: bytes) -> bool:
     return any(tag in head for tag in _MZML_TAGS)
 
 
-class _MemoryReader(io.RawIOBase):
-    """A read-only, seekable file over a memoryview: the mapped evidence, never copied."""
-
-    def __init__(self, data: memoryview) -> None:
-        self._data = data
-        self._pos = 0
+class _SeekableReader(io.RawIOBase):
+    """A readable, seekable raw stream whose position is ``self._pos``."""
 
     def readable(self) -> bool:
         return True
 
     def seekable(self) -> bool:
         return True
+
+    def tell(self) -> int:
+        return self._pos
+
+
+class _MemoryReader(_SeekableReader):
+    """A read-only, seekable file over a memoryview: the mapped evidence, never copied."""
+
+    def __init__(self, data: memoryview) -> None:
+        self._data = data
+        self._pos = 0
 
     def readinto(self, buffer) -> int:
         chunk = self._data[self._pos:self._pos + len(buffer)]
@@ -142,22 +149,13 @@ class _MemoryReader(io.RawIOBase):
         self._pos = max(0, base + offset)
         return self._pos
 
-    def tell(self) -> int:
-        return self._pos
 
-
-class _BoundedReader(io.RawIOBase):
+class _BoundedReader(_SeekableReader):
     """A seekable stream that refuses to yield more than ``limit`` bytes (a gzip bomb)."""
 
     def __init__(self, inner, limit: int, path: Path, size: int) -> None:
         self._inner, self._limit, self._path, self._size = inner, limit, path, size
         self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
 
     def readinto(self, buffer) -> int:
         n = self._inner.readinto(buffer)
@@ -171,9 +169,6 @@ class _BoundedReader(io.RawIOBase):
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         self._pos = self._inner.seek(offset, whence)
-        return self._pos
-
-    def tell(self) -> int:
         return self._pos
 
 
