@@ -171,17 +171,6 @@ def resolve_signer(signing: Signing, *, store=None, case_id: str | None = None,
     return signer
 
 
-def _find_case(store, exhibit_id: str) -> str:
-    owners = [c.case_id for c in store.cases()
-              if any(e.exhibit_id == exhibit_id for e in store.exhibits(c.case_id))]
-    if not owners:
-        raise GcmsError(f"{store.location}: no case holds exhibit {exhibit_id!r}")
-    if len(owners) > 1:
-        raise GcmsError(f"{store.location}: exhibit {exhibit_id!r} is in cases "
-                        f"{', '.join(owners)}: name the case (--case)")
-    return owners[0]
-
-
 def _sha256_file(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()
     try:
@@ -218,7 +207,7 @@ def make_report(exhibit_id: str, *, fmt: str = "pdf", results: str | os.PathLike
         already issued.
     """
     from gcms.custody import reports as control
-    from gcms.report.adapters import from_results, from_store
+    from gcms.report.adapters import _find_case, from_results, from_store
     from gcms.report.jsonout import report_csv, report_json_bytes
     from gcms.report.lab import LabProfile
     from gcms.report.model import SignatureLine
