@@ -15,6 +15,7 @@ stderr saying why, naming the rule).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -107,6 +108,15 @@ def _unlock(key_file: str | None, passphrase_env: str):
                                                   prompt=f"Passphrase for {key_file}"))
 
 
+@contextlib.contextmanager
+def _signed_store(key_file: str | None, passphrase_env: str, store_location: str | None,
+                  actor: str | None):
+    """Unlock the key (prompting for its passphrase) before the store is opened; yield both."""
+    signer = _unlock(key_file, passphrase_env)
+    with _open(store_location, actor) as store:
+        yield store, signer
+
+
 # -- gcms store, gcms user -----------------------------------------------------------------
 
 
@@ -191,8 +201,7 @@ _roles_option = click.option(
 def user_add(user_id, roles, printed_name, reason, key_file, passphrase_env, store_location,
              actor, as_json) -> None:
     """Enrol USER_ID with roles (admins only)."""
-    signer = _unlock(key_file, passphrase_env)
-    with _open(store_location, actor) as store:
+    with _signed_store(key_file, passphrase_env, store_location, actor) as (store, signer):
         record = store.add_user(user_id, roles=roles, printed_name=printed_name, key=signer,
                                 reason=reason)
     if as_json:
@@ -229,8 +238,7 @@ def user_list(store_location, actor, as_json) -> None:
 def user_roles(user_id, roles, reason, key_file, passphrase_env, store_location, actor,
                as_json) -> None:
     """Set USER_ID's roles (admins only); the earlier ones stay in the log."""
-    signer = _unlock(key_file, passphrase_env)
-    with _open(store_location, actor) as store:
+    with _signed_store(key_file, passphrase_env, store_location, actor) as (store, signer):
         record = store.set_roles(user_id, roles, reason=reason, key=signer)
     if as_json:
         emit_json(record.to_dict())
@@ -246,8 +254,7 @@ def user_roles(user_id, roles, reason, key_file, passphrase_env, store_location,
 @_guarded
 def user_disable(user_id, reason, key_file, passphrase_env, store_location, actor) -> None:
     """Disable USER_ID (admins only): they can change nothing from now on."""
-    signer = _unlock(key_file, passphrase_env)
-    with _open(store_location, actor) as store:
+    with _signed_store(key_file, passphrase_env, store_location, actor) as (store, signer):
         store.disable_user(user_id, reason=reason, key=signer)
     click.echo(f"user {user_id} disabled")
 
@@ -366,8 +373,7 @@ def case_correct(case_id, reason, key_file, passphrase_env, store_location, acto
     if not changes:
         error_line("nothing to correct: give at least one field")
         sys.exit(EXIT_INPUT)
-    signer = _unlock(key_file, passphrase_env)
-    with _open(store_location, actor) as store:
+    with _signed_store(key_file, passphrase_env, store_location, actor) as (store, signer):
         record = store.correct("case", case_id, case_id, reason=reason, changes=changes,
                                key=signer)
     if as_json:
@@ -535,8 +541,7 @@ def exhibit_correct(case_id, exhibit_id, reason, key_file, passphrase_env, store
     if not changes:
         error_line("nothing to correct: give at least one field")
         sys.exit(EXIT_INPUT)
-    signer = _unlock(key_file, passphrase_env)
-    with _open(store_location, actor) as store:
+    with _signed_store(key_file, passphrase_env, store_location, actor) as (store, signer):
         record = store.correct("exhibit", case_id, exhibit_id, reason=reason, changes=changes,
                                key=signer)
     if as_json:
@@ -778,8 +783,7 @@ def _write_new(output: str, document: Any) -> None:
 def custody_checkpoint(key_file, passphrase_env, output, store_location, actor,
                        as_json) -> None:
     """Sign the chain head with an admin key (an audit entry); keep the file elsewhere."""
-    signer = _unlock(key_file, passphrase_env)
-    with _open(store_location, actor) as store:
+    with _signed_store(key_file, passphrase_env, store_location, actor) as (store, signer):
         checkpoint = store.checkpoint(signer)
     if output:
         _write_new(output, checkpoint)
@@ -916,8 +920,7 @@ def custody_sign(case_id, result_id, key_file, meaning, passphrase_env, store_lo
 def custody_review(case_id, result_id, outcome, comments, key_file, passphrase_env,
                    store_location, actor, as_json) -> None:
     """Record your technical review of a result (not your own), signed with your key."""
-    signer = _unlock(key_file, passphrase_env)
-    with _open(store_location, actor) as store:
+    with _signed_store(key_file, passphrase_env, store_location, actor) as (store, signer):
         review = store.review_result(case_id, result_id, outcome=outcome, comments=comments,
                                      key=signer)
     if as_json:
@@ -966,8 +969,7 @@ def key_new(user, printed_name, output_dir, register, passphrase_env, admin_key,
            "public_key": str(pub_path), "fingerprint": signing_key.fingerprint,
            "registered": False}
     if register:
-        signer = _unlock(admin_key, passphrase_env)
-        with _open(store_location, actor) as store:
+        with _signed_store(admin_key, passphrase_env, store_location, actor) as (store, signer):
             record = store.register_key(signing_key, user=user, printed_name=printed_name,
                                         key=signer)
         out["registered"], out["printed_name"] = True, record.printed_name
@@ -992,8 +994,7 @@ def key_new(user, printed_name, output_dir, register, passphrase_env, admin_key,
 def key_register(user, public_key, printed_name, key_file, passphrase_env, store_location,
                  actor, as_json) -> None:
     """Register enrolled USER's PUBLIC_KEY (.pub) in the store (admins only)."""
-    signer = _unlock(key_file, passphrase_env)
-    with _open(store_location, actor) as store:
+    with _signed_store(key_file, passphrase_env, store_location, actor) as (store, signer):
         record = store.register_key(public_key, user=user, printed_name=printed_name,
                                     key=signer)
     if as_json:
@@ -1025,8 +1026,7 @@ def key_list(store_location, actor, as_json) -> None:
 @_guarded
 def key_revoke(fingerprint, reason, key_file, passphrase_env, store_location, actor) -> None:
     """Revoke a key (admins only): it signs nothing more; earlier signatures stay valid."""
-    signer = _unlock(key_file, passphrase_env)
-    with _open(store_location, actor) as store:
+    with _signed_store(key_file, passphrase_env, store_location, actor) as (store, signer):
         store.revoke_key(fingerprint, reason=reason, key=signer)
     click.echo(f"key {fingerprint} revoked")
 
