@@ -71,6 +71,26 @@ def _require_pyhanko():
         raise MissingExtraError("signing report PDFs", "report", "pyhanko") from error
 
 
+def _signer_extensions(builder, public):
+    """Add the extensions of a document signer's certificate to ``builder``.
+
+    Not a CA; the key signs only (digital signature and non-repudiation, RFC 5280
+    section 4.2.1.3); the subject key identifier of ``public``.
+    """
+    from cryptography import x509
+
+    return (
+        builder
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                     key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=False,
+                                     crl_sign=False, encipher_only=False,
+                                     decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+    )
+
+
 def self_signed_certificate(key, *, printed_name: str, user: str | None = None,
                             organisation: str | None = None,
                             not_before: _dt.datetime | None = None) -> bytes:
@@ -88,20 +108,12 @@ def self_signed_certificate(key, *, printed_name: str, user: str | None = None,
     name = x509.Name(attributes)
     start = (not_before or _dt.datetime.now(_dt.timezone.utc)) - _dt.timedelta(minutes=5)
     public = private.public_key()
-    certificate = (
+    certificate = _signer_extensions(
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(public)
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(start + _dt.timedelta(days=365 * CERTIFICATE_YEARS))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False,
-                                     decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(private, None)
-    )
+        .not_valid_after(start + _dt.timedelta(days=365 * CERTIFICATE_YEARS)), public
+    ).sign(private, None)
     return certificate.public_bytes(serialization.Encoding.DER)
 
 
@@ -245,18 +257,12 @@ def issue_analyst_certificate(ca_directory: str | os.PathLike, ca_passphrase: st
     end = min(start + _dt.timedelta(days=365 * CERTIFICATE_YEARS),
               ca_cert.not_valid_after_utc)
     certificate = (
-        x509.CertificateBuilder()
-        .subject_name(_name(printed_name, user=user, organisation=organisation))
-        .issuer_name(ca_cert.subject).public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start).not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False,
-                                     decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        _signer_extensions(
+            x509.CertificateBuilder()
+            .subject_name(_name(printed_name, user=user, organisation=organisation))
+            .issuer_name(ca_cert.subject).public_key(public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end), public)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
             ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
