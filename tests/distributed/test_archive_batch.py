@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import etizolam_msp, shared_file
-from test_rescreen import WAIT_S, free_port, start, stop
+from local_cluster import WAIT_S, local_cluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "batch"))
 
@@ -201,18 +201,7 @@ def test_a_worker_that_sees_another_library_fails_the_run_naming_both_hashes(arc
 def test_scheduler_and_two_workers_a_killed_worker_loses_and_duplicates_no_run(
         archive, reference, tmp_path):
     distributed = pytest.importorskip("distributed")
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    scheduler = start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
-                       str(port), "--no-dashboard"], tmp_path / "scheduler.log")
-    workers = []
-    try:
-        for n in range(2):
-            workers.append(start(["distributed.cli.dask_worker", address, "--nthreads", "1",
-                                  "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
-                                  "--name", f"w{n}"], tmp_path / f"worker{n}.log"))
-        with distributed.Client(address, timeout=WAIT_S) as client:
-            client.wait_for_workers(2, timeout=WAIT_S)
+    with local_cluster(tmp_path) as (address, workers):
         seen: list[tuple[str, int]] = []
 
         def kill_first_worker(label: str, event) -> None:
@@ -241,9 +230,6 @@ def test_scheduler_and_two_workers_a_killed_worker_loses_and_duplicates_no_run(
             assert len(client.scheduler_info()["workers"]) == 1
         assert len(seen) == len(set(seen)) == 9  # each run once: none lost, none twice
         assert documents(outcome["result"]) == documents(reference)
-    finally:
-        for process in (*workers, scheduler):
-            stop(process)
 
 
 @pytest.mark.shared

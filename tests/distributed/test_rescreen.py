@@ -6,9 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,12 +13,10 @@ from pathlib import Path
 import pytest
 from archive_sim import NEW_SUBSTANCE, make_archive
 from click.testing import CliRunner
+from local_cluster import WAIT_S, local_cluster
 
 from gcms.distributed import RescreenSettings, rescreen
 from gcms.errors import GcmsError
-
-#: Every wait of the cluster tests is bounded by this (seconds).
-WAIT_S = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -240,31 +235,6 @@ def test_cli_lists_findings_per_case_and_refuses_bad_input(archive, tmp_path):
 
 
 # ------------------------------------------------------------------- a real cluster
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(args: list[str], log: Path) -> subprocess.Popen:
-    handle = open(log, "wb")  # noqa: SIM115 - closed with the process in the test
-    process = subprocess.Popen([sys.executable, "-m", *args], stdout=handle,
-                               stderr=subprocess.STDOUT)
-    process.log = handle
-    return process
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
-    process.log.close()
-
-
 def test_scheduler_and_two_workers_a_killed_worker_loses_and_duplicates_nothing(
         archive, tmp_path):
     distributed = pytest.importorskip("distributed")
@@ -275,18 +245,7 @@ def test_scheduler_and_two_workers_a_killed_worker_loses_and_duplicates_nothing(
     reference = rescreen([big], archive["updated"], out_dir=tmp_path / "reference",
                          engine="in-process", actor="analyst-a")
     assert len(reference.findings) == 5 * 3 * len(archive["containing"])
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    scheduler = start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
-                       str(port), "--no-dashboard"], tmp_path / "scheduler.log")
-    workers = []
-    try:
-        for n in range(2):
-            workers.append(start(["distributed.cli.dask_worker", address, "--nthreads", "1",
-                                  "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
-                                  "--name", f"w{n}"], tmp_path / f"worker{n}.log"))
-        with distributed.Client(address, timeout=WAIT_S) as client:
-            client.wait_for_workers(2, timeout=WAIT_S)
+    with local_cluster(tmp_path) as (address, workers):
         killed = []
 
         def kill_first_worker(done: int, total: int, label: str) -> None:
@@ -318,6 +277,3 @@ def test_scheduler_and_two_workers_a_killed_worker_loses_and_duplicates_nothing(
         files = sorted((tmp_path / "out" / "documents").glob("*.json"))
         assert len(files) == len(result.documents) == 30
         assert len({json.loads(f.read_text())["key"] for f in files}) == 30
-    finally:
-        for process in (*workers, scheduler):
-            stop(process)
