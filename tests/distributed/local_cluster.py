@@ -5,9 +5,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: Every wait of the cluster tests is bounded by this (seconds).
 WAIT_S = 120.0
@@ -61,3 +65,23 @@ def local_cluster(log_dir: Path, n_workers: int = 2
     finally:
         for process in (*workers, scheduler):
             stop(process)
+
+
+def finish_within(function: Callable[[], T], what: str, timeout: float = WAIT_S) -> T:
+    """Run ``function`` in a daemon thread and return its result; fail the test when it
+    has not finished after ``timeout`` seconds (a hung cluster must not hang the suite)
+    or when it raised."""
+    outcome: dict[str, object] = {}
+
+    def job() -> None:
+        try:
+            outcome["result"] = function()
+        except BaseException as error:  # reported by the main thread  # noqa: BLE001
+            outcome["error"] = error
+
+    thread = threading.Thread(target=job, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"{what} did not finish"
+    assert "error" not in outcome, outcome.get("error")
+    return outcome["result"]

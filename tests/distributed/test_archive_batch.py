@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import etizolam_msp, shared_file
-from local_cluster import WAIT_S, local_cluster
+from local_cluster import WAIT_S, finish_within, local_cluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "batch"))
 
@@ -210,26 +209,14 @@ def test_scheduler_and_two_workers_a_killed_worker_loses_and_duplicates_no_run(
                 workers[0].wait(timeout=WAIT_S)
             seen.append((label, event.position))
 
-        outcome: dict[str, object] = {}
-
-        def job() -> None:
-            try:
-                outcome["result"] = archive_batch(
-                    [archive["runs"]], library=archive["library"], out_dir=tmp_path / "out",
-                    scheduler=address, progress=kill_first_worker)
-            except BaseException as error:  # reported by the main thread  # noqa: BLE001
-                outcome["error"] = error
-
-        thread = threading.Thread(target=job, daemon=True)
-        thread.start()
-        thread.join(WAIT_S)
-        assert not thread.is_alive(), "the archive batch on the cluster did not finish"
-        assert "error" not in outcome, outcome.get("error")
+        result = finish_within(lambda: archive_batch(
+            [archive["runs"]], library=archive["library"], out_dir=tmp_path / "out",
+            scheduler=address, progress=kill_first_worker), "the archive batch on the cluster")
         assert workers[0].returncode is not None
         with distributed.Client(address, timeout=WAIT_S) as client:
             assert len(client.scheduler_info()["workers"]) == 1
         assert len(seen) == len(set(seen)) == 9  # each run once: none lost, none twice
-        assert documents(outcome["result"]) == documents(reference)
+        assert documents(result) == documents(reference)
 
 
 @pytest.mark.shared

@@ -6,14 +6,13 @@ import hashlib
 import json
 import os
 import shutil
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from archive_sim import NEW_SUBSTANCE, make_archive
 from click.testing import CliRunner
-from local_cluster import WAIT_S, local_cluster
+from local_cluster import WAIT_S, finish_within, local_cluster
 
 from gcms.distributed import RescreenSettings, rescreen
 from gcms.errors import GcmsError
@@ -254,22 +253,10 @@ def test_scheduler_and_two_workers_a_killed_worker_loses_and_duplicates_nothing(
                 workers[0].wait(timeout=WAIT_S)
                 killed.append(done)
 
-        outcome: dict[str, object] = {}
-
-        def job() -> None:
-            try:
-                outcome["result"] = rescreen(
-                    [big], archive["updated"], out_dir=tmp_path / "out",
-                    scheduler=address, actor="analyst-a", progress=kill_first_worker)
-            except BaseException as error:  # reported by the main thread  # noqa: BLE001
-                outcome["error"] = error
-
-        thread = threading.Thread(target=job, daemon=True)
-        thread.start()
-        thread.join(WAIT_S)
-        assert not thread.is_alive(), "re-screening on the cluster did not finish"
-        assert "error" not in outcome, outcome.get("error")
-        result = outcome["result"]
+        result = finish_within(lambda: rescreen(
+            [big], archive["updated"], out_dir=tmp_path / "out",
+            scheduler=address, actor="analyst-a", progress=kill_first_worker),
+            "re-screening on the cluster")
         assert killed == [1] and workers[0].returncode is not None
         with distributed.Client(address, timeout=WAIT_S) as client:
             assert len(client.scheduler_info()["workers"]) == 1
