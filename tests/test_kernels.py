@@ -36,7 +36,9 @@ def test_first_command_says_it_prepares_the_kernels_and_the_next_does_not(tmp_pa
     if gcms is None:
         pytest.skip("the gcms command is not installed")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
-    probe = [sys.executable, "-c",
+    # -I: the probe imports gcms as the installed command does, never the source tree of
+    # the working folder (a different file for numba's cache index when not editable)
+    probe = [sys.executable, "-I", "-c",
              "import json; from gcms._kernels import cold_kernels; "
              "print(json.dumps(cold_kernels()))"]
     before = json.loads(run(probe, env).stdout)
