@@ -488,11 +488,7 @@ def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
         return analyses, cached, len(todo)
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     if n_workers == 1 or library.path is None:
-        for injection, digest, key in todo:
-            position, result, seconds = _analyse(injection.position, str(injection.file),
-                                                 injection.type == "ladder", digest,
-                                                 library, settings)
-            finish(position, result, seconds, key)
+        _analyse_here(todo, library=library, settings=settings, finish=finish)
         return analyses, cached, len(todo)
 
     keys = {injection.position: key for injection, _, key in todo}
@@ -524,13 +520,19 @@ def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,
     if broken is not None:
         notes.append(f"the worker processes stopped ({broken}); the runs they had not "
                      f"finished were processed in the main process")
-        for injection, digest, key in todo:
-            if injection.position not in analyses:
-                position, result, seconds = _analyse(injection.position, str(injection.file),
-                                                     injection.type == "ladder", digest,
-                                                     library, settings)
-                finish(position, result, seconds, key)
+        _analyse_here([t for t in todo if t[0].position not in analyses], library=library,
+                      settings=settings, finish=finish)
     return analyses, cached, len(todo)
+
+
+def _analyse_here(todo: list[tuple[Injection, str, str]], *, library: Library,
+                  settings: BatchSettings, finish: Callable[..., None]) -> None:
+    """Pass 1 of ``todo`` in this process, one run after the other."""
+    for injection, digest, key in todo:
+        position, result, seconds = _analyse(injection.position, str(injection.file),
+                                             injection.type == "ladder", digest,
+                                             library, settings)
+        finish(position, result, seconds, key)
 
 
 def _pass1_on(executor: Executor, todo: list[tuple[Injection, str, str]], *,
@@ -559,9 +561,5 @@ def _pass1_on(executor: Executor, todo: list[tuple[Injection, str, str]], *,
     if lost:
         notes.append(f"the executor did not finish {len(lost)} run(s) ({'; '.join(lost)}); "
                      f"they were processed in the main process")
-        for injection, digest, key in todo:
-            if injection.position not in finished:
-                position, result, seconds = _analyse(injection.position, str(injection.file),
-                                                     injection.type == "ladder", digest,
-                                                     library, settings)
-                finish(position, result, seconds, key)
+        _analyse_here([t for t in todo if t[0].position not in finished], library=library,
+                      settings=settings, finish=finish)
