@@ -127,6 +127,24 @@ _IDENTITY = ("case_id", "case_tag", "version")
 _RUN_EVIDENCE = ("path", "sha256", "size_bytes", "is_directory", "files")
 
 
+def _enrolled_printed_name(location: Any, user: str, found: Any,
+                           printed_name: str | None) -> str | None:
+    """The store's printed name of enrolled ``user`` (``found``: its current record).
+
+    Refuses a user who is not enrolled, and a ``printed_name`` other than the store's
+    (a key signs only under the name the store holds for its user).
+    """
+    if found is None:
+        raise CustodyError(f"{location}: refused: {user} is not an enrolled user of the "
+                           "store ('gcms user add' by an admin first)")
+    stored = found[0].printed_name
+    if stored and printed_name and stored != printed_name:
+        raise CustodyError(
+            f"refused: the printed name of {user} is {stored!r} in the store, not "
+            f"{printed_name!r} (rule: the printed name comes from the store)")
+    return stored
+
+
 def _identifier(value: Any, field: str, what: str) -> str:
     """A case, exhibit or user id typed by a person, checked.
 
@@ -1038,15 +1056,8 @@ class CaseStore:
         import base64
 
         with self._writing() as w:
-            found = self._current(w.conn, "user", None, user)
-            if found is None:
-                raise CustodyError(f"{self.location}: refused: {user} is not an enrolled "
-                                   "user of the store ('gcms user add' by an admin first)")
-            stored_name = found[0].printed_name
-            if stored_name and printed_name and printed_name != stored_name:
-                raise CustodyError(
-                    f"refused: the printed name of {user} is {stored_name!r} in the store, "
-                    f"not {printed_name!r} (rule: the printed name comes from the store)")
+            stored_name = _enrolled_printed_name(
+                self.location, user, self._current(w.conn, "user", None, user), printed_name)
             earlier = [k.printed_name for k in self._records(w.conn, "analyst_key")
                        if k.user == user]
             if not stored_name and earlier and printed_name and printed_name != earlier[-1]:
@@ -1143,14 +1154,7 @@ class CaseStore:
             if problem:
                 raise CustodyError(f"{self.location}: refused: {problem}")
             owner = self._current(conn, "user", None, user)
-        if owner is None:
-            raise CustodyError(f"{self.location}: refused: {user} is not an enrolled user "
-                               "of the store ('gcms user add' by an admin first)")
-        stored = owner[0].printed_name
-        if stored and printed_name and stored != printed_name:
-            raise CustodyError(
-                f"refused: the printed name of {user} is {stored!r} in the store, not "
-                f"{printed_name!r} (rule: the printed name comes from the store)")
+        _enrolled_printed_name(self.location, user, owner, printed_name)
 
     def admin_keys(self) -> list[tuple[str, str]]:
         """``(fingerprint, user)`` of every active key of an active admin: what to pin."""
