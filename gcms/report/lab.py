@@ -113,12 +113,7 @@ def load_lab_profile(path: str | os.PathLike) -> LabProfile:
     if unknown:
         raise ProfileError(f"{path}: unknown key(s) in [laboratory]: "
                            f"{', '.join(sorted(unknown))}")
-    logo = None
-    if "logo" in lab:
-        logo_path = path.parent / _text(lab["logo"], f"{path}: laboratory.logo")
-        if not logo_path.is_file():
-            raise ProfileError(f"{path}: laboratory.logo {logo_path} does not exist")
-        logo = str(logo_path.resolve())
+    logo = _profile_file(path, lab, "laboratory", "logo")
     localized = []
     for language, table in sorted(languages.items()):
         extra = set(table) - {"name", "address", "accreditation", "location"}
@@ -162,10 +157,15 @@ def _policy(policy: Any, path: Path) -> tuple[tuple[str, ...], str | None]:
     if wrong:
         raise ProfileError(f"{path}: policy.require {', '.join(wrong)} is not one of "
                            f"{', '.join(POLICY_REQUIREMENTS)}")
-    ca = None
-    if "ca_certificate" in policy:
-        ca_path = path.parent / _text(policy["ca_certificate"], f"{path}: policy.ca_certificate")
-        if not ca_path.is_file():
-            raise ProfileError(f"{path}: policy.ca_certificate {ca_path} does not exist")
-        ca = str(ca_path.resolve())
+    ca = _profile_file(path, policy, "policy", "ca_certificate")
     return tuple(dict.fromkeys(require)), ca
+
+
+def _profile_file(path: Path, table: dict, section: str, key: str) -> str | None:
+    """The absolute path of a file ``table[key]`` names, relative to the profile."""
+    if key not in table:
+        return None
+    named = path.parent / _text(table[key], f"{path}: {section}.{key}")
+    if not named.is_file():
+        raise ProfileError(f"{path}: {section}.{key} {named} does not exist")
+    return str(named.resolve())
