@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
+
+from gcms.config import environment
 
 #: Most bytes one run may take in memory: the file's bytes while decoding, the run's
 #: arrays, one dense scan x m/z matrix. A real GC-MS run takes megabytes (6,401 scans of
@@ -30,7 +31,7 @@ def memory_budget() -> int:
     ValueError
         ``GCMS_MEMORY_BUDGET`` is set to something that is not a size.
     """
-    text = os.environ.get(_BUDGET_ENV)
+    text = environment().memory_budget
     if not text:
         return MEMORY_BUDGET_BYTES
     match = _SIZE.match(text)

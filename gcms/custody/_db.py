@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +35,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from gcms.config import environment, user_data_dir
 from gcms.errors import CustodyError, MissingExtraError
 
 __all__ = [
@@ -64,18 +64,11 @@ def default_location() -> Path:
     """``GCMS_STORE``, else the platform's per-user data directory plus ``gcms/store``.
 
     Linux: ``$XDG_DATA_HOME`` or ``~/.local/share``; macOS: ``~/Library/Application
-    Support``; Windows: ``%LOCALAPPDATA%``.
+    Support``; Windows: ``%LOCALAPPDATA%`` (:func:`gcms.config.user_data_dir`; the store
+    does not follow ``GCMS_DATA_DIR``).
     """
-    if os.environ.get("GCMS_STORE"):
-        return Path(os.environ["GCMS_STORE"])
-    home = Path.home()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", home / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = home / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
-    return base / "gcms" / "store"
+    env = environment()
+    return Path(env.store) if env.store else user_data_dir() / "store"
 
 
 def resolve_location(location: str | os.PathLike | None, *, create: bool) -> tuple[sa.URL, str]:

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import sqlite3
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 import gcms
+from gcms.config import data_dir
 from gcms.errors import CustodyError, TamperError
 from gcms.qa.records import QAResult
 
@@ -84,20 +84,13 @@ _SCHEMA_VERSION = "1"
 
 
 def default_data_dir() -> Path:
-    """Where gcms keeps its data when no folder is named.
+    """Where gcms keeps its data when no folder is named (:func:`gcms.config.data_dir`).
 
     ``$GCMS_DATA_DIR`` when set; else ``%LOCALAPPDATA%/gcms`` (Windows),
     ``~/Library/Application Support/gcms`` (macOS), ``$XDG_DATA_HOME/gcms`` or
-    ``~/.local/share/gcms`` (elsewhere).
+    ``~/.local/share/gcms`` (elsewhere; also when ``XDG_DATA_HOME`` is empty).
     """
-    if os.environ.get("GCMS_DATA_DIR"):
-        return Path(os.environ["GCMS_DATA_DIR"])
-    home = Path.home()
-    if sys.platform.startswith("win"):
-        return Path(os.environ.get("LOCALAPPDATA", home / "AppData" / "Local")) / "gcms"
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / "gcms"
-    return Path(os.environ.get("XDG_DATA_HOME", home / ".local" / "share")) / "gcms"
+    return data_dir()
 
 
 @dataclass(frozen=True, slots=True)
