@@ -14,9 +14,10 @@ The pieces: :mod:`.criteria` (profiles), :mod:`.evidence` (reference standards, 
 checks, the carry-over rule, S/N on a substance's ions), :mod:`.judge` (criteria and the
 verdict rule), :mod:`.findings` (per exhibit, with lookalike and ambiguity notes from
 :mod:`.lookalikes`), :mod:`.targets` (the method's scope: target lists with the
-substances' controlled status). Whole sequences (ladder,
-standards, blanks, exhibits) are judged by :func:`gcms.batch.run_batch`;
-:func:`identify_runs` does the same for a few run files without a sequence CSV.
+substances' controlled status), :mod:`.sequence` (what the other runs of a sequence
+tell: ladder, reference standards, blanks, carry-over). Whole sequences are processed
+and judged by :func:`gcms.batch.run_batch`, a few run files without a sequence CSV by
+:func:`gcms.batch.identify_runs`: identification never imports the batch that drives it.
 """
 
 from gcms.identify.criteria import (
@@ -93,7 +94,6 @@ __all__ = [
     "counting_blank",
     "decide",
     "diagnostic_ions",
-    "identify_runs",
     "ion_signal",
     "judge_candidate",
     "judge_component",
@@ -106,9 +106,3 @@ __all__ = [
     "summarise",
 ]
 
-
-def identify_runs(runs, **kwargs):
-    """Judge run files without a sequence CSV (see :func:`gcms.batch.identify_runs`)."""
-    from gcms.batch import identify_runs as _identify_runs
-
-    return _identify_runs(runs, **kwargs)

@@ -333,7 +333,7 @@ class RetentionCalibration:
     def apply(self, rt_seconds: ArrayLike) -> RetentionIndices:
         """Retention indices of ``rt_seconds`` (scalar or array), extrapolations flagged.
 
-        See the module docstring for the formulas; the method is :attr:`method`.
+        See the module docstring for the formulas; the method is ``method``.
         """
         rt = np.atleast_1d(np.asarray(rt_seconds, dtype=np.float64))
         if self.method == "kovats":
@@ -368,12 +368,30 @@ class RetentionCalibration:
         and the run (a ladder is re-run after a vacuum break or column maintenance).
         """
         meta = getattr(run, "metadata", run)
+        return self._applicability(meta.instrument, meta.method, meta.acquired_at,
+                                   getattr(run, "rt_range_s", None), max_age_hours)
+
+    def applicability_of_summary(
+        self, summary: Mapping[str, Any], *, max_age_hours: float | None = None
+    ) -> tuple[str, ...]:
+        """:meth:`applicability` to a run known by its :meth:`gcms.Run.summary` facts.
+
+        What a batch keeps of a run (``instrument``, ``method``, ``acquired_at`` as ISO
+        8601, ``rt_range_s``) is enough: the run need not be read again.
+        """
+        span = summary.get("rt_range_s")
+        return self._applicability(summary.get("instrument"), summary.get("method"),
+                                   _parse_time(summary.get("acquired_at")),
+                                   tuple(span) if span else None, max_age_hours)
+
+    def _applicability(self, instrument: str | None, method: str | None,
+                       acquired_at: datetime | None, span: tuple[float, float] | None,
+                       max_age_hours: float | None) -> tuple[str, ...]:
         notes: list[str] = []
-        for key in ("instrument", "method"):
-            ours, theirs = self.source.get(key), getattr(meta, key)
+        for key, theirs in (("instrument", instrument), ("method", method)):
+            ours = self.source.get(key)
             if ours and theirs and ours.strip().lower() != theirs.strip().lower():
                 notes.append(f"{key} differs: ladder {ours!r}, run {theirs!r}")
-        span = getattr(run, "rt_range_s", None)
         if span is not None:
             lo, hi = self.rt_range_s
             if span[0] < lo or span[1] > hi:
@@ -382,11 +400,11 @@ class RetentionCalibration:
                     "indices outside the ladder are extrapolated (flagged)"
                 )
         ladder_time = _parse_time(self.source.get("acquired_at"))
-        if ladder_time is not None and meta.acquired_at is not None:
+        if ladder_time is not None and acquired_at is not None:
             try:
-                hours = (meta.acquired_at - ladder_time).total_seconds() / 3600.0
+                hours = (acquired_at - ladder_time).total_seconds() / 3600.0
             except TypeError:  # one time zone-aware, the other not
-                hours = (meta.acquired_at.replace(tzinfo=None)
+                hours = (acquired_at.replace(tzinfo=None)
                          - ladder_time.replace(tzinfo=None)).total_seconds() / 3600.0
             if hours < 0:
                 notes.append(f"run acquired {-hours:.1f} h before the ladder")

@@ -215,6 +215,20 @@ def test_applicability_names_each_reason_to_doubt():
     assert calibration.applicability(earlier) == ("run acquired 2.0 h before the ladder",)
 
 
+
+def test_applicability_of_a_run_summary_is_that_of_the_run():
+    # a batch keeps a run's summary, not the run: the same notes from its facts
+    calibration = calibration_example()
+    meta = RunMetadata(instrument="GCMS-02", method="DRUGS.M",
+                       acquired_at=datetime(2026, 3, 3, 8, 0))
+    run = Run(scan_times=[200.0, 600.0], scan_offsets=[0, 0, 0], mz=[], intensity=[],
+              metadata=meta)
+    notes = calibration.applicability(run, max_age_hours=24)
+    assert len(notes) == 3
+    assert calibration.applicability_of_summary(run.summary(), max_age_hours=24) == notes
+    bare = {**run.summary(), "acquired_at": "not a time", "rt_range_s": None}
+    assert calibration.applicability_of_summary(bare) == (notes[0],)
+
 def test_a_million_retention_times_convert_as_one_array():
     calibration = RetentionCalibration(rt_seconds=np.linspace(200, 2000, 33),
                                        retention_index=100.0 * np.arange(8, 41))
