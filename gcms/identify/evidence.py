@@ -19,7 +19,7 @@ ions) in the run's raw scans, not on a deconvolution model ion that may say noth
 the substance.
 
 Heights, not areas, are compared: the exhibit's height on an ion is the component's
-fitted abundance at its apex (:attr:`gcms.deconvolution.Component.spectrum`), the blank's
+fitted abundance at its apex (``gcms.deconvolution.Component.spectrum``), the blank's
 the baseline-corrected apex of the ion's trace. Both are abundances at a peak apex, so
 their ratio is the carry-over fraction without any assumption about tails.
 """
@@ -211,7 +211,7 @@ def measure_ion_peak(run: Run, mz: int, rt_s: float, *, search_s: float, width_s
 
     The S/N a chemist reads off the extracted-ion chromatogram
     (:attr:`IonPeak.peak_snr`) is ``h`` at the apex over the σ of one scan of the trace
-    (:attr:`IonPeak.trace_sigma`): the larger of the run's ion-counting noise at the
+    (``IonPeak.trace_sigma``): the larger of the run's ion-counting noise at the
     baseline and the flanks' noise from their second differences
     (:func:`gcms.signal.noise.difference_noise`, which a smooth tail of the peak itself
     does not inflate).

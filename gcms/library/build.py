@@ -124,7 +124,7 @@ def _outside(mz: np.ndarray, max_mz: float) -> np.ndarray:
 
 
 def _suspect_entries(spectra: Sequence[Spectrum], *, max_mz: float) -> list[bool]:
-    """Per entry, whether :func:`entry_problem` may find a problem (all entries at once).
+    """Per entry, whether ``entry_problem`` may find a problem (all entries at once).
 
     The same tests over the file's peaks concatenated, so that a library of 350,000
     entries is checked by a few array operations; only the entries flagged here are
@@ -188,7 +188,7 @@ def build_library(
 
     Each file's format is recognised by content (:func:`gcms.io.read_entries`); entries
     that cannot be used (no peaks, negative or non-numeric values, m/z outside the EI
-    range, bad encoding...: :func:`entry_problem` and the readers) are skipped and
+    range, bad encoding...: ``entry_problem`` and the readers) are skipped and
     reported with file, entry and reason, in the report and in the library's metadata,
     and the build goes on. A named file that cannot be read at all is reported in
     ``failed``; a file in a folder that no spectra reader recognises is listed in

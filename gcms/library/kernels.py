@@ -4,7 +4,7 @@ The formulas are those of :mod:`gcms.library.scores` (the reference, one pair at
 time); this module computes the same numbers for arrays of pairs without a Python loop
 over pairs or peaks:
 
-* queries become dense rows over nominal m/z (:class:`QueryBlock`), with suffix sums of
+* queries become dense rows over nominal m/z (``QueryBlock``), with suffix sums of
   the norms (so the norm of a query above any cut is one lookup) and the running count
   of peaks (so "no query peak between two m/z" is one subtraction);
 * each pair expands into the peaks of its library entry (CSR ranges concatenated); the
@@ -12,7 +12,7 @@ over pairs or peaks:
   segmented reduction (``np.add.reduceat``).
 
 Cost is linear in the number of library peaks of the pairs scored: this is the exact
-re-scoring step after the compiled scan (:mod:`gcms.library.scan`), and the reference
+re-scoring step after the compiled scan (``gcms.library.scan``), and the reference
 search that scores every entry (``presearch="off"``).
 """
 

@@ -2,7 +2,7 @@
 
 :func:`load_results` (or :meth:`ResultsDocument.from_json`) reads and checks a
 ``results.json`` (a batch's, or with :class:`QuantResultsDocument` a ``gcms quant``
-one); :meth:`ResultsDocument.to_json` gives back the same object, key for key
+one); ``ResultsDocument.to_json()`` gives back the same object, key for key
 (keys not typed here are kept in each record's ``extra``). The published schema is
 ``gcms/results/results.schema.json`` (:func:`results_schema` makes it).
 
