@@ -83,33 +83,28 @@ def _exhaustive(library, queries, depth: int) -> np.ndarray:
     import numba
 
     from gcms.library.kernels import QueryBlock
-    from gcms.library.scan import ScanLibrary, _block, _insert, pair_rank
+    from gcms.library.scan import ScanLibrary, _insert, lanes_of, pair_rank, score_params
 
     @numba.njit(parallel=True, cache=True)
-    def every_entry(n_lib, indptr, mz, abundance, lib_first, lib_ri, lib_code, q_abundance,
-                    q_rank, q_suffix_mass, q_suffix_plain, q_first, q_ri, q_code, keys, ranks,
-                    rows, filled):
-        for j in numba.prange(q_first.size):
+    def every_entry(n_lib, params, lib, lanes, keys, ranks, rows, filled):
+        for j in numba.prange(lanes.first_mz.size):
+            heaps = (keys, ranks, rows, filled)
             for r in range(n_lib):
-                value = pair_rank(r, j, 0, -1, -1, 0, 0.0, 0.0, indptr, mz, abundance,
-                                  lib_first, lib_ri, lib_code, q_abundance, q_rank,
-                                  q_suffix_mass, q_suffix_plain, q_first, q_ri, q_code)
+                value = pair_rank(r, j, params, lib, lanes)
                 if value != -np.inf:
-                    _insert(keys, ranks, rows, filled, j, np.rint(value * 1e12), value, r,
-                            keys.shape[1])
+                    _insert(heaps, j, np.rint(value * 1e12), value, r, keys.shape[1])
 
-    lib = ScanLibrary.build(library, "mass")
+    lib = ScanLibrary.build(library, "mass").arrays(np.full(len(library), np.nan),
+                                                    np.zeros(len(library), np.int64))
     width = int(max(library.mz.max(), queries.mz.max())) + 2
-    block = _block(QueryBlock.from_peaks(queries, width=width), np.arange(len(queries)),
-                   "identity", None, np.full(len(queries), np.nan),
-                   np.zeros(len(queries), np.int64))
+    lanes = lanes_of(QueryBlock.from_peaks(queries, width=width), np.arange(len(queries)),
+                     "identity", None, np.full(len(queries), np.nan),
+                     np.zeros(len(queries), np.int64))
     n_q = len(queries)
     keys, ranks = np.zeros((n_q, depth)), np.zeros((n_q, depth))
     rows, filled = np.full((n_q, depth), -1, np.int64), np.zeros(n_q, np.int64)
-    every_entry(len(library), lib.indptr, lib.mz, lib.abundance, lib.first_mz,
-                np.full(len(library), np.nan), np.zeros(len(library), np.int64),
-                block.abundance, block.rank, block.suffix_mass, block.suffix_plain,
-                block.first_mz, block.ri, block.code, keys, ranks, rows, filled)
+    every_entry(len(library), score_params("identity", None, None, "off", 0.0, 0.0), lib,
+                lanes, keys, ranks, rows, filled)
     match_factor = np.where(rows >= 0, np.clip(np.floor(1000.0 * ranks), 0, 999), -1)
     return rows, match_factor.astype(np.int64)
 
@@ -130,7 +125,8 @@ def worker(tool: str, path: Path, out: Path) -> None:
         result["mf"] = match_factor.tolist()
     elif tool.startswith("gcms"):
         from gcms import Spectrum
-        from gcms.library.search import SearchIndex, SearchSettings, search_arrays
+        from gcms.library._engine import SearchIndex
+        from gcms.library.search import SearchSettings, search_arrays
 
         spectra = [Spectrum(mz=queries.row(i)[0].astype(float), intensity=queries.row(i)[1])
                    for i in range(n_q)]
@@ -218,8 +214,9 @@ def worker(tool: str, path: Path, out: Path) -> None:
 def gpu(sizes: list[int], n_queries: int, n_reference: int, batch: int) -> None:
     """GPU (device="cuda") rate, and agreement with the CPU's exact search."""
     from gcms import Spectrum
+    from gcms.library._engine import SearchIndex
     from gcms.library.gpu import describe
-    from gcms.library.search import SearchIndex, SearchSettings, search_arrays
+    from gcms.library.search import SearchSettings, search_arrays
     from gcms.library.synthetic import synthetic_library, synthetic_queries
 
     print(f"device: {describe()}")

@@ -18,21 +18,23 @@ run this very path with NumPy and SciPy standing in for CuPy where no GPU is pre
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gcms.errors import MissingExtraError
-from gcms.library.kernels import QueryBlock, score_pairs, to_nist_scale
-from gcms.library.search import (
+from gcms.library._engine import (
     BOUND_MARGIN,
+    Queries,
     SearchIndex,
-    SearchSettings,
-    _collect,
-    _Queries,
-    _query_pairs,
-    _ri_adjustment,
+    collect,
+    query_pairs,
+    ri_adjustment,
 )
+from gcms.library.kernels import QueryBlock, score_pairs, to_nist_scale
+
+if TYPE_CHECKING:
+    from gcms.library.search import SearchSettings
 
 __all__ = ["search_batches_cuda", "search_batches_on"]
 
@@ -51,7 +53,7 @@ def _modules():
     return cupy, cusparse
 
 
-def search_batches_cuda(index: SearchIndex, queries: _Queries, top: int,
+def search_batches_cuda(index: SearchIndex, queries: Queries, top: int,
                         settings: SearchSettings, arrays: dict[str, np.ndarray]) -> None:
     """Fill ``arrays`` with the hit lists of ``queries`` computed on the GPU."""
     cupy, cusparse = _modules()
@@ -61,7 +63,7 @@ def search_batches_cuda(index: SearchIndex, queries: _Queries, top: int,
 
 def _device_library(xp, sparse, index: SearchIndex) -> SimpleNamespace:
     key = f"device:{xp.__name__}"
-    cached = getattr(index, "_device_cache", {})
+    cached = index.device_cache
     if key in cached:
         return cached[key]
     p = index.peaks
@@ -87,7 +89,6 @@ def _device_library(xp, sparse, index: SearchIndex) -> SimpleNamespace:
         ri_column_code=xp.asarray(index.ri_column_code),
     )
     cached[key] = device
-    index._device_cache = cached
     return device
 
 
@@ -177,7 +178,7 @@ def _host(array):
     return array.get() if hasattr(array, "get") else np.asarray(array)
 
 
-def search_batches_on(xp, sparse, index: SearchIndex, queries: _Queries, top: int,
+def search_batches_on(xp, sparse, index: SearchIndex, queries: Queries, top: int,
                       settings: SearchSettings, arrays: dict[str, np.ndarray], *,
                       to_host=np.asarray) -> None:
     """The GPU search with array module ``xp`` and sparse module ``sparse``."""
@@ -188,11 +189,11 @@ def search_batches_on(xp, sparse, index: SearchIndex, queries: _Queries, top: in
     for lo in range(0, len(queries.peaks), settings.batch_size):
         hi = min(len(queries.peaks), lo + settings.batch_size)
         qpeaks = queries.peaks.take(np.arange(lo, hi))
-        sub = _Queries(qpeaks, queries.retention_index[lo:hi], queries.ri_column_code[lo:hi])
+        sub = Queries(qpeaks, queries.retention_index[lo:hi], queries.ri_column_code[lo:hi])
         width = max(index.max_mz, int(qpeaks.mz.max())) + 2
         block = QueryBlock.from_peaks(qpeaks, width=width)
         dblock = _device_block(xp, block)
-        pairs = xp.asarray(_query_pairs(index, qpeaks)) if settings.rank_by != "similarity" \
+        pairs = xp.asarray(query_pairs(index, qpeaks)) if settings.rank_by != "similarity" \
             else None
         q_ri = xp.asarray(sub.retention_index)
         q_code = xp.asarray(sub.ri_column_code)
@@ -230,18 +231,18 @@ def search_batches_on(xp, sparse, index: SearchIndex, queries: _Queries, top: in
         qi = np.concatenate([qi1_host, qi2_host])
         li = np.concatenate([li1_host, li2_host])
         rank = np.concatenate([rank1_host, rank2_host])
-        delta, penalty, _ = _ri_adjustment(index, sub.retention_index, sub.ri_column_code,
+        delta, penalty, _ = ri_adjustment(index, sub.retention_index, sub.ri_column_code,
                                            qi, li, settings)
-        _collect(index, block, qi, li, rank, delta, penalty, lo, n_q, top, settings, arrays)
+        collect(index, block, qi, li, rank, delta, penalty, lo, n_q, top, settings, arrays)
 
 
-def _ranked(index: SearchIndex, queries: _Queries, qi: np.ndarray, li: np.ndarray,
+def _ranked(index: SearchIndex, queries: Queries, qi: np.ndarray, li: np.ndarray,
             base: np.ndarray, settings: SearchSettings) -> np.ndarray:
     """Ranking score of pairs: the exact score minus the RI penalty, -inf if excluded.
 
     Excluded: outside the RI window, or below ``min_match_factor``.
     """
-    _, penalty, excluded = _ri_adjustment(index, queries.retention_index,
+    _, penalty, excluded = ri_adjustment(index, queries.retention_index,
                                           queries.ri_column_code, qi, li, settings)
     if settings.min_match_factor is not None:
         excluded = excluded | (to_nist_scale(base) < settings.min_match_factor)

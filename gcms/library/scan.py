@@ -48,11 +48,13 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
 
-__all__ = ["LANES", "ScanLibrary", "pair_rank", "scan_block"]
+__all__ = ["LANES", "LibraryArrays", "QueryLanes", "ScanLibrary", "ScoreParams", "pair_rank",
+           "scan_block"]
 
 #: Queries scanned together (SIMD lanes of one pass over the library).
 LANES = 128
@@ -109,6 +111,103 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+# ---------------------------------------------------------------------------------------
+# the grouped arguments of the kernels (named tuples: numba takes them as they are)
+
+
+class ScoreParams(NamedTuple):
+    """What is scored, as the kernels read it.
+
+    ``kind`` (:data:`KIND_CODE`), ``low_mz`` (-1: the overlap cut), ``floor_mf`` (MS
+    Search scale, -1: none), ``ri_mode`` (:data:`RI_CODE`), ``ri_window`` (RI units) and
+    ``ri_penalty`` (MF units per RI unit beyond the window).
+    """
+
+    kind: int
+    low_mz: int
+    floor_mf: int
+    ri_mode: int
+    ri_window: float
+    ri_penalty: float
+
+
+class LibraryArrays(NamedTuple):
+    """The library side of a scan.
+
+    The arrays of a :class:`ScanLibrary` and, per entry, its retention index (NaN where
+    unknown) and RI column code (0: not stated).
+    """
+
+    indptr: np.ndarray
+    mz: np.ndarray
+    abundance: np.ndarray
+    weight: np.ndarray
+    sorted_mz: np.ndarray
+    sorted_weight: np.ndarray
+    rest_norm: np.ndarray
+    row_norm: np.ndarray
+    first_mz: np.ndarray
+    ri: np.ndarray
+    code: np.ndarray
+
+
+class QueryLanes(NamedTuple):
+    """The query side of a scan, one lane per query of a block (:func:`lanes_of`).
+
+    ``qw``/``q_next`` are (m/z, lane): the query weights (0 where absent or below a
+    fixed ``low_mz``) and, at each query peak, the m/z of the query's next peak (-1
+    elsewhere and at its last peak); ``q_norm[c, j]`` the query norm from m/z ``c``
+    (``q_norm_fixed`` from a fixed ``low_mz``) and ``q_inv_root*`` the inverse of its
+    square root; lane ``j`` compares the library norm from m/z
+    ``cut_values[cut_index[j]]``. The rest are the lanes' rows of the
+    :class:`~gcms.library.kernels.QueryBlock` the exact scores read, their retention
+    indices and RI column codes.
+    """
+
+    qw: np.ndarray
+    q_next: np.ndarray
+    q_norm: np.ndarray
+    q_norm_fixed: np.ndarray
+    q_inv_root: np.ndarray
+    q_inv_root_fixed: np.ndarray
+    cut_values: np.ndarray
+    cut_index: np.ndarray
+    abundance: np.ndarray
+    rank: np.ndarray
+    suffix_mass: np.ndarray
+    suffix_plain: np.ndarray
+    first_mz: np.ndarray
+    ri: np.ndarray
+    code: np.ndarray
+
+
+class Heaps(NamedTuple):
+    """Per lane, the best entries met so far, best first.
+
+    ``key`` (ranking score rounded to 1e-12), ``rank`` (the score), ``row`` (library
+    index), ``n`` (entries held).
+    """
+
+    key: np.ndarray
+    rank: np.ndarray
+    row: np.ndarray
+    n: np.ndarray
+
+    @classmethod
+    def empty(cls, lanes: int, size: int) -> Heaps:
+        """Empty lists of ``size`` entries for ``lanes`` lanes."""
+        return cls(np.zeros((lanes, size)), np.zeros((lanes, size)),
+                   np.zeros((lanes, size), np.int64), np.zeros(lanes, np.int64))
+
+
+def score_params(kind: str, low_mz: int | None, floor_mf: int | None, ri_mode: str,
+                 ri_window: float, ri_penalty: float) -> ScoreParams:
+    """The :class:`ScoreParams` of search settings as :mod:`gcms.library.search` states them."""
+    return ScoreParams(KIND_CODE[kind], -1 if low_mz is None else int(low_mz),
+                       -1 if floor_mf is None else int(floor_mf), RI_CODE[ri_mode],
+                       float(ri_window), float(ri_penalty))
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class ScanLibrary:
     r"""Library arrays of the scan for one kind of peak weight, built once per library.
@@ -150,6 +249,14 @@ class ScanLibrary:
                    sorted_weight=weight[order], rest_norm=rest_norm, row_norm=row_norm,
                    first_mz=np.ascontiguousarray(peaks.first_mz, dtype=np.int64))
 
+    def arrays(self, ri: np.ndarray, code: np.ndarray) -> LibraryArrays:
+        """The kernels' :class:`LibraryArrays`, with the entries' RI and RI column codes."""
+        return LibraryArrays(self.indptr, self.mz, self.abundance, self.weight,
+                             self.sorted_mz, self.sorted_weight, self.rest_norm,
+                             self.row_norm, self.first_mz,
+                             np.ascontiguousarray(ri, dtype=np.float64),
+                             np.ascontiguousarray(code, dtype=np.int64))
+
 
 @numba.njit(cache=True, nogil=True)
 def _heaviest_first(indptr, weight):
@@ -172,17 +279,23 @@ def _heaviest_first(indptr, weight):
 
 
 @numba.njit(cache=True, nogil=True)
-def pair_rank(r, j, kind, low_mz, floor_mf, ri_mode, ri_window, ri_penalty,
-              indptr, mz, abundance, lib_first, lib_ri, lib_code,
-              q_abundance, q_rank, q_suffix_mass, q_suffix_plain, q_first, q_ri, q_code):
-    """Exact ranking score of query ``j`` against library entry ``r`` (-inf if none).
+def pair_rank(r, j, params, lib, lanes):
+    """Exact ranking score of query lane ``j`` against library entry ``r`` (-inf if none).
 
-    The score ranked by (``kind``: 0 identity, 1 reverse, 2 similarity), minus the RI
-    penalty; -inf without a peak in common, outside the RI window, or below
-    ``floor_mf`` (MS Search scale; -1: no floor). The same floating-point operations,
-    in the same order, as :func:`gcms.library.kernels.score_pairs` and
-    ``search._rank_scores``: the results are bit-identical (tested).
+    ``params`` a :class:`ScoreParams`, ``lib`` the :class:`LibraryArrays`, ``lanes``
+    the :class:`QueryLanes`. The score ranked by (``params.kind``: 0 identity, 1
+    reverse, 2 similarity), minus the RI penalty; -inf without a peak in common,
+    outside the RI window, or below ``params.floor_mf`` (MS Search scale; -1: no
+    floor). The same floating-point operations, in the same order, as
+    :func:`gcms.library.kernels.score_pairs` and ``_engine.rank_scores``: the results
+    are bit-identical (tested).
     """
+    kind, low_mz, floor_mf, ri_mode, ri_window, ri_penalty = params
+    indptr, mz, abundance, lib_first, lib_ri, lib_code = (
+        lib.indptr, lib.mz, lib.abundance, lib.first_mz, lib.ri, lib.code)
+    q_abundance, q_rank, q_suffix_mass, q_suffix_plain, q_first, q_ri, q_code = (
+        lanes.abundance, lanes.rank, lanes.suffix_mass, lanes.suffix_plain, lanes.first_mz,
+        lanes.ri, lanes.code)
     width = q_abundance.shape[1]
     if low_mz < 0:
         cut = max(q_first[j], lib_first[r])
@@ -265,8 +378,9 @@ def pair_rank(r, j, kind, low_mz, floor_mf, ri_mode, ri_window, ri_penalty,
 
 
 @numba.njit(cache=True, nogil=True)
-def _insert(heap_key, heap_rank, heap_row, heap_n, j, key, rank, row, depth):
-    """Insert (key, row) into query j's list, best first (key desc, row asc)."""
+def _insert(heaps, j, key, rank, row, depth):
+    """Insert (key, row) into lane j's list of :class:`Heaps`, best first (key desc, row asc)."""
+    heap_key, heap_rank, heap_row, heap_n = heaps
     n = heap_n[j]
     if n == depth:
         wk = heap_key[j, n - 1]
@@ -301,23 +415,27 @@ def _root_target(need, select, kind, margin):
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _scan_rows(r0, r1, stride, select, kind, counts, low_mz, floor_mf, ri_mode, ri_window,
-               ri_penalty, depth, indptr, mz, abundance, weight, sorted_mz, sorted_weight,
-               rest_norm, row_norm, lib_first, lib_ri, lib_code, qw, q_next, q_norm,
-               q_norm_fixed, q_inv_root, q_inv_root_fixed, cut_values, cut_index,
-               q_abundance, q_rank, q_suffix_mass, q_suffix_plain, q_first, q_ri, q_code,
-               start_threshold, heap_key, heap_rank, heap_row, heap_n):
-    r"""Scan library rows ``r0, r0 + stride, ... < r1`` for every query of the block.
+def _scan_rows(rows, select, counts, depth, params, lib, lanes, start_threshold, heaps):
+    r"""Scan library rows ``r0, r0 + stride, ... < r1`` (``rows``) for every lane.
 
-    ``qw``/``q_next`` are (m/z, lane): the query weights (0 where absent or below a
-    fixed ``low_mz``) and, at each query peak, the m/z of the query's next peak (-1
-    elsewhere and at its last peak); ``q_norm[c, j]`` the query norm from m/z ``c``;
-    lane ``j`` compares the library norm from m/z ``cut_values[cut_index[j]]``;
-    ``start_threshold`` a ranking score each lane's list is known to reach (-inf if
-    none). With ``select`` the lists instead keep the entries of highest
-    :math:`\cos^2` (no exact score; the pilot of :func:`scan_block`). Returns the
-    number of exact scores computed.
+    ``params``, ``lib``, ``lanes`` and ``heaps``: a :class:`ScoreParams`, the
+    :class:`LibraryArrays`, the :class:`QueryLanes` of the block and its
+    :class:`Heaps` (``depth`` entries per lane); ``start_threshold`` a ranking score
+    each lane's list is known to reach (-inf if none). ``counts``: bound with the peaks
+    and ratio pairs in common. With ``select`` the lists instead keep the entries of
+    highest :math:`\cos^2` (no exact score; the pilot of :func:`scan_block`). Returns
+    the number of exact scores computed.
     """
+    r0, r1, stride = rows
+    kind, low_mz, floor_mf, ri_mode, ri_window, ri_penalty = params
+    indptr, mz, weight, sorted_mz, sorted_weight, rest_norm, row_norm, lib_first, lib_ri, \
+        lib_code = (lib.indptr, lib.mz, lib.weight, lib.sorted_mz, lib.sorted_weight,
+                    lib.rest_norm, lib.row_norm, lib.first_mz, lib.ri, lib.code)
+    qw, q_next, q_norm, q_norm_fixed, q_inv_root, q_inv_root_fixed, cut_values, cut_index, \
+        q_ri, q_code = (lanes.qw, lanes.q_next, lanes.q_norm, lanes.q_norm_fixed,
+                        lanes.q_inv_root, lanes.q_inv_root_fixed, lanes.cut_values,
+                        lanes.cut_index, lanes.ri, lanes.code)
+    heap_rank, heap_n = heaps.rank, heaps.n
     n_lanes = qw.shape[1]
     dot = np.zeros(n_lanes, np.float32)
     count = np.zeros(n_lanes, np.int32)
@@ -470,8 +588,7 @@ def _scan_rows(r0, r1, stride, select, kind, counts, low_mz, floor_mf, ri_mode, 
                     if passed[j]:
                         cos2 = np.float64(dot[j]) ** 2 / (np.float64(norm_q[j])
                                                           * np.float64(lib_norm[j]))
-                        _insert(heap_key, heap_rank, heap_row, heap_n, j, cos2, cos2, r,
-                                depth)
+                        _insert(heaps, j, cos2, cos2, r, depth)
                         if heap_n[j] == depth:
                             need[j] = np.float32(heap_rank[j, depth - 1])
                             root_target[j] = _root_target(need[j], select, kind, margin_max)
@@ -508,15 +625,12 @@ def _scan_rows(r0, r1, stride, select, kind, counts, low_mz, floor_mf, ri_mode, 
         for j in range(n_lanes):
             if passed[j] == 0:
                 continue
-            rank = pair_rank(r, j, kind, low_mz, floor_mf, ri_mode, ri_window, ri_penalty,
-                             indptr, mz, abundance, lib_first, lib_ri, lib_code,
-                             q_abundance, q_rank, q_suffix_mass, q_suffix_plain, q_first,
-                             q_ri, q_code)
+            rank = pair_rank(r, j, params, lib, lanes)
             scored += 1
             if rank == -np.inf:
                 continue
             key = np.rint(rank * 1e12)
-            _insert(heap_key, heap_rank, heap_row, heap_n, j, key, rank, r, depth)
+            _insert(heaps, j, key, rank, r, depth)
             if heap_n[j] == depth and heap_rank[j, depth - 1] > threshold[j]:
                 threshold[j] = heap_rank[j, depth - 1]
                 need[j] = max(floor_score, threshold[j] + penalty[j])
@@ -528,29 +642,8 @@ def _scan_rows(r0, r1, stride, select, kind, counts, low_mz, floor_mf, ri_mode, 
 # driver
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _Block:
-    """The per-block query arrays of a scan (lanes = queries of the block)."""
-
-    qw: np.ndarray
-    q_next: np.ndarray
-    q_norm: np.ndarray
-    q_norm_fixed: np.ndarray
-    q_inv_root: np.ndarray
-    q_inv_root_fixed: np.ndarray
-    cut_values: np.ndarray
-    cut_index: np.ndarray
-    abundance: np.ndarray
-    rank: np.ndarray
-    suffix_mass: np.ndarray
-    suffix_plain: np.ndarray
-    first_mz: np.ndarray
-    ri: np.ndarray
-    code: np.ndarray
-
-
-def _block(qblock, lanes: np.ndarray, kind: str, low_mz: int | None, ri: np.ndarray,
-           code: np.ndarray) -> _Block:
+def lanes_of(qblock, lanes: np.ndarray, kind: str, low_mz: int | None, ri: np.ndarray,
+             code: np.ndarray) -> QueryLanes:
     """Lane arrays for queries ``lanes`` of a :class:`~gcms.library.kernels.QueryBlock`."""
     abundance = np.ascontiguousarray(qblock.abundance[lanes])
     width = abundance.shape[1]
@@ -579,7 +672,7 @@ def _block(qblock, lanes: np.ndarray, kind: str, low_mz: int | None, ri: np.ndar
         return np.divide(1.0, np.sqrt(norm, dtype=np.float64), out=np.zeros(norm.shape),
                          where=norm > 0).astype(np.float32)
 
-    return _Block(
+    return QueryLanes(
         qw=qw, q_next=q_next, q_norm=q_norm, q_norm_fixed=q_norm_fixed,
         q_inv_root=inverse_root(q_norm), q_inv_root_fixed=inverse_root(q_norm_fixed),
         cut_values=cut_values.astype(np.int64), cut_index=cut_index.astype(np.int64),
@@ -593,30 +686,24 @@ def _block(qblock, lanes: np.ndarray, kind: str, low_mz: int | None, ri: np.ndar
 
 
 @numba.njit(cache=True, nogil=True)
-def _start_thresholds(lanes_of_pair, rows, depth, n_lanes, kind, low_mz, floor_mf, ri_mode,
-                      ri_window, ri_penalty, indptr, mz, abundance, lib_first, lib_ri,
-                      lib_code, q_abundance, q_rank, q_suffix_mass, q_suffix_plain, q_first,
-                      q_ri, q_code):
+def _start_thresholds(lanes_of_pair, rows, depth, params, lib, lanes):
     """Per lane, the ``depth``-th best exact ranking score among the given pairs.
 
     Any ``depth`` entries' scores bound the ``depth``-th best of the whole library
     from below, so a scan may start from it (-inf where fewer pairs score).
     """
-    key = np.full((n_lanes, depth), -np.inf)
-    rank = np.full((n_lanes, depth), -np.inf)
-    row = np.zeros((n_lanes, depth), np.int64)
-    filled = np.zeros(n_lanes, np.int64)
+    n_lanes = lanes.ri.size
+    heaps = (np.full((n_lanes, depth), -np.inf), np.full((n_lanes, depth), -np.inf),
+             np.zeros((n_lanes, depth), np.int64), np.zeros(n_lanes, np.int64))
     for i in range(rows.size):
         j = lanes_of_pair[i]
-        value = pair_rank(rows[i], j, kind, low_mz, floor_mf, ri_mode, ri_window, ri_penalty,
-                          indptr, mz, abundance, lib_first, lib_ri, lib_code, q_abundance,
-                          q_rank, q_suffix_mass, q_suffix_plain, q_first, q_ri, q_code)
+        value = pair_rank(rows[i], j, params, lib, lanes)
         if value != -np.inf:
-            _insert(key, rank, row, filled, j, np.rint(value * 1e12), value, rows[i], depth)
+            _insert(heaps, j, np.rint(value * 1e12), value, rows[i], depth)
     out = np.full(n_lanes, -np.inf)
     for j in range(n_lanes):
-        if filled[j] == depth:
-            out[j] = rank[j, depth - 1]
+        if heaps[3][j] == depth:
+            out[j] = heaps[1][j, depth - 1]
     return out
 
 
@@ -658,36 +745,23 @@ def scan_block(library: ScanLibrary, lib_ri: np.ndarray, lib_code: np.ndarray, q
     # Every thread busy: row chunks per group so that groups x chunks >= threads.
     n_chunks = max(1, min(-(-n_threads // len(groups)), n_lib // MIN_CHUNK_ROWS))
     edges = np.linspace(0, n_lib, n_chunks + 1).astype(np.int64)
-    blocks = [_block(qblock, lanes, kind, low_mz, q_ri, q_code) for lanes in groups]
-    low = -1 if low_mz is None else int(low_mz)
-    floor = -1 if floor_mf is None else int(floor_mf)
+    blocks = [lanes_of(qblock, lanes, kind, low_mz, q_ri, q_code) for lanes in groups]
+    lib = library.arrays(lib_ri, lib_code)
+    params = score_params(kind, low_mz, floor_mf, ri_mode, ri_window, ri_penalty)
+    # The pilot ranks by cos2 alone: no floor, no RI.
+    pilot_params = params._replace(floor_mf=-1, ri_mode=0)
     pilot_stride = max(1, -(-n_lib // PILOT_ROWS))
-    code = KIND_CODE[kind]
-    ri = RI_CODE[ri_mode]
-
-    def heaps(size: int, block: _Block):
-        n = block.ri.size
-        return (np.zeros((n, size)), np.zeros((n, size)), np.zeros((n, size), np.int64),
-                np.zeros(n, np.int64))
 
     def scan(select: bool, size: int, thresholds) -> list:
-        tasks = [(g, c, heaps(size, blocks[g])) for g in range(len(groups))
+        tasks = [(g, c, Heaps.empty(blocks[g].ri.size, size)) for g in range(len(groups))
                  for c in range(n_chunks)]
 
         def run(task) -> int:
             g, c, heap = task
-            block = blocks[g]
-            return _scan_rows(
-                int(edges[c]), int(edges[c + 1]), pilot_stride if select else 1, select,
-                code, counts and not select, low, -1 if select else floor,
-                0 if select else ri, float(ri_window),
-                float(ri_penalty), size, library.indptr, library.mz, library.abundance,
-                library.weight, library.sorted_mz, library.sorted_weight, library.rest_norm,
-                library.row_norm, library.first_mz, lib_ri, lib_code,
-                block.qw, block.q_next, block.q_norm, block.q_norm_fixed, block.q_inv_root,
-                block.q_inv_root_fixed, block.cut_values, block.cut_index,
-                block.abundance, block.rank, block.suffix_mass, block.suffix_plain,
-                block.first_mz, block.ri, block.code, thresholds[g], *heap)
+            rows = (int(edges[c]), int(edges[c + 1]), pilot_stride if select else 1)
+            return _scan_rows(rows, select, counts and not select, size,
+                              pilot_params if select else params, lib, blocks[g],
+                              thresholds[g], heap)
 
         if len(tasks) == 1:
             scored = [run(tasks[0])]
@@ -697,12 +771,12 @@ def scan_block(library: ScanLibrary, lib_ri: np.ndarray, lib_code: np.ndarray, q
 
     def pairs(results, g: int):
         lanes, rows = [], []
-        for group, (_, _, heap_row, filled), _ in results:
+        for group, heap, _ in results:
             if group == g:
-                slot = np.arange(heap_row.shape[1])[None, :] < filled[:, None]
-                lanes.append(np.broadcast_to(np.arange(filled.size)[:, None],
-                                             heap_row.shape)[slot])
-                rows.append(heap_row[slot])
+                slot = np.arange(heap.row.shape[1])[None, :] < heap.n[:, None]
+                lanes.append(np.broadcast_to(np.arange(heap.n.size)[:, None],
+                                             heap.row.shape)[slot])
+                rows.append(heap.row[slot])
         return np.concatenate(lanes).astype(np.int64), np.concatenate(rows).astype(np.int64)
 
     start = [np.full(b.ri.size, -np.inf) for b in blocks]
@@ -712,11 +786,7 @@ def scan_block(library: ScanLibrary, lib_ri: np.ndarray, lib_code: np.ndarray, q
         for g, block in enumerate(blocks):
             lanes, rows = pairs(pilot, g)
             scored += rows.size
-            start[g] = _start_thresholds(
-                lanes, rows, depth, block.ri.size, code, low, floor, ri, float(ri_window),
-                float(ri_penalty), library.indptr, library.mz, library.abundance,
-                library.first_mz, lib_ri, lib_code, block.abundance, block.rank,
-                block.suffix_mass, block.suffix_plain, block.first_mz, block.ri, block.code)
+            start[g] = _start_thresholds(lanes, rows, depth, params, lib, block)
     results = scan(False, depth, start)
     qi, li = [], []
     for g, lanes in enumerate(groups):

@@ -12,7 +12,7 @@ import scipy.sparse
 from gcms import Spectrum
 from gcms.errors import MissingExtraError
 from gcms.library import Library, SearchSettings, search_arrays
-from gcms.library.search import _index_of, _prepare_queries, _result_arrays
+from gcms.library._engine import index_of, prepare_queries, result_arrays
 from gcms.library.synthetic import synthetic_library, synthetic_queries
 
 
@@ -44,9 +44,9 @@ def test_gpu_code_path_with_numpy_equals_cpu(synthetic, settings):
 
     library, queries = synthetic
     cpu = search_arrays(library, queries, top=10, settings=settings)
-    index = _index_of(library)
-    arrays = _result_arrays(len(queries), 10)
-    search_batches_on(np, scipy.sparse, index, _prepare_queries(index, queries), 10, settings,
+    index = index_of(library)
+    arrays = result_arrays(len(queries), 10)
+    search_batches_on(np, scipy.sparse, index, prepare_queries(index, queries), 10, settings,
                       arrays)
     for name in ("index", "match_factor", "reverse_match_factor", "score"):
         np.testing.assert_array_equal(arrays[name], getattr(cpu, name), err_msg=name)

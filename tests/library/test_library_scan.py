@@ -9,8 +9,8 @@ import pytest
 from gcms import Spectrum
 from gcms.library import Library, SearchSettings, search_arrays
 from gcms.library import scan as scan_module
+from gcms.library._engine import index_of, prepare_queries, rank_scores
 from gcms.library.kernels import QueryBlock, to_nist_scale
-from gcms.library.search import _index_of, _prepare_queries, _rank_scores
 from gcms.library.synthetic import synthetic_library, synthetic_queries
 
 FIELDS = ("index", "match_factor", "reverse_match_factor", "similarity_match_factor",
@@ -58,8 +58,8 @@ def _assert_same(a, b):
 def test_compiled_rank_is_bit_identical_to_the_vectorised_scorer(synthetic, settings):
     library, queries = synthetic
     settings = SearchSettings(**settings)
-    index = _index_of(library)
-    prepared = _prepare_queries(index, queries[:40])
+    index = index_of(library)
+    prepared = prepare_queries(index, queries[:40])
     width = max(index.max_mz, int(prepared.peaks.mz.max())) + 2
     qblock = QueryBlock.from_peaks(prepared.peaks, width=width)
     rng = np.random.default_rng(5)
@@ -69,21 +69,18 @@ def test_compiled_rank_is_bit_identical_to_the_vectorised_scorer(synthetic, sett
     qi = np.concatenate([np.repeat(np.arange(40), 150), np.repeat(np.arange(40), 20)])
     li = np.concatenate([rng.integers(len(library), size=6000), best.ravel()])
     qi, li = qi[li >= 0], li[li >= 0]
-    reference, _, _ = _rank_scores(index, qblock, prepared, qi, li, settings)
+    reference, _, _ = rank_scores(index, qblock, prepared, qi, li, settings)
     kind = "plain" if settings.rank_by == "similarity" else "mass"
     lib = index.scan_library(kind)
-    block = scan_module._block(qblock, np.arange(40), settings.rank_by, settings.low_mz,
-                               prepared.retention_index,
-                               prepared.ri_column_code.astype(np.int64))
-    compiled = np.array([scan_module.pair_rank(
-        int(r), int(j), scan_module.KIND_CODE[settings.rank_by],
-        -1 if settings.low_mz is None else settings.low_mz,
-        -1 if settings.min_match_factor is None else settings.min_match_factor,
-        scan_module.RI_CODE[settings.ri_mode], settings.ri_window, settings.ri_penalty,
-        lib.indptr, lib.mz, lib.abundance, lib.first_mz, index.retention_index,
-        index.ri_column_code_int64, block.abundance, block.rank, block.suffix_mass,
-        block.suffix_plain, block.first_mz, block.ri, block.code)
-        for j, r in zip(qi, li, strict=True)])
+    block = scan_module.lanes_of(qblock, np.arange(40), settings.rank_by, settings.low_mz,
+                                 prepared.retention_index,
+                                 prepared.ri_column_code.astype(np.int64))
+    params = scan_module.score_params(settings.rank_by, settings.low_mz,
+                                      settings.min_match_factor, settings.ri_mode,
+                                      settings.ri_window, settings.ri_penalty)
+    arrays = lib.arrays(index.retention_index, index.ri_column_code_int64)
+    compiled = np.array([scan_module.pair_rank(int(r), int(j), params, arrays, block)
+                         for j, r in zip(qi, li, strict=True)])
     assert np.isfinite(reference).sum() >= 30
     np.testing.assert_array_equal(compiled, reference)
 
