@@ -32,6 +32,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "rescreen": ("gcms_cli.rescreen", "rescreen"),
     "sequence": ("gcms_cli.sequence", "sequence"),
     "compare": ("gcms_cli.compare", "compare"),
+    "review": ("gcms_cli.review", "review"),
 }
 
 

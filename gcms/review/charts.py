@@ -1,0 +1,150 @@
+"""Plotly figures of the review workstation, as JSON-ready dicts (no Plotly Python needed).
+
+The browser draws them with the ``plotly.min.js`` of the installed ``plotly`` package
+(served by the workstation itself). Traces hold plain lists of numbers; the chromatogram
+keeps every scan (a 2,400-scan run is 2,400 points per trace, which Plotly draws at once),
+and a spectrum is drawn as stems (one line with gaps), not as thousands of bars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["chromatogram_figure", "head_to_tail_figure", "levey_jennings_figure", "series_figure",
+           "stems", "xic_trace"]
+
+#: Colours of the traces (Okabe & Ito 2008 colour-blind-safe palette).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
+           "#000000")
+
+_LAYOUT = {"margin": {"l": 60, "r": 20, "t": 30, "b": 45}, "hovermode": "closest",
+           "legend": {"orientation": "h", "y": 1.12}, "template": None}
+
+
+def _numbers(values: Any, digits: int) -> list[float]:
+    return np.round(np.asarray(values, dtype=np.float64), digits).tolist()
+
+
+def xic_trace(times_min: np.ndarray, intensity: np.ndarray, mz: float,
+              colour_index: int = 1) -> dict[str, Any]:
+    """One extracted-ion chromatogram trace (m/z ± 0.5), on the right-hand axis."""
+    return {"type": "scatter", "mode": "lines", "name": f"m/z {mz:g}",
+            "x": _numbers(times_min, 4), "y": _numbers(intensity, 1), "yaxis": "y2",
+            "line": {"width": 1, "color": PALETTE[colour_index % len(PALETTE)]},
+            "meta": {"mz": mz}}
+
+
+def chromatogram_figure(times_min: np.ndarray, tic: np.ndarray,
+                        xics: Mapping[float, np.ndarray],
+                        components: Sequence[Mapping[str, Any]],
+                        labels: Mapping[str, str]) -> dict[str, Any]:
+    """TIC, extracted-ion traces and the components' apexes as labelled markers.
+
+    ``components`` are rows with ``rt_min``, ``height`` (or None), ``label`` and
+    ``component``; ``labels`` gives the axis titles in the interface language.
+    """
+    traces: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "lines", "name": "TIC", "x": _numbers(times_min, 4),
+         "y": _numbers(tic, 1), "line": {"width": 1, "color": PALETTE[0]}}]
+    for i, (mz, trace) in enumerate(xics.items()):
+        traces.append(xic_trace(times_min, trace, mz, i + 1))
+    marked = [c for c in components if c.get("rt_min") is not None]
+    if marked:
+        apex = np.interp([c["rt_min"] for c in marked], times_min, tic)
+        traces.append({"type": "scatter", "mode": "markers+text", "name": labels["components"],
+                       "x": [round(c["rt_min"], 4) for c in marked],
+                       "y": _numbers(apex, 1), "text": [c["label"] for c in marked],
+                       "textposition": "top center", "customdata": [c["component"] for c in
+                                                                    marked],
+                       "marker": {"size": 7, "color": PALETTE[1], "symbol": "triangle-down"}})
+    layout = {**_LAYOUT, "xaxis": {"title": {"text": labels["time"]}},
+              "yaxis": {"title": {"text": labels["abundance"]}, "exponentformat": "e"},
+              "yaxis2": {"overlaying": "y", "side": "right", "showgrid": False,
+                         "exponentformat": "e"}}
+    return {"data": traces, "layout": layout}
+
+
+def stems(mz: Sequence[float], intensity: Sequence[float], *,
+          sign: float = 1.0) -> tuple[list[float | None], list[float | None]]:
+    """A stick spectrum as one polyline: (m/z, 0) → (m/z, I) → gap, scaled to 100."""
+    mz_a = np.asarray(mz, dtype=np.float64)
+    i_a = np.asarray(intensity, dtype=np.float64)
+    if mz_a.size == 0 or not np.isfinite(i_a).any() or np.nanmax(i_a) <= 0:
+        return [], []
+    i_a = sign * 100.0 * i_a / np.nanmax(i_a)
+    x = np.repeat(mz_a, 3).astype(object)
+    y = np.column_stack([np.zeros_like(i_a), np.round(i_a, 2),
+                         np.full(i_a.shape, np.nan)]).ravel().astype(object)
+    x[2::3] = None
+    y[2::3] = None
+    return x.tolist(), y.tolist()
+
+
+def head_to_tail_figure(sample: tuple[str, Sequence[float], Sequence[float]],
+                        references: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+                        labels: Mapping[str, str]) -> dict[str, Any]:
+    """The component's spectrum upward, each reference (library, standard) downward.
+
+    Each spectrum is scaled to its base peak = 100; clicking an ion adds its
+    extracted-ion chromatogram (``app.js``).
+    """
+    name, mz, intensity = sample
+    x, y = stems(mz, intensity)
+    traces = [{"type": "scatter", "mode": "lines", "name": name, "x": x, "y": y,
+               "line": {"width": 1.5, "color": PALETTE[0]}, "hoverinfo": "x+y"}]
+    for i, (ref_name, ref_mz, ref_intensity) in enumerate(references):
+        rx, ry = stems(ref_mz, ref_intensity, sign=-1.0)
+        traces.append({"type": "scatter", "mode": "lines", "name": ref_name, "x": rx, "y": ry,
+                       "line": {"width": 1.5, "color": PALETTE[(i + 1) % len(PALETTE)]},
+                       "hoverinfo": "x+y"})
+    layout = {**_LAYOUT, "xaxis": {"title": {"text": "m/z"}},
+              "yaxis": {"title": {"text": labels["relative"]}, "range": [-105, 105],
+                        "zeroline": True}}
+    return {"data": traces, "layout": layout}
+
+
+def series_figure(series: Mapping[str, Mapping[str, Any]], *, title: str) -> dict[str, Any]:
+    """Metrics over time, one line each (``{metric: {"times", "values", "unit"}}``)."""
+    traces = []
+    for i, (metric, item) in enumerate(series.items()):
+        unit = f" ({item['unit']})" if item.get("unit") else ""
+        traces.append({"type": "scatter", "mode": "lines+markers", "name": f"{metric}{unit}",
+                       "x": list(item.get("times") or ()), "y": list(item.get("values") or ()),
+                       "line": {"width": 1, "color": PALETTE[i % len(PALETTE)]}})
+    return {"data": traces, "layout": {**_LAYOUT, "title": {"text": title}}}
+
+
+def levey_jennings_figure(metric: str, chart: Mapping[str, Any]) -> dict[str, Any]:
+    """A Levey–Jennings chart: values, mean, ±2 SD and ±3 SD lines, Westgard flags marked.
+
+    Levey & Jennings, Am. J. Clin. Pathol. 20 (1950) 1059; Westgard et al., Clin. Chem. 27
+    (1981) 493 (the multirule). ``chart`` is a check-standard series of the QA dashboard.
+    """
+    times = list(chart.get("times") or range(len(chart.get("values") or ())))
+    values = list(chart.get("values") or ())
+    traces: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "lines+markers", "name": metric, "x": times, "y": values,
+         "line": {"width": 1, "color": PALETTE[0]}}]
+    mean, sd = chart.get("mean"), chart.get("sd")
+    if mean is not None and sd:
+        for k, dash, colour in ((0, "solid", "#555555"), (2, "dash", PALETTE[4]),
+                                (-2, "dash", PALETTE[4]), (3, "dot", PALETTE[1]),
+                                (-3, "dot", PALETTE[1])):
+            traces.append({"type": "scatter", "mode": "lines", "showlegend": k in (0, 2, 3),
+                           "name": "mean" if k == 0 else f"±{abs(k)} SD",
+                           "x": [times[0], times[-1]] if times else [],
+                           "y": [mean + k * sd] * 2,
+                           "line": {"width": 1, "dash": dash, "color": colour}})
+    flagged = [f for f in chart.get("flags") or () if 0 <= f.get("index", -1) < len(values)]
+    if flagged:
+        traces.append({"type": "scatter", "mode": "markers+text", "name": "Westgard",
+                       "x": [times[f["index"]] for f in flagged],
+                       "y": [values[f["index"]] for f in flagged],
+                       "text": [f["rule"] for f in flagged], "textposition": "top center",
+                       "marker": {"size": 10, "symbol": "x", "color": [
+                           PALETTE[1] if f.get("severity") == "rejection" else PALETTE[4]
+                           for f in flagged]}})
+    return {"data": traces, "layout": {**_LAYOUT, "title": {"text": metric}}}
