@@ -40,25 +40,17 @@ Profiles are found by name among the shipped ones, or read from any path.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import hashlib
 import math
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from gcms.config import from_table, limits, parse_toml, read_toml, search_path
 from gcms.errors import CriteriaError
 from gcms.identify.targets import TargetList, load_targets
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -90,6 +82,76 @@ RetentionSource = Literal["standard", "index"]
 Unresolved = Literal["inconclusive", "note"]
 
 
+# --------------------------------------------------------------------------- validation
+# The generic checks (unknown keys with "did you mean", types, ranges, missing keys) are
+# gcms.config.from_table's; the converters below are those of keys with rules of their own.
+def _fail(origin: str, key: str, problem: str) -> CriteriaError:
+    return CriteriaError(f"{origin}: {key}: {problem}")
+
+
+def _number(origin: str, key: str, value: Any, *, low: float | None = None,
+            high: float | None = None, strict_low: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(origin, key, f"must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise _fail(origin, key, f"must be finite, got {value!r}")
+    if low is not None and (number <= low if strict_low else number < low):
+        raise _fail(origin, key, f"must be {'>' if strict_low else '>='} {low:g}, got {value!r}")
+    if high is not None and number > high:
+        raise _fail(origin, key, f"must be <= {high:g}, got {value!r}")
+    return number
+
+
+def _choice(origin: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise _fail(origin, key, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def _sources(origin: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise _fail(origin, key, f"must be a non-empty list of 'standard' and/or "
+                                 f"'index', got {value!r}")
+    items = tuple(_choice(origin, key, v, ("standard", "index")) for v in value)
+    if len(set(items)) != len(items):
+        raise _fail(origin, key, f"lists a source twice: {value!r}")
+    return items
+
+
+def _digests(origin: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(
+            isinstance(v, str) and re.fullmatch(r"[0-9a-fA-F]{64}", v) for v in value):
+        raise _fail(origin, key, f"must be a list of SHA-256 digests (64 hex digits), "
+                                 f"got {value!r}")
+    return tuple(v.lower() for v in value)
+
+
+def _target_names(origin: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
+                                              for v in value):
+        raise _fail(origin, key, f"must be a list of target-list names or paths, "
+                                 f"got {value!r}")
+    return tuple(v.strip() for v in value)
+
+
+def _bands(origin: str, key: str, value: Any) -> tuple[tuple[float, float], ...]:
+    if not isinstance(value, list) or not value:
+        raise _fail(origin, key, f"must be a list of [above %, tolerance %] pairs, got {value!r}")
+    bands = []
+    for i, row in enumerate(value):
+        if not isinstance(row, list) or len(row) != 2:
+            raise _fail(origin, f"{key}[{i}]", f"must be [above %, tolerance %], got {row!r}")
+        bands.append((_number(origin, f"{key}[{i}][0]", row[0], low=0, high=100),
+                      _number(origin, f"{key}[{i}][1]", row[1], low=0, strict_low=True)))
+    lows = [b[0] for b in bands]
+    if lows != sorted(lows, reverse=True) or len(set(lows)) != len(lows):
+        raise _fail(origin, key, "bands must be listed from the highest lower bound down")
+    if lows[-1] != 0:
+        raise _fail(origin, key, "the last band must start at 0 (it covers the weakest ions)")
+    return tuple(bands)
+
+
 @dataclass(frozen=True, slots=True)
 class SpectrumRules:
     """Spectrum match against the library (NIST MS Search scale, 0-999).
@@ -104,10 +166,10 @@ class SpectrumRules:
     only a "note").
     """
 
-    min_match_factor: float = 800.0
-    min_reverse_match_factor: float = 800.0
-    not_identified_below: float = 700.0
-    close_match_factor: float = 20.0
+    min_match_factor: float = field(default=800.0, metadata=limits(0, 999))
+    min_reverse_match_factor: float = field(default=800.0, metadata=limits(0, 999))
+    not_identified_below: float = field(default=700.0, metadata=limits(0, 999))
+    close_match_factor: float = field(default=20.0, metadata=limits(0, 999))
     unresolved_runner_up: Unresolved = "inconclusive"
 
 
@@ -129,13 +191,15 @@ class RetentionRules:
     """
 
     required: bool = True
-    sources: tuple[RetentionSource, ...] = ("standard", "index")
-    rt_tolerance_s: float | None = 2.0
-    rt_tolerance_percent: float | None = 1.0
+    sources: tuple[RetentionSource, ...] = field(default=("standard", "index"),
+                                                 metadata={"convert": _sources})
+    rt_tolerance_s: float | None = field(default=2.0, metadata=limits(0, None, low_open=True))
+    rt_tolerance_percent: float | None = field(default=1.0,
+                                               metadata=limits(0, 100, low_open=True))
     rt_window: Literal["larger", "smaller"] = "larger"
-    ri_tolerance: float = 20.0
+    ri_tolerance: float = field(default=20.0, metadata=limits(0, None, low_open=True))
     allow_extrapolated_ri: bool = False
-    contradiction_factor: float = 3.0
+    contradiction_factor: float = field(default=3.0, metadata=limits(1, None))
 
     def rt_tolerance(self, reference_rt_s: float) -> float:
         """The ΔRT window (s) around a reference retention time."""
@@ -161,11 +225,13 @@ class IonRules:
     """
 
     required: bool = True
-    diagnostic_ions: int = 3
-    diagnostic_min_relative: float = 10.0
+    diagnostic_ions: int = field(default=3, metadata=limits(1, None))
+    diagnostic_min_relative: float = field(default=10.0, metadata=limits(0, 100))
     ratios_required: bool = False
-    ratio_tolerance: str | float = "eu-2002-657"
-    ratio_bands: tuple[tuple[float, float], ...] = EU_2002_657_GC_EI_BANDS
+    ratio_tolerance: Literal["eu-2002-657", "off"] | float = field(
+        default="eu-2002-657", metadata=limits(0, None, low_open=True))
+    ratio_bands: tuple[tuple[float, float], ...] = field(default=EU_2002_657_GC_EI_BANDS,
+                                                         metadata={"convert": _bands})
 
     def ratio_tolerance_percent(self, reference_relative: float) -> float | None:
         """Allowed relative deviation (%) of an ion of the given reference abundance (% of base)."""
@@ -189,7 +255,7 @@ class SignalRules:
     method's reporting limit: "not identified", never "indicated".
     """
 
-    min_snr: float = 10.0
+    min_snr: float = field(default=10.0, metadata=limits(0, None))
 
 
 CarryoverFrom = Literal["any-level", "higher-level"]
@@ -215,7 +281,7 @@ class BlankRules:
     """
 
     required: bool = True
-    max_carryover_percent: float = 10.0
+    max_carryover_percent: float = field(default=10.0, metadata=limits(0, 100))
     carryover_from: CarryoverFrom = "any-level"
     after_analyte_required: bool = True
 
@@ -237,7 +303,7 @@ class ScopeRules:
     target outside the ten best hits of the full library is still judged.
     """
 
-    targets: tuple[str, ...] = ()
+    targets: tuple[str, ...] = field(default=(), metadata={"convert": _target_names})
     out_of_scope: OutOfScope = "separate"
     targeted_search: bool = True
 
@@ -253,7 +319,7 @@ class LibraryRules:
     list. Empty: any library (the identity is still recorded).
     """
 
-    accepted_sha256: tuple[str, ...] = ()
+    accepted_sha256: tuple[str, ...] = field(default=(), metadata={"convert": _digests})
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,140 +361,27 @@ class Criteria:
         return out
 
 
-# --------------------------------------------------------------------------- validation
-_SECTIONS: dict[str, type] = {
-    "spectrum": SpectrumRules, "retention": RetentionRules, "ions": IonRules,
-    "signal": SignalRules, "blank": BlankRules, "scope": ScopeRules,
-    "library": LibraryRules,
-}
-_PROFILE_KEYS = ("name", "title", "basis")
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """The ``[profile]`` table."""
+
+    name: str
+    title: str = ""
+    basis: str = ""
 
 
-def _fail(origin: str, key: str, problem: str) -> CriteriaError:
-    return CriteriaError(f"{origin}: {key}: {problem}")
+@dataclass(frozen=True, slots=True)
+class _CriteriaFile:
+    """A criteria profile's tables, as :func:`gcms.config.from_table` checks them."""
 
-
-def _unknown(origin: str, where: str, key: str, known: tuple[str, ...]) -> CriteriaError:
-    hint = difflib.get_close_matches(key, known, n=1)
-    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-    return _fail(origin, f"{where}{key}", f"unknown key{suggestion}; known: {', '.join(known)}")
-
-
-def _number(origin: str, key: str, value: Any, *, low: float | None = None,
-            high: float | None = None, strict_low: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(origin, key, f"must be a number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise _fail(origin, key, f"must be finite, got {value!r}")
-    if low is not None and (number <= low if strict_low else number < low):
-        raise _fail(origin, key, f"must be {'>' if strict_low else '>='} {low:g}, got {value!r}")
-    if high is not None and number > high:
-        raise _fail(origin, key, f"must be <= {high:g}, got {value!r}")
-    return number
-
-
-def _bool(origin: str, key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(origin, key, f"must be true or false, got {value!r}")
-    return value
-
-
-def _choice(origin: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise _fail(origin, key, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
-
-
-def _section(origin: str, name: str, table: Any) -> dict[str, Any]:
-    """Checked keyword arguments of one section's dataclass."""
-    if not isinstance(table, Mapping):
-        raise _fail(origin, f"[{name}]", f"must be a table, got {table!r}")
-    known = tuple(f.name for f in dataclasses.fields(_SECTIONS[name]))
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        if key not in known:
-            raise _unknown(origin, f"{name}.", key, known)
-        full = f"{name}.{key}"
-        out[key] = _value(origin, name, key, full, value)
-    return out
-
-
-def _value(origin: str, section: str, key: str, full: str, value: Any) -> Any:  # noqa: C901
-    if key == "accepted_sha256":
-        if not isinstance(value, list) or not all(
-                isinstance(v, str) and re.fullmatch(r"[0-9a-fA-F]{64}", v) for v in value):
-            raise _fail(origin, full, f"must be a list of SHA-256 digests (64 hex digits), "
-                                      f"got {value!r}")
-        return tuple(v.lower() for v in value)
-    if key == "targets":
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
-                                                  for v in value):
-            raise _fail(origin, full, f"must be a list of target-list names or paths, "
-                                      f"got {value!r}")
-        return tuple(v.strip() for v in value)
-    if key == "out_of_scope":
-        return _choice(origin, full, value, ("separate", "omit"))
-    if key in ("required", "allow_extrapolated_ri", "ratios_required", "targeted_search",
-               "after_analyte_required"):
-        return _bool(origin, full, value)
-    if key in ("min_match_factor", "min_reverse_match_factor", "not_identified_below"):
-        return _number(origin, full, value, low=0, high=999)
-    if key == "close_match_factor":
-        return _number(origin, full, value, low=0, high=999)
-    if key == "unresolved_runner_up":
-        return _choice(origin, full, value, ("inconclusive", "note"))
-    if key == "sources":
-        if not isinstance(value, list) or not value:
-            raise _fail(origin, full, f"must be a non-empty list of 'standard' and/or "
-                                      f"'index', got {value!r}")
-        items = tuple(_choice(origin, full, v, ("standard", "index")) for v in value)
-        if len(set(items)) != len(items):
-            raise _fail(origin, full, f"lists a source twice: {value!r}")
-        return items
-    if key in ("rt_tolerance_s", "rt_tolerance_percent"):
-        return _number(origin, full, value, low=0, strict_low=True,
-                       high=100 if key == "rt_tolerance_percent" else None)
-    if key == "rt_window":
-        return _choice(origin, full, value, ("larger", "smaller"))
-    if key == "ri_tolerance":
-        return _number(origin, full, value, low=0, strict_low=True)
-    if key == "contradiction_factor":
-        return _number(origin, full, value, low=1)
-    if key == "diagnostic_ions":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise _fail(origin, full, f"must be a whole number >= 1, got {value!r}")
-        return value
-    if key in ("diagnostic_min_relative", "max_carryover_percent"):
-        return _number(origin, full, value, low=0, high=100)
-    if key == "ratio_tolerance":
-        if isinstance(value, str):
-            return _choice(origin, full, value, ("eu-2002-657", "off"))
-        return _number(origin, full, value, low=0, strict_low=True)
-    if key == "ratio_bands":
-        return _bands(origin, full, value)
-    if key == "carryover_from":
-        return _choice(origin, full, value, ("any-level", "higher-level"))
-    if key == "min_snr":
-        return _number(origin, full, value, low=0)
-    raise _fail(origin, full, "no validator (internal)")  # pragma: no cover
-
-
-def _bands(origin: str, key: str, value: Any) -> tuple[tuple[float, float], ...]:
-    if not isinstance(value, list) or not value:
-        raise _fail(origin, key, f"must be a list of [above %, tolerance %] pairs, got {value!r}")
-    bands = []
-    for i, row in enumerate(value):
-        if not isinstance(row, list) or len(row) != 2:
-            raise _fail(origin, f"{key}[{i}]", f"must be [above %, tolerance %], got {row!r}")
-        bands.append((_number(origin, f"{key}[{i}][0]", row[0], low=0, high=100),
-                      _number(origin, f"{key}[{i}][1]", row[1], low=0, strict_low=True)))
-    lows = [b[0] for b in bands]
-    if lows != sorted(lows, reverse=True) or len(set(lows)) != len(lows):
-        raise _fail(origin, key, "bands must be listed from the highest lower bound down")
-    if lows[-1] != 0:
-        raise _fail(origin, key, "the last band must start at 0 (it covers the weakest ions)")
-    return tuple(bands)
+    profile: _Header
+    spectrum: SpectrumRules = field(default_factory=SpectrumRules)
+    retention: RetentionRules = field(default_factory=RetentionRules)
+    ions: IonRules = field(default_factory=IonRules)
+    signal: SignalRules = field(default_factory=SignalRules)
+    blank: BlankRules = field(default_factory=BlankRules)
+    scope: ScopeRules = field(default_factory=ScopeRules)
+    library: LibraryRules = field(default_factory=LibraryRules)
 
 
 def parse_criteria(data: Mapping[str, Any], *, origin: str = "criteria",
@@ -445,27 +398,18 @@ def parse_criteria(data: Mapping[str, Any], *, origin: str = "criteria",
         Naming ``origin`` and the key: unknown keys (with "did you mean"), wrong types,
         values out of range, inconsistent limits.
     """
-    known_top = ("profile", *_SECTIONS)
-    for key in data:
-        if key not in known_top:
-            raise _unknown(origin, "", key, known_top)
-    header = data.get("profile")
-    if not isinstance(header, Mapping):
+    if not isinstance(data.get("profile"), Mapping):
         raise _fail(origin, "[profile]", "missing: a profile needs [profile] name = \"...\"")
-    for key, value in header.items():
-        if key not in _PROFILE_KEYS:
-            raise _unknown(origin, "profile.", key, _PROFILE_KEYS)
-        if not isinstance(value, str):
-            raise _fail(origin, f"profile.{key}", f"must be a string, got {value!r}")
-    name = str(header.get("name", "")).strip()
+    parsed = from_table(_CriteriaFile, data, origin=origin, error=CriteriaError)
+    name = parsed.profile.name.strip()
     if not name:
         raise _fail(origin, "profile.name", "missing or empty")
-    sections = {key: _SECTIONS[key](**_section(origin, key, data[key]))
-                for key in _SECTIONS if key in data}
-    scope = sections.get("scope")
+    sections = {f.name: getattr(parsed, f.name) for f in dataclasses.fields(parsed)
+                if f.name != "profile"}
+    scope = parsed.scope
     target_list = (load_targets(scope.targets, relative_to=relative_to)
-                   if scope is not None and scope.targets else None)
-    criteria = Criteria(name=name, title=header.get("title", ""), basis=header.get("basis", ""),
+                   if scope.targets else None)
+    criteria = Criteria(name=name, title=parsed.profile.title, basis=parsed.profile.basis,
                         source=origin, sha256=sha256, target_list=target_list, **sections)
     spectrum = criteria.spectrum
     if spectrum.not_identified_below > spectrum.min_match_factor:
@@ -478,9 +422,9 @@ def parse_criteria(data: Mapping[str, Any], *, origin: str = "criteria",
     return criteria
 
 
-def _shipped() -> dict[str, Any]:
-    folder = resources.files("gcms.identify") / "profiles"
-    return {entry.name[:-5]: entry for entry in folder.iterdir() if entry.name.endswith(".toml")}
+def _shipped() -> dict[str, Path]:
+    (folder,) = search_path("criteria")
+    return {path.stem: path for path in sorted(folder.glob("*.toml"))}
 
 
 def available_profiles() -> tuple[str, ...]:
@@ -491,7 +435,8 @@ def available_profiles() -> tuple[str, ...]:
 def load_criteria(profile: str | os.PathLike | None = None) -> Criteria:
     """Load a criteria profile by shipped name (``"swgdrug-gcms"``) or from a TOML path.
 
-    ``None`` gives :data:`DEFAULT_PROFILE`. The result records the file and its SHA-256.
+    ``None`` gives :data:`DEFAULT_PROFILE`. The result records the file and the SHA-256
+    of its bytes.
 
     Raises
     ------
@@ -500,26 +445,13 @@ def load_criteria(profile: str | os.PathLike | None = None) -> Criteria:
     """
     profile = DEFAULT_PROFILE if profile is None else profile
     shipped = _shipped()
-    folder = None
     if isinstance(profile, str) and profile in shipped:
-        raw = shipped[profile].read_bytes()
-        origin = f"{profile} (shipped profile)"
+        document = parse_toml(shipped[profile].read_bytes(),
+                              source=f"{profile} (shipped profile)", error=CriteriaError)
     else:
-        path = Path(profile)
-        if not path.is_file():
+        if not Path(profile).is_file():
             raise CriteriaError(f"{profile}: no such criteria profile (shipped: "
                                 f"{', '.join(sorted(shipped))}; or give a .toml path)")
-        try:
-            raw = path.read_bytes()
-        except OSError as error:
-            raise CriteriaError(f"{path}: cannot read: {error.strerror or error}") from error
-        origin = str(path)
-        folder = path.parent
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise CriteriaError(f"{origin}: not UTF-8 text ({error})") from error
-    except tomllib.TOMLDecodeError as error:
-        raise CriteriaError(f"{origin}: invalid TOML: {error}") from error
-    return parse_criteria(data, origin=origin, sha256=hashlib.sha256(raw).hexdigest(),
-                          relative_to=folder)
+        document = read_toml(profile, error=CriteriaError)
+    return parse_criteria(document.data, origin=document.source, sha256=document.sha256,
+                          relative_to=document.folder)

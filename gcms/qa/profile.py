@@ -29,37 +29,36 @@ naming the file, the key (``tune.limits.air_28_69.high``) and the problem. The s
                           low_level (bool: the S/N standard)
     [[check_standard.critical_pairs]]  first, second, min_resolution
 
-Where profiles are found (:func:`load_profile` given a name rather than a path): the
-folders in ``$GCMS_INSTRUMENTS`` (``os.pathsep``-separated), then ``./instruments`` of
-the working directory, then the examples shipped inside the package
-(``gcms/qa/profiles``, the same files as the repository's ``instruments/``). A name
-matches a file's stem or its ``identity.id``.
+Where profiles are found (:func:`load_profile` given a name rather than a path,
+:func:`gcms.config.search_path`): the folders in ``$GCMS_INSTRUMENTS``
+(``os.pathsep``-separated), then ``./instruments`` of the working directory, then the
+examples shipped inside the package (``gcms/qa/profiles``, the same files as the
+repository's ``instruments/``). A name matches a file's stem or its ``identity.id``.
 """
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import math
 import os
 import re
-import sys
-import types
-import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal
 
+from gcms.config import (
+    Document,
+    did_you_mean,
+    from_table,
+    parse_toml,
+    read_toml,
+    search_path,
+)
+from gcms.config import (
+    limits as _range,
+)
 from gcms.errors import ProfileError
 from gcms.qa.tune_criteria import TUNE_CRITERIA, TuneCriteriaSet
 from gcms.qa.westgard import WESTGARD_RULES
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = [
     "SCHEMA",
@@ -86,11 +85,6 @@ SCHEMA = "gcms-instrument-profile/1"
 
 #: Folder of the example profiles shipped with the package.
 PACKAGED_PROFILES = Path(__file__).with_name("profiles")
-
-
-def _range(low: float | None = None, high: float | None = None, *,
-           low_open: bool = False) -> dict[str, Any]:
-    return {"low": low, "high": high, "low_open": low_open}
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,104 +303,8 @@ class InstrumentProfile:
 
 
 # ---------------------------------------------------------------------- validation
-def _type_name(annotation: Any) -> str:
-    origin = get_origin(annotation)
-    if annotation is float:
-        return "a number"
-    if annotation is int:
-        return "an integer"
-    if annotation is str:
-        return "a string"
-    if annotation is bool:
-        return "true or false"
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in get_args(annotation))
-    if origin is tuple:
-        return "a list"
-    if origin in (Mapping, dict) or hasattr(annotation, "__dataclass_fields__"):
-        return "a table"
-    return str(annotation)
-
-
-def _did_you_mean(key: str, known) -> str:
-    """`` (did you mean 'x'?)`` for the closest known name, or nothing."""
-    known = list(known)
-    close = [k for k in known if k.startswith(key) or key.startswith(k)]
-    close = close or difflib.get_close_matches(key, known, n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _fail(path: str, key: str, problem: str) -> ProfileError:
     return ProfileError(f"{path}: {key}: {problem}")
-
-
-def _convert(value: Any, annotation: Any, key: str, path: str, metadata: Mapping) -> Any:
-    origin = get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        options = [a for a in get_args(annotation) if a is not type(None)]
-        return _convert(value, options[0], key, path, metadata)
-    if origin is Literal:
-        if value not in get_args(annotation):
-            raise _fail(path, key, f"must be {_type_name(annotation)}, got {value!r}")
-        return value
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise _fail(path, key, f"must be true or false, got {value!r}")
-        return value
-    if annotation in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            annotation is int and not isinstance(value, int)
-        ):
-            raise _fail(path, key, f"must be {_type_name(annotation)}, got {value!r}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise _fail(path, key, f"must be finite, got {value!r}")
-        low, high = metadata.get("low"), metadata.get("high")
-        if low is not None and (value < low or (value == low and metadata.get("low_open"))):
-            sign = ">" if metadata.get("low_open") else ">="
-            raise _fail(path, key, f"must be {sign} {low:g}, got {value:g}")
-        if high is not None and value > high:
-            raise _fail(path, key, f"must be <= {high:g}, got {value:g}")
-        return annotation(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise _fail(path, key, f"must be a string, got {value!r}")
-        return value
-    if origin is tuple:
-        (item,) = [a for a in get_args(annotation) if a is not Ellipsis]
-        if isinstance(value, str) and item is str:
-            value = [value]
-        if not isinstance(value, list):
-            raise _fail(path, key, f"must be a list, got {value!r}")
-        return tuple(_convert(v, item, f"{key}[{i}]", path, metadata)
-                     for i, v in enumerate(value))
-    if origin in (Mapping, dict):
-        _, item = get_args(annotation)
-        if not isinstance(value, dict):
-            raise _fail(path, key, f"must be a table, got {value!r}")
-        return MappingProxyType({k: _convert(v, item, f"{key}.{k}", path, metadata)
-                                 for k, v in value.items()})
-    if hasattr(annotation, "__dataclass_fields__"):
-        return _build(annotation, value, key, path)
-    raise TypeError(f"unsupported profile field type {annotation!r}")  # pragma: no cover
-
-
-def _build(cls: type, table: Any, where: str, path: str) -> Any:
-    if not isinstance(table, dict):
-        raise _fail(path, where, f"must be a table, got {table!r}")
-    hints = get_type_hints(cls)
-    known = {f.name: f for f in fields(cls) if f.name not in ("source_path", "sha256")}
-    for key in table:
-        if key not in known:
-            raise _fail(path, f"{where}.{key}" if where else key,
-                        f"unknown key{_did_you_mean(key, known)}; known: {', '.join(known)}")
-    values = {}
-    for name, spec in known.items():
-        key = f"{where}.{name}" if where else name
-        if name in table:
-            values[name] = _convert(table[name], hints[name], key, path, spec.metadata)
-        elif spec.default is MISSING and spec.default_factory is MISSING:
-            raise _fail(path, key, "required key is missing")
-    return cls(**values)
 
 
 def _check(profile: InstrumentProfile, path: str) -> None:
@@ -421,14 +319,14 @@ def _check(profile: InstrumentProfile, path: str) -> None:
     for i, name in enumerate(tune.criteria):
         if name not in TUNE_CRITERIA:
             raise _fail(path, f"tune.criteria[{i}]",
-                        f"unknown tune criteria {name!r}{_did_you_mean(name, TUNE_CRITERIA)}; "
+                        f"unknown tune criteria {name!r}{did_you_mean(name, TUNE_CRITERIA)}; "
                         f"known: {', '.join(TUNE_CRITERIA)}")
     rules = {rule.key: rule for name in tune.criteria for rule in TUNE_CRITERIA[name].rules}
     for key, override in tune.limits.items():
         where = f"tune.limits.{key}"
         if key not in rules:
             raise _fail(path, where, f"no rule {key!r} in {', '.join(tune.criteria)}"
-                                     f"{_did_you_mean(key, rules)}")
+                                     f"{did_you_mean(key, rules)}")
         rule = rules[key]
         low = rule.limit.low if override.low is None else override.low
         high = rule.limit.high if override.high is None else override.high
@@ -499,25 +397,22 @@ def parse_profile(data: bytes | str, *, source: str = "<profile>") -> Instrument
         Not TOML, or not a valid profile; the message names ``source`` and the key.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    try:
-        table = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise ProfileError(f"{source}: not UTF-8 text ({error})") from error
-    except tomllib.TOMLDecodeError as error:
-        raise ProfileError(f"{source}: not valid TOML: {error}") from error
-    profile = _build(InstrumentProfile, table, "", source)
-    profile = typing.cast(InstrumentProfile, profile)
+    return _profile(parse_toml(raw, source=source, error=ProfileError))
+
+
+def _profile(document: Document) -> InstrumentProfile:
+    """The checked profile of a read document, recording its source and SHA-256."""
+    source = document.source
+    profile = from_table(InstrumentProfile, document.data, origin=source,
+                         error=ProfileError, exclude=("source_path", "sha256"))
     _check(profile, source)
     object.__setattr__(profile, "source_path", source)
-    object.__setattr__(profile, "sha256", hashlib.sha256(raw).hexdigest())
+    object.__setattr__(profile, "sha256", document.sha256)
     return profile
 
 
 def _search_dirs() -> list[Path]:
-    dirs = [Path(p) for p in os.environ.get("GCMS_INSTRUMENTS", "").split(os.pathsep) if p]
-    dirs.append(Path.cwd() / "instruments")
-    dirs.append(PACKAGED_PROFILES)
-    return dirs
+    return list(search_path("instruments"))
 
 
 def available_profiles() -> list[tuple[str, Path]]:
@@ -575,9 +470,4 @@ def load_profile(path_or_name: str | os.PathLike) -> InstrumentProfile:
 
 
 def _load_file(path: Path) -> InstrumentProfile:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise ProfileError(f"{path}: cannot open: {error.strerror or error}") from error
-    return parse_profile(data, source=str(path))
+    return _profile(read_toml(path, error=ProfileError))

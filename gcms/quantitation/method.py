@@ -28,24 +28,14 @@ extracted-ion window.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import hashlib
-import math
-import os
-import sys
-import types
-import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal
 
+from gcms.config import from_table, read_toml, search_path
+from gcms.config import limits as _limits
 from gcms.errors import GcmsError, ProfileError
 from gcms.quantitation.units import concentration_factor
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = [
     "SCHEMA",
@@ -67,11 +57,6 @@ Weighting = Literal["none", "1/x", "1/x2"]
 IonRatioRule = Literal["relative", "eu-2002-657-ei"]
 LoqBasis = Literal["lowest_calibrator", "calibration", "blanks"]
 PeakSelection = Literal["largest", "closest"]
-
-
-def _limits(low: float | None = None, high: float | None = None, *,
-            low_open: bool = False) -> dict[str, Any]:
-    return {"low": low, "high": high, "low_open": low_open}
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,134 +277,57 @@ class QuantMethod:
 
 
 # ---------------------------------------------------------------------------- parsing
-def _type_name(annotation: Any) -> str:
-    origin = get_origin(annotation)
-    if origin is Literal:
-        return " | ".join(repr(a) for a in get_args(annotation))
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in get_args(annotation) if a is not type(None))
-    if origin is tuple:
-        return f"list of {_type_name(get_args(annotation)[0])}"
-    return getattr(annotation, "__name__", str(annotation))
+def _as_text(origin: str, key: str, value: Any) -> str:
+    """A free-text field (version, description): any TOML value, written as text."""
+    return str(value)
 
 
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    origin = get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in get_args(annotation) if a is not type(None)]
-        for option in options:
-            try:
-                return _coerce(value, option, where)
-            except ProfileError:
-                continue
-        raise ProfileError(f"{where}: expected {_type_name(annotation)}, got {value!r}")
-    if origin is Literal:
-        if value not in get_args(annotation):
-            raise ProfileError(f"{where}: {value!r} is not one of {_type_name(annotation)}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise ProfileError(f"{where}: expected a list, got {value!r}")
-        item = get_args(annotation)[0]
-        return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ProfileError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ProfileError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ProfileError(f"{where}: expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ProfileError(f"{where}: must be finite, got {value!r}")
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ProfileError(f"{where}: expected text, got {value!r}")
-        return value
-    raise TypeError(f"no coercion for {annotation!r}")  # pragma: no cover - schema bug
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """The ``[method]`` table."""
+
+    name: str
+    version: str = field(default="", metadata={"convert": _as_text})
+    description: str = field(default="", metadata={"convert": _as_text})
+    unit: str = "ug/mL"
+    saturation_counts: float | None = field(default=None, metadata=_limits(0, None,
+                                                                           low_open=True))
 
 
-def _check_limits(value: Any, limits: dict[str, Any], where: str) -> None:
-    if value is None or not limits or isinstance(value, (str, bool)):
-        return
-    for number in (value if isinstance(value, tuple) else (value,)):
-        low, high = limits.get("low"), limits.get("high")
-        if low is not None and (number <= low if limits.get("low_open") else number < low):
-            op = ">" if limits.get("low_open") else ">="
-            raise ProfileError(f"{where}: must be {op} {low:g}, got {number!r}")
-        if high is not None and number > high:
-            raise ProfileError(f"{where}: must be <= {high:g}, got {number!r}")
+@dataclass(frozen=True, slots=True)
+class _MethodFile:
+    """A method file's top level (``schema`` is checked before anything else)."""
 
-
-def _build(cls: type, table: Any, where: str, *, overrides: dict[str, Any] | None = None):
-    if not isinstance(table, dict):
-        raise ProfileError(f"{where}: expected a table, got {table!r}")
-    hints = get_type_hints(cls)
-    names = {f.name for f in fields(cls)}
-    values: dict[str, Any] = dict(overrides or {})
-    for key, value in table.items():
-        if key not in names or key in ("path", "sha256"):
-            close = difflib.get_close_matches(key, sorted(names), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ProfileError(f"{where}.{key}: unknown key{hint}")
-        values[key] = _coerce(value, hints[key], f"{where}.{key}")
-    for f in fields(cls):
-        if f.name in values:
-            _check_limits(values[f.name], dict(f.metadata), f"{where}.{f.name}")
-        elif (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING):
-            raise ProfileError(f"{where}: missing required key {f.name!r}")
-    try:
-        return cls(**values)
-    except ValueError as error:
-        raise ProfileError(f"{where}: {error}") from None
+    method: _Header
+    schema: str = SCHEMA
+    integration: IntegrationSettings = field(default_factory=IntegrationSettings)
+    acceptance: Acceptance = field(default_factory=Acceptance)
+    internal_standard: tuple[InternalStandard, ...] = ()
+    analyte: tuple[Analyte, ...] = ()
 
 
 def parse_method(document: dict[str, Any], *, source: str = "<method>",
                  sha256: str | None = None) -> QuantMethod:
-    """Validate a parsed TOML document and build the :class:`QuantMethod` it describes."""
-    known = {"schema", "method", "integration", "acceptance", "internal_standard", "analyte"}
-    for key in document:
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ProfileError(f"{source}: {key}: unknown key{hint}")
+    """Validate a parsed TOML document and build the :class:`QuantMethod` it describes.
+
+    Raises
+    ------
+    ProfileError
+        Naming ``source`` and the key: an unknown key (with "did you mean"), a value of
+        the wrong type or out of range, a missing required key, an inconsistent method.
+    """
     schema = document.get("schema")
     if schema != SCHEMA:
         raise ProfileError(f"{source}: schema must be {SCHEMA!r}, got {schema!r}")
-    head = document.get("method")
-    if not isinstance(head, dict):
-        raise ProfileError(f"{source}: missing [method] table")
-    allowed = {"name", "version", "description", "unit", "saturation_counts"}
-    for key in head:
-        if key not in allowed:
-            raise ProfileError(f"{source}: method.{key}: unknown key")
-    if not isinstance(head.get("name"), str) or not head["name"].strip():
-        raise ProfileError(f"{source}: method.name is required")
-    unit = head.get("unit", "ug/mL")
+    parsed = from_table(_MethodFile, document, origin=source, error=ProfileError)
+    head = parsed.method
+    if not head.name.strip():
+        raise ProfileError(f"{source}: method.name: must not be empty")
     try:
-        concentration_factor(unit)
+        concentration_factor(head.unit)
     except GcmsError as error:
         raise ProfileError(f"{source}: method.unit: {error}") from None
-    saturation = head.get("saturation_counts")
-    if saturation is not None:
-        saturation = _coerce(saturation, float, f"{source}: method.saturation_counts")
-        _check_limits(saturation, _limits(0, None, low_open=True),
-                      f"{source}: method.saturation_counts")
-    integration = _build(IntegrationSettings, document.get("integration", {}),
-                         f"{source}: integration")
-    acceptance = _build(Acceptance, document.get("acceptance", {}), f"{source}: acceptance")
-    standards = document.get("internal_standard", [])
-    analytes = document.get("analyte", [])
-    if not isinstance(standards, list) or not isinstance(analytes, list):
-        raise ProfileError(f"{source}: internal_standard and analyte must be [[arrays]]")
-    standards = tuple(_build(InternalStandard, t, f"{source}: internal_standard[{i}]")
-                      for i, t in enumerate(standards))
-    analytes = tuple(_build(Analyte, t, f"{source}: analyte[{i}]")
-                     for i, t in enumerate(analytes))
+    standards, analytes = parsed.internal_standard, parsed.analyte
     if not analytes:
         raise ProfileError(f"{source}: the method has no [[analyte]]")
     for kind, items, key in (("internal_standard", standards, "id"),
@@ -440,9 +348,9 @@ def parse_method(document: dict[str, Any], *, source: str = "<method>",
                                f"{analyte.internal_standard!r} is not an internal_standard id "
                                f"({', '.join(sorted(ids)) or 'none defined'})")
     return QuantMethod(
-        name=head["name"].strip(), version=str(head.get("version", "")),
-        description=str(head.get("description", "")), unit=unit,
-        saturation_counts=saturation, integration=integration, acceptance=acceptance,
+        name=head.name.strip(), version=head.version, description=head.description,
+        unit=head.unit, saturation_counts=head.saturation_counts,
+        integration=parsed.integration, acceptance=parsed.acceptance,
         internal_standards=standards, analytes=analytes, path=source, sha256=sha256,
     )
 
@@ -450,29 +358,23 @@ def parse_method(document: dict[str, Any], *, source: str = "<method>",
 def load_method(path: str | Path) -> QuantMethod:
     """Read and validate a quantitation method file (TOML, schema ``gcms-quant-method/1``).
 
+    The method records the file's path and the SHA-256 of its bytes.
+
     Raises
     ------
     ProfileError
         The file cannot be read, is not TOML, or breaks the schema (the message names
         the file and the key).
     """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise ProfileError(f"{path}: cannot read the method: {error.strerror or error}") from None
-    try:
-        document = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ProfileError(f"{path}: not a valid TOML file ({error})") from None
-    return parse_method(document, source=str(path), sha256=hashlib.sha256(raw).hexdigest())
+    document = read_toml(path, error=ProfileError)
+    return parse_method(dict(document.data), source=document.source, sha256=document.sha256)
 
 
 def find_method(name: str | Path) -> Path:
     """The method file ``name`` names: a path, or a file stem.
 
     A stem is looked up in the folders of ``$GCMS_METHODS`` (``os.pathsep``-separated),
-    then in ``./instruments/methods``.
+    then in ``./instruments/methods`` (:func:`gcms.config.search_path`).
 
     Raises
     ------
@@ -482,8 +384,7 @@ def find_method(name: str | Path) -> Path:
     path = Path(name)
     if path.is_file():
         return path
-    folders = [Path(p) for p in os.environ.get("GCMS_METHODS", "").split(os.pathsep) if p]
-    folders.append(Path("instruments") / "methods")
+    folders = search_path("methods")
     for folder in folders:
         for candidate in (folder / path.name, folder / f"{path.name}.toml"):
             if candidate.is_file():

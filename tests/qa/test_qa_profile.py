@@ -110,7 +110,7 @@ def test_invalid_profiles_name_the_key_and_the_problem(extra, key, problem):
         ("[identity]\nid = 'X'\n[tune]\ncriteria = []\n", "tune.criteria", "at least one"),
         ("schema = 'other/2'\n[identity]\nid = 'X'\n[tune]\ncriteria = 'epa-bfb-8260'\n",
          "schema", "must be"),
-        ("[identity]\nid = 'X'\nid = 'Y'\n", "", "not valid TOML"),
+        ("[identity]\nid = 'X'\nid = 'Y'\n", "", "invalid TOML"),
         ("colour = 'red'\n[identity]\nid = 'X'\n[tune]\ncriteria = 'epa-bfb-8260'\n",
          "colour", "unknown key"),
         ("[identity]\nid = 'X'\n[tune]\ncriteria = 'epa-bfb-8260'\n"
