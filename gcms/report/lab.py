@@ -33,41 +33,39 @@ and §7.7: results reviewed before release, as the lab's procedure says).
 ``ca_certificate`` is the lab CA (``gcms report ca new``) whose analyst certificates
 ``gcms report verify --lab`` accepts as naming their user.
 
-Unknown keys are refused by name, so a misspelt key never silently drops a line of
-the report header.
+Unknown keys are refused by name (with the closest known one, :func:`gcms.config.from_table`),
+so a misspelt key never silently drops a line of the report header.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gcms.config import from_table, read_toml
 from gcms.errors import ProfileError
 from gcms.report.model import Laboratory
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = ["POLICY_REQUIREMENTS", "LabProfile", "UNCONFIGURED", "load_lab_profile"]
 
 #: The header a report gets when no lab profile is given: visibly not a lab's report.
 UNCONFIGURED = Laboratory(name="[laboratory not configured: --lab LAB.toml]")
 
-_LAB_KEYS = {"name", "address", "accreditation", "location", "contact", "logo"}
-_REPORT_KEYS = {"translations", "languages"}
-_POLICY_KEYS = {"require", "ca_certificate"}
+#: The schema this module reads (``schema = ...``, optional).
+SCHEMA = "gcms-lab-profile/1"
 #: What ``[policy] require`` may list: the meanings of a signature (21 CFR 11.50(a)(3)).
 POLICY_REQUIREMENTS = ("authored", "reviewed", "approved")
 
 
 @dataclass(frozen=True, slots=True)
 class LabProfile:
-    """A lab profile: the laboratory, its wording folder and default languages."""
+    """A lab profile: the laboratory, its wording folder and default languages.
+
+    ``path`` and ``sha256`` identify the file and its exact bytes.
+    """
 
     laboratory: Laboratory
     translations: str | None = None
@@ -75,97 +73,125 @@ class LabProfile:
     path: str | None = None
     requirements: tuple[str, ...] = ()
     ca_certificate: str | None = None
+    sha256: str | None = None
 
 
-def _text(value: Any, where: str) -> str:
+def _text(origin: str, key: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ProfileError(f"{where}: expected non-empty text, got {value!r}")
+        raise ProfileError(f"{origin}: {key}: expected non-empty text, got {value!r}")
     return value
 
 
-def _lines(value: Any, where: str) -> tuple[str, ...]:
+def _lines(origin: str, key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        raise ProfileError(f"{where}: expected text or a list of lines")
-    return tuple(_text(v, where) for v in value)
+        raise ProfileError(f"{origin}: {key}: expected text or a list of lines")
+    return tuple(_text(origin, key, v) for v in value)
+
+
+def _table(origin: str, key: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ProfileError(f"{origin}: {key}: must be a table, got {value!r}")
+    return value
+
+
+_TEXT = {"convert": _text}
+_LINES = {"convert": _lines}
+
+
+@dataclass(frozen=True, slots=True)
+class _Laboratory:
+    """``[laboratory]`` without its language tables."""
+
+    name: str = field(metadata=_TEXT)
+    address: tuple[str, ...] = field(default=(), metadata=_LINES)
+    accreditation: str | None = None
+    location: str | None = None
+    contact: str | None = None
+    logo: str | None = field(default=None, metadata=_TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class _Localized:
+    """``[laboratory.LANGUAGE]``: the laboratory in another language."""
+
+    name: str = field(metadata=_TEXT)
+    address: tuple[str, ...] = field(default=(), metadata=_LINES)
+    accreditation: str | None = field(default=None, metadata=_TEXT)
+    location: str | None = field(default=None, metadata=_TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class _Report:
+    translations: str | None = field(default=None, metadata=_TEXT)
+    languages: tuple[str, ...] = field(default=("en",), metadata=_LINES)
+
+
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    require: tuple[str, ...] = field(default=(), metadata=_LINES)
+    ca_certificate: str | None = field(default=None, metadata=_TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class _LabFile:
+    laboratory: Mapping[str, Any] = field(metadata={"convert": _table})
+    schema: str = SCHEMA
+    report: _Report = field(default_factory=_Report)
+    policy: _Policy = field(default_factory=_Policy)
 
 
 def load_lab_profile(path: str | os.PathLike) -> LabProfile:
-    """Read and check a lab profile; ``ProfileError`` names the file and the key."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ProfileError(f"{path}: cannot read ({error.strerror or error})") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ProfileError(f"{path}: not a readable TOML lab profile ({error})") from None
-    unknown = set(data) - {"schema", "laboratory", "report", "policy"}
-    if unknown:
-        raise ProfileError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-    if data.get("schema", "gcms-lab-profile/1") != "gcms-lab-profile/1":
-        raise ProfileError(f"{path}: schema {data['schema']!r} is not gcms-lab-profile/1")
-    lab = data.get("laboratory")
-    if not isinstance(lab, dict):
-        raise ProfileError(f"{path}: [laboratory] is missing")
-    languages = {k: v for k, v in lab.items() if isinstance(v, dict)}
-    unknown = set(lab) - _LAB_KEYS - set(languages)
-    if unknown:
-        raise ProfileError(f"{path}: unknown key(s) in [laboratory]: "
-                           f"{', '.join(sorted(unknown))}")
-    logo = _profile_file(path, lab, "laboratory", "logo")
+    """Read and check a lab profile; ``ProfileError`` names the file and the key.
+
+    The profile records the file's path and the SHA-256 of its bytes.
+    """
+    document = read_toml(path, error=ProfileError)
+    path, origin = Path(path), document.source
+    parsed = from_table(_LabFile, document.data, origin=origin, error=ProfileError)
+    if parsed.schema != SCHEMA:
+        raise ProfileError(f"{origin}: schema {parsed.schema!r} is not {SCHEMA}")
+    table = parsed.laboratory
+    languages = {k: v for k, v in table.items() if isinstance(v, Mapping)}
+    lab = from_table(_Laboratory, {k: v for k, v in table.items() if k not in languages},
+                     origin=origin, where="laboratory", error=ProfileError)
     localized = []
-    for language, table in sorted(languages.items()):
-        extra = set(table) - {"name", "address", "accreditation", "location"}
-        if extra:
-            raise ProfileError(f"{path}: unknown key(s) in [laboratory.{language}]: "
-                               f"{', '.join(sorted(extra))}")
-        where = f"{path}: laboratory.{language}"
-        optional = tuple(_text(table[key], f"{where}.{key}") if key in table else None
-                         for key in ("accreditation", "location"))
-        localized.append((language, _text(table.get("name"), f"{where}.name"),
-                          _lines(table.get("address", []), f"{where}.address"), *optional))
+    for language, entry in sorted(languages.items()):
+        other = from_table(_Localized, entry, origin=origin, where=f"laboratory.{language}",
+                           error=ProfileError)
+        localized.append((language, other.name, other.address, other.accreditation,
+                          other.location))
     laboratory = Laboratory(
-        name=_text(lab.get("name"), f"{path}: laboratory.name"),
-        address=_lines(lab.get("address", []), f"{path}: laboratory.address"),
-        accreditation=lab.get("accreditation"), location=lab.get("location"),
-        contact=lab.get("contact"), logo=logo, localized=tuple(localized))
-    report = data.get("report", {})
-    unknown = set(report) - _REPORT_KEYS
-    if unknown:
-        raise ProfileError(f"{path}: unknown key(s) in [report]: {', '.join(sorted(unknown))}")
+        name=lab.name, address=lab.address, accreditation=lab.accreditation,
+        location=lab.location, contact=lab.contact,
+        logo=_profile_file(path, lab.logo, "laboratory.logo"), localized=tuple(localized))
     translations = None
-    if "translations" in report:
-        folder = path.parent / _text(report["translations"], f"{path}: report.translations")
+    if parsed.report.translations is not None:
+        folder = path.parent / parsed.report.translations
         if not folder.is_dir():
             raise ProfileError(f"{path}: report.translations {folder} is not a folder")
         translations = str(folder)
-    langs = tuple(_lines(report.get("languages", ["en"]), f"{path}: report.languages"))
-    requirements, ca = _policy(data.get("policy", {}), path)
-    return LabProfile(laboratory, translations, langs, str(path), requirements, ca)
+    requirements, ca = _policy(parsed.policy, path)
+    return LabProfile(laboratory, translations, parsed.report.languages, origin, requirements,
+                      ca, document.sha256)
 
 
-def _policy(policy: Any, path: Path) -> tuple[tuple[str, ...], str | None]:
+def _policy(policy: _Policy, path: Path) -> tuple[tuple[str, ...], str | None]:
     """``[policy]``: the signatures a report needs, and the lab CA certificate."""
-    if not isinstance(policy, dict):
-        raise ProfileError(f"{path}: [policy] must be a table")
-    unknown = set(policy) - _POLICY_KEYS
-    if unknown:
-        raise ProfileError(f"{path}: unknown key(s) in [policy]: {', '.join(sorted(unknown))}")
-    require = _lines(policy.get("require", []), f"{path}: policy.require")
-    wrong = [r for r in require if r not in POLICY_REQUIREMENTS]
+    wrong = [r for r in policy.require if r not in POLICY_REQUIREMENTS]
     if wrong:
         raise ProfileError(f"{path}: policy.require {', '.join(wrong)} is not one of "
                            f"{', '.join(POLICY_REQUIREMENTS)}")
-    ca = _profile_file(path, policy, "policy", "ca_certificate")
-    return tuple(dict.fromkeys(require)), ca
+    ca = _profile_file(path, policy.ca_certificate, "policy.ca_certificate")
+    return tuple(dict.fromkeys(policy.require)), ca
 
 
-def _profile_file(path: Path, table: dict, section: str, key: str) -> str | None:
-    """The absolute path of a file ``table[key]`` names, relative to the profile."""
-    if key not in table:
+def _profile_file(path: Path, name: str | None, key: str) -> str | None:
+    """The absolute path of a file a profile key names, relative to the profile."""
+    if name is None:
         return None
-    named = path.parent / _text(table[key], f"{path}: {section}.{key}")
+    named = path.parent / name
     if not named.is_file():
-        raise ProfileError(f"{path}: {section}.{key} {named} does not exist")
+        raise ProfileError(f"{path}: {key} {named} does not exist")
     return str(named.resolve())

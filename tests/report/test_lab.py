@@ -58,9 +58,10 @@ def test_a_language_may_leave_the_place_of_testing_to_the_main_text(tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    ('[laboratory.fr]\nname = "Laboratoire"\nadress = ["typo"]\n', r"\[laboratory.fr\]: adress"),
+    ('[laboratory.fr]\nname = "Laboratoire"\nadress = ["typo"]\n',
+     r"laboratory\.fr\.adress: unknown key \(did you mean 'address'"),
     ('[printing]\ncolour = true\n', "unknown key"),
-    ('[report.x]\n', r"\[report\]: x"),
+    ('[report.x]\n', r"report\.x: unknown key"),
 ])
 def test_a_misspelt_key_is_refused_by_name(tmp_path, extra, message):
     path = _profile(tmp_path, extra=extra)
@@ -86,7 +87,7 @@ def test_missing_and_wrong_parts_are_named(tmp_path):
     with pytest.raises(ProfileError, match="is not a folder"):
         load_lab_profile(path)
     path.write_text('[laboratory\nname = "L"\n', encoding="utf-8")
-    with pytest.raises(ProfileError, match="not a readable TOML"):
+    with pytest.raises(ProfileError, match="invalid TOML"):
         load_lab_profile(path)
     with pytest.raises(ProfileError, match="cannot read"):
         load_lab_profile(tmp_path / "absent.toml")

@@ -375,7 +375,8 @@ def test_the_lab_policy_is_read_and_checked(tmp_path):
     assert profile.requirements == ("reviewed", "authored")
     assert profile.ca_certificate == str((tmp_path / "ca.pem").resolve())
     for policy, message in (('require = ["signed"]', "policy.require signed is not one of"),
-                            ('requires = ["reviewed"]', "unknown key(s) in [policy]: requires"),
+                            ('requires = ["reviewed"]',
+                             "policy.requires: unknown key (did you mean 'require'"),
                             ('ca_certificate = "none.pem"', "does not exist")):
         lab.write_text(f'[laboratory]\nname = "Lab"\n[policy]\n{policy}\n', encoding="utf-8")
         with pytest.raises(ProfileError, match=message.replace("(", r"\(").replace(
