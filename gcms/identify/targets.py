@@ -32,33 +32,20 @@ Every file read is hashed (SHA-256) and recorded with the criteria profile that 
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from gcms.config import Document, did_you_mean, from_table, limits, read_toml, search_path
 from gcms.errors import CriteriaError
 from gcms.identify.substance import Substance
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 __all__ = ["Target", "TargetList", "available_target_lists", "load_targets"]
-
-_LIST_KEYS = ("name", "title", "date", "note")
-_SOURCE_KEYS = ("id", "title", "document", "edition", "date", "url")
-_SUBSTANCE_KEYS = ("name", "synonyms", "inchikey", "smiles", "cas", "controlled", "note",
-                   "rt_s", "rt_window_s", "ri", "ri_window")
-
 
 @dataclass(frozen=True, slots=True)
 class Target:
@@ -147,21 +134,14 @@ class TargetList:
 
 
 # --------------------------------------------------------------------------- reading
-def _shipped() -> dict[str, Any]:
-    folder = resources.files("gcms") / "data" / "targets"
-    return {entry.name[:-5]: entry for entry in folder.iterdir() if entry.name.endswith(".json")}
+def _shipped() -> dict[str, Path]:
+    (folder,) = search_path("targets")
+    return {path.stem: path for path in sorted(folder.glob("*.json"))}
 
 
 def available_target_lists() -> tuple[str, ...]:
     """Names of the target lists shipped with gcms."""
     return tuple(sorted(_shipped()))
-
-
-def _unknown(origin: str, where: str, key: str, known: tuple[str, ...]) -> CriteriaError:
-    hint = difflib.get_close_matches(key, known, n=1)
-    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-    return CriteriaError(f"{origin}: {where}{key}: unknown key{suggestion}; known: "
-                         f"{', '.join(known)}")
 
 
 def _text(origin: str, key: str, value: Any) -> str:
@@ -170,19 +150,23 @@ def _text(origin: str, key: str, value: Any) -> str:
     return value.strip()
 
 
-def _float(origin: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise CriteriaError(f"{origin}: {key}: must be a finite number, got {value!r}")
-    return float(value)
+def _any_text(origin: str, key: str, value: Any) -> str:
+    """A source's facts: any value, written as text (a TOML date reads as its ISO form)."""
+    return _text(origin, key, str(value))
 
 
-def _check_keys(origin: str, where: str, table: Any, known: tuple[str, ...]) -> Mapping:
-    if not isinstance(table, Mapping):
-        raise CriteriaError(f"{origin}: {where}: must be a table, got {table!r}")
-    for key in table:
-        if key not in known:
-            raise _unknown(origin, f"{where}.", key, known)
-    return table
+def _as_is(origin: str, key: str, value: Any) -> Any:
+    return value
+
+
+def _note(origin: str, key: str, value: Any) -> str:
+    return str(value)
+
+
+def _names(origin: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise CriteriaError(f"{origin}: {key}: must be a list of names")
+    return tuple(_text(origin, key, s) for s in value)
 
 
 def _inchikey(origin: str, key: str, value: Any) -> str:
@@ -195,47 +179,82 @@ def _inchikey(origin: str, key: str, value: Any) -> str:
     return text
 
 
-def _target(origin: str, index: int, table: Any, list_name: str,
-            source_ids: set[str]) -> Target:
-    where = f"substance[{index}]"
-    table = _check_keys(origin, where, table, _SUBSTANCE_KEYS)
-    if "name" not in table:
-        raise CriteriaError(f"{origin}: {where}.name: missing")
-    name = _text(origin, f"{where}.name", table["name"])
-    where = f"substance {name!r}"
-    synonyms = table.get("synonyms", [])
-    if not isinstance(synonyms, list):
-        raise CriteriaError(f"{origin}: {where}.synonyms: must be a list of names")
-    synonyms = tuple(_text(origin, f"{where}.synonyms", s) for s in synonyms)
-    controlled = table.get("controlled", {})
-    if not isinstance(controlled, Mapping):
-        raise CriteriaError(f"{origin}: {where}.controlled: must be a table "
+def _schedules(origin: str, key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise CriteriaError(f"{origin}: {key}: must be a table "
                             f"{{\"<source id>\" = \"Schedule ...\"}}")
-    schedules = []
-    for source, schedule in controlled.items():
+    return tuple((source, _text(origin, f"{key}.{source}", schedule))
+                 for source, schedule in value.items())
+
+
+_WINDOW = limits(0, None, low_open=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """``[list]``: the list's name (default: the file's stem) and what it records as is."""
+
+    name: str | None = field(default=None, metadata={"convert": _text})
+    title: Any = field(default=None, metadata={"convert": _as_is})
+    date: Any = field(default=None, metadata={"convert": _as_is})
+    note: Any = field(default=None, metadata={"convert": _as_is})
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """``[[source]]``: a jurisdiction's list, by the id ``controlled`` tables use."""
+
+    id: str = field(metadata={"convert": _any_text})
+    title: str | None = field(default=None, metadata={"convert": _any_text})
+    document: str | None = field(default=None, metadata={"convert": _any_text})
+    edition: str | None = field(default=None, metadata={"convert": _any_text})
+    date: str | None = field(default=None, metadata={"convert": _any_text})
+    url: str | None = field(default=None, metadata={"convert": _any_text})
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """``[[substance]]`` as written (checked against the sources once all are read)."""
+
+    name: str = field(metadata={"convert": _text})
+    synonyms: tuple[str, ...] = field(default=(), metadata={"convert": _names})
+    inchikey: str | None = field(default=None, metadata={"convert": _inchikey})
+    smiles: str | None = field(default=None, metadata={"convert": _text})
+    cas: str | None = field(default=None, metadata={"convert": _text})
+    controlled: tuple[tuple[str, str], ...] = field(default=(),
+                                                    metadata={"convert": _schedules})
+    note: str = field(default="", metadata={"convert": _note})
+    rt_s: float | None = None
+    rt_window_s: float | None = field(default=None, metadata=_WINDOW)
+    ri: float | None = None
+    ri_window: float | None = field(default=None, metadata=_WINDOW)
+
+
+@dataclass(frozen=True, slots=True)
+class _TargetFile:
+    list: _Header = field(default_factory=_Header)
+    source: tuple[_Source, ...] = ()
+    substance: tuple[_Entry, ...] = ()
+
+
+def _target(origin: str, index: int, entry: _Entry, list_name: str,
+            source_ids: set[str]) -> Target:
+    where = f"substance {entry.name!r}"
+    for source, _ in entry.controlled:
         if source not in source_ids:
-            hint = difflib.get_close_matches(source, sorted(source_ids), n=1)
             raise CriteriaError(
                 f"{origin}: {where}.controlled: {source!r} is not a [[source]] id of the "
-                f"target lists read" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                + f"; known: {', '.join(sorted(source_ids)) or 'none'}")
-        schedules.append((source, _text(origin, f"{where}.controlled.{source}", schedule)))
-    numbers = {k: _float(origin, f"{where}.{k}", table[k])
-               for k in ("rt_s", "rt_window_s", "ri", "ri_window") if k in table}
+                f"target lists read{did_you_mean(source, sorted(source_ids))}"
+                f"; known: {', '.join(sorted(source_ids)) or 'none'}")
     for centre, window in (("rt_s", "rt_window_s"), ("ri", "ri_window")):
-        if (centre in numbers) != (window in numbers):
+        if (getattr(entry, centre) is None) != (getattr(entry, window) is None):
             raise CriteriaError(f"{origin}: {where}: {centre} and {window} go together")
-        if numbers.get(window, 1.0) <= 0:
-            raise CriteriaError(f"{origin}: {where}.{window}: must be > 0")
     return Target(
-        substance=Substance(
-            name=name, synonyms=synonyms,
-            cas=_text(origin, f"{where}.cas", table["cas"]) if "cas" in table else None,
-            inchikey=(_inchikey(origin, f"{where}.inchikey", table["inchikey"])
-                      if "inchikey" in table else None)),
-        controlled=tuple(schedules), note=str(table.get("note", "")),
-        smiles=_text(origin, f"{where}.smiles", table["smiles"]) if "smiles" in table else None,
-        lists=(list_name,), **numbers)
+        substance=Substance(name=entry.name, synonyms=entry.synonyms, cas=entry.cas,
+                            inchikey=entry.inchikey),
+        controlled=entry.controlled, note=entry.note, smiles=entry.smiles,
+        rt_s=entry.rt_s, rt_window_s=entry.rt_window_s, ri=entry.ri, ri_window=entry.ri_window,
+        lists=(list_name,))
 
 
 def _merge(old: Target, new: Target) -> Target:
@@ -257,35 +276,35 @@ def _merge(old: Target, new: Target) -> Target:
                    smiles=old.smiles or new.smiles, lists=(*old.lists, *new.lists), **windows)
 
 
-def _read(item: str | os.PathLike, relative_to: Path | None) -> tuple[str, bytes]:
+def _read(item: str | os.PathLike, relative_to: Path | None) -> Document:
+    """A target list as read: its tables, source and SHA-256 (JSON by name, else TOML)."""
     shipped = _shipped()
     if isinstance(item, str) and item in shipped:
-        return f"{item} (shipped target list)", shipped[item].read_bytes()
+        return _json(f"{item} (shipped target list)", shipped[item].read_bytes())
     path = Path(item)
     if not path.is_absolute() and relative_to is not None:
         path = relative_to / path
     if not path.is_file():
         raise CriteriaError(f"{item}: no such target list (shipped: "
                             f"{', '.join(sorted(shipped))}; or give a .toml or .json path)")
+    if path.suffix != ".json":
+        return read_toml(path, error=CriteriaError)
     try:
-        return str(path), path.read_bytes()
+        raw = path.read_bytes()
     except OSError as error:
         raise CriteriaError(f"{path}: cannot read: {error.strerror or error}") from error
+    return _json(str(path), raw)
 
 
-def _parse(origin: str, raw: bytes) -> Any:
-    """A target list's tables: JSON (the shipped lists, any ``.json`` file) or TOML."""
+def _json(origin: str, raw: bytes) -> Document:
+    """A target list in JSON (the shipped lists, any ``.json`` file): the same tables."""
     try:
-        text = raw.decode("utf-8")
-        if origin.endswith((".json", "(shipped target list)")):
-            return json.loads(text)
-        return tomllib.loads(text)
+        data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise CriteriaError(f"{origin}: not UTF-8 text ({error})") from error
     except json.JSONDecodeError as error:
         raise CriteriaError(f"{origin}: invalid JSON: {error}") from error
-    except tomllib.TOMLDecodeError as error:
-        raise CriteriaError(f"{origin}: invalid TOML: {error}") from error
+    return Document(data, origin, hashlib.sha256(raw).hexdigest())
 
 
 def load_targets(items: Sequence[str | os.PathLike], *,
@@ -293,45 +312,42 @@ def load_targets(items: Sequence[str | os.PathLike], *,
     """Read and merge target lists: shipped names (``"un-conventions"``) or TOML paths.
 
     Relative paths are taken from ``relative_to`` (the folder of the profile naming
-    them). Later lists add to earlier ones (module docstring).
+    them). Later lists add to earlier ones (module docstring). Each file is recorded
+    with the SHA-256 of its bytes.
 
     Raises
     ------
     CriteriaError
-        Naming the file and the key: unreadable file, invalid TOML, unknown key, a
-        ``controlled`` entry naming no ``[[source]]``, a malformed InChIKey.
+        Naming the file and the key: unreadable file, invalid TOML, unknown key (with
+        "did you mean"), a ``controlled`` entry naming no ``[[source]]``, a malformed
+        InChIKey.
     """
     base = Path(relative_to) if relative_to is not None else None
     targets: list[Target] = []
     sources: list[Mapping[str, str]] = []
     files: list[dict[str, Any]] = []
     for item in items:
-        origin, raw = _read(item, base)
-        data = _parse(origin, raw)
-        _check_keys(origin, "", data, ("list", "source", "substance"))
-        header = _check_keys(origin, "[list]", data.get("list", {}), _LIST_KEYS)
-        name = _text(origin, "list.name", header.get("name", Path(origin).stem))
-        for index, table in enumerate(data.get("source", [])):
-            table = _check_keys(origin, f"source[{index}]", table, _SOURCE_KEYS)
-            entry = {k: _text(origin, f"source[{index}].{k}", str(v)) for k, v in table.items()}
-            if "id" not in entry:
-                raise CriteriaError(f"{origin}: source[{index}].id: missing")
+        document = _read(item, base)
+        origin, data = document.source, document.data
+        parsed = from_table(_TargetFile, data, origin=origin, error=CriteriaError)
+        header = parsed.list
+        name = header.name if header.name is not None else _text(origin, "list.name",
+                                                                  Path(origin).stem)
+        for table, source in zip(data.get("source", []), parsed.source, strict=True):
+            entry = {k: getattr(source, k) for k in table}  # in the file's order
             if any(s["id"] == entry["id"] for s in sources):
                 raise CriteriaError(f"{origin}: source {entry['id']!r} is defined twice")
             sources.append(entry)
         ids = {s["id"] for s in sources}
-        substances = data.get("substance", [])
-        if not isinstance(substances, list):
-            raise CriteriaError(f"{origin}: substance: must be [[substance]] tables")
-        for index, table in enumerate(substances):
-            target = _target(origin, index, table, name, ids)
+        for index, entry in enumerate(parsed.substance):
+            target = _target(origin, index, entry, name, ids)
             at = next((i for i, t in enumerate(targets)
                        if t.substance.same_as(target.substance)), None)
             if at is None:
                 targets.append(target)
             else:
                 targets[at] = _merge(targets[at], target)
-        files.append({"name": name, "source": origin, "sha256": hashlib.sha256(raw).hexdigest(),
-                      "title": header.get("title"), "date": header.get("date"),
-                      "n_substances": len(substances)})
+        files.append({"name": name, "source": origin, "sha256": document.sha256,
+                      "title": header.title, "date": header.date,
+                      "n_substances": len(parsed.substance)})
     return TargetList(tuple(targets), tuple(sources), tuple(files))
