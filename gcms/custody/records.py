@@ -30,6 +30,7 @@ __all__ = [
     "Analysis",
     "AnalystKey",
     "Case",
+    "Credential",
     "CustodyTransfer",
     "Exhibit",
     "IssuedReport",
@@ -573,11 +574,40 @@ class QaRecord(Record):
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Credential(Record):
+    """A user's sign-in password for the review workstation, as a commitment.
+
+    The chain holds only ``hash_sha256``, the SHA-256 of the Argon2id hash string (which
+    carries its own salt and parameters); the hash itself is kept beside the chain in the
+    append-only ``password_hashes`` table, so that a bundle of a case, which carries the
+    store's own entries, never carries a password hash. ``set_by`` is the user who set it
+    (the user, or an admin resetting it). Written by :mod:`gcms.custody.credentials`.
+    """
+
+    user_id: str
+    hash_sha256: str
+    algorithm: str
+    set_by: str
+    version: int = 1
+
+    OBJECT_TYPE: ClassVar[str] = "credential"
+    TABLE: ClassVar[str] = "credentials"
+    ID_FIELD: ClassVar[str] = "user_id"
+    ID_PREFIX: ClassVar[str | None] = None
+    CASE_SCOPED: ClassVar[bool] = False
+    COLUMNS: ClassVar[Mapping[str, str]] = {
+        "user_id": "id", "hash_sha256": "sha256", "algorithm": "id", "set_by": "id",
+        "version": "int",
+    }
+
+
 #: Every record class by its object type (the ``object_type`` of audit entries).
 RECORD_TYPES: Mapping[str, type[Record]] = MappingProxyType({
     cls.OBJECT_TYPE: cls
     for cls in (Case, Exhibit, CustodyTransfer, RunRecord, Analysis, Result, Review,
-                Signature, AnalystKey, IssuedReport, ResultsFile, User, QaRecord)
+                Signature, AnalystKey, IssuedReport, ResultsFile, User, QaRecord,
+                Credential)
 })
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")

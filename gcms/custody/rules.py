@@ -29,6 +29,16 @@ and 11.70 (signature manifestation and linking), 11.200(a) (two identification
 components: the key file and its passphrase); ISO/IEC 17025 §6.2.6 (authorisation of
 personnel) and §7.8.1.2 (review and authorisation of results).
 
+**Decisions and passwords** (review workstation, :mod:`gcms.custody.decisions`,
+:mod:`gcms.custody.credentials`). A verdict decision (``result.decide``: accept, reject
+or override a component's verdict) is made by a reviewer who did not author the result,
+or by an author of it; a reviewer's decision is part of the technical review, named in
+the result and the report, and does not make the reviewer an author
+(:func:`counts_as_authorship`). A re-integration (``result.reintegrate``) changes a
+measured value: whoever makes it is an author of the result. Both need a reason and the
+decider's key. A sign-in password (``credential.set``/``credential.change``) is set by
+its user or reset by an admin (:func:`credential_problem`), proven with their key.
+
 **Separation of duties.** Who recorded a result or signed it as *authored* cannot review
 it nor sign it as *reviewed* or *approved* (:func:`authorship_problem`); a key signs
 only as the user it is registered to, and a revoked key signs nothing
@@ -47,12 +57,17 @@ __all__ = [
     "ROLES",
     "RULE_ADMIN",
     "RULE_AUTHOR",
+    "RULE_CREDENTIAL",
+    "RULE_DECIDER",
     "RULE_ENROLLED",
     "RULE_KEY_OWNER",
     "RULE_KEY_REVOKED",
     "RULE_PROOF",
     "actor_problem",
     "authorship_problem",
+    "counts_as_authorship",
+    "credential_problem",
+    "decision_problem",
     "key_problem",
     "needs_proof",
     "proof_message",
@@ -77,6 +92,18 @@ RULE_KEY_OWNER = "a key signs only as the user it is registered to"
 RULE_KEY_REVOKED = "a revoked key signs nothing"
 RULE_AUTHOR = "the author of a result cannot review or approve it"
 
+RULE_DECIDER = ("a verdict is decided by a reviewer who did not author the result, or by "
+                "its author, with a reason")
+RULE_CREDENTIAL = "a password is set by its user or reset by an admin"
+
+#: Actions on a result that do not make their actor an author of it: a reviewer's
+#: verdict decision is part of the review (it is named as such in the result).
+NOT_AUTHORSHIP = frozenset({"result.decide"})
+
+#: Actions of the review workstation that a person proves with their key.
+_PROVEN = frozenset({"result.decide", "result.reintegrate", "credential.set",
+                     "credential.change"})
+
 _SIGNATURE_ROLES = {"authored": ("analyst",), "reviewed": ("reviewer",),
                     "approved": ("qa", "admin")}
 
@@ -89,12 +116,20 @@ def required_roles(action: str, after: Mapping[str, Any] | None) -> tuple[str, .
         return ("reviewer",)
     if action == "signature.sign":
         return _SIGNATURE_ROLES.get((after or {}).get("meaning"), ())
+    if action in ("result.decide", "result.reintegrate"):
+        return ("analyst", "reviewer")
     return ()
 
 
 def needs_proof(action: str) -> bool:
     """Whether an entry of ``action`` must carry a proof by its actor's key."""
-    return action in ADMIN_ACTIONS or action == "review.record" or action.endswith(".correct")
+    return (action in ADMIN_ACTIONS or action == "review.record" or action.endswith(".correct")
+            or action in _PROVEN)
+
+
+def counts_as_authorship(action: str) -> bool:
+    """Whether an entry of ``action`` on a result makes its actor an author of it."""
+    return action not in NOT_AUTHORSHIP
 
 
 def actor_problem(actor: str, user: Any | None, action: str,
@@ -133,6 +168,26 @@ def authorship_problem(actor: str, authors: Iterable[str], what: str,
         return (f"{what}: {actor} recorded or authored it and cannot also {doing} "
                 f"(rule: {RULE_AUTHOR})")
     return None
+
+
+def decision_problem(actor: str, user: Any, authors: Iterable[str], what: str) -> str | None:
+    """Why ``actor`` (a ``User``) may not decide a verdict of ``what``; None if they may.
+
+    An author of the result may (their own result); anyone else must hold the reviewer
+    role. Role and enrolment are checked by :func:`actor_problem` as for every entry.
+    """
+    if actor in set(authors) or "reviewer" in getattr(user, "roles", ()):
+        return None
+    return (f"{what}: {actor} neither authored it nor holds the reviewer role "
+            f"(rule: {RULE_DECIDER})")
+
+
+def credential_problem(actor: str, user: Any, user_id: str) -> str | None:
+    """Why ``actor`` (a ``User`` record) may not set the password of ``user_id``."""
+    if actor == user_id or "admin" in getattr(user, "roles", ()):
+        return None
+    return (f"{actor} may not set the password of {user_id}: only {user_id} or an admin "
+            f"(rule: {RULE_CREDENTIAL})")
 
 
 def proof_message(seq: int, prev_sha256: str, content: Mapping[str, Any]) -> bytes:

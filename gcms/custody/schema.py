@@ -19,6 +19,12 @@ record tables (``cases``, ``exhibits``, ``custody_transfers``, ``runs``, ``run_f
     (:mod:`gcms.custody.rules`), and the instrument QA results batches relied on
     (:mod:`gcms.custody.qa`). Entries a person proves with their key carry a ``proof``
     field in their content; entries without one keep the earlier field set.
+``credentials``, ``password_hashes``
+    Version 4: each user's sign-in password for the review workstation
+    (:mod:`gcms.custody.credentials`). The ``credentials`` record table is a copy of the
+    log, which holds only the SHA-256 of each Argon2 hash; ``password_hashes`` holds the
+    hash itself beside the chain (never in an entry, so never in a bundle), one row per
+    credential version, append-only.
 ``schema_migrations``
     Which migrations have run.
 
@@ -50,6 +56,7 @@ __all__ = [
     "chain_head",
     "metadata",
     "migrate",
+    "password_hashes",
     "record_tables",
     "run_files",
     "schema_migrations",
@@ -136,9 +143,18 @@ run_files = sa.Table(
                             ["runs.case_id", "runs.run_id", "runs.version"]),
 )
 
+password_hashes = sa.Table(
+    "password_hashes", metadata,
+    sa.Column("user_id", sa.String(ID_MAX_CHARS), primary_key=True),
+    sa.Column("version", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("entry_seq", sa.BigInteger, sa.ForeignKey("audit_log.seq"), nullable=False),
+)
+
 #: Tables that only ever receive INSERTs.
 APPEND_ONLY_TABLES: tuple[str, ...] = (
-    "audit_log", "schema_migrations", "run_files", *(t.name for t in record_tables.values())
+    "audit_log", "schema_migrations", "run_files", *(t.name for t in record_tables.values()),
+    "password_hashes",
 )
 
 
@@ -194,11 +210,22 @@ def _v3(conn: sa.Connection) -> None:
         _append_only_triggers(conn, new)
 
 
+def _v4(conn: sa.Connection) -> None:
+    # sign-in passwords (gcms.custody.credentials); as in _v2
+    new = tuple(name for name in ("credentials", "password_hashes")
+                if not sa.inspect(conn).has_table(name))
+    metadata.create_all(conn, tables=[metadata.tables[name] for name in new])
+    if new:
+        _append_only_triggers(conn, new)
+
+
 #: Ordered migrations: (version, description, function run inside the write lock).
 MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (1, "case store: audit log, chain head, record tables, append-only triggers", _v1),
     (2, "issued reports and results files, append-only", _v2),
     (3, "users and roles, instrument QA results, append-only", _v3),
+    (4, "sign-in passwords: credentials and their hashes beside the chain, append-only",
+     _v4),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

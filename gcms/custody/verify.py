@@ -46,6 +46,7 @@ from gcms.custody.keys import verify_signature
 from gcms.custody.records import (
     RECORD_TYPES,
     AnalystKey,
+    Credential,
     Record,
     Result,
     Review,
@@ -60,6 +61,9 @@ from gcms.custody.rules import (
     RULE_PROOF,
     actor_problem,
     authorship_problem,
+    counts_as_authorship,
+    credential_problem,
+    decision_problem,
     key_problem,
     needs_proof,
     proof_message,
@@ -76,6 +80,7 @@ __all__ = [
     "VerificationReport",
     "check_evidence",
     "compare_rows",
+    "decision_entry_problem",
     "expected_rows",
     "library_findings",
     "load_anchors",
@@ -108,13 +113,15 @@ ACTIONS: Mapping[str, Mapping[str, Literal["create", "revise"]]] = {
     "custody_transfer": {"record": "create", "correct": "revise"},
     "run": {"attach": "create", "correct": "revise"},
     "analysis": {"record": "create"},
-    "result": {"record": "create", "correct": "revise", "rerecord": "revise"},
+    "result": {"record": "create", "correct": "revise", "rerecord": "revise",
+               "decide": "revise", "reintegrate": "revise"},
     "review": {"record": "create"},
     "signature": {"sign": "create"},
     "analyst_key": {"register": "create", "revoke": "revise"},
     "report": {"issue": "create", "draft": "create", "revise": "revise",
                "supersede": "revise"},
     "results_file": {"record": "create"},
+    "credential": {"set": "create", "change": "revise"},
 }
 
 FindingKind = Literal["entry", "chain", "record", "signature", "file", "bundle", "user",
@@ -505,7 +512,7 @@ class Replay:
         self.versions.setdefault(key, []).append(_Version(link.seq, record))
         if isinstance(record, User) and self._first_user is None:
             self._first_user = record.user_id
-        if isinstance(record, Result):
+        if isinstance(record, Result) and counts_as_authorship(action):
             self.authors.setdefault((case_id, object_id), set()).add(content["actor"])
         elif isinstance(record, Signature) and record.meaning == "authored":
             self.authors.setdefault((case_id, record.result_id), set()).add(record.signer)
@@ -545,6 +552,22 @@ class Replay:
                 record.signer, self.authors.get((record.case_id, record.result_id), ()),
                 f"result {record.result_id} of case {record.case_id}",
                 f"sign it as {record.meaning}")
+        elif isinstance(record, Result) and action in ("result.decide", "result.reintegrate"):
+            authors = self.authors.get((record.case_id, record.result_id), ())
+            problem = decision_problem(actor, user, authors, f"result {record.result_id} "
+                                       f"of case {record.case_id}") \
+                if action == "result.decide" else None
+            problem = problem or decision_entry_problem(content)
+        elif isinstance(record, Result) and _decisions_of(content["before"]) != (
+            _decisions_of(content["after"])
+        ):
+            problem = (f"{action} by {actor} changes the decisions of result "
+                       f"{record.result_id}, which only a decision entry adds")
+        elif isinstance(record, Credential):
+            problem = credential_problem(actor, user, record.user_id)
+            if problem is None and record.set_by != actor:
+                problem = (f"a password of {record.user_id} said to be set by "
+                           f"{record.set_by}, written by {actor} (rule: {RULE_PROOF})")
         elif isinstance(record, AnalystKey) and action.endswith(".register"):
             owner = self.current("user", None, record.user)
             if owner is None:
@@ -660,6 +683,54 @@ class Replay:
                        f"({sig.meaning}) does not verify with key {key.key_fingerprint[:16]}...")
             return
         self.signatures_verified += 1
+
+
+def _decisions_of(image: Any) -> list[Any]:
+    data = image.get("data") if isinstance(image, Mapping) else None
+    return list(data.get("decisions") or []) if isinstance(data, Mapping) else []
+
+
+_DECISION_KINDS = {"result.decide": "verdict", "result.reintegrate": "reintegration"}
+
+
+def decision_entry_problem(content: Mapping[str, Any]) -> str | None:
+    """What is wrong with a decision entry (:mod:`gcms.custody.decisions`); None if sound.
+
+    The new version's ``data.decisions`` is the old one's plus one decision, which names
+    the entry's actor, its reason, its kind, the version it made; a verdict decision's
+    before and after are the component's verdict in the two versions.
+    """
+    before = content.get("before") or {}
+    after = content.get("after") or {}
+    old = list((before.get("data") or {}).get("decisions") or [])
+    new = list((after.get("data") or {}).get("decisions") or [])
+    if len(new) != len(old) + 1 or new[:-1] != old:
+        return "a decision entry that does not add exactly one decision to the result"
+    last = new[-1]
+    if not isinstance(last, Mapping):
+        return "a decision that is not an object"
+    expected = {"by": content.get("actor"), "reason": content.get("reason"),
+                "kind": _DECISION_KINDS.get(content.get("action")),
+                "result_version": after.get("version")}
+    wrong = [k for k, v in expected.items() if last.get(k) != v]
+    if wrong or not str(last.get("reason") or "").strip():
+        return (f"decision {last.get('decision')} of result {after.get('result_id')}: "
+                f"{', '.join(wrong) or 'reason'} differ(s) from its entry")
+    if last["kind"] == "verdict":
+        component = last.get("component")
+
+        def verdict(data: Mapping[str, Any] | None) -> Any:
+            parts = (data or {}).get("components") or []
+            found = next((c for c in parts if isinstance(c, Mapping)
+                          and c.get("component") == component), None)
+            return None if found is None else found.get("verdict")
+
+        if (verdict(before.get("data")), verdict(after.get("data"))) != (
+            (last.get("before") or {}).get("verdict"), (last.get("after") or {}).get("verdict")
+        ):
+            return (f"decision {last.get('decision')} of result {after.get('result_id')}: "
+                    f"component {component}'s verdict in the result is not the one decided")
+    return None
 
 
 def parse_content(link: Link) -> tuple[dict[str, Any] | None, Finding | None]:
