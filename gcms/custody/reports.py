@@ -153,10 +153,17 @@ def choose_analysis(store: CaseStore, case_id: str, exhibit_id: str,
 
 
 def exhibit_authors(store: CaseStore, case_id: str, result_ids: Iterable[str]) -> set[str]:
-    """Who authored the results: who recorded or corrected them, and who signed them so."""
+    """Who authored the results: who recorded or corrected them, and who signed them so.
+
+    A reviewer's verdict decision is no authorship
+    (:func:`gcms.custody.rules.counts_as_authorship`).
+    """
+    from gcms.custody.rules import counts_as_authorship
+
     wanted = set(result_ids)
     out = {e.actor for e in store.log(case_id=case_id)
-           if e.object_type == "result" and e.object_id in wanted}
+           if e.object_type == "result" and e.object_id in wanted
+           and counts_as_authorship(e.action)}
     out |= {s.signer for s in store.signatures(case_id)
             if s.result_id in wanted and s.meaning == "authored"}
     return out
