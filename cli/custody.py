@@ -259,6 +259,30 @@ def user_disable(user_id, reason, key_file, passphrase_env, store_location, acto
     click.echo(f"user {user_id} disabled")
 
 
+@user.command("password")
+@click.argument("user_id")
+@click.option("--password-env", default="GCMS_PASSWORD", show_default=True,
+              help="Environment variable holding the new password; prompted when unset.")
+@click.option("--reason", help="Why (kept in the log; says who set it when omitted).")
+@_key_option(help="Your private key (USER_ID's own, or an admin's for a reset).")
+@_store_options
+@_guarded
+def user_password(user_id, password_env, reason, key_file, passphrase_env, store_location,
+                  actor) -> None:
+    """Set USER_ID's sign-in password for 'gcms review' (their own, or an admin's reset).
+
+    Only an Argon2id hash is kept; the chain records its SHA-256 and who set it.
+    """
+    from gcms.custody.credentials import set_password
+
+    with _signed_store(key_file, passphrase_env, store_location, actor) as (store, signer):
+        password = _passphrase(password_env, confirm=True,
+                               prompt=f"New sign-in password for {user_id}")
+        record = set_password(store, user_id, password, key=signer, reason=reason)
+    click.echo(f"user {user_id}: sign-in password set by {record.set_by} "
+               f"(version {record.version})")
+
+
 # -- gcms case ---------------------------------------------------------------------------
 
 
