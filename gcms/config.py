@@ -367,7 +367,7 @@ def _convert(value: Any, annotation: Any, key: str, origin: str,  # noqa: C901
             raise error(f"{origin}: {key}: must be a table, got {value!r}")
         return MappingProxyType({k: _convert(v, item, f"{key}.{k}", origin, metadata, error)
                                  for k, v in value.items()})
-    if dataclasses.is_dataclass(annotation):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         return from_table(annotation, value, origin=origin, where=key, error=error)
     raise TypeError(f"no conversion to {annotation!r}")  # pragma: no cover - schema bug
 

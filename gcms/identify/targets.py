@@ -334,10 +334,10 @@ def load_targets(items: Sequence[str | os.PathLike], *,
         name = header.name if header.name is not None else _text(origin, "list.name",
                                                                   Path(origin).stem)
         for table, source in zip(data.get("source", []), parsed.source, strict=True):
-            entry = {k: getattr(source, k) for k in table}  # in the file's order
-            if any(s["id"] == entry["id"] for s in sources):
-                raise CriteriaError(f"{origin}: source {entry['id']!r} is defined twice")
-            sources.append(entry)
+            facts = {k: getattr(source, k) for k in table}  # in the file's order
+            if any(s["id"] == facts["id"] for s in sources):
+                raise CriteriaError(f"{origin}: source {facts['id']!r} is defined twice")
+            sources.append(facts)
         ids = {s["id"] for s in sources}
         for index, entry in enumerate(parsed.substance):
             target = _target(origin, index, entry, name, ids)
