@@ -198,3 +198,62 @@ def test_reintegration_refuses_an_unreachable_or_altered_run(case, tmp_path):
             reintegrate(store, "C1", "RS1", 1, start_s=590.0, end_s=99999.0, reason="x",
                         key=case.keys["bob"])
         assert store.results("C1", "E1")[0].version == 1
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    """The demo batch recorded into a store (case DEMO-1, analyst jdoe), copied per test."""
+    from gcms.batch import run_batch
+    from gcms.custody.batch import RecordInStore
+    from gcms.demo import demo_library_path, demo_sequence_path
+
+    folder = tmp_path_factory.mktemp("demo")
+    done = run_batch(demo_sequence_path(), out_dir=folder / "out", library=demo_library_path(),
+                     workers=1, steps=[RecordInStore(str(folder / "store"), "DEMO-1", "jdoe")])
+    assert done.exit_code == 0 and not done.step_failures
+    return folder / "store"
+
+
+def test_the_report_shows_a_changed_verdict_and_its_reviewer(demo_store, tmp_path):
+    """A reviewer overrides a verdict of the demo batch, then approves the exhibit: the
+    report's finding carries the sentence, its conclusion the new verdict; the policy's
+    'reviewed' is met by the reviewer, 'authored' waits for the analyst's new signature."""
+    from gcms.custody import CaseStore
+    from gcms.custody.reports import unmet_requirements
+    from gcms.report.adapters import from_store
+
+    from .conftest import memory_key
+
+    location = tmp_path / "store"
+    shutil.copytree(demo_store, location)
+    analyst, reviewer = memory_key(), memory_key()
+    with CaseStore(location, actor="jdoe", create=False) as store:
+        store.register_key(analyst, user="jdoe", printed_name="J. Doe")
+        store.add_user("rev", roles=["reviewer"], printed_name="R. Viewer", key=analyst)
+        store.register_key(reviewer.public_raw, user="rev", key=analyst)
+        [result] = store.results("DEMO-1", "E1")
+        store.sign_result("DEMO-1", result.result_id, analyst, meaning="authored")
+        caffeine = next(c for c in result.data["components"]
+                        if c["substance"] == "Caffeine" and c["verdict"] == "identified")
+    with CaseStore(location, actor="rev", create=False) as store:
+        decide_verdict(store, "DEMO-1", result.result_id, caffeine["component"],
+                       action="override", new_verdict="inconclusive",
+                       reason="retention index outside the window", key=reviewer)
+        [approved] = review_outcome(store, "DEMO-1", "E1", outcome="approved",
+                                    comments="spectra checked", key=reviewer)
+        assert approved.result_version == 2
+        assert {(s.signer, s.meaning, s.result_version)
+                for s in store.signatures("DEMO-1", result.result_id)} == {
+            ("jdoe", "authored", 1), ("rev", "reviewed", 2)}
+        assert unmet_requirements(store, "DEMO-1", "E1", None,
+                                  ["authored", "reviewed"]) == ["authored"]
+        model = from_store(store, "E1", draw_chromatograms=False)
+        assert store.verify(rehash=False).ok
+        kinds = [(d.kind, d.action) for d in decisions_for(store, "DEMO-1", "E1")]
+        assert kinds == [("verdict", "override"), ("review", "approved")]
+    [finding] = [f for f in model.findings if f.substance == "Caffeine"
+                 and f.verdict == "inconclusive"]
+    assert finding.notes == ("verdict changed by reviewer R. Viewer from identified to "
+                             "inconclusive: retention index outside the window",)
+    assert "Caffeine" in model.conclusion.inconclusive
+    assert "Caffeine" not in model.conclusion.identified
