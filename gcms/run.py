@@ -160,7 +160,7 @@ class Run:
     scan_offsets: np.ndarray
     mz: np.ndarray
     intensity: np.ndarray
-    tic: np.ndarray | None = None
+    tic: np.ndarray = None  # type: ignore[assignment]  # None: summed from the peaks
     metadata: RunMetadata = field(default_factory=RunMetadata)
     vendor_peaks: PeakTable | None = None
 

@@ -396,19 +396,20 @@ class _ClassicDataset(Dataset):
                     f"{stop} but the file has {size}"
                 )
         extents.sort()
-        for (_, stop, first), (start, _, second) in zip(extents, extents[1:], strict=False):
-            if start < stop:
+        for (_begin, end, earlier), (start, _end, later) in zip(extents, extents[1:],
+                                                                strict=False):
+            if start < end:
                 raise FormatError(
-                    f"{path}: damaged netCDF header: variables {first} and {second} overlap"
+                    f"{path}: damaged netCDF header: variables {earlier} and {later} overlap"
                 )
 
         dimension_lengths = {name: (numrecs if i == record_dim else length)
                              for i, (name, length) in enumerate(dims)}
         variables = {}
         for name, dimids, attributes, dtype, _ in declared:
-            names = tuple(dims[d][0] for d in dimids)
-            shape = tuple(dimension_lengths[n] for n in names)
-            variables[name] = Variable(name, names, shape, dtype, MappingProxyType(attributes))
+            dim_names = tuple(dims[d][0] for d in dimids)
+            shape = tuple(dimension_lengths[n] for n in dim_names)
+            variables[name] = Variable(name, dim_names, shape, dtype, MappingProxyType(attributes))
         self.dimensions = MappingProxyType(dimension_lengths)
         self.attributes = MappingProxyType(global_attributes)
         self.variables = MappingProxyType(variables)
@@ -737,6 +738,7 @@ def _encode_name(name: str) -> bytes:
 
 
 def _attribute_bytes(name: str, value: Any) -> bytes:
+    code: int | None
     if isinstance(value, str):
         code, payload, n = 2, value.encode("utf-8"), len(value.encode("utf-8"))
     else:
@@ -867,7 +869,7 @@ def write_classic(
             payload = data.tobytes()
             out.write(payload + b"\x00" * (vsizes[name] - len(payload)))
         if record_items and numrecs:
-            fields = []
+            fields: list[tuple[str, Any, tuple[int, ...]]] = []
             for name, _, data, _, _, _ in record_items:
                 inner = data.shape[1:]
                 fields.append((name, data.dtype, inner))

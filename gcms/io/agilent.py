@@ -48,7 +48,7 @@ import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -726,8 +726,10 @@ def _decode_ch(data: bytes, where: str, stem: str) -> _Decoded:
         first_bad = int(np.flatnonzero(~np.isfinite(signal))[0])
         raise FormatError(f"{where}: point {first_bad + 1} of {n} is not a finite number "
                           "(damaged data)")
-    extra = {"ch_format": version, "scale_slope": repr(slope), "scale_intercept": repr(intercept)}
-    times_s = _ch_time_axis(float(first_ms), float(last_ms), n, interval_s, version, where,
+    ch_format = cast(str, version)  # read only once sniffing found a .ch version
+    extra = {"ch_format": ch_format, "scale_slope": repr(slope),
+             "scale_intercept": repr(intercept)}
+    times_s = _ch_time_axis(float(first_ms), float(last_ms), n, interval_s, ch_format, where,
                             extra)
     detector = _detector_name(header.get("signal"), stem)
     for key in ("units", "signal", "misc_info", "inlet", "instrument_model", "firmware",

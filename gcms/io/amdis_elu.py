@@ -59,7 +59,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -221,7 +221,7 @@ def _component(lines: list[str], source: str, entry: int) -> EluComponent:
     except ValueError:
         raise _Bad("the RE profile holds a value that is not a number") from None
     mz, abundance, flag, flag_value = _peaks(lines[np_at + 1:])
-    declared = int(_NUM_PEAKS.match(lines[np_at]).group(1))
+    declared = int(cast(re.Match[str], _NUM_PEAKS.match(lines[np_at])).group(1))
     if declared != mz.size:
         raise _Bad(f"NUM PEAKS says {declared} but {mz.size} pairs follow")
     if mz.size == 0 or not np.any(abundance > 0):

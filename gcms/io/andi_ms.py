@@ -489,8 +489,8 @@ def _acquisition(ds: Dataset, peaks: _Peaks) -> tuple[Acquisition, str | None]:
 
 
 def _instrument(ds: Dataset) -> tuple[str | None, dict[str, str]]:
-    parts = {name: _first_text(ds, name) for name in _INSTRUMENT_FIELDS}
-    parts = {k: v for k, v in parts.items() if v}
+    found = {name: _first_text(ds, name) for name in _INSTRUMENT_FIELDS}
+    parts = {k: v for k, v in found.items() if v}
     return _compose_instrument(parts), parts
 
 
@@ -675,19 +675,19 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
                            else (None, False))
             if cas and not cas_ok:
                 extra["gcms.cas_check_digit"] = "does not verify"
-            for key, values in text_fields.items():
-                if values[i]:
-                    extra[key] = values[i]
-            for key, values in number_fields.items():
-                if np.isfinite(values[i]):
-                    extra[key] = f"{values[i]:g}"
+            for key, texts in text_fields.items():
+                if text := texts[i]:
+                    extra[key] = text
+            for key, numbers in number_fields.items():
+                if np.isfinite(numbers[i]):
+                    extra[key] = f"{numbers[i]:g}"
             mw = nominal[i] if np.isfinite(nominal[i]) and nominal[i] > 0 else None
             ri = retention_index[i] if np.isfinite(retention_index[i]) else None
             report.spectra.append(Spectrum(
                 mz=mz[start:stop],
                 intensity=intensity[start:stop],
                 name=names[i],
-                synonyms=tuple(s[i] for s in synonyms if s[i]),
+                synonyms=tuple(synonym for s in synonyms if (synonym := s[i])),
                 cas=cas,
                 formula=formulas[i],
                 mw=mw,

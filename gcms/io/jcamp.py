@@ -51,6 +51,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast, overload
 
 import numpy as np
 
@@ -264,7 +265,15 @@ class _BadData(Exception):
     """A data table that cannot be decoded; the message is the reason."""
 
 
-def _float_ldr(block_or_page, label: str, default: float | None = None) -> float | None:
+@overload
+def _float_ldr(block_or_page: Any, label: str, default: float) -> float: ...
+
+
+@overload
+def _float_ldr(block_or_page: Any, label: str, default: None = None) -> float | None: ...
+
+
+def _float_ldr(block_or_page: Any, label: str, default: float | None = None) -> float | None:
     text = block_or_page.get(label) if isinstance(block_or_page, _Block) else \
         block_or_page.get(label)
     if text is None or text.strip().lower() in _NULL:
@@ -371,7 +380,7 @@ def _line_values(line: str, limit: int) -> tuple[list[float], bool]:
                 raise _BadData(f"DUP count {count} makes more values than the table's "
                                "##NPOINTS= allows")
             for _ in range(count - 1):
-                values.append(values[-1] + last_dif if in_dif else values[-1])
+                values.append(values[-1] + cast(float, last_dif) if in_dif else values[-1])
         elif head in "+-." or head.isdigit():
             values.append(float(token))
             in_dif = False
@@ -420,8 +429,8 @@ def _xydata(text: str, firstx: float, lastx: float, npoints: int, xfactor: float
     if len(ys) != npoints:
         raise _BadData(f"##NPOINTS= says {npoints} but {len(ys)} values are encoded")
     y = np.asarray(ys, dtype=np.float64) * yfactor
-    x = firstx + np.arange(npoints, dtype=np.float64) * step
-    return x, y
+    x_axis = firstx + np.arange(npoints, dtype=np.float64) * step
+    return x_axis, y
 
 
 def _table(label: str, value: str, params, *, cut: bool = False
@@ -478,8 +487,8 @@ class _Params:
 def _ntuple_columns(block: _Block) -> dict[str, str]:
     """Per-variable NTUPLES LDRs (``##FACTOR= fx, fy, ft``...) as XFACTOR/YFACTOR/units."""
     out: dict[str, str] = {}
-    symbols = [s.strip().upper() for s in block.get("SYMBOL").split(",")] \
-        if block.get("SYMBOL") else []
+    symbol = block.get("SYMBOL")
+    symbols = [s.strip().upper() for s in symbol.split(",")] if symbol else []
     for label, target in (("FACTOR", "FACTOR"), ("UNITS", "UNITS")):
         text = block.get(label)
         if not text:
@@ -720,9 +729,9 @@ def read_entries(path: str | os.PathLike) -> EntryReport:
             report.skipped.append(SkippedEntry(source, block.label(), reason))
             continue
         found = True
-        reason = _is_mass_spectrum(block)
-        if reason is not None:
-            report.skipped.append(SkippedEntry(source, block.label(), reason))
+        problem = _is_mass_spectrum(block)
+        if problem is not None:
+            report.skipped.append(SkippedEntry(source, block.label(), problem))
             continue
         for k, (label, value, _line) in enumerate(block.data):
             entry = str(block.ordinal)
@@ -1033,6 +1042,7 @@ def _linked_scans(blocks: list[_Block], path: Path, allowance: _PointAllowance):
     if len(scans) < 2:
         raise NotARunError(f"{path}: holds spectra, not a run (no pages and no blocks with "
                           "retention times); use gcms.io.read_spectra()")
+    holder = cast(_Block, holder)  # set by the first of the (at least two) scans
     missing = _missing_blocks(holder)
     if missing:
         raise FormatError(f"{path}: {holder.label()}: {missing} (truncated or damaged file)")

@@ -54,6 +54,7 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -153,7 +154,7 @@ def _record(block: str, source: str, ordinal: int, codec: str | None, *,
     names: list[str] = []
     comments: list[str] = []
     extra: dict[str, str] = {}
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}
     if codec is not None:
         extra["massbank.encoding"] = codec
     peak_lines: list[str] | None = None

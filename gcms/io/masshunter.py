@@ -46,6 +46,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -126,7 +127,7 @@ def sniff(path: str | os.PathLike, head: bytes) -> bool:
     if acq is None:
         return False
     try:
-        with open(_child(acq, "MSScan.bin"), "rb") as handle:
+        with open(cast(Path, _child(acq, "MSScan.bin")), "rb") as handle:  # _acqdata saw it
             return handle.read(2) == struct.pack("<H", MSSCAN_SIGNATURE)
     except OSError:
         return False
@@ -186,8 +187,9 @@ def scan_record_dtype(xsd: bytes, blocks: int = 1, *, where: str = "MSScan.xsd")
         else:
             fields.append((name, simple(name, type_name)))
     dtype = np.dtype(fields)
-    missing = [f for f in _RECORD_FIELDS if f not in dtype.names]
-    if "SpectrumParamValues" not in dtype.names:
+    names = dtype.names or ()
+    missing = [f for f in _RECORD_FIELDS if f not in names]
+    if "SpectrumParamValues" not in names:
         missing.append("SpectrumParamValues")
     else:
         block_names = dtype["SpectrumParamValues"].base.names or ()
@@ -249,7 +251,7 @@ class _ScanFile:
 def _scan_records(acq: Path) -> _ScanFile:
     """All scan records of ``MSScan.bin``, checked; the number of blocks per record."""
     parts: dict[str, str] = {}
-    scan_path = _child(acq, "MSScan.bin")
+    scan_path = cast(Path, _child(acq, "MSScan.bin"))  # an AcqData folder holds it
     xsd_path = _child(acq, "MSScan.xsd")
     if xsd_path is None:
         raise FormatError(f"{acq}: MSScan.xsd is missing, so the layout of MSScan.bin is "
@@ -470,7 +472,7 @@ def _centroid_column(records: np.ndarray, blocks: int, peak_size: int,
     for j in range(blocks):
         if _block_problem(all_blocks[:, j], peak_size) is None:
             return j
-    scan, reason = _block_problem(all_blocks[:, 0], peak_size)
+    scan, reason = cast(tuple[int, str], _block_problem(all_blocks[:, 0], peak_size))
     raise FormatError(f"{peak_path}: scan {int(records['ScanID'][scan])}: {reason}")
 
 

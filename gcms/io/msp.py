@@ -244,7 +244,7 @@ def _retention_time_s(value: str) -> float | None:
 
 def _nist_retention_index(value: str) -> tuple[float, str | None] | None:
     """NIST's ``SemiStdNP=1404/7/125 StdNP=1361/11/49`` form: the preferred column's RI."""
-    found = {}
+    found: dict[str, float] = {}
     for code, number, _rest in _NIST_RI.findall(value):
         ri = float(number)
         if ri > 0 and math.isfinite(ri):
@@ -684,8 +684,8 @@ def _convert_peaks(entries: list[_Entry], spectra: list[Spectrum],
             skipped.append((entry.ordinal, SkippedEntry(source, entry.label(), reason)))
             continue
         if zeros[i]:
-            keep = entry_int > 0
-            entry_mz, entry_int = entry_mz[keep], entry_int[keep]
+            nonzero = entry_int > 0
+            entry_mz, entry_int = entry_mz[nonzero], entry_int[nonzero]
             entry.extra["msp.zero_intensity_peaks"] = str(zeros[i])
         spectra.append(_spectrum(entry, entry_mz, entry_int, source))
 

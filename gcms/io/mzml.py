@@ -56,7 +56,7 @@ import numpy as np
 from gcms._arrays import memory_budget
 from gcms.errors import FormatError
 from gcms.io._common import build_run, check_budget, evidence_bytes, inflate
-from gcms.run import Run, RunMetadata
+from gcms.run import Acquisition, Run, RunMetadata
 
 __all__ = ["read", "sniff"]
 
@@ -119,6 +119,8 @@ def sniff(path: str | os.PathLike, head: bytes) -> bool:
 
 class _SeekableReader(io.RawIOBase):
     """A readable, seekable raw stream whose position is ``self._pos``."""
+
+    _pos: int
 
     def readable(self) -> bool:
         return True
@@ -311,8 +313,8 @@ def _array_compression(info: dict) -> str:
             found.append((key, accession))
             del info[key]
     names = info.get("name")  # where pyteomics put valueless params under "name"
-    if isinstance(names, str) and _compression_term(names) is not None:
-        found.append((names, _compression_term(names)))
+    if isinstance(names, str) and (term := _compression_term(names)) is not None:
+        found.append((names, term))
         del info["name"]
     elif isinstance(names, list):
         for name in list(names):
@@ -559,6 +561,7 @@ def read(path: str | os.PathLike) -> Run:
     if tic is not None and not np.isfinite(tic).all():
         tic = None
     n = len(times)
+    acquisition: Acquisition
     if kinds["sim"] == n:
         acquisition = "sim"
     elif kinds["profile"] == n:

@@ -111,7 +111,7 @@ def _segments(matrix: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
     n_seg = n_scans // length
     if n_seg == 0:
         return np.empty(0), np.empty(0)
-    blocks = matrix[: n_seg * length].reshape(n_seg, length, n_ions)
+    blocks: np.ndarray = matrix[: n_seg * length].reshape(n_seg, length, n_ions)
     blocks = np.moveaxis(blocks, 1, 2).reshape(-1, length)  # one row per (segment, ion)
     full = (blocks > 0).all(axis=1)
     blocks = blocks[full].astype(np.float64)

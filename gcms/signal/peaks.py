@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -226,14 +226,15 @@ def find_peaks(
                          f"and {t.shape}")
     if not (np.isfinite(trace).all() and np.isfinite(t).all()):
         raise ValueError("trace or times hold NaN or infinite values")
-    empty = Peaks(*([np.zeros(0)] * 11), noise=0.0, baseline=np.zeros(trace.size))
+    empty = Peaks(**dict.fromkeys(_INT_COLUMNS + _FLOAT_COLUMNS, np.zeros(0)), noise=0.0,
+                  baseline=np.zeros(trace.size))
     if trace.size < 5 or np.ptp(trace) == 0:
         return empty
     base = baseline(trace, method=settings.baseline, lam=settings.lam) if settings.baseline \
         else np.zeros_like(trace)
     corrected = trace - base
     span = float(np.ptp(corrected))
-    sigma = max(difference_noise(corrected), RELATIVE_NOISE_FLOOR * span)
+    sigma = max(cast(float, difference_noise(corrected)), RELATIVE_NOISE_FLOOR * span)
     if sigma <= 0:
         return dataclasses.replace(empty, baseline=base)
     window = settings.smooth_points or _auto_window(corrected, sigma)
