@@ -152,16 +152,20 @@ def create_app(settings: ReviewSettings | str, *, sessions: Sessions | None = No
         Route("/case/{case_id}/exhibit/{exhibit_id}/report", web.report, methods=["POST"]),
         Route("/reports/{name}", web.report_file, methods=["GET"]),
         Route("/static/plotly.min.js", web.plotly, methods=["GET"]),
+        Route("/favicon.ico", web.favicon, methods=["GET"]),
         Route("/static/{name}", web.static, methods=["GET"]),
     ]
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(_warm_up)  # the first exhibit page then opens as fast
         yield
         reader.close()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.web = web
-    return Gate(app, sessions)
+    return Gate(app, sessions, open_paths=("/login", "/favicon.ico"))
 
 
 class _Refused(Exception):
@@ -209,7 +213,10 @@ class _Web:
     # -- sign-in ----------------------------------------------------------------------
 
     async def login_page(self, request: Any, *, failed: bool = False) -> Any:
-        token = secrets.token_urlsafe(24)
+        # one pre-session token per browser, so that two sign-in tabs both work
+        token = request.cookies.get(PRELOGIN_COOKIE) or ""
+        if not re.fullmatch(r"[A-Za-z0-9_-]{32}", token):
+            token = secrets.token_urlsafe(24)
         response = self.page(request, "login.html", status=401 if failed else 200,
                              failed=failed, signin_token=token,
                              next=_local_target(request.query_params.get("next")))
@@ -547,6 +554,11 @@ class _Web:
         return FileResponse(plotly_js_path(), media_type="text/javascript",
                             headers={"cache-control": "private, max-age=86400"})
 
+    async def favicon(self, request: Any) -> Any:
+        from starlette.responses import Response
+
+        return Response(status_code=204, headers={"cache-control": "private, max-age=86400"})
+
     async def static(self, request: Any) -> Any:
         from starlette.responses import PlainTextResponse, Response
 
@@ -561,6 +573,13 @@ class _Web:
 
 
 # -- helpers --------------------------------------------------------------------------
+
+
+def _warm_up() -> None:
+    """Import what the exhibit page needs (readers, results, library, report adapters)."""
+    import gcms.io  # noqa: F401
+    import gcms.report.adapters  # noqa: F401
+    import gcms.results  # noqa: F401
 
 
 def _json_for_script(value: Any) -> str:

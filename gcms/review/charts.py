@@ -20,7 +20,7 @@ __all__ = ["chromatogram_figure", "head_to_tail_figure", "levey_jennings_figure"
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
            "#000000")
 
-_LAYOUT = {"margin": {"l": 60, "r": 20, "t": 30, "b": 45}, "hovermode": "closest",
+_LAYOUT = {"margin": {"l": 60, "r": 60, "t": 30, "b": 45}, "hovermode": "closest",
            "legend": {"orientation": "h", "y": 1.12}, "template": None}
 
 
@@ -86,23 +86,35 @@ def stems(mz: Sequence[float], intensity: Sequence[float], *,
 def head_to_tail_figure(sample: tuple[str, Sequence[float], Sequence[float]],
                         references: Sequence[tuple[str, Sequence[float], Sequence[float]]],
                         labels: Mapping[str, str]) -> dict[str, Any]:
-    """The component's spectrum upward, each reference (library, standard) downward.
+    """The component's spectrum upward against each reference downward, one panel each.
 
-    Each spectrum is scaled to its base peak = 100; clicking an ion adds its
-    extracted-ion chromatogram (``app.js``).
+    One panel per reference (library entry, same-sequence standard), stacked with a
+    shared m/z axis; each spectrum is scaled to its base peak = 100. Clicking an ion
+    adds its extracted-ion chromatogram (``app.js``).
     """
     name, mz, intensity = sample
     x, y = stems(mz, intensity)
-    traces = [{"type": "scatter", "mode": "lines", "name": name, "x": x, "y": y,
-               "line": {"width": 1.5, "color": PALETTE[0]}, "hoverinfo": "x+y"}]
-    for i, (ref_name, ref_mz, ref_intensity) in enumerate(references):
-        rx, ry = stems(ref_mz, ref_intensity, sign=-1.0)
-        traces.append({"type": "scatter", "mode": "lines", "name": ref_name, "x": rx, "y": ry,
-                       "line": {"width": 1.5, "color": PALETTE[(i + 1) % len(PALETTE)]},
-                       "hoverinfo": "x+y"})
-    layout = {**_LAYOUT, "xaxis": {"title": {"text": "m/z"}},
-              "yaxis": {"title": {"text": labels["relative"]}, "range": [-105, 105],
-                        "zeroline": True}}
+    panels = max(1, len(references))
+    gap = 0.08
+    height = (1.0 - gap * (panels - 1)) / panels
+    traces: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {**_LAYOUT, "xaxis": {
+        "title": {"text": "m/z"}, "anchor": "y" if panels == 1 else f"y{panels}"}}
+    for i in range(panels):
+        axis = "y" if i == 0 else f"y{i + 1}"
+        top = 1.0 - i * (height + gap)
+        layout["yaxis" if i == 0 else f"yaxis{i + 1}"] = {
+            "title": {"text": labels["relative"] if i == 0 else ""}, "range": [-105, 105],
+            "zeroline": True, "domain": [max(0.0, top - height), top]}
+        traces.append({"type": "scatter", "mode": "lines", "name": name, "x": x, "y": y,
+                       "yaxis": axis, "showlegend": i == 0, "legendgroup": "sample",
+                       "line": {"width": 1.2, "color": PALETTE[0]}, "hoverinfo": "x+y"})
+        if i < len(references):
+            ref_name, ref_mz, ref_intensity = references[i]
+            rx, ry = stems(ref_mz, ref_intensity, sign=-1.0)
+            traces.append({"type": "scatter", "mode": "lines", "name": ref_name, "x": rx,
+                           "y": ry, "yaxis": axis, "hoverinfo": "x+y",
+                           "line": {"width": 1.2, "color": PALETTE[(i + 1) % len(PALETTE)]}})
     return {"data": traces, "layout": layout}
 
 

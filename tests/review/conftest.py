@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from gcms_cli.main import cli
 
 from gcms.custody import CaseStore, load_signing_key, new_key_pair
+from gcms.demo import demo_library_path
 from tests.conftest import SHARED_DATA, etizolam_msp
 
 PASSWORDS = {"alice": "alice sign-in words", "bob": "bob sign-in words",
@@ -80,7 +81,7 @@ def make_recorded(folder: Path) -> Recorded:
     from gcms.custody.credentials import set_password
 
     lrcfs = _lrcfs_sequence(folder)
-    args = ["--library", str(lrcfs[1])] if lrcfs else []
+    args = ["--library", str(lrcfs[1] if lrcfs else demo_library_path())]
     sequence = lrcfs[0] if lrcfs else _demo_sequence(folder)
     out = CliRunner().invoke(cli, ["batch", str(sequence), *args, "--out", str(folder / "out"),
                                    "--workers", "1", "--quiet", "--store", str(folder / "S"),
