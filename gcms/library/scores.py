@@ -127,7 +127,24 @@ def composite_terms(
     *,
     low_mz: int | None = None,
 ) -> CompositeTerms:
-    """Every term of the identity, reverse and similarity scores, peak by peak."""
+    """Every term of the identity, reverse and similarity scores, peak by peak.
+
+    Parameters
+    ----------
+    query, reference : Spectrum or tuple of (m/z, intensity) arrays
+        The two spectra; each is preprocessed as MS Search does (nominal m/z, base peak
+        999, integer abundances).
+    low_mz : int, optional
+        Lowest m/z that counts; by default the higher of the two spectra's lowest m/z
+        (NIST's overlap rule).
+
+    Returns
+    -------
+    CompositeTerms
+        The range cut, the peak counts, the cosines, the ratio term and the three scores
+        on the 0..1 scale (:func:`gcms.library.scores.nist_scale` prints them as MS Search
+        does).
+    """
     u_all, l_all = _peaks(query), _peaks(reference)
     if not u_all or not l_all:
         raise ValueError("both spectra need at least one peak with positive intensity")
@@ -175,17 +192,80 @@ def composite_terms(
 
 
 def identity_match_factor(query, reference, *, low_mz: int | None = None) -> int:
-    """NIST identity ("EI Normal") match factor, 0..999; formula in the module docstring."""
+    """NIST identity ("EI Normal") match factor, 0..999; formula in the module docstring.
+
+    Parameters
+    ----------
+    query, reference : Spectrum or tuple of (m/z, intensity) arrays
+        The two spectra; each is preprocessed as MS Search does (nominal m/z, base peak
+        999, integer abundances).
+    low_mz : int, optional
+        Lowest m/z that counts; by default the higher of the two spectra's lowest m/z
+        (NIST's overlap rule).
+
+    Returns
+    -------
+    int
+        The match factor as MS Search prints it (0..999).
+
+    Examples
+    --------
+    A query holding a peak the library spectrum lacks (m/z 77): the identity MF counts
+    it against the match, the reverse MF ignores it.
+
+    >>> from gcms.library.scores import (identity_match_factor, reverse_match_factor,
+    ...                                  similarity_match_factor)
+    >>> reference = ([44, 65, 91, 119, 120], [999, 60, 250, 10, 30])
+    >>> query = ([44, 65, 77, 91, 120], [999, 80, 200, 300, 20])
+    >>> identity_match_factor(query, reference), reverse_match_factor(query, reference)
+    (828, 956)
+    >>> similarity_match_factor(query, reference)
+    865
+    >>> identity_match_factor(reference, reference)
+    999
+    """
     return nist_scale(composite_terms(query, reference, low_mz=low_mz).identity)
 
 
 def reverse_match_factor(query, reference, *, low_mz: int | None = None) -> int:
-    """NIST reverse match factor, 0..999: query peaks absent from the library ignored."""
+    """NIST reverse match factor, 0..999: query peaks absent from the library ignored.
+
+    Parameters
+    ----------
+    query, reference : Spectrum or tuple of (m/z, intensity) arrays
+        The two spectra; each is preprocessed as MS Search does (nominal m/z, base peak
+        999, integer abundances).
+    low_mz : int, optional
+        Lowest m/z that counts; by default the higher of the two spectra's lowest m/z
+        (NIST's overlap rule).
+
+    Returns
+    -------
+    int
+        The reverse match factor as MS Search prints it (0..999); see
+        :func:`identity_match_factor` for an example.
+    """
     return nist_scale(composite_terms(query, reference, low_mz=low_mz).reverse)
 
 
 def similarity_match_factor(query, reference, *, low_mz: int | None = None) -> int:
-    """NIST similarity ("EI Simple") match factor, 0..999: ``1000 cos^2`` on sqrt(I)."""
+    """NIST similarity ("EI Simple") match factor, 0..999: ``1000 cos^2`` on sqrt(I).
+
+    Parameters
+    ----------
+    query, reference : Spectrum or tuple of (m/z, intensity) arrays
+        The two spectra; each is preprocessed as MS Search does (nominal m/z, base peak
+        999, integer abundances).
+    low_mz : int, optional
+        Lowest m/z that counts; by default the higher of the two spectra's lowest m/z
+        (NIST's overlap rule).
+
+    Returns
+    -------
+    int
+        The similarity match factor (0..999); see :func:`identity_match_factor` for an
+        example.
+    """
     return nist_scale(composite_terms(query, reference, low_mz=low_mz).similarity)
 
 
@@ -202,7 +282,29 @@ def _entropy_weighted(peaks: dict[int, float]) -> dict[int, float]:
 
 
 def entropy_similarity(query, reference) -> float:
-    """Spectral entropy similarity (0..1) on unit mass; formula in the module docstring."""
+    """Spectral entropy similarity (0..1) on unit mass; formula in the module docstring.
+
+    Parameters
+    ----------
+    query, reference : Spectrum or tuple of (m/z, intensity) arrays
+        The two spectra; each is preprocessed as MS Search does (nominal m/z, base peak
+        999, integer abundances).
+
+    Returns
+    -------
+    float
+        1 for identical spectra, 0 for spectra without a common m/z.
+
+    Examples
+    --------
+    >>> from gcms.library.scores import entropy_similarity
+    >>> reference = ([44, 65, 91, 119, 120], [999, 60, 250, 10, 30])
+    >>> query = ([44, 65, 77, 91, 120], [999, 80, 200, 300, 20])
+    >>> round(entropy_similarity(query, reference), 3)
+    0.873
+    >>> entropy_similarity(query, ([15, 27], [999, 500]))
+    0.0
+    """
     a, b = _entropy_weighted(_peaks(query)), _entropy_weighted(_peaks(reference))
 
     def f(x: float) -> float:
@@ -218,6 +320,29 @@ def cosine_similarity(
 
     No range cut; with the same powers and a tolerance below 0.5 Da this is what
     ``matchms.similarity.CosineGreedy`` computes on nominal spectra.
+
+    Parameters
+    ----------
+    query, reference : Spectrum or tuple of (m/z, intensity) arrays
+        The two spectra; each is preprocessed as MS Search does (nominal m/z, base peak
+        999, integer abundances).
+    mz_power, intensity_power : float, default 0 and 1
+        Exponents of the peak weights.
+
+    Returns
+    -------
+    float
+        The cosine, 0..1 (0 when either spectrum has no peak).
+
+    Examples
+    --------
+    >>> from gcms.library.scores import cosine_similarity
+    >>> reference = ([44, 65, 91, 119, 120], [999, 60, 250, 10, 30])
+    >>> query = ([44, 65, 77, 91, 120], [999, 80, 200, 300, 20])
+    >>> round(cosine_similarity(query, reference), 3)
+    0.981
+    >>> round(cosine_similarity(query, reference, mz_power=1.0, intensity_power=0.5), 3)
+    0.884
     """
     u, lib = _peaks(query), _peaks(reference)
 

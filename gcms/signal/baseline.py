@@ -54,6 +54,34 @@ def rolling_ball(
     the corners. ``half_window`` must exceed the half base width of the widest peak that
     should survive. Edges repeat the end value (pybaselines' ``pad_kwargs={"mode":
     "edge"}``). float32 input is computed in float32, anything else in float64.
+
+    Parameters
+    ----------
+    y : array_like
+        A 1-D trace or a 2-D scan × ion matrix.
+    half_window : int
+        ``h``, the half width of the ball in points (the window is ``2h+1`` points).
+    smooth_half_window : int, optional
+        ``s``, the half width of the moving average; ``half_window`` by default.
+    axis : int, default 0
+        The axis along which the traces run.
+
+    Returns
+    -------
+    numpy.ndarray
+        The baseline, of the shape of ``y``.
+
+    Examples
+    --------
+    A peak narrower than the ball leaves the baseline; a straight line stays one:
+
+    >>> import numpy as np
+    >>> from gcms.signal import rolling_ball
+    >>> x = np.arange(200.0)
+    >>> trace = 10.0 + 0.05 * x + 100.0 * np.exp(-0.5 * ((x - 100.0) / 3.0) ** 2)
+    >>> base = rolling_ball(trace, half_window=20)
+    >>> round(float(base[100])), round(float(trace[100] - base[100]))
+    (15, 100)
     """
     from scipy.ndimage import grey_opening, uniform_filter1d
 
@@ -99,6 +127,26 @@ def centre_baseline(
     peak, the envelope is kept. ``sigma`` is the noise σ per point (broadcast to ``y``).
     float32 input is computed in float32 (a whole run's matrix), anything else in
     float64.
+
+    Parameters
+    ----------
+    y : array_like
+        A 1-D trace or a 2-D scan × ion matrix.
+    envelope : array_like
+        Its lower-envelope baseline (e.g. :func:`rolling_ball`), of the shape of ``y``.
+    sigma : array_like
+        Noise σ per point, broadcast to ``y``.
+    half_window : int
+        ``h``: the offset is averaged over ``2h+1`` points.
+    k : float, default 3.0
+        Points more than ``k σ`` from the current offset are left out as peaks.
+    axis : int, default 0
+        The axis along which the traces run.
+
+    Returns
+    -------
+    numpy.ndarray
+        The centred baseline ``envelope + o``, of the shape of ``y``.
     """
     from scipy.ndimage import uniform_filter1d
 

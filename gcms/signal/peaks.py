@@ -214,6 +214,27 @@ def find_peaks(
     -------
     Peaks
         One row per peak in time order (empty when the trace has none).
+
+    Raises
+    ------
+    ValueError
+        ``y`` and ``times`` not 1-D of equal length, or holding NaN or infinite values.
+
+    Examples
+    --------
+    Two Gaussian peaks on a sloping baseline with noise, at 30 s and 60 s:
+
+    >>> import numpy as np
+    >>> from gcms.signal import find_peaks
+    >>> t = np.arange(0.0, 90.0, 0.2)
+    >>> peak = lambda at, height: height * np.exp(-0.5 * ((t - at) / 1.0) ** 2)
+    >>> noise = np.random.default_rng(2).normal(0.0, 5.0, t.size)
+    >>> trace = 100.0 + 0.5 * t + peak(30.0, 2000.0) + peak(60.0, 800.0) + noise
+    >>> peaks = find_peaks(trace, t)
+    >>> peaks.rt_s.round(1).tolist()
+    [30.0, 60.0]
+    >>> bool(np.all(peaks.snr > 100))
+    True
     """
     from scipy.signal import find_peaks as scipy_find_peaks
     from scipy.signal import peak_widths

@@ -27,6 +27,41 @@ def savitzky_golay(y: ArrayLike, window: int = 5, order: int = 2, *, axis: int =
     the polynomial fitted to the ``window`` points around it (``window`` odd, > ``order``);
     peak heights and widths are kept far better than by a moving average of the same
     window. Edges are fitted with the polynomial of the first/last window (``mode="interp"``).
+
+    Parameters
+    ----------
+    y : array_like
+        A 1-D trace or a 2-D scan × ion matrix.
+    window : int, default 5
+        Points in the sliding window: odd and larger than ``order``. A trace shorter than
+        the window is returned unsmoothed (as a copy).
+    order : int, default 2
+        Degree of the fitted polynomial.
+    axis : int, default 0
+        The axis along which to smooth (the scans of a matrix).
+
+    Returns
+    -------
+    numpy.ndarray
+        The smoothed values, float64, of the shape of ``y``.
+
+    Raises
+    ------
+    ValueError
+        ``window`` even or not larger than ``order``; ``y`` neither 1-D nor 2-D.
+
+    Examples
+    --------
+    A polynomial of degree ``order`` or less passes through unchanged; a lone spike in one
+    window becomes the parabola fitted to it:
+
+    >>> import numpy as np
+    >>> from gcms.signal import savitzky_golay
+    >>> line = np.arange(10.0) ** 2
+    >>> bool(np.allclose(savitzky_golay(line, window=5, order=2), line))
+    True
+    >>> savitzky_golay([0, 0, 9, 0, 0], window=5, order=2).round(2).tolist()
+    [-0.77, 3.09, 4.37, 3.09, -0.77]
     """
     from scipy.signal import savgol_filter
 
@@ -39,7 +74,33 @@ def savitzky_golay(y: ArrayLike, window: int = 5, order: int = 2, *, axis: int =
 
 
 def moving_average(y: ArrayLike, window: int = 3, *, axis: int = 0) -> np.ndarray:
-    """Centred moving average over ``window`` points (odd); edges repeat the end value."""
+    """Centred moving average over ``window`` points (odd); edges repeat the end value.
+
+    Parameters
+    ----------
+    y : array_like
+        A 1-D trace or a 2-D scan × ion matrix.
+    window : int, default 3
+        Points averaged: a positive odd number (1 leaves ``y`` as it is).
+    axis : int, default 0
+        The axis along which to average.
+
+    Returns
+    -------
+    numpy.ndarray
+        The averaged values, float64, of the shape of ``y``.
+
+    Raises
+    ------
+    ValueError
+        ``window`` not a positive odd number.
+
+    Examples
+    --------
+    >>> from gcms.signal import moving_average
+    >>> moving_average([0.0, 3.0, 6.0, 3.0, 0.0], window=3).tolist()
+    [1.0, 3.0, 4.0, 3.0, 1.0]
+    """
     from scipy.ndimage import uniform_filter1d
 
     array = _as_float(y)
@@ -54,6 +115,38 @@ def gaussian(y: ArrayLike, sigma: float, *, axis: int = 0) -> np.ndarray:
     The kernel is truncated at 4 σ; edges repeat the end value. A Gaussian of σ about
     half the peak's own σ is close to the matched filter for chromatographic peaks and
     broadens them by only ``sqrt(1 + 1/4)``, about 12 %.
+
+    Parameters
+    ----------
+    y : array_like
+        A 1-D trace or a 2-D scan × ion matrix.
+    sigma : float
+        Standard deviation of the kernel in points (> 0).
+    axis : int, default 0
+        The axis along which to smooth.
+
+    Returns
+    -------
+    numpy.ndarray
+        The smoothed values, float64, of the shape of ``y``; their sum is that of ``y``
+        away from the edges.
+
+    Raises
+    ------
+    ValueError
+        ``sigma`` not positive.
+
+    Examples
+    --------
+    A spike spreads into the kernel's shape, its area kept:
+
+    >>> import numpy as np
+    >>> from gcms.signal import gaussian
+    >>> spike = np.zeros(21)
+    >>> spike[10] = 1.0
+    >>> smoothed = gaussian(spike, sigma=2.0)
+    >>> round(float(smoothed.sum()), 6), int(smoothed.argmax())
+    (1.0, 10)
     """
     from scipy.ndimage import gaussian_filter1d
 
