@@ -132,9 +132,10 @@ def test_a_reviewer_reviews_decides_signs_and_issues_in_the_browser(chromium, se
     cold = _open_exhibit(page, exhibit_url)
     warm = _open_exhibit(page, exhibit_url)
     scans = page.evaluate("() => document.getElementById('chromatogram').data[0].x.length")
-    print(f"\nexhibit page, {scans}-scan run: server {warm[0]:.3f} s, browser load "
-          f"{warm[1]:.3f} s, charts drawn {warm[2]:.3f} s after the request (first visit "
-          f"{cold[2]:.3f} s, Plotly's script fetched); goal {PAGE_GOAL_S} s")
+    line = (f"\nexhibit page, {scans}-scan run: server {warm[0]:.3f} s, browser load "
+            f"{warm[1]:.3f} s, charts drawn {warm[2]:.3f} s after the request (first visit "
+            f"{cold[2]:.3f} s, Plotly's script fetched); goal {PAGE_GOAL_S} s")
+    print(line)  # noqa: T201 (the measurement the issue asks for, shown with -s)
     assert warm[2] < PAGE_LIMIT_S
     assert page.locator("#chromatogram .main-svg").count() > 0
     assert page.locator("#spectrum .main-svg").count() > 0

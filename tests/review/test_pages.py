@@ -1,0 +1,151 @@
+"""The workstation's pages and their parts: exhibit view, ion picking, decisions, languages."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from gcms_cli.main import cli
+
+from gcms.custody import CaseStore
+from gcms.review import charts
+from gcms.review.i18n import _AR, _EN, DIRECTION, translate
+from gcms.review.serve import bind_warning
+
+from .conftest import PASSPHRASES
+from .helpers import client, csrf, sign_in
+
+
+def _figure(page_text: str, name: str) -> dict:
+    block = re.search(rf'<script type="application/json" id="{name}">(.*?)</script>',
+                      page_text, re.S)
+    return json.loads(block.group(1))
+
+
+def test_the_exhibit_page_draws_the_stored_run_and_the_criteria(recorded):
+    from gcms.io import read
+
+    web = client(recorded)
+    sign_in(web, "bob")
+    page = web.get(f"/case/{recorded.case_id}/exhibit/{recorded.exhibit_id}")
+    assert page.status_code == 200
+    assert "app;dur=" in page.headers["server-timing"]
+    assert 'class="evidence ok"' in page.text
+    chromatogram = _figure(page.text, "chromatogram-data")
+    tic = chromatogram["data"][0]
+    with CaseStore(recorded.store, create=False) as store:
+        result = store.results(recorded.case_id, recorded.exhibit_id)[-1]
+        run_path = next(r.path for r in store.runs(recorded.case_id)
+                        if r.run_id == result.run_id)
+    run = read(run_path)  # the TIC drawn is the stored run's, scan for scan
+    assert len(tic["x"]) == run.n_scans
+    np.testing.assert_allclose(tic["y"], run.tic, rtol=1e-6, atol=0.1)
+    substance = recorded.substance
+    assert substance in page.text
+    criteria = page.text[page.text.index('id="criteria"'):]
+    for name in ("match factor", "reverse match factor", "retention time"):
+        assert name in criteria
+    spectrum = _figure(page.text, "spectrum-data")
+    names = [t["name"] for t in spectrum["data"]]
+    assert any(n.startswith("library: ") for n in names)  # the library entry, downward
+    lowest = min(v for t in spectrum["data"][1:] for v in t["y"] if v is not None)
+    assert lowest == pytest.approx(-100)
+
+
+def test_picked_ions_are_the_runs_extracted_ion_chromatograms(recorded):
+    web = client(recorded)
+    sign_in(web, "bob")
+    with CaseStore(recorded.store, create=False) as store:
+        result = store.results(recorded.case_id, recorded.exhibit_id)[-1]
+        run_path = next(r.path for r in store.runs(recorded.case_id)
+                        if r.run_id == result.run_id)
+    answer = web.get(f"/api/xic?case={recorded.case_id}&result={result.result_id}&mz=91,105")
+    assert answer.status_code == 200
+    traces = answer.json()["traces"]
+    from gcms.io import read
+
+    run = read(run_path)
+    assert [t["name"] for t in traces] == ["m/z 91", "m/z 105"]
+    np.testing.assert_allclose(traces[1]["y"], run.xic(105.0), rtol=1e-6, atol=0.1)
+    assert web.get(f"/api/xic?case={recorded.case_id}&result={result.result_id}"
+                   "&mz=abc").status_code == 400
+    assert web.get(f"/api/xic?case={recorded.case_id}&result=RS999&mz=91").status_code == 404
+
+
+def test_a_verdict_override_needs_a_reason_and_keeps_the_original(recorded):
+    web = client(recorded)
+    sign_in(web, "bob")
+    token = csrf(web)
+    with CaseStore(recorded.store, create=False) as store:
+        result = store.results(recorded.case_id, recorded.exhibit_id)[-1]
+    component = next(c for c in result.data["components"]
+                     if c.get("verdict") == "identified")
+    path = f"/case/{recorded.case_id}/result/{result.result_id}/verdict"
+    form = {"csrf_token": token, "component": str(component["component"]),
+            "action": "override", "new_verdict": "inconclusive", "version": "1",
+            "key_file": str(recorded.key_file("bob")), "passphrase": PASSPHRASES["bob"]}
+    assert web.post(path, data={**form, "reason": "  "}).status_code == 400
+    answer = web.post(path, data={**form, "reason": "ion ratios borderline"})
+    assert answer.status_code == 303, answer.text
+    # shown with the form's version: a second decision on version 1 is refused
+    stale = web.post(path, data={**form, "action": "accept", "new_verdict": "",
+                                 "reason": "agree"})
+    assert stale.status_code in (400, 403)
+    with CaseStore(recorded.store, create=False) as store:
+        now = store.results(recorded.case_id, recorded.exhibit_id)[-1]
+        assert now.version == 2
+        changed = next(c for c in now.data["components"]
+                       if c["component"] == component["component"])
+        assert changed["verdict"] == "inconclusive"
+        assert store.verify().ok
+    history = web.get(f"/case/{recorded.case_id}/exhibit/{recorded.exhibit_id}").text
+    assert "ion ratios borderline" in history and "v2" in history
+
+
+def test_arabic_pages_are_right_to_left_and_every_label_is_translated(recorded):
+    assert set(_EN) == set(_AR)
+    assert DIRECTION["ar"] == "rtl" and translate("ar", "no such label") == "no such label"
+    web = client(recorded)
+    sign_in(web, "carol")
+    token = csrf(web)
+    web.post("/language", data={"csrf_token": token, "language": "ar", "next": "/qa"})
+    page = web.get("/qa")
+    assert '<html lang="ar" dir="rtl">' in page.text
+    assert translate("ar", "qa") in page.text
+    web.post("/language", data={"csrf_token": token, "language": "en"})
+    assert '<html lang="en" dir="ltr">' in web.get("/").text
+
+
+def test_queues_show_each_role_its_work(recorded):
+    web = client(recorded)
+    sign_in(web, "bob")
+    queue = web.get("/").text
+    assert 'id="queue-review"' in queue and recorded.exhibit_id in queue
+    web = client(recorded)
+    sign_in(web, "alice")  # the author: her exhibit, not a review of it
+    queue = web.get("/").text
+    assert 'id="queue-review"' not in queue and 'id="queue-exhibits"' in queue
+
+
+def test_stems_draw_each_ion_from_zero_scaled_to_the_base_peak():
+    x, y = charts.stems([41.0, 43.0], [50.0, 200.0], sign=-1.0)
+    assert x == [41.0, 41.0, None, 43.0, 43.0, None]
+    assert y == [0.0, -25.0, None, 0.0, -100.0, None]
+    assert charts.stems([], []) == ([], [])
+    figure = charts.levey_jennings_figure("m/z 69 abundance", {
+        "times": ["t1", "t2", "t3"], "values": [1.0, 2.0, 9.0], "mean": 2.0, "sd": 1.0,
+        "flags": [{"index": 2, "rule": "1-3s", "severity": "rejection"}]})
+    assert figure["data"][-1]["text"] == ["1-3s"] and figure["data"][-1]["y"] == [9.0]
+
+
+def test_the_command_binds_loopback_and_warns_otherwise(tmp_path):
+    assert bind_warning("127.0.0.1") is None and bind_warning("::1") is None
+    assert "warning" in bind_warning("0.0.0.0")
+    help_text = CliRunner().invoke(cli, ["review", "--help"]).output
+    assert "--store" in help_text and "127.0.0.1" in help_text
+    missing = CliRunner().invoke(cli, ["review", "--store", str(tmp_path / "none")],
+                                 env={"GCMS_STORE": None})
+    assert missing.exit_code == 2 and "gcms: error:" in missing.output
