@@ -172,3 +172,20 @@ def test_cli_user_password(sqlite_location, tmp_path, monkeypatch):
     assert result.exit_code == 2 and "at least 8" in result.output
     with CaseStore(sqlite_location, actor="alice", create=False) as store:
         assert check_password(store, "alice", "my new password", hasher=FAST).user_id == "alice"
+
+
+def test_a_case_bundle_carries_no_password_hash(people):
+    import json
+
+    from gcms.custody import CaseStore, verify_bundle
+
+    location, keys = people
+    with _store(location, "ann") as store:
+        set_password(store, "ann", "not for courts", key=keys["ann"], hasher=FAST)
+    with CaseStore(location, actor="ann", create=False) as store:
+        store.open_case("K1")
+        bundle = store.export_bundle("K1")
+    text = json.dumps(bundle)
+    assert "credential.set" in text  # the entry is there, proving who set it
+    assert "$argon2" not in text and "not for courts" not in text
+    assert verify_bundle(bundle).ok

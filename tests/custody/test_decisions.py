@@ -257,3 +257,15 @@ def test_the_report_shows_a_changed_verdict_and_its_reviewer(demo_store, tmp_pat
                              "inconclusive: retention index outside the window",)
     assert "Caffeine" in model.conclusion.inconclusive
     assert "Caffeine" not in model.conclusion.identified
+
+
+def test_a_decision_slipped_in_by_a_correction_is_a_finding(case):
+    """Only a decision entry adds to ``data.decisions``: a correction that does is named."""
+    with case.store("alice") as store:
+        data = dict(store.results("C1", "E1")[0].data)
+        data["decisions"] = [{"decision": 1, "kind": "verdict", "action": "accept",
+                              "by": "bob", "reason": "looks fine", "result_version": 2}]
+        store.correct_result("C1", "RS1", data, reason="tidy", key=case.keys["alice"])
+        report = store.verify()
+    assert not report.ok
+    assert "only a decision entry adds" in str(report.first)
