@@ -98,10 +98,27 @@ def _format_named(name: str) -> Format:
 def sniff(path: str | os.PathLike) -> str:
     """Name of the format of the file or folder at ``path``, decided by its content.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file, or a folder (an Agilent ``.D``).
+
+    Returns
+    -------
+    str
+        The ``name`` of one of :data:`FORMATS`; the extension plays no part.
+
     Raises
     ------
     FormatError
         When the path does not exist or no registered format recognises it.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from gcms.io import sniff
+    >>> sniff(files("gcms") / "data" / "demo" / "05-exhibit-E1.cdf")
+    'andi-ms'
     """
     path = Path(path)
     if not path.exists():
@@ -153,21 +170,45 @@ def read(path: str | os.PathLike, *, format: str | None = None) -> Run:
 
     Parameters
     ----------
-    path
+    path : str or os.PathLike
         The file or folder. Opened read-only; its SHA-256 is in ``run.metadata.sha256``.
-    format
+    format : str, optional
         A name from :data:`FORMATS` to skip sniffing.
+
+    Returns
+    -------
+    Run
+        The scans (times, m/z, intensities, TIC) and the metadata the file holds, with
+        the digests of every file decoded (``metadata.sha256``, ``metadata.parts_sha256``).
 
     Raises
     ------
     FormatError
         The file cannot be read; the message names the file and the problem.
+        :class:`~gcms.errors.NotARunError` (a ``FormatError``) when it holds spectra,
+        not a run: read it with :func:`read_spectra`.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> import gcms.io
+    >>> run = gcms.io.read(files("gcms") / "data" / "demo" / "05-exhibit-E1.cdf")
+    >>> run.n_scans, run.rt_range_s, run.metadata.format
+    (2081, (120.0, 640.0), 'andi-ms')
     """
     return _dispatch(path, format, "read")
 
 
 def read_entries(path: str | os.PathLike, *, format: str | None = None) -> EntryReport:
-    """Read a library or spectrum file, skipping (and reporting) entries that cannot be read.
+    r"""Read a library or spectrum file, skipping (and reporting) entries that cannot be read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file: MSP/NIST text, AMDIS MSL, JCAMP-DX, MassBank records or an ANDI
+        library.
+    format : str, optional
+        A name from :data:`FORMATS` to skip sniffing.
 
     Returns
     -------
@@ -179,6 +220,20 @@ def read_entries(path: str | os.PathLike, *, format: str | None = None) -> Entry
     ------
     FormatError
         The file as a whole cannot be read (wrong format, truncated header...).
+
+    Examples
+    --------
+    An MSP file whose second entry declares more peaks than it lists:
+
+    >>> import pathlib, tempfile
+    >>> from gcms.io import read_entries
+    >>> text = ("Name: Caffeine\nNum Peaks: 2\n194 999\n109 520\n\n"
+    ...         "Name: Damaged\nNum Peaks: 3\n58 999\n\n")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "lab.msp"
+    >>> _ = path.write_text(text)
+    >>> report = read_entries(path)
+    >>> [s.name for s in report.spectra], len(report.skipped)
+    (['Caffeine'], 1)
     """
     return _dispatch(path, format, "read_entries")
 
@@ -188,6 +243,19 @@ def read_spectra(path: str | os.PathLike, *, format: str | None = None) -> list[
 
     Strict: the first unreadable entry raises. Use :func:`read_entries` to skip and count
     bad entries instead.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    format : str, optional
+        A name from :data:`FORMATS` to skip sniffing.
+
+    Returns
+    -------
+    list of Spectrum
+        Every entry, in file order, with the metadata the format carries (name, CAS,
+        formula, retention index, source).
 
     Raises
     ------

@@ -91,5 +91,11 @@ def _schema_text() -> str:
 
 
 def published_schema() -> dict[str, Any]:
-    """The shipped ``results.schema.json`` (JSON Schema draft 2020-12)."""
+    """The shipped ``results.schema.json`` (JSON Schema draft 2020-12).
+
+    Returns
+    -------
+    dict
+        The schema a ``results.json`` of this gcms validates against.
+    """
     return json.loads(_schema_text())

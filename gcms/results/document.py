@@ -490,8 +490,25 @@ def _parsed(data: Mapping[str, Any] | str | os.PathLike,
 def load_results(path: str | os.PathLike) -> ResultsDocument | QuantResultsDocument:
     """Read and check a ``results.json``: a batch's or a quantitation's, by what it names.
 
-    See :meth:`ResultsDocument.from_json`; a document naming ``"schema":
-    "gcms-quant-results/N"`` is read by :meth:`QuantResultsDocument.from_json`.
+    See ``ResultsDocument.from_json``; a document naming ``"schema":
+    "gcms-quant-results/N"`` is read by ``QuantResultsDocument.from_json``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``results.json`` of ``gcms batch`` or ``gcms quant``.
+
+    Returns
+    -------
+    ResultsDocument or QuantResultsDocument
+        The typed, frozen document, upgraded from an older format version where one
+        was written.
+
+    Raises
+    ------
+    FormatError
+        Not JSON, not a results document, a version newer than this gcms reads, or a
+        key of the wrong type (the message names the file and the key).
     """
     data, name = _parsed(path, None)
     if "schema" in data and "format" not in data:
@@ -500,7 +517,14 @@ def load_results(path: str | os.PathLike) -> ResultsDocument | QuantResultsDocum
 
 
 def results_schema() -> dict[str, Any]:
-    """The JSON Schema of both ``results.json`` documents (``results.schema.json``)."""
+    """The JSON Schema of both ``results.json`` documents (``results.schema.json``).
+
+    Returns
+    -------
+    dict
+        The schema (draft 2020-12), generated from the record types; the tests check
+        that it equals the shipped file (:func:`gcms.results.published_schema`).
+    """
     schema = json_schema(
         (ResultsDocument, QuantResultsDocument), title="gcms results.json",
         schema_id="https://gcms.invalid/schema/gcms-results.json",

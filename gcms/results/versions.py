@@ -91,6 +91,18 @@ def document_version(data: Mapping[str, Any], source: str) -> int:
 def upgrade(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     """``data`` in the current format version (module docstring); ``data`` is not changed.
 
+    Parameters
+    ----------
+    data : Mapping
+        A ``results.json`` as parsed JSON.
+    source : str
+        Where it came from, for error messages.
+
+    Returns
+    -------
+    dict
+        A new document of the current format version.
+
     Raises
     ------
     FormatError
