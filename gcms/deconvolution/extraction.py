@@ -352,10 +352,10 @@ def fit_regions(prepared: Prepared, perception: Perception, *, refine: bool) -> 
             member[local, slot[cands]] = cands
             member_lists = member.tolist()
             shares = others[np.arange(cands.size)[:, None], slot[member[local]]].tolist()
-            for i, c in enumerate(cands.tolist()):
+            for i, candidate in enumerate(cands.tolist()):
                 share = dict(zip(member_lists[local[i]], shares[i], strict=True))
-                del share[c]
-                neighbour_share[c] = share
+                del share[candidate]
+                neighbour_share[candidate] = share
     return Fit(amplitude=amplitude, stderr=stderr, profiles=profiles, region=region,
                explained=explained, excess=excess, at_apex=at_apex, recorded=recorded,
                neighbour_share=neighbour_share)

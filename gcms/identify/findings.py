@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from gcms.identify.criteria import Criteria
 from gcms.identify.judge import Identification, Judgement
@@ -115,6 +115,11 @@ class Findings:
                 "conclusion": [f.substance for f in self.conclusion],
                 "out_of_scope": [f.substance for f in self.out_of_scope],
                 "notes": [n.to_dict() for n in self.notes]}
+
+
+def _chosen(judgement: Judgement) -> Identification:
+    """The identification a judgement chose (a finding is only made of one that has one)."""
+    return cast(Identification, judgement.chosen)
 
 
 def _evidence(chosen: Identification) -> str:
@@ -239,27 +244,27 @@ def summarise(judgements: Sequence[Judgement], *, criteria: Criteria,
             continue
         if chosen.hit.match_factor < criteria.spectrum.not_identified_below:
             continue
-        key = next((k for k, j in best.items() if j.chosen.substance.same_as(chosen.substance)),
+        key = next((k for k, j in best.items() if _chosen(j).substance.same_as(chosen.substance)),
                    None)
         if key is None:
             best[chosen.name] = judgement
             continue
-        held = best[key].chosen
+        held = _chosen(best[key])
         rank = ("identified", "inconclusive").index
         if (rank(chosen.verdict), -chosen.hit.match_factor) < (rank(held.verdict),
                                                                 -held.hit.match_factor):
             best[key] = judgement
-    identified = [_finding(j) for j in best.values() if j.chosen.verdict == "identified"]
-    inconclusive = [_finding(j) for j in best.values() if j.chosen.verdict == "inconclusive"]
+    identified = [_finding(j) for j in best.values() if _chosen(j).verdict == "identified"]
+    inconclusive = [_finding(j) for j in best.values() if _chosen(j).verdict == "inconclusive"]
     identified.sort(key=lambda f: f.rt_s)
     inconclusive.sort(key=lambda f: f.rt_s)
     notes: list[Note] = []
     for judgement in sorted(best.values(), key=lambda j: j.component.rt_s) if qualify else ():
-        notes.extend(_lookalike_note(judgement.chosen, lookalikes))
-        notes.extend(_runner_up_note(judgement.chosen))
-        notes.extend(_carryover_note(judgement.chosen))
-    identified_substances = [best[k].chosen.substance for k in best
-                             if best[k].chosen.verdict == "identified"]
+        notes.extend(_lookalike_note(_chosen(judgement), lookalikes))
+        notes.extend(_runner_up_note(_chosen(judgement)))
+        notes.extend(_carryover_note(_chosen(judgement)))
+    identified_substances = [_chosen(best[k]).substance for k in best
+                             if _chosen(best[k]).verdict == "identified"]
     for ambiguity in lookalikes.ambiguities if qualify else ():
         trigger = ambiguity.triggered_by(identified_substances)
         if trigger is not None:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from gcms.identify.criteria import Criteria
 from gcms.identify.evidence import (
@@ -372,7 +372,8 @@ def _ion_ratios(found: dict[int, float], ions: list[tuple[int, float]],
         if mz == base_mz:
             continue
         expected = 100.0 * reference[mz] / base_ref
-        tolerance = rules.ratio_tolerance_percent(expected)
+        # a number whenever ratios are on (checked above)
+        tolerance = cast(float, rules.ratio_tolerance_percent(expected))
         measured = 100.0 * found.get(mz, 0.0) / base_found if base_found > 0 else math.nan
         deviation = (100.0 * abs(measured - expected) / expected
                      if expected > 0 and math.isfinite(measured) else math.inf)

@@ -25,7 +25,7 @@ import math
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -60,7 +60,7 @@ class SearchIndex:
     """Everything a search needs from a library, derived once and cached on it."""
 
     def __init__(self, peaks: PeakMatrix, retention_index: np.ndarray,
-                 ri_column: Sequence[str]) -> None:
+                 ri_column: Sequence[str] | np.ndarray) -> None:
         self.library = LibraryPeaks.from_peaks(peaks)
         self.peaks = peaks
         self.first_mz = peaks.first_mz
@@ -346,10 +346,11 @@ def collect(index, qblock, qi, li, rank, delta, penalty, lo, n_q, top, settings,
     full = score_pairs(qblock, index.library, qs, ls, low_mz=settings.low_mz)
     q = qs + lo
     arrays["index"][q, p] = ls
-    arrays["match_factor"][q, p] = to_nist_scale(full.identity)
-    arrays["reverse_match_factor"][q, p] = to_nist_scale(full.reverse)
-    arrays["similarity_match_factor"][q, p] = to_nist_scale(full.similarity)
-    arrays["entropy_similarity"][q, p] = to_nist_scale(full.entropy)
+    # score_pairs computes every score unless told otherwise
+    arrays["match_factor"][q, p] = to_nist_scale(cast(np.ndarray, full.identity))
+    arrays["reverse_match_factor"][q, p] = to_nist_scale(cast(np.ndarray, full.reverse))
+    arrays["similarity_match_factor"][q, p] = to_nist_scale(cast(np.ndarray, full.similarity))
+    arrays["entropy_similarity"][q, p] = to_nist_scale(cast(np.ndarray, full.entropy))
     arrays["probability"][q, p] = probability[qs, p]
     arrays["score"][q, p] = rank[shown]
     arrays["delta_ri"][q, p] = delta[shown]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -173,9 +174,11 @@ def expand_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
     Works on NumPy and CuPy arrays alike (the result lives where ``starts`` does).
     """
-    xp = np
+    xp: Any = np
     if type(starts).__module__.split(".")[0] == "cupy":
-        import cupy as xp
+        import cupy
+
+        xp = cupy
     lengths = xp.asarray(lengths, dtype=xp.int64)
     starts = xp.asarray(starts, dtype=xp.int64)
     total = int(lengths.sum())

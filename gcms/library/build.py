@@ -25,7 +25,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -206,6 +206,13 @@ def build_library(
     max_mz
         Largest m/z accepted in an entry (default :data:`EI_MZ_MAX`).
 
+    Returns
+    -------
+    BuildReport
+        ``library`` (the compiled :class:`~gcms.library.Library`), the files read with
+        their SHA-256 and entry counts, and the entries skipped, files failed and files
+        ignored, each with its reason.
+
     Raises
     ------
     LibraryError
@@ -241,18 +248,18 @@ def build_library(
             usable.append(spectrum)
         digest = sha256_file(path)
         for spectrum in usable:
-            hashes[spectrum.source] = digest
+            hashes[cast(str, spectrum.source)] = digest  # each given its file above
         spectra.extend(usable)
         skipped.extend(report.skipped)
         files.append({"path": str(path), "sha256": digest, "n_entries": len(usable),
                       "n_skipped": len(report.skipped) + len(report.spectra) - len(usable)})
     if strict and (skipped or failed):
         left_out = [*failed, *skipped]
-        named = "; ".join(str(s) for s in left_out[:_NAMED_IN_REFUSAL])
+        listed = "; ".join(str(s) for s in left_out[:_NAMED_IN_REFUSAL])
         more = (f"; ... and {len(left_out) - _NAMED_IN_REFUSAL} more"
                 if len(left_out) > _NAMED_IN_REFUSAL else "")
         raise LibraryError(f"strict build refused, nothing written: {len(skipped)} entries "
-                           f"and {len(failed)} files would be left out: {named}{more}")
+                           f"and {len(failed)} files would be left out: {listed}{more}")
     if not spectra:
         where = ", ".join(str(s) for s in sources)
         raise LibraryError(f"{where}: no usable spectrum found "

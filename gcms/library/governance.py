@@ -35,7 +35,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -226,7 +226,8 @@ def diff_libraries(old: Library, new: Library) -> LibraryDiff:
             mf = identity_match_factor(old.peaks.row(i), new.peaks.row(j))
         if fields or mf is not None:
             result.changed.append(EntryChange(
-                old_index=i, new_index=j, name=_value(new, "name", j), matched_by=how,
+                old_index=i, new_index=j, name=cast(str | None, _value(new, "name", j)),
+                matched_by=how,
                 fields=fields, match_factor=mf))
         else:
             result.n_unchanged += 1
@@ -267,8 +268,9 @@ def find_duplicates(library: Library, *, min_mf: int = DUPLICATE_MIN_MF) -> list
             for j in members[a + 1:]:
                 mf = identity_match_factor(library.peaks.row(j), library.peaks.row(i))
                 if mf >= min_mf:
-                    found.append(Duplicate(i, j, key, (_value(library, "name", i),
-                                                       _value(library, "name", j)), mf))
+                    names = (cast(str | None, _value(library, "name", i)),
+                             cast(str | None, _value(library, "name", j)))
+                    found.append(Duplicate(i, j, key, names, mf))
     return sorted(found, key=lambda d: (d.first, d.second))
 
 

@@ -19,6 +19,7 @@ search that scores every entry (``presearch="off"``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -149,7 +150,7 @@ class PairScores:
 
     def take(self, rows: np.ndarray) -> PairScores:
         """The scores of pairs ``rows`` only."""
-        return PairScores(*(None if v is None else v[rows] for v in (
+        return PairScores(*(cast(Any, None if v is None else v[rows]) for v in (
             self.identity, self.reverse, self.similarity, self.entropy, self.n_common,
             self.n_ratios)))
 

@@ -222,7 +222,32 @@ class HitArrays:
 def search_arrays(library: Library | _engine.SearchIndex, queries: Sequence[Spectrum], *,
                   top: int = 10, settings: SearchSettings | None = None,
                   device: Device = "cpu") -> HitArrays:
-    """Hit lists of ``queries`` as arrays (no per-hit objects): the engine of :func:`search`."""
+    """Hit lists of ``queries`` as arrays (no per-hit objects): the engine of :func:`search`.
+
+    Parameters
+    ----------
+    library : Library or SearchIndex
+        The library (its search index is built on first use and kept).
+    queries : sequence of Spectrum
+        The query spectra.
+    top : int, default 10
+        Hits per query.
+    settings : SearchSettings, optional
+        As for :func:`search`.
+    device : {"cpu", "cuda"}
+        As for :func:`search`.
+
+    Returns
+    -------
+    HitArrays
+        One row per query, ``top`` columns, best hit first: library indices (-1 where a
+        list is short) and every score.
+
+    Raises
+    ------
+    ValueError
+        ``top`` below 1 or an unknown device.
+    """
     settings = settings or SearchSettings()
     if top < 1:
         raise ValueError(f"top must be >= 1, got {top}")
@@ -249,17 +274,24 @@ def search(library: Library, queries: Spectrum | Sequence[Spectrum], *, top: int
 
     Parameters
     ----------
-    library
+    library : Library
         A :class:`gcms.library.Library`.
-    queries
+    queries : Spectrum or sequence of Spectrum
         One spectrum or a sequence (any m/z precision; nominal masses are taken).
-    top
+    top : int, default 10
         Hits per query.
-    settings
+    settings : SearchSettings, optional
         :class:`SearchSettings` (defaults: identity ranking, exact presearch).
-    device
+    device : {"cpu", "cuda"}
         ``"cpu"`` or ``"cuda"`` (needs CuPy: ``pip install 'gcms[gpu]'``); both return
         the same hit lists.
+
+    Returns
+    -------
+    list of SearchResult
+        One per query, in order; each holds up to ``top`` :class:`Hit` objects, best
+        first, with the NIST scores (MF, RMF, similarity), the entropy similarity, the
+        probability and the library's identity hash.
 
     Raises
     ------
@@ -267,6 +299,18 @@ def search(library: Library, queries: Spectrum | Sequence[Spectrum], *, top: int
         A query without peaks (names it).
     MissingExtraError
         ``device="cuda"`` without CuPy.
+
+    Examples
+    --------
+    >>> from gcms import Spectrum
+    >>> from gcms.library import Library, search
+    >>> library = Library.from_spectra([
+    ...     Spectrum(mz=[44, 65, 91, 120], intensity=[999, 80, 300, 20], name="Amphetamine"),
+    ...     Spectrum(mz=[58, 91, 134], intensity=[999, 150, 20], name="Methamphetamine"),
+    ...     Spectrum(mz=[82, 94, 194], intensity=[200, 150, 999], name="Caffeine")])
+    >>> query = Spectrum(mz=[44.1, 65.0, 91.1, 119.9], intensity=[1000, 70, 280, 25])
+    >>> [(hit.name, hit.match_factor) for hit in search(library, query, top=2)[0].hits]
+    [('Amphetamine', 963), ('Methamphetamine', 141)]
     """
     spectra = [queries] if isinstance(queries, Spectrum) else list(queries)
     arrays = search_arrays(library, spectra, top=top, settings=settings, device=device)

@@ -45,7 +45,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -477,7 +477,8 @@ class Library:
 
     # -- search -------------------------------------------------------------------------
 
-    def search(self, queries, *, top: int = 10, settings=None, device: str = "cpu"):
+    def search(self, queries, *, top: int = 10, settings=None,
+               device: Literal["cpu", "cuda"] = "cpu"):
         """Search ``queries`` (a Spectrum or a sequence) here; see :func:`gcms.library.search`."""
         from gcms.library.search import search
 

@@ -19,6 +19,7 @@ import hashlib
 import math
 import os
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -88,11 +89,11 @@ def read_amdis_cal(path: str | os.PathLike) -> RetentionCalibration:
     try:
         return RetentionCalibration(
             rt_seconds=np.asarray(rt_min) * 60.0,
-            retention_index=ri,
+            retention_index=np.asarray(ri),
             names=tuple(names),
             series=_series_of(names),
-            match_percent=net,
-            signal_to_noise=sn,
+            match_percent=np.asarray(net),
+            signal_to_noise=np.asarray(sn),
             column=column,
             source=source,
         )
@@ -128,7 +129,8 @@ def write_amdis_cal(calibration: RetentionCalibration, path: str | os.PathLike) 
     lines = [f"#{key}={value}" for key, value in calibration.column.items()]
     for rt, ri, net, sn, name in zip(
         calibration.rt_seconds / 60.0, calibration.retention_index,
-        calibration.match_percent, calibration.signal_to_noise, calibration.names,
+        cast(np.ndarray, calibration.match_percent),  # arrays once constructed
+        cast(np.ndarray, calibration.signal_to_noise), calibration.names,
         strict=True,
     ):
         if any(c in name for c in "\r\n") or not name.strip():

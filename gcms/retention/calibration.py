@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -93,6 +93,16 @@ def van_den_dool_kratz(
     ri, extrapolated
         float64 indices, and a bool mask of values outside the ladder (computed by
         continuing the first or last segment).
+
+    Examples
+    --------
+    C10 to C13 at 4, 6, 8 and 10 minutes; 15 minutes lies past the last alkane:
+
+    >>> from gcms.retention import van_den_dool_kratz
+    >>> ri, extrapolated = van_den_dool_kratz(
+    ...     [300.0, 450.0, 900.0], [240.0, 360.0, 480.0, 600.0], [1000, 1100, 1200, 1300])
+    >>> ri.tolist(), extrapolated.tolist()
+    ([1050.0, 1175.0, 1550.0], [False, False, True])
     """
     x = np.atleast_1d(np.asarray(rt, dtype=np.float64))
     return _piecewise_linear(x, np.asarray(ladder_rt, float), np.asarray(ladder_ri, float))
@@ -105,6 +115,35 @@ def kovats(
 
     Times at or before the dead time have no adjusted retention time: their index is
     NaN and they are flagged as outside the ladder.
+
+    Parameters
+    ----------
+    rt : array_like
+        Retention times to convert (any unit, the same as ``ladder_rt``).
+    ladder_rt, ladder_ri : array_like
+        The markers' retention times (strictly increasing, after the dead time) and
+        indices.
+    dead_time : float
+        The column's dead time ``t_M`` in the unit of ``rt`` (see
+        :func:`estimate_dead_time`).
+
+    Returns
+    -------
+    ri, extrapolated
+        float64 indices, and a bool mask of values outside the ladder or at or before
+        the dead time.
+
+    Examples
+    --------
+    An isothermal ladder C10-C13 with a dead time of 60 s:
+
+    >>> import numpy as np
+    >>> from gcms.retention import kovats
+    >>> ladder_rt = [90.0, 120.4, 181.7, 305.0]
+    >>> ri, extrapolated = kovats([100.0, 150.0, 50.0], ladder_rt, [1000, 1100, 1200, 1300],
+    ...                           dead_time=60.0)
+    >>> ri.round(0).tolist(), extrapolated.tolist()
+    ([1041.0, 1157.0, nan], [False, False, True])
     """
     x = np.atleast_1d(np.asarray(rt, dtype=np.float64))
     ladder = np.asarray(ladder_rt, dtype=np.float64)
@@ -122,12 +161,30 @@ def estimate_dead_time(rt: ArrayLike, carbons: ArrayLike) -> float:
     three equally spaced members it reproduces the closed form of Peterson & Hirsch
     (J. Lipid Res. 1 (1959) 132), ``t_M = (t1·t3 - t2²)/(t1 + t3 - 2·t2)``.
 
+    Parameters
+    ----------
+    rt : array_like
+        Retention times of the series' members, increasing.
+    carbons : array_like
+        Their carbon numbers, increasing.
+
+    Returns
+    -------
+    float
+        The dead time, in the unit of ``rt``.
+
     Raises
     ------
     ValueError
         Fewer than three members, or no dead time that puts every member within
         :data:`MAX_ISOTHERMAL_RESIDUAL_RI` of the line (a temperature program, not an
         isothermal run).
+
+    Examples
+    --------
+    >>> from gcms.retention import estimate_dead_time
+    >>> round(estimate_dead_time([90.0, 120.4, 181.7, 305.0], [10, 11, 12, 13]), 0)
+    60.0
     """
     from scipy.optimize import minimize_scalar
 
@@ -337,7 +394,8 @@ class RetentionCalibration:
         """
         rt = np.atleast_1d(np.asarray(rt_seconds, dtype=np.float64))
         if self.method == "kovats":
-            ri, outside = kovats(rt, self.rt_seconds, self.retention_index, self.dead_time_s)
+            ri, outside = kovats(rt, self.rt_seconds, self.retention_index,
+                                 cast(float, self.dead_time_s))  # checked on construction
         else:
             ri, outside = van_den_dool_kratz(rt, self.rt_seconds, self.retention_index)
         return RetentionIndices(rt, ri, outside, self.method)
@@ -367,7 +425,7 @@ class RetentionCalibration:
         extrapolated indices), and, with ``max_age_hours``, the time between the ladder
         and the run (a ladder is re-run after a vacuum break or column maintenance).
         """
-        meta = getattr(run, "metadata", run)
+        meta = cast("RunMetadata", getattr(run, "metadata", run))
         return self._applicability(meta.instrument, meta.method, meta.acquired_at,
                                    getattr(run, "rt_range_s", None), max_age_hours)
 
@@ -427,8 +485,9 @@ class RetentionCalibration:
             "names": list(self.names),
             "rt_seconds": self.rt_seconds.tolist(),
             "retention_index": self.retention_index.tolist(),
-            "match_percent": _list(self.match_percent),
-            "signal_to_noise": _list(self.signal_to_noise),
+            # arrays once constructed (NaN where not known)
+            "match_percent": _list(cast(np.ndarray, self.match_percent)),
+            "signal_to_noise": _list(cast(np.ndarray, self.signal_to_noise)),
             "column": dict(self.column),
             "source": dict(self.source),
         }

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -339,11 +339,32 @@ def find_ladder(
         Carbon numbers between consecutive members (2 for an even-numbered standard);
         by default found from molecular ions, else 1.
 
+    Returns
+    -------
+    Ladder
+        The members found (apex times, carbon numbers, names), how the names were
+        decided and how far to trust them (``naming``), and ``calibration()`` giving the
+        retention indices of other runs.
+
     Raises
     ------
     ValueError
         Fewer than ``settings.min_members`` members found (the message says what was
         seen), or a run with no scans.
+
+    Examples
+    --------
+    A simulated C8-C40 ladder, named from its molecular ions; an index past the last
+    member is flagged as extrapolated:
+
+    >>> from gcms.retention import find_ladder
+    >>> from gcms.retention.simulate import simulate_ladder
+    >>> ladder = find_ladder(simulate_ladder().run)
+    >>> ladder.names[:3], ladder.naming.method, ladder.naming.confidence
+    (('C8', 'C9', 'C10'), 'molecular-ion', 'high')
+    >>> indices = ladder.calibration().apply([312.0, 2000.0])
+    >>> indices.retention_index.round(0).tolist(), indices.extrapolated.tolist()
+    ([1030.0, 4519.0], [False, True])
     """
     settings = settings or LadderSettings()
     label = run.metadata.source_path or run.metadata.sample_name or "run"
@@ -449,7 +470,7 @@ def _apex_spectra(run: Run, signal: np.ndarray, peaks: np.ndarray, half_width: n
         values = np.where(valid, signal[idx], np.inf)
         backgrounds.append(idx[np.arange(peaks.size), np.argmin(values, axis=1)])
     background_rows = np.stack(backgrounds, axis=1)
-    low, high = run.nominal_mz_range
+    low, high = cast(tuple[int, int], run.nominal_mz_range)  # a ladder run holds peaks
     low = max(low, 1)
     apex = dense_rows(run, apex_rows, low, high)
     background = dense_rows(run, background_rows, low, high).mean(axis=1)
@@ -606,6 +627,7 @@ def _name_members(
     if irregular:
         problems.append(f"{irregular} interval(s) irregular")
     problem_note = f" Doubts: {', '.join(problems)}." if problems else ""
+    confidence: Literal["high", "medium", "low"]
     if method == "molecular-ion":
         confidence = ("high" if agreeing >= 2 and not problems
                       else "medium" if agreeing > conflicting else "low")

@@ -110,7 +110,30 @@ SERIES: dict[str, HomologousSeries] = {s.name: s for s in (N_ALKANES, FAME_METHY
 
 
 def series_named(name: str) -> HomologousSeries:
-    """The series called ``name``; ``ValueError`` listing the known ones otherwise."""
+    """The series called ``name``; ``ValueError`` listing the known ones otherwise.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``SERIES``: ``"n-alkanes"`` or ``"FAME methyl esters"``.
+
+    Returns
+    -------
+    HomologousSeries
+        Its trace ions, molecular-ion rule and index per carbon.
+
+    Raises
+    ------
+    ValueError
+        An unknown name (the message lists the known ones).
+
+    Examples
+    --------
+    >>> from gcms.retention import series_named
+    >>> alkanes = series_named("n-alkanes")
+    >>> alkanes.trace_ions, alkanes.ri_per_carbon
+    ((57, 71, 85), 100.0)
+    """
     try:
         return SERIES[name]
     except KeyError:
