@@ -32,12 +32,14 @@ from typing import Any
 from gcms._files import write_atomic
 from gcms.batch.pass2 import RunContext, file_name
 from gcms.identifiers import spreadsheet_safe_row
+from gcms.results import FORMAT, FORMAT_VERSION, ResultsDocument
 
 __all__ = [
     "COMPONENT_COLUMNS",
     "exhibit_summaries",
     "SUMMARY_COLUMNS",
     "component_rows",
+    "results_document",
     "run_record",
     "summary_rows",
     "summary_text",
@@ -45,8 +47,9 @@ __all__ = [
     "write_outputs",
 ]
 
-RESULTS_FORMAT = "gcms.batch.results"
-RESULTS_FORMAT_VERSION = 1
+#: The format results.json names, and its version (:mod:`gcms.results.versions`).
+RESULTS_FORMAT = FORMAT
+RESULTS_FORMAT_VERSION = FORMAT_VERSION
 
 COMPONENT_COLUMNS = (
     "component", "rt_s", "rt_min", "retention_index", "ri_extrapolated", "model_mz", "snr",
@@ -315,9 +318,31 @@ def run_file_stem(record: Mapping[str, Any]) -> str:
     return f"{record['position'] + 1:03d}-{sample}"
 
 
-def write_outputs(out_dir: Path, document: Mapping[str, Any]) -> None:
-    """Write results.json, summary.csv and the per-run JSON and CSV files."""
-    records = document["runs"]
+def results_document(document: Mapping[str, Any]) -> ResultsDocument:
+    """The typed results document of a batch's document dict (:mod:`gcms.results`).
+
+    Reading it checks every key the format declares (its name, ``format_version`` and
+    the type of each value), so that no batch writes a ``results.json`` its readers
+    (report, custody, review) would refuse; a step's own keys are kept as written.
+
+    Raises
+    ------
+    FormatError
+        A key is missing or of the wrong type: a bug in a producer (the batch or one
+        of its steps), named by its JSON path.
+    """
+    return ResultsDocument.from_json(_clean(document), source="results.json being written")
+
+
+def write_outputs(out_dir: Path, document: Mapping[str, Any] | ResultsDocument) -> None:
+    """Write results.json, summary.csv and the per-run JSON and CSV files.
+
+    ``document`` is checked by reading it as a :class:`~gcms.results.ResultsDocument`
+    (:func:`results_document`) before anything is written; results.json is its
+    :meth:`~gcms.results.ResultsDocument.to_text`.
+    """
+    typed = document if isinstance(document, ResultsDocument) else results_document(document)
+    records = [run.to_json() for run in typed.runs]
     runs = out_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     for record in records:
@@ -325,5 +350,4 @@ def write_outputs(out_dir: Path, document: Mapping[str, Any]) -> None:
         write_atomic(runs / f"{stem}.json", json.dumps(record, indent=1, allow_nan=False) + "\n")
         write_atomic(runs / f"{stem}.csv", _csv(component_rows(record), COMPONENT_COLUMNS))
     write_atomic(out_dir / "summary.csv", _csv(summary_rows(records), SUMMARY_COLUMNS))
-    write_atomic(out_dir / "results.json", json.dumps(_clean(document), indent=1,
-                                                      allow_nan=False) + "\n")
+    write_atomic(out_dir / "results.json", typed.to_text())

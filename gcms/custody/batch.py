@@ -54,14 +54,14 @@ and the other files stay as written, and rerunning the command completes the rec
 
 from __future__ import annotations
 
-import copy
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from gcms.errors import CustodyError, GcmsError, TamperError
+from gcms.results import ResultsDocument, RunResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from gcms.batch import BatchContext
@@ -77,9 +77,9 @@ VOLATILE_FIELDS: tuple[tuple[str, str], ...] = (("processing", "cached"),
                                                 ("processing", "seconds"))
 
 
-def stored_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The run record as stored: a copy without :data:`VOLATILE_FIELDS`."""
-    out = copy.deepcopy(dict(record))
+def stored_record(record: RunResult) -> dict[str, Any]:
+    """The run record as stored: its JSON object without :data:`VOLATILE_FIELDS`."""
+    out = record.to_json()
     for section, name in VOLATILE_FIELDS:
         part = out.get(section)
         if isinstance(part, dict):
@@ -87,47 +87,46 @@ def stored_record(record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def summary_line(record: Mapping[str, Any]) -> str:
+def summary_line(record: RunResult) -> str:
     """One line a reader of the case sees first: what the run is and what it showed."""
-    label = f"{record.get('type', 'run')} {record.get('sample_id') or record.get('file_name')}"
-    if record.get("status") != "ok":
-        return f"{label}: not processed: {record.get('problem')}"
-    kind = record.get("type")
-    findings = record.get("findings") or {}
+    label = f"{record.type} {record.sample_id or record.file_name}"
+    if not record.ok:
+        return f"{label}: not processed: {record.problem}"
+    kind = record.type
     if kind == "blank":
-        status = record.get("blank_status") or {}
-        held = [*status.get("carry_over_detected", []), *status.get("substances_in_blank", [])]
+        status = record.blank_status or {}
+        held = [*status.get("carry_over_detected", ()), *status.get("substances_in_blank", ())]
         return f"{label}: " + (f"holds {', '.join(dict.fromkeys(held))}" if held
                                else "clean")
     if kind == "ladder":
-        ladder = record.get("ladder") or {}
-        members = ladder.get("members") or []
+        members = (record.ladder or {}).get("members") or ()
         if not members:
             return f"{label}: no alkane ladder found"
         return f"{label}: {members[0].get('name')}-{members[-1].get('name')}, " \
                f"{len(members)} alkanes"
     if kind == "standard":
-        refs = record.get("references") or []
+        refs = record.references or ()
         found = [r.get("substance") for r in refs if r.get("found")]
         missing = [r.get("substance") for r in refs if not r.get("found")]
         text = f"{label}: found {', '.join(found) or 'none'}"
         return text + (f"; not found {', '.join(missing)}" if missing else "")
-    identified = [f.get("substance") for f in findings.get("identified", [])]
-    inconclusive = [f.get("substance") for f in findings.get("inconclusive", [])]
+    findings = record.findings
+    identified = [f.substance for f in findings.identified] if findings else []
+    inconclusive = [f.substance for f in findings.inconclusive] if findings else []
     text = f"{label}: identified {', '.join(dict.fromkeys(identified)) or 'none'}"
     if inconclusive:
         text += f"; inconclusive {', '.join(dict.fromkeys(inconclusive))}"
     return text
 
 
-def runs_of_case(records: Sequence[Mapping[str, Any]],
-                 case_id: str) -> tuple[list[Mapping[str, Any]], list[str]]:
+def runs_of_case(records: Sequence[RunResult],
+                 case_id: str) -> tuple[list[RunResult], list[str]]:
     """The run records to record in case ``case_id``, and notes on those left out.
 
     See the module docstring. Raises ``CustodyError`` when the sequence names several
     cases and ``case_id`` is none of them.
     """
-    named = list(dict.fromkeys(str(r["case_id"]) for r in records if r.get("case_id")))
+    named = list(dict.fromkeys(r.case_id for r in records if r.case_id))
     if len(named) <= 1:
         notes = [f"the sequence names case {named[0]}; its runs are recorded in case "
                  f"{case_id}"] if named and named[0] != case_id else []
@@ -137,20 +136,20 @@ def runs_of_case(records: Sequence[Mapping[str, Any]],
                            f"{case_id} is none of them, so nothing is recorded")
     keep, left = [], []
     for r in records:
-        other = r.get("case_id") and str(r["case_id"]) != case_id
-        (left if other and r.get("exhibit_id") else keep).append(r)
+        other = r.case_id and r.case_id != case_id
+        (left if other and r.exhibit_id else keep).append(r)
     notes = []
     if left:
-        cases = ", ".join(dict.fromkeys(str(r["case_id"]) for r in left))
+        cases = ", ".join(dict.fromkeys(str(r.case_id) for r in left))
         notes.append(f"{len(left)} run(s) of exhibits of other cases ({cases}) are not "
                      f"recorded in case {case_id}")
     return keep, notes
 
 
-def _reason(document: Mapping[str, Any]) -> str:
-    sequence = document.get("sequence") or {}
-    return (f"gcms batch of sequence {sequence.get('path')} "
-            f"(sha256 {sequence.get('sha256') or 'not taken'})")
+def _reason(document: ResultsDocument) -> str:
+    sequence = document.sequence
+    return (f"gcms batch of sequence {sequence.path} "
+            f"(sha256 {sequence.sha256 or 'not taken'})")
 
 
 def _resolved(path: Any) -> str | None:
@@ -222,9 +221,15 @@ class RecordInStore:
                 document["sequence_notes"].append(note)
 
     def record(self, store: CaseStore, context: BatchContext) -> list[str]:
-        """Record into an open store; returns notes for the batch summary."""
-        document = context.document or {}
-        records, notes = runs_of_case(context.records, self.case_id)
+        """Record into an open store; returns notes for the batch summary.
+
+        The batch's document is read as a :class:`~gcms.results.ResultsDocument` (as
+        written to results.json); its runs are the results recorded.
+        """
+        if context.document is None:
+            raise CustodyError("the batch made no results document: nothing to record")
+        document = ResultsDocument.from_json(context.document, source="the batch's results")
+        records, notes = runs_of_case(document.runs, self.case_id)
         reason = _reason(document)
         head_before = store.head()[0]
         self._qa(store, document)
@@ -256,7 +261,7 @@ class RecordInStore:
 
     # -- the parts -----------------------------------------------------------------------
 
-    def _qa(self, store: CaseStore, document: Mapping[str, Any]) -> None:
+    def _qa(self, store: CaseStore, document: ResultsDocument) -> None:
         """Check the QA history against the chain, then record this batch's QA results.
 
         A QA result the chain recorded earlier that the history no longer holds (a
@@ -265,18 +270,18 @@ class RecordInStore:
         """
         from gcms.custody.qa import check_qa_history, record_qa
 
-        qa = document.get("qa")
-        if isinstance(qa, Mapping) and qa.get("history"):
-            problems = check_qa_history(store.qa_results(), qa["history"])
+        qa = document.qa
+        if qa is not None and qa.history:
+            problems = check_qa_history(store.qa_results(), qa.history)
             if problems:
                 raise TamperError(f"{problems[0]}; the QA this batch relied on cannot be "
                                   "trusted")
-        record_qa(store, document)
+        record_qa(store, {"qa": qa.to_json()} if qa is not None else {})
 
-    def _case(self, store: CaseStore, document: Mapping[str, Any], reason: str) -> None:
+    def _case(self, store: CaseStore, document: ResultsDocument, reason: str) -> None:
         if any(c.case_id == self.case_id for c in store.cases()):
             return
-        sequence = (document.get("sequence") or {}).get("path")
+        sequence = document.sequence.path
         try:
             store.open_case(self.case_id, notes=f"opened by gcms batch for sequence "
                                                 f"{sequence}", reason=f"opened by {reason}")
@@ -285,111 +290,110 @@ class RecordInStore:
             if not any(c.case_id == self.case_id for c in store.cases()):
                 raise
 
-    def _exhibits(self, store: CaseStore, records: Sequence[Mapping[str, Any]],
-                  document: Mapping[str, Any], reason: str) -> None:
+    def _exhibits(self, store: CaseStore, records: Sequence[RunResult],
+                  document: ResultsDocument, reason: str) -> None:
         known = {e.exhibit_id for e in store.exhibits(self.case_id)}
         samples: dict[str, list[str]] = {}
         for r in records:
-            if r.get("exhibit_id") and r["exhibit_id"] not in known:
-                samples.setdefault(str(r["exhibit_id"]), []).append(
-                    str(r.get("sample_id") or r.get("file_name")))
+            if r.exhibit_id and r.exhibit_id not in known:
+                samples.setdefault(r.exhibit_id, []).append(r.sample_id or r.file_name)
         if not samples:
             return
-        sequence = (document.get("sequence") or {}).get("path")
+        sequence = document.sequence.path
         store.register_exhibits(self.case_id, {
             exhibit: (f"registered from sequence {sequence} (injected as "
                       f"{', '.join(dict.fromkeys(ids))}); as received: not yet recorded "
                       "(description, seals, packaging, weights, from whom and when)")
             for exhibit, ids in samples.items()}, reason=f"exhibit named by {reason}")
 
-    def _runs(self, store: CaseStore, records: Sequence[Mapping[str, Any]]
-              ) -> tuple[list[Mapping[str, Any]], dict[int, RunRecord], list[str]]:
+    def _runs(self, store: CaseStore, records: Sequence[RunResult]
+              ) -> tuple[list[RunResult], dict[int, RunRecord], list[str]]:
         """Attach the run files; returns the records to store, runs by position, notes."""
         from gcms.custody.canonical import parse_utc
 
         notes: list[str] = []
-        keep: list[Mapping[str, Any]] = []
+        keep: list[RunResult] = []
         seen: dict[str, int] = {}
         processed, failed = [], []
         for r in records:
-            path = _resolved(r.get("file"))
+            path = _resolved(r.file)
             if path in seen:
-                notes.append(f"{r.get('file')} is listed at positions #{seen[path] + 1} and "
-                             f"#{r.get('position', 0) + 1}: only the first is recorded")
+                notes.append(f"{r.file} is listed at positions #{seen[path] + 1} and "
+                             f"#{r.position + 1}: only the first is recorded")
                 continue
-            seen[path] = r.get("position", 0)
+            seen[path] = r.position
             keep.append(r)
-            (processed if r.get("status") == "ok" else failed).append(r)
+            (processed if r.ok else failed).append(r)
         items = []
         for r in processed:
-            run = r.get("run") or {}
+            run = r.run or {}
             acquired = run.get("acquired_at")
             if acquired:
                 try:
                     parse_utc(acquired)
                 except CustodyError:
-                    notes.append(f"{r['file']}: acquisition time {acquired!r} is not a "
+                    notes.append(f"{r.file}: acquisition time {acquired!r} is not a "
                                  "time; the run is attached without it")
                     acquired = None
-            items.append({"path": r["file"], "exhibit_id": r.get("exhibit_id"),
-                          "kind": r.get("type"),
-                          "sample_name": r.get("sample_id") or r.get("sample_name"),
+            items.append({"path": r.file, "exhibit_id": r.exhibit_id, "kind": r.type,
+                          "sample_name": r.sample_id or r.sample_name,
                           "instrument": run.get("instrument"), "acquired_at": acquired,
                           "data_format": run.get("format"),
                           "sha256": run.get("input_sha256") or run.get("sha256")})
         runs: dict[int, RunRecord] = {}
         for r, attached in zip(processed, store.record_runs(self.case_id, items),
                                   strict=True):
-            decoded = (r.get("run") or {}).get("sha256")
+            decoded = (r.run or {}).get("sha256")
             if decoded and decoded not in {attached.sha256, *(f.sha256 for f in
                                                                attached.files)}:
                 raise TamperError(f"{attached.path}: the reader decoded bytes with SHA-256 "
                                   f"{decoded}, which is no file of the evidence attached "
                                   f"as run {attached.run_id}")
-            runs[r.get("position", 0)] = attached
+            runs[r.position] = attached
         for r in failed:
-            if not Path(r["file"]).exists():
-                notes.append(f"{r['file']}: missing, so not attached; its record (not "
+            if not Path(r.file).exists():
+                notes.append(f"{r.file}: missing, so not attached; its record (not "
                              "processed) is a result without a run")
                 continue
             try:
                 [attached] = store.record_runs(self.case_id, [{
-                    "path": r["file"], "exhibit_id": r.get("exhibit_id"),
-                    "kind": r.get("type"), "sample_name": r.get("sample_id")}])
+                    "path": r.file, "exhibit_id": r.exhibit_id,
+                    "kind": r.type, "sample_name": r.sample_id}])
             except TamperError:
                 raise
             except (CustodyError, OSError) as error:
-                notes.append(f"{r['file']}: not processed by the batch and not attached "
+                notes.append(f"{r.file}: not processed by the batch and not attached "
                              f"({error}); its record is a result without a run")
                 continue
-            runs[r.get("position", 0)] = attached
+            runs[r.position] = attached
         return keep, runs, notes
 
-    def _analysis(self, document: Mapping[str, Any],
+    def _analysis(self, document: ResultsDocument,
                   sections: Sequence[str] = ()) -> dict[str, Any]:
-        library = document.get("library") or {}
-        criteria = document.get("criteria") or {}
-        sequence = dict(document.get("sequence") or {})
-        sequence["path"] = _resolved(sequence.get("path"))
-        library_path = library.get("path")
+        library = document.library
+        whole = document.to_json()
+        criteria = whole["criteria"]
+        sequence = document.sequence.to_json()
+        sequence["path"] = _resolved(sequence["path"])
+        library_path = library.path
         name = Path(library_path).name if library_path else None
-        if library.get("title"):
-            name = f"{name}: {library['title']}" if name else library["title"]
+        if library.title:
+            name = f"{name}: {library.title}" if name else library.title
         parameters = {
-            "batch": {"settings": document.get("settings"), "steps": document.get("steps"),
-                      "lookalikes": document.get("lookalikes")},
+            "batch": {"settings": whole["settings"], "steps": whole["steps"],
+                      "lookalikes": document.lookalikes},
             "sequence": sequence,
-            "library": {"path": _resolved(library_path), "title": library.get("title"),
-                        "content_sha256": library.get("content_sha256"),
-                        "identity_sha256": library.get("identity_sha256"),
-                        "n_entries": library.get("n_entries")},
+            "library": {"path": _resolved(library_path), "title": library.title,
+                        "content_sha256": library.content_sha256,
+                        "identity_sha256": library.identity_sha256,
+                        "n_entries": library.n_entries},
             "criteria": criteria,
         }
         if sections:  # steps' sequence-level sections (the QA gate's "qa", "instrument")
-            parameters["sections"] = {k: document.get(k) for k in sections}
+            parameters["sections"] = {k: whole.get(k) for k in sections}
         return {
             "parameters": parameters,
-            "software_version": document.get("gcms_version") or None,
+            "software_version": document.gcms_version or None,
             "library": library_path if library_path and os.path.isfile(library_path)
             else None,
             "library_name": name,

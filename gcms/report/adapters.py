@@ -1,19 +1,12 @@
 """Report models from a batch's ``results.json`` or from a case store.
 
-``results.json`` (written by ``gcms batch``) holds one record per run of the sequence::
-
-    {"runs": [{"sample_id", "file", "sha256", "type", "case_id", "exhibit_id",
-               "acquired_at", "instrument", "method", "reference_substances",
-               "components": [{"rt_s", "retention_index", "substance", "verdict",
-                               "match_factor", "reverse_match_factor", "probability",
-                               "delta_rt_s", "delta_ri", "library": {"index", "name",
-                               "sha256", ...}, "reference_standard": {"file", "position",
-                               "component", ...}, "criteria": [{"criterion", "result",
-                               "value", "limit", "unit", ...}], "notes", "alternatives",
-                               "spectrum": {"mz", "intensity"}}, ...],
-               "findings": {"identified", "inconclusive", "notes": [{"kind", "text"}]},
-               "quantitation": [...]}, ...],
-     "library": {...}, "criteria": {...}, "gcms_version": "..."}
+Both read the typed results document (:mod:`gcms.results`): ``results.json`` is read by
+:func:`gcms.results.load_results` (its format version checked, an older one upgraded),
+a case store's results (``Result.data``, the batch's run records as stored) are read as
+:class:`~gcms.results.RunResult`. A run's components (:class:`~gcms.results.ComponentResult`)
+carry their library hit, reference standard, criteria
+(:class:`~gcms.results.CriterionResult`) and spectrum; its ``findings`` the notes a
+report carries; its ``quantitation`` the amounts (:class:`~gcms.results.Quantity`).
 
 The adapter reads what is there and leaves out what is not (a field a batch did not
 write is shown as "—", never invented). The chromatogram is redrawn from the run file
@@ -28,6 +21,7 @@ by file), reviews, signatures, the audit entries of the exhibit and the chain he
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -35,6 +29,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -65,9 +60,18 @@ from gcms.report.model import (
     Transfer,
     evidence_of,
 )
+from gcms.results import (
+    ComponentResult,
+    CriterionResult,
+    ProcessedBy,
+    QASection,
+    QuantResultsDocument,
+    ResultsDocument,
+    RunResult,
+)
 
-__all__ = ["from_records", "from_results", "from_store", "load_results", "record_field",
-           "run_records"]
+__all__ = ["BatchFacts", "from_document", "from_records", "from_results", "from_store",
+           "load_results", "run_fact"]
 
 #: Audit entries of the exhibit shown in the report (the latest; the whole log is in
 #: the store and its bundles).
@@ -75,43 +79,71 @@ AUDIT_EXCERPT_ENTRIES = 25
 _QC_KINDS = ("blank", "standard", "qc", "ladder")
 
 
-def load_results(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a batch ``results.json``; ``GcmsError`` names the file and the problem."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise GcmsError(f"{path}: cannot read ({error.strerror or error})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise GcmsError(f"{path}: not a JSON results file ({error})") from None
-    if not run_records(data):
-        raise GcmsError(f"{path}: holds no run records (expected a 'runs' list)")
-    return data
+def load_results(path: str | os.PathLike) -> ResultsDocument:
+    """Read a batch ``results.json`` (:func:`gcms.results.load_results`).
+
+    Raises
+    ------
+    FormatError
+        The file cannot be read, is not a batch results document (a ``gcms quant``
+        one holds no identification to report), is of a newer format version, or a
+        key is missing or of the wrong type; the message names the file.
+    """
+    from gcms.errors import FormatError
+    from gcms.results import load_results as load_document
+
+    document = load_document(path)
+    if isinstance(document, QuantResultsDocument):
+        raise FormatError(f"{path}: a gcms quant results document: a report is made from "
+                          "the results.json of gcms batch (with --method for amounts)")
+    if not document.runs:
+        raise FormatError(f"{path}: holds no run records")
+    return document
 
 
-def run_records(results: Any) -> list[dict[str, Any]]:
-    """The per-run records of a results document (``{"runs": [...]}`` or a list)."""
-    runs = results.get("runs", results.get("records")) if isinstance(results, Mapping) \
-        else results
-    if not isinstance(runs, list):
-        return []
-    return [r for r in runs if isinstance(r, Mapping)]
+def run_fact(record: RunResult, key: str) -> Any:
+    """A fact of the run file the batch read (``run`` part of the record), or None.
+
+    ``sha256`` is the digest of the run's data file where its format names one, else
+    the batch's digest of its input (``input_sha256``).
+    """
+    run = record.run or {}
+    if key == "sha256":
+        return run.get("sha256") or run.get("input_sha256")
+    return run.get(key)
 
 
-def record_field(record: Mapping[str, Any], key: str) -> Any:
-    """A run record's field, at its top level or in its ``run`` part (batch layout)."""
-    if record.get(key) is not None:
-        return record[key]
-    run = record.get("run")
-    if isinstance(run, Mapping):
-        if key == "sha256":
-            return run.get("sha256") or run.get("input_sha256")
-        return run.get(key)
-    return None
+@dataclass(frozen=True)
+class BatchFacts:
+    """What a report takes from a batch besides its runs.
 
+    From a results document (:meth:`of_document`) or from the analysis a case store
+    recorded (:func:`from_store`). ``library_file_sha256`` is the library file's
+    SHA-256 where a case store recorded it (a batch records its content hash only).
+    """
 
-def _error(record: Mapping[str, Any]) -> str | None:
-    return record.get("error") or record.get("problem")
+    library_name: str | None = None
+    library_path: str | None = None
+    library_title: str | None = None
+    library_content_sha256: str | None = None
+    library_file_sha256: str | None = None
+    criteria_name: str | None = None
+    criteria_sha256: str | None = None
+    gcms_version: str = ""
+    qa: QASection | None = None
+    instrument: Mapping[str, Any] = field(default_factory=dict)
+    processed_by: ProcessedBy | None = None
+
+    @classmethod
+    def of_document(cls, document: ResultsDocument) -> BatchFacts:
+        """The facts of a batch's results document."""
+        library, criteria = document.library, document.criteria
+        return cls(library_path=library.path, library_title=library.title,
+                   library_content_sha256=library.content_sha256,
+                   criteria_name=criteria.get("name"), criteria_sha256=criteria.get("sha256"),
+                   gcms_version=document.gcms_version, qa=document.qa,
+                   instrument=document.instrument or {},
+                   processed_by=document.processed_by)
 
 
 def _text(value: Any) -> str:
@@ -188,15 +220,15 @@ def _limit(limit: Any, unit: str) -> str:
     return _with_unit(text, unit)
 
 
-def _ion_ratio_values(item: Mapping[str, Any]) -> tuple[str, str] | None:
+def _ion_ratio_values(item: CriterionResult) -> tuple[str, str] | None:
     """The worst ion ratio against its own band: ``("9.6 % (m/z 55/194)", "± 15 %")``.
 
     The identification step records each ratio's relative deviation from the reference
     standard and its tolerance (EU 2002/657/EC bands); the one nearest to (or furthest
     beyond) its band decides, so that one is shown.
     """
-    evidence = item.get("evidence")
-    if not isinstance(evidence, Mapping) or not evidence.get("ions"):
+    evidence = item.evidence
+    if evidence is None or not evidence.get("ions"):
         return None
     base = evidence.get("quantifier")
 
@@ -218,13 +250,13 @@ def _ion_ratio_values(item: Mapping[str, Any]) -> tuple[str, str] | None:
     return f"{float(worst['deviation_percent']):.1f} % ({pair})", limit
 
 
-def _run_named(records: Sequence[Mapping[str, Any]], position: Any, file: Any) -> str | None:
+def _run_named(records: Sequence[RunResult], position: Any, file: Any) -> str | None:
     """The sample id of the run a record names by sequence position or file name."""
     if position is None and not file:
         return None
     for other in records:
         if _refers_to(other, position, file):
-            return str(other.get("sample_id") or Path(str(file)).name)
+            return other.sample_id or Path(str(file)).name
     return Path(str(file)).name if file else None
 
 
@@ -245,7 +277,7 @@ _NOT_EVALUATED = (("retention_time", "no reference standard", "detail_retention_
                    "detail_retention_index_extrapolated"))
 
 
-def _sentence(name: str, item: Mapping[str, Any], result: str, value: str, limit: str,
+def _sentence(name: str, item: CriterionResult, result: str, value: str, limit: str,
               context: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
     """The wording key and its language-neutral values for a criterion (or None, {}).
 
@@ -253,8 +285,8 @@ def _sentence(name: str, item: Mapping[str, Any], result: str, value: str, limit
     another language states the same facts in its own words from these values. A
     criterion whose facts are not recognised keeps its recorded sentence (None here).
     """
-    detail = str(item.get("detail") or "")
-    evidence = item.get("evidence") if isinstance(item.get("evidence"), Mapping) else {}
+    detail = item.detail
+    evidence = item.evidence or {}
     if result == "not evaluated":
         for criterion, cue, key in _NOT_EVALUATED:
             if name == criterion and cue in detail:
@@ -316,20 +348,19 @@ def _sentence(name: str, item: Mapping[str, Any], result: str, value: str, limit
     return None, {}
 
 
-def _criterion(item: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> Criterion:
+def _criterion(item: CriterionResult, context: Mapping[str, Any] | None = None) -> Criterion:
     """A criterion record of the identification step, value and limit with their units.
 
-    Records carry ``criterion``, ``value``, ``limit``, ``unit``, ``result``, ``detail``
-    and ``evidence`` (:class:`gcms.identify.judge.CriterionResult`). Three are re-stated
+    Each carries ``criterion``, ``value``, ``limit``, ``unit``, ``result``, ``detail``
+    and ``evidence`` (:class:`gcms.results.CriterionResult`). Three are re-stated
     for a reader: ion ratios as the worst ratio's deviation against its band (the record's
     value is that deviation as a fraction of the band); the distinctness from the next
     compound as the MF lead over it (the record's value is the next compound's MF minus
     this one's); diagnostic ions as present/asked for.
     """
-    name = str(item.get("criterion", item.get("name", "?")))
-    unit = str(item.get("unit") or "")
-    raw_value, raw_limit = item.get("value"), item.get("limit")
-    result = _outcome(item.get("result"))
+    name, unit = item.criterion, item.unit
+    raw_value, raw_limit = item.value, item.limit
+    result = _outcome(item.result)
     value, limit = None, None
     if name == "ion_ratios" and raw_value is not None:
         pair = _ion_ratio_values(item)
@@ -357,11 +388,9 @@ def _criterion(item: Mapping[str, Any], context: Mapping[str, Any] | None = None
                            else _text(raw_value), unit)
     if limit is None:
         limit = _limit(raw_limit, unit)
-    decisive = item.get("decisive")
     sentence, values = _sentence(name, item, result, value, limit, context or {})
     return Criterion(name=name, value=value, limit=limit, result=result,
-                     note=item.get("detail") or None, unit=unit,
-                     decisive=decisive if isinstance(decisive, bool) else None,
+                     note=item.detail or None, unit=unit, decisive=item.decisive,
                      sentence=sentence, sentence_values=tuple(values.items()))
 
 
@@ -421,71 +450,67 @@ class _Library:
         return SpectrumTrace(f"library: {name}", spectrum.mz, spectrum.intensity)
 
 
-def _finding(record: Mapping[str, Any], component: Mapping[str, Any],
-             records: Sequence[Mapping[str, Any]], library: _Library) -> ComponentFinding:
-    sample = str(record.get("sample_id") or Path(str(record.get("file", "?"))).name)
-    lib = component.get("library") or {}
-    name = component.get("substance")
+def _finding(record: RunResult, component: ComponentResult,
+             records: Sequence[RunResult], library: _Library) -> ComponentFinding:
+    sample = record.sample_id or Path(record.file).name
+    lib = component.library
+    name = component.substance
+    entry = (lib.name if lib is not None else None) or name
     hits = []
-    if component.get("match_factor") is not None or lib.get("name"):
-        hits.append(LibraryHit(1, str(lib.get("name") or name or "?"),
-                               _number(component.get("match_factor")),
-                               _number(component.get("reverse_match_factor")),
-                               _number(component.get("probability")),
-                               _number(component.get("delta_ri")), cas=lib.get("cas")))
-    for alt in component.get("alternatives") or []:
-        if isinstance(alt, Mapping):
-            hits.append(LibraryHit(len(hits) + 1, str(alt.get("substance", alt.get("name", "?"))),
-                                   _number(alt.get("match_factor")),
-                                   _number(alt.get("reverse_match_factor")),
-                                   _number(alt.get("probability")), _number(alt.get("delta_ri"))))
-    rt = _number(component.get("rt_s"))
+    if component.match_factor is not None or (lib is not None and lib.name):
+        hits.append(LibraryHit(1, str(entry or "?"), _number(component.match_factor),
+                               _number(component.reverse_match_factor),
+                               _number(component.probability), _number(component.delta_ri),
+                               cas=lib.cas if lib is not None else None))
+    for alt in component.alternatives:
+        hits.append(LibraryHit(len(hits) + 1, str(alt.get("substance", "?")),
+                               _number(alt.get("match_factor")),
+                               _number(alt.get("reverse_match_factor")),
+                               _number(alt.get("probability")), _number(alt.get("delta_ri"))))
+    rt = _number(component.rt_s)
     reference_trace, reference_run = None, None
-    ref = component.get("reference_standard")
-    if isinstance(ref, Mapping):
+    ref = component.reference_standard
+    if ref is not None:
         for other in records:
-            same_file = str(other.get("file")) == str(ref.get("file"))
-            if same_file or other.get("position") == ref.get("position") is not None:
-                reference_run = str(other.get("sample_id") or ref.get("file"))
-                parts = other.get("components") or []
+            same_file = other.file == str(ref.get("file"))
+            if same_file or other.position == ref.get("position") is not None:
+                reference_run = other.sample_id or str(ref.get("file"))
                 index = ref.get("component")
-                chosen = next((c for c in parts if c.get("component") == index), None)
+                chosen = next((c for c in other.components if c.component == index), None)
                 if chosen is not None:
                     reference_trace = _trace(f"reference standard {reference_run}: "
                                              f"{ref.get('substance', name)}",
-                                             chosen.get("spectrum"))
+                                             chosen.spectrum)
                 break
         reference_run = reference_run or str(ref.get("file"))
-    verdict = str(component.get("verdict", "not identified"))
+    verdict = component.verdict
     if verdict not in VERDICTS:
         raise GcmsError(f"run {sample}: component verdict {verdict!r} is not one of "
                         f"{', '.join(VERDICTS)}")
     rt_text = f"{rt / 60.0:.2f} min" if rt is not None else "?"
-    calibration = record.get("retention_calibration")
+    calibration = record.retention_calibration
     ladder_run = _run_named(records, calibration.get("ladder_position"),
                             calibration.get("ladder_file")) \
-        if isinstance(calibration, Mapping) else None
-    context = {"records": records, "entry": lib.get("name") or name,
-               "ri": component.get("retention_index"), "library_ri": lib.get("retention_index")}
-    criteria = tuple(_criterion(c, context) for c in component.get("criteria") or []
-                     if isinstance(c, Mapping))
-    source = component.get("retention_source")
+        if calibration is not None else None
+    context = {"records": records, "entry": entry, "ri": component.retention_index,
+               "library_ri": lib.retention_index if lib is not None else None}
+    criteria = tuple(_criterion(c, context) for c in component.criteria or ())
+    source = component.retention_source
     # a component that is not identified is not the substance of its best hit: the hit
     # stays in the hit list, shown as such
     reported = None if verdict == "not identified" else name
     return ComponentFinding(
         sample_id=sample, substance=reported, verdict=verdict, rt_s=rt,
-        retention_index=_number(component.get("retention_index")),
-        delta_ri=_number(component.get("delta_ri")),
-        delta_rt_s=_number(component.get("delta_rt_s")),
+        retention_index=_number(component.retention_index),
+        delta_ri=_number(component.delta_ri),
+        delta_rt_s=_number(component.delta_rt_s),
         criteria=criteria,
         hits=tuple(hits),
-        spectrum=_trace(f"{sample} at {rt_text}", component.get("spectrum")),
-        library_spectrum=(_trace(f"library: {lib.get('name') or name}", lib.get("spectrum"))
-                          or library.spectrum(lib.get("index"), str(lib.get("name") or name)))
+        spectrum=_trace(f"{sample} at {rt_text}", component.spectrum),
+        library_spectrum=library.spectrum(lib.index if lib is not None else None, str(entry))
         if verdict == "identified" else None,
         reference_spectrum=reference_trace, reference_run=reference_run,
-        notes=tuple(str(n) for n in component.get("notes") or []),
+        notes=component.notes,
         evidence=evidence_of(criteria, reference_spectrum=reference_trace is not None
                              and verdict != "not identified"),
         retention_source=str(source) if source in ("standard", "index") else None,
@@ -495,9 +520,9 @@ def _finding(record: Mapping[str, Any], component: Mapping[str, Any],
     )
 
 
-def _chromatogram(record: Mapping[str, Any], findings: Sequence[ComponentFinding],
+def _chromatogram(record: RunResult, findings: Sequence[ComponentFinding],
                   deviations: list[str]) -> Chromatogram | None:
-    path = record.get("file")
+    path = record.file
     if not path or not Path(path).exists():
         return None
     from gcms.io import read
@@ -505,9 +530,9 @@ def _chromatogram(record: Mapping[str, Any], findings: Sequence[ComponentFinding
     try:
         run = read(path)
     except GcmsError as error:
-        deviations.append(f"chromatogram of {record.get('sample_id')} not drawn: {error}")
+        deviations.append(f"chromatogram of {record.sample_id} not drawn: {error}")
         return None
-    recorded = record_field(record, "sha256")
+    recorded = run_fact(record, "sha256")
     if recorded and run.metadata.sha256 and run.metadata.sha256 != recorded:
         deviations.append(f"{path}: now hashes to {run.metadata.sha256}, the batch recorded "
                           f"{recorded}: its chromatogram is not drawn")
@@ -515,15 +540,15 @@ def _chromatogram(record: Mapping[str, Any], findings: Sequence[ComponentFinding
     peaks = tuple(PeakLabel(f.rt_s, f.substance, f.verdict == "identified")
                   for f in findings if f.rt_s is not None and f.substance
                   and f.verdict != "not identified")
-    label = f"{record.get('sample_id')} ({Path(str(path)).name})"
+    label = f"{record.sample_id} ({Path(str(path)).name})"
     return Chromatogram(label, run.scan_times, run.tic, peaks)
 
 
-def _ladder_summary(record: Mapping[str, Any]) -> str:
+def _ladder_summary(record: RunResult) -> str:
     """``"n-alkanes C9–C26, n = 18"`` from a ladder run's record."""
-    ladder = record.get("ladder") if isinstance(record.get("ladder"), Mapping) else {}
-    calibration = record.get("ladder_calibration")
-    names = list(calibration.get("names") or []) if isinstance(calibration, Mapping) else []
+    ladder = record.ladder or {}
+    calibration = record.ladder_calibration
+    names = list(calibration.get("names") or []) if calibration is not None else []
     if not names:
         names = [str(m.get("name")) for m in ladder.get("members") or []
                  if isinstance(m, Mapping) and m.get("name")]
@@ -536,42 +561,39 @@ def _ladder_summary(record: Mapping[str, Any]) -> str:
     return f"{series} {span}, n = {len(names)}".strip()
 
 
-def _qc(record: Mapping[str, Any], uses: Sequence[str] = ()) -> QCRun:
-    kind = str(record.get("type", "qc"))
-    sample = str(record.get("sample_id") or Path(str(record.get("file"))).name)
-    components = record.get("components") or []
-    found = sorted({str(c.get("substance")) for c in components
-                    if c.get("verdict") == "identified" and c.get("substance")})
+def _qc(record: RunResult, uses: Sequence[str] = ()) -> QCRun:
+    kind = record.type
+    sample = record.sample_id or Path(record.file).name
+    found = sorted({c.substance for c in record.components
+                    if c.verdict == "identified" and c.substance})
     missing: list[str] = []
-    problem = _error(record)
+    problem = record.problem
     if problem:
-        outcome, summary = "fail", str(problem)
+        outcome, summary = "fail", problem
     elif kind == "blank":
-        status = record.get("blank_status") or {}
+        status = record.blank_status or {}
         if status.get("carry_over_detected"):
             found = sorted({*found, *status["carry_over_detected"]})
         outcome = "pass" if not found else "fail"
         summary = ("no library substance identified" if not found
                    else "identified: " + ", ".join(found))
     elif kind in ("standard", "qc"):
-        wanted = record.get("reference_substances") or record.get("reference_substance") or []
-        wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+        wanted = record.reference_substances
         missing = [w for w in wanted if w.casefold() not in {f.casefold() for f in found}]
         outcome = "fail" if missing else ("pass" if wanted or found else "not evaluated")
         summary = ("found: " + ", ".join(found)) if found else "no substance identified"
         if missing:
             summary += "; missing: " + ", ".join(missing)
     else:
-        ladder = record.get("ladder")
-        calibrated = isinstance(record.get("ladder_calibration"), Mapping)
-        outcome = "pass" if (isinstance(ladder, Mapping) and not ladder.get("error")) \
+        ladder = record.ladder
+        calibrated = record.ladder_calibration is not None
+        outcome = "pass" if (ladder is not None and not ladder.get("error")) \
             or calibrated else "not evaluated"
         summary = _ladder_summary(record)
         found = []
     recovery, tolerance = None, None
-    checks = [q.get("check") for q in record.get("quantitation") or []
-              if isinstance(q, Mapping) and q.get("role") == "check"
-              and isinstance(q.get("check"), Mapping)]
+    checks = [q.check for q in record.quantitation or ()
+              if q.role == "check" and q.check is not None]
     if checks and not problem:  # a check standard's recovery (gcms.quantitation)
         worst = min(checks, key=lambda c: bool(c.get("passed")))
         recovery = _number(worst.get("recovery_percent"))
@@ -580,26 +602,25 @@ def _qc(record: Mapping[str, Any], uses: Sequence[str] = ()) -> QCRun:
             outcome = "fail"
         summary += (f"; recovery {recovery:.1f} % of nominal (±{tolerance:g} %)"
                     if recovery is not None and tolerance is not None else "")
-    return QCRun(sample, kind, outcome, summary, str(record.get("file")),
-                 record_field(record, "sha256"), record_field(record, "acquired_at"),
+    return QCRun(sample, kind, outcome, summary, record.file,
+                 run_fact(record, "sha256"), run_fact(record, "acquired_at"),
                  tuple(u for u in QC_USES if u in uses), tuple(found), tuple(missing),
-                 str(problem) if problem else None, recovery, tolerance)
+                 problem or None, recovery, tolerance)
 
 
-def _run_key(record: Mapping[str, Any]) -> tuple[Any, str]:
+def _run_key(record: RunResult) -> tuple[Any, str]:
     """How a run is named by the records that rest on it: sequence position, file name."""
-    name = record.get("file_name") or Path(str(record.get("file") or "")).name
-    return record.get("position"), str(name)
+    return record.position, record.file_name
 
 
-def _refers_to(record: Mapping[str, Any], position: Any, file: Any) -> bool:
+def _refers_to(record: RunResult, position: Any, file: Any) -> bool:
     own_position, own_name = _run_key(record)
     if position is not None and own_position is not None:
         return position == own_position
     return file is not None and Path(str(file)).name == own_name
 
 
-def _runs_used(mine: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]]
+def _runs_used(mine: Sequence[RunResult], records: Sequence[RunResult]
                ) -> dict[int, set[str]]:
     """The runs the exhibit's verdicts rest on: ``{index in records: {uses}}``.
 
@@ -611,26 +632,22 @@ def _runs_used(mine: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str,
     """
     wanted: list[tuple[Any, Any, str]] = []
     for record in mine:
-        calibration = record.get("retention_calibration")
-        if isinstance(calibration, Mapping) and (calibration.get("ladder_file")
-                                                 or calibration.get("ladder_position")
-                                                 is not None):
+        calibration = record.retention_calibration
+        if calibration is not None and (calibration.get("ladder_file")
+                                        or calibration.get("ladder_position") is not None):
             wanted.append((calibration.get("ladder_position"), calibration.get("ladder_file"),
                            "retention index"))
-        blank = record.get("blank")
-        if isinstance(blank, Mapping) and (blank.get("blank_file")
-                                           or blank.get("blank_position") is not None):
+        blank = record.blank
+        if blank is not None and (blank.get("blank_file")
+                                  or blank.get("blank_position") is not None):
             wanted.append((blank.get("blank_position"), blank.get("blank_file"),
                            "blank before"))
-        for component in record.get("components") or []:
-            if not isinstance(component, Mapping):
-                continue
-            references = [component.get("reference_standard")]
-            references += [c.get("evidence") for c in component.get("criteria") or []
-                           if isinstance(c, Mapping) and c.get("criterion") == "retention_time"]
+        for component in record.components:
+            references = [component.reference_standard]
+            references += [c.evidence for c in component.criteria or ()
+                           if c.criterion == "retention_time"]
             for ref in references:
-                if isinstance(ref, Mapping) and (ref.get("file") or ref.get("position")
-                                                 is not None):
+                if ref is not None and (ref.get("file") or ref.get("position") is not None):
                     wanted.append((ref.get("position"), ref.get("file"), "reference standard"))
     used: dict[int, set[str]] = {}
     for index, record in enumerate(records):
@@ -639,16 +656,13 @@ def _runs_used(mine: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str,
                 used.setdefault(index, set()).add(use)
     # an amount the exhibit's report states rests on its calibration and check standard:
     # the runs holding a calibrator or check entry of that substance (gcms.quantitation)
-    amounts = {str(q.get("substance")).casefold() for record in mine
-               for q in record.get("quantitation") or []
-               if isinstance(q, Mapping) and q.get("role", "unknown") == "unknown"
-               and q.get("concentration") is not None}
+    amounts = {q.substance.casefold() for record in mine for q in record.quantitation or ()
+               if (q.role or "unknown") == "unknown" and q.concentration is not None}
     roles = {"calibrator": "calibration", "check": "check standard"}
     for index, record in enumerate(records):
-        for q in record.get("quantitation") or []:
-            if isinstance(q, Mapping) and q.get("role") in roles \
-                    and str(q.get("substance")).casefold() in amounts:
-                used.setdefault(index, set()).add(roles[q["role"]])
+        for q in record.quantitation or ():
+            if q.role in roles and q.substance.casefold() in amounts:
+                used.setdefault(index, set()).add(roles[q.role])
     return used
 
 
@@ -683,32 +697,32 @@ def _expanded(amount: Mapping[str, Any], k: float | None, key: str) -> float | N
     return u * k if u is not None and k else None
 
 
-def _quantitation(record: Mapping[str, Any]) -> list[QuantitationRow]:
+def _quantitation(record: RunResult) -> list[QuantitationRow]:
     rows = []
-    method = record.get("quantitation_method")
-    method = method if isinstance(method, Mapping) else {}
+    method = record.quantitation_method or {}
     calibrations = method.get("calibrations") if isinstance(method.get("calibrations"),
                                                             Mapping) else {}
-    for q in record.get("quantitation") or []:
-        if not isinstance(q, Mapping) or q.get("role", "unknown") != "unknown":
+    for q in record.quantitation or ():
+        if (q.role or "unknown") != "unknown":
             continue
-        amount = q.get("amount_in_exhibit") or {}
-        k = _number(q.get("coverage_factor"))
+        amount = q.amount_in_exhibit or {}
+        k = _number(q.coverage_factor)
         expanded = functools.partial(_expanded, amount, k)
         dof, level = _coverage_origin(k)
-        calibration = calibrations.get(q.get("substance")) or {}
-        span = calibration.get("range") if isinstance(calibration.get("range"), list) else []
+        calibration = calibrations.get(q.substance) or {}
+        span = calibration.get("range") if isinstance(calibration.get("range"),
+                                                      (list, tuple)) else ()
         version = method.get("version")
         rows.append(QuantitationRow(
-            sample_id=str(record.get("sample_id")), substance=str(q.get("substance")),
-            status=str(q.get("status")), reportable=bool(q.get("reportable")),
-            concentration=_number(q.get("concentration")),
-            expanded_uncertainty=_number(q.get("expanded_uncertainty")), coverage_factor=k,
-            unit=str(q.get("unit") or ""), purity_percent=_number(amount.get("purity_percent")),
+            sample_id=record.sample_id, substance=q.substance,
+            status=q.status, reportable=q.reportable,
+            concentration=_number(q.concentration),
+            expanded_uncertainty=_number(q.expanded_uncertainty), coverage_factor=k,
+            unit=q.unit or "", purity_percent=_number(amount.get("purity_percent")),
             purity_expanded_uncertainty=expanded("purity_uncertainty_percent"),
             mass_mg=_number(amount.get("mass_mg")),
             mass_expanded_uncertainty_mg=expanded("mass_uncertainty_mg"),
-            basis=q.get("uncertainty_basis"), message=q.get("message") or amount.get("message"),
+            basis=q.uncertainty_basis, message=q.message or amount.get("message"),
             per_unit_mg=_number(amount.get("per_unit_mg")),
             per_unit_expanded_uncertainty_mg=expanded("per_unit_uncertainty_mg"),
             per_unit=amount.get("per_unit") or None,
@@ -718,15 +732,9 @@ def _quantitation(record: Mapping[str, Any]) -> list[QuantitationRow]:
             weighting=calibration.get("weighting"),
             range_low=_number(span[0]) if len(span) == 2 else None,
             range_high=_number(span[1]) if len(span) == 2 else None,
-            loq=_number(q.get("loq")) if q.get("loq") is not None
-            else _number(calibration.get("loq")),
-            internal_standard=q.get("internal_standard") or None))
+            loq=_number(q.loq) if q.loq is not None else _number(calibration.get("loq")),
+            internal_standard=q.internal_standard or None))
     return rows
-
-
-def _meta(results: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = results.get(key)
-    return value if isinstance(value, Mapping) else {}
 
 
 def _software() -> dict[str, Any]:
@@ -755,37 +763,55 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
-                 results: Mapping[str, Any] | None = None, source: str = "results",
+def from_records(records: Sequence[RunResult], exhibit_id: str, *,
+                 results: ResultsDocument | BatchFacts | None = None, source: str = "results",
                  laboratory: Laboratory | None = None, library: str | os.PathLike | None = None,
                  issued_at: str | None = None, report_id: str | None = None,
                  draw_chromatograms: bool = True) -> ReportModel:
-    """A report model of one exhibit from per-run result records (see module notes)."""
-    results = results or {}
-    mine = [r for r in records if str(r.get("exhibit_id") or "") == exhibit_id
-            and str(r.get("type", "sample")) == "sample"]
+    """A report model of one exhibit from the typed run records of a batch.
+
+    Parameters
+    ----------
+    records : sequence of RunResult
+        The batch's runs (the exhibit's, and the ladder, standards and blanks they rest
+        on).
+    exhibit_id : str
+        The exhibit reported.
+    results : ResultsDocument or BatchFacts, optional
+        The document the records come from (library, criteria, QA, instrument, who
+        processed the batch), or those facts as a case store recorded them.
+    source : str
+        How the report names where its results come from.
+    laboratory, library, issued_at, report_id, draw_chromatograms
+        As :func:`from_results`.
+
+    Returns
+    -------
+    ReportModel
+    """
+    facts = (BatchFacts.of_document(results) if isinstance(results, ResultsDocument)
+             else results or BatchFacts())
+    mine = [r for r in records if (r.exhibit_id or "") == exhibit_id and r.type == "sample"]
     if not mine:
-        known = sorted({str(r.get("exhibit_id")) for r in records if r.get("exhibit_id")})
+        known = sorted({r.exhibit_id for r in records if r.exhibit_id})
         raise GcmsError(f"{source}: no sample run of exhibit {exhibit_id!r} (exhibits: "
                         f"{', '.join(known) or 'none'})")
-    cases = {str(r.get("case_id")) for r in mine if r.get("case_id")}
+    cases = {r.case_id for r in mine if r.case_id}
     case_id = sorted(cases)[0] if cases else "—"
-    lib_meta = _meta(results, "library")
     # the batch's library hash is of its content (results.json library.content_sha256,
     # and each hit's library.sha256); the case store adds the file's (file_sha256)
-    lib_sha = lib_meta.get("content_sha256") or lib_meta.get("sha256") or next(
-        ((c.get("library") or {}).get("sha256") for r in mine for c in r.get("components") or []
-         if (c.get("library") or {}).get("sha256")), None)
-    lib_file_sha = lib_meta.get("file_sha256")
-    lib = _Library(library or lib_meta.get("path"), content_sha256=lib_sha,
+    lib_sha = facts.library_content_sha256 or next(
+        (c.library.sha256 for r in mine for c in r.components
+         if c.library is not None and c.library.sha256), None)
+    lib_file_sha = facts.library_file_sha256
+    lib = _Library(library or facts.library_path, content_sha256=lib_sha,
                    file_sha256=lib_file_sha)
     deviations = [lib.problem] if lib.problem else []
     findings, chromatograms, quantitation = [], [], []
     for record in mine:
-        if _error(record):
-            deviations.append(f"run {record.get('sample_id')}: {_error(record)}")
-        own = [_finding(record, c, records, lib) for c in record.get("components") or []
-               if isinstance(c, Mapping)]
+        if record.problem:
+            deviations.append(f"run {record.sample_id}: {record.problem}")
+        own = [_finding(record, c, records, lib) for c in record.components]
         own.sort(key=lambda f: (f.rt_s is None, f.rt_s or 0.0))
         findings += own
         if draw_chromatograms:
@@ -795,9 +821,8 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
         quantitation += _quantitation(record)
     # a substance outside the method's target lists is no finding of the conclusion: the
     # analysis notes list it apart (gcms.identify.targets; the record's "scope")
-    outside = {str(c.get("substance")) for r in mine for c in r.get("components") or []
-               if isinstance(c, Mapping) and isinstance(c.get("scope"), Mapping)
-               and c["scope"].get("in_scope") is False}
+    outside = {str(c.substance) for r in mine for c in r.components
+               if c.scope is not None and c.scope.get("in_scope") is False}
     identified = list(dict.fromkeys(f.substance for f in findings
                                     if f.verdict == "identified" and f.substance
                                     and f.substance not in outside))
@@ -806,47 +831,43 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
                     if s not in identified and s not in outside]
     limitations, ambiguities = [], []
     for record in mine:
-        for note in (record.get("findings") or {}).get("notes") or []:
-            text = note.get("text") if isinstance(note, Mapping) else str(note)
-            kind = str(note.get("kind", "")) if isinstance(note, Mapping) else ""
-            target = limitations if ("limit" in kind or "isomer" in kind) else ambiguities
-            if text and text not in target:
-                target.append(text)
+        for note in record.findings.notes if record.findings is not None else ():
+            target = limitations if ("limit" in note.kind or "isomer" in note.kind) \
+                else ambiguities
+            if note.text and note.text not in target:
+                target.append(note.text)
     used = _runs_used(mine, records)
     qc_runs = [_qc(r, sorted(used.get(i, ()))) for i, r in enumerate(records)
-               if str(r.get("type")) in _QC_KINDS]
+               if r.type in _QC_KINDS]
     sequence = [*mine, *(r for i, r in enumerate(records)
-                         if i in used and str(r.get("type")) in _QC_KINDS)]
-    times = sorted(str(record_field(r, "acquired_at")) for r in mine
-                   if record_field(r, "acquired_at"))
+                         if i in used and r.type in _QC_KINDS)]
+    times = sorted(str(run_fact(r, "acquired_at")) for r in mine
+                   if run_fact(r, "acquired_at"))
     first = mine[0]
-    qa = _meta(results, "qa")
+    qa = facts.qa
     withheld = []  # the batch QA gate (gcms.qa.gate) refused to report these runs
     for record in mine:
-        if record.get("reportable") is False:
-            why = (record.get("qa") or {}).get("reason") or "instrument QA not passing"
-            withheld.append(f"run {record.get('sample_id')}: {why}")
+        if record.reportable is False:
+            why = (record.qa.reason if record.qa is not None else None) \
+                or "instrument QA not passing"
+            withheld.append(f"run {record.sample_id}: {why}")
+    machine = facts.instrument
     instrument = InstrumentStatus(
-        instrument_id=_meta(results, "instrument").get("id") or record_field(first, "instrument"),
-        model=_meta(results, "instrument").get("model"),
-        serial=_meta(results, "instrument").get("serial"),
-        column=_meta(results, "instrument").get("column"),
-        ionization=_meta(results, "instrument").get("ionization") or "EI 70 eV",
-        method=record_field(first, "method"), tune_file=record_field(first, "tune_file"),
-        qa_status=_qa_status(qa.get("status")) if qa else "not evaluated",
-        qa_summary=tuple(str(x) for x in qa.get("summary", ())) if qa else ())
-    evidence = tuple(EvidenceRecord(str(r.get("sample_id")), str(r.get("type", "sample")),
-                                    str(r.get("file")), str(record_field(r, "sha256")),
-                                    acquired_at=record_field(r, "acquired_at"))
-                     for r in sequence if record_field(r, "sha256"))
-    criteria = _meta(results, "criteria")
-    library_name = lib_meta.get("name") or (Path(str(lib_meta["path"])).name
-                                            if lib_meta.get("path") else None)
-    title = lib_meta.get("title")
+        instrument_id=machine.get("id") or run_fact(first, "instrument"),
+        model=machine.get("model"), serial=machine.get("serial"),
+        column=machine.get("column"), ionization=machine.get("ionization") or "EI 70 eV",
+        method=run_fact(first, "method"), tune_file=run_fact(first, "tune_file"),
+        qa_status=_qa_status(qa.status) if qa is not None else "not evaluated",
+        qa_summary=qa.summary if qa is not None else ())
+    evidence = tuple(EvidenceRecord(r.sample_id, r.type, r.file, str(run_fact(r, "sha256")),
+                                    acquired_at=run_fact(r, "acquired_at"))
+                     for r in sequence if run_fact(r, "sha256"))
+    library_name = facts.library_name or (Path(facts.library_path).name
+                                          if facts.library_path else None)
+    title = facts.library_title
     if title and library_name != title and not str(library_name).endswith(f": {title}"):
-        library_name = f"{library_name}: {lib_meta['title']}" if library_name \
-            else lib_meta["title"]
-    processed = _meta(results, "processed_by")
+        library_name = f"{library_name}: {title}" if library_name else title
+    processed = facts.processed_by
     model = ReportModel(
         report_id="pending", case_id=case_id, exhibit_id=exhibit_id,
         issued_at=issued_at or _now(), laboratory=laboratory or UNCONFIGURED,
@@ -856,29 +877,39 @@ def from_records(records: Sequence[Mapping[str, Any]], exhibit_id: str, *,
                               limitations=tuple(limitations), ambiguities=tuple(ambiguities)),
         findings=tuple(findings), chromatograms=tuple(chromatograms),
         quantitation=tuple(quantitation), qc_runs=tuple(qc_runs),
-        evidence=evidence, software_version=str(results.get("gcms_version", "")),
-        processed_by=(Person(str(processed.get("name") or processed["user"]),
-                             str(processed["user"])),) if processed.get("user") else (),
+        evidence=evidence, software_version=facts.gcms_version,
+        processed_by=(Person(processed.user, processed.user),)
+        if processed is not None and processed.user else (),
         library_name=library_name, library_sha256=lib_sha,
         library_file_sha256=lib_file_sha or lib.file_sha256,
         library_file_hashed_for_report=lib_file_sha is None and lib.file_sha256 is not None,
-        criteria_profile=criteria.get("name") or criteria.get("profile"),
-        criteria_sha256=criteria.get("sha256"), source=source, deviations=tuple(deviations),
-        withheld=tuple(withheld), **_software())
+        criteria_profile=facts.criteria_name, criteria_sha256=facts.criteria_sha256,
+        source=source, deviations=tuple(deviations), withheld=tuple(withheld), **_software())
     if report_id is None:
         report_id = _report_id(case_id, exhibit_id, _facts(model))
     return model.replace(report_id=report_id)
 
 
-def from_results(path: str | os.PathLike, exhibit_id: str, **options: Any) -> ReportModel:
-    """A report model of one exhibit from a batch's ``results.json`` (module notes).
+def from_document(document: ResultsDocument, exhibit_id: str, *, source: str = "results",
+                  **options: Any) -> ReportModel:
+    """A report model of one exhibit from a batch's typed results document.
 
     Options are those of :func:`from_records` (``laboratory``, ``library``,
     ``issued_at``, ``report_id``, ``draw_chromatograms``).
     """
-    results = load_results(path)
-    return from_records(run_records(results), exhibit_id, results=results,
-                        source=str(Path(path).resolve()), **options)
+    return from_records(document.runs, exhibit_id, results=document, source=source,
+                        **options)
+
+
+def from_results(path: str | os.PathLike, exhibit_id: str, **options: Any) -> ReportModel:
+    """A report model of one exhibit from a batch's ``results.json`` (module notes).
+
+    The file is read by :func:`load_results` (format version checked, an older one
+    upgraded). Options are those of :func:`from_records` (``laboratory``, ``library``,
+    ``issued_at``, ``report_id``, ``draw_chromatograms``).
+    """
+    return from_document(load_results(path), exhibit_id, source=str(Path(path).resolve()),
+                         **options)
 
 
 def _find_case(store, exhibit_id: str) -> str:
@@ -938,10 +969,14 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
                if not analysis or r["analysis_id"] == analysis["analysis_id"]]
     run_paths = {r["run_id"]: r["path"] for r in case_file["runs"]}
     # the run file as attached (absolute, hashed) rather than as the sequence named it
-    records = [dict(r["data"], exhibit_id=r["data"].get("exhibit_id") or r["exhibit_id"],
-                    case_id=case_id, **({"file": run_paths[r["run_id"]]}
-                                        if r.get("run_id") in run_paths else {}))
-               for r in results]
+    typed = {r["result_id"]: RunResult.from_json(
+        r["data"], source=f"{store.location}: case {case_id}, result {r['result_id']}")
+        for r in results}
+    records = [dataclasses.replace(
+        typed[r["result_id"]], exhibit_id=typed[r["result_id"]].exhibit_id or r["exhibit_id"],
+        case_id=case_id, **({"file": run_paths[r["run_id"]]}
+                            if r.get("run_id") in run_paths else {}))
+        for r in results]
     mine = [r for r in results if r["exhibit_id"] == exhibit_id]
     if exhibit.get("received_at") is None:  # registered (from a sequence), not received
         missing = [label for label, value in (
@@ -955,16 +990,22 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
     library_path = (parameters.get("library") or {}).get("path")
     # the store records the library file's SHA-256 (library_sha256) and, with the batch's
     # parameters, the content hash the batch itself recorded
-    meta = {"library": {"name": analysis.get("library_name"), "path": library_path,
-                        "content_sha256": (parameters.get("library") or {}).get(
-                            "content_sha256"),
-                        "file_sha256": analysis.get("library_sha256")},
-            "criteria": {"name": analysis.get("criteria_profile"),
-                         "sha256": analysis.get("criteria_sha256")},
-            "gcms_version": analysis.get("software_version", "")}
     # sequence-level sections the batch's steps added (QA status, instrument), as recorded
-    for key, value in (parameters.get("sections") or {}).items():
-        meta.setdefault(key, value)
+    sections = parameters.get("sections") or {}
+    where = f"{store.location}: case {case_id}, analysis {analysis.get('analysis_id')}"
+    meta = BatchFacts(
+        library_name=analysis.get("library_name"), library_path=library_path,
+        library_content_sha256=(parameters.get("library") or {}).get("content_sha256"),
+        library_file_sha256=analysis.get("library_sha256"),
+        criteria_name=analysis.get("criteria_profile"),
+        criteria_sha256=analysis.get("criteria_sha256"),
+        gcms_version=analysis.get("software_version", ""),
+        qa=QASection.from_json(sections["qa"], source=f"{where}, qa")
+        if sections.get("qa") else None,
+        instrument=sections.get("instrument") or {},
+        processed_by=ProcessedBy.from_json(sections["processed_by"],
+                                           source=f"{where}, processed_by")
+        if sections.get("processed_by") else None)
     model = from_records(records, exhibit_id, results=meta,
                          source=f"case store {store.location}, case {case_id}",
                          **{k: v for k, v in options.items() if k != "report_id"})
@@ -972,7 +1013,7 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
     result_ids = {r["result_id"] for r in mine}
     used_runs = [runs[r["run_id"]] for r in results if r.get("run_id") in runs
                  and (r["exhibit_id"] == exhibit_id or runs[r["run_id"]]["kind"] != "sample")]
-    sample_of = {r["run_id"]: str(r["data"].get("sample_id") or runs[r["run_id"]]["path"])
+    sample_of = {r["run_id"]: typed[r["result_id"]].sample_id or runs[r["run_id"]]["path"]
                  for r in results if r.get("run_id") in runs}
     # the evidence files the conclusion rests on (the exhibit's runs, the ladder, the
     # standards and the blank it used), as the store attached them, file by file

@@ -30,10 +30,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gcms.errors import GcmsError
 from gcms.report.sign import PdfSignature, pdf_signatures, read_pdf
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gcms.results import ResultsDocument
 
 __all__ = ["NO_REHASH", "NO_STORE_CHAIN", "NO_STORE_IDENTITY", "ReportVerification",
            "embedded_report", "verify_report"]
@@ -138,19 +141,18 @@ def _evidence_findings_store(report: dict[str, Any], store) -> tuple[list[str], 
 
 
 def _evidence_findings_results(report: dict[str, Any],
-                               results: dict[str, Any]) -> tuple[list[str], list[str]]:
-    from gcms.report.adapters import record_field, run_records
+                               results: ResultsDocument) -> tuple[list[str], list[str]]:
+    from gcms.report.adapters import run_fact
 
     findings, checked = [], []
-    records = run_records(results)
-    by_id = {str(r.get("sample_id")): r for r in records}
+    by_id = {r.sample_id: r for r in results.runs}
     for item in report.get("evidence", []):
         record = by_id.get(item["label"])
         if record is None:
             findings.append(f"evidence {item['label']}: no run with this sample id in "
                             "results.json")
             continue
-        recorded = record_field(record, "sha256")
+        recorded = run_fact(record, "sha256")
         digests = {item["sha256"], *(f[1] for f in item.get("files", []))}
         if recorded not in digests:
             findings.append(f"evidence {item['label']}: results.json records SHA-256 "
@@ -371,11 +373,9 @@ def verify_report(path: str | os.PathLike, *, store=None,
             unchecked.append(NO_STORE_IDENTITY)
         unchecked.append(NO_STORE_CHAIN)
     if results is not None:
-        try:
-            loaded = json.loads(Path(results).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise GcmsError(f"{results}: cannot read results ({error})") from None
-        more, ok = _evidence_findings_results(report, loaded)
+        from gcms.report.adapters import load_results
+
+        more, ok = _evidence_findings_results(report, load_results(results))
         findings += more
         checked += ok
     if rehash:

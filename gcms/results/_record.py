@@ -136,17 +136,94 @@ class Record:
         return cls(**values, extra=types.MappingProxyType(extra),
                    json_keys=tuple(str(k) for k in data))
 
+    @classmethod
+    def from_json(cls, data: Any, *, source: str | None = None) -> Any:
+        """A record read from its JSON object (``json.load`` gave it), keys checked.
+
+        Parameters
+        ----------
+        data : mapping
+            The record's JSON object (a run record, a component...).
+        source : str, optional
+            How to name it in errors (default ``"<results record>"``).
+
+        Raises
+        ------
+        FormatError
+            A declared key is missing or of the wrong type (the message names ``source``
+            and the JSON path).
+        """
+        return read_record(cls, data, source or "<results record>")
+
+    @classmethod
+    def _defaults(cls) -> dict[str, Any]:
+        """Declared optional keys -> their default (a key left at it is not written)."""
+        return {f.name: f.default for f in dataclasses.fields(cls)
+                if f.name not in _INTERNAL and f.default is not dataclasses.MISSING}
+
     def __reduce__(self):
         # mapping proxies do not pickle: a record travels (to a worker process) as its
         # JSON object, which reads back to an equal record
         return (_rebuild, (type(self), self.to_json()))
 
+    # ------------------------------------------------------------------- changing
+    def replace(self, **changes: Any) -> Any:
+        """A copy with some keys set: how a batch step adds its section to a record.
+
+        Each value is checked against the key's declared type (as if read) and stored
+        read-only; records, mappings and lists may be given. A key the record did not
+        have is written after the ones it had, in the order given here (as setting it
+        in the JSON object would), so that :meth:`to_json` is what the step would have
+        written.
+
+        Parameters
+        ----------
+        **changes
+            Declared keys and their new values (e.g. ``quantitation=(Quantity(...),)``).
+
+        Returns
+        -------
+        Record
+            A new record of the same class; this one is not changed.
+
+        Raises
+        ------
+        TypeError
+            A key the record does not declare (keep a step's own keys in its own
+            section, or pass them through ``extra``).
+        FormatError
+            A value of the wrong type (a bug in the step), named by its JSON path.
+
+        Examples
+        --------
+        >>> from gcms.results import RunQA
+        >>> qa = RunQA(status="passing", policy="block", reportable=True)
+        >>> qa.replace(reason="tune of 2025-03-04 passed").to_json()["reason"]
+        'tune of 2025-03-04 passed'
+        """
+        declared = self._fields()
+        values = {}
+        for name, value in changes.items():
+            if name not in declared:
+                raise TypeError(f"{type(self).__name__} declares no key {name!r}")
+            try:
+                values[name] = _read_value(thaw(value), declared[name][0],
+                                           f"{type(self).__name__}.{name}")
+            except _Invalid as error:
+                raise FormatError(f"not a valid results record: {error}") from None
+        keys = self.json_keys
+        if keys:
+            keys = (*keys, *(name for name in changes if name not in keys))
+        return dataclasses.replace(self, **values, json_keys=keys)
+
     # ------------------------------------------------------------------- writing
     def to_json(self) -> dict[str, Any]:
         """The JSON object of this record.
 
-        Every key read, in the order read, with the values it holds now; a record made
-        in Python writes its required keys and the optional ones that are not ``None``.
+        Every key read, in the order read, with the values it holds now; then the
+        required keys not read (a record made in Python) and the optional ones set to
+        something other than ``None`` and their default (``()`` for a list), as
+        :func:`dataclasses.replace` sets a step's section.
         """
         declared = self._fields()
         out: dict[str, Any] = {}
@@ -155,9 +232,11 @@ class Record:
                 out[key] = thaw(getattr(self, key))
             elif key in self.extra:
                 out[key] = thaw(self.extra[key])
+        defaults = self._defaults()
         for name, (_, required) in declared.items():
             value = getattr(self, name)
-            if name not in out and (required or value is not None):
+            if name not in out and (required or (value is not None
+                                                 and value != defaults.get(name))):
                 out[name] = thaw(value)
         for key, value in self.extra.items():
             out.setdefault(key, thaw(value))

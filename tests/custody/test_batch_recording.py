@@ -7,6 +7,7 @@ module and reused through the batch's own resume cache.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -16,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from gcms_cli.main import cli
 
-from gcms.demo import demo_folder
+from gcms.demo import demo_folder, demo_library_path
 
 ROWS = [
     ("01-ladder.cdf", "ladder", "LAD-01", ""),
@@ -53,7 +54,8 @@ def processed(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("demo")
     for file, *_ in ROWS:
         shutil.copyfile(demo_folder() / file, folder / file)
-    result = run_batch(write_sequence(folder), out_dir=folder / "out", workers=1)
+    result = run_batch(write_sequence(folder), out_dir=folder / "out",
+                       library=demo_library_path(), workers=1)
     assert result.ok, result.failed
     return folder
 
@@ -81,7 +83,8 @@ def gcms(monkeypatch):
 
 def batch_args(folder: Path, *extra: str) -> list[str]:
     # out/ already holds the batch of this sequence (its cache): continued with --resume
-    return ["batch", str(folder / "sequence.csv"), "--out", str(folder / "out"),
+    return ["batch", str(folder / "sequence.csv"), "--library", str(demo_library_path()),
+            "--out", str(folder / "out"),
             "--workers", "1", "--quiet", "--resume", *extra]
 
 
@@ -183,7 +186,8 @@ def test_a_changed_result_is_a_correction(work, tmp_path):
     from gcms.custody.batch import RecordInStore
 
     step = RecordInStore(str(tmp_path / "store"), "C-1", "alice")
-    result = run_batch(work / "sequence.csv", out_dir=work / "out", workers=1, steps=[step])
+    result = run_batch(work / "sequence.csv", out_dir=work / "out",
+                       library=demo_library_path(), workers=1, steps=[step])
     assert result.ok, result.step_failures
     records = copy.deepcopy(result.records)
     e1 = next(r for r in records if r["exhibit_id"] == "E1")
@@ -289,16 +293,23 @@ def test_a_store_that_cannot_be_used_stops_the_batch_before_any_work(gcms, work,
 def test_runs_of_other_cases_are_left_out():
     from gcms.custody.batch import runs_of_case
     from gcms.errors import CustodyError
+    from gcms.results import RunResult
 
-    records = [{"type": "blank", "case_id": "", "exhibit_id": None},
-               {"type": "standard", "case_id": "C-2", "exhibit_id": None},
-               {"type": "sample", "case_id": "C-1", "exhibit_id": "E1"},
-               {"type": "sample", "case_id": "C-2", "exhibit_id": "X9"}]
+    def run(position, kind, case_id, exhibit_id):
+        return RunResult.from_json({
+            "position": position, "file": f"{position}.D", "file_name": f"{position}.D",
+            "type": kind, "sample_id": f"S{position}", "case_id": case_id,
+            "exhibit_id": exhibit_id, "reference_substances": [], "concentration": None,
+            "unit": None, "amount": None, "amount_unit": None, "volume_ml": None,
+            "dilution": None, "status": "ok", "problem": None, "components": []})
+
+    records = [run(0, "blank", "", None), run(1, "standard", "C-2", None),
+               run(2, "sample", "C-1", "E1"), run(3, "sample", "C-2", "X9")]
     kept, notes = runs_of_case(records, "C-1")
     assert kept == records[:3] and "C-2" in notes[0]
     with pytest.raises(CustodyError, match="C-3 is none of them"):
         runs_of_case(records, "C-3")
-    single = [dict(r, case_id="LAB-17") for r in records]
+    single = [dataclasses.replace(r, case_id="LAB-17") for r in records]
     kept, notes = runs_of_case(single, "C-9")
     assert kept == single and "LAB-17" in notes[0]
 
@@ -309,17 +320,20 @@ def test_the_report_shows_what_the_store_holds(work, tmp_path):
     from gcms.report.adapters import from_store
 
     step = RecordInStore(str(tmp_path / "store"), "C-1", "alice")
-    assert run_batch(work / "sequence.csv", out_dir=work / "out", workers=1,
+    assert run_batch(work / "sequence.csv", out_dir=work / "out",
+                     library=demo_library_path(), workers=1,
                      steps=[step]).ok
     class QASection:  # a step's sequence-level section, as the QA gate writes one
         name, stage = "qa-section", "after-judgement"
 
         def __call__(self, context):
-            context.sections["qa"] = {"status": "passing", "summary": ["tune of 2 h before"]}
+            context.sections["qa"] = {"status": "passing", "policy": "block",
+                                      "reportable": True, "summary": ["tune of 2 h before"]}
             context.sections["instrument"] = {"id": "GCMS-2", "column": "HP-5MS 30 m"}
 
     # a second analysis of the same runs (another criteria profile): a new analysis
-    assert run_batch(work / "sequence.csv", out_dir=work / "out", workers=1,
+    assert run_batch(work / "sequence.csv", out_dir=work / "out",
+                     library=demo_library_path(), workers=1,
                      criteria="screening", steps=[QASection(), step]).ok
     with open_store(step.location) as store:
         assert [a.analysis_id for a in store.analyses("C-1")] == ["A1", "A2"]
@@ -345,7 +359,8 @@ def test_batch_step_on_postgresql(postgres_server, work):
     from gcms.custody.batch import RecordInStore
 
     step = RecordInStore(postgres_server.new_database(), "C-1", "alice")
-    result = run_batch(work / "sequence.csv", out_dir=work / "out", workers=1, steps=[step])
+    result = run_batch(work / "sequence.csv", out_dir=work / "out",
+                       library=demo_library_path(), workers=1, steps=[step])
     assert result.ok, result.step_failures
     with open_store(step.location) as store:
         head = store.head()
@@ -353,6 +368,7 @@ def test_batch_step_on_postgresql(postgres_server, work):
         assert report.ok, report.first
         assert report.files == len(ROWS)
         assert len(store.results("C-1")) == len(ROWS)
-    assert run_batch(work / "sequence.csv", out_dir=work / "out", workers=1,
+    assert run_batch(work / "sequence.csv", out_dir=work / "out",
+                     library=demo_library_path(), workers=1,
                      steps=[step]).ok
     assert _added_since(step.location, head) == []

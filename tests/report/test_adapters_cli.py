@@ -10,15 +10,17 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 from gcms_cli.main import cli
+from results.documents import check_results_document
 
 from gcms.custody import CaseStore, new_key_pair
 from gcms.errors import GcmsError
 from gcms.report import report_json, schema
-from gcms.report.adapters import from_records, from_results, from_store
+from gcms.report.adapters import BatchFacts, from_records, from_results, from_store
 from gcms.report.model import Person
 from gcms.report.pdf import render_pdf
 from gcms.report.sign import sign_pdf
 from gcms.report.verify import verify_report
+from gcms.results import ResultsDocument
 
 from .results_doc import K_T4, results_document
 
@@ -26,6 +28,7 @@ from .results_doc import K_T4, results_document
 @pytest.fixture
 def results(tmp_path):
     document = results_document(tmp_path)
+    check_results_document(document)
     path = tmp_path / "results.json"
     path.write_text(json.dumps(document))
     return path, document
@@ -47,7 +50,7 @@ def test_from_results(results):
         ("LR-006", "blank", "pass", ("blank before",)), ("LR-015", "blank", "pass", ())]
     assert model.qc_runs[0].summary == "n-alkanes C9–C26, n = 18"
     assert {e.label: e.sha256 for e in model.evidence} == {
-        s: runs[s]["sha256"] for s in ("LR-014", "LR-000", "LR-005", "LR-006")}
+        s: runs[s]["run"]["sha256"] for s in ("LR-014", "LR-000", "LR-005", "LR-006")}
     amphetamine = model.identified_findings[0]
     assert amphetamine.reference_run == "LR-005"
     assert amphetamine.reference_spectrum is not None
@@ -114,7 +117,8 @@ def test_library_compared_by_content_hash(results, tmp_path):
     content = Library.open(library).content_sha256
     file_sha = hash_evidence(library).sha256
     assert content != file_sha  # what the old comparison mixed up
-    document["library"] = {"path": str(library), "title": "demo", "content_sha256": content}
+    document["library"] = {"path": str(library), "title": "demo", "content_sha256": content,
+                           "identity_sha256": None, "n_entries": 60}
     for record in document["runs"]:
         for c in record["components"]:
             c["library"]["sha256"] = content
@@ -133,9 +137,9 @@ def test_library_compared_by_content_hash(results, tmp_path):
     assert f"content SHA-256 {content}" in deviation and "0" * 64 in deviation
     assert all(f.library_spectrum is None for f in changed.identified_findings)
     # the case store records the file's hash too: the same file is the same library
-    meta = {"library": {"path": str(library), "content_sha256": content,
-                        "file_sha256": file_sha}}
-    stored = from_records(document["runs"], "FL21-1010", results=meta,
+    meta = BatchFacts(library_path=str(library), library_content_sha256=content,
+                      library_file_sha256=file_sha)
+    stored = from_records(ResultsDocument.from_json(path).runs, "FL21-1010", results=meta,
                           draw_chromatograms=False)
     assert stored.deviations == () and not stored.library_file_hashed_for_report
 

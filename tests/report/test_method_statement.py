@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "batch"))
 from batch_sim import write_run, write_sequence  # noqa: E402
 
 from gcms.batch import run_batch  # noqa: E402
+from gcms.demo import demo_library_path
 from gcms.report.adapters import from_results  # noqa: E402
 from gcms.report.i18n import load_wording  # noqa: E402
 from gcms.report.jsonout import report_json, schema  # noqa: E402
@@ -77,7 +78,7 @@ def reports(tmp_path_factory):
     for name, extra in VARIANTS.items():
         folder = tmp_path_factory.mktemp(name.replace(" ", "-"))
         sequence = _sequence(folder, [*extra, BLANK, EXHIBIT])
-        run_batch(sequence, out_dir=folder / "out", workers=1)
+        run_batch(sequence, out_dir=folder / "out", library=demo_library_path(), workers=1)
         out[name] = _Report(from_results(folder / "out" / "results.json", "EX-1",
                                          issued_at="2026-01-05T10:00:00Z",
                                          draw_chromatograms=False), folder)
@@ -249,8 +250,11 @@ def from_results_id(model) -> str:
 ])
 def test_criterion_sentences_worded_from_the_step_record(record, key):
     from gcms.report.adapters import _criterion
+    from gcms.results import CriterionResult
 
-    criterion = _criterion(record)
+    criterion = _criterion(CriterionResult.from_json({
+        "value": None, "limit": None, "unit": "", "required": True, "decisive": True,
+        "on_fail": "not identified", "evidence": None, **record}))
     assert criterion.sentence == key and criterion.note == record["detail"]
     if key is not None:  # worded in every language; the step's English sentence kept too
         ar = load_wording("ar")(key, **criterion.values)

@@ -51,7 +51,8 @@ def check_results_document(source: Path | Mapping[str, Any]
 
 def demo_results(root: Path) -> Path:
     """The demo batch (``gcms batch gcms/data/demo/sequence.csv``)."""
-    run_batch(demo_sequence_path(), out_dir=root / "demo", workers=1)
+    run_batch(demo_sequence_path(), library=demo_library_path(), out_dir=root / "demo",
+              workers=1)
     return root / "demo" / "results.json"
 
 
@@ -65,7 +66,8 @@ def failed_run_results(root: Path) -> Path:
     rows.append(["no-such-run.cdf", "sample", "GONE-1", rows[1][3], "E9", ""])
     with (folder / "sequence.csv").open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows(rows)
-    run_batch(folder / "sequence.csv", out_dir=root / "failed", workers=1)
+    run_batch(folder / "sequence.csv", library=demo_library_path(), out_dir=root / "failed",
+              workers=1)
     return root / "failed" / "results.json"
 
 
@@ -80,7 +82,7 @@ def qa_gated_results(root: Path) -> Path:
     with open_history(history) as store:
         for name in ("tune-pass.cdf", "tune-fail.cdf"):
             store.record(evaluate_tune(demo_folder() / name, profile=profile))
-    run_batch(demo_sequence_path(), out_dir=root / "qa", workers=1,
+    run_batch(demo_sequence_path(), library=demo_library_path(), out_dir=root / "qa", workers=1,
               steps=[*qa_batch_steps(profile, history_dir=history), ProcessedBy("analyst-7")])
     return root / "qa" / "results.json"
 
@@ -160,6 +162,7 @@ def quantitation_results(root: Path) -> Path:
     folder = _quant_inputs(root)
     out = root / "quant"
     result = CliRunner().invoke(cli, ["batch", str(folder / "sequence.csv"), "--out", str(out),
+                                      "--library", str(demo_library_path()),
                                       "--workers", "1", "--quiet",
                                       "--method", str(folder / "method.toml")])
     assert (out / "results.json").is_file(), result.output
