@@ -45,6 +45,7 @@ __all__ = [
     "QaFailure",
     "WorkQueue",
     "exhibit_states",
+    "instrument_states",
     "qa_dashboard",
     "work_queue",
 ]
