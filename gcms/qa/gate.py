@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from gcms.errors import GcmsError
 from gcms.qa.profile import InstrumentProfile
 from gcms.qa.records import QAResult
+from gcms.results import QASection, RunQA, RunResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from gcms.batch import BatchContext
@@ -420,23 +421,32 @@ class QAReportable:
         self.gate = gate
 
     def __call__(self, context: BatchContext) -> None:
-        """Mark each exhibit record ``reportable`` (or not) with the gate's reason."""
+        """Mark each exhibit record ``reportable`` (or not) with the gate's reason.
+
+        Each record is replaced by one with the typed sections set
+        (:meth:`gcms.results.RunResult.replace`: ``reportable`` and :class:`RunQA`), and
+        the document's ``qa`` section (:class:`QASection`) names the blocked exhibits.
+        """
         assessment = self.gate.assessment
         if assessment is None:  # the gate did not run (no pass 2): nothing to mark
             return
-        for record in context.records:
+        reportable = not assessment.blocks
+        word = RunQA.from_json({"status": assessment.status, "policy": assessment.policy,
+                                "reportable": reportable,
+                                "reason": None if assessment.passing else assessment.reason})
+        blocked: set[tuple[str, str]] = set()
+        for index, record in enumerate(context.records):
             if record.get("type") not in ("sample", "qc") or not record.get("exhibit_id"):
                 continue
-            reportable = not assessment.blocks
-            record["reportable"] = reportable
-            record["qa"] = {"status": assessment.status, "policy": assessment.policy,
-                            "reportable": reportable,
-                            "reason": None if assessment.passing else assessment.reason}
+            run = RunResult.from_json(record, source=f"run record #{index + 1}")
+            context.records[index] = run.replace(reportable=reportable, qa=word).to_json()
+            if not reportable:
+                blocked.add((run.case_id or "", str(run.exhibit_id)))
         if assessment.blocks and context.sections.get("qa") is not None:
-            blocked = sorted({(r.get("case_id") or "", r["exhibit_id"])
-                              for r in context.records if r.get("reportable") is False})
-            context.sections["qa"]["blocked_exhibits"] = [
-                {"case_id": case or None, "exhibit_id": exhibit} for case, exhibit in blocked]
+            section = QASection.from_json(context.sections["qa"], source="the qa section")
+            context.sections["qa"] = section.replace(blocked_exhibits=[
+                {"case_id": case or None, "exhibit_id": exhibit}
+                for case, exhibit in sorted(blocked)]).to_json()
 
 
 def qa_batch_steps(profile: InstrumentProfile, *, history_dir: str | os.PathLike | None = None,

@@ -63,9 +63,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from gcms.errors import QuantitationError
 from gcms.quantitation.method import Analyte, QuantMethod
-from gcms.quantitation.output import _clean, write_calibration_outputs
+from gcms.quantitation.output import write_calibration_outputs
 from gcms.quantitation.process import QuantitationResult, RunRecord, quantitate
 from gcms.quantitation.quantity import Quantity
+from gcms.results import Quantity as QuantityResult
+from gcms.results import RunResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from gcms.batch import BatchContext, RunContext
@@ -322,8 +324,6 @@ class QuantitationStep:
         by_position = {c.injection.position: c for c in context.runs}
         result = quantitate(labelled, self.method, runs=_reader(by_position))
         records = {r.injection.position: r for r in result.records}
-        for position, record in enumerate(context.records):
-            self._extend(record, records.get(position), by_position.get(position))
         # what a report states of the method (ISO/IEC 17025 §7.8.2.1 f): the version,
         # and each analyte's calibration model, weighting, range and LOQ
         summary = {name: {"model": c.model, "weighting": c.weighting, "unit": c.unit,
@@ -331,25 +331,30 @@ class QuantitationStep:
                           "loq": c.reporting_loq if c.reporting_loq is not None else c.loq,
                           "status": c.status}
                    for name, c in result.calibrations.items()}
-        for record in context.records:
-            record["quantitation_method"].update(version=self.method.version,
-                                                 calibrations=summary)
+        for position, record in enumerate(context.records):
+            run = RunResult.from_json(record, source=f"run record #{position + 1}")
+            context.records[position] = self._extended(
+                run, records.get(position), by_position.get(position), summary).to_json()
         self.result = _with_sample_ids(result, sequence, labels)
         self._write(context)
         self._report(context)
 
     # ------------------------------------------------------------------ helpers
-    def _extend(self, record: dict[str, Any], found: RunRecord | None,
-                run: RunContext | None) -> None:
+    def _extended(self, record: RunResult, found: RunRecord | None, run: RunContext | None,
+                  calibrations: dict[str, Any]) -> RunResult:
+        """``record`` with the step's typed sections (:meth:`RunResult.replace`).
+
+        Its :class:`gcms.results.Quantity` entries, internal standards and the method.
+        """
         method = self.method
-        record["quantitation_method"] = {"name": method.name, "path": method.path,
-                                         "sha256": method.sha256,
-                                         "calibration_file": "calibration.json"}
+        sections: dict[str, Any] = {"quantitation_method": {
+            "name": method.name, "path": method.path, "sha256": method.sha256,
+            "calibration_file": "calibration.json", "version": method.version,
+            "calibrations": calibrations}}
         if found is None:  # ladders are not quantified
-            record["quantitation"], record["internal_standards"] = [], []
-            return
+            return record.replace(**sections, quantitation=(), internal_standards=())
         if found.error is not None and run is not None and run.ok:
-            record.setdefault("problems", []).append(f"quantitation: {found.error}")
+            sections["problems"] = (*(record.problems or ()), f"quantitation: {found.error}")
         entries = []
         judgements = run.judgements if run is not None and run.ok else ()
         for quantity in found.quantities:
@@ -361,9 +366,10 @@ class QuantitationStep:
                 quantity = reconcile(quantity, check)
             entry = quantity.to_dict()
             entry["identification"] = check.to_dict() if check is not None else None
-            entries.append(entry)
-        record["quantitation"] = _clean(entries)
-        record["internal_standards"] = _clean([m.to_dict() for m in found.internal_standards])
+            entries.append(QuantityResult.from_json(entry,
+                                                    source=f"quantitation of {record.file}"))
+        internal = [m.to_dict() for m in found.internal_standards]
+        return record.replace(**sections, quantitation=entries, internal_standards=internal)
 
     def _write(self, context: BatchContext) -> None:
         if context.out_dir is None:
