@@ -184,39 +184,78 @@ def _qa_withholds(qa: Mapping[str, Any] | None) -> list[str]:
     return [f"QA {qa.get('status')}: {qa.get('reason') or 'see the batch QA section'}"]
 
 
-def exhibit_states(store: CaseStore, case_id: str) -> list[ExhibitItem]:
-    """Every exhibit of a case with results, and its review state (module notes)."""
-    results = store.results(case_id)
-    if not results:
-        return []
-    reviews = store.reviews(case_id)
-    signatures = store.signatures(case_id)
-    analyses = {a.analysis_id: a for a in store.analyses(case_id)}
-    exhibits = {e.exhibit_id: e for e in store.exhibits(case_id)}
-    authors: dict[str, set[str]] = {}
-    updated: dict[str, str] = {}
-    for entry in store.log(case_id=case_id):
-        if entry.case_id != case_id:
+@dataclass
+class _Snapshot:
+    """What the queues read, in one read transaction: current records and who did what."""
+
+    results: list[Any]
+    reviews: list[Any]
+    signatures: list[Any]
+    analyses: list[Any]
+    exhibits: list[Any]
+    #: (case_id, object_type, object_id, actor, action, recorded_at) of the relevant entries
+    entries: list[Any]
+
+
+def _snapshot(store: CaseStore, case_id: str | None = None) -> _Snapshot:
+    """A few queries whatever the number of cases (a case's, or the whole store's)."""
+    import sqlalchemy as sa
+
+    from gcms.custody.schema import audit_log
+
+    with store._transaction(write=False) as conn:
+        if case_id is not None:
+            store._require(conn, "case", case_id, case_id)
+
+        def read(object_type: str) -> list[Any]:
+            return store._records(conn, object_type, case_id)
+
+        query = sa.select(audit_log.c.case_id, audit_log.c.object_type,
+                          audit_log.c.object_id, audit_log.c.actor, audit_log.c.action,
+                          audit_log.c.recorded_at).where(
+            audit_log.c.object_type.in_(("result", "review", "signature", "analysis")))
+        if case_id is not None:
+            query = query.where(audit_log.c.case_id == case_id)
+        return _Snapshot(read("result"), read("review"), read("signature"), read("analysis"),
+                         read("exhibit"), list(conn.execute(query.order_by(audit_log.c.seq))))
+
+
+def _states(snap: _Snapshot) -> dict[str, list[ExhibitItem]]:
+    """Every exhibit with results, by case, with its review state (module notes)."""
+    authors: dict[tuple[str, str], set[str]] = {}
+    updated: dict[tuple[str, str], str] = {}
+    of_review = {(v.case_id, v.review_id): v.result_id for v in snap.reviews}
+    of_signature = {(s.case_id, s.signature_id): s.result_id for s in snap.signatures}
+    for row in snap.entries:
+        if row.object_type == "result":
+            result_id = row.object_id
+            if counts_as_authorship(row.action):
+                authors.setdefault((row.case_id, result_id), set()).add(row.actor)
+        elif row.object_type == "review":
+            result_id = of_review.get((row.case_id, row.object_id))
+        elif row.object_type == "signature":
+            result_id = of_signature.get((row.case_id, row.object_id))
+        else:
             continue
-        if entry.object_type == "result" and counts_as_authorship(entry.action):
-            authors.setdefault(entry.object_id, set()).add(entry.actor)
-        result_id = entry.object_id if entry.object_type == "result" else (
-            (entry.after or {}).get("result_id") if entry.object_type in (
-                "review", "signature") else None)
-        if result_id:
-            updated[result_id] = entry.at
-    for s in signatures:
-        if s.meaning == "authored":
-            authors.setdefault(s.result_id, set()).add(s.signer)
-    by_exhibit: dict[str, list[Any]] = {}
-    for r in results:
+        if result_id is not None:
+            updated[(row.case_id, result_id)] = row.recorded_at
+    for sig in snap.signatures:
+        if sig.meaning == "authored":
+            authors.setdefault((sig.case_id, sig.result_id), set()).add(sig.signer)
+    reviews: dict[tuple[str, str], list[Any]] = {}
+    for v in snap.reviews:
+        reviews.setdefault((v.case_id, v.result_id), []).append(v)
+    analyses = {(a.case_id, a.analysis_id): a for a in snap.analyses}
+    exhibits = {(e.case_id, e.exhibit_id): e for e in snap.exhibits}
+    by_exhibit: dict[tuple[str, str], list[Any]] = {}
+    for r in snap.results:
         if r.exhibit_id is not None:
-            by_exhibit.setdefault(r.exhibit_id, []).append(r)
-    out = []
-    for exhibit_id, mine in by_exhibit.items():
+            by_exhibit.setdefault((r.case_id, r.exhibit_id), []).append(r)
+    out: dict[str, list[ExhibitItem]] = {}
+    for (case_id, exhibit_id), mine in by_exhibit.items():
         states, comments, returned_by = [], [], []
         for r in mine:
-            own = [v for v in reviews if v.result_id == r.result_id]
+            own = reviews.get((case_id, r.result_id), [])
             current = [v for v in own if v.result_version == r.version]
             if current and current[-1].outcome == "agreed":
                 states.append("approved")
@@ -231,29 +270,36 @@ def exhibit_states(store: CaseStore, case_id: str) -> list[ExhibitItem]:
         state = ("returned" if "returned" in states else
                  "approved" if all(s == "approved" for s in states) else "awaiting review")
         used = tuple(dict.fromkeys(r.analysis_id for r in mine if r.analysis_id))
-        withheld = tuple(w for a in used if a in analyses
-                         for w in _qa_withholds(_qa_section(analyses[a])))
-        exhibit = exhibits.get(exhibit_id)
-        out.append(ExhibitItem(
+        withheld = tuple(w for a in used if (case_id, a) in analyses
+                         for w in _qa_withholds(_qa_section(analyses[(case_id, a)])))
+        exhibit = exhibits.get((case_id, exhibit_id))
+        out.setdefault(case_id, []).append(ExhibitItem(
             case_id=case_id, exhibit_id=exhibit_id, state=state,
             description=exhibit.description if exhibit else None,
             result_ids=tuple(r.result_id for r in mine), analysis_ids=used,
-            authors=tuple(sorted(set().union(*(authors.get(r.result_id, set())
+            authors=tuple(sorted(set().union(*(authors.get((case_id, r.result_id), set())
                                                for r in mine)))),
-            updated_at=max((updated.get(r.result_id, "") for r in mine), default=""),
+            updated_at=max((updated.get((case_id, r.result_id), "") for r in mine),
+                           default=""),
             comments=tuple(comments), returned_by=tuple(dict.fromkeys(returned_by)),
             withheld=withheld))
     return out
 
 
-def _batches(store: CaseStore, case_id: str, user_id: str,
-             items: Sequence[ExhibitItem]) -> list[BatchItem]:
+def exhibit_states(store: CaseStore, case_id: str) -> list[ExhibitItem]:
+    """Every exhibit of a case with results, and its review state (module notes)."""
+    return _states(_snapshot(store, case_id)).get(case_id, [])
+
+
+def _batches(snap: _Snapshot, user_id: str,
+             items: Mapping[str, Sequence[ExhibitItem]]) -> list[BatchItem]:
     out = []
-    recorded = {e.object_id: (e.actor, e.at) for e in store.log(case_id=case_id)
-                if e.case_id == case_id and e.action == "analysis.record"}
-    for analysis in store.analyses(case_id):
-        mine = [i for i in items if analysis.analysis_id in i.analysis_ids]
-        actor, at = recorded.get(analysis.analysis_id, (None, ""))
+    recorded = {(row.case_id, row.object_id): (row.actor, row.recorded_at)
+                for row in snap.entries if row.action == "analysis.record"}
+    for analysis in snap.analyses:
+        case_id = analysis.case_id
+        mine = [i for i in items.get(case_id, ()) if analysis.analysis_id in i.analysis_ids]
+        actor, at = recorded.get((case_id, analysis.analysis_id), (None, ""))
         if actor != user_id and not any(user_id in i.authors for i in mine):
             continue
         open_ = tuple(i.exhibit_id for i in mine if i.state != "approved")
@@ -268,7 +314,10 @@ def _batches(store: CaseStore, case_id: str, user_id: str,
 
 
 def work_queue(store: CaseStore, user_id: str) -> WorkQueue:
-    """What waits for ``user_id`` (an enrolled, active user), by their roles."""
+    """What waits for ``user_id`` (an enrolled, active user), by their roles.
+
+    Read in one snapshot of the store (a few queries whatever the number of cases).
+    """
     user = store.user(user_id)
     if user.status != "active":
         raise CustodyError(f"user {user_id} is disabled: no work queue")
@@ -277,14 +326,15 @@ def work_queue(store: CaseStore, user_id: str) -> WorkQueue:
     batches: list[BatchItem] = []
     review: list[ExhibitItem] = []
     if {"analyst", "reviewer"} & set(roles):
-        for case in store.cases():
-            items = exhibit_states(store, case.case_id)
-            if "analyst" in roles:
-                mine += [i for i in items if user_id in i.authors and i.state != "approved"]
-                batches += _batches(store, case.case_id, user_id, items)
-            if "reviewer" in roles:
-                review += [i for i in items if i.state == "awaiting review"
-                           and user_id not in i.authors]
+        snap = _snapshot(store)
+        by_case = _states(snap)
+        items = [i for case in by_case.values() for i in case]
+        if "analyst" in roles:
+            mine = [i for i in items if user_id in i.authors and i.state != "approved"]
+            batches = _batches(snap, user_id, by_case)
+        if "reviewer" in roles:
+            review = [i for i in items if i.state == "awaiting review"
+                      and user_id not in i.authors]
     order = {s: n for n, s in enumerate(EXHIBIT_STATES)}
     mine.sort(key=lambda i: (order[i.state], i.updated_at))
     review.sort(key=lambda i: i.updated_at)
@@ -312,26 +362,28 @@ def _withheld_by(store: CaseStore, records: Iterable[Any]) -> dict[str, list[tup
     out: dict[str, list[tuple[str, str]]] = {qa_id: [] for qa_id in failing.values()}
     if not failing:
         return out
-    for case in store.cases():
-        results = None
-        for analysis in store.analyses(case.case_id):
-            qa = _qa_section(analysis)
-            if qa is None or qa.get("status") in (None, "passing"):
-                continue
-            instrument = str((qa.get("instrument") or {}).get("id") or "unknown instrument")
-            for check in qa.get("checks") or []:
-                for summary in check.get("results") or []:
-                    key = (instrument, check.get("kind"), summary.get("performed_at"),
-                           summary.get("file"))
-                    if key not in failing:
-                        continue
-                    if results is None:
-                        results = store.results(case.case_id)
-                    for r in results:
-                        if r.analysis_id == analysis.analysis_id and r.exhibit_id:
-                            pair = (case.case_id, r.exhibit_id)
-                            if pair not in out[failing[key]]:
-                                out[failing[key]].append(pair)
+    results: dict[tuple[str, str], list[str]] | None = None
+    for analysis in store._read("analysis"):  # every case's, in one query
+        qa = _qa_section(analysis)
+        if qa is None or qa.get("status") in (None, "passing"):
+            continue
+        instrument = str((qa.get("instrument") or {}).get("id") or "unknown instrument")
+        for check in qa.get("checks") or []:
+            for summary in check.get("results") or []:
+                key = (instrument, check.get("kind"), summary.get("performed_at"),
+                       summary.get("file"))
+                if key not in failing:
+                    continue
+                if results is None:
+                    results = {}
+                    for r in store._read("result"):
+                        if r.analysis_id and r.exhibit_id:
+                            results.setdefault((r.case_id, r.analysis_id), []).append(
+                                r.exhibit_id)
+                for exhibit_id in results.get((analysis.case_id, analysis.analysis_id), []):
+                    pair = (analysis.case_id, exhibit_id)
+                    if pair not in out[failing[key]]:
+                        out[failing[key]].append(pair)
     return out
 
 
