@@ -533,6 +533,12 @@ def review_outcome(store: CaseStore, case_id: str, exhibit_id: str, *, outcome: 
                                          f"{exhibit_id}", f"mark it {outcome}")
             if problem:
                 raise CustodyError(f"{store.location}: refused: {problem}")
+            mine = [v for v in store._records(conn, "review", case_id,
+                                              result_id=result.result_id)
+                    if v.reviewer == store.actor and v.result_version == result.version]
+            if mine and mine[-1].outcome == REVIEW_OUTCOMES[outcome]:
+                raise CustodyError(f"result {result.result_id} v{result.version} of exhibit "
+                                   f"{exhibit_id}: already {outcome} by {store.actor}")
         name = _printed_name(store, conn, store.actor)
     out = []
     for result in results:

@@ -269,3 +269,21 @@ def test_a_decision_slipped_in_by_a_correction_is_a_finding(case):
         report = store.verify()
     assert not report.ok
     assert "only a decision entry adds" in str(report.first)
+
+
+def test_approving_twice_is_refused_before_anything_is_written(case):
+    with case.store("carol") as store:
+        review_outcome(store, "C1", "E1", outcome="approved", key=case.keys["carol"])
+        head = store.head()
+        with pytest.raises(CustodyError, match="already approved by carol"):
+            review_outcome(store, "C1", "E1", outcome="approved", key=case.keys["carol"])
+        assert store.head() == head
+        with pytest.raises(CustodyError, match="needs a reason"):
+            review_outcome(store, "C1", "E1", outcome="returned", key=case.keys["carol"])
+        with pytest.raises(CustodyError, match="not one of"):
+            review_outcome(store, "C1", "E1", outcome="agreed", key=case.keys["carol"])
+        returned = review_outcome(store, "C1", "E1", outcome="returned",
+                                  comments="second look: blank missing",
+                                  key=case.keys["carol"])
+        assert [(d.action, d.reason) for d in returned] == [
+            ("returned", "second look: blank missing")]
