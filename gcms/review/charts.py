@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["chromatogram_figure", "head_to_tail_figure", "levey_jennings_figure", "series_figure",
-           "stems", "xic_trace"]
+__all__ = ["accuracy_figure", "calibration_figure", "chromatogram_figure", "head_to_tail_figure",
+           "integration_figure", "levey_jennings_figure", "series_figure", "stems",
+           "xic_trace"]
 
 #: Colours of the traces (Okabe & Ito 2008 colour-blind-safe palette).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
@@ -160,3 +161,89 @@ def levey_jennings_figure(metric: str, chart: Mapping[str, Any]) -> dict[str, An
                            PALETTE[1] if f.get("severity") == "rejection" else PALETTE[4]
                            for f in flagged]}})
     return {"data": traces, "layout": {**_LAYOUT, "title": {"text": metric}}}
+
+
+def calibration_figure(calibrators: Sequence[Mapping[str, Any]],
+                       samples: Sequence[Mapping[str, Any]], *, analyte: str,
+                       unit: str) -> dict[str, Any]:
+    """Calibrators' responses against their nominal concentrations, and the sample's.
+
+    Rows have ``x`` (concentration), ``y`` (response), ``label`` and, for samples,
+    ``error_x`` (the expanded uncertainty).
+    """
+    traces: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "markers", "name": "calibrators",
+         "x": [c["x"] for c in calibrators], "y": [c["y"] for c in calibrators],
+         "text": [c["label"] for c in calibrators],
+         "marker": {"size": 8, "color": PALETTE[0]}}]
+    if samples:
+        traces.append({"type": "scatter", "mode": "markers", "name": "this exhibit",
+                       "x": [s["x"] for s in samples], "y": [s["y"] for s in samples],
+                       "text": [s["label"] for s in samples],
+                       "error_x": {"type": "data", "array": [s.get("error_x") or 0
+                                                             for s in samples]},
+                       "marker": {"size": 10, "symbol": "diamond", "color": PALETTE[1]}})
+    layout = {**_LAYOUT, "title": {"text": f"{analyte}: calibration"},
+              "xaxis": {"title": {"text": f"concentration ({unit})"}},
+              "yaxis": {"title": {"text": "response"}}}
+    return {"data": traces, "layout": layout}
+
+
+def accuracy_figure(calibrators: Sequence[Mapping[str, Any]], *, analyte: str,
+                    unit: str) -> dict[str, Any]:
+    """Each calibrator's back-calculated accuracy (% of nominal) with its tolerance band."""
+    x = [c["x"] for c in calibrators]
+    traces: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "markers", "name": "accuracy (%)", "x": x,
+         "y": [c.get("accuracy") for c in calibrators],
+         "text": [c["label"] for c in calibrators],
+         "marker": {"size": 8, "color": [PALETTE[2] if c.get("passed", True) else PALETTE[1]
+                                         for c in calibrators]}}]
+    tolerance = next((c.get("tolerance") for c in calibrators if c.get("tolerance")), None)
+    if x and tolerance:
+        for level in (100 - tolerance, 100.0, 100 + tolerance):
+            traces.append({"type": "scatter", "mode": "lines", "showlegend": level == 100.0,
+                           "name": f"100 ± {tolerance:g} %", "x": [min(x), max(x)],
+                           "y": [level, level], "hoverinfo": "skip",
+                           "line": {"width": 1, "dash": "solid" if level == 100 else "dash",
+                                    "color": "#777777"}})
+    layout = {**_LAYOUT, "title": {"text": f"{analyte}: accuracy of the calibrators"},
+              "xaxis": {"title": {"text": f"nominal ({unit})"}},
+              "yaxis": {"title": {"text": "% of nominal"}}}
+    return {"data": traces, "layout": layout}
+
+
+def integration_figure(times_s: np.ndarray, trace: np.ndarray,
+                       integration: Mapping[str, Any], *, analyte: str) -> dict[str, Any]:
+    """The quantifier ion's trace near the peak, its integration limits and baseline.
+
+    ``integration`` is the quantity's recorded integration (``start_s``, ``end_s``,
+    ``baseline_start``/``baseline_end`` at ``baseline_from_s``/``baseline_to_s``,
+    ``window_s``); nothing is integrated here.
+    """
+    start, end = float(integration["start_s"]), float(integration["end_s"])
+    span = max(end - start, 1.0)
+    keep = (times_s >= start - 2 * span) & (times_s <= end + 2 * span)
+    inside = (times_s >= start) & (times_s <= end)
+    t_min = np.asarray(times_s) / 60.0
+    b_from = float(integration.get("baseline_from_s") or start)
+    b_to = float(integration.get("baseline_to_s") or end)
+    b0 = float(integration.get("baseline_start") or 0.0)
+    b1 = float(integration.get("baseline_end") or b0)
+    traces: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "lines", "name": str(integration.get("signal") or "trace"),
+         "x": _numbers(t_min[keep], 4), "y": _numbers(trace[keep], 1),
+         "line": {"width": 1, "color": PALETTE[0]}},
+        {"type": "scatter", "mode": "lines", "name": "baseline",
+         "x": [round(b_from / 60, 4), round(b_to / 60, 4)], "y": [b0, b1],
+         "line": {"width": 1.5, "dash": "dash", "color": PALETTE[1]}},
+        {"type": "scatter", "mode": "lines", "name": "integrated", "fill": "tonexty",
+         "x": _numbers(t_min[inside], 4), "y": _numbers(trace[inside], 1),
+         "line": {"width": 0}, "fillcolor": "rgba(0,114,178,0.25)"}]
+    shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": t / 60, "x1": t / 60,
+               "y0": 0, "y1": 1, "line": {"width": 1, "dash": "dot", "color": "#555555"}}
+              for t in (start, end)]
+    layout = {**_LAYOUT, "title": {"text": f"{analyte}: {integration.get('signal', '')}"},
+              "xaxis": {"title": {"text": "min"}}, "yaxis": {"exponentformat": "e"},
+              "shapes": shapes}
+    return {"data": traces, "layout": layout}

@@ -47,6 +47,8 @@ _EN: dict[str, str] = {
     "sequence_runs": "Runs of the sequence", "standard": "Same-sequence standard",
     "library": "Library", "reintegrate": "Re-integrate", "start": "Start (min)",
     "end": "End (min)", "download": "Download",
+    "qa_failures": "QA failures and the exhibits they withheld", "tune": "Tune",
+    "check": "Check standard", "westgard": "Westgard flags",
     "warning_key": "The key file and passphrase are used for this one signature and "
     "never kept.",
 }
@@ -85,6 +87,8 @@ _AR: dict[str, str] = {
     "submit": "إرسال", "sequence_runs": "حقن التسلسل", "standard": "المعيار من نفس التسلسل",
     "library": "المكتبة", "reintegrate": "إعادة التكامل", "start": "البداية (دقيقة)",
     "end": "النهاية (دقيقة)", "download": "تنزيل",
+    "qa_failures": "إخفاقات ضبط الجودة والأحراز التي حجبتها", "tune": "الضبط",
+    "check": "المعيار الرقابي", "westgard": "إنذارات وستغارد",
     "warning_key": "يُستخدم ملف المفتاح وعبارة المرور لهذا التوقيع فقط ولا يُحفظان.",
 }
 

@@ -64,6 +64,7 @@ class ExhibitView:
     findings: Any = None
     xic_ions: list[float] = field(default_factory=list)
     library_name: str | None = None
+    quant_figures: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 @functools.lru_cache(maxsize=4)
@@ -247,6 +248,7 @@ def exhibit_view(store: Any, case_id: str, exhibit_id: str, *, result_id: str | 
             xics = {float(mz): run.xic(float(mz)) for mz in view.xic_ions}
             view.chromatogram = charts.chromatogram_figure(
                 times, np.asarray(run.tic), xics, view.components, labels)
+            view.quant_figures += _integrations(run, view.quantities)
     else:
         view.evidence_note = "no run file is attached to this result"
     blank = record.blank or {}
@@ -260,7 +262,67 @@ def exhibit_view(store: Any, case_id: str, exhibit_id: str, *, result_id: str | 
                      if a["analysis_id"] == chosen.get("analysis_id")), None)
     if picked is not None:
         _spectra(view, picked, analysis, case["results"], labels)
+    view.quant_figures[:0] = _calibrations(view.quantities, case["results"],
+                                           chosen.get("analysis_id"))
     return view
+
+
+def _integrations(run: Any, quantities: Sequence[Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The quantifier ion's integration of each quantity, as the batch recorded it."""
+    out = []
+    for i, q in enumerate(quantities):
+        integration = q.integration or {}
+        signal = str(integration.get("signal") or "")
+        if integration.get("start_s") is None or integration.get("end_s") is None:
+            continue
+        if signal.startswith("m/z "):
+            trace = run.xic(float(signal[4:]))
+        elif signal == "TIC":
+            trace = np.asarray(run.tic)
+        else:
+            continue
+        out.append((f"integration-{i}", charts.integration_figure(
+            np.asarray(run.scan_times), np.asarray(trace), integration, analyte=q.substance)))
+    return out
+
+
+def _calibrations(quantities: Sequence[Any], results: Sequence[Mapping[str, Any]],
+                  analysis_id: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """Calibration points and accuracies of each quantified analyte.
+
+    From the records of the same analysis's calibrators: nominal concentration, response,
+    back-calculated % of nominal and its tolerance, as the batch recorded them.
+    """
+    out = []
+    for i, q in enumerate(quantities):
+        if q.response is None:
+            continue
+        calibrators = []
+        for other in results:
+            if other.get("analysis_id") != analysis_id:
+                continue
+            data = other["data"]
+            for row in data.get("quantitation") or ():
+                check = row.get("check") or {}
+                if (row.get("substance") == q.substance and row.get("role") == "calibrator"
+                        and row.get("response") is not None and check.get("nominal")):
+                    calibrators.append({
+                        "x": check["nominal"], "y": row["response"],
+                        "label": str(data.get("sample_id") or data.get("file_name")),
+                        "accuracy": check.get("recovery_percent"),
+                        "tolerance": check.get("tolerance_percent"),
+                        "passed": check.get("passed", True)})
+        if not calibrators:
+            continue
+        calibrators.sort(key=lambda c: c["x"])
+        unit = q.unit or ""
+        sample = [{"x": q.concentration, "y": q.response, "label": q.substance,
+                   "error_x": q.expanded_uncertainty}] if q.concentration is not None else []
+        out.append((f"calibration-{i}", charts.calibration_figure(
+            calibrators, sample, analyte=q.substance, unit=unit)))
+        out.append((f"accuracy-{i}", charts.accuracy_figure(calibrators, analyte=q.substance,
+                                                             unit=unit)))
+    return out
 
 
 def _spectra(view: ExhibitView, c: Any, analysis: Mapping[str, Any] | None,

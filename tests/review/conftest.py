@@ -115,3 +115,74 @@ def recorded(recorded_master, tmp_path) -> Recorded:
     shutil.copytree(recorded_master.folder, folder)
     return Recorded(folder, folder / "S", recorded_master.case_id, recorded_master.exhibit_id,
                     recorded_master.substance, recorded_master.real)
+
+
+def _qa_result(kind, when, criteria, ok=True):
+    from gcms.custody.canonical import sha256_hex
+    from gcms.qa.records import Criterion, Limit, QAResult
+
+    return QAResult(kind=kind, instrument_id="GCMS-1", criteria_set=kind,
+                    criteria=tuple(Criterion(key=k, name=k, value=v, unit=u,
+                                             limit=Limit(low=lo, high=hi), passed=ok)
+                                   for k, v, u, lo, hi in criteria),
+                    performed_at=when, source={"path": f"{kind}-{when:%d%H}.cdf",
+                                               "sha256": sha256_hex(str(when))})
+
+
+def record_qa_history(recorded: Recorded) -> str:
+    """Instrument GCMS-1's QA history (a tune that fails, a check standard out at 3 SD,
+    ladder drift), recorded in the chain as a batch's QA section; returns the instrument."""
+    from datetime import datetime, timedelta, timezone
+
+    from gcms.custody.qa import record_qa
+    from gcms.qa.gate import _result_summary
+    from gcms.qa.history import HISTORY_FILE, open_history
+
+    start = datetime(2025, 3, 1, 8, tzinfo=timezone.utc)
+    folder = recorded.folder / "qa"
+    recoveries = [100.0 + (-1.0) ** i * (i % 3) for i in range(20)] + [112.0]
+    with open_history(folder) as history:
+        for i, value in enumerate(recoveries):
+            history.record(_qa_result("check", start + timedelta(hours=i),
+                                      [("recovery_etizolam", value, "%", 80.0, 120.0)]))
+        for i in range(3):
+            history.record(_qa_result("ladder", start + timedelta(hours=i),
+                                      [("rt_shift_c20", 0.5 * i, "s", -3.0, 3.0)]))
+        good = _qa_result("tune", start, [("abundance_69", 50.0, "%", 30.0, 60.0)])
+        bad = _qa_result("tune", start + timedelta(days=1),
+                         [("abundance_69", 5.0, "%", 30.0, 60.0)], ok=False)
+        good_id, bad_id = history.record(good), history.record(bad)
+    qa = {"status": "failing", "reason": "tune failed", "instrument": {"id": "GCMS-1"},
+          "history": str(folder / HISTORY_FILE),
+          "checks": [{"kind": "tune", "status": "failing", "source": "history",
+                      "results": [_result_summary(good, history_id=good_id),
+                                  _result_summary(bad, history_id=bad_id)]}]}
+    with CaseStore(recorded.store, actor="alice", create=False) as store:
+        record_qa(store, {"qa": qa})
+    return "GCMS-1"
+
+
+@pytest.fixture(scope="session")
+def quant_recorded(tmp_path_factory) -> Recorded:
+    """The real etizolam sequence with its calibrators through ``gcms batch --method``
+    into a store; alice (the analyst) has a key and a password. Skips without the data."""
+    from gcms.custody.credentials import set_password
+    from tests.conftest import etizolam_quant_setup
+
+    folder = tmp_path_factory.mktemp("review-quant")
+    sequence, library = etizolam_quant_setup(folder, other_spectra=5, negative_case=False)
+    method = Path(__file__).resolve().parents[2] / "instruments" / "methods" / \
+        "lrcfs-etizolam-is.toml"
+    out = CliRunner().invoke(cli, ["batch", str(sequence), "--library", str(library),
+                                   "--method", str(method), "--out", str(folder / "out"),
+                                   "--workers", "1", "--quiet", "--store", str(folder / "S"),
+                                   "--case", "C-1", "--analyst", "alice"],
+                             env={"GCMS_STORE": None, "GCMS_ACTOR": None})
+    assert out.exit_code == 0, out.output
+    new_key_pair(folder / "keys", "alice", PASSPHRASES["alice"])
+    recorded = Recorded(folder, folder / "S", "C-1", "FL21-1010", "Etizolam", True)
+    alice = recorded.key("alice")
+    with CaseStore(recorded.store, actor="alice", create=False) as store:
+        store.register_key(alice, user="alice", printed_name=NAMES["alice"])
+        set_password(store, "alice", PASSWORDS["alice"], key=alice)
+    return recorded

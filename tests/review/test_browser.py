@@ -23,7 +23,7 @@ import pytest
 from gcms.custody import CaseStore
 from gcms.review import ReviewSettings, create_app
 
-from .conftest import PASSPHRASES, PASSWORDS
+from .conftest import PASSPHRASES, PASSWORDS, record_qa_history
 
 #: The issue's goal for an exhibit page of a 2,400-scan run (server time + page load).
 PAGE_GOAL_S = 1.0
@@ -113,6 +113,7 @@ def _open_exhibit(page, url: str) -> tuple[float, float, float]:
 def test_a_reviewer_reviews_decides_signs_and_issues_in_the_browser(chromium, server,
                                                                     recorded, tmp_path):
     shot = _shots(tmp_path)
+    instrument = record_qa_history(recorded)  # QA results in the chain, for the dashboard
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(server + "/")
     assert "/login" in page.url
@@ -178,14 +179,19 @@ def test_a_reviewer_reviews_decides_signs_and_issues_in_the_browser(chromium, se
     assert "report" in _done(page)
     shot(page, "decisions")
 
-    # the same screen in Arabic, right to left
+    # the QA dashboard of an instrument: tune, Levey-Jennings with Westgard flags, drift
+    page.goto(server + f"/qa?instrument={instrument}")
+    page.wait_for_selector("body[data-charts=drawn]", timeout=30_000)
+    assert page.locator(".chart .main-svg").count() >= 3
+    shot(page, "qa")
+
+    # the exhibit in Arabic, right to left
+    page.goto(exhibit_url)
     page.click("button[name=language][value=ar]")
     page.wait_for_selector("html[dir=rtl]")
     page.wait_for_selector("body[data-charts=drawn]", timeout=30_000)
     assert "الحرز" in page.inner_text("h1")
     shot(page, "exhibit-ar")
-    page.goto(server + "/qa")
-    shot(page, "qa")
     page.close()
 
     from gcms.custody.decisions import decisions_for

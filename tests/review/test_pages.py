@@ -149,3 +149,51 @@ def test_the_command_binds_loopback_and_warns_otherwise(tmp_path):
     missing = CliRunner().invoke(cli, ["review", "--store", str(tmp_path / "none")],
                                  env={"GCMS_STORE": None})
     assert missing.exit_code == 2 and "gcms: error:" in missing.output
+
+
+def test_the_qa_dashboard_draws_levey_jennings_with_westgard_flags(recorded):
+    from .conftest import record_qa_history
+
+    instrument = record_qa_history(recorded)
+    web = client(recorded)
+    sign_in(web, "carol")
+    overview = web.get("/qa")
+    assert overview.status_code == 200 and f"?instrument={instrument}" in overview.text
+    assert "failing" in overview.text
+    board = web.get(f"/qa?instrument={instrument}")
+    assert board.status_code == 200
+    charts_shown = re.findall(r'<script type="application/json" id="(qa-[^"]+)">', board.text)
+    assert len(charts_shown) == 3  # tune metrics, check standard, ladder drift
+    levey_jennings = _figure(board.text, "qa-lj-1-data")
+    flags = levey_jennings["data"][-1]
+    assert flags["name"] == "Westgard" and "1-3s" in flags["text"]
+    assert flags["y"][-1] == 112.0
+    assert web.get("/qa?instrument=GCMS-9").status_code == 400
+
+
+@pytest.mark.shared
+def test_the_quantitation_view_shows_calibration_accuracy_and_integration(quant_recorded):
+    from tests.conftest import ETIZOLAM_CALIBRATORS
+
+    web = client(quant_recorded)
+    sign_in(web, "alice")
+    page = web.get(f"/case/{quant_recorded.case_id}/exhibit/{quant_recorded.exhibit_id}")
+    assert page.status_code == 200
+    with CaseStore(quant_recorded.store, create=False) as store:
+        result = store.results(quant_recorded.case_id, quant_recorded.exhibit_id)[-1]
+    [quantity] = result.data["quantitation"]
+    calibration = _figure(page.text, "calibration-0-data")
+    calibrators, sample = calibration["data"]
+    assert sorted(calibrators["x"]) == sorted(float(c) for c in ETIZOLAM_CALIBRATORS.values())
+    assert sample["x"] == [quantity["concentration"]] and sample["y"] == [quantity["response"]]
+    assert sample["error_x"]["array"] == [quantity["expanded_uncertainty"]]
+    accuracy = _figure(page.text, "accuracy-0-data")["data"][0]
+    assert all(80 <= a <= 120 for a in accuracy["y"])  # each within its ±20 % tolerance
+    integration = _figure(page.text, "integration-0-data")
+    baseline = integration["data"][1]
+    recorded_integration = quantity["integration"]
+    assert baseline["y"] == [recorded_integration["baseline_start"],
+                             recorded_integration["baseline_end"]]
+    limits = [shape["x0"] * 60 for shape in integration["layout"]["shapes"]]
+    assert limits == pytest.approx([recorded_integration["start_s"],
+                                    recorded_integration["end_s"]])
