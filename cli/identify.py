@@ -22,14 +22,22 @@ from pathlib import Path
 from typing import Any
 
 import click
-from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, error_line
+from gcms_cli._common import (
+    EXIT_FINDINGS,
+    EXIT_INPUT,
+    EXIT_OK,
+    emit_json,
+    error_line,
+    library_for,
+)
 
 #: Command modules that may add options and steps to ``gcms batch`` (module docstring).
 BATCH_EXTENSIONS: tuple[str, ...] = ("gcms_cli.qa", "gcms_cli.quant", "gcms_cli.custody")
 
 _CRITERIA_HELP = ("Identification criteria: a shipped profile (swgdrug-gcms, enfsi-dwg, "
                   "screening) or a TOML file.  [default: swgdrug-gcms]")
-_LIBRARY_HELP = "Compiled library (HDF5).  [default: the bundled demo library]"
+_LIBRARY_HELP = ("Compiled library (HDF5); required, except for the bundled demo data "
+                 "(searched in the demo library).")
 
 
 def _criteria(value: str | None):
@@ -177,7 +185,9 @@ def identify(runs: tuple[str, ...], library_path: str | None, criteria_name: str
             else:
                 click.echo(_criteria_text(criteria))
             sys.exit(EXIT_OK)
-        result = identify_runs(list(runs), library=library_path, criteria=criteria,
+        library = library_for(library_path, *runs, *(p for p, _ in pairs),
+                              *(p for p in (ladder, blank) if p))
+        result = identify_runs(list(runs), library=library, criteria=criteria,
                                ladder=ladder, blank=blank, standards=pairs, workers=workers)
     except GcmsError as error:
         error_line(str(error))
@@ -283,10 +293,11 @@ def batch(sequence_path: str, library_path: str | None, out_dir: str, resume: bo
         error_line(str(error))
         sys.exit(EXIT_INPUT)
     if Path(sequence_path).is_dir():
-        _archive_batch(sequence_path, library_path=library_path, out_dir=out_dir,
+        _archive_batch(sequence_path, library_path=library_for(library_path), out_dir=out_dir,
                        criteria_name=criteria_name, workers=workers, scheduler=scheduler,
                        cluster=cluster, steps=steps, resume=not no_resume,
                        out_mode=out_mode, quiet=quiet, as_json=as_json)
+    library = library_for(library_path, sequence_path)
     try:
         sequence = read_sequence(sequence_path)
         criteria = _criteria(criteria_name)
@@ -299,13 +310,13 @@ def batch(sequence_path: str, library_path: str | None, out_dir: str, resume: bo
         with _executor(scheduler, workers, cluster) as executor:
             if bar is not None:
                 with bar:
-                    result = run_batch(sequence, library=library_path, out_dir=out_dir,
+                    result = run_batch(sequence, library=library, out_dir=out_dir,
                                        criteria=criteria, workers=workers,
                                        progress=advance, steps=steps,
                                        resume=not no_resume, out_mode=out_mode,
                                        executor=executor)
             else:
-                result = run_batch(sequence, library=library_path, out_dir=out_dir,
+                result = run_batch(sequence, library=library, out_dir=out_dir,
                                    criteria=criteria, workers=workers, steps=steps,
                                    resume=not no_resume, out_mode=out_mode,
                                    executor=executor)
@@ -340,12 +351,11 @@ def _executor(scheduler: str | None, workers: int | None, cluster: bool):
     return batch_executor(scheduler=scheduler, workers=workers)
 
 
-def _archive_batch(source: str, *, library_path: str | None, out_dir: str,
+def _archive_batch(source: str, *, library_path: str, out_dir: str,
                    criteria_name: str | None, workers: int | None, scheduler: str | None,
                    cluster: bool, steps: list[Any], resume: bool, out_mode: str,
                    quiet: bool, as_json: bool) -> None:
     """`gcms batch FOLDER`: every sequence below it (gcms.distributed.archive_batch)."""
-    from gcms.demo import demo_library_path
     from gcms.distributed import archive_batch
     from gcms.errors import GcmsError
 
@@ -355,7 +365,7 @@ def _archive_batch(source: str, *, library_path: str | None, out_dir: str,
 
     try:
         result = archive_batch(
-            [source], library=library_path or demo_library_path(), out_dir=out_dir,
+            [source], library=library_path, out_dir=out_dir,
             criteria=_criteria(criteria_name), workers=workers, scheduler=scheduler,
             engine="dask" if scheduler is not None or cluster else "local", steps=steps,
             resume=resume, out_mode=out_mode, progress=done)

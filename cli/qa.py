@@ -14,7 +14,14 @@ import math
 import sys
 
 import click
-from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, error_line
+from gcms_cli._common import (
+    EXIT_FINDINGS,
+    EXIT_INPUT,
+    EXIT_OK,
+    emit_json,
+    error_line,
+    library_for,
+)
 
 _HISTORY_HELP = ("Folder of the QA history (qa-history.sqlite); default $GCMS_DATA_DIR or "
                  "the platform data folder.")
@@ -192,8 +199,8 @@ def ladder(run: str, instrument: str, history_dir: str | None, no_record: bool,
 @click.option("--instrument", "instrument", required=True,
               help="Instrument profile: a TOML path, a profile name or an instrument ID.")
 @click.option("--library", "library_path", type=click.Path(),
-              help="Compiled library holding the check compounds.  [default: the bundled "
-                   "demo library]")
+              help="Compiled library holding the check compounds; required, except for "
+                   "the bundled demo data (searched in the demo library).")
 @click.option("--ladder", "ladder_run", type=click.Path(),
               help="Alkane ladder run of the same sequence: retention indices for the RI "
                    "criteria.")
@@ -218,7 +225,8 @@ def check(run: str, instrument: str, library_path: str | None, ladder_run: str |
     try:
         profile = load_profile(instrument)
         calibration = ladder_calibration(ladder_run, profile) if ladder_run else None
-        result = evaluate_check_standard(run, profile=profile, library=library_path,
+        library = library_for(library_path, run, *([ladder_run] if ladder_run else []))
+        result = evaluate_check_standard(run, profile=profile, library=library,
                                          calibration=calibration)
         recorded = _record(result, history_dir, no_record)
     except GcmsError as error:

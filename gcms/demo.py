@@ -52,6 +52,7 @@ __all__ = [
     "demo_folder",
     "demo_library_path",
     "demo_sequence_path",
+    "is_demo_file",
     "make_demo",
     "make_tune",
 ]
@@ -176,6 +177,28 @@ def demo_library_path() -> Path:
 def demo_sequence_path() -> Path:
     """The bundled demo sequence CSV."""
     return demo_folder() / "sequence.csv"
+
+
+def is_demo_file(path: str | Path) -> bool:
+    """Whether ``path`` is one of the bundled demo files: same name and same bytes.
+
+    Compared by content, not by place: the demo sequence of a source tree and the one
+    installed with the package are the same demo. This is how the command line knows
+    that the demo's own library (:func:`demo_library_path`) is the one to use when no
+    library is named: for the demo's data, never for anything else.
+    """
+    import hashlib
+
+    path = Path(path)
+    bundled = demo_folder() / path.name
+    if not path.is_file() or not bundled.is_file():
+        return False
+    if path.resolve() == bundled.resolve():
+        return True
+    if path.stat().st_size != bundled.stat().st_size:
+        return False
+    return (hashlib.sha256(path.read_bytes()).digest()
+            == hashlib.sha256(bundled.read_bytes()).digest())
 
 
 def acquired_at(index: int) -> datetime:

@@ -85,7 +85,7 @@ def sequence_of_runs(runs: _Sequence[str | os.PathLike], *,
     return Sequence(path=Path("(command line)"), injections=tuple(injections))
 
 
-def identify_runs(runs: _Sequence[str | os.PathLike], *, library=None, criteria=None,
+def identify_runs(runs: _Sequence[str | os.PathLike], *, library, criteria=None,
                   ladder: str | os.PathLike | None = None,
                   blank: str | os.PathLike | None = None,
                   standards: _Sequence[tuple[str | os.PathLike, str]] = (),
@@ -95,6 +95,7 @@ def identify_runs(runs: _Sequence[str | os.PathLike], *, library=None, criteria=
 
     The runs are put in a sequence after the optional ladder, blank and standards
     (:func:`sequence_of_runs`) and processed by :func:`run_batch` without writing files.
+    ``library`` is required, as for :func:`run_batch`.
     Without a ladder or a standard there is no retention evidence, and without a blank
     no carry-over check: a profile that requires them (the default) then gives at most
     "inconclusive", and says why.

@@ -246,9 +246,10 @@ def _open_library(library: Library | str | os.PathLike | None) -> Library:
     from gcms.library import Library
 
     if library is None:
-        from gcms.demo import demo_library_path
-
-        library = demo_library_path()
+        # No default: a casework batch must never be searched against a library nobody
+        # chose (the bundled demo library is gcms.demo.demo_library_path(), named as such).
+        raise LibraryError("no library given: a batch searches the reference library it "
+                           "is given (library=...), there is no default library")
     if isinstance(library, Library):
         return library
     return Library.open(library)
@@ -264,7 +265,7 @@ def _digest_file(path: Path) -> str:
 def run_batch(
     sequence: RunSequence | str | os.PathLike,
     *,
-    library: Library | str | os.PathLike | None = None,
+    library: Library | str | os.PathLike,
     out_dir: str | os.PathLike | None = None,
     criteria: Criteria | str | os.PathLike | None = None,
     settings: BatchSettings | None = None,
@@ -283,9 +284,10 @@ def run_batch(
     sequence
         A :class:`gcms.sequence.Sequence` or the path of a sequence CSV.
     library
-        A :class:`gcms.library.Library` or the path of a compiled library; None for the
-        bundled demo library. Parallel workers open it by path: an in-memory library
-        without a path is searched in this process only.
+        A :class:`gcms.library.Library` or the path of a compiled library (required:
+        there is no default library; the demo's own is
+        :func:`gcms.demo.demo_library_path`). Parallel workers open it by path: an
+        in-memory library without a path is searched in this process only.
     out_dir
         Where results go; None writes nothing (and caches nothing). A batch never writes
         into a folder holding another batch (:mod:`gcms.batch.folder`).

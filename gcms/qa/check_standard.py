@@ -174,7 +174,7 @@ def evaluate_check_standard(
     run: Run | str | os.PathLike,
     *,
     profile: InstrumentProfile,
-    library: Library | str | os.PathLike | None = None,
+    library: Library | str | os.PathLike,
     calibration: RetentionCalibration | None = None,
     deconvolution: Deconvolution | None = None,
     settings: CheckStandardSettings | None = None,
@@ -190,7 +190,7 @@ def evaluate_check_standard(
         The instrument profile.
     library
         Where the compounds' reference spectra are: a :class:`gcms.library.Library` or
-        a compiled library file; None for the bundled demo library.
+        a compiled library file (required: there is no default library).
     calibration
         RT -> RI calibration of the sequence's ladder (for the RI criteria).
     deconvolution
@@ -220,9 +220,8 @@ def evaluate_check_standard(
                            "compounds")
     run = _read(run)
     if library is None:
-        from gcms.demo import demo_library_path
-
-        library = demo_library_path()
+        raise LibraryError(f"{where}: check_standard: no library given: the check "
+                           "compounds' reference spectra come from the library it is given")
     if not isinstance(library, _Library):
         library = _Library.open(library)
     names = [c.name for c in section.compounds]

@@ -17,6 +17,7 @@ from batch_sim import (
 from click.testing import CliRunner
 
 from gcms.batch import BatchSettings, run_batch
+from gcms.demo import demo_library_path
 from gcms.errors import CriteriaError, FormatError
 
 
@@ -31,7 +32,7 @@ def clean(tmp_path_factory):
 
 
 def test_clean_sequence_identifies_against_the_standard(clean):
-    result = run_batch(clean, workers=1)
+    result = run_batch(clean, library=demo_library_path(), workers=1)
     exhibit = record(result, "X1")
     assert [f["substance"] for f in exhibit["findings"]["identified"]] == ["Methamphetamine"]
     meth = component_of(exhibit, "Methamphetamine")
@@ -47,7 +48,8 @@ def test_clean_sequence_identifies_against_the_standard(clean):
 
 
 def test_blank_with_carry_over_is_flagged(tmp_path):
-    result = run_batch(standard_sequence(tmp_path, carry_over=0.2), workers=1)
+    result = run_batch(standard_sequence(tmp_path, carry_over=0.2),
+                       library=demo_library_path(), workers=1)
     blank = record(result, "B2")
     assert not blank["blank_status"]["clean"]
     assert "Methamphetamine" in blank["blank_status"]["carry_over_detected"]
@@ -76,7 +78,7 @@ def test_lookalike_with_matching_spectrum_but_wrong_ri_is_not_identified(tmp_pat
     sequence = write_sequence(tmp_path, [("ladder.cdf", "ladder", "L", "", ""),
                                          ("blank.cdf", "blank", "B", "", ""),
                                          ("exhibit.cdf", "sample", "X", "E", "")])
-    result = run_batch(sequence, workers=1)
+    result = run_batch(sequence, library=demo_library_path(), workers=1)
     exhibit = record(result, "X")
     lookalike = component_of(exhibit, "Amphetamine")
     assert lookalike is not None and lookalike["match_factor"] >= 800   # the spectrum matches
@@ -102,7 +104,7 @@ def test_damaged_and_missing_files_are_named_and_skipped(tmp_path):
         ("exhibit.cdf", "sample", "X1", "EX-1", ""),
     ])
     out = tmp_path / "out"
-    result = run_batch(sequence, out_dir=out, workers=1)
+    result = run_batch(sequence, out_dir=out, library=demo_library_path(), workers=1)
     assert result.exit_code == 1
     failed = {f["file"].rsplit("/", 1)[-1]: f["problem"] for f in result.failed}
     assert set(failed) == {"truncated.cdf", "missing.cdf", "garbage.cdf"}
@@ -122,6 +124,7 @@ def test_damaged_and_missing_files_are_named_and_skipped(tmp_path):
     from gcms_cli.identify import batch
 
     cli = CliRunner().invoke(batch, [str(sequence), "--out", str(tmp_path / "cli"),
+                                     "--library", str(demo_library_path()),
                                      "--workers", "1", "--quiet"])
     assert cli.exit_code == 1
     assert "truncated.cdf" in cli.output and "Traceback" not in cli.output
@@ -131,7 +134,7 @@ def test_damaged_and_missing_files_are_named_and_skipped(tmp_path):
 def test_resume_does_not_redo_finished_runs(tmp_path, monkeypatch):
     sequence = standard_sequence(tmp_path)
     out = tmp_path / "out"
-    first = run_batch(sequence, out_dir=out, workers=1)
+    first = run_batch(sequence, out_dir=out, library=demo_library_path(), workers=1)
     assert (first.processed, first.cached) == (5, 0)
 
     import gcms.batch.pipeline as pipeline
@@ -141,7 +144,7 @@ def test_resume_does_not_redo_finished_runs(tmp_path, monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(pipeline, "analyse_run", refuse)
-        second = run_batch(sequence, out_dir=out, workers=1)
+        second = run_batch(sequence, out_dir=out, library=demo_library_path(), workers=1)
     assert (second.processed, second.cached) == (0, 5)
     assert second.records[4]["processing"]["cached"]
     strip = [{k: v for k, v in r.items() if k != "processing"} for r in first.records]
@@ -155,18 +158,21 @@ def test_resume_does_not_redo_finished_runs(tmp_path, monkeypatch):
     key = cache_key(input_digest(tmp_path / "ladder.cdf"), BatchSettings().pass1_fingerprint(),
                     library().content_sha256)
     (out / "cache" / "pass1" / f"{key}.json").write_text("{ not json", encoding="utf-8")
-    third = run_batch(sequence, out_dir=out, workers=1)
+    third = run_batch(sequence, out_dir=out, library=demo_library_path(), workers=1)
     assert third.processed == 2 and third.cached == 3
-    fourth = run_batch(sequence, out_dir=out, workers=1, settings=BatchSettings(top=3))
+    fourth = run_batch(sequence, out_dir=out,
+                       library=demo_library_path(), workers=1, settings=BatchSettings(top=3))
     assert fourth.processed == 5
-    assert run_batch(sequence, out_dir=out, workers=1, resume=False).processed == 5
+    assert run_batch(sequence, out_dir=out,
+                     library=demo_library_path(), workers=1, resume=False).processed == 5
 
 
 def test_runs_moved_after_processing_are_reused_under_their_new_place(tmp_path, monkeypatch):
     first_place = tmp_path / "received"
     first_place.mkdir()
     out = tmp_path / "out"
-    first = run_batch(standard_sequence(first_place), out_dir=out, workers=1)
+    first = run_batch(standard_sequence(first_place), out_dir=out,
+                      library=demo_library_path(), workers=1)
     moved = shutil.copytree(first_place, tmp_path / "archive" / "case-7")
     shutil.rmtree(first_place)
 
@@ -174,7 +180,8 @@ def test_runs_moved_after_processing_are_reused_under_their_new_place(tmp_path, 
 
     with monkeypatch.context() as patch:
         patch.setattr(pipeline, "analyse_run", lambda *a, **k: pytest.fail("processed again"))
-        second = run_batch(moved / "sequence.csv", out_dir=out, workers=1)
+        second = run_batch(moved / "sequence.csv", out_dir=out,
+                           library=demo_library_path(), workers=1)
     assert second.cached == 5
     text = (out / "results.json").read_text(encoding="utf-8")
     assert str(first_place) not in text  # nothing names where the runs no longer are
@@ -190,7 +197,8 @@ def test_a_relocated_folder_run_names_its_data_file_inside_the_new_folder(tmp_pa
 
     from gcms.batch.pass1 import RunAnalysis
 
-    run_batch(standard_sequence(tmp_path), out_dir=tmp_path / "out", workers=1)
+    run_batch(standard_sequence(tmp_path), out_dir=tmp_path / "out",
+              library=demo_library_path(), workers=1)
     analysis = RunAnalysis.from_dict(json.loads(next(
         (tmp_path / "out" / "cache" / "pass1").glob("*.json")).read_text()))
     folder = replace(analysis, file="/old/R1.D", run={**analysis.run,
@@ -203,8 +211,8 @@ def test_a_relocated_folder_run_names_its_data_file_inside_the_new_folder(tmp_pa
 
 def test_parallel_workers_give_the_serial_result(clean, tmp_path):
     events = []
-    parallel = run_batch(clean, workers=2, progress=events.append)
-    serial = run_batch(clean, workers=1)
+    parallel = run_batch(clean, library=demo_library_path(), workers=2, progress=events.append)
+    serial = run_batch(clean, library=demo_library_path(), workers=1)
     assert [e.done for e in events] == [1, 2, 3, 4, 5]
     assert {e.status for e in events} == {"processed"}
     for a, b in zip(parallel.records, serial.records, strict=True):
@@ -238,7 +246,9 @@ def test_steps_plug_in_and_can_fail_the_batch(clean, tmp_path):
 
         def __call__(self, context):
             for rec in context.records:
-                rec["quantitation"] = {"substances": len(rec["findings"]["identified"])}
+                # a step's own key (a declared one, e.g. "quantitation", must keep to its
+                # type in gcms.results: the batch refuses to write it otherwise)
+                rec["substance_count"] = {"substances": len(rec["findings"]["identified"])}
 
     class Gate:
         name, stage = "qa-gate", "before-judgement"
@@ -253,32 +263,34 @@ def test_steps_plug_in_and_can_fail_the_batch(clean, tmp_path):
         def __call__(self, context):
             seen.append((context.out_dir / "results.json").exists())
 
-    result = run_batch(clean, out_dir=tmp_path, workers=1, steps=[Section(), Gate(),
+    result = run_batch(clean, out_dir=tmp_path,
+                       library=demo_library_path(), workers=1, steps=[Section(), Gate(),
                                                                    Recorder()])
     assert seen == [(5, 2), True]
-    assert record(result, "X1")["quantitation"] == {"substances": 1}
+    assert record(result, "X1")["substance_count"] == {"substances": 1}
     assert result.exit_code == 1 and result.step_failures == ["tune older than 24 h"]
     written = json.loads((tmp_path / "results.json").read_text())
-    assert written["runs"][4]["quantitation"] == {"substances": 1}
+    assert written["runs"][4]["substance_count"] == {"substances": 1}
     assert [s["name"] for s in written["steps"]] == ["quantitation", "qa-gate", "custody"]
 
     class Wrong:
         name, stage = "x", "whenever"
 
     with pytest.raises(ValueError, match="stage"):
-        run_batch(clean, workers=1, steps=[Wrong()])
+        run_batch(clean, library=demo_library_path(), workers=1, steps=[Wrong()])
 
 
 def test_bad_inputs_raise_before_any_work(clean, tmp_path):
     with pytest.raises(CriteriaError):
-        run_batch(clean, workers=1, criteria="no-such-profile")
+        run_batch(clean, library=demo_library_path(), workers=1, criteria="no-such-profile")
     bad = tmp_path / "seq.csv"
     bad.write_text("file,kind\nx.cdf,sample\n", encoding="utf-8")
     with pytest.raises(FormatError, match="missing column"):
-        run_batch(bad, workers=1)
+        run_batch(bad, library=demo_library_path(), workers=1)
     from gcms_cli.identify import batch
 
-    cli = CliRunner().invoke(batch, [str(bad), "--out", str(tmp_path / "o")])
+    cli = CliRunner().invoke(batch, [str(bad), "--out", str(tmp_path / "o"),
+                                     "--library", str(demo_library_path())])
     assert cli.exit_code == 2 and "seq.csv" in cli.output
 
 
@@ -288,7 +300,8 @@ def test_identify_command(clean, tmp_path):
     folder = clean.parent
     args = [str(folder / "exhibit.cdf"), "--ladder", str(folder / "ladder.cdf"),
             "--blank", str(folder / "blank2.cdf"),
-            "--standard", f"{folder / 'std.cdf'}=Methamphetamine"]
+            "--standard", f"{folder / 'std.cdf'}=Methamphetamine",
+            "--library", str(demo_library_path())]
     human = CliRunner().invoke(identify, args)
     assert human.exit_code == 0, human.output
     assert "identified:   Methamphetamine" in human.output
@@ -298,14 +311,16 @@ def test_identify_command(clean, tmp_path):
     exhibit = next(r for r in records if r["type"] == "sample")
     assert component_of(exhibit, "Methamphetamine")["verdict"] == "identified"
     # Without retention evidence or a blank the default profile stays inconclusive.
-    alone = CliRunner().invoke(identify, [str(folder / "exhibit.cdf"), "--json"])
+    alone = CliRunner().invoke(identify, [str(folder / "exhibit.cdf"), "--json",
+                                          "--library", str(demo_library_path())])
     meth = component_of(json.loads(alone.output)[0], "Methamphetamine")
     assert meth["verdict"] == "inconclusive"
     assert set(meth["failed"]) == {"retention_time", "blank"}
     shutil.copy(folder / "exhibit.cdf", tmp_path / "copy.cdf")
     (tmp_path / "copy.cdf").write_bytes(b"not a run")
     broken = CliRunner().invoke(identify, [str(tmp_path / "copy.cdf"),
-                                           str(folder / "exhibit.cdf")])
+                                           str(folder / "exhibit.cdf"),
+                                           "--library", str(demo_library_path())])
     assert broken.exit_code == 2 and "copy.cdf" in broken.output
     shown = CliRunner().invoke(identify, ["x", "--show-criteria", "--criteria", "enfsi-dwg"])
     assert shown.exit_code == 0 and "enfsi-dwg" in shown.output
@@ -368,6 +383,7 @@ def test_command_modules_extend_gcms_batch(clean, tmp_path, monkeypatch):
     command.batch.params.append(option)
     try:
         result = CliRunner().invoke(command.batch, [str(clean), "--out", str(tmp_path / "o"),
+                                                    "--library", str(demo_library_path()),
                                                     "--workers", "1", "--quiet",
                                                     "--fake-store", "S1"])
     finally:
@@ -390,13 +406,15 @@ def test_a_profile_pinning_other_libraries_refuses_the_batch_before_any_run(clea
     profile.write_text(text + f'\n[library]\naccepted_sha256 = ["{"0" * 64}"]\n',
                        encoding="utf-8")
     with pytest.raises(LibraryError, match=f"identity {identity}.*pinned.toml") as info:
-        run_batch(clean, workers=1, criteria=profile, out_dir=tmp_path / "refused")
+        run_batch(clean,
+                  library=demo_library_path(), workers=1, criteria=profile,
+                  out_dir=tmp_path / "refused")
     assert "nothing was processed" in str(info.value)
     assert not (tmp_path / "refused").exists()
     # the same library accepted: processed, and the pin recorded with the criteria
     profile.write_text(text + f'\n[library]\naccepted_sha256 = ["{identity.upper()}"]\n',
                        encoding="utf-8")
-    result = run_batch(clean, workers=1, criteria=profile)
+    result = run_batch(clean, library=demo_library_path(), workers=1, criteria=profile)
     assert record(result, "X1")["components"]
     assert result.document["criteria"]["library"]["accepted_sha256"] == [identity]
     with pytest.raises(CriteriaError, match="accepted_sha256: must be a list of SHA-256"):

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from gcms.batch import BatchSettings, cache_key, input_digest, run_batch
 from gcms.batch.cache import FAILED_CHECK, KEY_FILE, load_cached
+from gcms.demo import demo_library_path
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes and owners")
 
@@ -34,7 +35,7 @@ def batch_cli(sequence: Path, out: Path):
 
     again = ["--resume"] if (out / "results.json").exists() else []
     return CliRunner().invoke(batch, [str(sequence), "--out", str(out), "--workers", "1",
-                                      *again])
+                                      "--library", str(demo_library_path()), *again])
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ def test_an_entry_moved_under_another_runs_key_is_refused(fresh):
     folder, sequence, out = fresh
     exhibit, blank = entry_path(out, folder / "exhibit.cdf"), entry_path(out, folder / "blank2.cdf")
     shutil.copyfile(exhibit, blank)
-    result = run_batch(sequence, out_dir=out, workers=1)
+    result = run_batch(sequence, out_dir=out, library=demo_library_path(), workers=1)
     assert (result.processed, result.cached) == (1, 4)
     record = next(r for r in result.records if r["sample_id"] == "B2")
     assert "written for other inputs" in record["processing"]["cache_check"]
@@ -138,7 +139,7 @@ def test_a_plain_unsigned_record_is_not_trusted(fresh):
     entry = json.loads(path.read_text(encoding="utf-8"))
     del entry["cache_entry"]
     path.write_text(json.dumps(entry), encoding="utf-8")
-    result = run_batch(sequence, out_dir=out, workers=1)
+    result = run_batch(sequence, out_dir=out, library=demo_library_path(), workers=1)
     assert result.processed == 1
     assert "carries no authentication" in result.records[4]["processing"]["cache_check"]
 
@@ -157,14 +158,14 @@ def test_a_secret_others_can_read_is_not_trusted_and_is_replaced(fresh):
     key = out / "cache" / "pass1" / KEY_FILE
     old = key.read_bytes()
     key.chmod(0o644)
-    result = run_batch(sequence, out_dir=out, workers=1)
+    result = run_batch(sequence, out_dir=out, library=demo_library_path(), workers=1)
     assert (result.processed, result.cached) == (5, 0)
     assert all("open to other users" in r["processing"]["cache_check"]
                and "0644" in r["processing"]["cache_check"] for r in result.records)
     notes = [n for n in result.document["sequence_notes"] if FAILED_CHECK in n]
     assert len(notes) == 1 and "open to other users" in notes[0]  # once, not per run
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and key.read_bytes() != old
-    assert run_batch(sequence, out_dir=out, workers=1).cached == 5
+    assert run_batch(sequence, out_dir=out, library=demo_library_path(), workers=1).cached == 5
 
 
 @posix_only
@@ -176,7 +177,7 @@ def test_a_secret_behind_a_symbolic_link_is_not_followed(fresh, tmp_path):
     planted.chmod(0o600)
     key.unlink()
     key.symlink_to(planted)
-    result = run_batch(sequence, out_dir=out, workers=1)
+    result = run_batch(sequence, out_dir=out, library=demo_library_path(), workers=1)
     assert result.processed == 5
     assert "cannot be opened" in result.records[0]["processing"]["cache_check"]
     assert not key.is_symlink() and planted.read_bytes() != key.read_bytes()
@@ -185,6 +186,6 @@ def test_a_secret_behind_a_symbolic_link_is_not_followed(fresh, tmp_path):
 def test_a_missing_secret_means_every_entry_is_recomputed(fresh):
     folder, sequence, out = fresh
     (out / "cache" / "pass1" / KEY_FILE).unlink()
-    result = run_batch(sequence, out_dir=out, workers=1)
+    result = run_batch(sequence, out_dir=out, library=demo_library_path(), workers=1)
     assert result.processed == 5
     assert "no key" in result.records[0]["processing"]["cache_check"]

@@ -16,6 +16,7 @@ import pytest
 from conftest import etizolam_msp, shared_file
 
 from gcms.batch import run_batch
+from gcms.demo import demo_library_path
 from gcms.identify import CARRYOVER_RULE, load_criteria
 from gcms.io import andi_ms, read
 from gcms.library import build_library
@@ -186,7 +187,7 @@ def test_higher_level_rule_counts_only_runs_above_the_exhibit(tmp_path):
         strict.blank, carryover_from="higher-level"))
 
     def blank_of(criteria):
-        result = run_batch(sequence, workers=1, criteria=criteria)
+        result = run_batch(sequence, library=demo_library_path(), workers=1, criteria=criteria)
         record = next(r for r in result.records if r["sample_id"] == "X1")
         component = next(c for c in record["components"]
                          if c["substance"] == "Methamphetamine")

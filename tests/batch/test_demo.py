@@ -19,7 +19,7 @@ VERDICTS = {"identified", "inconclusive", "not identified"}
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo-results")
-    result = run_batch(demo_sequence_path(), out_dir=out, workers=1)
+    result = run_batch(demo_sequence_path(), out_dir=out, library=demo_library_path(), workers=1)
     return result, out
 
 

@@ -17,6 +17,7 @@ from gcms_cli.main import cli
 
 from gcms.batch import run_batch
 from gcms.batch.folder import MARKER, OutFolderError, write_atomic
+from gcms.demo import demo_library_path
 from gcms.sequence import SequenceError
 
 
@@ -36,7 +37,8 @@ def work(made, tmp_path):
 
 
 def batch(*args):
-    return CliRunner().invoke(cli, ["batch", *map(str, args), "--workers", "1", "--quiet"])
+    return CliRunner().invoke(cli, ["batch", *map(str, args), "--library", demo_library_path(),
+                                    "--workers", "1", "--quiet"])
 
 
 def rewrite(path, old, new, count=1):
@@ -78,7 +80,7 @@ def test_one_run_listed_as_two_calibrators_is_refused(work):
     assert "line 8, column file" in result.output and "holds the same data" in result.output
     assert not (work / "out").exists()
     with pytest.raises(SequenceError) as caught:
-        run_batch(sequence, workers=1)
+        run_batch(sequence, library=demo_library_path(), workers=1)
     assert [p.line for p in caught.value.problems] == [7, 8]
 
 
@@ -165,7 +167,8 @@ def test_a_folder_holding_other_files_is_refused(work, tmp_path):
     assert "not empty (1 entry: notes.txt) and holds no batch" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     with pytest.raises(OutFolderError, match="not empty"):
-        run_batch(work / "sequence.csv", out_dir=out, workers=1, out_mode="new")
+        run_batch(work / "sequence.csv", out_dir=out,
+                  library=demo_library_path(), workers=1, out_mode="new")
 
 
 def test_an_interrupted_batch_says_how_to_continue(work):
@@ -178,7 +181,8 @@ def test_an_interrupted_batch_says_how_to_continue(work):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_batch(sequence, out_dir=work / "out", workers=1, steps=[PowerCut()])
+        run_batch(sequence, out_dir=work / "out",
+                  library=demo_library_path(), workers=1, steps=[PowerCut()])
     marker = json.loads((work / "out" / MARKER).read_text(encoding="utf-8"))
     assert marker["status"] == "running"
     assert not (work / "out" / "results.json").exists()
@@ -202,6 +206,36 @@ def test_the_readme_first_command_in_a_fresh_folder(tmp_path, monkeypatch):
     assert (tmp_path / "demo-results" / "results.json").is_file()
     assert "11 runs: 11 processed" in result.output
 
+
+
+def test_a_batch_has_no_default_library(tmp_path):
+    # a casework batch never falls back to the demo library: the library is named
+    import shutil
+
+    from gcms.demo import demo_folder, demo_sequence_path, is_demo_file
+    from gcms.errors import LibraryError
+
+    with pytest.raises(LibraryError, match="no library given"):
+        run_batch(demo_sequence_path(), library=None, workers=1)
+    with pytest.raises(TypeError, match="library"):
+        run_batch(demo_sequence_path(), workers=1)  # a required argument
+    # the demo's own data (by name and bytes, wherever the copy is) gets the demo library
+    copy = shutil.copyfile(demo_sequence_path(), tmp_path / "sequence.csv")
+    assert is_demo_file(copy) and is_demo_file(demo_folder() / "05-exhibit-E1.cdf")
+    copy.write_text(copy.read_text() + "\n", encoding="utf-8")
+    assert not is_demo_file(copy) and not is_demo_file(tmp_path / "absent.csv")
+    # anything else needs --library: exit 2, said in one line, nothing processed
+    sequence = tmp_path / "cases.csv"
+    sequence.write_text("file,type,sample_id,case_id,exhibit_id,reference_substance\n"
+                        f"{demo_folder() / '05-exhibit-E1.cdf'},sample,E1,C-1,E1,\n",
+                        encoding="utf-8")
+    refused = CliRunner().invoke(cli, ["batch", str(sequence), "--out", str(tmp_path / "o"),
+                                       "--workers", "1"])
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines() == [
+        "gcms: error: no --library given: name the compiled library to search (only the "
+        "bundled demo data is searched in the demo library without one)"]
+    assert not (tmp_path / "o").exists()
 
 def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
     target = tmp_path / "results.json"

@@ -16,6 +16,7 @@ from batch_sim import library as demo_library
 from batch_sim import write_run, write_sequence
 
 from gcms.batch import BatchSettings, run_batch
+from gcms.demo import demo_library_path
 from gcms.identify import load_criteria
 from gcms.identify.findings import TARGETED
 from gcms.library import Library
@@ -47,7 +48,7 @@ def _exhibit(result):
 def test_findings_carry_scope_and_the_controlled_status(tmp_path):
     sequence = _sequence(tmp_path, [("Methamphetamine", 800.0), ("Benzocaine", 600.0),
                                     ("Ibuprofen", 600.0)])
-    result = run_batch(sequence, workers=1, out_dir=tmp_path / "out")
+    result = run_batch(sequence, library=demo_library_path(), workers=1, out_dir=tmp_path / "out")
     findings = _exhibit(result)["findings"]
     by_name = {f["substance"]: f for f in findings["identified"] + findings["inconclusive"]}
     assert by_name["Methamphetamine"]["in_scope"] is True
@@ -88,7 +89,7 @@ def test_a_lab_list_adds_its_schedule_and_omit_policy_counts_the_others(tmp_path
     profile = _profile(tmp_path, scope='targets = ["un-conventions", "adulterants", '
                                         '"national.toml"]\nout_of_scope = "omit"\n')
     sequence = _sequence(tmp_path, [("Methamphetamine", 800.0), ("Ibuprofen", 600.0)])
-    result = run_batch(sequence, workers=1, criteria=profile)
+    result = run_batch(sequence, library=demo_library_path(), workers=1, criteria=profile)
     findings = _exhibit(result)["findings"]
     meth = next(f for f in findings["identified"] if f["substance"] == "Methamphetamine")
     assert meth["controlled"] == ["Convention on Psychotropic Substances, 1971: Schedule II",
@@ -100,7 +101,7 @@ def test_a_lab_list_adds_its_schedule_and_omit_policy_counts_the_others(tmp_path
 
 def test_a_component_below_the_snr_limit_is_never_indicated(tmp_path):
     sequence = _sequence(tmp_path, [("Methamphetamine", 800.0), ("Ibuprofen", 5.0)], seed=50)
-    result = run_batch(sequence, workers=1)
+    result = run_batch(sequence, library=demo_library_path(), workers=1)
     record = _exhibit(result)
     findings = record["findings"]
     listed = [f["substance"] for f in findings["identified"] + findings["inconclusive"]]
@@ -165,7 +166,7 @@ def test_the_report_conclusion_lists_in_scope_findings_only(tmp_path):
 
     sequence = _sequence(tmp_path, [("Methamphetamine", 800.0), ("Benzocaine", 600.0),
                                     ("Ibuprofen", 600.0)])
-    run_batch(sequence, workers=1, out_dir=tmp_path / "out")
+    run_batch(sequence, library=demo_library_path(), workers=1, out_dir=tmp_path / "out")
     model = from_results(tmp_path / "out" / "results.json", "EX-1", draw_chromatograms=False)
     conclusion = model.conclusion
     assert "Methamphetamine" in conclusion.identified

@@ -13,7 +13,7 @@ def test_batch_records_its_qa_and_a_deleted_failing_tune_is_a_break(tmp_path):
     from gcms.batch import run_batch
     from gcms.custody import CaseStore
     from gcms.custody.batch import RecordInStore
-    from gcms.demo import demo_folder, demo_sequence_path
+    from gcms.demo import demo_folder, demo_library_path, demo_sequence_path
     from gcms.qa import evaluate_tune, load_profile, open_history, qa_batch_steps
     from gcms.qa.history import HISTORY_FILE
 
@@ -25,7 +25,8 @@ def test_batch_records_its_qa_and_a_deleted_failing_tune_is_a_break(tmp_path):
     step = RecordInStore(str(store_dir), "DEMO-1", "jdoe")
 
     def batch():
-        return run_batch(demo_sequence_path(), out_dir=tmp_path / "out", workers=1,
+        return run_batch(demo_sequence_path(), out_dir=tmp_path / "out",
+                         library=demo_library_path(), workers=1,
                          steps=[*qa_batch_steps(prof, history_dir=history, policy="record"),
                                 step])
 

@@ -216,7 +216,8 @@ def test_cli_check_with_a_ladder_run(tmp_path, monkeypatch):
                              settings=SETTINGS).run
     write(ladder, tmp_path / "ladder.cdf")
     runner = CliRunner()
-    args = ["--instrument", str(tmp_path / "p.toml"), "--ladder", str(tmp_path / "ladder.cdf")]
+    args = ["--instrument", str(tmp_path / "p.toml"), "--ladder", str(tmp_path / "ladder.cdf"),
+            "--library", str(demo_library_path())]
     ok = runner.invoke(cli, ["qa", "check", str(tmp_path / "std.cdf"), *args])
     assert ok.exit_code == 0, ok.output
     assert ok.output.startswith("PASS  check standard (test mix) of GCMS-C")
@@ -226,5 +227,5 @@ def test_cli_check_with_a_ladder_run(tmp_path, monkeypatch):
     assert [c["key"] for c in json.loads(weak.output)["criteria"] if c["passed"] is False] == \
         ["snr_cocaine"]
     other = runner.invoke(cli, ["qa", "check", str(tmp_path / "std.cdf"), "--instrument",
-                                "agilent-5977b-gcms01"])
+                                "agilent-5977b-gcms01", "--library", str(demo_library_path())])
     assert other.exit_code == 2 and "Phentermine" in other.output   # not in the demo library

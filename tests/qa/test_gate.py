@@ -14,6 +14,7 @@ from gcms.demo import (
     DEMO_START,
     DEMO_TUNES,
     demo_folder,
+    demo_library_path,
     demo_sequence_path,
     make_tune,
 )
@@ -167,7 +168,8 @@ def test_ladder_and_check_standard_of_the_sequence_and_of_the_history(tmp_path):
 def demo_batch(tmp_path_factory):
     """The demo batch's folder with its pass-1 cache filled, and a QA history folder."""
     root = tmp_path_factory.mktemp("qa-gate-demo")
-    plain = run_batch(demo_sequence_path(), out_dir=root / "out", workers=1)
+    plain = run_batch(demo_sequence_path(), out_dir=root / "out",
+                      library=demo_library_path(), workers=1)
     return root, plain
 
 
@@ -204,7 +206,8 @@ def test_demo_passing_tune_reports_failing_tune_blocks(demo_batch):
     history = root / "history"
     with open_history(history) as store:
         _tune(store, prof, "tune-pass.cdf")
-    allowed = run_batch(demo_sequence_path(), out_dir=root / "out", workers=1,
+    allowed = run_batch(demo_sequence_path(), out_dir=root / "out",
+                        library=demo_library_path(), workers=1,
                         steps=qa_batch_steps(prof, history_dir=history))
     assert allowed.exit_code == 0 and allowed.cached == len(allowed.records)
     qa = allowed.document["qa"]
@@ -219,7 +222,8 @@ def test_demo_passing_tune_reports_failing_tune_blocks(demo_batch):
     with open_history(history) as store:
         _tune(store, prof, "tune-fail.cdf")
         assert len(store.results(prof.id, kind="ladder")) == 1     # the ladder, once
-    blocked = run_batch(demo_sequence_path(), out_dir=root / "out", workers=1,
+    blocked = run_batch(demo_sequence_path(), out_dir=root / "out",
+                        library=demo_library_path(), workers=1,
                         steps=qa_batch_steps(prof, history_dir=history))
     assert blocked.exit_code == 1 and not blocked.failed and blocked.step_failures
     document = json.loads((root / "out" / "results.json").read_text(encoding="utf-8"))
@@ -235,7 +239,8 @@ def test_demo_passing_tune_reports_failing_tune_blocks(demo_batch):
     # the verdicts themselves are untouched: the gate says whether they may be reported
     assert [r["findings"] for r in blocked.records] == [r["findings"] for r in allowed.records]
 
-    recorded = run_batch(demo_sequence_path(), out_dir=root / "out", workers=1,
+    recorded = run_batch(demo_sequence_path(), out_dir=root / "out",
+                         library=demo_library_path(), workers=1,
                          steps=qa_batch_steps(prof, history_dir=history, policy="record"))
     assert recorded.exit_code == 0
     assert recorded.document["qa"]["status"] == "failing"

@@ -116,7 +116,8 @@ def simulated(tmp_path_factory):
 
 def batch(sequence, out, *options):
     return CliRunner().invoke(cli, ["batch", str(sequence), "--out", str(out), "--workers", "1",
-                                    "--quiet", *map(str, options)])
+                                    "--library", str(demo_library_path()), "--quiet",
+                                    *map(str, options)])
 
 
 def assert_layout(document):
@@ -256,7 +257,7 @@ def test_changed_run_file_is_not_quantified(simulated, tmp_path):
         "sample.cdf", "x1.cdf"), encoding="utf-8")
     step = _ChangeFileFirst(load_step(simulated.method), tmp_path / "mdma.cdf",
                             tmp_path / "x1.cdf")
-    result = run_batch(sequence, workers=1, steps=[step])
+    result = run_batch(sequence, library=demo_library_path(), workers=1, steps=[step])
     record = next(r for r in result.records if r["sample_id"] == "X1")
     assert record["quantitation"] == []
     assert any("changed since it was identified" in p for p in record["problems"])

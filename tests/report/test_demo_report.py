@@ -30,7 +30,8 @@ def demo(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("demo-report")
     store = folder / "store"
-    result = run_batch(demo_subsequence(folder, ROWS), out_dir=folder / "out", workers=1,
+    result = run_batch(demo_subsequence(folder, ROWS), out_dir=folder / "out",
+                       library=demo_library_path(), workers=1,
                        steps=[ProcessedBy("jdoe"), RecordInStore(str(store), "DEMO-1", "jdoe")])
     assert result.ok and not result.step_failures, (result.failed, result.step_failures)
     results = folder / "out" / "results.json"

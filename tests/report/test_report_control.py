@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from gcms_cli.main import cli
 
 from gcms.custody import CaseStore, new_key_pair
+from gcms.demo import demo_library_path
 from gcms.report.sign import sign_pdf
 
 from .conftest import demo_subsequence, page_count, pdftotext
@@ -33,6 +34,7 @@ def recorded(tmp_path_factory) -> Path:
     text = sequence.read_text().replace("DEMO-2024-017", "C-1")
     sequence.write_text(text, encoding="utf-8")
     out = CliRunner().invoke(cli, ["batch", str(sequence), "--out", str(folder / "out"),
+                                   "--library", str(demo_library_path()),
                                    "--workers", "1", "--quiet", "--store",
                                    str(folder / "S"), "--case", "C-1", "--analyst", "alice"],
                              env={"GCMS_STORE": None, "GCMS_ACTOR": None})

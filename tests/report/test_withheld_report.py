@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from gcms_cli.main import cli
 
-from gcms.demo import demo_folder
+from gcms.demo import demo_folder, demo_library_path
 
 from .conftest import demo_subsequence, page_count, pdftotext
 
@@ -32,7 +32,8 @@ def withheld(tmp_path_factory):
     with open_history(folder / "history") as history:
         for tune in ("tune-pass.cdf", "tune-fail.cdf"):  # the failing one is the latest
             history.record(evaluate_tune(demo_folder() / tune, profile=profile))
-    result = run_batch(demo_subsequence(folder), out_dir=folder / "out", workers=1,
+    result = run_batch(demo_subsequence(folder), out_dir=folder / "out",
+                       library=demo_library_path(), workers=1,
                        steps=qa_batch_steps(profile, history_dir=folder / "history"))
     assert result.exit_code == 1 and not result.failed
     return SimpleNamespace(folder=folder, results=folder / "out" / "results.json")
