@@ -34,7 +34,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("batch", (
         "gcms.batch",
         "gcms.interop")),  # gcms components beside AMDIS and NIST's, judged by a profile
-    ("batch steps", ("gcms.qa", "gcms.quantitation")),
+    ("batch steps", (
+        "gcms.qa", "gcms.quantitation",
+        "gcms.profiling")),  # impurity profiles, on quantitation's methods
     ("custody, report", (
         "gcms.custody", "gcms.report",
         "gcms.distributed")),  # archive batches and re-screening, recorded in the store
@@ -111,6 +113,10 @@ def test_no_module_imports_a_higher_layer():
         for line, imported in _imports(path):
             if imported.split(".")[0] != "gcms":
                 violations.append(f"{module}:{line} imports the command line {imported}")
+                continue
+            if layer_of(module) is None or layer_of(imported) is None:
+                violations.append(f"{module}:{line} imports {imported}: one of them has no "
+                                  "layer (test_every_module_has_a_layer)")
                 continue
             if layer_of(module) >= layer_of(imported):
                 continue
