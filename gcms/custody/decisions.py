@@ -68,6 +68,7 @@ __all__ = [
     "decision_lines",
     "decisions_for",
     "reintegrate",
+    "report_lines",
     "result_authors",
     "review_outcome",
 ]
@@ -109,6 +110,8 @@ class Decision:
     reason: str
     component: int | None = None
     analyte: str | None = None
+    #: the component's substance when the decision was made
+    substance: str | None = None
     before: Mapping[str, Any] = field(default_factory=dict)
     after: Mapping[str, Any] = field(default_factory=dict)
     seq: int | None = None
@@ -125,6 +128,8 @@ class Decision:
             who += f" ({self.by})"
         if self.kind == "verdict":
             what = f"component {self.component}"
+            if self.substance:
+                what = f"{self.substance} ({what})"
             if self.changed:
                 return (f"{what}: verdict changed by {who} from {self.before.get('verdict')} "
                         f"to {self.after.get('verdict')}: {self.reason}")
@@ -247,15 +252,19 @@ def _write(store: CaseStore, case_id: str, result_id: str, *, action: str,
     return _decision(updated, decision, entry)
 
 
-def _decision(result: Result, item: Mapping[str, Any], seq: int | None) -> Decision:
+def _decision(result: Result | Mapping[str, Any], item: Mapping[str, Any],
+              seq: int | None) -> Decision:
+    fields = result if isinstance(result, Mapping) else result.to_dict()
     return Decision(
-        case_id=result.case_id, exhibit_id=result.exhibit_id, result_id=result.result_id,
-        result_version=int(item.get("result_version", result.version)),
+        case_id=fields["case_id"], exhibit_id=fields.get("exhibit_id"),
+        result_id=fields["result_id"],
+        result_version=int(item.get("result_version", fields["version"])),
         kind=item.get("kind", "verdict"), action=str(item.get("action")),
         by=str(item.get("by")), printed_name=item.get("printed_name"),
         role=str(item.get("role", "")), at=str(item.get("at", "")),
         reason=str(item.get("reason", "")), component=item.get("component"),
-        analyte=item.get("analyte"), before=dict(item.get("before") or {}),
+        analyte=item.get("analyte"), substance=item.get("substance"),
+        before=dict(item.get("before") or {}),
         after=dict(item.get("after") or {}), seq=seq)
 
 
@@ -601,6 +610,19 @@ def _replace(decision: Decision, **changes: Any) -> Decision:
     import dataclasses
 
     return dataclasses.replace(decision, **changes)
+
+
+def report_lines(results: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The report's lines for the changes decided on ``results`` (their JSON forms).
+
+    What :func:`gcms.report.adapters.from_store` adds to a report's additions and
+    deviations (ISO/IEC 17025:2017 §7.8.2.1): every verdict changed or peak
+    re-integrated in review, by whom and why, read from the results' versions.
+    """
+    decisions = [_decision(r, item, None) for r in results
+                 for item in (r.get("data") or {}).get("decisions") or ()
+                 if isinstance(item, Mapping)]
+    return decision_lines(decisions)
 
 
 def decision_lines(decisions: Iterable[Decision], *, changed_only: bool = True) -> list[str]:

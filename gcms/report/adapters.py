@@ -978,6 +978,9 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
                             if r.get("run_id") in run_paths else {}))
         for r in results]
     mine = [r for r in results if r["exhibit_id"] == exhibit_id]
+    from gcms.custody.decisions import report_lines  # verdicts changed in review, who, why
+
+    store_notes += report_lines(mine)
     if exhibit.get("received_at") is None:  # registered (from a sequence), not received
         missing = [label for label, value in (
             ("seal numbers", exhibit.get("seal_numbers")), ("packaging", exhibit.get("packaging")),

@@ -65,8 +65,8 @@ def test_override_is_a_new_signed_version_with_the_original_kept(both):
             ("verdict", "override", "bob", "RI 25 units off the library value", entry.seq)]
         assert listed[0].at == entry.at
         assert decision_lines(listed) == [
-            "component 1: verdict changed by reviewer Bob Person (bob) from identified to "
-            "inconclusive: RI 25 units off the library value"]
+            "etizolam (component 1): verdict changed by reviewer Bob Person (bob) from "
+            "identified to inconclusive: RI 25 units off the library value"]
 
 
 def test_accept_and_reject(case):
@@ -255,8 +255,27 @@ def test_the_report_shows_a_changed_verdict_and_its_reviewer(demo_store, tmp_pat
                  and f.verdict == "inconclusive"]
     assert finding.notes == ("verdict changed by reviewer R. Viewer from identified to "
                              "inconclusive: retention index outside the window",)
+    assert f"Caffeine (component {caffeine['component']}): verdict changed by reviewer " \
+           "R. Viewer (rev) from identified to inconclusive: retention index outside the " \
+           "window" in model.deviations
     assert "Caffeine" in model.conclusion.inconclusive
     assert "Caffeine" not in model.conclusion.identified
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) not installed: the PDF's text not checked")
+    import subprocess
+
+    from click.testing import CliRunner
+    from gcms_cli.main import cli
+
+    pdf = tmp_path / "E1.pdf"
+    made = CliRunner().invoke(cli, ["report", "--store", str(location), "--exhibit", "E1",
+                                    "--language", "en", "-o", str(pdf)],
+                              env={"GCMS_ACTOR": "rev"})
+    assert made.exit_code == 0, made.output
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "verdict changed by reviewer R. Viewer (rev) from identified to inconclusive" in (
+        " ".join(text.split()))
 
 
 def test_a_decision_slipped_in_by_a_correction_is_a_finding(case):
