@@ -13,6 +13,7 @@ token, :mod:`gcms.review.security`):
 ``GET /``                                  the user's work queue
 ``GET /cases``                             cases and exhibits in the store
 ``GET /case/{case}/exhibit/{exhibit}``     exhibit and run view (``?result=&component=``)
+``GET /case/{case}/run/{result}``          one run of the sequence (blank, standard, ladder)
 ``GET /api/xic``                           extracted-ion traces (``case, result, mz``)
 ``POST /case/{case}/result/{id}/verdict``  accept / reject / override a verdict (signed)
 ``POST /case/{case}/result/{id}/reintegrate`` move a peak's integration (signed)
@@ -143,6 +144,7 @@ def create_app(settings: ReviewSettings | str, *, sessions: Sessions | None = No
         Route("/cases", web.cases, methods=["GET"]),
         Route("/qa", web.qa, methods=["GET"]),
         Route("/case/{case_id}/exhibit/{exhibit_id}", web.exhibit, methods=["GET"]),
+        Route("/case/{case_id}/run/{result_id}", web.exhibit, methods=["GET"]),
         Route("/api/xic", web.xic, methods=["GET"]),
         Route("/case/{case_id}/result/{result_id}/verdict", web.verdict, methods=["POST"]),
         Route("/case/{case_id}/result/{result_id}/reintegrate", web.reintegrate,
@@ -343,14 +345,16 @@ class _Web:
             ions = _ions(params.get("mz")) if params.get("mz") else None
         except ValueError:
             return self.refused(request, _Refused(400, "component and m/z must be numbers"))
-        case_id, exhibit_id = request.path_params["case_id"], request.path_params["exhibit_id"]
+        case_id = request.path_params["case_id"]
+        exhibit_id = request.path_params.get("exhibit_id")
+        result_id = request.path_params.get("result_id") or params.get("result")
         try:
             view = await run_in_threadpool(
-                exhibit_view, self.reader, case_id, exhibit_id, result_id=params.get("result"),
+                exhibit_view, self.reader, case_id, exhibit_id, result_id=result_id,
                 component=component, language=session.language, ions=ions)
             decisions = await run_in_threadpool(
                 _optional, "gcms.custody.decisions", "decisions_for", self.reader, case_id,
-                exhibit_id)
+                exhibit_id) if exhibit_id else None
         except GcmsError as error:
             return self.refused(request, error)
         key_path = (str(Path(self.settings.keys_dir) / f"{session.user_id}.key")
@@ -360,9 +364,10 @@ class _Web:
             decision_items=_items(decisions), key_path=key_path,
             meanings=[m for m, roles in SIGNING_ROLES.items() if session.has_role(*roles)],
             can_decide=session.has_role(*DECIDING_ROLES),
-            can_review=session.has_role("reviewer"),
-            can_issue=session.has_role(*ISSUING_ROLES),
-            reports=await run_in_threadpool(self._reports, case_id, exhibit_id))
+            can_review=bool(exhibit_id) and session.has_role("reviewer"),
+            can_issue=bool(exhibit_id) and session.has_role(*ISSUING_ROLES),
+            reports=await run_in_threadpool(self._reports, case_id, exhibit_id)
+            if exhibit_id else [])
         server_ms = (time.perf_counter() - started) * 1000
         response.headers["server-timing"] = f"app;dur={server_ms:.1f}"
         return response

@@ -56,6 +56,7 @@ class ExhibitView:
     hits: list[dict[str, Any]] = field(default_factory=list)
     criteria: list[dict[str, Any]] = field(default_factory=list)
     blank: str | None = None
+    blank_result: str | None = None
     ladder: str | None = None
     signatures: list[Mapping[str, Any]] = field(default_factory=list)
     reviews: list[Mapping[str, Any]] = field(default_factory=list)
@@ -192,10 +193,14 @@ def _standard_spectrum(component: Any, results: Sequence[Mapping[str, Any]],
     return None
 
 
-def exhibit_view(store: Any, case_id: str, exhibit_id: str, *, result_id: str | None = None,
+def exhibit_view(store: Any, case_id: str, exhibit_id: str | None, *,
+                 result_id: str | None = None,
                  component: int | None = None, language: str = "en",
                  ions: Sequence[float] | None = None) -> ExhibitView:
     """Gather the exhibit page: its injections, the chosen one's run, components, spectra.
+
+    With ``exhibit_id`` None, the page of one run of the sequence (``result_id``): a
+    blank, a standard or a ladder, which belong to no exhibit.
 
     Raises
     ------
@@ -205,10 +210,19 @@ def exhibit_view(store: Any, case_id: str, exhibit_id: str, *, result_id: str | 
     from gcms.errors import CustodyError
 
     case = store.case_file(case_id)
-    exhibit = next((e for e in case["exhibits"] if e["exhibit_id"] == exhibit_id), None)
-    if exhibit is None:
-        raise CustodyError(f"exhibit {exhibit_id!r} in case {case_id}: not in the store")
-    mine = [r for r in case["results"] if r.get("exhibit_id") == exhibit_id]
+    if exhibit_id is None:  # one run of the sequence (a blank, a standard, a ladder)
+        mine = [r for r in case["results"] if r["result_id"] == result_id]
+        if not mine:
+            raise CustodyError(f"result {result_id!r} in case {case_id}: not in the store")
+        data = mine[0]["data"]
+        exhibit = {"exhibit_id": "", "run_only": True,
+                   "description": f"{data.get('type')} {data.get('sample_id') or ''} "
+                                  f"({data.get('file_name')})"}
+    else:
+        exhibit = next((e for e in case["exhibits"] if e["exhibit_id"] == exhibit_id), None)
+        if exhibit is None:
+            raise CustodyError(f"exhibit {exhibit_id!r} in case {case_id}: not in the store")
+        mine = [r for r in case["results"] if r.get("exhibit_id") == exhibit_id]
     view = ExhibitView(case_id, exhibit, [
         {"result_id": r["result_id"], "version": r["version"], "summary": r.get("summary"),
          "sample": r["data"].get("sample_id"), "file": r["data"].get("file_name"),
@@ -254,6 +268,10 @@ def exhibit_view(store: Any, case_id: str, exhibit_id: str, *, result_id: str | 
     blank = record.blank or {}
     if blank.get("blank_file"):
         view.blank = f"{blank['blank_file']} (#{int(blank.get('blank_position', 0)) + 1})"
+        view.blank_result = next(
+            (r["result_id"] for r in case["results"]
+             if r.get("analysis_id") == chosen.get("analysis_id")
+             and r["data"].get("position") == blank.get("blank_position")), None)
     calibration = record.retention_calibration or record.ladder_calibration or {}
     if calibration:
         view.ladder = str(calibration.get("file") or calibration.get("ladder_file")

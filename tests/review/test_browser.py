@@ -210,3 +210,10 @@ def test_a_reviewer_reviews_decides_signs_and_issues_in_the_browser(chromium, se
         assert [r.exhibit_id for r in issued] == [recorded.exhibit_id]
     pdfs = list((recorded.folder / "reports").glob("*.pdf"))
     assert len(pdfs) == 1 and pdfs[0].read_bytes().startswith(b"%PDF")
+    if shutil.which("pdftotext"):  # the report says who changed the verdict, and why
+        import subprocess
+
+        text = subprocess.run(["pdftotext", str(pdfs[0]), "-"], capture_output=True,
+                              check=True).stdout.decode("utf-8")
+        flat = " ".join(text.split())
+        assert "Bob B. Reviewer" in flat and reason in flat

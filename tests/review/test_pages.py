@@ -197,3 +197,16 @@ def test_the_quantitation_view_shows_calibration_accuracy_and_integration(quant_
     limits = [shape["x0"] * 60 for shape in integration["layout"]["shapes"]]
     assert limits == pytest.approx([recorded_integration["start_s"],
                                     recorded_integration["end_s"]])
+
+
+def test_the_blank_before_an_exhibit_opens_as_a_run(recorded):
+    web = client(recorded)
+    sign_in(web, "bob")
+    page = web.get(f"/case/{recorded.case_id}/exhibit/{recorded.exhibit_id}").text
+    link = re.search(r'<a href="([^"]+)" id="blank-link">', page)
+    assert link is not None
+    blank = web.get(link.group(1))
+    assert blank.status_code == 200
+    assert "blank" in blank.text and 'class="evidence ok"' in blank.text
+    assert 'id="review-form"' not in blank.text and 'id="report-form"' not in blank.text
+    assert web.get(f"/case/{recorded.case_id}/run/RS999").status_code == 400
