@@ -16,11 +16,15 @@ MODULES = [
     "gcms.signal.noise",
     "gcms.signal.baseline",
     "gcms.signal.peaks",
+    "gcms.deconvolution.similarity",
     "gcms.library.scores",
     "gcms.library.search",
     "gcms.retention.calibration",
     "gcms.retention.series",
     "gcms.retention.ladder",
+    "gcms.identify.criteria",
+    "gcms.identify.evidence",
+    "gcms.identify.substance",
 ]
 
 

@@ -392,6 +392,22 @@ def parse_criteria(data: Mapping[str, Any], *, origin: str = "criteria",
     The target lists of ``[scope] targets`` are read too (paths relative to
     ``relative_to``, the profile's folder).
 
+    Parameters
+    ----------
+    data : Mapping
+        The profile as parsed TOML.
+    origin : str, default "criteria"
+        How errors name the profile (its file).
+    sha256 : str, optional
+        The SHA-256 of the file's bytes, recorded in the result.
+    relative_to : str or os.PathLike, optional
+        The folder that relative target-list paths are read from.
+
+    Returns
+    -------
+    Criteria
+        The validated criteria.
+
     Raises
     ------
     CriteriaError
@@ -428,7 +444,19 @@ def _shipped() -> dict[str, Path]:
 
 
 def available_profiles() -> tuple[str, ...]:
-    """Names of the criteria profiles shipped with gcms."""
+    """Names of the criteria profiles shipped with gcms.
+
+    Returns
+    -------
+    tuple of str
+        The names :func:`load_criteria` accepts, sorted.
+
+    Examples
+    --------
+    >>> from gcms.identify import available_profiles
+    >>> available_profiles()
+    ('enfsi-dwg', 'screening', 'swgdrug-gcms')
+    """
     return tuple(sorted(_shipped()))
 
 
@@ -438,10 +466,27 @@ def load_criteria(profile: str | os.PathLike | None = None) -> Criteria:
     ``None`` gives :data:`DEFAULT_PROFILE`. The result records the file and the SHA-256
     of its bytes.
 
+    Parameters
+    ----------
+    profile : str or os.PathLike, optional
+        A shipped name (:func:`available_profiles`) or the path of a lab's TOML copy.
+
+    Returns
+    -------
+    Criteria
+        The validated limits of every criterion, with ``source`` and ``sha256``.
+
     Raises
     ------
     CriteriaError
         Unknown name, unreadable file, invalid TOML or an invalid key (named).
+
+    Examples
+    --------
+    >>> from gcms.identify import load_criteria
+    >>> criteria = load_criteria()
+    >>> criteria.name, criteria.spectrum.not_identified_below
+    ('swgdrug-gcms', 700.0)
     """
     profile = DEFAULT_PROFILE if profile is None else profile
     shipped = _shipped()

@@ -99,9 +99,33 @@ def diagnostic_ions(reference: Spectrum, *, count: int, min_relative: float,
                     mz_range: tuple[int, int] | None = None) -> list[tuple[int, float]]:
     """The ``count`` most abundant ions of ``reference``, each >= ``min_relative`` % of its base.
 
-    Only ions inside ``mz_range`` (the range the exhibit was scanned over) count.
-    Returns ``[(mz, relative %), ...]``, strongest first; ties go to the higher m/z
-    (more specific).
+    Parameters
+    ----------
+    reference : Spectrum
+        The library (or standard's) spectrum of the substance.
+    count : int
+        How many ions at most.
+    min_relative : float
+        Smallest abundance, % of the base peak.
+    mz_range : tuple of (int, int), optional
+        Only ions inside it (the range the exhibit was scanned over) count; the
+        percentages are then of the strongest ion inside it.
+
+    Returns
+    -------
+    list of (int, float)
+        ``[(mz, relative %), ...]``, strongest first; ties go to the higher m/z (more
+        specific).
+
+    Examples
+    --------
+    >>> from gcms import Spectrum
+    >>> from gcms.identify import diagnostic_ions
+    >>> amphetamine = Spectrum(mz=[44, 65, 91, 119, 120], intensity=[999, 60, 250, 10, 30])
+    >>> [mz for mz, _ in diagnostic_ions(amphetamine, count=3, min_relative=5.0)]
+    [44, 91, 65]
+    >>> diagnostic_ions(amphetamine, count=3, min_relative=5.0, mz_range=(50, 500))
+    [(91, 100.0), (65, 24.0), (120, 12.0)]
     """
     peaks = spectrum_abundances(reference)
     if mz_range is not None:
@@ -215,6 +239,26 @@ def measure_ion_peak(run: Run, mz: int, rt_s: float, *, search_s: float, width_s
     baseline and the flanks' noise from their second differences
     (:func:`gcms.signal.noise.difference_noise`, which a smooth tail of the peak itself
     does not inflate).
+
+    Parameters
+    ----------
+    run : Run
+        The run to read the ion's trace from.
+    mz : int
+        The nominal m/z.
+    rt_s : float
+        Where the peak is expected (s).
+    search_s : float
+        How far from ``rt_s`` its apex may lie (s).
+    width_s : float
+        The expected peak width (FWHM, s).
+    noise : NoiseModel
+        The run's noise model.
+
+    Returns
+    -------
+    IonPeak
+        Apex time and height, the baseline, both S/N figures and the noise they used.
     """
     width_s = max(width_s, 1e-6)
     reach = (FLANK_WIDTHS + FLANK_LENGTH_WIDTHS) * width_s
@@ -276,6 +320,24 @@ def ion_signal(run: Run, ions: list[int], rt_s: float, *, width_s: float,
     ``rt_s``; :attr:`IonPeak.peak_snr` is the ion's S/N (apex height above baseline over
     the σ of its trace's noise, from the flanks or the run's ion-counting noise model,
     whichever is larger).
+
+    Parameters
+    ----------
+    run : Run
+        The run the component was found in.
+    ions : list of int
+        Nominal m/z values to measure.
+    rt_s : float
+        The component's apex time (s).
+    width_s : float
+        Its peak width (FWHM, s).
+    noise : NoiseModel
+        The run's noise model (:func:`gcms.signal.estimate_noise`).
+
+    Returns
+    -------
+    list of IonPeak
+        One per ion, in the order of ``ions``.
     """
     search = max(0.5 * width_s, _scan_interval(run))
     return [measure_ion_peak(run, int(mz), rt_s, search_s=search, width_s=width_s, noise=noise)
@@ -286,11 +348,25 @@ def counting_blank(position: int, blanks: Iterable[int], analyte_runs: Iterable[
                    ) -> tuple[int | None, int | None, int | None]:
     """The blank that counts for the run at ``position`` (:data:`CARRYOVER_RULE`).
 
-    ``blanks`` and ``analyte_runs`` are sequence positions of the blanks and of the runs
-    holding the analyte. Returns ``(counting blank, last blank before the run, last run
-    holding the analyte before it)``; the first is None when no blank lies between the
-    last analyte run and this run.
+    Parameters
+    ----------
+    position : int
+        The run's position in the sequence.
+    blanks : iterable of int
+        Sequence positions of the blanks.
+    analyte_runs : iterable of int
+        Sequence positions of the runs holding the analyte.
 
+    Returns
+    -------
+    tuple of (int or None)
+        ``(counting blank, last blank before the run, last run holding the analyte
+        before it)``; the first is None when no blank lies between the last analyte run
+        and this run.
+
+    Examples
+    --------
+    >>> from gcms.identify import counting_blank
     >>> counting_blank(10, blanks=[0], analyte_runs=[1, 2, 9])
     (None, 0, 9)
     >>> counting_blank(10, blanks=[0, 9], analyte_runs=[1, 2, 8])
@@ -371,6 +447,12 @@ def check_blank(run: Run, noise: NoiseModel, *, substance: str, file: str, posit
     qualifier that its reference ratio says should
     reach :data:`BLANK_QUALIFIER_EXPECTED_SNR` is seen (S/N >= :data:`BLANK_QUALIFIER_SNR`)
     within :data:`BLANK_QUALIFIER_SCANS` scans of it.
+
+    Returns
+    -------
+    BlankCheck
+        Whether the analyte was detected in the blank, its quantifier height there as a
+        percentage of the compared run's, and the ion peaks measured in both.
     """
     quant_mz, quant_rel = ions[0]
     quant = measure_ion_peak(run, quant_mz, rt_s, search_s=search_s, width_s=width_s,

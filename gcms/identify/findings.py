@@ -235,6 +235,23 @@ def summarise(judgements: Sequence[Judgement], *, criteria: Criteria,
     spectrum matched at least at ``spectrum.not_identified_below``. ``qualify=False``
     leaves out the lookalike, runner-up, ambiguity, carry-over and scope notes (for
     ladders, blanks and standards, whose content is known).
+
+    Parameters
+    ----------
+    judgements : sequence of Judgement
+        The run's components, judged.
+    criteria : Criteria
+        The profile they were judged by.
+    lookalikes : Lookalikes, optional
+        The lookalike groups; the shipped ones by default.
+    qualify : bool, default True
+        Whether to add the notes.
+
+    Returns
+    -------
+    Findings
+        The substances identified and inconclusive, in RT order, and the notes a report
+        must carry.
     """
     lookalikes = lookalikes or load_lookalikes()
     best: dict[str, Judgement] = {}

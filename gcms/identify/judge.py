@@ -124,7 +124,18 @@ def _clean(value: Any) -> Any:
 
 
 def decide(results: Sequence[CriterionResult]) -> Verdict:
-    """The verdict rule of the module docstring."""
+    """The verdict rule of the module docstring.
+
+    Parameters
+    ----------
+    results : sequence of CriterionResult
+        Every criterion evaluated for one candidate.
+
+    Returns
+    -------
+    Verdict
+        ``"identified"``, ``"inconclusive"`` or ``"not identified"``.
+    """
     deciding = [r for r in results if r.decisive]
     if any(r.result == "fail" and r.on_fail == "not identified" for r in deciding):
         return "not identified"
@@ -543,6 +554,11 @@ def judge_candidate(
     signal
         How to measure the S/N of the substance's ions in the run's scans; None
         estimates it from the component (and says so).
+
+    Returns
+    -------
+    Identification
+        The verdict with the value, limit and result of every criterion that decided it.
     """
     results = _spectrum(hit, criteria)
     rt = _retention_time(component, reference, self_reference, criteria)
@@ -703,6 +719,24 @@ def judge_component(
     the first. ``reference_for(substance)`` gives the nearest standard of the substance
     in the sequence and whether this component is that standard's own component;
     ``signal`` measures the component's ions in its run (see :data:`SignalLookup`).
+    The other arguments are those of :func:`judge_candidate`.
+
+    Parameters
+    ----------
+    index : int
+        The component's index in its run.
+    component : Component
+        The component.
+    candidates : sequence of (Hit, Substance, Spectrum)
+        Its library hits, best first, each with its substance and library spectrum.
+    criteria : Criteria
+        The profile's criteria.
+
+    Returns
+    -------
+    Judgement
+        The candidate reported (``chosen``: best verdict, then best MF; None without
+        any library hit), the others as ``alternatives``, and the notes.
     """
     judged: list[Identification] = []
     for hit, substance, spectrum in candidates:

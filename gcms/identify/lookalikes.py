@@ -144,6 +144,16 @@ _CACHE: dict[str, Lookalikes] = {}
 def load_lookalikes(path: str | os.PathLike | None = None) -> Lookalikes:
     """Read a lookalike data file; ``None`` gives the one shipped with gcms.
 
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A TOML file of lookalike groups.
+
+    Returns
+    -------
+    Lookalikes
+        The groups (substances a spectrum alone does not tell apart, and what does).
+
     Raises
     ------
     CriteriaError

@@ -56,7 +56,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from gcms.identify.criteria import Criteria
 from gcms.identify.evidence import (
@@ -175,6 +175,11 @@ class RunContext:
         """Whether the run on its own could be processed."""
         return self.analysis is not None
 
+    @property
+    def evidence(self) -> RunEvidence:
+        """``analysis`` of a run that could be processed (read only where :attr:`ok`)."""
+        return cast(RunEvidence, self.analysis)
+
 
 @dataclass(slots=True)
 class SequenceEvidence:
@@ -201,7 +206,7 @@ def _ladder_evidence(position: int, context: RunContext, calibration) -> dict[st
             "method": calibration.method, "markers": f"{names[0]}-{names[-1]}",
             "ri_range": list(calibration.ri_range),
             "rt_range_s": list(calibration.rt_range_s),
-            "naming": (context.analysis.ladder or {}).get("naming", {}).get("confidence")}
+            "naming": (context.evidence.ladder or {}).get("naming", {}).get("confidence")}
 
 
 def apply_ladders(contexts: list[RunContext], evidence: SequenceEvidence, *,
@@ -217,7 +222,7 @@ def apply_ladders(contexts: list[RunContext], evidence: SequenceEvidence, *,
     for context in contexts:
         if context.injection.type != "ladder" or not context.ok:
             continue
-        analysis = context.analysis
+        analysis = context.evidence
         position = context.injection.position
         if analysis.calibration is not None:
             evidence.calibrations[position] = analysis.calibration
@@ -233,7 +238,7 @@ def apply_ladders(contexts: list[RunContext], evidence: SequenceEvidence, *,
         before = [p for p in positions if p <= here]
         after = [p for p in positions if p > here]
         chosen = before[-1] if before else (after[0] if after else None)
-        rts = [c.rt_s for c in context.analysis.components]
+        rts = [c.rt_s for c in context.evidence.components]
         if chosen is None:
             context.retention_indices = [None] * len(rts)
             context.extrapolated = [None] * len(rts)
@@ -246,7 +251,7 @@ def apply_ladders(contexts: list[RunContext], evidence: SequenceEvidence, *,
                                       for v in indices.retention_index] if indices else [])
         context.extrapolated = [bool(v) for v in indices.extrapolated] if indices else []
         context.calibration_notes = calibration.applicability_of_summary(
-            context.analysis.run, max_age_hours=max_age_hours)
+            context.evidence.run, max_age_hours=max_age_hours)
 
 
 # --------------------------------------------------------------------------- standards
@@ -291,7 +296,7 @@ def find_standards(contexts: list[RunContext], evidence: SequenceEvidence, *,
             continue
         if not context.ok:
             continue
-        analysis = context.analysis
+        analysis = context.evidence
         for name in injection.reference_substances:
             best, how = None, "library hits"
             for index, (component, hits) in enumerate(zip(analysis.components, analysis.hits,
@@ -424,7 +429,7 @@ def _targeted_note(judgement: Judgement, searched: set[int], n_hits: int) -> Jud
 def _reference_finder(context: RunContext, evidence: SequenceEvidence, component_index: int
                       ) -> Callable[[Substance], tuple[ReferenceStandard | None, bool]]:
     here = context.injection.position
-    height = context.analysis.components[component_index].height
+    height = context.evidence.components[component_index].height
 
     def response_gap(reference: ReferenceStandard) -> float:
         if not (reference.height > 0 and height > 0):
@@ -484,7 +489,7 @@ class _RawRuns:
             run = read(context.injection.file)
         except GcmsError as error:
             return f"cannot be read again: {error}"
-        expected = context.analysis.run.get("sha256")
+        expected = context.evidence.run.get("sha256")
         if expected and run.metadata.sha256 != expected:
             return (f"its data file changed since it was processed (SHA-256 "
                     f"{run.metadata.sha256} instead of {expected})")
@@ -581,17 +586,18 @@ def _blank_lookup(context: RunContext, component, raw: _RawRuns, criteria: Crite
         risk = tuple(r for r in runs if r["position"] == here - 1 and _at_least_this_run(r))
         stale = by_position[last_blank] if last_blank is not None else None
         name = file_name(stale.injection.file) if stale is not None else None
-        common = {"substance": substance.name, "file": name, "position": last_blank,
-                  "carryover_risk": risk}
+        common: dict[str, Any] = {"substance": substance.name, "file": name,
+                                  "position": last_blank, "carryover_risk": risk}
         if counting is None:
             if last_blank is None:
-                problem = "no blank before this run in the sequence"
+                problem: str | None = "no blank before this run in the sequence"
                 looked = counted
             else:
                 looked = [r for r in counted if r["position"] > last_blank]
                 problem = (f"injected before run(s) {_runs_text(looked)} holding "
                            f"{substance.name}; no blank between the last of them "
-                           f"(#{last_run + 1}) and this run: carry-over not evaluated")
+                           f"(#{cast(int, last_run) + 1}) and this run: carry-over not "
+                           "evaluated")
             cache[key] = BlankCheck(detected=False, percent=None, problem=problem,
                                     analyte_runs=tuple(looked),
                                     after_analyte_runs=last_blank is not None, **common)
@@ -602,7 +608,8 @@ def _blank_lookup(context: RunContext, component, raw: _RawRuns, criteria: Crite
         if not blank.ok:
             cache[key] = BlankCheck(detected=False, percent=None, analyte_runs=tuple(looked),
                                     problem=f"the blank could not be processed: "
-                                            f"{blank.failure.problem}", **common)
+                                            f"{cast(RunProblem, blank.failure).problem}",
+                                    **common)
             return cache[key]
         run, own = raw.get(blank), raw.get(context)
         problem = run if isinstance(run, str) else (
@@ -611,12 +618,13 @@ def _blank_lookup(context: RunContext, component, raw: _RawRuns, criteria: Crite
             cache[key] = BlankCheck(detected=False, percent=None, problem=problem,
                                     analyte_runs=tuple(looked), **common)
             return cache[key]
+        # both runs read (no problem above); the counting blank has a name and position
         check = check_blank(
-            run, blank.analysis.deconvolution.noise, substance=substance.name,
-            file=name, position=counting, ions=ions, rt_s=component.rt_s,
+            cast("Run", run), blank.evidence.deconvolution.noise, substance=substance.name,
+            file=cast(str, name), position=counting, ions=ions, rt_s=component.rt_s,
             search_s=_blank_search_s(criteria, component.rt_s, component.width_s),
-            width_s=component.width_s, reference_run=own,
-            reference_noise=context.analysis.deconvolution.noise)
+            width_s=component.width_s, reference_run=cast("Run", own),
+            reference_noise=context.evidence.deconvolution.noise)
         note = None
         if later:
             note = (f"run(s) {_runs_text(later)} holding {substance.name} at a lower response "
@@ -639,7 +647,7 @@ def _signal_lookup(context: RunContext, component, raw: _RawRuns):
         missing = [m for m in ions if m not in measured]
         if missing:
             for peak in ion_signal(run, missing, component.rt_s, width_s=component.width_s,
-                                   noise=context.analysis.deconvolution.noise):
+                                   noise=context.evidence.deconvolution.noise):
                 measured[peak.mz] = peak
         return [measured[m] for m in ions]
 
@@ -665,7 +673,7 @@ def _carry_over(contexts: list[RunContext], raw: _RawRuns, criteria: Criteria,
                 seen.append(chosen.substance)
                 reference = library.spectrum(chosen.hit.library_index)
                 component = judgement.component
-                mz_range = tuple(donor.analysis.deconvolution.mz_range)
+                mz_range = cast(tuple[int, int], tuple(donor.evidence.deconvolution.mz_range))
                 ions = diagnostic_ions(reference, count=criteria.ions.diagnostic_ions,
                                        min_relative=criteria.ions.diagnostic_min_relative,
                                        mz_range=mz_range)
@@ -684,13 +692,13 @@ def _carry_over(contexts: list[RunContext], raw: _RawRuns, criteria: Criteria,
                                    "problem": run if isinstance(run, str) else donor_run})
                 else:
                     check = check_blank(
-                        run, context.analysis.deconvolution.noise, substance=chosen.name,
+                        run, context.evidence.deconvolution.noise, substance=chosen.name,
                         file=file_name(context.injection.file),
                         position=context.injection.position, ions=ions,
                         rt_s=component.rt_s,
                         search_s=_blank_search_s(criteria, component.rt_s, component.width_s),
                         width_s=component.width_s, reference_run=donor_run,
-                        reference_noise=donor.analysis.deconvolution.noise)
+                        reference_noise=donor.evidence.deconvolution.noise)
                     record.update({"detected": check.detected, "percent": check.percent,
                                    "ion": ions[0][0],
                                    "snr": None if not check.quantifier
@@ -749,7 +757,7 @@ def judge_runs(sequence: Sequence, contexts: list[RunContext], evidence: Sequenc
         if not context.ok:
             analytes.add(context)
             continue
-        analysis = context.analysis
+        analysis = context.evidence
         if context.injection.type in ("sample", "qc"):
             previous = sequence.preceding(context.injection, "blank")
             if previous is not None:
@@ -757,7 +765,7 @@ def judge_runs(sequence: Sequence, contexts: list[RunContext], evidence: Sequenc
                 context.blank_file = file_name(previous.file)
         ladder = (evidence.ladders.get(context.calibration_position)
                   if context.calibration_position is not None else None)
-        mz_range = tuple(analysis.deconvolution.mz_range)
+        mz_range = cast(tuple[int, int], tuple(analysis.deconvolution.mz_range))
         judgements = []
         for index, (component, hits) in enumerate(zip(analysis.components, analysis.hits,
                                                       strict=True)):

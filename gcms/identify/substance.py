@@ -29,7 +29,24 @@ _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 def name_key(name: str | None) -> str:
-    """A name folded for comparison: lower case, Greek spelt out, only letters and digits."""
+    """A name folded for comparison: lower case, Greek spelt out, only letters and digits.
+
+    Parameters
+    ----------
+    name : str or None
+        A substance name as a library or a lab writes it.
+
+    Returns
+    -------
+    str
+        The key (empty for None).
+
+    Examples
+    --------
+    >>> from gcms.identify import name_key
+    >>> name_key("β-Hydroxy Fentanyl"), name_key("MDMA (3,4-)")
+    ('betahydroxyfentanyl', 'mdma34')
+    """
     if not name:
         return ""
     text = "".join(_GREEK.get(ch, ch) for ch in str(name))

@@ -140,7 +140,13 @@ def _shipped() -> dict[str, Path]:
 
 
 def available_target_lists() -> tuple[str, ...]:
-    """Names of the target lists shipped with gcms."""
+    """Names of the target lists shipped with gcms.
+
+    Returns
+    -------
+    tuple of str
+        The names :func:`load_targets` accepts, sorted.
+    """
     return tuple(sorted(_shipped()))
 
 
@@ -314,6 +320,19 @@ def load_targets(items: Sequence[str | os.PathLike], *,
     Relative paths are taken from ``relative_to`` (the folder of the profile naming
     them). Later lists add to earlier ones (module docstring). Each file is recorded
     with the SHA-256 of its bytes.
+
+    Parameters
+    ----------
+    items : sequence of str or os.PathLike
+        Shipped names (:func:`available_target_lists`) and paths, merged in order.
+    relative_to : str or os.PathLike, optional
+        The folder relative paths are read from.
+
+    Returns
+    -------
+    TargetList
+        The merged targets, each with its sources, and the files read with their
+        SHA-256.
 
     Raises
     ------
