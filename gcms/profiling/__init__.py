@@ -17,6 +17,7 @@ A link is evidence of a common origin, not proof of it.
 
 from __future__ import annotations
 
+from gcms.profiling.measure import Profile, compare, measure_profile, normalise, scores
 from gcms.profiling.method import (
     ProfileSettings,
     ProfilingMethod,
@@ -27,10 +28,15 @@ from gcms.profiling.method import (
 )
 
 __all__ = [
+    "Profile",
     "ProfileSettings",
     "ProfilingMethod",
     "Target",
+    "compare",
     "find_profiling_method",
     "load_profiling_method",
+    "measure_profile",
+    "normalise",
+    "scores",
     "shipped_methods",
 ]
