@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -77,17 +76,9 @@ def library_for(library_path: str | None, *data: str) -> str:
                        "without one)")
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
 def emit_json(value: Any) -> None:
     """Print ``value`` as JSON on stdout (NaN and infinities as null)."""
-    json.dump(_clean(value), sys.stdout, indent=2, default=str)
+    from gcms._json import json_safe
+
+    json.dump(json_safe(value, str_keys=False), sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")

@@ -22,7 +22,7 @@ ROOT = Path(gcms.__file__).parent
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core types", (
         "gcms",  # the package itself: its __init__ only
-        "gcms._arrays", "gcms._files", "gcms.about", "gcms.config", "gcms.errors",
+        "gcms._arrays", "gcms._files", "gcms._json", "gcms.about", "gcms.config", "gcms.errors",
         "gcms.identifiers", "gcms.results", "gcms.run", "gcms.sequence", "gcms.spectrum")),
     ("io, signal", (
         "gcms.io", "gcms.signal",

@@ -23,13 +23,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from gcms._files import write_atomic
+from gcms._json import json_safe as _clean
 from gcms.batch.pass2 import RunContext, file_name
 from gcms.identifiers import spreadsheet_safe_row
 from gcms.results import FORMAT, FORMAT_VERSION, ResultsDocument
@@ -60,17 +60,6 @@ SUMMARY_COLUMNS = (
     "position", "file", "type", "sample_id", "case_id", "exhibit_id", "status",
     "identified", "inconclusive", "n_components", "notes", "problem",
 )
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN and infinities as null, tuples as lists, mappings as dicts."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 def run_record(context: RunContext, *, cached: bool = False,

@@ -72,6 +72,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from gcms._json import finite_or_none as _finite
 from gcms.errors import FormatError, GcmsError, LibraryError
 
 __all__ = [
@@ -307,13 +308,6 @@ def _reported(record: Mapping[str, Any]) -> list[str]:
     findings = record.get("findings") or {}
     return [f["substance"] for verdict in ("identified", "inconclusive")
             for f in findings.get(verdict, []) if f.get("substance")]
-
-
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def _is_target(substance: Any, targets: Sequence[str]) -> bool:

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from gcms._json import finite_or_none
 from gcms.errors import ProfileError
 from gcms.qa.chromatography import PeakMeasureSettings, ion_trace, measure_peaks, resolution
 from gcms.qa.profile import InstrumentProfile, LadderSection
@@ -117,10 +118,6 @@ def ladder_calibration(run: Run | str | os.PathLike, profile: InstrumentProfile 
         raise FormatError(message if message.startswith(str(label)) else
                           f"{label}: {message}") from None
     return ladder.calibration(method=section.ri_method, dead_time_s=section.dead_time_s)
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def _history_means(history, instrument_id: str, before: datetime, evidence_sha256: str | None,
@@ -256,7 +253,7 @@ def evaluate_ladder(
             "signal_to_noise": row["signal_to_noise"], "width_s": row["width_s"],
             "width_from_one_side": row["width_from_one_side"],
             "tailing_factor": row["tailing_factor"], "plate_count": row["plate_count"],
-            "resolution_to_next": _finite(float(rs[i])) if i < rs.size else None,
+            "resolution_to_next": finite_or_none(rs[i]) if i < rs.size else None,
         })
     if reference:
         notes.append(f"shifts against the mean of {len(reference)} earlier passing ladder(s), "

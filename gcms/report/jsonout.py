@@ -22,6 +22,7 @@ import math
 from importlib import resources
 from typing import Any
 
+from gcms._json import json_safe
 from gcms.identifiers import spreadsheet_safe_row
 from gcms.report.model import ReportModel
 
@@ -40,19 +41,9 @@ CSV_COLUMNS = (
 )
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def report_json(model: ReportModel) -> dict[str, Any]:
     """The report's facts as a JSON-ready dict (schema :data:`SCHEMA_ID`)."""
-    return _finite({"schema": SCHEMA_ID, **model.to_dict()})
+    return json_safe({"schema": SCHEMA_ID, **model.to_dict()}, str_keys=False)
 
 
 def report_json_bytes(model: ReportModel) -> bytes:
