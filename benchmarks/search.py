@@ -30,7 +30,11 @@ exhaustive list cut at the floor (the guarantee), and whose first hit is the
 exhaustive first hit where that hit reaches the floor. Tools with another score are
 not comparable and are not scored.
 
-    python benchmarks/search.py [--sizes 10000 100000 350000] [--queries 1000]
+    python benchmarks/search.py [--sizes 10000 100000 350000] [--queries 1000] [--real]
+
+``--real``: the real-derived library of ``real_library.py`` (the MassBank EI records grown
+to ``size`` with homologue-style variants; the held-out real records and replicate-style
+copies as queries) instead of the synthetic one.
 """
 
 from __future__ import annotations
@@ -261,6 +265,10 @@ def run(tool: str, path: Path, timeout: float) -> dict | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 350_000])
+    parser.add_argument("--real", action="store_true",
+                        help="the real-derived library of real_library.py (MassBank EI records "
+                             "and homologue-style variants; held-out real queries) instead of "
+                             "the synthetic one")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
     parser.add_argument("--timeout", type=float, default=3600)
@@ -287,7 +295,12 @@ def main() -> None:
           "| top-1 = exhaustive |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
           "| ---: |")
     for size in args.sizes:
-        path = dataset(size, args.queries)
+        if args.real:
+            from real_library import real_dataset
+
+            path = real_dataset(size, args.queries)
+        else:
+            path = dataset(size, args.queries)
         tools = [t for t in args.tools if not (t == "matchms" and size > 10_000)]
         reference = reference_mf = None
         for tool in tools:

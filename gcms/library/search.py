@@ -34,7 +34,8 @@ library per block of up to 128 queries, on every core):
 2. **Threshold algorithm.** Per query the scan keeps the best entries met so far,
    exactly scored; an entry is scored exactly only if its bound reaches the worst of
    them (and the floor). A pilot pass first scores the entries of highest
-   :math:`\cos^2` in a sample of the library, so that the threshold starts high.
+   :math:`\cos^2` in the library (a sample beyond a million entries), so that the
+   threshold starts high.
 3. **Exact scores and order.** The kept entries are scored again by
    :func:`gcms.library.kernels.score_pairs` (the compiled scorer is bit-identical to
    it) and sorted by the ranking score (identity MF by default) minus the
