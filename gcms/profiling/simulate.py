@@ -9,7 +9,9 @@ with its own pairs (exhibits of one seizure, of one proven batch) as soon as it 
 batch ``b`` and profile target ``j``: the impurity is made at all with probability
 ``presence_probability``; its level relative to the drug is
 ``r_bj = exp(μ_j + between_batch_sd · z)`` (``μ_j``: a target's typical level, drawn once
-per set around ``log(typical_level)``). Each exhibit ``i`` of the batch then gets
+per market from ``market_seed`` around ``log(typical_level)``: sets of one market
+share them, as seizures of one country's market share the usual routes). Each exhibit
+``i`` of the batch then gets
 
 ``a_ij = r_bj · exp(within_batch_rsd · z) · exp(injection_rsd · z) · d_i · g_ij``
 
@@ -69,6 +71,7 @@ class BatchModel:
     degradation_probability: float = 0.2
     degradation_max: float = 0.5
     labile: tuple[str, ...] = ()
+    market_seed: int | None = 0
     seed: int | None = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,7 +122,8 @@ def simulate_seizures(method: ProfilingMethod, model: BatchModel | None = None
     rng = np.random.default_rng(model.seed)
     names = tuple(t.name for t in method.profile_targets)
     k, nb, per = len(names), model.n_batches, model.per_batch
-    mu = np.log(model.typical_level) + model.level_spread * rng.standard_normal(k)
+    market = np.random.default_rng(model.market_seed)
+    mu = np.log(model.typical_level) + model.level_spread * market.standard_normal(k)
     made = rng.random((nb, k)) < model.presence_probability
     level = np.exp(mu + model.between_batch_sd * rng.standard_normal((nb, k)))
     level = np.where(made, level, 0.0)
