@@ -25,6 +25,12 @@ _LAYOUT = {"margin": {"l": 60, "r": 60, "t": 30, "b": 45}, "hovermode": "closest
            "legend": {"orientation": "h", "y": 1.12}, "template": None}
 
 
+def _titled(title: str) -> dict[str, Any]:
+    """Layout of a chart with a title above its legend."""
+    return {**_LAYOUT, "title": {"text": title, "y": 0.97},
+            "margin": {**_LAYOUT["margin"], "t": 70}, "legend": {"orientation": "h", "y": 1.1}}
+
+
 def _numbers(values: Any, digits: int) -> list[float]:
     return np.round(np.asarray(values, dtype=np.float64), digits).tolist()
 
@@ -127,7 +133,7 @@ def series_figure(series: Mapping[str, Mapping[str, Any]], *, title: str) -> dic
         traces.append({"type": "scatter", "mode": "lines+markers", "name": f"{metric}{unit}",
                        "x": list(item.get("times") or ()), "y": list(item.get("values") or ()),
                        "line": {"width": 1, "color": PALETTE[i % len(PALETTE)]}})
-    return {"data": traces, "layout": {**_LAYOUT, "title": {"text": title}}}
+    return {"data": traces, "layout": {**_titled(title), "showlegend": True}}
 
 
 def levey_jennings_figure(metric: str, chart: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,16 +157,21 @@ def levey_jennings_figure(metric: str, chart: Mapping[str, Any]) -> dict[str, An
                            "x": [times[0], times[-1]] if times else [],
                            "y": [mean + k * sd] * 2,
                            "line": {"width": 1, "dash": dash, "color": colour}})
-    flagged = [f for f in chart.get("flags") or () if 0 <= f.get("index", -1) < len(values)]
-    if flagged:
+    by_point: dict[int, list[Mapping[str, Any]]] = {}
+    for flag in chart.get("flags") or ():
+        if 0 <= flag.get("index", -1) < len(values):
+            by_point.setdefault(flag["index"], []).append(flag)
+    if by_point:  # one mark per point: its rules, coloured by the worst severity
+        points = sorted(by_point)
         traces.append({"type": "scatter", "mode": "markers+text", "name": "Westgard",
-                       "x": [times[f["index"]] for f in flagged],
-                       "y": [values[f["index"]] for f in flagged],
-                       "text": [f["rule"] for f in flagged], "textposition": "top center",
+                       "x": [times[i] for i in points], "y": [values[i] for i in points],
+                       "text": [", ".join(f["rule"] for f in by_point[i]) for i in points],
+                       "textposition": "top center",
                        "marker": {"size": 10, "symbol": "x", "color": [
-                           PALETTE[1] if f.get("severity") == "rejection" else PALETTE[4]
-                           for f in flagged]}})
-    return {"data": traces, "layout": {**_LAYOUT, "title": {"text": metric}}}
+                           PALETTE[1] if any(f.get("severity") == "rejection"
+                                             for f in by_point[i]) else PALETTE[4]
+                           for i in points]}})
+    return {"data": traces, "layout": _titled(metric)}
 
 
 def calibration_figure(calibrators: Sequence[Mapping[str, Any]],
@@ -183,7 +194,7 @@ def calibration_figure(calibrators: Sequence[Mapping[str, Any]],
                        "error_x": {"type": "data", "array": [s.get("error_x") or 0
                                                              for s in samples]},
                        "marker": {"size": 10, "symbol": "diamond", "color": PALETTE[1]}})
-    layout = {**_LAYOUT, "title": {"text": f"{analyte}: calibration"},
+    layout = {**_titled(f"{analyte}: calibration"),
               "xaxis": {"title": {"text": f"concentration ({unit})"}},
               "yaxis": {"title": {"text": "response"}}}
     return {"data": traces, "layout": layout}
@@ -207,7 +218,7 @@ def accuracy_figure(calibrators: Sequence[Mapping[str, Any]], *, analyte: str,
                            "y": [level, level], "hoverinfo": "skip",
                            "line": {"width": 1, "dash": "solid" if level == 100 else "dash",
                                     "color": "#777777"}})
-    layout = {**_LAYOUT, "title": {"text": f"{analyte}: accuracy of the calibrators"},
+    layout = {**_titled(f"{analyte}: accuracy of the calibrators"),
               "xaxis": {"title": {"text": f"nominal ({unit})"}},
               "yaxis": {"title": {"text": "% of nominal"}}}
     return {"data": traces, "layout": layout}
@@ -243,7 +254,7 @@ def integration_figure(times_s: np.ndarray, trace: np.ndarray,
     shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": t / 60, "x1": t / 60,
                "y0": 0, "y1": 1, "line": {"width": 1, "dash": "dot", "color": "#555555"}}
               for t in (start, end)]
-    layout = {**_LAYOUT, "title": {"text": f"{analyte}: {integration.get('signal', '')}"},
+    layout = {**_titled(f"{analyte}: {integration.get('signal', '')}"),
               "xaxis": {"title": {"text": "min"}}, "yaxis": {"exponentformat": "e"},
               "shapes": shapes}
     return {"data": traces, "layout": layout}

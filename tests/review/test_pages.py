@@ -166,7 +166,7 @@ def test_the_qa_dashboard_draws_levey_jennings_with_westgard_flags(recorded):
     assert len(charts_shown) == 3  # tune metrics, check standard, ladder drift
     levey_jennings = _figure(board.text, "qa-lj-1-data")
     flags = levey_jennings["data"][-1]
-    assert flags["name"] == "Westgard" and "1-3s" in flags["text"]
+    assert flags["name"] == "Westgard" and "1-3s" in flags["text"][-1]
     assert flags["y"][-1] == 112.0
     assert web.get("/qa?instrument=GCMS-9").status_code == 400
 
