@@ -48,6 +48,7 @@ from gcms.review.security import (
     Gate,
     Session,
     Sessions,
+    SignInThrottle,
     cookie_header,
     tokens_equal,
 )
@@ -67,9 +68,13 @@ _REPORT_NAME = re.compile(r"^[A-Za-z0-9._-]+\.pdf$")
 
 def plotly_js_path() -> Path:
     """``plotly.min.js`` of the installed ``plotly`` package (never fetched from a CDN)."""
-    import plotly
+    import importlib.util
 
-    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    spec = importlib.util.find_spec("plotly")  # located, not imported (a heavy import)
+    if spec is None or spec.origin is None:
+        raise GcmsError("the review workstation draws its charts with Plotly, a dependency "
+                        "of gcms that is not installed here: pip install plotly")
+    return Path(spec.origin).parent / "package_data" / "plotly.min.js"
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,8 @@ class ReviewSettings:
         return folder
 
 
-def create_app(settings: ReviewSettings | str, *, sessions: Sessions | None = None) -> Any:
+def create_app(settings: ReviewSettings | str, *, sessions: Sessions | None = None,
+               throttle: SignInThrottle | None = None) -> Any:
     """The ASGI application over one case store (see the module docstring).
 
     Parameters
@@ -119,6 +125,8 @@ def create_app(settings: ReviewSettings | str, *, sessions: Sessions | None = No
         :class:`ReviewSettings`, or the store location alone.
     sessions
         The session table (tests pass one with their own clock).
+    throttle
+        The failed sign-in counter (:class:`~gcms.review.security.SignInThrottle`).
 
     Raises
     ------
@@ -134,7 +142,7 @@ def create_app(settings: ReviewSettings | str, *, sessions: Sessions | None = No
 
     reader = CaseStore(settings.store, create=False)  # reading needs no enrolment
     sessions = sessions or Sessions()
-    web = _Web(settings, reader, sessions)
+    web = _Web(settings, reader, sessions, throttle or SignInThrottle())
     routes = [
         Route("/login", web.login_page, methods=["GET"]),
         Route("/login", web.login, methods=["POST"]),
@@ -179,10 +187,12 @@ class _Refused(Exception):
 class _Web:
     """The route handlers, sharing the settings, the reading store and the sessions."""
 
-    def __init__(self, settings: ReviewSettings, reader: Any, sessions: Sessions) -> None:
+    def __init__(self, settings: ReviewSettings, reader: Any, sessions: Sessions,
+                 throttle: SignInThrottle) -> None:
         from jinja2 import Environment, PackageLoader, select_autoescape
 
         self.settings, self.reader, self.sessions = settings, reader, sessions
+        self.throttle = throttle
         self.templates = Environment(loader=PackageLoader("gcms.review", "templates"),
                                      autoescape=select_autoescape(default=True),
                                      trim_blocks=True, lstrip_blocks=True)
@@ -214,13 +224,14 @@ class _Web:
 
     # -- sign-in ----------------------------------------------------------------------
 
-    async def login_page(self, request: Any, *, failed: bool = False) -> Any:
+    async def login_page(self, request: Any, *, failed: bool = False,
+                         locked: bool = False) -> Any:
         # one pre-session token per browser, so that two sign-in tabs both work
         token = request.cookies.get(PRELOGIN_COOKIE) or ""
         if not re.fullmatch(r"[A-Za-z0-9_-]{32}", token):
             token = secrets.token_urlsafe(24)
         response = self.page(request, "login.html", status=401 if failed else 200,
-                             failed=failed, signin_token=token,
+                             failed=failed, locked=locked, signin_token=token,
                              next=_local_target(request.query_params.get("next")))
         response.headers.append("set-cookie", cookie_header(
             PRELOGIN_COOKIE, token, secure=self.settings.secure_cookies, max_age=600))
@@ -234,10 +245,14 @@ class _Web:
         if not tokens_equal(form.get("signin_token"), request.cookies.get(PRELOGIN_COOKIE, "")):
             return PlainTextResponse("sign-in form expired: reload the page", status_code=403)
         user_id, password = str(form.get("user") or ""), str(form.get("password") or "")
+        if self.throttle.blocked(user_id):
+            return await self.login_page(request, failed=True, locked=True)
         try:
             user = await run_in_threadpool(self._check_password, user_id, password)
         except GcmsError:
+            self.throttle.failed(user_id)
             return await self.login_page(request, failed=True)
+        self.throttle.succeeded(user_id)
         old = request.scope["state"].get("session")
         session = self.sessions.start(
             user.user_id, printed_name=user.printed_name, roles=tuple(user.roles),

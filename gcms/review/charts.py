@@ -21,7 +21,7 @@ __all__ = ["accuracy_figure", "calibration_figure", "chromatogram_figure", "head
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
            "#000000")
 
-_LAYOUT = {"margin": {"l": 60, "r": 60, "t": 30, "b": 45}, "hovermode": "closest",
+_LAYOUT: dict[str, Any] = {"margin": {"l": 60, "r": 60, "t": 30, "b": 45}, "hovermode": "closest",
            "legend": {"orientation": "h", "y": 1.12}, "template": None}
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "Gate",
     "Session",
     "Sessions",
+    "SignInThrottle",
     "cookie_header",
     "is_loopback",
     "tokens_equal",
@@ -179,6 +180,46 @@ class Sessions:
     def _expire(self, now: float) -> None:
         for token in [t for t, s in self._sessions.items() if self._expired(s, now)]:
             del self._sessions[token]
+
+
+#: Failed sign-ins of one user name after which it is refused for :data:`LOCKOUT_S`
+#: (NIST SP 800-63B §5.2.2 asks for a limit on consecutive failed attempts, at most 100).
+MAX_FAILED_SIGN_INS = 10
+#: How long a user name stays refused after :data:`MAX_FAILED_SIGN_INS` failures (s).
+LOCKOUT_S = 15 * 60
+
+
+class SignInThrottle:
+    """Counts failed sign-ins per user name; refuses the name for a while after too many.
+
+    Counted by name, not by address, so that guessing one user's password from many
+    addresses is slowed as much as from one. A successful sign-in clears the count.
+    """
+
+    def __init__(self, *, limit: int = MAX_FAILED_SIGN_INS, lockout_s: float = LOCKOUT_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.lockout_s, self.clock = limit, lockout_s, clock
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def blocked(self, user_id: str) -> bool:
+        """Whether ``user_id`` is refused now (too many recent failures)."""
+        now = self.clock()
+        with self._lock:
+            recent = [t for t in self._failures.get(user_id.casefold(), ())
+                      if now - t < self.lockout_s]
+            self._failures[user_id.casefold()] = recent
+            return len(recent) >= self.limit
+
+    def failed(self, user_id: str) -> None:
+        """Count one failed sign-in of ``user_id``."""
+        with self._lock:
+            self._failures.setdefault(user_id.casefold(), []).append(self.clock())
+
+    def succeeded(self, user_id: str) -> None:
+        """Forget ``user_id``'s failures."""
+        with self._lock:
+            self._failures.pop(user_id.casefold(), None)
 
 
 Scope = MutableMapping[str, Any]

@@ -219,9 +219,11 @@ def exhibit_view(store: Any, case_id: str, exhibit_id: str | None, *,
                    "description": f"{data.get('type')} {data.get('sample_id') or ''} "
                                   f"({data.get('file_name')})"}
     else:
-        exhibit = next((e for e in case["exhibits"] if e["exhibit_id"] == exhibit_id), None)
-        if exhibit is None:
+        found: dict[str, Any] | None = next(
+            (e for e in case["exhibits"] if e["exhibit_id"] == exhibit_id), None)
+        if found is None:
             raise CustodyError(f"exhibit {exhibit_id!r} in case {case_id}: not in the store")
+        exhibit = found
         mine = [r for r in case["results"] if r.get("exhibit_id") == exhibit_id]
     view = ExhibitView(case_id, exhibit, [
         {"result_id": r["result_id"], "version": r["version"], "summary": r.get("summary"),

@@ -244,3 +244,22 @@ def test_a_review_through_the_api_is_recorded_signed_and_verifies(recorded):
         signatures = store.signatures(recorded.case_id)
         assert [(s.signer, s.meaning) for s in signatures] == [("bob", "reviewed")]
         assert store.verify().ok
+
+
+def test_repeated_wrong_passwords_lock_the_user_name_for_a_while(recorded):
+    from gcms.review import ReviewSettings, create_app
+    from gcms.review.security import SignInThrottle
+
+    from .helpers import TestClient
+
+    now = [0.0]
+    throttle = SignInThrottle(limit=3, lockout_s=600, clock=lambda: now[0])
+    app = create_app(ReviewSettings(store=str(recorded.store)), throttle=throttle)
+    web = TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
+    for _ in range(3):
+        assert sign_in(web, "bob", "wrong words here").status_code == 401
+    locked = sign_in(web, "bob")  # the right password, but too soon
+    assert locked.status_code == 401 and "Too many failed sign-ins" in locked.text
+    assert sign_in(web, "carol").status_code == 303  # other users are not affected
+    now[0] += 601
+    assert sign_in(web, "bob").status_code == 303
