@@ -1,0 +1,557 @@
+"""The seizure database: profiles and links in the case store's database, searched and clustered.
+
+Profiles and links live in their own tables (``profiling_profiles``, ``profiling_links``,
+``profiling_calibrations``) of the same database as the case store: a store folder's SQLite
+file or a PostgreSQL URL (:func:`gcms.custody._db.resolve_location`, whose engines take the
+store's write lock). A profile is one seizure (exhibit): its case, exhibit, seizure date,
+place and drug, the method (name and SHA-256) and run (SHA-256) it was measured with, its raw
+areas (absent targets as ``null``) and the compared vector.
+
+**Search.** The compared vectors of one method are held in a matrix cached from the table
+(rows added since the last search are read on the next one); a new profile is scored against
+all of them in one vectorised pass (:func:`gcms.profiling.measure.scores`), so 100,000
+stored profiles are searched in milliseconds (``benchmarks/profiling_search.py``).
+
+**Links.** :meth:`ProfileStore.add_profile` compares every new profile against the database
+and records a link for each stored profile at or past the threshold of the method's
+calibration (:meth:`ProfileStore.set_calibration`); each link keeps its score and the
+calibration's quote (threshold, rule, false-positive and false-negative rates with their
+intervals, whether it was calibrated on simulated pairs), and every report of it quotes
+them. A link is evidence of a common origin, not proof of it.
+
+**Clusters and export.** Linked seizures form clusters (connected components of the link
+graph, :func:`scipy.sparse.csgraph.connected_components`); :meth:`ProfileStore.export`
+writes CSV nodes and edges and GraphML for link-analysis tools.
+
+**Custody.** Where the profile's case exists in a case store at the same location, adding a
+profile (with its links) is also recorded in the case's audit chain through the public
+:meth:`gcms.custody.CaseStore.record_analysis` (an analysis whose parameters name the
+profile, its method, run and links); the profile row keeps that analysis id, or the reason
+it could not be recorded (no case store, unknown case, actor not enrolled).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import numpy as np
+import sqlalchemy as sa
+
+from gcms.custody._db import make_engine, resolve_location
+from gcms.errors import CustodyError, GcmsError
+from gcms.identifiers import spreadsheet_safe_row
+from gcms.profiling.calibrate import LinkCalibration
+from gcms.profiling.measure import Profile, scores
+from gcms.profiling.method import ProfilingMethod
+
+__all__ = ["LIMITATION", "Link", "Match", "ProfileStore", "SeizureInfo"]
+
+#: The sentence every linkage output carries.
+LIMITATION = ("A link is evidence that two seizures may share a common origin (production "
+              "batch), not proof of it; it is a lead for investigators, weighed with the "
+              "stated error rates and the other evidence.")
+
+_metadata = sa.MetaData()
+profiles_table = sa.Table(
+    "profiling_profiles", _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("profile_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("method_name", sa.Text, nullable=False),
+    sa.Column("method_sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("case_id", sa.Text),
+    sa.Column("exhibit_id", sa.Text),
+    sa.Column("seized_on", sa.Text),
+    sa.Column("place", sa.Text),
+    sa.Column("drug", sa.Text),
+    sa.Column("targets", sa.Text, nullable=False),
+    sa.Column("areas", sa.Text, nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.Column("run_sha256", sa.String(64)),
+    sa.Column("sample_name", sa.Text),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text),
+    sa.Column("custody", sa.Text),
+)
+links_table = sa.Table(
+    "profiling_links", _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("profile_a", sa.String(40), nullable=False, index=True),
+    sa.Column("profile_b", sa.String(40), nullable=False, index=True),
+    sa.Column("method_sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("calibration", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text),
+)
+calibrations_table = sa.Table(
+    "profiling_calibrations", _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("method_sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text),
+)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class SeizureInfo:
+    """What a node of the link graph says of a seizure."""
+
+    case_id: str | None = None
+    exhibit_id: str | None = None
+    seized_on: str | None = None
+    place: str | None = None
+    drug: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A stored profile as a search returns it: who it is, its score, whether it links."""
+
+    profile_id: str
+    seizure: SeizureInfo
+    score: float
+    linked: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"profile_id": self.profile_id, **dataclasses.asdict(self.seizure),
+                "score": self.score, "linked": self.linked}
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A recorded link: two profiles, the score, and the calibration it was judged by."""
+
+    profile_a: str
+    profile_b: str
+    score: float
+    calibration: Mapping[str, Any]
+
+    @property
+    def threshold(self) -> float:
+        """The threshold the score was judged against."""
+        return float(self.calibration["threshold"])
+
+    def sentence(self) -> str:
+        """``P1 - P2: pearson 0.982; threshold ... rates ...`` (what every report quotes)."""
+        return (f"{self.profile_a} - {self.profile_b}: score {self.score:.4g}; "
+                f"{self.calibration['statement']}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"profile_a": self.profile_a, "profile_b": self.profile_b, "score": self.score,
+                "threshold": self.threshold, "calibration": dict(self.calibration),
+                "statement": self.sentence(), "limitation": LIMITATION}
+
+
+@dataclass
+class _Cache:
+    last_id: int
+    ids: list[str]
+    matrix: np.ndarray
+
+
+class ProfileStore:
+    """Profiles and links in a case store's database (module notes).
+
+    Parameters
+    ----------
+    location
+        Store folder (SQLite) or database URL; ``None``: ``GCMS_STORE`` or the default.
+    actor
+        Who adds profiles (recorded with each row; the custody entry needs an enrolled
+        user). Default: ``GCMS_ACTOR`` or the login name.
+    create
+        Create the database and tables when absent.
+    """
+
+    def __init__(self, location: str | os.PathLike | None = None, *,
+                 actor: str | None = None, create: bool = True) -> None:
+        self._location = location
+        url, self.location = resolve_location(location, create=create)
+        self._engine = make_engine(url)
+        self.actor = actor
+        self._cache: dict[str, _Cache] = {}
+        try:
+            with self._engine.begin() as conn:
+                _metadata.create_all(conn, checkfirst=True)
+        except sa.exc.SQLAlchemyError as error:
+            self._engine.dispose()
+            raise CustodyError(f"{self.location}: cannot open the profile tables: "
+                               f"{error.__class__.__name__}: {error}") from None
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> ProfileStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _who(self) -> str | None:
+        if self.actor:
+            return self.actor
+        from gcms.custody.store import default_actor
+
+        try:
+            return default_actor()
+        except CustodyError:
+            return None
+
+    def _write(self) -> Any:
+        return self._engine.connect().execution_options(gcms_write=True)
+
+    # -- calibrations ---------------------------------------------------------------
+
+    def set_calibration(self, method: ProfilingMethod, calibration: LinkCalibration) -> None:
+        """Make ``calibration`` the one links of ``method`` are judged by from now on."""
+        if calibration.metric != method.profile.metric:
+            raise GcmsError(f"calibration for metric {calibration.metric!r}; method "
+                            f"{method.name!r} compares by {method.profile.metric!r}")
+        with self._write() as conn, conn.begin():
+            conn.execute(calibrations_table.insert().values(
+                method_sha256=_sha(method), data=json.dumps(calibration.to_dict()),
+                created_at=_now(), created_by=self._who()))
+
+    def calibration(self, method: ProfilingMethod) -> LinkCalibration | None:
+        """The latest calibration of ``method`` (None when none was set)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(calibrations_table.c.data)
+                               .where(calibrations_table.c.method_sha256 == _sha(method))
+                               .order_by(calibrations_table.c.id.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return LinkCalibration.from_dict(json.loads(row.data), source=self.location)
+
+    # -- adding ---------------------------------------------------------------------
+
+    def add_profiles(self, method: ProfilingMethod, profiles: Sequence[Profile],
+                     seizures: Sequence[SeizureInfo]) -> list[str]:
+        """Store many profiles at once without linking them (imports, benchmarks).
+
+        Returns their profile ids.
+        """
+        if len(profiles) != len(seizures):
+            raise GcmsError(f"{len(profiles)} profiles and {len(seizures)} seizures")
+        rows = [self._row(method, p, s) for p, s in zip(profiles, seizures, strict=True)]
+        with self._write() as conn, conn.begin():
+            if rows:
+                conn.execute(profiles_table.insert(), rows)
+        return [r["profile_id"] for r in rows]
+
+    def _row(self, method: ProfilingMethod, profile: Profile, seizure: SeizureInfo
+             ) -> dict[str, Any]:
+        targets = tuple(t.name for t in method.profile_targets)
+        if profile.targets != targets:
+            raise GcmsError(f"profile of {profile.sample_name or '?'}: its targets are not "
+                            f"those of method {method.name!r}")
+        if not profile.usable:
+            raise GcmsError(f"profile of {profile.sample_name or '?'}: no target found, "
+                            "nothing to store for comparison")
+        return {
+            "profile_id": "PR" + uuid.uuid4().hex[:16], "method_name": method.name,
+            "method_sha256": _sha(method), **dataclasses.asdict(seizure),
+            "targets": json.dumps(list(targets)),
+            "areas": json.dumps([float(a) if np.isfinite(a) else None for a in profile.areas]),
+            "vector": np.ascontiguousarray(profile.values, dtype="<f8").tobytes(),
+            "run_sha256": profile.run_sha256, "sample_name": profile.sample_name,
+            "created_at": _now(), "created_by": self._who(), "custody": None,
+        }
+
+    def add_profile(self, method: ProfilingMethod, profile: Profile, seizure: SeizureInfo, *,
+                    calibration: LinkCalibration | None = None, link: bool = True,
+                    record_custody: bool = True) -> tuple[str, list[Link]]:
+        """Store one seizure's profile, link it to the database, and audit it.
+
+        The new profile is scored against every stored profile of the method; each at or
+        past the threshold of ``calibration`` (default: the method's, see
+        :meth:`set_calibration`) becomes a :class:`Link`. Without a calibration nothing is
+        linked (there is no threshold to state). Returns the profile id and its links.
+        """
+        row = self._row(method, profile, seizure)
+        calibration = calibration or (self.calibration(method) if link else None)
+        links: list[Link] = []
+        if link and calibration is not None:
+            matches = self.search(method, profile.values, k=None, calibration=calibration)
+            quote = calibration.quote()
+            links = [Link(row["profile_id"], m.profile_id, m.score, quote)
+                     for m in matches if m.linked]
+        row["custody"] = json.dumps(self._audit(method, profile, seizure, row, links)
+                                    if record_custody else {"recorded": False,
+                                                            "reason": "not asked"})
+        with self._write() as conn, conn.begin():
+            conn.execute(profiles_table.insert().values(**row))
+            if links:
+                conn.execute(links_table.insert(), [
+                    {"profile_a": lk.profile_a, "profile_b": lk.profile_b,
+                     "method_sha256": _sha(method), "score": lk.score,
+                     "calibration": json.dumps(dict(lk.calibration)), "created_at": _now(),
+                     "created_by": self._who()} for lk in links])
+        return row["profile_id"], links
+
+    def _audit(self, method: ProfilingMethod, profile: Profile, seizure: SeizureInfo,
+               row: Mapping[str, Any], links: list[Link]) -> dict[str, Any]:
+        """Record the profile in the case's custody chain where that is possible."""
+        if not seizure.case_id:
+            return {"recorded": False, "reason": "no case named"}
+        from gcms.custody import CaseStore
+
+        try:
+            with CaseStore(self._location, actor=self.actor, create=False) as store:
+                analysis = store.record_analysis(seizure.case_id, run_ids=[], parameters={
+                    "profiling": {
+                        "profile_id": row["profile_id"], "exhibit_id": seizure.exhibit_id,
+                        "method": method.identity(), "run_sha256": profile.run_sha256,
+                        "targets": list(profile.targets),
+                        "values": [float(v) for v in profile.values],
+                        "absent": list(profile.absent),
+                        "links": [{"profile": lk.profile_b, "score": lk.score,
+                                   "threshold": lk.threshold} for lk in links]}},
+                    software="gcms profiling")
+        except CustodyError as error:
+            return {"recorded": False, "reason": str(error)}
+        return {"recorded": True, "case_id": seizure.case_id,
+                "analysis_id": analysis.analysis_id}
+
+    # -- reading --------------------------------------------------------------------
+
+    def _matrix(self, method_sha256: str) -> _Cache:
+        cache = self._cache.get(method_sha256) or _Cache(0, [], np.empty((0, 0)))
+        query = (sa.select(profiles_table.c.id, profiles_table.c.profile_id,
+                           profiles_table.c.vector)
+                 .where(profiles_table.c.method_sha256 == method_sha256)
+                 .where(profiles_table.c.id > cache.last_id).order_by(profiles_table.c.id))
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if rows:
+            new = np.frombuffer(b"".join(r.vector for r in rows), dtype="<f8")
+            new = new.reshape(len(rows), -1)
+            matrix = new if cache.matrix.size == 0 else np.vstack([cache.matrix, new])
+            cache = _Cache(rows[-1].id, cache.ids + [r.profile_id for r in rows], matrix)
+            self._cache[method_sha256] = cache
+        return cache
+
+    def seizure(self, profile_id: str) -> SeizureInfo:
+        """The seizure of a stored profile (GcmsError when unknown)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(profiles_table).where(
+                profiles_table.c.profile_id == profile_id)).first()
+        if row is None:
+            raise GcmsError(f"{self.location}: no profile {profile_id!r}")
+        return SeizureInfo(row.case_id, row.exhibit_id, row.seized_on, row.place, row.drug)
+
+    def profile_record(self, profile_id: str) -> dict[str, Any]:
+        """A stored profile as a dict (areas with absent as None, values, custody note)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(profiles_table).where(
+                profiles_table.c.profile_id == profile_id)).first()
+        if row is None:
+            raise GcmsError(f"{self.location}: no profile {profile_id!r}")
+        out = dict(row._mapping)
+        out.pop("id")
+        out["values"] = np.frombuffer(out.pop("vector"), dtype="<f8").tolist()
+        out["targets"] = json.loads(out["targets"])
+        out["areas"] = json.loads(out["areas"])
+        out["custody"] = json.loads(out["custody"]) if out["custody"] else None
+        return out
+
+    def count(self, method: ProfilingMethod | None = None) -> int:
+        """How many profiles are stored (of ``method``, or all)."""
+        query = sa.select(sa.func.count()).select_from(profiles_table)
+        if method is not None:
+            query = query.where(profiles_table.c.method_sha256 == _sha(method))
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def search(self, method: ProfilingMethod, values: np.ndarray | Profile, *,
+               k: int | None = 10, calibration: LinkCalibration | None = None,
+               exclude: Iterable[str] = ()) -> list[Match]:
+        """The stored profiles closest to ``values`` (best first; all when ``k`` is None).
+
+        One vectorised pass over the cached matrix of the method's profiles. ``linked``
+        says whether each score is a link under ``calibration`` (None without one).
+        """
+        query = values.values if isinstance(values, Profile) else np.asarray(values, float)
+        cache = self._matrix(_sha(method))
+        if not cache.ids:
+            return []
+        if cache.matrix.shape[1] != query.size:
+            raise GcmsError(f"a query of {query.size} values for profiles of "
+                            f"{cache.matrix.shape[1]}")
+        s = scores(query, cache.matrix, method.profile.metric)
+        closeness = s if method.profile.higher_is_closer else -s
+        skip = set(exclude)
+        count = len(cache.ids) if k is None else min(k + len(skip), len(cache.ids))
+        if count < len(cache.ids):
+            top = np.argpartition(-closeness, count - 1)[:count]
+        else:
+            top = np.arange(len(cache.ids))
+        top = top[np.argsort(-closeness[top], kind="stable")]
+        if calibration is not None and k is None:
+            top = top[calibration.is_link(s[top])]  # all: only the links
+        chosen = [int(i) for i in top if cache.ids[i] not in skip][:k]
+        info = self._seizures([cache.ids[i] for i in chosen])
+        return [Match(cache.ids[i], info[cache.ids[i]], float(s[i]),
+                      None if calibration is None else bool(calibration.is_link(s[i])))
+                for i in chosen]
+
+    def _seizures(self, profile_ids: list[str]) -> dict[str, SeizureInfo]:
+        out: dict[str, SeizureInfo] = {}
+        t = profiles_table.c
+        with self._engine.connect() as conn:
+            for start in range(0, len(profile_ids), 500):
+                part = profile_ids[start:start + 500]
+                for row in conn.execute(sa.select(t.profile_id, t.case_id, t.exhibit_id,
+                                                  t.seized_on, t.place, t.drug)
+                                        .where(t.profile_id.in_(part))):
+                    out[row.profile_id] = SeizureInfo(row.case_id, row.exhibit_id,
+                                                      row.seized_on, row.place, row.drug)
+        return out
+
+    def links(self, method: ProfilingMethod, profile_id: str | None = None) -> list[Link]:
+        """The recorded links of ``method`` (of one profile, or all)."""
+        t = links_table.c
+        query = sa.select(links_table).where(t.method_sha256 == _sha(method)).order_by(t.id)
+        if profile_id is not None:
+            query = query.where(sa.or_(t.profile_a == profile_id, t.profile_b == profile_id))
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [Link(r.profile_a, r.profile_b, float(r.score), json.loads(r.calibration))
+                for r in rows]
+
+    # -- clusters and export ----------------------------------------------------------
+
+    def clusters(self, method: ProfilingMethod) -> list[list[str]]:
+        """Linked seizures: connected components of the link graph (largest first).
+
+        Profiles without a link are left out (a cluster has two seizures at least).
+        """
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        links = self.links(method)
+        if not links:
+            return []
+        ids = sorted({p for lk in links for p in (lk.profile_a, lk.profile_b)})
+        index = {p: i for i, p in enumerate(ids)}
+        a = np.array([index[lk.profile_a] for lk in links])
+        b = np.array([index[lk.profile_b] for lk in links])
+        graph = coo_matrix((np.ones(a.size), (a, b)), shape=(len(ids), len(ids)))
+        _, labels = connected_components(graph, directed=False)
+        groups: dict[int, list[str]] = {}
+        for pid, label in zip(ids, labels, strict=True):
+            groups.setdefault(int(label), []).append(pid)
+        return sorted(groups.values(), key=lambda g: (-len(g), g[0]))
+
+    def export(self, method: ProfilingMethod, folder: str | os.PathLike) -> dict[str, Path]:
+        """Write ``nodes.csv``, ``edges.csv`` and ``links.graphml`` for link-analysis tools.
+
+        One node per stored seizure of the method (case, exhibit, date, place, drug,
+        cluster), one edge per link (score, threshold, metric, both error rates and their
+        intervals). CSV cells are made safe for spreadsheets.
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        cluster_of = {pid: f"C{i + 1}" for i, group in enumerate(self.clusters(method))
+                      for pid in group}
+        t = profiles_table.c
+        with self._engine.connect() as conn:
+            nodes = conn.execute(sa.select(t.profile_id, t.case_id, t.exhibit_id, t.seized_on,
+                                           t.place, t.drug, t.method_name)
+                                 .where(t.method_sha256 == _sha(method))
+                                 .order_by(t.id)).all()
+        links = self.links(method)
+        node_fields = ["id", "case_id", "exhibit_id", "seized_on", "place", "drug", "method",
+                       "cluster"]
+        edge_fields = ["source", "target", "score", "threshold", "metric",
+                       "false_positive_rate", "false_positive_ci_low",
+                       "false_positive_ci_high", "false_negative_rate",
+                       "false_negative_ci_low", "false_negative_ci_high",
+                       "calibrated_on_simulated_pairs"]
+        node_rows = [[n.profile_id, n.case_id, n.exhibit_id, n.seized_on, n.place, n.drug,
+                      n.method_name, cluster_of.get(n.profile_id, "")] for n in nodes]
+        edge_rows = []
+        for lk in links:
+            c = lk.calibration
+            fp, fn = c["false_positive"], c["false_negative"]
+            edge_rows.append([lk.profile_a, lk.profile_b, lk.score, lk.threshold, c["metric"],
+                              fp["rate"], *fp["interval"], fn["rate"], *fn["interval"],
+                              bool(c.get("simulated"))])
+        paths = {"nodes": folder / "nodes.csv", "edges": folder / "edges.csv",
+                 "graphml": folder / "links.graphml"}
+        for key, header, rows in (("nodes", node_fields, node_rows),
+                                  ("edges", edge_fields, edge_rows)):
+            with open(paths[key], "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(header)
+                for row in rows:
+                    writer.writerow(spreadsheet_safe_row(["" if v is None else v
+                                                          for v in row]))
+        _write_graphml(paths["graphml"], node_fields, node_rows, edge_fields, edge_rows)
+        return paths
+
+
+def _sha(method: ProfilingMethod) -> str:
+    if not method.sha256:
+        raise GcmsError(f"method {method.name!r} has no SHA-256: load it from its file")
+    return method.sha256
+
+
+def _write_graphml(path: Path, node_fields: list[str], node_rows: list[list[Any]],
+                   edge_fields: list[str], edge_rows: list[list[Any]]) -> None:
+    """GraphML 1.0 (http://graphml.graphdrawing.org): typed keys, one node per seizure."""
+    ns = "http://graphml.graphdrawing.org/xmlns"
+    ElementTree.register_namespace("", ns)
+    root = ElementTree.Element(f"{{{ns}}}graphml")
+
+    def kind(value: Any) -> str:
+        if isinstance(value, bool):
+            return "boolean"
+        if isinstance(value, (int, float)):
+            return "double"
+        return "string"
+
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return "" if value is None else str(value)
+
+    for domain, names, rows in (("node", node_fields[1:], [r[1:] for r in node_rows]),
+                                ("edge", edge_fields[2:], [r[2:] for r in edge_rows])):
+        for j, name in enumerate(names):
+            sample = next((r[j] for r in rows if r[j] is not None), "")
+            ElementTree.SubElement(root, f"{{{ns}}}key", {
+                "id": f"{domain[0]}_{name}", "for": domain, "attr.name": name,
+                "attr.type": kind(sample)})
+    graph = ElementTree.SubElement(root, f"{{{ns}}}graph",
+                                   {"id": "seizures", "edgedefault": "undirected"})
+    for row in node_rows:
+        node = ElementTree.SubElement(graph, f"{{{ns}}}node", {"id": str(row[0])})
+        for name, value in zip(node_fields[1:], row[1:], strict=True):
+            if value not in (None, ""):
+                ElementTree.SubElement(node, f"{{{ns}}}data",
+                                       {"key": f"n_{name}"}).text = text(value)
+    for i, row in enumerate(edge_rows):
+        edge = ElementTree.SubElement(graph, f"{{{ns}}}edge", {
+            "id": f"e{i + 1}", "source": str(row[0]), "target": str(row[1])})
+        for name, value in zip(edge_fields[2:], row[2:], strict=True):
+            ElementTree.SubElement(edge, f"{{{ns}}}data",
+                                   {"key": f"e_{name}"}).text = text(value)
+    ElementTree.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
