@@ -14,6 +14,15 @@ SHARED_DATA = Path(
 )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _results_documents_checked():
+    """Every results.json the suite makes is checked against results.schema.json."""
+    from results.documents import schema_checked_writers
+
+    with schema_checked_writers():
+        yield
+
+
 def shared_file(*parts: str) -> Path:
     """Path of a file in the shared data folder; skips the test when it is absent."""
     path = SHARED_DATA.joinpath(*parts)

@@ -23,8 +23,9 @@ from gcms.errors import QuantitationError
 from gcms.identifiers import spreadsheet_safe_row
 from gcms.quantitation.plot import calibration_figure
 from gcms.quantitation.process import QuantitationResult
+from gcms.results import QuantResultsDocument
 
-__all__ = ["plot_name", "write_calibration_outputs", "write_results"]
+__all__ = ["plot_name", "results_document", "write_calibration_outputs", "write_results"]
 
 _CSV_COLUMNS = ("sample_id", "type", "exhibit_id", "substance", "role", "status", "reportable",
                 "concentration", "uncertainty", "expanded_uncertainty", "unit", "estimate",
@@ -43,11 +44,26 @@ def _clean(value: Any) -> Any:
 
 
 def _write_json(path: Path, value: Any) -> None:
+    _write_text(path, json.dumps(_clean(value), indent=2, ensure_ascii=False, default=str)
+                + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(_clean(value), handle, indent=2, ensure_ascii=False, default=str)
-        handle.write("\n")
+        handle.write(text)
     os.replace(temporary, path)
+
+
+def results_document(result: QuantitationResult) -> QuantResultsDocument:
+    """The typed ``results.json`` of a quantitation (:class:`gcms.results.QuantResultsDocument`).
+
+    Reading :meth:`QuantitationResult.to_dict` as the type checks its schema name and
+    version and every key (a producer bug is a :class:`~gcms.errors.FormatError`).
+    """
+    return QuantResultsDocument.from_json(
+        json.loads(json.dumps(_clean(result.to_dict()), default=str)),
+        source="quantitation results.json being written")
 
 
 def plot_name(analyte: str) -> str:
@@ -85,7 +101,7 @@ def write_results(result: QuantitationResult, out_dir: str | os.PathLike) -> lis
     try:
         out.mkdir(parents=True, exist_ok=True)
         results = out / "results.json"
-        _write_json(results, result.to_dict())
+        _write_text(results, results_document(result).to_text())
         written = [results, *write_calibration_outputs(result, out)]
         table = out / "quantitation.csv"
         with open(table, "w", newline="", encoding="utf-8") as handle:

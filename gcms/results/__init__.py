@@ -2,12 +2,36 @@
 
 :func:`load_results` (or :meth:`ResultsDocument.from_json`) reads and checks a
 ``results.json`` (a batch's, or with :class:`QuantResultsDocument` a ``gcms quant``
-one); ``ResultsDocument.to_json()`` gives back the same object, key for key
-(keys not typed here are kept in each record's ``extra``). The published schema is
+one): its format name and version (an older version is upgraded in memory by
+:mod:`gcms.results.versions`, a newer one refused), then every declared key.
+``ResultsDocument.to_json()`` gives back the same object, key for key (keys not typed
+here are kept in each record's ``extra``). The published schema is
 ``gcms/results/results.schema.json`` (:func:`results_schema` makes it).
 
-Not yet read by the report, custody or the CLI, which still read the dict; the batch
-still writes the dict (issue 16: producers and consumers move to this type next).
+Who uses it:
+
+- **producers** write through it: the batch (:func:`gcms.batch.output.write_outputs`
+  reads its document as a :class:`ResultsDocument` and writes its
+  ``ResultsDocument.to_text()``; a step's malformed section stops the batch) and
+  ``gcms quant --out`` (:func:`gcms.quantitation.output.results_document`). The QA gate
+  and batch quantitation add their sections to a run with :meth:`Record.replace`
+  (``run.replace(reportable=..., qa=RunQA(...))``, ``quantitation=(Quantity, ...)``);
+- **readers** read only this type: the report (:mod:`gcms.report.adapters`, from a file
+  or from the run records a case store holds, read as :class:`RunResult`), the report
+  verifier (``gcms report verify --results``) and the case-store recording of a batch
+  (:mod:`gcms.custody.batch`). A reader never falls back between key spellings: an
+  older document is made current by the upgrade path, once, on load.
+
+Stable API for other readers (the review workstation): the record classes below, their
+attributes (named as the JSON keys), :func:`load_results`, ``Record.from_json``,
+``Record.replace`` and ``to_json``/``to_text``. A record is frozen; the parts that are
+settings or evidence echoed as their producer wrote them are read-only mappings.
+
+Examples
+--------
+>>> from gcms.results import RunQA
+>>> RunQA.from_json({"status": "passing", "policy": "block", "reportable": True}).reportable
+True
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ settings, processing times, the retention calibration, a component's spectrum, Q
 details) are kept as read-only JSON (``Mapping``) rather than typed field by field: their
 keys follow the profile and the step that wrote them.
 
-Reading checks the format name and version (:mod:`gcms.results.versions`). Nothing in
-gcms reads this type yet: the report, custody and the CLI still read the dict.
+Reading checks the format name and version (:mod:`gcms.results.versions`). The batch
+writes through this type and the report, custody recording and report verification
+read it (:mod:`gcms.results` says who does what).
 """
 
 from __future__ import annotations

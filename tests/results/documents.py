@@ -12,11 +12,13 @@ API or the CLI; the last ``gcms quant``) into ``root`` and return the path of th
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import functools
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,38 @@ def check_results_document(source: Path | Mapping[str, Any]
     if text is not None:
         assert document.to_text() == text
     return document
+
+
+@contextlib.contextmanager
+def schema_checked_writers() -> Iterator[None]:
+    """Within it, every ``results.json`` gcms writes is checked against the schema.
+
+    Both writers (:func:`gcms.batch.output.write_outputs`,
+    :func:`gcms.quantitation.output.write_results`) write the text of a typed document
+    (:meth:`ResultsDocument.to_text`, :meth:`QuantResultsDocument.to_text`); the text is
+    validated against the published ``results.schema.json`` before it is returned, so
+    that a document the type reads but the schema refuses fails the test that made it.
+    ``tests/conftest.py`` holds this open for the whole session.
+    """
+    validator = jsonschema.Draft202012Validator(published_schema())
+    originals = {kind: kind.__dict__["to_text"] for kind in (ResultsDocument,
+                                                             QuantResultsDocument)}
+
+    def checked(original):
+        @functools.wraps(original)
+        def to_text(self):
+            text = original(self)
+            validator.validate(json.loads(text))
+            return text
+        return to_text
+
+    for kind, original in originals.items():
+        kind.to_text = checked(original)
+    try:
+        yield
+    finally:
+        for kind, original in originals.items():
+            kind.to_text = original
 
 
 def demo_results(root: Path) -> Path:

@@ -327,3 +327,80 @@ def test_the_results_package_depends_on_no_stage():
     gcms_modules = {m for m in imported if m == "gcms" or m.startswith("gcms.")}
     assert gcms_modules - {"gcms.errors"} == {m for m in gcms_modules
                                                if m.startswith("gcms.results")}
+
+
+# ------------------------------------------------------------ producers and readers
+def test_readers_upgrade_an_older_document_on_load(results_files, tmp_path):
+    """A version-0 document (no version key) reads through the upgrade path in the
+    report and the report verifier, giving the same report as the current version."""
+    from gcms.report.adapters import from_results
+
+    data = _raw(results_files["qa-gated"])
+    del data["format_version"]
+    older = tmp_path / "v0" / "results.json"
+    older.parent.mkdir()
+    older.write_text(json.dumps(data), encoding="utf-8")
+    current = from_results(results_files["qa-gated"], "E1", draw_chromatograms=False,
+                           issued_at="2026-01-01T00:00:00Z")
+    upgraded = from_results(older, "E1", draw_chromatograms=False,
+                            issued_at="2026-01-01T00:00:00Z")
+    facts = [{k: v for k, v in model.to_dict().items() if k not in ("source", "report_id")}
+             for model in (current, upgraded)]
+    assert facts[0] == facts[1]                      # the same report, from another file
+    assert upgraded.withheld == current.withheld and upgraded.withheld
+    assert upgraded.instrument == current.instrument
+
+
+def test_a_reader_refuses_a_quantitation_document_naming_it(results_files):
+    from gcms.report.adapters import from_results
+
+    with pytest.raises(FormatError, match="gcms quant results document"):
+        from_results(results_files["quant-alone"], "EX-1")
+
+
+def test_replace_adds_a_typed_section_after_the_keys_read(results_files):
+    """How a batch step adds its section: a new record, the key written where setting
+    it in the JSON object would have put it, the value checked against its type."""
+    run = load_results(results_files["demo"]).runs[4]
+    word = RunQA(status="passing", policy="block", reportable=True)
+    changed = run.replace(reportable=True, qa=word)
+    assert list(changed.to_json())[-2:] == ["reportable", "qa"]
+    assert changed.qa == word and run.qa is None                   # the original untouched
+    assert changed.to_json()["qa"] == {"status": "passing", "policy": "block",
+                                       "reportable": True}
+    entry = {"substance": "MDMA", "status": "quantified", "reportable": True,
+             "concentration": 41.2, "unit": "ug/mL"}
+    assert changed.replace(quantitation=[entry]).quantitation[0].concentration == 41.2
+    with pytest.raises(FormatError, match=r"RunResult\.quantitation\[0\]: the key 'unit'"):
+        run.replace(quantitation=[{k: v for k, v in entry.items() if k != "unit"}])
+    with pytest.raises(TypeError, match="declares no key 'quantity'"):
+        run.replace(quantity=())
+
+
+def test_a_step_writing_a_malformed_section_stops_the_batch(tmp_path):
+    """The batch writes results.json through the type: a step whose declared section is
+    not of its type fails the batch with the key named, and nothing is written."""
+    from gcms.batch import run_batch
+    from gcms.demo import demo_library_path, demo_sequence_path
+
+    class Broken:
+        name, stage = "broken", "after-judgement"
+
+        def __call__(self, context):
+            context.records[0]["quantitation"] = {"substances": 1}
+
+    with pytest.raises(FormatError, match=r"\$\.runs\[0\]\.quantitation: expected an array"):
+        run_batch(demo_sequence_path(), library=demo_library_path(), workers=1,
+                  out_dir=tmp_path / "out", steps=[Broken()])
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_the_suite_checks_every_written_document_against_the_schema(results_files):
+    """tests/conftest.py keeps schema_checked_writers open: both writers' text is
+    validated against results.schema.json as it is made."""
+    for kind in (ResultsDocument, QuantResultsDocument):
+        assert hasattr(kind.to_text, "__wrapped__")
+    document = load_results(results_files["demo"])
+    broken = dataclasses.replace(document, format_version=FORMAT_VERSION + 1)
+    with pytest.raises(jsonschema.ValidationError):
+        broken.to_text()
