@@ -34,12 +34,11 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("batch", (
         "gcms.batch",
         "gcms.interop")),  # gcms components beside AMDIS and NIST's, judged by a profile
-    ("batch steps", (
-        "gcms.qa", "gcms.quantitation",
-        "gcms.profiling")),  # impurity profiles, on quantitation's methods
+    ("batch steps", ("gcms.qa", "gcms.quantitation")),
     ("custody, report", (
         "gcms.custody", "gcms.report",
-        "gcms.distributed")),  # archive batches and re-screening, recorded in the store
+        "gcms.distributed",  # archive batches and re-screening, recorded in the store
+        "gcms.profiling")),  # impurity profiles (quantitation's integration), in the store
     ("applications", (
         "gcms.review",  # the review workstation (as cli/ is for the terminal)
         "gcms.demo",  # the bundled demo: data, never a fallback of a lower layer

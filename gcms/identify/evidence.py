@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gcms.signal.noise import difference_noise
+from gcms._json import finite_or_none
+from gcms.signal.noise import MAD_TO_SIGMA, difference_noise
 from gcms.spectrum import Spectrum, nominal_mass
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,9 +68,8 @@ BLANK_QUALIFIER_EXPECTED_SNR = 6.0
 BLANK_QUALIFIER_SNR = 2.0
 #: Scans either side of the quantifier's apex within which a qualifier's apex must lie.
 BLANK_QUALIFIER_SCANS = 2
-#: Scale of the median absolute deviation, and of the 90th percentile of |x|, to the σ
-#: of normal noise.
-MAD_TO_SIGMA = 1.4826
+#: Scale of the 90th percentile of |x| to the σ of normal noise (that of the median
+#: absolute deviation is gcms.signal.noise.MAD_TO_SIGMA).
 P90_TO_SIGMA = 1.6449
 #: Baseline flanks: the trace from this many peak widths (FWHM) beyond the search window.
 FLANK_WIDTHS = 2.0
@@ -166,7 +166,7 @@ class ReferenceStandard:
                 "position": self.position, "component": self.component_index,
                 "rt_s": self.rt_s, "retention_index": self.retention_index,
                 "match_factor": self.match_factor, "snr": self.snr,
-                "height": _finite(self.height)}
+                "height": finite_or_none(self.height)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,13 +203,9 @@ class IonPeak:
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {"mz": self.mz, "rt_s": self.rt_s, "height": self.height,
-                "baseline": self.baseline, "snr": _finite(self.snr), "scan": self.scan,
-                "support": self.support, "trace_sigma": _finite(self.trace_sigma),
-                "peak_snr": _finite(self.peak_snr)}
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+                "baseline": self.baseline, "snr": finite_or_none(self.snr), "scan": self.scan,
+                "support": self.support, "trace_sigma": finite_or_none(self.trace_sigma),
+                "peak_snr": finite_or_none(self.peak_snr)}
 
 
 def measure_ion_peak(run: Run, mz: int, rt_s: float, *, search_s: float, width_s: float,

@@ -45,6 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from gcms._json import json_safe
 from gcms.identify.criteria import Criteria
 from gcms.identify.evidence import (
     CARRYOVER_RULE,
@@ -111,16 +112,11 @@ class CriterionResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"criterion": self.name, "result": self.result, "value": _clean(self.value),
-                "limit": self.limit, "unit": self.unit, "required": self.required,
+        return {"criterion": self.name, "result": self.result,
+                "value": json_safe(self.value, str_keys=False), "limit": self.limit,
+                "unit": self.unit, "required": self.required,
                 "decisive": self.decisive, "on_fail": self.on_fail, "detail": self.detail,
                 "evidence": dict(self.evidence) if self.evidence is not None else None}
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def decide(results: Sequence[CriterionResult]) -> Verdict:

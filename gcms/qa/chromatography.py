@@ -183,15 +183,13 @@ def plate_count(rt_s: ArrayLike, width_s: ArrayLike) -> np.ndarray:
 
 def _typical_width_s(corrected: np.ndarray, times: np.ndarray, sigma: float) -> float:
     """Median half-height width (s) of the strongest peaks of a trace."""
-    from scipy.signal import find_peaks, peak_widths
+    from gcms.signal.peaks import typical_half_width
 
-    apexes, props = find_peaks(corrected, prominence=max(10 * sigma, 1e-300))
-    if apexes.size == 0:
+    width = typical_half_width(corrected, sigma)
+    if width is None:
         return DEFAULT_WIDTH_S
-    top = apexes[np.argsort(props["prominences"])[-10:]]
-    widths = peak_widths(corrected, top, rel_height=0.5)[0]
     dt = float(np.median(np.diff(times))) if times.size > 1 else 1.0
-    return float(np.median(widths) * dt) or DEFAULT_WIDTH_S
+    return float(width * dt) or DEFAULT_WIDTH_S
 
 
 def _crossings(smoothed: np.ndarray, apex: np.ndarray, level: np.ndarray, side: int,

@@ -52,6 +52,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gcms.quantitation.method import IntegrationSettings
+from gcms.signal.noise import difference_noise
+from gcms.signal.smoothing import moving_average  # re-exported: the one moving average
 
 __all__ = [
     "Integration",
@@ -61,8 +63,6 @@ __all__ = [
     "robust_noise",
 ]
 
-#: Normal-consistency constant of the median absolute deviation.
-MAD_TO_SIGMA = 1.4826
 #: A flat top is only taken for saturation on a peak this far above the noise: at low
 #: levels quantised counts repeat by chance, and no detector saturates near its noise.
 PLATEAU_MIN_SNR = 100.0
@@ -108,22 +108,12 @@ class Integration:
         return out
 
 
-def moving_average(y: ArrayLike, width: int) -> np.ndarray:
-    """Centred moving average of odd ``width`` (edges padded with the end values)."""
-    values = np.asarray(y, dtype=np.float64)
-    if width <= 1 or values.size == 0:
-        return values.copy()
-    half = width // 2
-    padded = np.pad(values, half, mode="edge")
-    return np.convolve(padded, np.full(width, 1.0 / width), mode="valid")
-
-
 def robust_noise(y: ArrayLike) -> float:
-    """σ of white noise from second differences: ``1.4826 · median|Δ²y| / √6``."""
-    values = np.asarray(y, dtype=np.float64)
-    if values.size < 3:
-        return 0.0
-    return float(MAD_TO_SIGMA * np.median(np.abs(np.diff(values, n=2))) / np.sqrt(6.0))
+    """σ of white noise in one trace from second differences: ``1.4826 · median|Δ²y| / √6``.
+
+    :func:`gcms.signal.difference_noise` of a 1-D trace (0 for fewer than 3 points).
+    """
+    return float(difference_noise(np.asarray(y, dtype=np.float64).reshape(-1)))
 
 
 def _first(mask: np.ndarray) -> int | None:

@@ -44,6 +44,7 @@ from gcms._arrays import frozen_array
 from gcms.retention.calibration import RetentionCalibration, RIMethod, estimate_dead_time, source_of
 from gcms.retention.series import N_ALKANES, HomologousSeries
 from gcms.run import Run
+from gcms.signal.noise import MAD_TO_SIGMA
 from gcms.spectrum import nominal_mass
 
 __all__ = ["DroppedPeak", "Ladder", "LadderNaming", "LadderSettings", "find_ladder"]
@@ -269,7 +270,7 @@ def _noise(signal: np.ndarray) -> float:
         return 1.0
     diff = np.diff(signal)
     mad = float(np.median(np.abs(diff - np.median(diff))))
-    noise = 1.4826 * mad / np.sqrt(2.0)
+    noise = MAD_TO_SIGMA * mad / np.sqrt(2.0)
     if noise > 0:
         return noise
     # An acquisition threshold leaves exact zeros between peaks: the smallest signal
@@ -491,7 +492,7 @@ def _channel_noise(run: Run, mz_min: int, mz_max: int, pairs: int = 256) -> np.n
     """
     first = np.unique(np.linspace(0, run.n_scans - 2, min(pairs, run.n_scans - 1)).astype(np.int64))
     rows = dense_rows(run, np.stack([first, first + 1], axis=1), mz_min, mz_max)
-    return 1.4826 * np.median(np.abs(rows[:, 1] - rows[:, 0]), axis=0) / np.sqrt(2.0)
+    return MAD_TO_SIGMA * np.median(np.abs(rows[:, 1] - rows[:, 0]), axis=0) / np.sqrt(2.0)
 
 
 def _family_fraction(spectra: np.ndarray, mz_min: int, series: HomologousSeries) -> np.ndarray:

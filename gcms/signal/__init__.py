@@ -11,12 +11,13 @@ scans or peaks in Python.
 * :func:`savitzky_golay`, :func:`gaussian`, :func:`moving_average` —
   :mod:`gcms.signal.smoothing`;
 * :func:`find_peaks` returning a :class:`Peaks` table (apex, boundaries, height,
-  baseline-corrected area, S/N, width, tailing) — :mod:`gcms.signal.peaks`.
+  baseline-corrected area, S/N, width, tailing), and :func:`typical_half_width` (the
+  width a trace's peaks typically have) — :mod:`gcms.signal.peaks`.
 """
 
 from gcms.signal.baseline import BaselineMethod, baseline, centre_baseline, rolling_ball
 from gcms.signal.noise import NoiseModel, difference_noise, estimate_noise
-from gcms.signal.peaks import Peaks, PeakSettings, find_peaks
+from gcms.signal.peaks import Peaks, PeakSettings, find_peaks, typical_half_width
 from gcms.signal.smoothing import gaussian, moving_average, savitzky_golay
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "moving_average",
     "rolling_ball",
     "savitzky_golay",
+    "typical_half_width",
 ]

@@ -48,7 +48,7 @@ from gcms.signal.baseline import BaselineMethod, baseline
 from gcms.signal.noise import difference_noise
 from gcms.signal.smoothing import savitzky_golay
 
-__all__ = ["PeakSettings", "Peaks", "find_peaks"]
+__all__ = ["PeakSettings", "Peaks", "find_peaks", "typical_half_width"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,17 +165,55 @@ def _interp_time(times: np.ndarray, position: np.ndarray) -> np.ndarray:
     return np.interp(position, np.arange(times.size, dtype=np.float64), times)
 
 
-def _auto_window(smoothed_guess: np.ndarray, sigma: float) -> int:
-    """Savitzky–Golay window from the half-height width of the tallest peaks."""
+def typical_half_width(y: ArrayLike, sigma: float) -> float | None:
+    """Median full width at half height, in points, of the most prominent peaks of ``y``.
+
+    The (up to) ten most prominent peaks whose prominence is at least ``10 σ``
+    (:func:`scipy.signal.find_peaks`, :func:`scipy.signal.peak_widths` at half height):
+    the width a trace's peaks typically have, to size a smoothing window or a search
+    window before the peaks themselves are measured.
+
+    Parameters
+    ----------
+    y : array_like
+        A 1-D trace, baseline-corrected.
+    sigma : float
+        Its noise σ (:func:`gcms.signal.difference_noise`).
+
+    Returns
+    -------
+    float or None
+        The median width in points; None when no peak stands 10 σ high.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gcms.signal import typical_half_width
+    >>> x = np.arange(400.0)
+    >>> trace = sum(h * np.exp(-0.5 * ((x - c) / 4.0) ** 2)
+    ...             for c, h in ((100, 50.0), (200, 80.0), (300, 60.0)))
+    >>> round(typical_half_width(trace, 1.0), 1)   # 2 √(2 ln 2) · 4
+    9.4
+    >>> typical_half_width(np.zeros(50), 1.0) is None
+    True
+    """
     from scipy.signal import find_peaks as scipy_find_peaks
     from scipy.signal import peak_widths
 
-    apexes, props = scipy_find_peaks(smoothed_guess, prominence=max(10 * sigma, 1e-300))
+    trace = np.asarray(y, dtype=np.float64)
+    apexes, props = scipy_find_peaks(trace, prominence=max(10 * sigma, 1e-300))
     if apexes.size == 0:
-        return 3
+        return None
     top = apexes[np.argsort(props["prominences"])[-10:]]
-    widths = peak_widths(smoothed_guess, top, rel_height=0.5)[0]
-    half = int(np.median(widths) / 2)
+    return float(np.median(peak_widths(trace, top, rel_height=0.5)[0]))
+
+
+def _auto_window(smoothed_guess: np.ndarray, sigma: float) -> int:
+    """Savitzky–Golay window from the half-height width of the tallest peaks."""
+    width = typical_half_width(smoothed_guess, sigma)
+    if width is None:
+        return 3
+    half = int(width / 2)
     window = max(3, half | 1)
     return window
 

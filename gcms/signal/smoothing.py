@@ -76,6 +76,12 @@ def savitzky_golay(y: ArrayLike, window: int = 5, order: int = 2, *, axis: int =
 def moving_average(y: ArrayLike, window: int = 3, *, axis: int = 0) -> np.ndarray:
     """Centred moving average over ``window`` points (odd); edges repeat the end value.
 
+    Each trace is padded with ``window // 2`` copies of its end values and convolved with
+    a flat kernel of ``1 / window`` (:func:`numpy.convolve`), one trace at a time, so a
+    column of a matrix is averaged exactly as the same trace alone. Quantitation places
+    its apex and peak limits on this average
+    (:mod:`gcms.quantitation.integration`).
+
     Parameters
     ----------
     y : array_like
@@ -101,12 +107,21 @@ def moving_average(y: ArrayLike, window: int = 3, *, axis: int = 0) -> np.ndarra
     >>> moving_average([0.0, 3.0, 6.0, 3.0, 0.0], window=3).tolist()
     [1.0, 3.0, 4.0, 3.0, 1.0]
     """
-    from scipy.ndimage import uniform_filter1d
-
     array = _as_float(y)
     if window < 1 or window % 2 == 0:
         raise ValueError(f"window must be a positive odd number, got {window}")
-    return uniform_filter1d(array, window, axis=axis, mode="nearest")
+    if window == 1 or array.shape[axis] == 0:
+        return array.copy()
+    kernel = np.full(window, 1.0 / window)
+    half = window // 2
+
+    def average(trace: np.ndarray) -> np.ndarray:
+        return np.convolve(np.pad(trace, half, mode="edge"), kernel, mode="valid")
+
+    if array.ndim == 1:
+        return average(array)
+    # one trace at a time: np.convolve's sums, the same for a trace alone or in a matrix
+    return np.apply_along_axis(average, axis, array)
 
 
 def gaussian(y: ArrayLike, sigma: float, *, axis: int = 0) -> np.ndarray:

@@ -50,6 +50,22 @@ def test_smoothing_reduces_white_noise_as_the_kernel_predicts():
     assert moving_average(noise, 5).std() == pytest.approx(1 / np.sqrt(5), rel=0.02)
 
 
+
+def test_moving_average_of_a_matrix_is_each_trace_averaged_alone():
+    # quantitation places its apex and limits on this average: a trace gives the same
+    # numbers, to the last bit, alone or as a column of a matrix
+    matrix = np.random.default_rng(3).gamma(2.0, 500.0, (300, 4))
+    by_column = moving_average(matrix, 5)
+    by_row = moving_average(matrix.T, 5, axis=1)
+    for j in range(4):
+        alone = moving_average(matrix[:, j], 5)
+        assert np.array_equal(by_column[:, j], alone) and np.array_equal(by_row[j], alone)
+    # edges repeat the end value: the first point averages (y0, y0, y0, y1, y2)
+    assert by_column[0, 0] == pytest.approx((3 * matrix[0, 0] + matrix[1, 0] + matrix[2, 0]) / 5)
+    assert moving_average(np.zeros(0), 3).shape == (0,)
+    with pytest.raises(ValueError, match="odd"):
+        moving_average(matrix, 4)
+
 def test_rolling_ball_matches_pybaselines_column_by_column():
     from pybaselines import Baseline
 
