@@ -19,7 +19,9 @@ returned: what the review workstation (``gcms review``) calls; usable from Pytho
   (a review *disagreed*). A reviewer never approves or returns their own work: refused
   here, again by the store, and found by verification.
 * :func:`decisions_for` lists an exhibit's decisions and review outcomes as
-  :class:`Decision` objects; :func:`decision_lines` words them for a report.
+  :class:`Decision` objects; :func:`decision_lines` words them, and
+  :func:`report_lines` gives the lines a report of the exhibit lists under additions and
+  deviations (:func:`gcms.report.adapters.from_store`).
 
 Rules: a verdict is decided by a reviewer who did not author the result, or by its
 author; a reviewer's verdict decision is part of the review and does not make them an
@@ -222,7 +224,11 @@ def _component(data: Mapping[str, Any], component: int | str, where: str) -> dic
 
 def _write(store: CaseStore, case_id: str, result_id: str, *, action: str,
            key: SigningKey, expected_version: int | None, change) -> Decision:
-    """Apply ``change(data, decision_base, conn)`` to the current result in one write."""
+    """Apply ``change(data, base, what)`` to the current result's data in one write.
+
+    ``change`` edits ``data`` in place and returns the decision's own fields and its
+    reason; ``base`` holds who, role, when and the version being made.
+    """
     with store._writing() as w:
         result, seq = store._require(w.conn, "result", case_id, result_id)
         what = f"result {result_id} of case {case_id}"
