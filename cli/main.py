@@ -33,6 +33,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "sequence": ("gcms_cli.sequence", "sequence"),
     "compare": ("gcms_cli.compare", "compare"),
     "review": ("gcms_cli.review", "review"),
+    "profile": ("gcms_cli.profile", "profile"),
 }
 
 

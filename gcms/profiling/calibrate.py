@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -37,8 +37,8 @@ from numpy.typing import ArrayLike
 from gcms._arrays import frozen_array
 from gcms.errors import GcmsError
 
-__all__ = ["LinkCalibration", "Rate", "calibrate", "calibrate_groups", "clopper_pearson",
-           "load_calibration", "plot_calibration"]
+__all__ = ["KnownSet", "LinkCalibration", "Rate", "calibrate", "calibrate_groups",
+           "clopper_pearson", "load_calibration", "plot_calibration", "read_known_set"]
 
 Rule = Literal["min-total-error", "max-false-positive"]
 #: Confidence level of the stated error rates.
@@ -338,6 +338,49 @@ def calibrate_groups(values: ArrayLike, groups: ArrayLike, *, metric: str = "pea
                                            bootstrap=interval(fp, pairs_unlinked)),
         false_negative=dataclasses.replace(result.false_negative,
                                            bootstrap=interval(fn, pairs_linked)))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class KnownSet:
+    """Exhibits of known origin: their ids, groups (batch, seizure) and raw areas."""
+
+    ids: tuple[str, ...]
+    groups: tuple[str, ...]
+    areas: np.ndarray
+    simulated: bool
+    source: str
+
+
+def read_known_set(path: str | os.PathLike, targets: Sequence[str]) -> KnownSet:
+    """Read a set of exhibits of known origin (JSON) for :func:`calibrate_groups`.
+
+    The file is what ``gcms profile simulate`` writes, or a lab's own set of the same
+    shape: ``{"targets": [...], "simulated": false, "exhibits": [{"id": ..., "batch":
+    ..., "areas": [area or null, ...]}, ...]}``, the targets those of the method, in
+    its order. Exhibits of one ``batch`` are known-linked, of different ones known-unlinked.
+
+    Raises
+    ------
+    GcmsError
+        Naming the file: unreadable, not that shape, other targets.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if list(data["targets"]) != list(targets):
+            raise GcmsError(f"{path}: its targets {data['targets']} are not the method's "
+                            f"({', '.join(targets)})")
+        rows = data["exhibits"]
+        ids = tuple(str(r["id"]) for r in rows)
+        groups = tuple(str(r["batch"]) for r in rows)
+        areas = np.array([[np.nan if a is None else float(a) for a in r["areas"]]
+                          for r in rows], dtype=np.float64).reshape(len(rows), len(targets))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise GcmsError(f"{path}: cannot read a set of known exhibits: {error}") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise GcmsError(f"{path}: not a set of known exhibits (targets, exhibits with id, "
+                        f"batch, areas): {error!r}") from None
+    return KnownSet(ids, groups, areas, bool(data.get("simulated", False)), str(path))
 
 
 def plot_calibration(calibration: LinkCalibration, path: str | os.PathLike) -> Path:
