@@ -187,20 +187,25 @@ def expected_quantifier_area(method: ProfilingMethod, name: str, amount: float, 
 
 def exhibit_run(method: ProfilingMethod, amounts: Mapping[str, float], *,
                 settings: SimulationSettings | None = None, rt_shift_s: float = 0.0,
-                name: str = "simulated exhibit") -> Simulation:
-    """A SIMULATED run of one exhibit: each named target at its ``rt_s`` with its amount.
+                ri_calibration: Any = None, name: str = "simulated exhibit") -> Simulation:
+    """A SIMULATED run of one exhibit: each named target at its retention with its amount.
 
-    Targets placed by RI cannot be simulated here (no time axis); name only ``rt_s`` ones.
+    Targets placed by RI elute where ``ri_calibration`` (a
+    :class:`gcms.retention.RetentionCalibration`) puts their index.
     """
-    times = [method.target(n).rt_s for n in amounts]
-    if any(t is None for t in times):
-        raise ValueError("exhibit_run places targets by rt_s only")
+    times: dict[str, float] = {}
+    for n in amounts:
+        target = method.target(n)
+        if target.rt_s is not None:
+            times[n] = float(target.rt_s) + rt_shift_s
+        elif ri_calibration is None:
+            raise ValueError(f"target {n!r} is placed by RI: give ri_calibration")
+        else:
+            times[n] = float(ri_calibration.predict_rt([target.ri]).rt_seconds[0]) + rt_shift_s
     if settings is None:
-        low = min(t for t in times if t is not None)
-        high = max(t for t in times if t is not None)
+        low, high = min(times.values()), max(times.values())
         settings = SimulationSettings(start_s=max(low - 40.0, 0.0),
                                       duration_s=high - low + 80.0, bleed=0.0, seed=0)
-    compounds = [(_spectrum(method.target(n), settings.mz_min),
-                  float(method.target(n).rt_s) + rt_shift_s, float(a))  # type: ignore[arg-type]
+    compounds = [(_spectrum(method.target(n), settings.mz_min), times[n], float(a))
                  for n, a in amounts.items() if a > 0]
     return simulate(compounds, settings=settings, name=name)

@@ -132,3 +132,29 @@ def test_ri_targets_need_a_calibration():
     run = exhibit_run(find_profiling_method("cocaine"), {"cocaine": 1e6}).run
     with pytest.raises(GcmsError, match="RI calibration"):
         measure_profile(run, ats)
+
+
+def test_ri_targets_placed_by_the_run_calibration():
+    from gcms.retention.calibration import RetentionCalibration
+
+    ats = find_profiling_method("ats-captagon")
+    ladder = RetentionCalibration(rt_seconds=np.array([200.0, 400.0, 600.0, 800.0, 1000.0]),
+                                  retention_index=np.array([1000.0, 1400.0, 1800.0, 2200.0,
+                                                            2600.0]))
+    amounts = {"amphetamine": 2e7, "benzyl methyl ketone (P2P)": 3e5,
+               "4-methyl-5-phenylpyrimidine": 2e5, "N-formylamphetamine": 5e5,
+               "N,N-di-(beta-phenylisopropyl)amine (DPIA)": 1e5, "caffeine": 4e6}
+    run = exhibit_run(ats, amounts, ri_calibration=ladder,
+                      settings=SimulationSettings(start_s=150.0, duration_s=900.0, bleed=0.0,
+                                                  seed=5)).run
+    profile = measure_profile(run, ats, ri_calibration=ladder)
+    found = [n for n in profile.targets if n not in profile.absent]
+    assert sorted(found) == sorted(n for n in amounts if n in profile.targets)
+    for name in found:
+        j = profile.targets.index(name)
+        assert profile.areas[j] == pytest.approx(
+            expected_quantifier_area(ats, name, amounts[name]), rel=0.05)
+    # the P2P trace (m/z 134) elutes where RI 1105 falls on this ladder: 252.5 s
+    p2p = profile.measurements["benzyl methyl ketone (P2P)"].integration
+    assert p2p.rt_s == pytest.approx(252.5, abs=1.0)
+    assert profile.measurements["caffeine"].found and "caffeine" not in profile.targets
