@@ -16,7 +16,6 @@ stderr saying why, naming the rule).
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import sys
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import Any
 
 import click
 from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, error_line
+from gcms_cli._common import guarded as _guarded
 
 #: Environment variable read for a key's passphrase (automation); prompted otherwise.
 PASSPHRASE_ENV = "GCMS_KEY_PASSPHRASE"
@@ -44,25 +44,6 @@ def _store_options(function: Callable) -> Callable:
 
 def _json_option(function: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
-
-
-def _guarded(function: Callable) -> Callable:
-    """Turn a gcms error into one line on stderr and exit status 2."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from gcms.errors import GcmsError, TamperError
-
-        try:
-            return function(*args, **kwargs)
-        except TamperError as error:
-            error_line(str(error))
-            sys.exit(EXIT_FINDINGS)
-        except GcmsError as error:
-            error_line(str(error))
-            sys.exit(EXIT_INPUT)
-
-    return wrapper
 
 
 def _open(store_location: str | None, actor: str | None, *, create: bool = False):

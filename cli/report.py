@@ -22,36 +22,18 @@ report made is recorded (report id, file SHA-256, analysis, signers, chain head)
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
-from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, error_line
+from gcms_cli._common import EXIT_FINDINGS, EXIT_OK, emit_json, error_line
+from gcms_cli._common import guarded as _guarded
 
 #: Environment variable read for a key's (or PKCS#12 file's) passphrase; prompted otherwise.
 PASSPHRASE_ENV = "GCMS_KEY_PASSPHRASE"
 _FORMATS = {".pdf": "pdf", ".json": "json", ".csv": "csv"}
-
-
-def _guarded(function: Callable) -> Callable:
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from gcms.errors import GcmsError, TamperError
-
-        try:
-            return function(*args, **kwargs)
-        except TamperError as error:  # a break in the evidence: a finding, not bad input
-            error_line(str(error))
-            sys.exit(EXIT_FINDINGS)
-        except GcmsError as error:
-            error_line(str(error))
-            sys.exit(EXIT_INPUT)
-
-    return wrapper
 
 
 class _ReportGroup(click.Group):
