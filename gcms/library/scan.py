@@ -499,7 +499,7 @@ def _scan_rows(rows, select, counts, depth, params, lib, lanes, start_threshold,
         if counts:
             for j in range(n_lanes):
                 count[j] = 0
-            previous = 0
+            previous: int | np.int64 = 0  # the m/z of the peak before
             for p in range(start, stop):
                 m = np.int64(mz[p])
                 w = weight[p]
