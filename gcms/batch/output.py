@@ -32,7 +32,7 @@ from gcms._files import write_atomic
 from gcms._json import json_safe as _clean
 from gcms.batch.pass2 import RunContext, file_name
 from gcms.identifiers import spreadsheet_safe_row
-from gcms.results import FORMAT, FORMAT_VERSION, ResultsDocument
+from gcms.results import FORMAT, FORMAT_VERSION, ResultsDocument, RunResult
 
 __all__ = [
     "COMPONENT_COLUMNS",
@@ -199,38 +199,40 @@ def exhibit_summaries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     return out
 
 
-def component_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+def component_rows(record: RunResult) -> list[dict[str, Any]]:
     """One CSV row per component of a run record (:data:`COMPONENT_COLUMNS`)."""
     rows = []
-    for c in record.get("components", []):
+    for c in record.components:
         rows.append({
-            **{k: c.get(k) for k in COMPONENT_COLUMNS},
-            "failed": ";".join(c.get("failed") or []),
-            "warnings": " | ".join(c.get("warnings") or []),
+            **{k: getattr(c, k) for k in COMPONENT_COLUMNS},
+            "failed": ";".join(c.failed or ()),
+            "warnings": " | ".join(c.warnings),
         })
     return rows
 
 
-def summary_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def summary_rows(records: Iterable[RunResult]) -> list[dict[str, Any]]:
     """One row per run (:data:`SUMMARY_COLUMNS`)."""
     rows = []
     for r in records:
-        findings = r.get("findings") or {}
+        findings = r.findings
+        identified = findings.identified if findings is not None else ()
+        inconclusive = findings.inconclusive if findings is not None else ()
+        notes = findings.notes if findings is not None else ()
         rows.append({
-            "position": r["position"] + 1,
-            "file": r["file_name"],
-            "type": r["type"],
-            "sample_id": r["sample_id"],
-            "case_id": r.get("case_id") or "",
-            "exhibit_id": r.get("exhibit_id") or "",
-            "status": r["status"],
-            "identified": "; ".join(f["substance"] for f in findings.get("identified", [])),
-            "inconclusive": "; ".join(
-                f"{f['substance']} ({', '.join(f['failed'])})"
-                for f in findings.get("inconclusive", [])),
-            "n_components": len(r.get("components", [])),
-            "notes": len([n for n in findings.get("notes", []) if n["kind"] != "limitation"]),
-            "problem": r.get("problem") or "; ".join(r.get("problems") or []),
+            "position": r.position + 1,
+            "file": r.file_name,
+            "type": r.type,
+            "sample_id": r.sample_id,
+            "case_id": r.case_id or "",
+            "exhibit_id": r.exhibit_id or "",
+            "status": r.status,
+            "identified": "; ".join(f.substance for f in identified),
+            "inconclusive": "; ".join(f"{f.substance} ({', '.join(f.failed)})"
+                                      for f in inconclusive),
+            "n_components": len(r.components),
+            "notes": len([n for n in notes if n.kind != "limitation"]),
+            "problem": r.problem or "; ".join(r.problems or ()),
         })
     return rows
 
@@ -301,10 +303,10 @@ def _csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def run_file_stem(record: Mapping[str, Any]) -> str:
+def run_file_stem(record: RunResult) -> str:
     """``NN-<sample_id>`` with characters unsafe in file names replaced."""
-    sample = _UNSAFE.sub("_", str(record["sample_id"])).strip("._") or "run"
-    return f"{record['position'] + 1:03d}-{sample}"
+    sample = _UNSAFE.sub("_", record.sample_id).strip("._") or "run"
+    return f"{record.position + 1:03d}-{sample}"
 
 
 def results_document(document: Mapping[str, Any]) -> ResultsDocument:
@@ -331,12 +333,12 @@ def write_outputs(out_dir: Path, document: Mapping[str, Any] | ResultsDocument) 
     :meth:`~gcms.results.ResultsDocument.to_text`.
     """
     typed = document if isinstance(document, ResultsDocument) else results_document(document)
-    records = [run.to_json() for run in typed.runs]
     runs = out_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    for record in records:
-        stem = run_file_stem(record)
-        write_atomic(runs / f"{stem}.json", json.dumps(record, indent=1, allow_nan=False) + "\n")
-        write_atomic(runs / f"{stem}.csv", _csv(component_rows(record), COMPONENT_COLUMNS))
-    write_atomic(out_dir / "summary.csv", _csv(summary_rows(records), SUMMARY_COLUMNS))
+    for run in typed.runs:
+        stem = run_file_stem(run)
+        write_atomic(runs / f"{stem}.json",
+                     json.dumps(run.to_json(), indent=1, allow_nan=False) + "\n")
+        write_atomic(runs / f"{stem}.csv", _csv(component_rows(run), COMPONENT_COLUMNS))
+    write_atomic(out_dir / "summary.csv", _csv(summary_rows(typed.runs), SUMMARY_COLUMNS))
     write_atomic(out_dir / "results.json", typed.to_text())
