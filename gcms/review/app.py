@@ -33,6 +33,7 @@ import json
 import os
 import re
 import secrets
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -165,13 +166,14 @@ def create_app(settings: ReviewSettings | str, *, sessions: Sessions | None = No
         Route("/favicon.ico", web.favicon, methods=["GET"]),
         Route("/static/{name}", web.static, methods=["GET"]),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         from starlette.concurrency import run_in_threadpool
 
         await run_in_threadpool(_warm_up)  # the first exhibit page then opens as fast
         yield
-        reader.close()
+        web.close()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.web = web
@@ -193,6 +195,8 @@ class _Web:
 
         self.settings, self.reader, self.sessions = settings, reader, sessions
         self.throttle = throttle
+        self._stores: dict[str, Any] = {}
+        self._stores_lock = threading.Lock()
         self.templates = Environment(loader=PackageLoader("gcms.review", "templates"),
                                      autoescape=select_autoescape(default=True),
                                      trim_blocks=True, lstrip_blocks=True)
@@ -453,7 +457,7 @@ class _Web:
     def _as_user(self, session: Session, form: dict[str, str],
                  action: Callable[[Any, dict[str, str], Any], str | None],
                  signed: bool) -> str | None:
-        from gcms.custody import CaseStore, load_signing_key
+        from gcms.custody import load_signing_key
 
         key = None
         if signed:
@@ -461,8 +465,29 @@ class _Web:
             if not key_file or not form.get("passphrase"):
                 raise _Refused(400, "a signature needs the key file and its passphrase")
             key = load_signing_key(key_file, form["passphrase"])
-        with CaseStore(self.settings.store, actor=session.user_id, create=False) as store:
-            return action(store, form, key)
+        return action(self._store_of(session.user_id), form, key)
+
+    def _store_of(self, user_id: str) -> Any:
+        """The store opened as ``user_id``, one per user and kept (its connections reused).
+
+        The store's rules check every write against the chain, not against this object.
+        """
+        from gcms.custody import CaseStore
+
+        with self._stores_lock:
+            store = self._stores.get(user_id)
+            if store is None:
+                store = self._stores[user_id] = CaseStore(self.settings.store, actor=user_id,
+                                                          create=False)
+            return store
+
+    def close(self) -> None:
+        """Release every store's connections."""
+        with self._stores_lock:
+            for store in self._stores.values():
+                store.close()
+            self._stores.clear()
+        self.reader.close()
 
     async def verdict(self, request: Any) -> Any:
         case_id, result_id = request.path_params["case_id"], request.path_params["result_id"]

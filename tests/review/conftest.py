@@ -35,7 +35,7 @@ class Recorded:
     """A store made by a batch: where it is, the case, the exhibit, the keys."""
 
     folder: Path
-    store: Path
+    store: Path | str  # a folder, or a postgresql:// URL
     case_id: str
     exhibit_id: str
     substance: str
@@ -76,21 +76,31 @@ def _demo_sequence(folder: Path) -> Path:
     return sequence
 
 
-def make_recorded(folder: Path) -> Recorded:
-    """Batch into a store, then enrol bob and carol, register keys, set passwords."""
+def make_recorded(folder: Path, location: str | None = None,
+                  reviewers: tuple[str, ...] = ()) -> Recorded:
+    """Batch into a store, then enrol bob and carol, register keys, set passwords.
+
+    ``location``: the store (default ``folder/S``; a ``postgresql://`` URL for a shared
+    one); ``reviewers``: more reviewers to enrol, each with the passphrase and password
+    ``"<user> words here"``.
+    """
     from gcms.custody.credentials import set_password
 
     lrcfs = _lrcfs_sequence(folder)
     args = ["--library", str(lrcfs[1] if lrcfs else demo_library_path())]
     sequence = lrcfs[0] if lrcfs else _demo_sequence(folder)
+    store_location = location or str(folder / "S")
     out = CliRunner().invoke(cli, ["batch", str(sequence), *args, "--out", str(folder / "out"),
-                                   "--workers", "1", "--quiet", "--store", str(folder / "S"),
+                                   "--workers", "1", "--quiet", "--store", store_location,
                                    "--case", "C-1", "--analyst", "alice"],
                              env={"GCMS_STORE": None, "GCMS_ACTOR": None})
     assert out.exit_code == 0, out.output
     for user in PASSPHRASES:
         new_key_pair(folder / "keys", user, PASSPHRASES[user])
-    recorded = Recorded(folder, folder / "S", "C-1", "FL21-1010" if lrcfs else "E1",
+    for user in reviewers:
+        new_key_pair(folder / "keys", user, f"{user} words here")
+    recorded = Recorded(folder, Path(store_location) if location is None else store_location,
+                        "C-1", "FL21-1010" if lrcfs else "E1",
                         "Etizolam" if lrcfs else "Caffeine", lrcfs is not None)
     alice = recorded.key("alice")
     with CaseStore(recorded.store, actor="alice", create=False) as store:
@@ -100,6 +110,11 @@ def make_recorded(folder: Path) -> Recorded:
             store.register_key(folder / "keys" / f"{user}.pub", user=user, key=alice)
         for user in PASSWORDS:
             set_password(store, user, PASSWORDS[user], key=alice)
+        for user in reviewers:
+            store.add_user(user, roles=["reviewer"], printed_name=f"Reviewer {user}",
+                           key=alice)
+            store.register_key(folder / "keys" / f"{user}.pub", user=user, key=alice)
+            set_password(store, user, f"{user} words here", key=alice)
     return recorded
 
 
