@@ -325,3 +325,32 @@ def export(method_name: str, out: str, store_location: str | None, actor: str | 
         paths = store.export(method, out)
     for path in paths.values():
         click.echo(str(path))
+
+
+@profile.command("report")
+@click.argument("profile_ids", nargs=-1, required=True)
+@click.option("--method", "method_name", required=True, help=METHOD_HELP)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The PDF.")
+@click.option("--language", type=click.Choice(["en", "ar"]), default="en", show_default=True)
+@click.option("--run", "run_files", multiple=True, metavar="PROFILE_ID=RUN",
+              help="The run a profile was measured on: adds overlaid target-ion traces.")
+@_store_options
+@guarded
+def report(profile_ids: tuple[str, ...], method_name: str, out: str, language: str,
+           run_files: tuple[str, ...], store_location: str | None, actor: str | None) -> None:
+    """Linkage report (PDF) of two or more stored seizures: a pair or a cluster."""
+    from gcms.io import read
+    from gcms.profiling.report import linkage_report
+    from gcms.profiling.store import ProfileStore
+
+    method = _method(method_name)
+    runs = {}
+    for item in run_files:
+        pid, sep, path = item.partition("=")
+        if not sep or not path:
+            raise CommandError(f"--run {item!r}: write PROFILE_ID=RUN_FILE")
+        runs[pid] = read(path)
+    with ProfileStore(store_location, actor=actor, create=False) as store:
+        path = linkage_report(store, method, profile_ids, out, language=language,
+                              runs=runs or None)
+    click.echo(str(path))
