@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gcms.errors import CustodyError, GcmsError
-from gcms.review.i18n import DIRECTION, LANGUAGES, translate
+from gcms.review.i18n import DIRECTION, LANGUAGES, recorded_word, substance_name, translate
 from gcms.review.security import (
     COOKIE,
     PRELOGIN_COOKIE,
@@ -216,15 +216,18 @@ class _Web:
             session.flashes.clear()
         html = self.templates.get_template(template).render(
             t=lambda key: translate(language, key), lang=language,
+            word=lambda kind, value: recorded_word(language, kind, value),
+            name=lambda value: substance_name(language, value),
             direction=DIRECTION.get(language, "ltr"), languages=LANGUAGES, session=session,
             csrf=session.csrf if session else "", flashes=flashes, path=request.url.path,
             **values)
         return HTMLResponse(html, status_code=status)
 
-    def refused(self, request: Any, error: Exception) -> Any:
+    def refused(self, request: Any, error: Exception, back: str | None = None) -> Any:
         status = error.status if isinstance(error, _Refused) else (
             403 if "refused" in str(error) else 400)
-        return self.page(request, "error.html", status=status, message=str(error))
+        return self.page(request, "error.html", status=status, message=str(error),
+                         back=back)
 
     # -- sign-in ----------------------------------------------------------------------
 
@@ -448,7 +451,7 @@ class _Web:
                                     f"{', '.join(roles)} this action needs")
             message = await run_in_threadpool(self._as_user, session, form, action, signed)
         except (GcmsError, _Refused) as error:
-            return self.refused(request, error)
+            return self.refused(request, error, back)
         finally:
             form.pop("passphrase", None)
         session.flashes.append(("ok", message or translate(session.language, "done")))

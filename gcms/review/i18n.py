@@ -1,13 +1,18 @@
 """The interface's words in English and Arabic (Arabic pages are laid out right to left).
 
-Only the workstation's own labels live here; what a batch or the store wrote (criteria
-sentences, substance names, reasons) is shown as recorded. A missing Arabic label falls
-back to the English one, so a new label never breaks a page.
+The workstation's own labels live here. Verdicts, criterion names, criterion results
+and substance names take the report's wording of that language (:mod:`gcms.report.i18n`),
+so that the screen and the report say the same; sentences the batch wrote and reasons
+people gave are shown as recorded. A missing Arabic label falls back to the English one,
+so a new label never breaks a page.
 """
 
 from __future__ import annotations
 
-__all__ = ["DIRECTION", "LANGUAGES", "translate"]
+import functools
+from typing import Any
+
+__all__ = ["DIRECTION", "LANGUAGES", "recorded_word", "substance_name", "translate"]
 
 #: Interface languages and their names in themselves.
 LANGUAGES: dict[str, str] = {"en": "English", "ar": "العربية"}
@@ -100,3 +105,40 @@ _TEXT = {"en": _EN, "ar": _AR}
 def translate(language: str, key: str) -> str:
     """The label ``key`` in ``language`` (English when that language lacks it)."""
     return _TEXT.get(language, _EN).get(key) or _EN.get(key, key)
+
+
+@functools.lru_cache(maxsize=4)
+def _report_wording(language: str) -> Any:
+    from gcms.errors import GcmsError
+    from gcms.report.i18n import load_wording
+
+    try:
+        return load_wording(language)
+    except GcmsError:
+        return None
+
+
+def recorded_word(language: str, kind: str, value: Any) -> str:
+    """A recorded term (``verdict``, ``criterion``, ``result``) in ``language``.
+
+    English shows the term as recorded; another language takes the report's own wording
+    of it (``gcms/report/translations``, e.g. ``verdict_not_identified``), so that the
+    screen and the report say the same; a term the wording lacks is shown as recorded.
+    """
+    text = "" if value is None else str(value)
+    if language == "en" or not text:
+        return text
+    wording = _report_wording(language)
+    key = f"{kind}_{text.replace(' ', '_')}"
+    if wording is None or key not in wording.text:
+        return text
+    return str(wording.text[key])
+
+
+def substance_name(language: str, name: Any) -> str:
+    """A substance's name in ``language`` with the library's beside it (report wording)."""
+    text = "" if name is None else str(name)
+    if language == "en" or not text:
+        return text
+    wording = _report_wording(language)
+    return text if wording is None else wording.substance(text)

@@ -377,7 +377,8 @@ def _spectra(view: ExhibitView, c: Any, analysis: Mapping[str, Any] | None,
                           "verdict": alt.get("verdict"), "delta_ri": _fmt(alt.get("delta_ri"), 1),
                           "delta_rt": _fmt(alt.get("delta_rt_s"), 2)})
     for k in c.criteria or ():
-        view.criteria.append({"name": k.criterion.replace("_", " "), "result": k.result,
+        view.criteria.append({"name": k.criterion.replace("_", " "), "key": k.criterion,
+                              "result": k.result,
                               "value": "—" if k.value is None else f"{k.value} {k.unit}".strip()
                               if isinstance(k.value, (int, float)) else str(k.value),
                               "limit": _limit(k.limit, k.unit), "sentence": k.detail,

@@ -210,3 +210,53 @@ def test_the_blank_before_an_exhibit_opens_as_a_run(recorded):
     assert "blank" in blank.text and 'class="evidence ok"' in blank.text
     assert 'id="review-form"' not in blank.text and 'id="report-form"' not in blank.text
     assert web.get(f"/case/{recorded.case_id}/run/RS999").status_code == 400
+
+
+def test_arabic_pages_use_the_reports_wording_of_verdicts_and_criteria(recorded):
+    from gcms.report.i18n import load_wording
+
+    wording = load_wording("ar")
+    web = client(recorded)
+    sign_in(web, "bob")
+    web.post("/language", data={"csrf_token": csrf(web), "language": "ar"})
+    page = web.get(f"/case/{recorded.case_id}/exhibit/{recorded.exhibit_id}").text
+    assert wording.text["verdict_identified"] in page
+    assert wording.text["criterion_match_factor"] in page
+    assert wording.text["result_pass"] in page
+    # what people and the batch wrote stays as written
+    assert "Bob B. Reviewer" in page
+
+
+def test_a_return_and_a_reintegration_through_the_screens(recorded):
+    analyst, reviewer = client(recorded), client(recorded)
+    sign_in(analyst, "alice")
+    sign_in(reviewer, "bob")
+    with CaseStore(recorded.store, create=False) as store:
+        result = store.results(recorded.case_id, recorded.exhibit_id)[-1]
+    component = next(c for c in result.data["components"] if c.get("verdict") == "identified")
+    rt_min = component["rt_s"] / 60
+    answer = analyst.post(
+        f"/case/{recorded.case_id}/result/{result.result_id}/reintegrate",
+        data={"csrf_token": csrf(analyst), "component": str(component["component"]),
+              "start_min": f"{rt_min - 0.05:.4f}", "end_min": f"{rt_min + 0.15:.4f}",
+              "baseline": "linear", "reason": "tail cut short by the automatic limits",
+              "key_file": str(recorded.key_file("alice")), "passphrase": PASSPHRASES["alice"]})
+    assert answer.status_code == 303, answer.text[-400:]
+    answer = reviewer.post(
+        f"/case/{recorded.case_id}/exhibit/{recorded.exhibit_id}/review",
+        data={"csrf_token": csrf(reviewer), "outcome": "returned",
+              "comments": "check the integration limits",
+              "key_file": str(recorded.key_file("bob")), "passphrase": PASSPHRASES["bob"]})
+    assert answer.status_code == 303, answer.text[-400:]
+    with CaseStore(recorded.store, create=False) as store:
+        now = store.results(recorded.case_id, recorded.exhibit_id)[-1]
+        changed = next(c for c in now.data["components"]
+                       if c["component"] == component["component"])
+        assert now.version == 2 and changed["area"] != component["area"]
+        assert [(r.outcome, r.comments) for r in store.reviews(recorded.case_id)] == [
+            ("disagreed", "check the integration limits")]
+        assert store.verify().ok
+    page = reviewer.get(f"/case/{recorded.case_id}/exhibit/{recorded.exhibit_id}").text
+    assert "tail cut short" in page and "re-integrated" in page
+    queue = analyst.get("/").text  # the analyst finds it returned, with the comments
+    assert "check the integration limits" in queue
