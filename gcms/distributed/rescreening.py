@@ -273,16 +273,17 @@ def _load_results(path: str
         raise FormatError(f"{path}: not a gcms batch results document (format "
                           f"{document.get('format') if isinstance(document, Mapping) else None!r}"
                           f", expected {BATCH_RESULTS_FORMAT!r})")
-    runs = document.get("runs")
-    if not isinstance(runs, list) or not all(_is_run_record(r) for r in runs):
-        raise FormatError(f"{path}: 'runs' is not a list of run records")
+    # the typed document (gcms.results): its format version checked (an older one
+    # upgraded, a newer one refused) and every key of every run record
+    from gcms.results import ResultsDocument
+
+    typed = ResultsDocument.from_json(document, source=path)
+    whole = typed.to_json()
     source = {"kind": "results", "path": path,
               "sha256": hashlib.sha256(raw).hexdigest(),
-              "created_utc": document.get("created_utc"),
-              "gcms_version": document.get("gcms_version"),
-              "library": document.get("library")}
-    settings = document.get("settings")
-    return runs, source, settings if isinstance(settings, Mapping) else {}
+              "created_utc": typed.created_utc, "gcms_version": typed.gcms_version,
+              "library": whole["library"]}
+    return whole["runs"], source, whole["settings"]
 
 
 # ------------------------------------------------------------------------------ worker
