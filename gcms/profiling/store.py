@@ -81,6 +81,7 @@ profiles_table = sa.Table(
     sa.Column("created_at", sa.Text, nullable=False),
     sa.Column("created_by", sa.Text),
     sa.Column("custody", sa.Text),
+    sa.Column("detail", sa.Text),
 )
 links_table = sa.Table(
     "profiling_links", _metadata,
@@ -273,6 +274,7 @@ class ProfileStore:
             "vector": np.ascontiguousarray(profile.values, dtype="<f8").tobytes(),
             "run_sha256": profile.run_sha256, "sample_name": profile.sample_name,
             "created_at": _now(), "created_by": self._who(), "custody": None,
+            "detail": None,
         }
 
     def add_profile(self, method: ProfilingMethod, profile: Profile, seizure: SeizureInfo, *,
@@ -283,20 +285,24 @@ class ProfileStore:
         The new profile is scored against every stored profile of the method; each at or
         past the threshold of ``calibration`` (default: the method's, see
         :meth:`set_calibration`) becomes a :class:`Link`. Without a calibration nothing is
-        linked (there is no threshold to state). Returns the profile id and its links.
+        linked (there is no threshold to state). The search and the insert happen under the
+        store's write lock (SQLite ``BEGIN IMMEDIATE``; PostgreSQL a table lock), so two
+        seizures added at once still see, and link to, each other. The custody entry is
+        written after (its outcome kept in the row). Returns the profile id and its links.
         """
         row = self._row(method, profile, seizure)
+        row["detail"] = json.dumps(profile.to_dict())
         calibration = calibration or (self.calibration(method) if link else None)
         links: list[Link] = []
-        if link and calibration is not None:
-            matches = self.search(method, profile.values, k=None, calibration=calibration)
-            quote = calibration.quote()
-            links = [Link(row["profile_id"], m.profile_id, m.score, quote)
-                     for m in matches if m.linked]
-        row["custody"] = json.dumps(self._audit(method, profile, seizure, row, links)
-                                    if record_custody else {"recorded": False,
-                                                            "reason": "not asked"})
         with self._write() as conn, conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("LOCK TABLE profiling_profiles IN SHARE ROW EXCLUSIVE "
+                                     "MODE"))
+            if link and calibration is not None:
+                matches = self.search(method, profile.values, k=None, calibration=calibration)
+                quote = calibration.quote()
+                links = [Link(row["profile_id"], m.profile_id, m.score, quote)
+                         for m in matches if m.linked]
             conn.execute(profiles_table.insert().values(**row))
             if links:
                 conn.execute(links_table.insert(), [
@@ -304,6 +310,12 @@ class ProfileStore:
                      "method_sha256": _sha(method), "score": lk.score,
                      "calibration": json.dumps(dict(lk.calibration)), "created_at": _now(),
                      "created_by": self._who()} for lk in links])
+        custody = (self._audit(method, profile, seizure, row, links) if record_custody
+                   else {"recorded": False, "reason": "not asked"})
+        with self._write() as conn, conn.begin():
+            conn.execute(profiles_table.update()
+                         .where(profiles_table.c.profile_id == row["profile_id"])
+                         .values(custody=json.dumps(custody)))
         return row["profile_id"], links
 
     def _audit(self, method: ProfilingMethod, profile: Profile, seizure: SeizureInfo,
@@ -370,6 +382,7 @@ class ProfileStore:
         out["targets"] = json.loads(out["targets"])
         out["areas"] = json.loads(out["areas"])
         out["custody"] = json.loads(out["custody"]) if out["custody"] else None
+        out["detail"] = json.loads(out["detail"]) if out["detail"] else None
         return out
 
     def count(self, method: ProfilingMethod | None = None) -> int:

@@ -68,6 +68,7 @@ def test_round_trip_links_clusters_export(location, tmp_path, cocaine, calibrati
         # the profile of case K1 went into its custody chain; the others name no case store case
         assert record["custody"]["recorded"] is True
         assert store.profile_record(ids[1])["custody"]["recorded"] is False
+        assert record["detail"]["schema"] == "gcms-profile/1"  # the profile as measured
 
         # search: the closest of a re-measured exhibit is itself, scores as the reference
         values = normalise(seizures.areas, cocaine.profile)
@@ -149,3 +150,36 @@ def test_store_refuses_bad_profiles(tmp_path, cocaine):
         with pytest.raises(GcmsError, match="no profile 'nope'"):
             store.seizure("nope")
         assert store.seizure(pid) == SeizureInfo()
+
+
+def test_concurrent_adds_link_to_each_other(location, cocaine, calibration):
+    """Seizures added at the same moment by two clients still see each other."""
+    import threading
+
+    areas = [4e5, 2e5, 1.5e5, 6e5, 9e5]
+    with ProfileStore(location, actor="alice") as store:
+        store.set_calibration(cocaine, calibration)
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def add(i):
+        try:
+            with ProfileStore(location, actor="alice") as store:
+                barrier.wait()
+                store.add_profile(cocaine, profile_of(cocaine, areas, f"T{i}"),
+                                  SeizureInfo(case_id=f"T{i}"), record_custody=False)
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with ProfileStore(location) as store:
+        links = store.links(cocaine)
+        # 4 identical profiles: every pair linked exactly once, whatever the order
+        pairs = {frozenset((lk.profile_a, lk.profile_b)) for lk in links}
+        assert len(links) == len(pairs) == 6
+        assert store.clusters(cocaine) and len(store.clusters(cocaine)[0]) == 4
