@@ -291,6 +291,28 @@ class Run:
         """Extracted-ion chromatogram: per scan, the summed intensity within ``mz ± tolerance``.
 
         The window is closed at both ends; a scan with no peak in it gives 0.
+
+        Parameters
+        ----------
+        mz : float
+            Centre of the window.
+        tolerance : float, default 0.5
+            Half width of the window (>= 0).
+
+        Returns
+        -------
+        numpy.ndarray
+            One float64 value per scan.
+
+        Examples
+        --------
+        Three scans; the second holds no m/z 43:
+
+        >>> from gcms import Run
+        >>> run = Run(scan_times=[1.0, 2.0, 3.0], scan_offsets=[0, 2, 3, 5],
+        ...           mz=[43.0, 58.1, 58.0, 43.2, 58.0], intensity=[10, 100, 50, 20, 30])
+        >>> run.xic(58.0).tolist(), run.xic(43.0).tolist()
+        ([100.0, 50.0, 30.0], [10.0, 0.0, 20.0])
         """
         if tolerance < 0:
             raise ValueError(f"tolerance must be >= 0, got {tolerance}")
@@ -310,12 +332,31 @@ class Run:
         rule for EI spectra). Peaks outside ``[mz_min, mz_max]`` are dropped. The
         defaults are the run's own nominal range.
 
+        Parameters
+        ----------
+        mz_min, mz_max : int, optional
+            The nominal masses of the first and last columns.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_scans, mz_max - mz_min + 1)`` float32 intensities.
+
         Raises
         ------
         FormatError
             The matrix would exceed the memory budget (:func:`gcms._arrays.memory_budget`):
             a run whose m/z reach millions, from a damaged file, would ask for gigabytes.
             The message names the run's file, the size asked and the budget.
+
+        Examples
+        --------
+        >>> from gcms import Run
+        >>> run = Run(scan_times=[1.0, 2.0, 3.0], scan_offsets=[0, 2, 3, 5],
+        ...           mz=[43.0, 58.1, 58.0, 43.2, 58.0], intensity=[10, 100, 50, 20, 30])
+        >>> m = run.matrix()
+        >>> m.shape, m[:, [0, 15]].tolist()
+        ((3, 16), [[10.0, 100.0], [0.0, 50.0], [20.0, 30.0]])
         """
         bounds = self.nominal_mz_range
         if mz_min is None:
@@ -341,7 +382,18 @@ class Run:
         return out
 
     def slice(self, t0: float, t1: float) -> Run:
-        """The scans acquired in ``[t0, t1]`` seconds, as a new run with the same metadata."""
+        """The scans acquired in ``[t0, t1]`` seconds, as a new run with the same metadata.
+
+        Parameters
+        ----------
+        t0, t1 : float
+            Start and end, in seconds; both ends included.
+
+        Returns
+        -------
+        Run
+            The scans inside (possibly none), with the vendor peak table as it was.
+        """
         start = int(np.searchsorted(self.scan_times, t0, side="left"))
         stop = int(np.searchsorted(self.scan_times, t1, side="right"))
         stop = max(stop, start)

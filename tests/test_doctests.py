@@ -11,6 +11,7 @@ import importlib
 import pytest
 
 MODULES = [
+    "gcms.run",
     "gcms.io",
     "gcms.signal.smoothing",
     "gcms.signal.noise",
@@ -19,6 +20,7 @@ MODULES = [
     "gcms.deconvolution.similarity",
     "gcms.library.scores",
     "gcms.library.search",
+    "gcms.library.store",
     "gcms.retention.calibration",
     "gcms.retention.series",
     "gcms.retention.ladder",

@@ -252,10 +252,43 @@ class Library:
         from (``None`` for reference entries); ``source_sha256`` maps a spectrum's
         ``source`` path to that file's SHA-256.
 
+        Parameters
+        ----------
+        spectra : sequence of Spectrum
+            The entries, in order (their index in the library).
+        title : str, optional
+            The library's title.
+        provenance : sequence of (Mapping or None), optional
+            Per spectrum, where an in-house entry comes from.
+        source_sha256 : Mapping of str to str, optional
+            SHA-256 of each source file, by the spectra's ``source``.
+        sources, skipped : sequence of Mapping, optional
+            The files read and the entries left out, as a build records them.
+
+        Returns
+        -------
+        Library
+            Peaks preprocessed as MS Search does (nominal m/z, base peak 999), with the
+            entries' metadata; :meth:`write` stores it.
+
         Raises
         ------
         LibraryError
             A spectrum without any peak of positive intensity (names it).
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> from gcms import Spectrum
+        >>> from gcms.library import Library
+        >>> library = Library.from_spectra([
+        ...     Spectrum(mz=[44, 65, 91, 120], intensity=[999, 80, 300, 20], name="Amphetamine"),
+        ...     Spectrum(mz=[82, 94, 194], intensity=[200, 150, 999], name="Caffeine")])
+        >>> len(library), library.entry(1).name
+        (2, 'Caffeine')
+        >>> path = library.write(pathlib.Path(tempfile.mkdtemp()) / "lab.h5")
+        >>> len(Library.open(path))
+        2
         """
         try:
             peaks = PeakMatrix.from_spectra(spectra)
@@ -285,7 +318,23 @@ class Library:
         return view
 
     def entry(self, index: int) -> LibraryEntry:
-        """Metadata of entry ``index``."""
+        """Metadata of entry ``index``.
+
+        Parameters
+        ----------
+        index : int
+            0 to ``len(library) - 1``.
+
+        Returns
+        -------
+        LibraryEntry
+            Name, synonyms, CAS, formula, InChIKey, retention index and source.
+
+        Raises
+        ------
+        IndexError
+            ``index`` out of range.
+        """
         i = int(index)
         if not 0 <= i < len(self):
             raise IndexError(f"library entry {i} out of range 0..{len(self) - 1}")
@@ -311,7 +360,18 @@ class Library:
         )
 
     def spectrum(self, index: int) -> Spectrum:
-        """Entry ``index`` as a :class:`gcms.Spectrum` (the stored, preprocessed peaks)."""
+        """Entry ``index`` as a :class:`gcms.Spectrum` (the stored, preprocessed peaks).
+
+        Parameters
+        ----------
+        index : int
+            0 to ``len(library) - 1``.
+
+        Returns
+        -------
+        Spectrum
+            The stored peaks with the entry's metadata.
+        """
         e = self.entry(index)
         mz, abundance = self.peaks.row(e.index)
         return Spectrum(
@@ -352,6 +412,16 @@ class Library:
         """Write the library to ``path`` (HDF5), atomically: a temporary file then rename.
 
         An existing file at ``path`` is replaced only once the new one is complete.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write (conventionally ``.h5``).
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
         """
         import h5py
 

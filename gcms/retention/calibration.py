@@ -391,6 +391,27 @@ class RetentionCalibration:
         """Retention indices of ``rt_seconds`` (scalar or array), extrapolations flagged.
 
         See the module docstring for the formulas; the method is ``method``.
+
+        Parameters
+        ----------
+        rt_seconds : float or array_like
+            Retention times (s) on the run's time axis.
+
+        Returns
+        -------
+        RetentionIndices
+            ``retention_index`` and ``extrapolated`` (outside the ladder) per time.
+
+        Examples
+        --------
+        >>> from gcms.retention import RetentionCalibration
+        >>> calibration = RetentionCalibration(
+        ...     rt_seconds=[240.0, 360.0, 480.0, 600.0], retention_index=[1000, 1100, 1200, 1300])
+        >>> indices = calibration.apply([300.0, 900.0])
+        >>> indices.retention_index.tolist(), indices.extrapolated.tolist()
+        ([1050.0, 1550.0], [False, True])
+        >>> calibration.predict_rt(1150.0).rt_seconds.tolist()
+        [420.0]
         """
         rt = np.atleast_1d(np.asarray(rt_seconds, dtype=np.float64))
         if self.method == "kovats":
@@ -404,6 +425,17 @@ class RetentionCalibration:
         """Inverse map: the retention time (s) at which an index elutes, flags as above.
 
         Used to place a library RI or a check-standard window on this run's time axis.
+
+        Parameters
+        ----------
+        retention_index : float or array_like
+            Indices to place.
+
+        Returns
+        -------
+        RetentionIndices
+            ``rt_seconds`` per index, flagged where outside the ladder (see :meth:`apply`
+            for an example).
         """
         ri = np.atleast_1d(np.asarray(retention_index, dtype=np.float64))
         if self.method == "kovats":
@@ -505,13 +537,30 @@ class RetentionCalibration:
 
     @classmethod
     def read_amdis_cal(cls, path: str | os.PathLike) -> RetentionCalibration:
-        """Read an AMDIS ``.CAL`` retention-index calibration file (see :mod:`.amdis_cal`)."""
+        """Read an AMDIS ``.CAL`` retention-index calibration file (see :mod:`.amdis_cal`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The ``.CAL`` file.
+
+        Returns
+        -------
+        RetentionCalibration
+            A Van den Dool & Kratz calibration of the file's markers, with its source.
+        """
         from gcms.retention.amdis_cal import read_amdis_cal
 
         return read_amdis_cal(path)
 
     def write_amdis_cal(self, path: str | os.PathLike) -> None:
-        """Write this calibration as an AMDIS ``.CAL`` file (see :mod:`.amdis_cal`)."""
+        """Write this calibration as an AMDIS ``.CAL`` file (see :mod:`.amdis_cal`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write; only a Van den Dool & Kratz calibration can be written.
+        """
         from gcms.retention.amdis_cal import write_amdis_cal
 
         write_amdis_cal(self, path)

@@ -193,6 +193,18 @@ class Ladder:
 
         ``method="kovats"`` (isothermal) needs ``dead_time_s``; ``"estimate"`` fits it
         from the members (:func:`gcms.retention.estimate_dead_time`).
+
+        Parameters
+        ----------
+        method : {"van-den-dool-kratz", "kovats"}
+            Temperature-programmed (linear) or isothermal (logarithmic) indices.
+        dead_time_s : float or "estimate", optional
+            The column's dead time, for Kovats indices.
+
+        Returns
+        -------
+        RetentionCalibration
+            The members' times and indices, with the ladder run as its source.
         """
         if dead_time_s == "estimate":
             dead_time_s = estimate_dead_time(self.rt_seconds, self.carbon_numbers)
