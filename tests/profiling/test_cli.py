@@ -94,6 +94,11 @@ def test_end_to_end(tmp_path, runs):
         analyses = cases.analyses("K2")
     assert any(a.parameters["profiling"]["links"] for a in analyses)
 
+    verified = gcms("custody", "verify", "--store", store)
+    assert verified.exit_code == 0, verified.output  # the chain holds with the entries added
+    log = gcms("custody", "log", "--store", store, "--case", "K2")
+    assert "analysis.record" in log.output
+
     searched = gcms("profile", "search", ids["A2"], "--method", "cocaine", "--store", store,
                     "--json")
     matches = json.loads(searched.output)["matches"]
