@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from gcms._json import json_safe as _clean
 from gcms.errors import QuantitationError
 from gcms.identifiers import spreadsheet_safe_row
 from gcms.quantitation.plot import calibration_figure
@@ -30,17 +31,6 @@ __all__ = ["plot_name", "results_document", "write_calibration_outputs", "write_
 _CSV_COLUMNS = ("sample_id", "type", "exhibit_id", "substance", "role", "status", "reportable",
                 "concentration", "uncertainty", "expanded_uncertainty", "unit", "estimate",
                 "mass_mg", "purity_percent", "per_unit_mg", "per_unit", "flags", "message")
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 def _write_json(path: Path, value: Any) -> None:
