@@ -25,12 +25,12 @@ Westgard flags (:func:`gcms.qa.westgard.control_chart`; Westgard et al., Clin. C
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gcms._json import finite_or_none
 from gcms.custody.rules import counts_as_authorship
 from gcms.errors import CustodyError
 
@@ -440,10 +440,6 @@ def _history_of(records: Sequence[Any], given: str | Path | None = None):
     return None
 
 
-def _finite(values: Iterable[float]) -> list[float | None]:
-    return [float(v) if math.isfinite(v) else None for v in values]
-
-
 def _check_charts(history, instrument: str, notes: list[str]) -> dict[str, dict[str, Any]]:
     from gcms.qa.westgard import control_chart
 
@@ -504,7 +500,7 @@ def qa_dashboard(store: CaseStore, instrument: str, *,
                 series = opened.series(instrument, metric, kind=kind)
                 out[key][metric] = {"unit": series.unit,
                                     "times": [t.isoformat() for t in series.performed_at],
-                                    "values": _finite(series.values.tolist()),
+                                    "values": [finite_or_none(v) for v in series.values.tolist()],
                                     "result_ids": list(series.result_ids)}
         out["check_standard"] = _check_charts(opened, instrument, notes)
     if state.notes and out["history"]:
