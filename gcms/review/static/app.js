@@ -40,6 +40,17 @@
         showIons(chart, ions);
       });
     }
+    if (chart) {
+      // click a component's mark on the chromatogram: open that component
+      chart.on("plotly_click", function (event) {
+        const point = event.points[0];
+        if (point.customdata === undefined) { return; }
+        const url = new URL(window.location.href);
+        url.searchParams.set("result", chart.dataset.result);
+        url.searchParams.set("component", point.customdata);
+        window.location.assign(url.toString());
+      });
+    }
     const spectrum = document.getElementById("spectrum");
     if (spectrum && chart) {
       // click an ion of the spectrum: add its extracted-ion chromatogram
