@@ -14,7 +14,7 @@ The pieces: :mod:`.criteria` (profiles), :mod:`.evidence` (reference standards, 
 checks, the carry-over rule, S/N on a substance's ions), :mod:`.judge` (criteria and the
 verdict rule), :mod:`.findings` (per exhibit, with lookalike and ambiguity notes from
 :mod:`.lookalikes`), :mod:`.targets` (the method's scope: target lists with the
-substances' controlled status), :mod:`.sequence` (what the other runs of a sequence
+substances' controlled status), ``gcms.identify.sequence`` (what the other runs of a sequence
 tell: ladder, reference standards, blanks, carry-over). Whole sequences are processed
 and judged by :func:`gcms.batch.run_batch`, a few run files without a sequence CSV by
 :func:`gcms.batch.identify_runs`: identification never imports the batch that drives it.
