@@ -13,6 +13,22 @@ BOTH = ("deconvolution", "library search")
 KERNEL_COMMANDS = {("deconvolve",): ("deconvolution",), ("identify",): BOTH,
                    ("batch",): BOTH, ("quant",): BOTH, ("rescreen",): ("library search",),
                    ("library", "search"): ("library search",)}
+#: Commands that search the bundled demo library when no ``--library`` is given: a
+#: library that small is scored whole, without the compiled search kernels
+#: (``gcms.library._engine.SMALL_LIBRARY``), so they are not prepared for it.
+DEMO_LIBRARY_COMMANDS = {("identify",), ("batch",)}
+
+
+def kernel_groups(name: str, args: list[str]) -> tuple[str, ...]:
+    """The kernel groups that the command ``name args`` runs (empty: none)."""
+    key = next((k for k in KERNEL_COMMANDS if (name, *args[: len(k) - 1]) == k), None)
+    if key is None:
+        return ()
+    groups = KERNEL_COMMANDS[key]
+    if key in DEMO_LIBRARY_COMMANDS and not any(
+            a == "--library" or a.startswith("--library=") for a in args):
+        groups = tuple(g for g in groups if g != "library search")
+    return groups
 
 
 def _real_stderr() -> bool:
@@ -27,9 +43,8 @@ def _real_stderr() -> bool:
 
 def prepare_before(name: str, args: list[str]) -> None:
     """Compile and cache the kernels ``name args`` needs, with messages on stderr, if cold."""
-    groups = next((g for key, g in KERNEL_COMMANDS.items()
-                   if (name, *args[: len(key) - 1]) == key), None)
-    if groups is None:
+    groups = kernel_groups(name, args)
+    if not groups:
         return
     if "--help" in args or "-h" in args or not _real_stderr():
         return
@@ -44,6 +59,18 @@ def prepare_before(name: str, args: list[str]) -> None:
                f"installation or an upgrade, 10-60 s; cached in {', '.join(where) or '?'}",
                err=True)
     started = time.perf_counter()
-    prepare_kernels(cold, progress=lambda group, seconds: click.echo(
-        f"gcms: {group} kernels ready ({seconds:.1f} s)", err=True))
+    terminal = sys.stderr.isatty()
+
+    def waiting(seconds: float) -> None:
+        # a line every 10 s in a log; one line rewritten every 2 s on a terminal
+        if terminal:
+            click.echo(f"\rgcms: compiling ... {seconds:.0f} s", err=True, nl=False)
+        elif round(seconds / 2) % 5 == 0:
+            click.echo(f"gcms: compiling ... {seconds:.0f} s", err=True)
+
+    def ready(group: str, seconds: float) -> None:
+        start = "\r" if terminal else ""
+        click.echo(f"{start}gcms: {group} kernels ready ({seconds:.1f} s)" + " " * 8, err=True)
+
+    prepare_kernels(cold, progress=ready, waiting=waiting, every=2.0)
     click.echo(f"gcms: kernels ready ({time.perf_counter() - started:.1f} s)", err=True)

@@ -27,7 +27,7 @@ import importlib
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -111,13 +111,16 @@ def _compile_group(group: str) -> float:
 
 
 def prepare_kernels(groups: list[str] | None = None, *, processes: int | None = None,
-                    progress: Callable[[str, float], None] | None = None
-                    ) -> dict[str, float]:
+                    progress: Callable[[str, float], None] | None = None,
+                    waiting: Callable[[float], None] | None = None,
+                    every: float = 5.0) -> dict[str, float]:
     """Compile and cache the kernels of ``groups`` (default: the cold ones); seconds each.
 
     With ``processes`` > 1 (default: as many as groups, at most the CPU count) each
     group compiles in its own process at the same time; ``progress(group, seconds)`` is
-    called as each one is ready.
+    called as each one is ready. With ``waiting``, the groups always compile in other
+    processes, and ``waiting(seconds so far)`` is called every ``every`` seconds
+    until the last is ready (a progress display).
     """
     if groups is None:
         groups = list(cold_kernels())
@@ -125,20 +128,25 @@ def prepare_kernels(groups: list[str] | None = None, *, processes: int | None = 
         return {}
     n = processes if processes is not None else min(len(groups), os.cpu_count() or 1)
     done: dict[str, float] = {}
-    if n <= 1:
+    if n <= 1 and waiting is None:
         for group in groups:
             done[group] = _compile_group(group)
             if progress is not None:
                 progress(group, done[group])
         return done
     # "spawn": a fresh interpreter per group, whatever threads this process runs.
-    with ProcessPoolExecutor(n, mp_context=get_context("spawn")) as pool:
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max(n, 1), mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(_compile_group, group): group for group in groups}
-        from concurrent.futures import as_completed
-
-        for future in as_completed(futures):
-            group = futures[future]
-            done[group] = future.result()
-            if progress is not None:
-                progress(group, done[group])
+        pending = set(futures)
+        while pending:
+            ready, pending = wait(pending, timeout=every if waiting is not None else None,
+                                  return_when=FIRST_COMPLETED)
+            for future in ready:
+                group = futures[future]
+                done[group] = future.result()
+                if progress is not None:
+                    progress(group, done[group])
+            if not ready and waiting is not None:
+                waiting(time.perf_counter() - started)
     return done

@@ -10,7 +10,8 @@ this module does the work. Its interface, used by :mod:`gcms.library.search` (CP
 * :class:`Queries` and :func:`prepare_queries`: query spectra checked and packed.
 * :func:`result_arrays`: empty hit-list arrays that every path fills.
 * :func:`search_batches`: the CPU search (the compiled scan of
-  :mod:`gcms.library.scan`, or every entry scored for ``presearch="off"``).
+  :mod:`gcms.library.scan`, or every entry scored for ``presearch="off"`` and for
+  libraries of at most :data:`SMALL_LIBRARY` entries).
 * For the GPU path, the steps it shares with the CPU: :func:`ri_adjustment` (retention
   index window/penalty of pairs), :func:`query_pairs` (ratio-pair features of queries),
   :func:`collect` (order scored pairs into hit lists, score the hits in full, the
@@ -48,6 +49,11 @@ __all__ = ["BOUND_MARGIN", "COUNTS_BELOW_FLOOR", "Queries", "SearchIndex", "coll
 BOUND_MARGIN = 1e-6
 #: Pairs scored at once by the reference search (``presearch="off"``).
 REFERENCE_PAIRS = 2_000_000
+#: Libraries of at most this many entries are searched by scoring every entry (the
+#: reference, vectorised NumPy), never by the compiled scan: the same hit lists, and a
+#: command searching a small library (the bundled demo library: 58 entries) needs no
+#: compiled search kernels at all (no compiling them on first use, no loading them).
+SMALL_LIBRARY = 500
 #: With a ``min_match_factor`` at or above this, the identity bound of the compiled scan
 #: skips the counts of peaks and ratio pairs in common (:mod:`gcms.library.scan`).
 COUNTS_BELOW_FLOOR = 600
@@ -288,7 +294,9 @@ def _search_batch(index: SearchIndex, queries: Queries, lo: int, hi: int, top: i
     sub = Queries(qpeaks, queries.retention_index[lo:hi], queries.ri_column_code[lo:hi])
     # Every hit shown and every hit the probabilities are shared among is certified.
     depth = max(top, settings.probability_depth)
-    if settings.presearch == "off":
+    if settings.presearch == "off" or len(index) <= SMALL_LIBRARY:
+        # A small library is scored whole: the same lists (the scan's guarantee), in
+        # less time than a process takes to load the compiled scan.
         qi, li, rank, delta, penalty = _every_pair(index, qblock, sub, depth, settings)
     else:
         qi, li = _scan_pairs(index, qblock, sub, depth, settings)

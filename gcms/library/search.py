@@ -89,7 +89,8 @@ class SearchSettings:
         Normal"), ``"reverse"``, or ``"similarity"`` ("EI Simple").
     presearch
         ``"exact"``: bound-pruned, provably the same hit list as scoring every entry
-        (module docstring). ``"off"``: score every entry (the reference, slow on large
+        (module docstring; a library of at most 500 entries is simply scored whole).
+        ``"off"``: score every entry (the reference, slow on large
         libraries). ``"fast"``: accepted for compatibility and run as ``"exact"`` (the
         cluster probing it used to select was slower than the exact scan and gave
         other lists for a quarter of the queries at 350,000 entries).

@@ -254,3 +254,21 @@ def test_a_forked_process_searches_with_its_own_threads(synthetic, monkeypatch):
     with multiprocessing.get_context("fork").Pool(1) as pool:
         got = pool.apply_async(_search_in_child).get(timeout=120)
     np.testing.assert_array_equal(got, expected)
+
+
+def test_a_small_library_is_scored_whole_with_the_lists_of_the_scan(synthetic,
+                                                                     shipped_small_library,
+                                                                     monkeypatch):
+    """Up to SMALL_LIBRARY entries every entry is scored (no compiled scan): same lists."""
+    from gcms.library import _engine
+
+    library, queries = synthetic
+    small = Library.from_spectra([library.spectrum(i) for i in range(shipped_small_library)])
+    for settings in ({}, {"min_match_factor": 600}, {"rank_by": "similarity"}):
+        whole = search_arrays(small, queries[:60], top=10, settings=SearchSettings(**settings))
+        monkeypatch.setattr(_engine, "SMALL_LIBRARY", 0)
+        scanned = search_arrays(small, queries[:60], top=10,
+                                settings=SearchSettings(**settings))
+        monkeypatch.setattr(_engine, "SMALL_LIBRARY", shipped_small_library)
+        _assert_same(whole, scanned)
+        assert (whole.index[:, 0] >= 0).sum() >= 30
