@@ -524,7 +524,8 @@ def _exhibit_results(store: CaseStore, case_id: str, exhibit_id: str,
 
 def review_outcome(store: CaseStore, case_id: str, exhibit_id: str, *, outcome: str,
                    comments: str | None = None, key: SigningKey,
-                   analysis_id: str | None = None, sign: bool = True) -> list[Decision]:
+                   analysis_id: str | None = None, sign: bool = True,
+                   expected_versions: Mapping[str, int] | None = None) -> list[Decision]:
     """Approve an exhibit, or return it to the analyst with comments.
 
     ``approved``: a technical review *agreed* on the current version of each result of
@@ -533,6 +534,13 @@ def review_outcome(store: CaseStore, case_id: str, exhibit_id: str, *, outcome: 
     The acting user must hold the reviewer role, use their own registered key, and not
     be an author of any of the results (refused before anything is written). Returns one
     :class:`Decision` (kind ``review``) per result.
+
+    ``expected_versions`` (``{result_id: version}``, what the reviewer was shown): a
+    result at another version, or one not shown, is refused before anything is written,
+    so an approval never lands on a version changed meanwhile (a verdict decided or a
+    peak re-integrated by someone else). Whether given or not, each review and its
+    signature are bound to the version checked here: a change made between the check
+    and the write is refused, not approved unseen.
     """
     if outcome not in REVIEW_OUTCOMES:
         raise CustodyError(f"review outcome {outcome!r} is not one of "
@@ -543,6 +551,13 @@ def review_outcome(store: CaseStore, case_id: str, exhibit_id: str, *, outcome: 
     with store._transaction(write=False) as conn:
         _check_actor(store, conn, "review.record", key)
         for result in results:
+            shown = None if expected_versions is None else expected_versions.get(
+                result.result_id)
+            if expected_versions is not None and shown != result.version:
+                raise CustodyError(
+                    f"result {result.result_id} of exhibit {exhibit_id}: it is at version "
+                    f"{result.version}, not {shown if shown is not None else 'one shown'}: "
+                    "someone changed it meanwhile; look again")
             problem = authorship_problem(store.actor, result_authors(store, conn, result),
                                          f"result {result.result_id} of exhibit "
                                          f"{exhibit_id}", f"mark it {outcome}")
@@ -559,9 +574,10 @@ def review_outcome(store: CaseStore, case_id: str, exhibit_id: str, *, outcome: 
     for result in results:
         review = store.review_result(case_id, result.result_id,
                                      outcome=REVIEW_OUTCOMES[outcome], comments=comments,
-                                     key=key)
+                                     key=key, expected_version=result.version)
         if outcome == "approved" and sign:
-            store.sign_result(case_id, result.result_id, key, meaning="reviewed")
+            store.sign_result(case_id, result.result_id, key, meaning="reviewed",
+                              expected_version=result.version)
         out.append(Decision(
             case_id=case_id, exhibit_id=exhibit_id, result_id=result.result_id,
             result_version=review.result_version, kind="review", action=outcome,

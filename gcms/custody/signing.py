@@ -24,21 +24,33 @@ from gcms.custody.schema import audit_log
 from gcms.errors import CustodyError
 
 
+def _check_version(result: Result, expected: int | None, what: str) -> None:
+    """Refuse ``what`` when ``result`` is no longer at the ``expected`` version."""
+    if expected is not None and result.version != expected:
+        raise CustodyError(f"{what} of case {result.case_id}: it is at version "
+                           f"{result.version}, not {expected}: someone changed it "
+                           "meanwhile; look again")
+
+
 class SigningMixin(StoreCore):
     """Technical reviews, signatures on results and checkpoints of the chain head."""
 
     def review_result(self, case_id: str, result_id: str, *, outcome: str,
-                      comments: str | None = None, key: SigningKey | None = None) -> Review:
+                      comments: str | None = None, key: SigningKey | None = None,
+                      expected_version: int | None = None) -> Review:
         """Record the acting user's technical review of a result's current version.
 
         The reviewer must hold the reviewer role, prove the entry with their own key
         (``key``, unlocked) and not be who recorded or authored the result.
+        ``expected_version``, when given, is the version the reviewer was shown: a result
+        changed since is refused, so a review never names a version nobody looked at.
         """
         if outcome not in REVIEW_OUTCOMES:
             raise CustodyError(f"review of {result_id}: outcome {outcome!r} is not one of "
                                f"{', '.join(REVIEW_OUTCOMES)}")
         with self._writing() as w:
             result, _ = self._require(w.conn, "result", case_id, result_id)
+            _check_version(result, expected_version, f"review of result {result_id}")
             problem = authorship_problem(self.actor, self._authors(w.conn, result),
                                          f"result {result_id} of case {case_id}",
                                          "review it")
@@ -61,18 +73,20 @@ class SigningMixin(StoreCore):
         return set(creators) | signers
 
     def sign_result(self, case_id: str, result_id: str, key: SigningKey, *,
-                    meaning: str) -> Signature:
+                    meaning: str, expected_version: int | None = None) -> Signature:
         """Sign a result's current version and the chain head with an unlocked key.
 
         The key must be registered to the acting user and active. Made inside the write
         lock, so the chain head signed is the entry just before the signature's own. A
         review or approval signature cannot come from the result's author.
+        ``expected_version``, when given, refuses a result changed since it was shown.
         """
         if meaning not in MEANINGS:
             raise CustodyError(f"signature meaning {meaning!r} is not one of "
                                f"{', '.join(MEANINGS)}")
         with self._writing() as w:
             result, _ = self._require(w.conn, "result", case_id, result_id)
+            _check_version(result, expected_version, f"signature on result {result_id}")
             found = self._current(w.conn, "analyst_key", None, key.fingerprint)
             registered = found[0] if found else None
             problem = key_problem(self.actor, key.fingerprint, registered)

@@ -1,0 +1,170 @@
+"""Review of the review workstation's domain logic: separation of duties, stale versions,
+tampering with decisions directly in the database, sign-in timing (findings of H11)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gcms.custody.decisions import decide_verdict, reintegrate, review_outcome
+from gcms.errors import CustodyError
+
+from ._review_case import build_review_case
+
+
+@pytest.fixture
+def case(sqlite_location, tmp_path, analyst_keys):
+    return build_review_case(sqlite_location, tmp_path, analyst_keys)
+
+
+# -- stale versions -----------------------------------------------------------------------
+
+
+def test_an_approval_of_a_version_changed_meanwhile_is_refused(case):
+    """carol is shown RS1 v1; bob overrides a verdict (v2); carol's approval must not land."""
+    with case.store("bob") as store:
+        decide_verdict(store, "C1", "RS1", 1, action="override", new_verdict="inconclusive",
+                       reason="RI 25 units off", key=case.keys["bob"])
+    with case.store("carol") as store:
+        head = store.head()
+        with pytest.raises(CustodyError, match="version 2, not 1"):
+            review_outcome(store, "C1", "E1", outcome="approved", key=case.keys["carol"],
+                           expected_versions={"RS1": 1})
+        with pytest.raises(CustodyError, match="not one shown"):
+            review_outcome(store, "C1", "E1", outcome="approved", key=case.keys["carol"],
+                           expected_versions={})
+        assert store.head() == head  # nothing written
+        done = review_outcome(store, "C1", "E1", outcome="approved", key=case.keys["carol"],
+                              expected_versions={"RS1": 2})
+        assert [(d.result_id, d.result_version) for d in done] == [("RS1", 2)]
+        assert {(s.signer, s.meaning, s.result_version)
+                for s in store.signatures("C1", "RS1")} >= {("carol", "reviewed", 2)}
+
+
+def test_a_review_or_signature_of_a_stale_version_is_refused(case):
+    with case.store("bob") as store:
+        decide_verdict(store, "C1", "RS1", 2, action="accept", reason="caffeine fine",
+                       key=case.keys["bob"])
+    with case.store("carol") as store:
+        with pytest.raises(CustodyError, match="changed it meanwhile"):
+            store.review_result("C1", "RS1", outcome="agreed", key=case.keys["carol"],
+                                expected_version=1)
+        with pytest.raises(CustodyError, match="changed it meanwhile"):
+            store.sign_result("C1", "RS1", case.keys["carol"], meaning="reviewed",
+                              expected_version=1)
+        review = store.review_result("C1", "RS1", outcome="agreed", key=case.keys["carol"],
+                                     expected_version=2)
+        assert review.result_version == 2
+
+
+# -- separation of duties -----------------------------------------------------------------
+
+
+def test_who_reintegrates_a_peak_may_not_then_approve_it(case):
+    with case.store("carol") as store:
+        reintegrate(store, "C1", "RS1", 1, start_s=600.0, end_s=625.0, reason="tail cut",
+                    key=case.keys["carol"])
+        with pytest.raises(CustodyError, match="cannot also mark it approved"):
+            review_outcome(store, "C1", "E1", outcome="approved", key=case.keys["carol"])
+        with pytest.raises(CustodyError, match="cannot also sign it as reviewed"):
+            store.sign_result("C1", "RS1", case.keys["carol"], meaning="reviewed")
+
+
+def test_an_author_with_the_reviewer_role_approves_nothing_of_their_own(case):
+    """dave (analyst and reviewer) recorded RS3: no path lets him approve it."""
+    with case.store("dave") as store:
+        decide_verdict(store, "C1", "RS3", 1, action="accept", reason="own check",
+                       key=case.keys["dave"])  # an author may decide, as the analyst
+        with pytest.raises(CustodyError, match="cannot also"):
+            review_outcome(store, "C1", "E3", outcome="approved", key=case.keys["dave"])
+        with pytest.raises(CustodyError, match="cannot also"):
+            store.review_result("C1", "RS3", outcome="agreed", key=case.keys["dave"])
+        decisions = store.results("C1", "E3")[0].data["decisions"]
+        assert decisions[-1]["role"] == "analyst"
+
+
+def test_a_disabled_user_or_a_revoked_key_decides_nothing(case):
+    with case.store("alice") as store:
+        store.disable_user("carol", reason="left the lab", key=case.keys["alice"])
+        store.revoke_key(case.keys["bob"].fingerprint, reason="laptop stolen",
+                         key=case.keys["alice"])
+    with case.store("carol") as store:
+        with pytest.raises(CustodyError, match="disabled"):
+            decide_verdict(store, "C1", "RS1", 1, action="accept", reason="ok",
+                           key=case.keys["carol"])
+        with pytest.raises(CustodyError, match="disabled"):
+            review_outcome(store, "C1", "E1", outcome="approved", key=case.keys["carol"])
+    with case.store("bob") as store:
+        with pytest.raises(CustodyError, match="revoked"):
+            decide_verdict(store, "C1", "RS1", 1, action="accept", reason="ok",
+                           key=case.keys["bob"])
+        with pytest.raises(CustodyError, match="revoked"):
+            review_outcome(store, "C1", "E1", outcome="approved", key=case.keys["bob"])
+        # another user's active key does not sign as bob either
+        with pytest.raises(CustodyError, match="registered to carol"):
+            decide_verdict(store, "C1", "RS1", 1, action="accept", reason="ok",
+                           key=case.keys["carol"])
+
+
+# -- tampering with decisions in the database ---------------------------------------------
+
+
+def _decided(case) -> int:
+    with case.store("bob") as store:
+        decide_verdict(store, "C1", "RS1", 1, action="override", new_verdict="inconclusive",
+                       reason="RI off", key=case.keys["bob"])
+        decide_verdict(store, "C1", "RS1", 2, action="accept", reason="caffeine fine",
+                       key=case.keys["bob"])
+        return next(e.seq for e in store.log() if e.action == "result.decide")
+
+
+def _verify(case):
+    with case.store("bob") as store:
+        return store.verify(rehash=False)
+
+
+def test_a_verdict_changed_in_the_hashed_content_is_found(case, raw):
+    seq = _decided(case)
+    db = raw(case.location)
+    content = json.loads(db.query("SELECT content FROM audit_log WHERE seq = ?", (seq,))[0][0])
+    content["after"]["data"]["components"][0]["verdict"] = "identified"
+    content["after"]["data"]["decisions"][0]["after"]["verdict"] = "identified"
+    db.drop_guards("audit_log")
+    db.execute(("UPDATE audit_log SET content = ? WHERE seq = ?",
+                (json.dumps(content, sort_keys=True, separators=(",", ":")), seq)))
+    report = _verify(case)
+    assert not report.ok and f"#{seq}" in str(report.first)
+
+
+def test_a_verdict_changed_only_in_the_results_table_is_found(case, raw):
+    _decided(case)
+    db = raw(case.location)
+    db.drop_guards("results")
+    db.execute("UPDATE results SET data = replace(data, '\"inconclusive\"', '\"identified\"') "
+               "WHERE version = 3")
+    report = _verify(case)
+    assert not report.ok and any(f.kind == "record" for f in report.findings)
+
+
+def test_a_deleted_or_reordered_decision_entry_is_found(case, raw, tmp_path):
+    import shutil
+
+    seq = _decided(case)
+    original = tmp_path / "original.sqlite"
+    shutil.copyfile(f"{case.location}/gcms.sqlite", original)
+    db = raw(case.location)
+    db.drop_guards("audit_log", "results")
+    db.execute(("DELETE FROM results WHERE entry_seq = ?", (seq,)),
+               ("DELETE FROM audit_log WHERE seq = ?", (seq,)))
+    report = _verify(case)
+    assert not report.ok and f"#{seq}" in str(report.first)
+    # the two decisions swapped (contents exchanged between their entries)
+    shutil.copyfile(original, f"{case.location}/gcms.sqlite")
+    db.drop_guards("audit_log")
+    first, second = (db.query("SELECT content FROM audit_log WHERE seq = ?", (s,))[0][0]
+                     for s in (seq, seq + 1))
+    db.execute(("UPDATE audit_log SET content = ? WHERE seq = ?", (second, seq)),
+               ("UPDATE audit_log SET content = ? WHERE seq = ?", (first, seq + 1)))
+    report = _verify(case)
+    assert not report.ok and f"#{seq}" in str(report.first)
