@@ -49,13 +49,19 @@ def _ri_calibration(path: str | None):
 def _profile_lines(profile) -> list[str]:
     lines = [f"{profile.sample_name or '?'}  (method {profile.method}, "
              f"{profile.settings.normalisation}-normalised, {profile.settings.transform})"]
+    if not profile.usable:
+        lines.append("  no profile target found: this profile cannot be compared")
     for name, area, value in zip(profile.targets, profile.areas, profile.values, strict=True):
         shown = "absent" if area != area else f"{area:12.4g}"
-        lines.append(f"  {name:<40} {shown:>12}  {value:.4f}")
+        compared = "-" if value != value else f"{value:.4f}"
+        lines.append(f"  {name:<40} {shown:>12}  {compared}")
     others = [m for n, m in profile.measurements.items() if n not in profile.targets]
     found = [m.name for m in others if m.found]
     if found:
         lines.append(f"  also found (not compared): {', '.join(found)}")
+    for m in profile.measurements.values():
+        if m.rejected:
+            lines.append(f"  {m.name}: peak rejected ({m.rejected})")
     return lines
 
 

@@ -10,7 +10,9 @@ the areas of the profile targets (:func:`normalise`):
   ``main``: ``x_i = a_i / a_main`` (the ratio to the drug itself);
 * then ``x ** 0.25`` (``fourth-root``) or ``log10(x + log_offset)`` (``log10``).
 
-A target not found (no peak above the S/N limit in its window) is **absent**: its area is
+A peak whose qualifier ion is far larger than its quantifier (``max_qualifier_ratio`` of
+the target) is another compound's minor ion and is rejected, with the reason kept. A target
+not found (no peak above the S/N limit in its window, or rejected) is **absent**: its area is
 recorded as absent (NaN, ``None`` in JSON, named in :attr:`Profile.absent`), never as a
 measured zero; in the vector that is compared it counts as ``x = 0`` (the impurity is not
 there), transformed like any other value. Andersson et al., Forensic Sci. Int. 169 (2007)
@@ -47,16 +49,18 @@ class TargetMeasurement:
     integration: Integration
     qualifier_mz: tuple[float, ...] = ()
     qualifiers: tuple[Integration, ...] = ()
+    rejected: str | None = None
 
     @property
     def found(self) -> bool:
-        """Whether a peak was detected (and has a positive area)."""
-        return bool(self.integration.detected and self.integration.area > 0)
+        """Whether the target's peak was detected, with a positive area, and not rejected."""
+        return bool(self.integration.detected and self.integration.area > 0
+                    and self.rejected is None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (the integration as a reviewer redraws it)."""
         area = self.integration.area
-        return {"name": self.name, "found": self.found,
+        return {"name": self.name, "found": self.found, "rejected": self.rejected,
                 "integration": self.integration.to_dict(),
                 "qualifiers": [{"mz": mz, "area": q.area,
                                 "ratio": q.area / area if area > 0 else None}
@@ -218,8 +222,16 @@ def measure_targets(run: Run, method: ProfilingMethod, *,
                                   start_scan=main.start_scan, end_scan=main.end_scan,
                                   settings=method.integration, signal=f"m/z {mz:g}")
                 for mz in target.qualifier_mz)
+        rejected = None
+        if qualifiers and target.max_qualifier_ratio is not None and main.area > 0:
+            worst = max(zip(target.qualifier_mz, qualifiers, strict=True),
+                        key=lambda pair: pair[1].area)
+            ratio = worst[1].area / main.area
+            if ratio > target.max_qualifier_ratio:
+                rejected = (f"m/z {worst[0]:g} / {target.signal_label} area ratio {ratio:.3g} "
+                            f"> {target.max_qualifier_ratio:g}: another compound's ion")
         out[target.name] = TargetMeasurement(
-            target.name, main, target.qualifier_mz if qualifiers else (), qualifiers)
+            target.name, main, target.qualifier_mz if qualifiers else (), qualifiers, rejected)
     return out
 
 

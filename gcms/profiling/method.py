@@ -79,6 +79,8 @@ class Target:
     index; window ``± ri_window``, placed on a run's time axis by its RI calibration).
     ``quantifier_mz`` holds one or more ions: several are summed into one trace (the
     cinnamoylcocaines of the shipped cocaine method are measured that way).
+    ``max_qualifier_ratio``: a peak whose qualifier/quantifier area ratio exceeds this is
+    another compound's minor ion, not the target (recorded as rejected, the target absent).
     """
 
     name: str
@@ -91,6 +93,8 @@ class Target:
     ri_window: float = field(default=20.0, metadata=limits(0, 1000, low_open=True))
     qualifier_mz: tuple[float, ...] = field(default=(), metadata=limits(1, None))
     mz_tolerance: float = field(default=0.5, metadata=limits(0, 5))
+    max_qualifier_ratio: float | None = field(default=10.0, metadata=limits(0, None,
+                                                                            low_open=True))
     source: str = ""
     note: str = ""
 

@@ -158,3 +158,20 @@ def test_ri_targets_placed_by_the_run_calibration():
     p2p = profile.measurements["benzyl methyl ketone (P2P)"].integration
     assert p2p.rt_s == pytest.approx(252.5, abs=1.0)
     assert profile.measurements["caffeine"].found and "caffeine" not in profile.targets
+
+
+def test_real_run_without_cocaine(shared, cocaine):
+    """A real etizolam seizure run (LRCFS): nothing of the cocaine profile is reported found.
+
+    At 390 s every run of that sequence has a small m/z 168 peak (norcocaine's quantifier)
+    whose m/z 68 is ~40 times larger: another compound's ion, rejected with the reason.
+    """
+    from gcms.io import read
+
+    run = read(shared("lrcfs-etizolam", "raw", "220223014.D"))
+    profile = measure_profile(run, cocaine)
+    assert profile.absent == profile.targets and not profile.usable
+    nor = profile.measurements["norcocaine"]
+    assert nor.integration.detected and "m/z 68" in nor.rejected
+    assert nor.to_dict()["rejected"] == nor.rejected
+    assert all(v is None for v in profile.to_dict()["areas"])
