@@ -255,7 +255,11 @@ def diff(old: str, new: str | None, min_mf: int | None, duplicates: bool,
             click.echo(f"{label} {side['path']}: {side['n_entries']} entries, identity "
                        f"{side['identity_sha256']}")
         click.echo(f"added {len(result.added)}, removed {len(result.removed)}, changed "
-                   f"{len(result.changed)}, unchanged {result.n_unchanged}")
+                   f"{len(result.changed)}, retired {len(result.retired)}, unchanged "
+                   f"{result.n_unchanged}")
+        for entry in result.retired:
+            click.echo(f"  x #{entry['index'] + 1} {entry['name'] or '-'} retired: "
+                       f"{entry['retirement'].get('reason')}")
         for entry in result.added:
             click.echo(f"  + #{entry['index'] + 1} {entry['name'] or '-'}")
         for entry in result.removed:
@@ -296,6 +300,203 @@ def export(path: str, output: str, fmt: str | None) -> None:
         sys.exit(EXIT_INPUT)
     click.echo(f"{written}: {len(lib)} entries from {lib.path} (identity "
                f"{lib.identity_sha256})")
+
+
+# -- governance: each change a signed, approvable entry in the case store ------------------
+
+
+def _governed(function):
+    """--store/--actor and --key/--passphrase-env, as the custody commands take them."""
+    from gcms_cli.custody import _key_option, _store_options
+
+    return _store_options(_key_option()(function))
+
+
+def _record_change(library_path: str, output: str | None, library_id: str | None,
+                   change: str, make, reason: str, key_file: str, passphrase_env: str,
+                   store_location: str | None, actor: str | None) -> None:
+    """Open LIBRARY, make the change, record it signed in the store, write the new file."""
+    from pathlib import Path
+
+    from gcms_cli.custody import _signed_store
+
+    from gcms.errors import GcmsError
+    from gcms.library import Library
+
+    try:
+        old = Library.open(library_path)
+        new, details = make(old)
+        lib_id = library_id or Path(library_path).stem
+        with _signed_store(key_file, passphrase_env, store_location, actor) as (store, key):
+            version = store.record_library_change(
+                lib_id, change, previous_identity=old.identity_sha256,
+                identity=new.identity_sha256, details=details, reason=reason, key=key,
+                title=old.title or None)
+        written = new.write(output or library_path)
+    except GcmsError as error:
+        error_line(str(error))
+        sys.exit(EXIT_INPUT)
+    click.echo(f"{written}: library {lib_id} v{version['version']} ({change}), identity "
+               f"{new.identity_sha256}; awaiting approval by another user "
+               f"('gcms library approve {lib_id} {version['version']}')")
+
+
+_ID_OPTION = click.option("--library-id", default=None,
+                          help="The library's id in the store (default: the file's stem).")
+_OUT_OPTION = click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+                           help="Write the new version here (default: over LIBRARY).")
+
+
+@library.command()
+@click.argument("library_path", metavar="LIBRARY", type=click.Path())
+@click.option("--entry", "entry", required=True, type=click.IntRange(1),
+              help="Entry number (1-based, as 'library diff' lists them).")
+@click.option("--name", default=None, help="Corrected name.")
+@click.option("--cas", default=None, help="Corrected CAS number.")
+@click.option("--formula", default=None, help="Corrected formula.")
+@click.option("--inchikey", default=None, help="Corrected InChIKey.")
+@click.option("--ri", "retention_index", type=float, default=None,
+              help="Corrected retention index (give --ri-column with it).")
+@click.option("--ri-column", default=None,
+              help="Column type of the RI: non-polar, semi-standard non-polar, polar.")
+@click.option("--spectrum", "spectrum_file", type=click.Path(), default=None,
+              help="File holding the corrected spectrum (its first entry: MSP, JCAMP...).")
+@click.option("--reason", required=True, help="Why the entry is corrected (recorded).")
+@_ID_OPTION
+@_OUT_OPTION
+@_governed
+def correct(library_path, entry, name, cas, formula, inchikey, retention_index, ri_column,
+            spectrum_file, reason, library_id, output, key_file, passphrase_env,
+            store_location, actor) -> None:
+    """Correct an entry's spectrum, name, CAS, formula, InChIKey or RI (with column type).
+
+    Writes a new version of LIBRARY and records the change in the case store as an entry
+    signed with your key; another user approves it ('gcms library approve'). Exit 0, 2 on
+    bad input or a refusal.
+    """
+    from gcms.library.governance import correct_entry
+    from gcms.retention.columns import column_type
+
+    fields = {k: v for k, v in (("name", name), ("cas", cas), ("formula", formula),
+                                ("inchikey", inchikey), ("retention_index", retention_index))
+              if v is not None}
+    if ri_column is not None:
+        fields["ri_column"] = column_type(ri_column)
+
+    def make(old):
+        spectrum = None
+        if spectrum_file is not None:
+            from gcms.io import read_entries
+
+            spectrum = next(iter(read_entries(spectrum_file)))
+        return correct_entry(old, entry - 1, spectrum=spectrum, **fields)
+
+    _record_change(library_path, output, library_id, "correct", make, reason, key_file,
+                   passphrase_env, store_location, actor)
+
+
+@library.command()
+@click.argument("library_path", metavar="LIBRARY", type=click.Path())
+@click.option("--entry", "entry", required=True, type=click.IntRange(1),
+              help="Entry number (1-based).")
+@click.option("--reason", required=True, help="Why the entry is retired (recorded).")
+@_ID_OPTION
+@_OUT_OPTION
+@_governed
+def retire(library_path, entry, reason, library_id, output, key_file, passphrase_env,
+           store_location, actor) -> None:
+    """Retire an entry: kept (never deleted), its hits flagged; a signed change.
+
+    Exit 0, 2 on bad input or a refusal.
+    """
+    from gcms.custody.store import default_actor
+    from gcms.library.governance import retire_entry
+
+    def make(old):
+        return retire_entry(old, entry - 1, reason=reason, by=actor or default_actor())
+
+    _record_change(library_path, output, library_id, "retire", make, reason, key_file,
+                   passphrase_env, store_location, actor)
+
+
+@library.command()
+@click.argument("library_path", metavar="LIBRARY", type=click.Path())
+@click.argument("other", type=click.Path())
+@click.option("--min-mf", type=click.IntRange(0, 999), default=None,
+              help="Duplicates: same InChIKey and MF at least this (default 900).")
+@click.option("--reason", required=True, help="Why the libraries are merged (recorded).")
+@_ID_OPTION
+@_OUT_OPTION
+@_governed
+def merge(library_path, other, min_mf, reason, library_id, output, key_file, passphrase_env,
+          store_location, actor) -> None:
+    """Merge OTHER into LIBRARY, leaving out duplicates; a signed change.
+
+    An entry of OTHER with the InChIKey of an entry of LIBRARY and an MF of --min-mf or
+    more against it is a duplicate and is not taken (listed in the change). Exit 0, 2 on
+    bad input or a refusal.
+    """
+    from gcms.library import Library
+    from gcms.library.governance import DUPLICATE_MIN_MF, merge_libraries
+
+    def make(old):
+        merged, report = merge_libraries(old, Library.open(other),
+                                         min_mf=DUPLICATE_MIN_MF if min_mf is None else min_mf)
+        return merged, {"other": str(other), **report.to_dict()}
+
+    _record_change(library_path, output, library_id, "merge", make, reason, key_file,
+                   passphrase_env, store_location, actor)
+
+
+@library.command()
+@click.argument("library_id")
+@click.argument("version", type=click.IntRange(1))
+@click.option("--reason", default=None, help="What was checked (recorded).")
+@_governed
+def approve(library_id, version, reason, key_file, passphrase_env, store_location,
+            actor) -> None:
+    """Approve VERSION of LIBRARY_ID: a reviewer, qa or admin who did not make the change.
+
+    Exit 0, 2 on a refusal.
+    """
+    from gcms_cli.custody import _signed_store
+
+    from gcms.errors import GcmsError
+
+    try:
+        with _signed_store(key_file, passphrase_env, store_location, actor) as (store, key):
+            store.approve_library_change(library_id, version, key=key, reason=reason)
+            who = store.actor
+    except GcmsError as error:
+        error_line(str(error))
+        sys.exit(EXIT_INPUT)
+    click.echo(f"library {library_id} v{version}: approved by {who}")
+
+
+@library.command("log")
+@click.argument("library_id")
+@click.option("--store", "store_location", envvar="GCMS_STORE", default=None,
+              metavar="DIR|URL", help="Store folder or postgresql:// URL [env GCMS_STORE].")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def log_(library_id, store_location, as_json) -> None:
+    """The versions of LIBRARY_ID: change, who made it, when, why, who approved it."""
+    from gcms.custody import CaseStore
+    from gcms.errors import GcmsError
+
+    try:
+        with CaseStore(store_location, actor="reader", create=False) as store:
+            versions = store.library_versions(library_id)
+    except GcmsError as error:
+        error_line(str(error))
+        sys.exit(EXIT_INPUT)
+    if as_json:
+        emit_json({"library_id": library_id, "versions": versions})
+        return
+    for v in versions:
+        approved = ", ".join(v["approved_by"]) or "NOT APPROVED"
+        click.echo(f"v{v['version']} {v['change']} by {v['actor']} at {v['at']} "
+                   f"(identity {v['identity_sha256'][:16]}...): {v['reason']}; "
+                   f"approved: {approved}")
 
 
 # In-house entries from reference-standard runs (the quantitation work owns the command).

@@ -118,13 +118,15 @@ def required_roles(action: str, after: Mapping[str, Any] | None) -> tuple[str, .
         return _SIGNATURE_ROLES.get((after or {}).get("meaning"), ())
     if action in ("result.decide", "result.reintegrate"):
         return ("analyst", "reviewer")
+    if action == "library.approve":  # gcms.custody.libraries
+        return ("reviewer", "qa", "admin")
     return ()
 
 
 def needs_proof(action: str) -> bool:
     """Whether an entry of ``action`` must carry a proof by its actor's key."""
     return (action in ADMIN_ACTIONS or action == "review.record" or action.endswith(".correct")
-            or action in _PROVEN)
+            or action in _PROVEN or action.startswith("library."))
 
 
 def counts_as_authorship(action: str) -> bool:

@@ -32,6 +32,7 @@ from gcms.custody.canonical import utc_iso
 from gcms.custody.corrections import CORRECTABLE, CorrectionsMixin  # noqa: F401 (re-exported)
 from gcms.custody.export import ExportMixin
 from gcms.custody.intake import CLOCK_SKEW_S, IntakeMixin  # noqa: F401 (re-exported)
+from gcms.custody.libraries import LibrariesMixin
 from gcms.custody.reading import AuditEntry, ReadingMixin
 from gcms.custody.records import User, check_id, record_from_dict
 from gcms.custody.results import ResultsMixin
@@ -86,14 +87,15 @@ def run_metadata(path: str | os.PathLike) -> dict[str, str | None]:
 
 
 class CaseStore(IntakeMixin, RunsMixin, ResultsMixin, CorrectionsMixin, SigningMixin,
-                UsersMixin, ReadingMixin, ExportMixin, StoreCore):
+                UsersMixin, ReadingMixin, ExportMixin, LibrariesMixin, StoreCore):
     """A case store at a folder (SQLite) or a PostgreSQL URL; see the module docstring.
 
     A façade over its parts, one module each: :mod:`~gcms.custody.intake` (cases,
     exhibits, transfers), :mod:`~gcms.custody.runs`, :mod:`~gcms.custody.results`
     (analyses, results), :mod:`~gcms.custody.corrections`, :mod:`~gcms.custody.signing`
     (reviews, signatures, checkpoints), :mod:`~gcms.custody.users` (users, keys),
-    :mod:`~gcms.custody.reading` and :mod:`~gcms.custody.export` (verify, bundle). Every
+    :mod:`~gcms.custody.reading` and :mod:`~gcms.custody.export` (verify, bundle),
+    :mod:`~gcms.custody.libraries` (library versions, signed and approved). Every
     part writes through the one audit-append path of :mod:`~gcms.custody._ledger`.
 
     Parameters

@@ -122,6 +122,9 @@ ACTIONS: Mapping[str, Mapping[str, Literal["create", "revise"]]] = {
                "supersede": "revise"},
     "results_file": {"record": "create"},
     "credential": {"set": "create", "change": "revise"},
+    # library versions (gcms.custody.libraries): replayed there, no record table
+    "library": {"add": "revise", "correct": "revise", "retire": "revise", "merge": "revise",
+                "approve": "revise"},
 }
 
 FindingKind = Literal["entry", "chain", "record", "signature", "file", "bundle", "user",
@@ -404,6 +407,8 @@ class Replay:
     checkpoints: list[tuple[int, int, str]] = field(default_factory=list)
     #: who recorded or authored each result: {(case_id, result_id): {user}}
     authors: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    #: library versions so far (gcms.custody.libraries): {library_id: [[seq, after, ...]]}
+    libraries: dict[str, list[list[Any]]] = field(default_factory=dict)
     _first_user: str | None = None
     _legacy: bool = False
 
@@ -450,6 +455,11 @@ class Replay:
             return
         if object_type == "checkpoint":
             self._checkpoint(link, content)
+            return
+        if object_type == "library":
+            from gcms.custody.libraries import replay_library_entry
+
+            replay_library_entry(self, link, content)
             return
         try:
             record = record_from_dict(object_type, content["after"])

@@ -22,8 +22,14 @@ Spectrum changes
     factor (:func:`gcms.library.scores.identity_match_factor`, NIST MS Search "EI Normal";
     Stein & Scott, JASMS 5 (1994) 859): 999 means the change does not alter a search.
 
-The compiled format (:mod:`gcms.library.store`) has no retired-entry column yet, so an
-entry that is absent from the newer library is reported as removed.
+Changes (:func:`correct_entry`, :func:`retire_entry`, :func:`add_entries`,
+:func:`merge_libraries`) each return a new :class:`Library`, a new version with its own
+identity; the case store records each one as a signed audit entry
+(:mod:`gcms.custody.libraries`) that another user approves. An entry is never deleted: a
+retired entry keeps its spectrum and carries ``{"retired": {...}}`` in its provenance
+(reason, who, when), so a hit against it is flagged (:func:`retired_entries`,
+:func:`flag_retired_hits`) and a result made with it can still be traced. An entry
+absent from the newer library is reported as removed.
 """
 
 from __future__ import annotations
@@ -44,7 +50,15 @@ from gcms.library.scores import identity_match_factor
 from gcms.library.store import Library
 
 __all__ = [
+    "CORRECTABLE_FIELDS",
     "COMPARED_FIELDS",
+    "MergeReport",
+    "add_entries",
+    "correct_entry",
+    "flag_retired_hits",
+    "merge_libraries",
+    "retire_entry",
+    "retired_entries",
     "DUPLICATE_MIN_MF",
     "Duplicate",
     "EntryChange",
@@ -128,11 +142,13 @@ class LibraryDiff:
     removed: list[dict[str, Any]] = field(default_factory=list)
     changed: list[EntryChange] = field(default_factory=list)
     n_unchanged: int = 0
+    #: entries retired in ``new`` that were not in ``old`` (kept, flagged: never removed)
+    retired: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
         """Whether no entry was added, removed or changed."""
-        return not (self.added or self.removed or self.changed)
+        return not (self.added or self.removed or self.changed or self.retired)
 
     def below(self, min_mf: int) -> list[EntryChange]:
         """Changes whose new spectrum scores below ``min_mf`` against the old one."""
@@ -144,8 +160,9 @@ class LibraryDiff:
         return {
             "old": self.old, "new": self.new,
             "counts": {"added": len(self.added), "removed": len(self.removed),
-                       "changed": len(self.changed), "unchanged": self.n_unchanged},
-            "added": self.added, "removed": self.removed,
+                       "changed": len(self.changed), "retired": len(self.retired),
+                       "unchanged": self.n_unchanged},
+            "added": self.added, "removed": self.removed, "retired": self.retired,
             "changed": [c.to_dict() for c in self.changed],
         }
 
@@ -215,7 +232,11 @@ def diff_libraries(old: Library, new: Library) -> LibraryDiff:
     pairs = _pairs(old, new)
     matched_old = {i for i, _, _ in pairs}
     matched_new = {j for _, j, _ in pairs}
+    old_retired, new_retired = retired_entries(old), retired_entries(new)
     for i, j, how in pairs:
+        if j in new_retired and i not in old_retired:
+            result.retired.append({**_entry_summary(new, j), "old_index": i,
+                                   "retirement": new_retired[j]})
         fields = {}
         for name in COMPARED_FIELDS:
             a, b = _value(old, name, i), _value(new, name, j)
@@ -224,6 +245,8 @@ def diff_libraries(old: Library, new: Library) -> LibraryDiff:
         mf = None
         if not _same_peaks(old, i, new, j):
             mf = identity_match_factor(old.peaks.row(i), new.peaks.row(j))
+        if j in new_retired and i not in old_retired and not fields and mf is None:
+            continue
         if fields or mf is not None:
             result.changed.append(EntryChange(
                 old_index=i, new_index=j, name=cast(str | None, _value(new, "name", j)),
@@ -333,3 +356,217 @@ def export_library(library: Library, path: str | os.PathLike, *,
     except OSError as error:
         raise LibraryError(f"{path}: cannot write ({error.strerror or error})") from error
     return path
+
+
+# -- changes: each makes a new version of the library ------------------------------------
+
+#: Metadata fields :func:`correct_entry` may change (besides the spectrum).
+CORRECTABLE_FIELDS = ("name", "cas", "formula", "inchikey", "mw", "retention_index",
+                      "ri_column", "comment")
+
+#: Key of the provenance object that marks an entry retired.
+RETIRED = "retired"
+
+_TEXT = ("name", "synonyms", "cas", "formula", "inchikey", "ri_column", "source_file",
+         "source_entry", "source_sha256", "comment", "provenance")
+_NUMBERS = ("mw", "retention_index", "rt_seconds")
+
+
+def _check_index(library: Library, index: int) -> int:
+    i = int(index)
+    if not 0 <= i < len(library):
+        raise LibraryError(f"{library.path or 'library'}: no entry #{i + 1} "
+                           f"(it has {len(library)})")
+    return i
+
+
+def _copy_columns(library: Library) -> dict[str, np.ndarray]:
+    return {name: library.column(name).copy() for name in (*_TEXT, *_NUMBERS)}
+
+
+def _rebuild(library: Library, columns: dict[str, np.ndarray], peaks=None) -> Library:
+    return Library(library.peaks if peaks is None else peaks, columns, title=library.title,
+                   sources=library.sources, skipped=library.skipped)
+
+
+def _provenance(library: Library, index: int) -> dict[str, Any]:
+    text = str(library.column("provenance")[index])
+    return json.loads(text) if text else {}
+
+
+def retired_entries(library: Library) -> dict[int, dict[str, Any]]:
+    """``{index: retirement}`` of every retired entry (reason, by, at, change)."""
+    out = {}
+    for i, text in enumerate(library.column("provenance")):
+        if text and f'"{RETIRED}"' in str(text):
+            record = json.loads(str(text)).get(RETIRED)
+            if isinstance(record, dict):
+                out[i] = record
+    return out
+
+
+def flag_retired_hits(hits: Iterable[Any], library: Library) -> list[dict[str, Any]]:
+    """Per hit (an object or dict with ``index`` or ``library_index``), its retirement.
+
+    Returns one dict per hit: ``{"index", "retired": bool, "retirement": {...} | None}``,
+    so a search listing or an identification can say that a hit is against an entry the
+    lab retired (it is kept, never deleted, so that older results stay traceable).
+    """
+    retired = retired_entries(library)
+    out = []
+    for hit in hits:
+        index = hit.get("index", hit.get("library_index")) if isinstance(hit, dict) \
+            else getattr(hit, "index", getattr(hit, "library_index", None))
+        record = retired.get(int(index)) if index is not None else None
+        out.append({"index": index, "retired": record is not None, "retirement": record})
+    return out
+
+
+def _peaks_with_row(library: Library, index: int, spectrum) -> Any:
+    from gcms.library._peaks import PeakMatrix
+
+    try:
+        row = PeakMatrix.from_spectra([spectrum])
+    except ValueError as error:
+        raise LibraryError(f"entry #{index + 1}: the corrected spectrum: {error}") from error
+    rows = [library.peaks.row(i) for i in range(len(library))]
+    rows[index] = row.row(0)
+    return PeakMatrix.from_peaks(rows)
+
+
+def correct_entry(library: Library, index: int, *, spectrum: Any = None,
+                  **fields: Any) -> tuple[Library, dict[str, Any]]:
+    """A new version of ``library`` with entry ``index`` corrected.
+
+    ``fields``: any of :data:`CORRECTABLE_FIELDS` (``None`` clears one); an RI is given
+    with its column type (``retention_index`` with ``ri_column``, one of
+    :data:`gcms.retention.columns.COLUMN_TYPES` or a free text the lab uses).
+    ``spectrum``: a :class:`gcms.Spectrum` replacing the entry's peaks. Returns the new
+    library and the change (``{"entry", "fields": {name: {"old", "new"}}, "spectrum":
+    {"match_factor"}}``) as the audit entry records it. A correction that changes
+    nothing is refused.
+    """
+    i = _check_index(library, index)
+    unknown = set(fields) - set(CORRECTABLE_FIELDS)
+    if unknown:
+        raise LibraryError(f"cannot correct {', '.join(sorted(unknown))}: a correction "
+                           f"changes {', '.join(CORRECTABLE_FIELDS)} or the spectrum")
+    columns = _copy_columns(library)
+    changed: dict[str, dict[str, Any]] = {}
+    for name, value in fields.items():
+        old = _value(library, name, i)
+        if name in _FLOAT_FIELDS:
+            new = None if value is None else float(value)
+            columns[name][i] = math.nan if new is None else new
+        else:
+            new = None if value in (None, "") else str(value)
+            columns[name][i] = new or ""
+        if old != new:
+            changed[name] = {"old": old, "new": new}
+    peaks = None
+    change: dict[str, Any] = {"entry": i, "name": _value(library, "name", i),
+                              "inchikey": _value(library, "inchikey", i), "fields": changed}
+    if spectrum is not None:
+        peaks = _peaks_with_row(library, i, spectrum)
+        if not np.array_equal(peaks.row(i)[0], library.peaks.row(i)[0]) or \
+                not np.array_equal(peaks.row(i)[1], library.peaks.row(i)[1]):
+            change["spectrum"] = {"match_factor": identity_match_factor(
+                library.peaks.row(i), peaks.row(i))}
+        else:
+            peaks = None
+    if not changed and "spectrum" not in change:
+        raise LibraryError(f"entry #{i + 1}: the correction changes nothing")
+    return _rebuild(library, columns, peaks), change
+
+
+def retire_entry(library: Library, index: int, *, reason: str, by: str,
+                 at: str | None = None) -> tuple[Library, dict[str, Any]]:
+    """A new version of ``library`` in which entry ``index`` is retired (kept, flagged).
+
+    The retirement (``reason``, ``by``, ``at``) goes into the entry's provenance; its
+    spectrum and metadata stay, so results made with it remain traceable.
+    """
+    i = _check_index(library, index)
+    if not reason or not reason.strip():
+        raise LibraryError(f"entry #{i + 1}: a retirement needs a reason")
+    if i in retired_entries(library):
+        raise LibraryError(f"entry #{i + 1} ({_value(library, 'name', i)}) is already retired")
+    import datetime
+
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    record = {"reason": reason.strip(), "by": by, "at": at or now}
+    columns = _copy_columns(library)
+    provenance = _provenance(library, i)
+    provenance[RETIRED] = record
+    columns["provenance"][i] = json.dumps(provenance, ensure_ascii=False, sort_keys=True)
+    change = {"entry": i, "name": _value(library, "name", i),
+              "inchikey": _value(library, "inchikey", i), "retired": record}
+    return _rebuild(library, columns), change
+
+
+def add_entries(library: Library, spectra: list, *,
+                provenance: list | None = None) -> tuple[Library, dict[str, Any]]:
+    """A new version of ``library`` with ``spectra`` appended (from a run or a file)."""
+    if not spectra:
+        raise LibraryError("nothing to add")
+    new = library.append(spectra, provenance=provenance)
+    new = Library(new.peaks, _copy_columns(new), title=library.title,
+                  sources=library.sources, skipped=library.skipped)
+    start = len(library)
+    return new, {"added": [{"entry": start + k, "name": s.name, "inchikey": s.inchikey,
+                            "cas": s.cas} for k, s in enumerate(spectra)]}
+
+
+@dataclass(slots=True)
+class MergeReport:
+    """What :func:`merge_libraries` took in and left out as duplicates."""
+
+    added: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    min_mf: int = DUPLICATE_MIN_MF
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return {"min_mf": self.min_mf, "added": self.added, "duplicates": self.duplicates}
+
+
+def merge_libraries(base: Library, other: Library, *, min_mf: int = DUPLICATE_MIN_MF
+                    ) -> tuple[Library, MergeReport]:
+    """``base`` followed by the entries of ``other`` that are not duplicates of one in it.
+
+    An entry of ``other`` is a duplicate when an entry of ``base`` has the same InChIKey
+    and the identity MF of the ``other`` spectrum against it is ``min_mf`` or more; it
+    is left out and listed. Entries without an InChIKey are always taken (a name is not
+    an identity). The merged library keeps ``base``'s title; every entry keeps its
+    source file and entry.
+    """
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(base.column("inchikey")):
+        if key:
+            by_key[str(key)].append(i)
+    report = MergeReport(min_mf=min_mf)
+    take = []
+    for j in range(len(other)):
+        key = str(other.column("inchikey")[j])
+        best = max(((identity_match_factor(other.peaks.row(j), base.peaks.row(i)), i)
+                    for i in by_key.get(key, ()) if key), default=None)
+        if best is not None and best[0] >= min_mf:
+            report.duplicates.append({"other_entry": j, "base_entry": best[1],
+                                      "name": _value(other, "name", j), "inchikey": key,
+                                      "match_factor": best[0]})
+        else:
+            take.append(j)
+            report.added.append({"other_entry": j, "entry": len(base) + len(take) - 1,
+                                 "name": _value(other, "name", j),
+                                 "inchikey": key or None})
+    if not take:
+        return base, report
+    columns = {name: np.concatenate([base.column(name), other.column(name)[take]])
+               for name in (*_TEXT, *_NUMBERS)}
+    from gcms.library._peaks import PeakMatrix
+
+    peaks = PeakMatrix.from_peaks([base.peaks.row(i) for i in range(len(base))]
+                                  + [other.peaks.row(j) for j in take])
+    sources = list(base.sources) + [s for s in other.sources if s not in base.sources]
+    return Library(peaks, columns, title=base.title, sources=sources,
+                   skipped=base.skipped), report

@@ -1,0 +1,86 @@
+"""Column types of retention indices: an RI is compared only with one of the same type.
+
+Kovats/van den Dool-Kratz retention indices depend on the stationary phase. The NIST
+Chemistry WebBook and NIST's MS libraries (NIST 20 ``RI`` data; Babushok, Linstrom &
+Zenkevich, J. Phys. Chem. Ref. Data 40 (2011) 043101) state each RI with one of three
+column classes, which this module names:
+
+* ``non-polar``: standard non-polar (100 % dimethylpolysiloxane: DB-1, HP-1, OV-101);
+  NIST's ``StdNP``;
+* ``semi-standard non-polar``: 5 % phenyl and similar (DB-5, HP-5MS, SE-54); NIST's
+  ``SemiStdNP``;
+* ``polar``: polyethylene glycol (Carbowax 20M, DB-WAX); NIST's ``StdPolar``.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["COLUMN_TYPES", "column_type", "column_type_of_phase", "parse_nist_ri"]
+
+#: The column types, in NIST's order.
+COLUMN_TYPES = ("non-polar", "semi-standard non-polar", "polar")
+
+_ALIASES = {
+    "stdnp": "non-polar", "standard non-polar": "non-polar", "nonpolar": "non-polar",
+    "non-polar": "non-polar", "np": "non-polar",
+    "semistdnp": "semi-standard non-polar", "semi-standard non-polar":
+        "semi-standard non-polar", "semi-standard nonpolar": "semi-standard non-polar",
+    "semi-std-np": "semi-standard non-polar", "semi std np": "semi-standard non-polar",
+    "semistandard non-polar": "semi-standard non-polar",
+    "stdpolar": "polar", "standard polar": "polar", "polar": "polar",
+}
+
+#: Stationary phases (as instrument profiles name the column) and their type.
+_PHASES = (
+    (r"wax|carbowax|peg|ffap|innowax|stabilwax|\bpolar\b", "polar"),
+    (r"(^|[^0-9])(1|101)(ms|ht)?\b|dimethylpolysiloxane|ov-?101|sp-?2100|\bdb-?1|\bhp-?1|"
+     r"\brtx-?1|\bzb-?1|\bsimdist", "non-polar"),
+    (r"5\s*%|(^|[^0-9])5(ms|sil|amine)?\b|\bdb-?5|\bhp-?5|\brtx-?5|\bzb-?5|se-?54|"
+     r"\bvf-?5|\bdb-?35|\bxlb", "semi-standard non-polar"),
+)
+
+
+def column_type(text: str | None) -> str | None:
+    """The column type ``text`` names (``StdNP``, ``semi-standard non-polar``...), or None.
+
+    Raises ``ValueError`` for a text that names none of them.
+    """
+    if text is None or not str(text).strip():
+        return None
+    key = " ".join(str(text).replace("_", " ").split()).casefold()
+    if key in _ALIASES:
+        return _ALIASES[key]
+    found = column_type_of_phase(key)
+    if found is None:
+        raise ValueError(f"RI column type {text!r} is not one of {', '.join(COLUMN_TYPES)} "
+                         "(or NIST's StdNP, SemiStdNP, StdPolar, or a stationary phase)")
+    return found
+
+
+def column_type_of_phase(phase: str | None) -> str | None:
+    """The column type of a stationary phase or column name (``HP-5MS``, ``DB-WAX``)."""
+    if not phase:
+        return None
+    text = str(phase).casefold()
+    for pattern, kind in _PHASES:
+        if re.search(pattern, text):
+            return kind
+    return None
+
+
+_NIST_RI = re.compile(r"\b(SemiStdNP|StdNP|StdPolar)\s*=\s*(\d+(?:\.\d+)?)(?:/\d+)*",
+                      re.IGNORECASE)
+
+
+def parse_nist_ri(text: str | None) -> dict[str, float]:
+    """``{column type: RI}`` from NIST's ``SemiStdNP=1234/5/12 StdNP=... StdPolar=...``.
+
+    NIST MS Search writes the library's RI this way (in an MSP ``Comment`` or
+    ``Retention_index`` field): the value, then the deviation and the number of values
+    it was derived from.
+    """
+    out: dict[str, float] = {}
+    for tag, value in _NIST_RI.findall(text or ""):
+        out[_ALIASES[tag.casefold()]] = float(value)
+    return out
