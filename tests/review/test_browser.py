@@ -115,6 +115,7 @@ def test_a_reviewer_reviews_decides_signs_and_issues_in_the_browser(chromium, se
     shot = _shots(tmp_path)
     instrument = record_qa_history(recorded)  # QA results in the chain, for the dashboard
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(120_000)  # issuing a report verifies and renders: seconds
     page.goto(server + "/")
     assert "/login" in page.url
     shot(page, "sign-in")
