@@ -388,7 +388,12 @@ def correct(library_path, entry, name, cas, formula, inchikey, retention_index, 
         if spectrum_file is not None:
             from gcms.io import read_entries
 
-            spectrum = next(iter(read_entries(spectrum_file)))
+            found = read_entries(spectrum_file).spectra
+            if not found:
+                from gcms.errors import FormatError
+
+                raise FormatError(f"{spectrum_file}: no spectrum to correct the entry with")
+            spectrum = found[0]
         return correct_entry(old, entry - 1, spectrum=spectrum, **fields)
 
     _record_change(library_path, output, library_id, "correct", make, reason, key_file,

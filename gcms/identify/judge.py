@@ -273,17 +273,38 @@ def _retention_time(component: Component, reference: ReferenceStandard | None,
 
 
 def _retention_index(hit: Hit, ri: float | None, extrapolated: bool,
-                     ladder: Mapping[str, Any] | None, criteria: Criteria
-                     ) -> CriterionResult:
+                     ladder: Mapping[str, Any] | None, criteria: Criteria,
+                     library_column: str | None = None) -> CriterionResult:
+    """ΔRI against the library, like with like: only an RI of the lab's column type.
+
+    The lab's column type is the ladder evidence's ``column_type`` (from the instrument
+    profile or the ladder's column, :func:`gcms.retention.columns.lab_column_type`);
+    ``library_column``, the column type of the library entry's RI. Where both are known
+    and differ, the RI is not compared and the criterion says so; where one is unknown
+    the comparison is made and the sentence says which is not stated.
+    """
+    from gcms.retention.columns import same_column_type
+
     rules = criteria.retention
     limit = f"±{rules.ri_tolerance:g}"
+    lab_column = (ladder or {}).get("column_type")
     if ri is None or not math.isfinite(ri):
         return CriterionResult("retention_index", "not evaluated", None, limit, "i.u.",
                                detail="no retention index: no alkane ladder in the sequence")
     if hit.retention_index is None:
+        where = f" on the lab's {lab_column} column" if lab_column else ""
         return CriterionResult("retention_index", "not evaluated", None, limit, "i.u.",
-                               detail=f"RI {ri:.1f}; the library gives no RI for {hit.name!r}",
+                               detail=f"RI {ri:.1f}; the library gives no RI for "
+                                      f"{hit.name!r}{where}",
                                evidence=ladder)
+    same = same_column_type(lab_column, library_column)
+    if same is False:
+        return CriterionResult("retention_index", "not evaluated", None, limit, "i.u.",
+                               detail=f"RI {ri:.1f}; the library gives no RI for {hit.name!r} "
+                                      f"on the lab's {lab_column} column (only "
+                                      f"{hit.retention_index:g} on a {library_column} "
+                                      "column): indices of different column types are not "
+                                      "compared", evidence=ladder)
     delta = ri - hit.retention_index
     if extrapolated and not rules.allow_extrapolated_ri:
         return CriterionResult("retention_index", "not evaluated", round(delta, 1), limit,
@@ -294,6 +315,14 @@ def _retention_index(hit: Hit, ri: float | None, extrapolated: bool,
     severe = abs(delta) > rules.contradiction_factor * rules.ri_tolerance
     detail = (f"RI {ri:.1f}{' (extrapolated)' if extrapolated else ''} against library RI "
               f"{hit.retention_index:g}: ΔRI {delta:+.1f}")
+    if same is True:
+        detail += f" (both {lab_column})"
+    elif lab_column and not library_column:
+        detail += (f"; the library does not state the column type of its RI (the lab's: "
+                   f"{lab_column})")
+    elif library_column and not lab_column:
+        detail += (f"; library RI on a {library_column} column, the lab's column type "
+                   "not stated")
     if severe:
         detail += f"; beyond {rules.contradiction_factor:g}× the tolerance: a different compound"
     return CriterionResult("retention_index", "pass" if ok else "fail", round(delta, 1), limit,
@@ -558,7 +587,8 @@ def judge_candidate(
     """
     results = _spectrum(hit, criteria)
     rt = _retention_time(component, reference, self_reference, criteria)
-    ri = _retention_index(hit, retention_index, ri_extrapolated, ladder, criteria)
+    ri = _retention_index(hit, retention_index, ri_extrapolated, ladder, criteria,
+                          library_spectrum.ri_column)
     retention, deciding = _mark_retention(rt, ri, criteria)
     results.extend(retention)
     diag, ratios, present = _ions(component, library_spectrum,

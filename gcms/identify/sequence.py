@@ -206,7 +206,16 @@ def _ladder_evidence(position: int, context: RunContext, calibration) -> dict[st
             "method": calibration.method, "markers": f"{names[0]}-{names[-1]}",
             "ri_range": list(calibration.ri_range),
             "rt_range_s": list(calibration.rt_range_s),
-            "naming": (context.evidence.ladder or {}).get("naming", {}).get("confidence")}
+            "naming": (context.evidence.ladder or {}).get("naming", {}).get("confidence"),
+            **_column_type(calibration)}
+
+
+def _column_type(calibration) -> dict[str, str]:
+    """The lab's RI column type where the ladder names its column (RI like with like)."""
+    from gcms.retention.columns import lab_column_type
+
+    found = lab_column_type(calibration_column=getattr(calibration, "column", None))
+    return {"column_type": found} if found else {}
 
 
 def apply_ladders(contexts: list[RunContext], evidence: SequenceEvidence, *,

@@ -5,37 +5,42 @@ Chemistry WebBook and NIST's MS libraries (NIST 20 ``RI`` data; Babushok, Linstr
 Zenkevich, J. Phys. Chem. Ref. Data 40 (2011) 043101) state each RI with one of three
 column classes, which this module names:
 
-* ``non-polar``: standard non-polar (100 % dimethylpolysiloxane: DB-1, HP-1, OV-101);
+* ``standard non-polar``: standard non-polar (100 % dimethylpolysiloxane: DB-1, HP-1, OV-101);
   NIST's ``StdNP``;
 * ``semi-standard non-polar``: 5 % phenyl and similar (DB-5, HP-5MS, SE-54); NIST's
   ``SemiStdNP``;
-* ``polar``: polyethylene glycol (Carbowax 20M, DB-WAX); NIST's ``StdPolar``.
+* ``standard polar``: polyethylene glycol (Carbowax 20M, DB-WAX); NIST's ``StdPolar``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["COLUMN_TYPES", "column_type", "column_type_of_phase", "parse_nist_ri"]
+__all__ = ["COLUMN_TYPES", "column_type", "column_type_of_phase", "lab_column_type",
+           "parse_nist_ri", "same_column_type"]
 
 #: The column types, in NIST's order.
-COLUMN_TYPES = ("non-polar", "semi-standard non-polar", "polar")
+COLUMN_TYPES = ("standard non-polar", "semi-standard non-polar", "standard polar")
 
 _ALIASES = {
-    "stdnp": "non-polar", "standard non-polar": "non-polar", "nonpolar": "non-polar",
-    "non-polar": "non-polar", "np": "non-polar",
+    "stdnp": "standard non-polar", "standard non-polar": "standard non-polar",
+    "nonpolar": "standard non-polar", "non-polar": "standard non-polar",
+    "np": "standard non-polar", "n": "standard non-polar",
     "semistdnp": "semi-standard non-polar", "semi-standard non-polar":
         "semi-standard non-polar", "semi-standard nonpolar": "semi-standard non-polar",
     "semi-std-np": "semi-standard non-polar", "semi std np": "semi-standard non-polar",
     "semistandard non-polar": "semi-standard non-polar",
-    "stdpolar": "polar", "standard polar": "polar", "polar": "polar",
+    "stdpolar": "standard polar", "standard polar": "standard polar",
+    "polar": "standard polar", "p": "standard polar", "s": "semi-standard non-polar",
 }
 
 #: Stationary phases (as instrument profiles name the column) and their type.
 _PHASES = (
-    (r"wax|carbowax|peg|ffap|innowax|stabilwax|\bpolar\b", "polar"),
+    (r"wax|carbowax|peg|ffap|innowax|stabilwax|\bpolar\b", "standard polar"),
     (r"(^|[^0-9])(1|101)(ms|ht)?\b|dimethylpolysiloxane|ov-?101|sp-?2100|\bdb-?1|\bhp-?1|"
-     r"\brtx-?1|\bzb-?1|\bsimdist", "non-polar"),
+     r"\brtx-?1|\bzb-?1|\bsimdist", "standard non-polar"),
     (r"5\s*%|(^|[^0-9])5(ms|sil|amine)?\b|\bdb-?5|\bhp-?5|\brtx-?5|\bzb-?5|se-?54|"
      r"\bvf-?5|\bdb-?35|\bxlb", "semi-standard non-polar"),
 )
@@ -84,3 +89,40 @@ def parse_nist_ri(text: str | None) -> dict[str, float]:
     for tag, value in _NIST_RI.findall(text or ""):
         out[_ALIASES[tag.casefold()]] = float(value)
     return out
+
+
+def same_column_type(a: str | None, b: str | None) -> bool | None:
+    """Whether two column descriptions are of one type; None when either is unknown."""
+    def kind(text: str | None) -> str | None:
+        try:
+            return column_type(text)
+        except ValueError:
+            return " ".join(str(text).split()).casefold()
+
+    ka, kb = kind(a), kind(b)
+    return None if ka is None or kb is None else ka == kb
+
+
+def lab_column_type(*, profile_column: Any = None,
+                    calibration_column: Mapping[str, str] | None = None) -> str | None:
+    """The lab's column type: an instrument profile's ``[column]``, else a ladder's.
+
+    ``profile_column``: :class:`gcms.qa.profile` column (``ri_column_type``, else its
+    ``phase`` or ``name``); ``calibration_column``: the column a ladder's ``.CAL`` header
+    names (``{"COLUMN_NAME": "DB-5"}``).
+    """
+    if profile_column is not None:
+        for name in ("ri_column_type", "phase", "name"):
+            text = getattr(profile_column, name, None)
+            if text:
+                try:
+                    found = column_type(text)
+                except ValueError:
+                    found = None
+                if found:
+                    return found
+    for text in (calibration_column or {}).values():
+        found = column_type_of_phase(text)
+        if found:
+            return found
+    return None
