@@ -455,6 +455,7 @@ def correct_entry(library: Library, index: int, *, spectrum: Any = None,
     changed: dict[str, dict[str, Any]] = {}
     for name, value in fields.items():
         old = _value(library, name, i)
+        new: float | str | None
         if name in _FLOAT_FIELDS:
             new = None if value is None else float(value)
             columns[name][i] = math.nan if new is None else new
