@@ -96,13 +96,15 @@ def _compile_group(group: str) -> float:
 
         deconvolve(read(demo_folder() / "05-exhibit-E1.cdf"))
     elif group == "library search":
+        from gcms.library._engine import SMALL_LIBRARY
         from gcms.library.scan import PILOT
         from gcms.library.search import SearchSettings, search
 
         spectra = [library.spectrum(i) for i in range(len(library))]
-        # more entries than the pilot pass reads (gcms.library.scan.PILOT), so that it
-        # is compiled too
-        larger = Library.from_spectra(spectra * (1 + PILOT // len(spectra)))
+        # more entries than a library scored whole (SMALL_LIBRARY) and than the pilot
+        # pass keeps (PILOT), so that the scan and its pilot are compiled
+        larger = Library.from_spectra(
+            spectra * (1 + max(PILOT, SMALL_LIBRARY) // len(spectra)))
         search(larger, spectra[:8], top=10)
         search(larger, spectra[:8], top=10, settings=SearchSettings(min_match_factor=700))
     else:

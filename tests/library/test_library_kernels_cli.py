@@ -49,3 +49,16 @@ def test_demo_batch_on_a_fresh_cache_compiles_only_the_deconvolution_kernels(tmp
     cold = json.loads(subprocess.run(probe, env=env, capture_output=True, text=True,
                                      timeout=WAIT_S, check=True).stdout)
     assert "deconvolution" not in cold and "library search" in cold  # never compiled
+
+
+@pytest.mark.slow
+def test_preparing_the_search_kernels_compiles_the_scan(tmp_path):
+    """The demo library is scored whole: preparing must search a larger one."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    code = ("import json; from gcms._kernels import cold_kernels, prepare_kernels; "
+            "prepare_kernels(['library search'], processes=1); "
+            "print(json.dumps(cold_kernels()))")
+    done = subprocess.run([sys.executable, "-I", "-c", code], env=env, capture_output=True,
+                          text=True, timeout=WAIT_S, check=True)
+    cold = json.loads(done.stdout.splitlines()[-1])
+    assert "library search" not in cold and "deconvolution" in cold
