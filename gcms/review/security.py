@@ -14,11 +14,12 @@
   the form field ``csrf_token`` or the ``X-CSRF-Token`` header, compared in constant
   time (OWASP CSRF Prevention Cheat Sheet, synchroniser token pattern). The sign-in form
   uses a pre-session token (a cookie and the same value in the form: double submit).
-* **The gate** (:class:`Gate`, ASGI middleware): nothing but ``/static/`` and the sign-in
-  page answers without a session; pages redirect to sign-in, ``/api/`` answers 401.
-  Every response carries a Content-Security-Policy allowing scripts and styles from the
-  workstation itself only (charts' JavaScript is served from the installed Plotly
-  package, never a CDN), ``X-Frame-Options: DENY`` and ``Cache-Control: no-store``.
+* **The gate** (:class:`Gate`, ASGI middleware): a write whose ``Origin`` is another site
+  is refused; nothing but ``/static/`` and the sign-in page answers without a session:
+  pages redirect to sign-in, ``/api/`` answers 401. Every response carries a
+  Content-Security-Policy allowing scripts and styles from the workstation itself only
+  (charts' JavaScript is served from the installed Plotly package, never a CDN),
+  ``X-Frame-Options: DENY`` and ``Cache-Control: no-store``.
 
 Signing keys and passphrases never enter a session: each signature asks for them.
 """
@@ -32,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 __all__ = [
     "ABSOLUTE_TIMEOUT_S",
@@ -259,6 +260,9 @@ class Gate:
                 return
             await self.app(scope, receive, send)
             return
+        if method not in _SAFE_METHODS and not _same_origin(scope):
+            await _plain(send, 403, "cross-site request refused")
+            return
         if path in self.open_paths:
             await self.app(scope, receive, send)
             return
@@ -297,6 +301,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+def _same_origin(scope: Scope) -> bool:
+    """A write's ``Origin`` (sent by browsers), when present, must be this host (OWASP)."""
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return True
+    host = _header(scope, b"host") or ""
+    return urlsplit(origin).netloc == host
 
 
 def _csrf_of(scope: Scope, body: bytes) -> str | None:

@@ -263,3 +263,22 @@ def test_repeated_wrong_passwords_lock_the_user_name_for_a_while(recorded):
     assert sign_in(web, "carol").status_code == 303  # other users are not affected
     now[0] += 601
     assert sign_in(web, "bob").status_code == 303
+
+
+def test_a_write_from_another_origin_is_refused_even_with_the_token(recorded):
+    web = client(recorded)
+    sign_in(web, "bob")
+    token = csrf(web)
+    other = {"Origin": "http://evil.example"}
+    answer = web.post("/language", data={"csrf_token": token, "language": "ar"},
+                      headers=other)
+    assert answer.status_code == 403
+    same = web.post("/language", data={"csrf_token": token, "language": "ar"},
+                    headers={"Origin": "http://127.0.0.1"})
+    assert same.status_code == 303
+    page = web.get("/login")
+    import re
+
+    signin = re.search(r'name="signin_token" value="([^"]+)"', page.text).group(1)
+    assert web.post("/login", data={"user": "bob", "password": "bob sign-in words",
+                                    "signin_token": signin}, headers=other).status_code == 403
