@@ -12,9 +12,14 @@ Every format has one module here exposing the same verbs:
     entry skipped as unreadable (no peaks, non-numeric fields...) with file, entry and
     reason, so that a library build can go on and count them.
 
-:func:`read`, :func:`read_entries` and :func:`read_spectra` here find the module and call
-it. Any problem with the bytes surfaces as :class:`gcms.FormatError` whose message starts
-with the path.
+Other tools' results (``holds == "results"``: AMDIS ``.ELU`` deconvolution results,
+NIST MS Search ``SRCRESLT.TXT`` hit lists; AMDIS ``.MSL`` libraries are read as MSP) are
+read by :func:`read_results`, which returns the reader's own report
+(:class:`gcms.io.amdis_elu.EluReport`, :class:`gcms.io.nist_hitlist.HitListReport`).
+
+:func:`read`, :func:`read_entries`, :func:`read_spectra` and :func:`read_results` here
+find the module and call it. Any problem with the bytes surfaces as
+:class:`gcms.FormatError` whose message starts with the path.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ __all__ = [
     "SkippedEntry",
     "read",
     "read_entries",
+    "read_results",
     "read_spectra",
     "sniff",
 ]
@@ -52,7 +58,7 @@ class Format:
 
     name: str
     module: str
-    holds: Literal["runs", "spectra", "both"]
+    holds: Literal["runs", "spectra", "both", "results"]
     description: str
 
 
@@ -69,6 +75,10 @@ FORMATS: tuple[Format, ...] = (
     Format("mzml", "gcms.io.mzml", "runs", "mzML (plain, gzip or indexed), MS1 data"),
     Format("jcamp-dx", "gcms.io.jcamp", "both",
            "JCAMP-DX mass spectra and GC-MS runs (NTUPLES or one PAGE per scan)"),
+    Format("amdis-elu", "gcms.io.amdis_elu", "results",
+           "AMDIS .ELU deconvolution results (components, model ions, purity, spectra)"),
+    Format("nist-hitlist", "gcms.io.nist_hitlist", "results",
+           "NIST MS Search / MSPepSearch hit lists (SRCRESLT.TXT)"),
     Format("msp", "gcms.io.msp", "spectra", "MSP / NIST text and AMDIS MSL libraries"),
     Format("massbank", "gcms.io.massbank", "spectra", "MassBank record files"),
 )
@@ -146,7 +156,13 @@ def _dispatch(path: str | os.PathLike, format: str | None, verb: str):
     path = Path(path)
     fmt = _format_named(format) if format is not None else _format_named(sniff(path))
     module = _module(fmt)
-    reader = getattr(module, verb, None)
+    if (fmt.holds == "results") != (verb == "read_results"):
+        if verb == "read_results":
+            raise FormatError(f"{path}: a {fmt.name} file is not another tool's results; "
+                              "use gcms.io.read() or gcms.io.read_entries()")
+        raise FormatError(f"{path}: a {fmt.name} file holds another tool's results "
+                          f"({fmt.description}); use gcms.io.read_results()")
+    reader = getattr(module, "read" if verb == "read_results" else verb, None)
     if reader is None:
         holds = "library spectra" if fmt.holds == "spectra" else "acquisitions"
         if verb == "read":
@@ -268,3 +284,27 @@ def read_spectra(path: str | os.PathLike, *, format: str | None = None) -> list[
         more = f" (and {len(report.skipped) - 1} more)" if len(report.skipped) > 1 else ""
         raise FormatError(f"{first}{more}")
     return report.spectra
+
+
+def read_results(path: str | os.PathLike, *, format: str | None = None):
+    """Read another tool's results: an AMDIS ``.ELU`` or a NIST ``SRCRESLT.TXT`` file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; its format is decided by content (:func:`sniff`).
+    format : str, optional
+        ``"amdis-elu"`` or ``"nist-hitlist"`` to skip sniffing.
+
+    Returns
+    -------
+    EluReport or HitListReport
+        The components (:mod:`gcms.io.amdis_elu`) or hit lists
+        (:mod:`gcms.io.nist_hitlist`), with the blocks or lines skipped.
+
+    Raises
+    ------
+    FormatError
+        Not such a file, or one that cannot be read; the message names it.
+    """
+    return _dispatch(path, format, "read_results")

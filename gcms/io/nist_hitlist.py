@@ -25,7 +25,15 @@ What the reader does with odd files (all real: ChemClipse's test files hold them
 * a hit line that does not parse, or a hit before any query, is skipped and listed in
   ``report.skipped`` with file, line and reason; other lines must be blank, otherwise
   they are skipped too;
-* text is read as UTF-8, else Windows-1252 (what MS Search writes), else Latin-1.
+* text is read as UTF-8; a file that is not UTF-8 and whose only non-ASCII bytes are
+  those NIST MS Search writes for Greek letters (:data:`DOS_GREEK`) is read in its DOS
+  code page (IBM code page 437) with NIST's letters: ``0xE0`` α, ``0xE1`` β (cp437's
+  ß), ``0xE7`` γ (cp437's τ), ``0xEB`` δ, ``0xEE`` ε, ``0xE6`` µ; anything else as
+  Windows-1252, else Latin-1 (:func:`gcms.io._common.decode_text`). Read as Windows-1252,
+  NIST's ``α-methyl`` would be ``à-methyl``. The letters were checked on real MS Search
+  output against the CAS Registry names of the hits (CAS 2305-05-7 γ-dodecalactone,
+  written ``0xE7``; 60-15-1 α-methylbenzeneethanamine, ``0xE0``). The report's ``notes``
+  say which decoding was used.
 
 :func:`write` writes hit lists in the same layout; :func:`read` reads them back to equal
 :class:`NistHitList` values (the probability has two decimals in this layout, so a gcms
@@ -57,6 +65,28 @@ _HIT = re.compile(
     r"[ \t]*CAS:[ \t]*([\d-]+);[ \t]*Mw:[ \t]*(\d+(?:\.\d*)?);[ \t]*Lib:[ \t]*<<(.*?)>>;"
     r"[ \t]*Id:[ \t]*(\d+)(?:;[ \t]*RI:[ \t]*(\d+(?:\.\d*)?))?\.?[ \t]*$")
 _LINES = re.compile(r"\r\n|\r|\n")
+
+#: Bytes NIST MS Search writes for the Greek letters of chemical names in its DOS code
+#: page, and the letter each means (cp437 has no β or γ: MS Search writes ß and τ in
+#: their place). Only these: a file with other high bytes (Latin-1 é, è...) is not read
+#: as DOS.
+DOS_GREEK = {0xE0: "α", 0xE1: "β", 0xE6: "µ", 0xE7: "γ", 0xEB: "δ", 0xEE: "ε"}
+
+
+def decode_nist(raw: bytes) -> tuple[str, str | None]:
+    """Text of a NIST MS Search file: UTF-8, else its DOS code page, else Windows-1252.
+
+    Returns the text and the decoding used (``None`` for UTF-8, ``"nist-dos"`` for the
+    DOS code page with NIST's Greek letters, else :func:`decode_text`'s codec).
+    """
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    high = {b for b in raw if b >= 0x80}
+    if high and high <= DOS_GREEK.keys():
+        return "".join(DOS_GREEK.get(b, chr(b)) for b in raw), "nist-dos"
+    return decode_text(raw)
 #: Width of the query-name column before "Compound in Library Factor" (as MS Search pads it).
 _QUERY_COLUMN = 60
 
@@ -144,8 +174,13 @@ def read(path: str | os.PathLike) -> HitListReport:
         sha256 = evidence.sha256
     if not raw.strip():
         raise FormatError(f"{source}: the file is empty")
-    text, _codec = decode_text(raw)
+    text, codec = decode_nist(raw)
     report = HitListReport(sha256=sha256)
+    if codec == "nist-dos":
+        report.notes.append(f"{source}: not UTF-8; read in NIST MS Search's DOS code page "
+                            "(Greek letters as MS Search writes them)")
+    elif codec is not None:
+        report.notes.append(f"{source}: not UTF-8; read as {codec}")
     query: str | None = None
     factor: int | None = None
     hits: list[NistHit] = []
