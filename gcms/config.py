@@ -83,6 +83,13 @@ VARIABLES = ("GCMS_DATA_DIR", "GCMS_STORE", "GCMS_ACTOR", "GCMS_INSTRUMENTS", "G
 
 _PACKAGE = Path(__file__).parent
 
+#: The largest configuration file read (bytes): a profile, method or target list is a
+#: few kilobytes; a file this large is a mistake (a data file named in its place), and
+#: is refused rather than read into memory.
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+#: TOML 1.0 integers are 64-bit signed; a larger one "MUST" be an error (toml.io, Integer).
+_TOML_INT = 2**63 - 1
+
 
 # ------------------------------------------------------------------------ environment
 @dataclass(frozen=True, slots=True)
@@ -210,6 +217,9 @@ def parse_toml(raw: bytes, *, source: str, error: type[GcmsError] = ProfileError
                folder: Path | None = None) -> Document:
     """Parse TOML bytes into a :class:`Document` (UTF-8 checked, SHA-256 of ``raw``).
 
+    A UTF-8 byte-order mark (what some Windows editors write first) is skipped; the
+    SHA-256 is still of ``raw``, the bytes as they are.
+
     Raises
     ------
     GcmsError
@@ -217,7 +227,7 @@ def parse_toml(raw: bytes, *, source: str, error: type[GcmsError] = ProfileError
         ``"{source}: invalid TOML: ..."``.
     """
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise error(f"{source}: not UTF-8 text ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
@@ -228,16 +238,33 @@ def parse_toml(raw: bytes, *, source: str, error: type[GcmsError] = ProfileError
 def read_toml(path: str | os.PathLike, *, error: type[GcmsError] = ProfileError) -> Document:
     """Read a TOML file once: its bytes are hashed and parsed (see :func:`parse_toml`).
 
+    Only a regular file of at most :data:`MAX_CONFIG_BYTES` is read (a FIFO or device
+    would block or never end); the size is checked on the open file, so what is hashed
+    and parsed is what was checked.
+
     Raises
     ------
     GcmsError
-        Of class ``error``: ``"{path}: cannot read: ..."`` or a parse error.
+        Of class ``error``: ``"{path}: cannot read: ..."``, ``"{path}: not a regular
+        file"``, ``"{path}: ... bytes, more than a configuration file ..."`` or a parse
+        error.
     """
+    import stat
+
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        # O_NONBLOCK: opening a FIFO for reading does not wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_BINARY", 0))
+        with open(fd, "rb", closefd=True) as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise error(f"{path}: not a regular file")
+            raw = file.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise error(f"{path}: more than {MAX_CONFIG_BYTES} bytes, too large for a "
+                    "configuration file")
     return parse_toml(raw, source=str(path), error=error, folder=path.parent)
 
 
@@ -269,6 +296,12 @@ def unknown_key(origin: str, key: str, known: Collection[str], *,
     name = key.rsplit(".", 1)[-1]
     return error(f"{origin}: {key}: unknown key{did_you_mean(name, known)}; "
                  f"known: {', '.join(known)}")
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a message stays one readable line)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _type_name(annotation: Any) -> str:
@@ -312,16 +345,18 @@ def _number(value: Any, annotation: type, key: str, origin: str, metadata: Mappi
             error: type[GcmsError]) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
             annotation is int and not isinstance(value, int)):
-        raise error(f"{origin}: {key}: must be {_type_name(annotation)}, got {value!r}")
+        raise error(f"{origin}: {key}: must be {_type_name(annotation)}, got {_shown(value)}")
+    if isinstance(value, int) and abs(value) > _TOML_INT:
+        raise error(f"{origin}: {key}: {_shown(value)} is beyond the 64-bit integers of TOML")
     if not math.isfinite(value):
-        raise error(f"{origin}: {key}: must be finite, got {value!r}")
+        raise error(f"{origin}: {key}: must be finite, got {_shown(value)}")
     low, high = metadata.get("low"), metadata.get("high")
     low_open = metadata.get("low_open", False)
     if low is not None and (value <= low if low_open else value < low):
         raise error(f"{origin}: {key}: must be {'>' if low_open else '>='} {low:g}, "
-                    f"got {value!r}")
+                    f"got {_shown(value)}")
     if high is not None and value > high:
-        raise error(f"{origin}: {key}: must be <= {high:g}, got {value!r}")
+        raise error(f"{origin}: {key}: must be <= {high:g}, got {_shown(value)}")
     return annotation(value)
 
 
@@ -333,20 +368,20 @@ def _convert(value: Any, annotation: Any, key: str, origin: str,  # noqa: C901
         fitting = [a for a in options if _fits(value, a)]
         if len(fitting) >= 1:
             return _convert(value, fitting[0], key, origin, metadata, error)
-        raise error(f"{origin}: {key}: must be {_type_name(annotation)}, got {value!r}")
+        raise error(f"{origin}: {key}: must be {_type_name(annotation)}, got {_shown(value)}")
     if kind is Literal:
         if not _fits(value, annotation) or value not in get_args(annotation):
-            raise error(f"{origin}: {key}: must be {_type_name(annotation)}, got {value!r}")
+            raise error(f"{origin}: {key}: must be {_type_name(annotation)}, got {_shown(value)}")
         return value
     if annotation is bool:
         if not isinstance(value, bool):
-            raise error(f"{origin}: {key}: must be true or false, got {value!r}")
+            raise error(f"{origin}: {key}: must be true or false, got {_shown(value)}")
         return value
     if annotation in (int, float):
         return _number(value, annotation, key, origin, metadata, error)
     if annotation is str:
         if not isinstance(value, str):
-            raise error(f"{origin}: {key}: must be a string, got {value!r}")
+            raise error(f"{origin}: {key}: must be a string, got {_shown(value)}")
         return value
     if kind is tuple:
         items = get_args(annotation)
@@ -354,17 +389,17 @@ def _convert(value: Any, annotation: Any, key: str, origin: str,  # noqa: C901
             if isinstance(value, str) and items[0] is str:
                 value = [value]  # a list of text may be written as one text
             if not isinstance(value, list):
-                raise error(f"{origin}: {key}: must be a list, got {value!r}")
+                raise error(f"{origin}: {key}: must be a list, got {_shown(value)}")
             return tuple(_convert(v, items[0], f"{key}[{i}]", origin, metadata, error)
                          for i, v in enumerate(value))
         if not isinstance(value, list) or len(value) != len(items):
-            raise error(f"{origin}: {key}: must be a list of {len(items)}, got {value!r}")
-        return tuple(_convert(v, item, f"{key}[{i}]", origin, {}, error)
+            raise error(f"{origin}: {key}: must be a list of {len(items)}, got {_shown(value)}")
+        return tuple(_convert(v, item, f"{key}[{i}]", origin, metadata, error)
                      for i, (v, item) in enumerate(zip(value, items, strict=True)))
     if kind in (Mapping, dict):
         _, item = get_args(annotation)
         if not isinstance(value, Mapping):
-            raise error(f"{origin}: {key}: must be a table, got {value!r}")
+            raise error(f"{origin}: {key}: must be a table, got {_shown(value)}")
         return MappingProxyType({k: _convert(v, item, f"{key}.{k}", origin, metadata, error)
                                  for k, v in value.items()})
     if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
@@ -393,7 +428,7 @@ def from_table(cls: type[T], table: Any, *, origin: str, where: str = "",  # noq
         required key.
     """
     if not isinstance(table, Mapping):
-        raise error(f"{origin}: {where or '(top level)'}: must be a table, got {table!r}")
+        raise error(f"{origin}: {where or '(top level)'}: must be a table, got {_shown(table)}")
     hints = get_type_hints(cls)
     known = {f.name: f for f in fields(cls) if f.name not in exclude}  # type: ignore[arg-type]
     for key in table:
