@@ -19,21 +19,20 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["COLUMN_TYPES", "column_type", "column_type_of_phase", "lab_column_type",
-           "parse_nist_ri", "same_column_type"]
+           "same_column_type"]
 
 #: The column types, in NIST's order.
 COLUMN_TYPES = ("standard non-polar", "semi-standard non-polar", "standard polar")
 
 _ALIASES = {
-    "stdnp": "standard non-polar", "standard non-polar": "standard non-polar",
+    "standard non-polar": "standard non-polar",
     "nonpolar": "standard non-polar", "non-polar": "standard non-polar",
-    "np": "standard non-polar", "n": "standard non-polar",
-    "semistdnp": "semi-standard non-polar", "semi-standard non-polar":
-        "semi-standard non-polar", "semi-standard nonpolar": "semi-standard non-polar",
+    "np": "standard non-polar",
+    "semi-standard non-polar": "semi-standard non-polar",
+    "semi-standard nonpolar": "semi-standard non-polar",
     "semi-std-np": "semi-standard non-polar", "semi std np": "semi-standard non-polar",
     "semistandard non-polar": "semi-standard non-polar",
-    "stdpolar": "standard polar", "standard polar": "standard polar",
-    "polar": "standard polar", "p": "standard polar", "s": "semi-standard non-polar",
+    "standard polar": "standard polar", "polar": "standard polar",
 }
 
 #: Stationary phases (as instrument profiles name the column) and their type.
@@ -53,9 +52,13 @@ def column_type(text: str | None) -> str | None:
     """
     if text is None or not str(text).strip():
         return None
+    from gcms.io.msp import NIST_RI_COLUMNS  # NIST's codes, as the MSP reader reads them
+
     key = " ".join(str(text).replace("_", " ").split()).casefold()
     if key in _ALIASES:
         return _ALIASES[key]
+    if key in NIST_RI_COLUMNS:
+        return NIST_RI_COLUMNS[key]
     found = column_type_of_phase(key)
     if found is None:
         raise ValueError(f"RI column type {text!r} is not one of {', '.join(COLUMN_TYPES)} "
@@ -72,23 +75,6 @@ def column_type_of_phase(phase: str | None) -> str | None:
         if re.search(pattern, text):
             return kind
     return None
-
-
-_NIST_RI = re.compile(r"\b(SemiStdNP|StdNP|StdPolar)\s*=\s*(\d+(?:\.\d+)?)(?:/\d+)*",
-                      re.IGNORECASE)
-
-
-def parse_nist_ri(text: str | None) -> dict[str, float]:
-    """``{column type: RI}`` from NIST's ``SemiStdNP=1234/5/12 StdNP=... StdPolar=...``.
-
-    NIST MS Search writes the library's RI this way (in an MSP ``Comment`` or
-    ``Retention_index`` field): the value, then the deviation and the number of values
-    it was derived from.
-    """
-    out: dict[str, float] = {}
-    for tag, value in _NIST_RI.findall(text or ""):
-        out[_ALIASES[tag.casefold()]] = float(value)
-    return out
 
 
 def same_column_type(a: str | None, b: str | None) -> bool | None:

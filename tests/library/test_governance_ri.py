@@ -12,7 +12,6 @@ from gcms.retention.columns import (
     column_type,
     column_type_of_phase,
     lab_column_type,
-    parse_nist_ri,
     same_column_type,
 )
 
@@ -31,9 +30,7 @@ def test_column_types_named_as_nist_and_phases():
     assert column_type_of_phase("HP-5MS UI") == "semi-standard non-polar"
     assert column_type_of_phase("DB-1") == "standard non-polar"
     assert column_type_of_phase("DB-WAX") == "standard polar"
-    assert parse_nist_ri("SemiStdNP=2189/4/31 StdNP=2143/9/12 StdPolar=3102/0/1") == {
-        "semi-standard non-polar": 2189.0, "standard non-polar": 2143.0,
-        "standard polar": 3102.0}
+    assert column_type("StdNP") == "standard non-polar"
     assert same_column_type("DB-5MS", "semi-standard non-polar") is True
     assert same_column_type("StdNP", "SemiStdNP") is False
     assert same_column_type(None, "polar") is None
