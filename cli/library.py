@@ -190,7 +190,8 @@ def search(library_path: str, queries: tuple[str, ...], top: int, rank_by: str,
             for hit in result.hits:
                 click.echo(f"  {hit.rank:>3} {hit.match_factor:>4} "
                            f"{hit.reverse_match_factor:>4} {hit.probability:>6.2f}  "
-                           f"{hit.cas or '-':<12} {hit.library_index:>7}  {hit.name or '-'}")
+                           f"{hit.cas or '-':<12} {hit.library_index:>7}  {hit.name or '-'}"
+                           + ("  [RETIRED]" if "retired" in (hit.provenance or {}) else ""))
     sys.exit(EXIT_INPUT if failed else EXIT_OK)
 
 

@@ -280,8 +280,10 @@ def _retention_index(hit: Hit, ri: float | None, extrapolated: bool,
     The lab's column type is the ladder evidence's ``column_type`` (from the instrument
     profile or the ladder's column, :func:`gcms.retention.columns.lab_column_type`);
     ``library_column``, the column type of the library entry's RI. Where both are known
-    and differ, the RI is not compared and the criterion says so; where one is unknown
-    the comparison is made and the sentence says which is not stated.
+    and differ, the RI is not compared and the criterion says so; where the library does
+    not state its column the comparison is made and the sentence says so; where the lab's
+    column is not known (no ladder column, no instrument profile) the criterion reads as
+    it did before column types were known.
     """
     from gcms.retention.columns import same_column_type
 
@@ -320,9 +322,6 @@ def _retention_index(hit: Hit, ri: float | None, extrapolated: bool,
     elif lab_column and not library_column:
         detail += (f"; the library does not state the column type of its RI (the lab's: "
                    f"{lab_column})")
-    elif library_column and not lab_column:
-        detail += (f"; library RI on a {library_column} column, the lab's column type "
-                   "not stated")
     if severe:
         detail += f"; beyond {rules.contradiction_factor:g}× the tolerance: a different compound"
     return CriterionResult("retention_index", "pass" if ok else "fail", round(delta, 1), limit,
@@ -618,7 +617,18 @@ def judge_candidate(
              else None)
     return Identification(substance=substance, verdict=decide(results), criteria=tuple(results),
                           hit=hit, retention_source=deciding, delta_rt_s=delta_rt,
-                          delta_ri=delta_ri, reference=reference, scope=scope)
+                          delta_ri=delta_ri, reference=reference, scope=scope,
+                          notes=_retired_note(hit))
+
+
+def _retired_note(hit: Hit) -> tuple[str, ...]:
+    """A flag on a hit against a library entry the lab retired (gcms.library.governance)."""
+    retired = (hit.provenance or {}).get("retired")
+    if not isinstance(retired, Mapping):
+        return ()
+    return (f"library entry {hit.library_index + 1} ({hit.name}) was retired by "
+            f"{retired.get('by')} on {retired.get('at')}: {retired.get('reason')}; a hit "
+            "against it is not a reference the lab stands by",)
 
 
 def _excluded_by_retention(candidate: Identification) -> CriterionResult | None:

@@ -13,6 +13,8 @@ from gcms import Spectrum
 from gcms.custody import CaseStore
 from gcms.custody.canonical import canonical_json, entry_sha256, sha256_hex
 from gcms.errors import CustodyError, LibraryError
+from gcms.identify.judge import _retired_note
+from gcms.io.msp import write as write_msp
 from gcms.library import Library
 from gcms.library.governance import (
     correct_entry,
@@ -65,6 +67,12 @@ def test_correct_retire_merge_make_new_versions():
     assert set(retired_entries(retired)) == {0}
     flags = flag_retired_hits([{"index": 0}, {"index": 1}], retired)
     assert [f["retired"] for f in flags] == [True, False]
+    # a search hit against the retired entry carries the retirement, and an
+    # identification made with it says so
+    hit = retired.search(SPECTRA[0], top=1)[0].hits[0]
+    assert hit.library_index == 0 and hit.provenance["retired"]["by"] == "alice"
+    assert "was retired by alice" in _retired_note(hit)[0]
+    assert _retired_note(lib.search(SPECTRA[0], top=1)[0].hits[0]) == ()
     other = Library.from_spectra([SPECTRA[0].replace(name="amphetamine (SWGDRUG)"),
                                   Spectrum([58.0, 91.0], [999.0, 100.0], name="Meth")])
     merged, report = merge_libraries(lib, other, min_mf=900)
@@ -174,6 +182,10 @@ def test_cli_correct_retire_approve_log_diff(lab, monkeypatch):
                               "contaminated standard", "--actor", "alice",
                               *base, str(key_files["alice"])])
     assert out.exit_code == 0, out.output
+    query = path.parent / "query.msp"
+    write_msp([SPECTRA[0]], query)
+    out = runner.invoke(cli, ["library", "search", str(path), str(query), "--top", "1"])
+    assert out.exit_code == 0 and "Amphetamine  [RETIRED]" in out.output, out.output
     out = runner.invoke(cli, ["library", "approve", "lab", "2", "--actor", "bob",
                               *base, str(key_files["bob"])])
     assert out.exit_code == 0, out.output
