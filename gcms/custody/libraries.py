@@ -158,6 +158,28 @@ class LibrariesMixin(StoreCore):
         return None
 
 
+    def library_version_used(self, case_id: str, analysis_id: str) -> dict[str, Any] | None:
+        """The library version an analysis used, and the library's current version.
+
+        Read from the identity the analysis recorded (``parameters["library"]``, as
+        ``gcms batch --store`` records it), so a result made before a correction keeps
+        naming the version it was made with. None when the analysis records no library
+        identity or the identity is not one of a governed library.
+        """
+        analysis = next((a for a in self._read("analysis", case_id)
+                         if a.analysis_id == analysis_id), None)
+        if analysis is None:
+            raise CustodyError(f"analysis {analysis_id!r} of case {case_id}: not in the store "
+                               f"{self.location}")
+        identity = ((analysis.parameters or {}).get("library") or {}).get("identity_sha256")
+        found = self.library_version_of(identity) if identity else None
+        if found is None:
+            return None
+        versions = self.library_versions(found["library_id"])
+        return {**found, "identity_sha256": identity,
+                "current_version": versions[-1]["version"] if versions else 0}
+
+
 def replay_library_entry(replay: Any, link: Any, content: Mapping[str, Any]) -> None:
     """Check one ``library.*`` entry during verification; findings go to ``replay``.
 

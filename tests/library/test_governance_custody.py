@@ -86,6 +86,9 @@ def test_changes_are_signed_approved_and_verified(lab):
     first = lib.identity_sha256
     corrected, change = correct_entry(lib, 1, retention_index=2190.5, ri_column="non-polar")
     with CaseStore(location, actor="alice", create=False) as store:
+        store.open_case("C1", title="test")
+        before = store.record_analysis("C1", run_ids=[], parameters={
+            "library": {"title": lib.title, "identity_sha256": first}})
         with pytest.raises(CustodyError, match="needs alice's private key"):
             store.record_library_change("lab", "correct", previous_identity=first,
                                         identity=corrected.identity_sha256, details=change,
@@ -101,6 +104,9 @@ def test_changes_are_signed_approved_and_verified(lab):
             store.approve_library_change("lab", 1, key=keys["alice"])
         # an analysis made with the first version keeps naming it after the correction
         assert store.library_version_of(first) == {"library_id": "lab", "version": 0}
+        used = store.library_version_used("C1", before.analysis_id)
+        assert (used["version"], used["current_version"]) == (0, 1)
+        assert used["identity_sha256"] == first
     assert v1["version"] == 1
     with CaseStore(location, actor="bob", create=False) as store:
         store.approve_library_change("lab", 1, key=keys["bob"], reason="checked")
