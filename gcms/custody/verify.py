@@ -125,6 +125,8 @@ ACTIONS: Mapping[str, Mapping[str, Literal["create", "revise"]]] = {
     # library versions (gcms.custody.libraries): replayed there, no record table
     "library": {"add": "revise", "correct": "revise", "retire": "revise", "merge": "revise",
                 "approve": "revise"},
+    # profiles, links, thresholds (gcms.custody.profiles): rows checked by their SHA-256
+    "profiling": {"profile": "create", "calibrate": "create", "import": "create"},
 }
 
 FindingKind = Literal["entry", "chain", "record", "signature", "file", "bundle", "user",
@@ -409,6 +411,8 @@ class Replay:
     authors: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     #: library versions so far (gcms.custody.libraries): {library_id: [[seq, after, ...]]}
     libraries: dict[str, list[list[Any]]] = field(default_factory=dict)
+    #: rows vouched for by profiling entries (gcms.custody.profiles): {kind: {key: (seq, sha)}}
+    profiling: dict[str, dict[str, tuple[int, str]]] = field(default_factory=dict)
     _first_user: str | None = None
     _legacy: bool = False
 
@@ -460,6 +464,11 @@ class Replay:
             from gcms.custody.libraries import replay_library_entry
 
             replay_library_entry(self, link, content)
+            return
+        if object_type == "profiling":
+            from gcms.custody.profiles import replay_profiling_entry
+
+            replay_profiling_entry(self, link, content)
             return
         try:
             record = record_from_dict(object_type, content["after"])
@@ -703,12 +712,62 @@ def _decisions_of(image: Any) -> list[Any]:
 _DECISION_KINDS = {"result.decide": "verdict", "result.reintegrate": "reintegration"}
 
 
+#: What a decision may change in the component or quantitation row it names.
+_DECIDED_FIELDS = {
+    "verdict": ("verdict", "notes"),
+    "reintegration": ("integration", "area", "height", "notes"),
+    "reintegration-row": ("integration", "response", "reportable", "flags", "message"),
+}
+
+
+def _outside_decision(image: Mapping[str, Any], decision: Mapping[str, Any]) -> Any:
+    """The result ``image`` without what ``decision`` may change: the rest must stay.
+
+    A verdict decision changes its component's verdict and notes and that component's
+    place in ``findings``; a re-integration the integration, area, height and notes of
+    its component, or the integration, response, reportability, flags and message of
+    its quantitation row. Everything else (other components, other rows, the record's
+    own fields) a decision entry leaves as it was.
+    """
+    import copy
+
+    rest = {k: copy.deepcopy(v) for k, v in image.items() if k != "version"}
+    data = rest.get("data")
+    if not isinstance(data, dict):
+        return rest
+    data.pop("decisions", None)
+    number, analyte = decision.get("component"), decision.get("analyte")
+    kind = decision.get("kind")
+
+    def strip(items: Any, fields: tuple[str, ...], match) -> None:
+        for item in items if isinstance(items, list) else ():
+            if isinstance(item, dict) and match(item):
+                for name in fields:
+                    item.pop(name, None)
+
+    if kind == "verdict" or (kind == "reintegration" and analyte is None):
+        strip(data.get("components"), _DECIDED_FIELDS[str(kind)],
+              lambda c: c.get("component") == number)
+    elif kind == "reintegration":
+        strip(data.get("quantitation"), _DECIDED_FIELDS["reintegration-row"],
+              lambda q: str(q.get("substance", "")).casefold() == str(analyte).casefold())
+    findings = data.get("findings")
+    if kind == "verdict" and isinstance(findings, dict):
+        for name in ("identified", "inconclusive"):
+            if isinstance(findings.get(name), list):
+                findings[name] = [f for f in findings[name] if not (
+                    isinstance(f, Mapping) and f.get("component") == number)]
+    return rest
+
+
 def decision_entry_problem(content: Mapping[str, Any]) -> str | None:
     """What is wrong with a decision entry (:mod:`gcms.custody.decisions`); None if sound.
 
     The new version's ``data.decisions`` is the old one's plus one decision, which names
     the entry's actor, its reason, its kind, the version it made; a verdict decision's
-    before and after are the component's verdict in the two versions.
+    before and after are the component's verdict in the two versions; and nothing else
+    of the result changes (:func:`_outside_decision`), so a decision entry, which does
+    not make its actor an author, cannot carry another change past the review.
     """
     before = content.get("before") or {}
     after = content.get("after") or {}
@@ -726,6 +785,10 @@ def decision_entry_problem(content: Mapping[str, Any]) -> str | None:
     if wrong or not str(last.get("reason") or "").strip():
         return (f"decision {last.get('decision')} of result {after.get('result_id')}: "
                 f"{', '.join(wrong) or 'reason'} differ(s) from its entry")
+    if _outside_decision(before, last) != _outside_decision(after, last):
+        return (f"decision {last.get('decision')} of result {after.get('result_id')}: the "
+                "entry changes the result beyond what the decision names (another "
+                "component, row or field)")
     if last["kind"] == "verdict":
         component = last.get("component")
 

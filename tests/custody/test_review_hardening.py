@@ -168,3 +168,53 @@ def test_a_deleted_or_reordered_decision_entry_is_found(case, raw, tmp_path):
                ("UPDATE audit_log SET content = ? WHERE seq = ?", (first, seq + 1)))
     report = _verify(case)
     assert not report.ok and f"#{seq}" in str(report.first)
+
+
+# -- a decision entry carries only its decision --------------------------------------------
+
+
+@pytest.mark.parametrize("extra", ["other component", "quantity", "record field"])
+def test_a_decision_entry_that_changes_more_than_it_names_is_a_finding(case, extra):
+    """A reviewer's decision is not authorship; so the entry may change nothing else.
+
+    bob (reviewer) writes, through the store's own write path and his own key, a verdict
+    decision on component 1 that also changes something else: verify must name it.
+    """
+    from gcms.custody.decisions import _write
+
+    def change(data, base, what):
+        part = next(c for c in data["components"] if c["component"] == 1)
+        part["verdict"] = "inconclusive"
+        if extra == "other component":
+            data["components"][1]["verdict"] = "identified"
+        elif extra == "quantity":
+            data["quantitation"][0]["concentration"] = 5.0
+        else:
+            data["sample_id"] = "E1-2"
+        return ({"kind": "verdict", "action": "override", "component": 1,
+                 "substance": "etizolam", "before": {"verdict": "identified"},
+                 "after": {"verdict": "inconclusive"}}, "RI off")
+
+    with case.store("bob") as store:
+        _write(store, "C1", "RS1", action="result.decide", key=case.keys["bob"],
+               expected_version=None, change=change)
+        report = store.verify(rehash=False)
+    assert not report.ok
+    assert "beyond what the decision names" in str(report.first)
+
+
+def test_honest_decisions_and_reintegrations_verify(case):
+    with case.store("bob") as store:
+        decide_verdict(store, "C1", "RS1", 1, action="override", new_verdict="inconclusive",
+                       reason="RI off", key=case.keys["bob"])
+        decide_verdict(store, "C1", "RS1", 2, action="reject", reason="no ions",
+                       key=case.keys["bob"])
+        decide_verdict(store, "C1", "RS2", 2, action="override", new_verdict="identified",
+                       reason="ions fine", key=case.keys["bob"])
+    with case.store("carol") as store:
+        reintegrate(store, "C1", "RS1", 1, start_s=600.0, end_s=625.0, reason="tail",
+                    key=case.keys["carol"])
+        reintegrate(store, "C1", "RS1", "etizolam", start_s=600.0, end_s=625.0,
+                    reason="baseline", key=case.keys["carol"])
+        report = store.verify(rehash=False)
+    assert report.ok, report.first
