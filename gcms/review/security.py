@@ -73,7 +73,7 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
      b"form-action 'self'; base-uri 'none'; object-src 'none'"),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # so that forms send their Origin (not "null")
 )
 
 
