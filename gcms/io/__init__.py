@@ -15,7 +15,7 @@ Every format has one module here exposing the same verbs:
 Other tools' results (``holds == "results"``: AMDIS ``.ELU`` deconvolution results,
 NIST MS Search ``SRCRESLT.TXT`` hit lists; AMDIS ``.MSL`` libraries are read as MSP) are
 read by :func:`read_results`, which returns the reader's own report
-(:class:`gcms.io.amdis_elu.EluReport`, :class:`gcms.io.nist_hitlist.HitListReport`).
+(``gcms.io.amdis_elu.EluReport``, ``gcms.io.nist_hitlist.HitListReport``).
 
 :func:`read`, :func:`read_entries`, :func:`read_spectra` and :func:`read_results` here
 find the module and call it. Any problem with the bytes surfaces as
@@ -299,8 +299,8 @@ def read_results(path: str | os.PathLike, *, format: str | None = None):
     Returns
     -------
     EluReport or HitListReport
-        The components (:mod:`gcms.io.amdis_elu`) or hit lists
-        (:mod:`gcms.io.nist_hitlist`), with the blocks or lines skipped.
+        The components (``gcms.io.amdis_elu``) or hit lists
+        (``gcms.io.nist_hitlist``), with the blocks or lines skipped.
 
     Raises
     ------
