@@ -438,15 +438,24 @@ def merge(library_path, other, min_mf, reason, library_id, output, key_file, pas
           store_location, actor) -> None:
     """Merge OTHER into LIBRARY, leaving out duplicates; a signed change.
 
-    An entry of OTHER with the InChIKey of an entry of LIBRARY and an MF of --min-mf or
-    more against it is a duplicate and is not taken (listed in the change). Exit 0, 2 on
-    bad input or a refusal.
+    OTHER is a compiled library or any library file gcms reads (MSP, AMDIS MSL,
+    JCAMP-DX...: entries added from a file). An entry of OTHER with the InChIKey of an
+    entry of LIBRARY and an MF of --min-mf or more against it is a duplicate and is not
+    taken (listed in the change). Exit 0, 2 on bad input or a refusal.
     """
-    from gcms.library import Library
+    from pathlib import Path
+
+    from gcms.errors import LibraryError
+    from gcms.library import Library, build_library
     from gcms.library.governance import DUPLICATE_MIN_MF, merge_libraries
 
     def make(old):
-        merged, report = merge_libraries(old, Library.open(other),
+        path = Path(other)
+        if not path.is_file():
+            raise LibraryError(f"{other}: no such library file")
+        compiled = path.read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"  # HDF5 signature
+        incoming = Library.open(path) if compiled else build_library([path]).library
+        merged, report = merge_libraries(old, incoming,
                                          min_mf=DUPLICATE_MIN_MF if min_mf is None else min_mf)
         return merged, {"other": str(other), **report.to_dict()}
 

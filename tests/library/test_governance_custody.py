@@ -195,11 +195,29 @@ def test_cli_correct_retire_approve_log_diff(lab, monkeypatch):
     out = runner.invoke(cli, ["library", "approve", "lab", "2", "--actor", "bob",
                               *base, str(key_files["bob"])])
     assert out.exit_code == 0, out.output
+    # entries added from a file: the duplicate of Amphetamine is left out
+    extra = path.parent / "extra.msp"
+    write_msp([SPECTRA[0].replace(name="Amphetamine (SWGDRUG)"),
+               Spectrum([58.0, 91.0, 134.0], [999.0, 120.0, 15.0], name="Phentermine")],
+              extra)
+    out = runner.invoke(cli, ["library", "merge", str(path), str(extra), "--reason",
+                              "SWGDRUG entries", "-o", str(path.parent / "merged.h5"),
+                              "--actor", "alice", *base, str(key_files["alice"])])
+    assert out.exit_code == 0, out.output
+    assert [e.name for e in map(Library.open(path.parent / "merged.h5").entry, range(3))] \
+        == ["Amphetamine", "Cocaine", "Phentermine"]
+    out = runner.invoke(cli, ["library", "merge", str(path), str(path.parent / "nope.msp"),
+                              "--reason", "x", "--actor", "alice", *base,
+                              str(key_files["alice"])])
+    assert out.exit_code == 2 and "nope.msp: no such library file" in out.output
     out = runner.invoke(cli, ["library", "log", "lab", "--store", str(location), "--json"])
     log = json.loads(out.output)
-    assert [v["change"] for v in log["versions"]] == ["correct", "retire"]
-    assert [v["approved_by"] for v in log["versions"]] == [[], ["bob"]]
+    assert [v["change"] for v in log["versions"]] == ["correct", "retire", "merge"]
+    assert [v["approved_by"] for v in log["versions"]] == [[], ["bob"], []]
+    merged = log["versions"][2]["details"]
+    assert [d["name"] for d in merged["duplicates"]] == ["Amphetamine (SWGDRUG)"]
     out = runner.invoke(cli, ["library", "diff", str(old), str(path), "--json"])
+    assert out.exit_code == 0, out.output
     diff = json.loads(out.output)
     assert diff["counts"]["changed"] == 1 and diff["counts"]["retired"] == 1
     assert diff["retired"][0]["name"] == "Amphetamine"
