@@ -114,6 +114,11 @@ def test_changes_are_signed_approved_and_verified(lab):
         assert versions[0]["approved_by"] == ["bob"]
         assert store.library_version_of(corrected.identity_sha256)["version"] == 1
         assert store.verify().ok
+        # a case bundle carries the library entries (store-wide) and verifies without it
+        from gcms.custody.bundle import verify_bundle
+
+        report = verify_bundle(store.export_bundle("C1"))
+        assert report.ok, report.first
 
 
 def _rewrite(location, seq: int, edit) -> None:
