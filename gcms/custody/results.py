@@ -7,16 +7,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gcms.custody._ledger import StoreCore
 from gcms.custody.canonical import normalise
+from gcms.custody.corrections import CorrectionsMixin
 from gcms.custody.evidence import hash_evidence
 from gcms.custody.keys import SigningKey
 from gcms.custody.records import Analysis, Result, record_from_dict
 from gcms.errors import CustodyError
 
 
-class ResultsMixin(StoreCore):
-    """Recording analyses and the per-run results of a batch."""
+class ResultsMixin(CorrectionsMixin):
+    """Recording analyses and the per-run results of a batch.
+
+    A result is corrected through :class:`~gcms.custody.corrections.CorrectionsMixin`,
+    its base, so every method this part calls is one of its own bases'.
+    """
 
     def record_analysis(
         self, case_id: str, *, run_ids: Sequence[str], parameters: Mapping[str, Any],

@@ -218,3 +218,35 @@ def test_honest_decisions_and_reintegrations_verify(case):
                     reason="baseline", key=case.keys["carol"])
         report = store.verify(rehash=False)
     assert report.ok, report.first
+
+
+# -- the store's parts ---------------------------------------------------------------------
+
+
+def test_every_part_of_the_store_reaches_only_its_own_bases():
+    """A mixin calls ``self.x`` only where ``x`` is its own or its bases' (no part leans
+    on a sibling that the façade's order happens to put beside it)."""
+    import ast
+    import inspect
+
+    from gcms.custody.store import CaseStore
+
+    core = {"location", "actor", "_engine", "_queue"}
+    missing = {}
+    for part in CaseStore.__mro__[1:]:
+        if part.__module__ == "builtins" or not part.__name__.endswith("Mixin"):
+            continue
+        tree = ast.parse(inspect.getsource(part))
+        used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                and isinstance(n.value, ast.Name) and n.value.id == "self"}
+        known = core | {name for base in part.__mro__ for name in vars(base)}
+        if used - known:
+            missing[part.__name__] = sorted(used - known)
+    assert not missing
+    # no method of one part is shadowed by another's in the façade's order
+    owners = {}
+    for part in CaseStore.__mro__[1:-1]:
+        for name in vars(part):
+            if not name.startswith("__"):
+                owners.setdefault(name, []).append(part.__name__)
+    assert not {n: o for n, o in owners.items() if len(o) > 1}
