@@ -507,6 +507,8 @@ def log_(library_id, store_location, as_json) -> None:
     if as_json:
         emit_json({"library_id": library_id, "versions": versions})
         return
+    if not versions:
+        click.echo(f"library {library_id}: no governed change recorded in the store")
     for v in versions:
         approved = ", ".join(v["approved_by"]) or "NOT APPROVED"
         click.echo(f"v{v['version']} {v['change']} by {v['actor']} at {v['at']} "

@@ -108,6 +108,13 @@ def test_changes_are_signed_approved_and_verified(lab):
         assert (used["version"], used["current_version"]) == (0, 1)
         assert used["identity_sha256"] == first
     assert v1["version"] == 1
+    with CaseStore(location, actor="alice", create=False) as store:
+        store.add_user("carol", roles=["analyst"], printed_name="Carol", key=keys["alice"])
+        carol = memory_key()
+        store.register_key(carol, user="carol", key=keys["alice"])
+    with CaseStore(location, actor="carol", create=False) as store:
+        with pytest.raises(CustodyError, match="needs the role reviewer or qa or admin"):
+            store.approve_library_change("lab", 1, key=carol)
     with CaseStore(location, actor="bob", create=False) as store:
         store.approve_library_change("lab", 1, key=keys["bob"], reason="checked")
         versions = store.library_versions("lab")
