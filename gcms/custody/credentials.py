@@ -63,8 +63,9 @@ SIGN_IN_REFUSED = "sign-in refused: unknown user, wrong password or disabled use
 
 #: The hasher (argon2-cffi's defaults: RFC 9106 low-memory profile, Argon2id).
 HASHER = PasswordHasher()
-# hashed once, verified against for an unknown user so a refusal takes as long either way
-_DUMMY_HASH: str | None = None
+# one per set of Argon2 parameters, verified against for an unknown user so that a
+# refusal takes as long as a wrong password (same parameters, same work)
+_DUMMY_HASHES: dict[tuple, str] = {}
 
 
 def _hash_sha256(password_hash: str) -> str:
@@ -137,12 +138,18 @@ def has_password(store: CaseStore, user_id: str) -> bool:
         return store._current(conn, "credential", None, user_id) is not None
 
 
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash with ``hasher``'s parameters, made once per parameters."""
+    params = (hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len,
+              hasher.salt_len, hasher.type)
+    if params not in _DUMMY_HASHES:
+        _DUMMY_HASHES[params] = hasher.hash("gcms: no such user")
+    return _DUMMY_HASHES[params]
+
+
 def _dummy_verify(hasher: PasswordHasher, password: str) -> None:
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = hasher.hash("gcms: no such user")
     try:
-        hasher.verify(_DUMMY_HASH, password)
+        hasher.verify(_dummy_hash(hasher), password)
     except (VerificationError, InvalidHashError):
         pass
 
@@ -163,6 +170,10 @@ def check_password(store: CaseStore, user_id: str, password: str, *,
     hasher = hasher or HASHER
     if not isinstance(password, str) or not isinstance(user_id, str) or not user_id:
         raise CustodyError(SIGN_IN_REFUSED)
+    # made before anything is looked up, so that the first refusal of an unknown user
+    # does not take a hash longer than a wrong password (which user names exist stays
+    # unknown to who times the sign-in)
+    _dummy_hash(hasher)
     with store._transaction(write=False) as conn:
         user = store._current(conn, "user", None, user_id)
         credential = store._current(conn, "credential", None, user_id)

@@ -250,3 +250,50 @@ def test_every_part_of_the_store_reaches_only_its_own_bases():
             if not name.startswith("__"):
                 owners.setdefault(name, []).append(part.__name__)
     assert not {n: o for n, o in owners.items() if len(o) > 1}
+
+
+# -- sign-in ---------------------------------------------------------------------------------
+
+
+class _CountingHasher:
+    """A real argon2 ``PasswordHasher`` that counts the hashes it makes and checks."""
+
+    def __new__(cls, memory_cost: int):
+        from argon2 import PasswordHasher
+
+        class Counting(PasswordHasher):
+            hashes = verifies = 0
+
+            def hash(self, password, *, salt=None):
+                type(self).hashes += 1
+                return super().hash(password, salt=salt)
+
+            def verify(self, hash, password):
+                type(self).verifies += 1
+                return super().verify(hash, password)
+
+        return Counting(time_cost=1, memory_cost=memory_cost, parallelism=1)
+
+
+def test_an_unknown_user_costs_the_same_argon2_work_as_a_wrong_password(sqlite_location):
+    """The first refusal of an unknown user must not hash once more than a wrong password
+    does (which would tell a user name that exists from one that does not); the work is
+    done with the parameters in use."""
+    from argon2 import extract_parameters
+
+    from gcms.custody import CaseStore
+    from gcms.custody.credentials import _dummy_hash, check_password, set_password
+
+    from .conftest import enrol_users
+
+    with CaseStore(sqlite_location, actor="root") as store:
+        key = enrol_users(store)
+        set_password(store, "root", "a long passphrase", key=key)
+        counts = []
+        for user, memory in (("root", 1031), ("nobody", 1033)):  # fresh parameters each
+            hasher = _CountingHasher(memory)
+            with pytest.raises(CustodyError, match="sign-in refused"):
+                check_password(store, user, "wrong password!", hasher=hasher)
+            counts.append((hasher.hashes, hasher.verifies))
+            assert extract_parameters(_dummy_hash(hasher)).memory_cost == memory
+    assert counts[0] == counts[1] == (1, 1)
