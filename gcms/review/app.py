@@ -529,7 +529,8 @@ class _Web:
             decide = _required("gcms.custody.decisions", "review_outcome")
             decisions = decide(store, case_id, exhibit_id, outcome=outcome,
                                comments=comments, key=key,
-                               analysis_id=form.get("analysis_id") or None)
+                               analysis_id=form.get("analysis_id") or None,
+                               expected_versions=_versions(form))
             return "; ".join(_describe(d) for d in decisions)
 
         return await self._write(request, ("reviewer",), act)
@@ -758,6 +759,21 @@ def _items(value: Any) -> list[Any]:
 def _version(form: dict[str, str]) -> int | None:
     """The result version the form was shown with (a change since is refused)."""
     return _int(form, "version") if form.get("version") else None
+
+
+def _versions(form: dict[str, str]) -> dict[str, int] | None:
+    """The result versions a review form was shown with (``RS1:2,RS4:1``), or None."""
+    text = form.get("versions", "").strip()
+    if not text:
+        return None
+    out = {}
+    for item in text.split(","):
+        result_id, _, version = item.strip().partition(":")
+        try:
+            out[result_id] = int(version)
+        except ValueError:
+            raise _Refused(400, f"versions: {item!r} is not RESULT:VERSION") from None
+    return out
 
 
 def _describe(decision: Any) -> str:

@@ -260,3 +260,30 @@ def test_a_return_and_a_reintegration_through_the_screens(recorded):
     assert "tail cut short" in page and "re-integrated" in page
     queue = analyst.get("/").text  # the analyst finds it returned, with the comments
     assert "check the integration limits" in queue
+
+
+def test_an_approval_shown_an_older_version_is_refused(recorded):
+    analyst, reviewer = client(recorded), client(recorded)
+    sign_in(analyst, "alice")
+    sign_in(reviewer, "bob")
+    page = reviewer.get(f"/case/{recorded.case_id}/exhibit/{recorded.exhibit_id}").text
+    shown = re.search(r'name="versions" value="([^"]+)"', page).group(1)
+    with CaseStore(recorded.store, create=False) as store:
+        result = store.results(recorded.case_id, recorded.exhibit_id)[-1]
+    assert shown.endswith(f"{result.result_id}:1")
+    # meanwhile the analyst changes a verdict: the approval shown version 1 is refused
+    component = result.data["components"][0]["component"]
+    answer = analyst.post(f"/case/{recorded.case_id}/result/{result.result_id}/verdict",
+                          data={"csrf_token": csrf(analyst), "component": str(component),
+                                "action": "accept", "reason": "checked again",
+                                "key_file": str(recorded.key_file("alice")),
+                                "passphrase": PASSPHRASES["alice"]})
+    assert answer.status_code == 303, answer.text[-300:]
+    stale = reviewer.post(f"/case/{recorded.case_id}/exhibit/{recorded.exhibit_id}/review",
+                          data={"csrf_token": csrf(reviewer), "outcome": "approved",
+                                "versions": shown, "analysis_id": result.analysis_id,
+                                "key_file": str(recorded.key_file("bob")),
+                                "passphrase": PASSPHRASES["bob"]})
+    assert stale.status_code in (400, 403)
+    with CaseStore(recorded.store, create=False) as store:
+        assert store.reviews(recorded.case_id) == []
