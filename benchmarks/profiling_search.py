@@ -66,6 +66,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         location = args.store or str(Path(scratch) / "store")
+        from gcms.custody import CaseStore
+
+        with CaseStore(location, actor="bench") as cases:  # profiles live in a case store
+            cases.open_case("NEW", title="benchmark query")
         t0 = time.perf_counter()
         with ProfileStore(location, actor="bench") as store:
             items = profiles(method, areas, values)
@@ -73,7 +77,7 @@ def main() -> None:
                 chunk = items[start:start + 10_000]
                 store.add_profiles(method, chunk, [
                     SeizureInfo(case_id=f"C{start + i}", place="bench", drug="cocaine")
-                    for i in range(len(chunk))])
+                    for i in range(len(chunk))], source="simulated benchmark seizures")
             store.set_calibration(method, calibration)
         insert_s = time.perf_counter() - t0
         with ProfileStore(location, actor="bench") as store:
@@ -90,8 +94,7 @@ def main() -> None:
                 raise SystemExit(f"expected 10 hits, got {len(hits)}")
             t0 = time.perf_counter()
             target = profiles(method, queries.areas[:1], qvalues[:1])[0]
-            _, links = store.add_profile(method, target, SeizureInfo(case_id="NEW"),
-                                         record_custody=False)
+            _, links = store.add_profile(method, target, SeizureInfo(case_id="NEW"))
             add = time.perf_counter() - t0
     result = {"stored_profiles": n, "targets": values.shape[1], "insert_s": insert_s,
               "cold_search_s": cold, "warm_search_best_s": min(warm),

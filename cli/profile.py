@@ -250,9 +250,8 @@ def add(run: str, method_name: str, case_id: str, exhibit_id: str | None,
         return
     click.echo(f"{profile_id}: stored ({store_location or 'default store'})")
     click.echo("\n".join(_profile_lines(measured)))
-    click.echo("custody: " + (f"recorded as analysis {custody['analysis_id']} of case "
-                               f"{custody['case_id']}" if custody.get("recorded") else
-                               f"not recorded ({custody.get('reason')})"))
+    click.echo(f"custody: recorded in entry #{custody['entry_seq']} of case "
+               f"{custody['case_id']}'s chain (profile and links, with their SHA-256)")
     click.echo(f"{len(links)} link(s)")
     click.echo("\n".join(_link_lines(links, LIMITATION)))
 

@@ -79,6 +79,9 @@ class ExportMixin(StoreCore):
             entries = verify_chain(links, head_seq=int(head.seq),
                                    head_sha256=head.entry_sha256, replay=replay)
             actual = self._table_rows(conn, case_id)
+            from gcms.custody.profiles import profiling_findings
+
+            replay.findings.extend(profiling_findings(conn, replay))
         expected = expected_rows(replay)
         replay.findings.extend(compare_rows(expected, actual))
         files = 0

@@ -23,11 +23,14 @@ them. A link is evidence of a common origin, not proof of it.
 graph, :func:`scipy.sparse.csgraph.connected_components`); :meth:`ProfileStore.export`
 writes CSV nodes and edges and GraphML for link-analysis tools.
 
-**Custody.** Where the profile's case exists in a case store at the same location, adding a
-profile (with its links) is also recorded in the case's audit chain through the public
-:meth:`gcms.custody.CaseStore.record_analysis` (an analysis whose parameters name the
-profile, its method, run and links); the profile row keeps that analysis id, or the reason
-it could not be recorded (no case store, unknown case, actor not enrolled).
+**Custody.** Every row is written in the same transaction as its audit entry, appended
+through the case store's single write path (:mod:`gcms.custody.profiles`): a profile and
+its links in the chain of the profile's case (a case not in the store is refused), a
+calibration and an import as lab-level entries; each entry names the acting, enrolled user
+and the SHA-256 of the rows. ``gcms custody verify`` names any row edited, added or deleted
+outside the store, and the reads here (a profile, links, a calibration, search results,
+exports) refuse such a row with :class:`gcms.errors.TamperError`. The seizure database
+therefore lives in a case store: open one (``gcms store``/``CaseStore``) first.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ import dataclasses
 import json
 import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,6 +52,12 @@ import numpy as np
 import sqlalchemy as sa
 
 from gcms.custody._db import make_engine, resolve_location
+from gcms.custody.profiles import (
+    append_calibration,
+    append_import,
+    append_profile,
+    check_rows,
+)
 from gcms.errors import CustodyError, GcmsError
 from gcms.identifiers import spreadsheet_safe_row
 from gcms.profiling.calibrate import LinkCalibration
@@ -216,8 +226,23 @@ class ProfileStore:
         except CustodyError:
             return None
 
-    def _write(self) -> Any:
-        return self._engine.connect().execution_options(gcms_write=True)
+    @contextmanager
+    def _custody(self) -> Iterator[Any]:
+        """One write transaction of the case store (its writer): rows and entry together."""
+        from gcms.custody import CaseStore
+
+        try:
+            cases = CaseStore(self._location, actor=self.actor, create=False)
+        except CustodyError as error:
+            raise CustodyError(f"{self.location}: profiles, links and thresholds are "
+                               f"recorded in a case store's custody chain and this is not "
+                               f"one ({error})") from None
+        with cases, cases._writing() as writer:
+            yield writer
+
+    def _checked(self, kind: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        with self._engine.connect() as conn:
+            check_rows(conn, kind, rows, self.location)
 
     # -- calibrations ---------------------------------------------------------------
 
@@ -226,39 +251,47 @@ class ProfileStore:
         if calibration.metric != method.profile.metric:
             raise GcmsError(f"calibration for metric {calibration.metric!r}; method "
                             f"{method.name!r} compares by {method.profile.metric!r}")
-        with self._write() as conn, conn.begin():
-            conn.execute(calibrations_table.insert().values(
-                method_sha256=_sha(method), data=json.dumps(calibration.to_dict()),
-                created_at=_now(), created_by=self._who()))
+        with self._custody() as w:
+            row = {"method_sha256": _sha(method), "data": json.dumps(calibration.to_dict()),
+                   "created_at": _now(), "created_by": w.store.actor}
+            result = w.conn.execute(calibrations_table.insert().values(**row))
+            append_calibration(w, {"id": int(result.inserted_primary_key[0]), **row})
 
     def calibration(self, method: ProfilingMethod) -> LinkCalibration | None:
         """The latest calibration of ``method`` (None when none was set)."""
         with self._engine.connect() as conn:
-            row = conn.execute(sa.select(calibrations_table.c.data)
+            row = conn.execute(sa.select(calibrations_table)
                                .where(calibrations_table.c.method_sha256 == _sha(method))
                                .order_by(calibrations_table.c.id.desc()).limit(1)).first()
         if row is None:
             return None
+        self._checked("calibration", [row._mapping])
         return LinkCalibration.from_dict(json.loads(row.data), source=self.location)
 
     # -- adding ---------------------------------------------------------------------
 
     def add_profiles(self, method: ProfilingMethod, profiles: Sequence[Profile],
-                     seizures: Sequence[SeizureInfo]) -> list[str]:
-        """Store many profiles at once without linking them (imports, benchmarks).
+                     seizures: Sequence[SeizureInfo], *, source: str) -> list[str]:
+        """Import many profiles at once without linking them (another lab's, a benchmark's).
 
-        Returns their profile ids.
+        ``source`` names where they come from; they are recorded as one lab-level
+        ``profiling.import`` entry (:mod:`gcms.custody.profiles`): intelligence from that
+        source, not exhibits of this lab's cases. Returns their profile ids.
         """
         if len(profiles) != len(seizures):
             raise GcmsError(f"{len(profiles)} profiles and {len(seizures)} seizures")
-        rows = [self._row(method, p, s) for p, s in zip(profiles, seizures, strict=True)]
-        with self._write() as conn, conn.begin():
-            if rows:
-                conn.execute(profiles_table.insert(), rows)
+        if not profiles:
+            return []
+        with self._custody() as w:
+            rows = [self._row(method, p, s, w.store.actor)
+                    for p, s in zip(profiles, seizures, strict=True)]
+            seq = append_import(w, "IM" + uuid.uuid4().hex[:16], source, rows)
+            note = json.dumps({"recorded": True, "entry_seq": seq, "imported_from": source})
+            w.conn.execute(profiles_table.insert(), [{**r, "custody": note} for r in rows])
         return [r["profile_id"] for r in rows]
 
-    def _row(self, method: ProfilingMethod, profile: Profile, seizure: SeizureInfo
-             ) -> dict[str, Any]:
+    def _row(self, method: ProfilingMethod, profile: Profile, seizure: SeizureInfo,
+             actor: str | None = None) -> dict[str, Any]:
         targets = tuple(t.name for t in method.profile_targets)
         if profile.targets != targets:
             raise GcmsError(f"profile of {profile.sample_name or '?'}: its targets are not "
@@ -273,74 +306,53 @@ class ProfileStore:
             "areas": json.dumps([float(a) if np.isfinite(a) else None for a in profile.areas]),
             "vector": np.ascontiguousarray(profile.values, dtype="<f8").tobytes(),
             "run_sha256": profile.run_sha256, "sample_name": profile.sample_name,
-            "created_at": _now(), "created_by": self._who(), "custody": None,
+            "created_at": _now(), "created_by": actor or self._who(), "custody": None,
             "detail": None,
         }
 
     def add_profile(self, method: ProfilingMethod, profile: Profile, seizure: SeizureInfo, *,
-                    calibration: LinkCalibration | None = None, link: bool = True,
-                    record_custody: bool = True) -> tuple[str, list[Link]]:
-        """Store one seizure's profile, link it to the database, and audit it.
+                    calibration: LinkCalibration | None = None, link: bool = True
+                    ) -> tuple[str, list[Link]]:
+        """Store one seizure's profile, link it to the database, and record both in custody.
 
         The new profile is scored against every stored profile of the method; each at or
         past the threshold of ``calibration`` (default: the method's, see
         :meth:`set_calibration`) becomes a :class:`Link`. Without a calibration nothing is
-        linked (there is no threshold to state). The search and the insert happen under the
-        store's write lock (SQLite ``BEGIN IMMEDIATE``; PostgreSQL a table lock), so two
-        seizures added at once still see, and link to, each other. The custody entry is
-        written after (its outcome kept in the row). Returns the profile id and its links.
+        linked (there is no threshold to state). The search, the rows and the audit entry
+        (``profiling.profile`` in the chain of the seizure's case, naming the actor and
+        the rows' SHA-256) are one write transaction of the case store, under its write
+        lock, so two seizures added at once still see, and link to, each other. Returns
+        the profile id and its links.
+
+        Raises
+        ------
+        CustodyError
+            The seizure names no case of the store, or the actor may not write to it.
         """
-        row = self._row(method, profile, seizure)
-        row["detail"] = json.dumps(profile.to_dict())
         calibration = calibration or (self.calibration(method) if link else None)
         links: list[Link] = []
-        with self._write() as conn, conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("LOCK TABLE profiling_profiles IN SHARE ROW EXCLUSIVE "
-                                     "MODE"))
+        with self._custody() as w:
+            row = self._row(method, profile, seizure, w.store.actor)
+            row["detail"] = json.dumps(profile.to_dict())
+            if w.conn.dialect.name == "postgresql":
+                w.conn.execute(sa.text("LOCK TABLE profiling_profiles IN SHARE ROW "
+                                       "EXCLUSIVE MODE"))
             if link and calibration is not None:
                 matches = self.search(method, profile.values, k=None, calibration=calibration)
                 quote = calibration.quote()
                 links = [Link(row["profile_id"], m.profile_id, m.score, quote)
                          for m in matches if m.linked]
-            conn.execute(profiles_table.insert().values(**row))
-            if links:
-                conn.execute(links_table.insert(), [
-                    {"profile_a": lk.profile_a, "profile_b": lk.profile_b,
-                     "method_sha256": _sha(method), "score": lk.score,
-                     "calibration": json.dumps(dict(lk.calibration)), "created_at": _now(),
-                     "created_by": self._who()} for lk in links])
-        custody = (self._audit(method, profile, seizure, row, links) if record_custody
-                   else {"recorded": False, "reason": "not asked"})
-        with self._write() as conn, conn.begin():
-            conn.execute(profiles_table.update()
-                         .where(profiles_table.c.profile_id == row["profile_id"])
-                         .values(custody=json.dumps(custody)))
+            link_rows = [{"profile_a": lk.profile_a, "profile_b": lk.profile_b,
+                          "method_sha256": _sha(method), "score": float(lk.score),
+                          "calibration": json.dumps(dict(lk.calibration)),
+                          "created_at": _now(), "created_by": w.store.actor} for lk in links]
+            seq = append_profile(w, row, link_rows)
+            row["custody"] = json.dumps({"recorded": True, "case_id": seizure.case_id,
+                                         "entry_seq": seq})
+            w.conn.execute(profiles_table.insert().values(**row))
+            if link_rows:
+                w.conn.execute(links_table.insert(), link_rows)
         return row["profile_id"], links
-
-    def _audit(self, method: ProfilingMethod, profile: Profile, seizure: SeizureInfo,
-               row: Mapping[str, Any], links: list[Link]) -> dict[str, Any]:
-        """Record the profile in the case's custody chain where that is possible."""
-        if not seizure.case_id:
-            return {"recorded": False, "reason": "no case named"}
-        from gcms.custody import CaseStore
-
-        try:
-            with CaseStore(self._location, actor=self.actor, create=False) as store:
-                analysis = store.record_analysis(seizure.case_id, run_ids=[], parameters={
-                    "profiling": {
-                        "profile_id": row["profile_id"], "exhibit_id": seizure.exhibit_id,
-                        "method": method.identity(), "run_sha256": profile.run_sha256,
-                        "targets": list(profile.targets),
-                        "values": [float(v) for v in profile.values],
-                        "absent": list(profile.absent),
-                        "links": [{"profile": lk.profile_b, "score": lk.score,
-                                   "threshold": lk.threshold} for lk in links]}},
-                    software="gcms profiling")
-        except CustodyError as error:
-            return {"recorded": False, "reason": str(error)}
-        return {"recorded": True, "case_id": seizure.case_id,
-                "analysis_id": analysis.analysis_id}
 
     # -- reading --------------------------------------------------------------------
 
@@ -367,6 +379,7 @@ class ProfileStore:
                 profiles_table.c.profile_id == profile_id)).first()
         if row is None:
             raise GcmsError(f"{self.location}: no profile {profile_id!r}")
+        self._checked("profile", [row._mapping])
         return SeizureInfo(row.case_id, row.exhibit_id, row.seized_on, row.place, row.drug)
 
     def profile_record(self, profile_id: str) -> dict[str, Any]:
@@ -376,6 +389,7 @@ class ProfileStore:
                 profiles_table.c.profile_id == profile_id)).first()
         if row is None:
             raise GcmsError(f"{self.location}: no profile {profile_id!r}")
+        self._checked("profile", [row._mapping])
         out = dict(row._mapping)
         out.pop("id")
         out["values"] = np.frombuffer(out.pop("vector"), dtype="<f8").tolist()
@@ -420,22 +434,27 @@ class ProfileStore:
         if calibration is not None and k is None:
             top = top[calibration.is_link(s[top])]  # all: only the links
         chosen = [int(i) for i in top if cache.ids[i] not in skip][:k]
-        info = self._seizures([cache.ids[i] for i in chosen])
+        info = self._seizures([cache.ids[i] for i in chosen], check=True)
         return [Match(cache.ids[i], info[cache.ids[i]], float(s[i]),
                       None if calibration is None else bool(calibration.is_link(s[i])))
                 for i in chosen]
 
-    def _seizures(self, profile_ids: list[str]) -> dict[str, SeizureInfo]:
+    def _seizures(self, profile_ids: list[str], *, check: bool = False
+                  ) -> dict[str, SeizureInfo]:
+        """Who each profile is; with ``check``, its row checked against its audit entry."""
         out: dict[str, SeizureInfo] = {}
         t = profiles_table.c
         with self._engine.connect() as conn:
             for start in range(0, len(profile_ids), 500):
                 part = profile_ids[start:start + 500]
-                for row in conn.execute(sa.select(t.profile_id, t.case_id, t.exhibit_id,
-                                                  t.seized_on, t.place, t.drug)
-                                        .where(t.profile_id.in_(part))):
-                    out[row.profile_id] = SeizureInfo(row.case_id, row.exhibit_id,
-                                                      row.seized_on, row.place, row.drug)
+                rows = [r._mapping for r in conn.execute(
+                    sa.select(profiles_table).where(t.profile_id.in_(part)))]
+                if check:
+                    check_rows(conn, "profile", rows, self.location)
+                for row in rows:
+                    out[row["profile_id"]] = SeizureInfo(
+                        row["case_id"], row["exhibit_id"], row["seized_on"], row["place"],
+                        row["drug"])
         return out
 
     def links(self, method: ProfilingMethod, profile_id: str | None = None) -> list[Link]:
@@ -446,6 +465,7 @@ class ProfileStore:
             query = query.where(sa.or_(t.profile_a == profile_id, t.profile_b == profile_id))
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
+            check_rows(conn, "link", [r._mapping for r in rows], self.location)
         return [Link(r.profile_a, r.profile_b, float(r.score), json.loads(r.calibration))
                 for r in rows]
 
@@ -486,10 +506,10 @@ class ProfileStore:
                       for pid in group}
         t = profiles_table.c
         with self._engine.connect() as conn:
-            nodes = conn.execute(sa.select(t.profile_id, t.case_id, t.exhibit_id, t.seized_on,
-                                           t.place, t.drug, t.method_name)
+            nodes = conn.execute(sa.select(profiles_table)
                                  .where(t.method_sha256 == _sha(method))
                                  .order_by(t.id)).all()
+            check_rows(conn, "profile", [n._mapping for n in nodes], self.location)
         links = self.links(method)
         node_fields = ["id", "case_id", "exhibit_id", "seized_on", "place", "drug", "method",
                        "cluster"]

@@ -84,20 +84,21 @@ def test_end_to_end(tmp_path, runs):
         assert added.exit_code == 0, added.output
         out = json.loads(added.output)
         ids[name] = out["profile_id"]
-        assert out["custody"]["recorded"] is True  # an analysis entry in the case's chain
+        assert out["custody"]["recorded"] is True  # an entry in the case's chain
         for link in out["links"]:
             assert link["score"] >= link["threshold"]
             assert "false-negative rate" in link["statement"]
             assert "not proof" in link["limitation"]
     # A2 (same batch as A1) linked to A1; B1 (another batch) to neither
     with CaseStore(store, actor="alice", create=False) as cases:
-        analyses = cases.analyses("K2")
-    assert any(a.parameters["profiling"]["links"] for a in analyses)
+        entries = [e for e in cases.log(case_id="K2") if e.action == "profiling.profile"]
+    assert len(entries) == 2 and any(e.after["links"] for e in entries)
+    assert all(e.actor == "alice" for e in entries)
 
     verified = gcms("custody", "verify", "--store", store)
     assert verified.exit_code == 0, verified.output  # the chain holds with the entries added
     log = gcms("custody", "log", "--store", store, "--case", "K2")
-    assert "analysis.record" in log.output
+    assert "profiling.profile" in log.output
 
     searched = gcms("profile", "search", ids["A2"], "--method", "cocaine", "--store", store,
                     "--json")

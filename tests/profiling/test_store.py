@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gcms.custody import CaseStore
-from gcms.errors import GcmsError
+from gcms.errors import CustodyError, GcmsError
 from gcms.profiling.calibrate import calibrate_groups
 from gcms.profiling.measure import Profile, normalise, score_pair
 from gcms.profiling.method import find_profiling_method
@@ -49,7 +49,7 @@ def test_round_trip_links_clusters_export(location, tmp_path, cocaine, calibrati
         for i, areas in enumerate(seizures.areas):
             pid, links = store.add_profile(
                 cocaine, profile_of(cocaine, areas, f"S{i}"),
-                SeizureInfo(case_id="K1" if i == 0 else f"X{i}", exhibit_id=f"E{i}",
+                SeizureInfo(case_id="K1", exhibit_id=f"E{i}",
                             seized_on=f"2026-0{1 + i % 9}-01", place="Port", drug="cocaine"))
             ids.append(pid)
             for link in links:  # every link quotes score, threshold and the rates
@@ -65,9 +65,10 @@ def test_round_trip_links_clusters_export(location, tmp_path, cocaine, calibrati
         assert record["areas"] == expected
         np.testing.assert_allclose(record["values"], normalise(seizures.areas[0],
                                                                cocaine.profile))
-        # the profile of case K1 went into its custody chain; the others name no case store case
+        # each profile went into case K1's custody chain, one entry each, after the threshold's
         assert record["custody"]["recorded"] is True
-        assert store.profile_record(ids[1])["custody"]["recorded"] is False
+        assert store.profile_record(ids[1])["custody"]["entry_seq"] == \
+            record["custody"]["entry_seq"] + 1
         assert record["detail"]["schema"] == "gcms-profile/1"  # the profile as measured
 
         # search: the closest of a re-measured exhibit is itself, scores as the reference
@@ -127,10 +128,13 @@ def test_graphml_reads_in_networkx(tmp_path, cocaine, calibration):
     nx = pytest.importorskip("networkx")
     seizures = simulate_seizures(cocaine, BatchModel(n_batches=3, per_batch=3, seed=3,
                                                      adulteration_probability=0.0))
+    with CaseStore(tmp_path / "s", actor="alice") as cases:
+        cases.open_case("C1", title="quay")
     with ProfileStore(tmp_path / "s", actor="alice") as store:
         for i, areas in enumerate(seizures.areas):
             store.add_profile(cocaine, profile_of(cocaine, areas, f"S{i}"),
-                              SeizureInfo(case_id=f"C{i}", place="Quay", drug="cocaine"),
+                              SeizureInfo(case_id="C1", exhibit_id=f"E{i}", place="Quay",
+                                          drug="cocaine"),
                               calibration=calibration)
         paths = store.export(cocaine, tmp_path / "out")
         n_links = len(store.links(cocaine))
@@ -140,16 +144,30 @@ def test_graphml_reads_in_networkx(tmp_path, cocaine, calibration):
 
 
 def test_store_refuses_bad_profiles(tmp_path, cocaine):
-    with ProfileStore(tmp_path / "s") as store:
+    with CaseStore(tmp_path / "s", actor="alice") as cases:
+        cases.open_case("K1", title="port")
+    with ProfileStore(tmp_path / "s", actor="alice") as store:
         empty = profile_of(cocaine, [np.nan] * 5, "empty")
         with pytest.raises(GcmsError, match="nothing to store"):
-            store.add_profile(cocaine, empty, SeizureInfo())
-        pid, links = store.add_profile(cocaine, profile_of(cocaine, [1, 2, 3, 4, 5], "a"),
-                                       SeizureInfo())
+            store.add_profile(cocaine, empty, SeizureInfo(case_id="K1"))
+        good = profile_of(cocaine, [1, 2, 3, 4, 5], "a")
+        pid, links = store.add_profile(cocaine, good, SeizureInfo(case_id="K1"))
         assert links == []  # no calibration: no threshold to state, nothing linked
         with pytest.raises(GcmsError, match="no profile 'nope'"):
             store.seizure("nope")
-        assert store.seizure(pid) == SeizureInfo()
+        assert store.seizure(pid) == SeizureInfo(case_id="K1")
+        # a profile must belong to a case the store holds; nothing is written otherwise
+        with pytest.raises(CustodyError, match="case 'K9' is not in the store"):
+            store.add_profile(cocaine, good, SeizureInfo(case_id="K9"))
+        with pytest.raises(CustodyError, match="names no case"):
+            store.add_profile(cocaine, good, SeizureInfo())
+        assert store.count(cocaine) == 1
+    with ProfileStore(tmp_path / "s", actor="mallory") as store:  # not an enrolled user
+        with pytest.raises(CustodyError, match="mallory is not an enrolled user"):
+            store.add_profile(cocaine, good, SeizureInfo(case_id="K1"))
+    with ProfileStore(tmp_path / "bare", actor="alice") as store:  # no case store at all
+        with pytest.raises(CustodyError, match="this is not one"):
+            store.add_profile(cocaine, good, SeizureInfo(case_id="K1"))
 
 
 def test_concurrent_adds_link_to_each_other(location, cocaine, calibration):
@@ -157,6 +175,9 @@ def test_concurrent_adds_link_to_each_other(location, cocaine, calibration):
     import threading
 
     areas = [4e5, 2e5, 1.5e5, 6e5, 9e5]
+    with CaseStore(location, actor="alice") as cases:
+        for i in range(4):
+            cases.open_case(f"T{i}", title="concurrent")
     with ProfileStore(location, actor="alice") as store:
         store.set_calibration(cocaine, calibration)
     barrier = threading.Barrier(4)
@@ -167,7 +188,7 @@ def test_concurrent_adds_link_to_each_other(location, cocaine, calibration):
             with ProfileStore(location, actor="alice") as store:
                 barrier.wait()
                 store.add_profile(cocaine, profile_of(cocaine, areas, f"T{i}"),
-                                  SeizureInfo(case_id=f"T{i}"), record_custody=False)
+                                  SeizureInfo(case_id=f"T{i}"))
         except Exception as error:  # noqa: BLE001 - reported by the assertion below
             errors.append(error)
 
