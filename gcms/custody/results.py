@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 from gcms.custody.canonical import normalise
 from gcms.custody.corrections import CorrectionsMixin
 from gcms.custody.evidence import hash_evidence
 from gcms.custody.keys import SigningKey
 from gcms.custody.records import Analysis, Result, record_from_dict
+from gcms.custody.schema import audit_log
 from gcms.errors import CustodyError
 
 
@@ -81,7 +85,10 @@ class ResultsMixin(CorrectionsMixin):
         ``summary`` are taken from the record when present (``summaries``, one per
         record, take precedence), the exhibit otherwise from the run. Re-recording an
         identical record returns the existing result; a record that differs becomes a
-        correction of it (a resumed or repeated batch).
+        correction of it (a resumed or repeated batch). A result that carries review
+        decisions (:mod:`gcms.custody.decisions`) keeps them: the batch recorded again
+        as it was returns it unchanged, and other content is refused (it would drop the
+        decisions); a new batch is recorded as a new analysis.
 
         A record naming no attached run is refused, unless ``unattached``: then it is
         recorded without a run (a run file that was missing when the batch ran), and
@@ -155,6 +162,15 @@ class ResultsMixin(CorrectionsMixin):
                     if before.to_dict()["data"] == data and before.summary == summary:
                         out.append(before)
                         continue
+                    if before.data.get("decisions"):
+                        if self._recorded_before_review(w.conn, before, data, summary):
+                            out.append(before)  # the batch again: the decisions stay
+                            continue
+                        raise CustodyError(
+                            f"case {case_id}: result {before.result_id} carries "
+                            f"{len(before.data['decisions'])} review decision(s) (verdicts "
+                            "or re-integrations); recording it again with other content "
+                            "would drop them: record the new batch as a new analysis")
                     after = record_from_dict("result", {**before.to_dict(), "data": data,
                                                         "summary": summary,
                                                         "version": before.version + 1})
@@ -171,6 +187,20 @@ class ResultsMixin(CorrectionsMixin):
                 existing[key] = after
                 out.append(after)
         return out
+
+    def _recorded_before_review(self, conn: sa.Connection, result: Result,
+                                data: Mapping[str, Any], summary: str | None) -> bool:
+        """Whether ``data`` is a version of ``result`` as recorded before any decision."""
+        rows = conn.execute(sa.select(audit_log.c.content).where(
+            audit_log.c.case_id == result.case_id, audit_log.c.object_type == "result",
+            audit_log.c.object_id == result.result_id)).scalars()
+        for content in rows:
+            earlier = record_from_dict("result", json.loads(content)["after"])
+            if not earlier.data.get("decisions") and earlier.summary == summary and (
+                earlier.to_dict()["data"] == data
+            ):
+                return True
+        return False
 
     def correct_result(self, case_id: str, result_id: str, data: Mapping[str, Any], *,
                        reason: str, summary: str | None = None,

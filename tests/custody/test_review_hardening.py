@@ -297,3 +297,29 @@ def test_an_unknown_user_costs_the_same_argon2_work_as_a_wrong_password(sqlite_l
             counts.append((hasher.hashes, hasher.verifies))
             assert extract_parameters(_dummy_hash(hasher)).memory_cost == memory
     assert counts[0] == counts[1] == (1, 1)
+
+
+# -- a batch recorded again after review ---------------------------------------------------
+
+
+def test_a_batch_recorded_again_keeps_the_review_decisions(case):
+    """A resumed or repeated batch re-records its results; one a reviewer has decided on
+    must not lose the changed verdict (and with it the report's line saying so)."""
+    from ._review_case import record
+
+    with case.store("bob") as store:
+        decide_verdict(store, "C1", "RS1", 1, action="override", new_verdict="inconclusive",
+                       reason="RI 25 units off", key=case.keys["bob"])
+    with case.store("alice") as store:
+        analysis_id = store.results("C1", "E1")[0].analysis_id
+        again = store.record_results("C1", [record(case.runs["E1"], "E1")],
+                                     analysis_id=analysis_id)  # the same batch, resumed
+        current = store.results("C1", "E1")[0]
+        assert again[0].version == current.version == 2
+        assert current.data["decisions"][0]["by"] == "bob"
+        assert current.data["components"][0]["verdict"] == "inconclusive"
+        changed = record(case.runs["E1"], "E1")
+        changed["components"][1]["match_factor"] = 790
+        with pytest.raises(CustodyError, match="review decision"):
+            store.record_results("C1", [changed], analysis_id=analysis_id)
+        assert store.verify(rehash=False).ok
