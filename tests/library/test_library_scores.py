@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from scorer_contract import ScorerContract, random_spectrum
+from .scorer_contract import ScorerContract, random_spectrum
 
 from gcms import Spectrum
 from gcms.library import scores
