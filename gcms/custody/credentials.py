@@ -11,7 +11,10 @@ A hash altered or swapped in the table no longer matches the chain and signs no 
 
 Who may set a password (:func:`gcms.custody.rules.credential_problem`): the user for
 themself, or an admin resetting it (the entry says who and why). Length follows NIST
-SP 800-63B §5.1.1.2 (at least 8 characters, no composition rules).
+SP 800-63B §5.1.1.2 (at least 8 characters, no composition rules), and so does the
+Unicode normalisation (NFKC) of the password before it is hashed or checked, so a
+password typed as composed or decomposed characters (é, or e and a combining accent;
+an Arabic letter or its presentation form) is the same password.
 
 :func:`check_password` refuses an unknown user, a wrong password and a disabled user
 with one message (no hint which), verifies in constant time (argon2), and re-hashes a
@@ -27,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -58,6 +62,8 @@ ALGORITHM = "argon2id"
 MIN_PASSWORD_CHARS = 8
 #: Longest password accepted (a bound on hashing work, well above any passphrase).
 MAX_PASSWORD_CHARS = 1024
+# the longest text normalised (NFKC can compose several characters into one)
+_MAX_RAW_CHARS = 4 * MAX_PASSWORD_CHARS
 #: What every failed sign-in says (unknown user, wrong password, disabled user alike).
 SIGN_IN_REFUSED = "sign-in refused: unknown user, wrong password or disabled user"
 
@@ -72,9 +78,18 @@ def _hash_sha256(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()
 
 
-def _check_password_text(password: str, user_id: str) -> None:
+def _normal(password: str) -> str:
+    """NFKC, as NIST SP 800-63B §5.1.1.2 asks of a memorized secret before hashing."""
+    return unicodedata.normalize("NFKC", password)
+
+
+def _check_password_text(password: str, user_id: str) -> str:
+    """``password`` normalised, refused when too short, too long or the user name."""
     if not isinstance(password, str):
         raise CustodyError(f"password of {user_id}: expected text")
+    if len(password) > _MAX_RAW_CHARS:
+        raise CustodyError(f"password of {user_id}: at most {MAX_PASSWORD_CHARS} characters")
+    password = _normal(password)
     if len(password) < MIN_PASSWORD_CHARS:
         raise CustodyError(f"password of {user_id}: at least {MIN_PASSWORD_CHARS} characters "
                            "(NIST SP 800-63B 5.1.1.2)")
@@ -82,6 +97,7 @@ def _check_password_text(password: str, user_id: str) -> None:
         raise CustodyError(f"password of {user_id}: at most {MAX_PASSWORD_CHARS} characters")
     if password.strip().casefold() == user_id.casefold():
         raise CustodyError(f"password of {user_id}: the user name is not a password")
+    return password
 
 
 def set_password(store: CaseStore, user_id: str, password: str, *, actor: str | None = None,
@@ -98,7 +114,7 @@ def set_password(store: CaseStore, user_id: str, password: str, *, actor: str | 
     if actor != store.actor:
         raise CustodyError(f"refused: {actor} is not the store's acting user "
                            f"({store.actor}); open the store as {actor}")
-    _check_password_text(password, user_id)
+    password = _check_password_text(password, user_id)
     if key is None:
         raise CustodyError(f"{store.location}: refused: setting a password needs "
                            f"{actor}'s private key (rule: the actor proves the entry with "
@@ -174,6 +190,9 @@ def check_password(store: CaseStore, user_id: str, password: str, *,
     # does not take a hash longer than a wrong password (which user names exist stays
     # unknown to who times the sign-in)
     _dummy_hash(hasher)
+    # normalised text is bounded; the raw text too, before the work of normalising it
+    raw_too_long = len(password) > _MAX_RAW_CHARS
+    password = _normal(password[:_MAX_RAW_CHARS])
     with store._transaction(write=False) as conn:
         user = store._current(conn, "user", None, user_id)
         credential = store._current(conn, "credential", None, user_id)
@@ -182,7 +201,9 @@ def check_password(store: CaseStore, user_id: str, password: str, *,
             stored = conn.execute(sa.select(password_hashes.c.password_hash).where(
                 password_hashes.c.user_id == user_id,
                 password_hashes.c.version == credential[0].version)).scalar()
-    if user is None or credential is None or len(password) > MAX_PASSWORD_CHARS:
+    if user is None or credential is None or raw_too_long or (
+        len(password) > MAX_PASSWORD_CHARS
+    ):
         _dummy_verify(hasher, password[:MAX_PASSWORD_CHARS])
         raise CustodyError(SIGN_IN_REFUSED)
     if stored is None or _hash_sha256(stored) != credential[0].hash_sha256:

@@ -323,3 +323,30 @@ def test_a_batch_recorded_again_keeps_the_review_decisions(case):
         with pytest.raises(CustodyError, match="review decision"):
             store.record_results("C1", [changed], analysis_id=analysis_id)
         assert store.verify(rehash=False).ok
+
+
+def test_a_password_is_the_same_whichever_unicode_form_it_is_typed_in(sqlite_location):
+    """NIST SP 800-63B 5.1.1.2: NFKC before hashing; a keyboard that sends decomposed
+    characters (macOS) or Arabic presentation forms signs in with the same password."""
+    import unicodedata
+
+    from argon2 import PasswordHasher
+
+    from gcms.custody import CaseStore
+    from gcms.custody.credentials import check_password, set_password
+
+    from .conftest import enrol_users
+
+    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    typed = "café كلمة السر ﻻ"  # é composed; the last letter an Arabic ligature form
+    with CaseStore(sqlite_location, actor="root") as store:
+        key = enrol_users(store)
+        set_password(store, "root", unicodedata.normalize("NFD", typed), key=key,
+                     hasher=fast)
+        for form in ("NFC", "NFKC", "NFKD"):
+            assert check_password(store, "root", unicodedata.normalize(form, typed),
+                                  hasher=fast).user_id == "root"
+        with pytest.raises(CustodyError, match="sign-in refused"):
+            check_password(store, "root", "cafe كلمة السر لا", hasher=fast)
+        with pytest.raises(CustodyError, match="sign-in refused"):
+            check_password(store, "root", "x" * 100_000, hasher=fast)
