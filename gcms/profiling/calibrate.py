@@ -16,6 +16,20 @@ The threshold rule (``rule``):
 * ``"max-false-positive"``: the most inclusive threshold whose false-positive rate is at
   most ``max_false_positive_rate`` (a lab that will not risk linking unrelated seizures).
 
+Among thresholds that tie (the same counts over a range of scores), the one in the middle
+of that range is taken, so a threshold never sits on the edge of one distribution; the
+``max-false-positive`` rule takes, among the thresholds with the fewest missed links, the
+one with the fewest false positives.
+
+**Held-out rates.** Rates counted on the very pairs the threshold was chosen from are
+optimistic (the threshold is fitted to them: resubstitution bias; Hastie, Tibshirani &
+Friedman, *The Elements of Statistical Learning*, 2nd ed. (2009) §7.10). Each calibration
+therefore also states rates estimated by K-fold cross-validation (``folds``, default 5):
+the threshold is chosen again, by the same rule, on the pairs outside a fold and its
+errors counted on the pairs inside it. :func:`calibrate_groups` folds by group (batch), so
+no batch is on both sides (its pairs are not independent); :func:`calibrate` folds the
+pairs. Both sets of rates are stated; the held-out ones are what a new case can expect.
+
 For a similarity (Pearson, cosine) a pair is linked when ``score >= threshold``; for a
 distance (Canberra, Euclidean) when ``score <= threshold``. A calibration made on simulated
 pairs says so (``simulated``), and every link quotes it.
@@ -130,6 +144,8 @@ class LinkCalibration:
     simulated: bool = False
     method: Mapping[str, Any] | None = None
     source: str = ""
+    #: cross-validated rates (module notes): false positives, false negatives, and how
+    held_out: tuple[Rate, Rate, str] | None = None
 
     def __post_init__(self) -> None:
         for name in ("linked", "unlinked", "roc_fpr", "roc_tpr"):
@@ -145,9 +161,14 @@ class LinkCalibration:
         """The sentence every reported link quotes."""
         side = ">=" if self.higher_is_closer else "<="
         origin = " (calibrated on SIMULATED pairs)" if self.simulated else ""
+        held = ""
+        if self.held_out is not None:
+            fp, fn, how = self.held_out
+            held = (f"; held out ({how}): false-positive rate {fp.text()}, false-negative "
+                    f"rate {fn.text()}")
         return (f"{self.metric} threshold {side} {self.threshold:.4g}{origin}: false-positive "
                 f"rate {self.false_positive.text()}, false-negative rate "
-                f"{self.false_negative.text()}")
+                f"{self.false_negative.text()} (on the calibration pairs){held}")
 
     def quote(self) -> dict[str, Any]:
         """What a link stores of its calibration (threshold and rates, not the scores)."""
@@ -155,6 +176,9 @@ class LinkCalibration:
                 "threshold": self.threshold, "rule": self.rule, "simulated": self.simulated,
                 "false_positive": self.false_positive.to_dict(),
                 "false_negative": self.false_negative.to_dict(),
+                "held_out": None if self.held_out is None else {
+                    "false_positive": self.held_out[0].to_dict(),
+                    "false_negative": self.held_out[1].to_dict(), "how": self.held_out[2]},
                 "method": dict(self.method) if self.method else None,
                 "statement": self.statement()}
 
@@ -175,7 +199,11 @@ class LinkCalibration:
             if data.get("schema") != "gcms-link-calibration/1":
                 raise KeyError("schema")
             fp, fn = data["false_positive"], data["false_negative"]
+            held = data.get("held_out")
             return cls(
+                held_out=None if not held else (Rate.from_dict(held["false_positive"]),
+                                                Rate.from_dict(held["false_negative"]),
+                                                str(held["how"])),
                 metric=str(data["metric"]), higher_is_closer=bool(data["higher_is_closer"]),
                 threshold=float(data["threshold"]),
                 false_positive=Rate.from_dict(fp), false_negative=Rate.from_dict(fn),
@@ -221,12 +249,84 @@ def _counts(linked: np.ndarray, unlinked: np.ndarray, thresholds: np.ndarray,
     return fn, fp
 
 
+def _candidates(linked: np.ndarray, unlinked: np.ndarray) -> np.ndarray:
+    """Every observed score and the midpoints between neighbours, ascending."""
+    observed = np.unique(np.concatenate([linked, unlinked]))
+    return np.unique(np.concatenate([observed, (observed[1:] + observed[:-1]) / 2]))
+
+
+def _choose(linked: np.ndarray, unlinked: np.ndarray, higher: bool, rule: str,
+            max_false_positive_rate: float) -> tuple[float, int, int]:
+    """The threshold by ``rule`` (module notes) and its false negatives and positives."""
+    candidates = _candidates(linked, unlinked)
+    fn, fp = _counts(linked, unlinked, candidates, higher)
+    nl, nu = linked.size, unlinked.size
+    if rule == "min-total-error":
+        total = fn * nu + fp * nl  # FNR + FPR in whole numbers: ties are exact
+        best = total == total.min()
+    elif rule == "max-false-positive":
+        allowed = fp <= max_false_positive_rate * nu
+        if not allowed.any():
+            raise GcmsError(f"calibration: no threshold keeps the false-positive rate at "
+                            f"or under {max_false_positive_rate:g}")
+        best = allowed & (fn == fn[allowed].min())
+        best &= fp == fp[best].min()  # fewest missed links, then fewest false positives
+    else:
+        raise GcmsError(f"calibration: unknown rule {rule!r}")
+    where = np.flatnonzero(best)
+    index = int(where[where.size // 2])
+    # the run of tied candidates around it, and the middle of the scores where it holds:
+    # link if score >= t holds the same counts on (c[i-1], c[j]]; if <= t, on [c[i], c[j+1])
+    i = j = index
+    while i > 0 and best[i - 1]:
+        i -= 1
+    while j + 1 < candidates.size and best[j + 1]:
+        j += 1
+    if higher and i > 0:
+        threshold = (candidates[i - 1] + candidates[j]) / 2
+    elif not higher and j + 1 < candidates.size:
+        threshold = (candidates[i] + candidates[j + 1]) / 2
+    else:
+        threshold = candidates[(i + j) // 2]
+    fn_t, fp_t = _counts(linked, unlinked, np.array([threshold]), higher)
+    if (int(fn_t[0]), int(fp_t[0])) != (int(fn[index]), int(fp[index])):
+        threshold = candidates[index]  # a linked and an unlinked score tied inside the run
+        fn_t, fp_t = fn[index:index + 1], fp[index:index + 1]
+    return float(threshold), int(fn_t[0]), int(fp_t[0])
+
+
+def _held_out(linked: Sequence[np.ndarray], unlinked: Sequence[np.ndarray], higher: bool,
+              rule: str, max_false_positive_rate: float, confidence: float
+              ) -> tuple[Rate, Rate] | None:
+    """Cross-validated rates: per fold, the threshold chosen on the other folds' pairs."""
+    errors_fp = errors_fn = pairs_fp = pairs_fn = 0
+    for k in range(len(linked)):
+        train_l = np.concatenate([x for i, x in enumerate(linked) if i != k])
+        train_u = np.concatenate([x for i, x in enumerate(unlinked) if i != k])
+        if train_l.size < 2 or train_u.size < 2 or linked[k].size + unlinked[k].size == 0:
+            continue
+        try:
+            t, _, _ = _choose(train_l, train_u, higher, rule, max_false_positive_rate)
+        except GcmsError:
+            continue  # no threshold meets the rule on this fold's training pairs
+        fn, fp = _counts(linked[k], unlinked[k], np.array([t]), higher)
+        errors_fn, errors_fp = errors_fn + int(fn[0]), errors_fp + int(fp[0])
+        pairs_fn, pairs_fp = pairs_fn + linked[k].size, pairs_fp + unlinked[k].size
+    if not pairs_fn or not pairs_fp:
+        return None
+    return Rate(errors_fp, pairs_fp, confidence), Rate(errors_fn, pairs_fn, confidence)
+
+
 def calibrate(linked_scores: ArrayLike, unlinked_scores: ArrayLike, *,
               higher_is_closer: bool = True, metric: str = "pearson",
               rule: Rule = "min-total-error", max_false_positive_rate: float = 0.01,
               confidence: float = CONFIDENCE, simulated: bool = False,
-              method: Mapping[str, Any] | None = None, source: str = "") -> LinkCalibration:
+              method: Mapping[str, Any] | None = None, source: str = "", folds: int = 5,
+              seed: int | None = 0) -> LinkCalibration:
     """Set the linkage threshold from known pairs (module notes: the rules).
+
+    ``folds``: the K of the cross-validation over the pairs that gives the held-out rates
+    (0: none); ``seed`` draws the folds.
 
     Raises
     ------
@@ -241,36 +341,39 @@ def calibrate(linked_scores: ArrayLike, unlinked_scores: ArrayLike, *,
                             "known-linked and 2 known-unlinked pairs are needed")
         if not np.all(np.isfinite(values)):
             raise GcmsError(f"calibration: a {name} pair score is not a finite number")
-    # candidate thresholds: every observed score, and midpoints between neighbours
-    observed = np.unique(np.concatenate([linked, unlinked]))
-    middles = (observed[1:] + observed[:-1]) / 2
-    candidates = np.unique(np.concatenate([observed, middles]))
+    threshold, fn_at, fp_at = _choose(linked, unlinked, higher_is_closer, rule,
+                                      max_false_positive_rate)
+    candidates = _candidates(linked, unlinked)
     fn, fp = _counts(linked, unlinked, candidates, higher_is_closer)
     fnr, fpr = fn / linked.size, fp / unlinked.size
-    if rule == "min-total-error":
-        total = fnr + fpr
-        best = np.flatnonzero(total == total.min())
-        # among equal totals, the middle of the run (the middle of a gap between the two)
-        index = int(best[best.size // 2])
-    elif rule == "max-false-positive":
-        allowed = np.flatnonzero(fpr <= max_false_positive_rate)
-        if allowed.size == 0:
-            raise GcmsError(f"calibration: no threshold keeps the false-positive rate at "
-                            f"or under {max_false_positive_rate:g}")
-        index = int(allowed[np.argmin(fnr[allowed])])
-    else:
-        raise GcmsError(f"calibration: unknown rule {rule!r}")
     # ROC over the thresholds from strictest to most inclusive
     order = np.argsort(candidates)[::-1] if higher_is_closer else np.argsort(candidates)
     roc_fpr = np.concatenate([[0.0], fpr[order], [1.0]])
     roc_tpr = np.concatenate([[0.0], 1.0 - fnr[order], [1.0]])
     auc = float(np.trapezoid(roc_tpr, roc_fpr))
     return LinkCalibration(
-        metric=metric, higher_is_closer=higher_is_closer, threshold=float(candidates[index]),
-        false_positive=Rate(int(fp[index]), unlinked.size, confidence),
-        false_negative=Rate(int(fn[index]), linked.size, confidence), rule=rule,
+        metric=metric, higher_is_closer=higher_is_closer, threshold=threshold,
+        false_positive=Rate(fp_at, unlinked.size, confidence),
+        false_negative=Rate(fn_at, linked.size, confidence), rule=rule,
         linked=linked, unlinked=unlinked, roc_fpr=roc_fpr, roc_tpr=roc_tpr, auc=auc,
-        simulated=simulated, method=method, source=source)
+        simulated=simulated, method=method, source=source,
+        held_out=_fold_pairs(linked, unlinked, folds, seed, higher_is_closer, rule,
+                             max_false_positive_rate, confidence))
+
+
+def _fold_pairs(linked: np.ndarray, unlinked: np.ndarray, folds: int, seed: int | None,
+                higher: bool, rule: str, max_fpr: float, confidence: float
+                ) -> tuple[Rate, Rate, str] | None:
+    k = min(folds, linked.size, unlinked.size)
+    if k < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    fold_l = rng.permutation(linked.size) % k
+    fold_u = rng.permutation(unlinked.size) % k
+    rates = _held_out([linked[fold_l == i] for i in range(k)],
+                      [unlinked[fold_u == i] for i in range(k)], higher, rule, max_fpr,
+                      confidence)
+    return None if rates is None else (*rates, f"{k}-fold cross-validation over the pairs")
 
 
 def calibrate_groups(values: ArrayLike, groups: ArrayLike, *, metric: str = "pearson",
@@ -278,7 +381,7 @@ def calibrate_groups(values: ArrayLike, groups: ArrayLike, *, metric: str = "pea
                      max_false_positive_rate: float = 0.01, confidence: float = CONFIDENCE,
                      bootstrap: int = 1000, seed: int | None = 0, simulated: bool = False,
                      method: Mapping[str, Any] | None = None,
-                     source: str = "") -> LinkCalibration:
+                     source: str = "", folds: int = 5) -> LinkCalibration:
     """Calibrate from profiles of known origin: pairs of one group are linked, others not.
 
     ``values``: the compared vectors (one row per exhibit; rows with NaN are left out);
@@ -286,7 +389,10 @@ def calibrate_groups(values: ArrayLike, groups: ArrayLike, *, metric: str = "pea
     each rate's interval is widened by a bootstrap over the groups (``bootstrap``
     resamplings of the groups with replacement; the errors and pairs of each resampled set
     counted at the fixed threshold; the percentile interval at ``confidence``), which
-    carries the dependence of pairs that share an exhibit or a batch.
+    carries the dependence of pairs that share an exhibit or a batch. The held-out rates
+    come from ``folds``-fold cross-validation over the groups: a fold's groups are left
+    out, the threshold chosen again on the pairs within the other folds, and counted on
+    the pairs within the left-out fold (pairs across folds are used for neither).
     """
     from gcms.profiling.measure import scores
 
@@ -305,7 +411,18 @@ def calibrate_groups(values: ArrayLike, groups: ArrayLike, *, metric: str = "pea
                        higher_is_closer=higher_is_closer, metric=metric, rule=rule,
                        max_false_positive_rate=max_false_positive_rate,
                        confidence=confidence, simulated=simulated, method=method,
-                       source=source)
+                       source=source, folds=0)
+    held = None
+    k = min(folds, nb)
+    if k >= 2:
+        fold = np.random.default_rng(seed).permutation(nb)[index] % k  # each exhibit's
+        inside = [upper & (fold[:, None] == i) & (fold[None, :] == i) for i in range(k)]
+        rates = _held_out([matrix[m & same] for m in inside],
+                          [matrix[m & ~same] for m in inside], higher_is_closer, rule,
+                          max_false_positive_rate, confidence)
+        if rates is not None:
+            held = (*rates, f"{k}-fold cross-validation over the groups")
+    result = dataclasses.replace(result, held_out=held)
     link = result.is_link(matrix) & upper
     onehot = np.zeros((n, nb))
     onehot[np.arange(n), index] = 1.0

@@ -115,3 +115,90 @@ def test_simulated_set_is_labelled(cocaine):
     data = seizures.to_dict(cocaine)
     assert data["simulated"] is True and "SIMULATED" in data["note"]
     assert len(data["exhibits"]) == 6 and data["exhibits"][0]["batch"] == "B001"
+
+
+# -- the statistics against independent computations --------------------------------------
+
+def test_auc_is_the_mann_whitney_statistic():
+    """The ROC area equals U / (n1 n2) (ties counted half), as scipy computes it."""
+    from scipy.stats import mannwhitneyu
+
+    rng = np.random.default_rng(3)
+    linked = np.round(rng.normal(0.9, 0.05, 60), 2)  # rounded: tied scores on both sides
+    unlinked = np.round(rng.normal(0.8, 0.08, 90), 2)
+    u = mannwhitneyu(linked, unlinked).statistic
+    assert calibrate(linked, unlinked).auc == pytest.approx(u / (60 * 90), abs=1e-12)
+    # a distance: small is close, so the unlinked pairs are the larger ones
+    u = mannwhitneyu(unlinked, linked).statistic
+    assert calibrate(linked, unlinked, higher_is_closer=False).auc == pytest.approx(
+        u / (60 * 90), abs=1e-12)
+
+
+@pytest.mark.parametrize("higher", [True, False])
+@pytest.mark.parametrize("rule", ["min-total-error", "max-false-positive"])
+def test_stated_counts_and_threshold_are_optimal_by_brute_force(higher, rule):
+    """Counted directly at the stated threshold; no threshold on a fine grid does better."""
+    rng = np.random.default_rng(7)
+    linked = np.round(rng.normal(0.9 if higher else 0.1, 0.05, 80), 3)
+    unlinked = np.round(rng.normal(0.8 if higher else 0.2, 0.05, 150), 3)
+    c = calibrate(linked, unlinked, higher_is_closer=higher, rule=rule,
+                  max_false_positive_rate=0.05)
+
+    def counts(t):
+        if higher:
+            return int((linked < t).sum()), int((unlinked >= t).sum())
+        return int((linked > t).sum()), int((unlinked <= t).sum())
+
+    fn, fp = counts(c.threshold)
+    assert (c.false_negative.errors, c.false_positive.errors) == (fn, fp)
+    assert (c.false_negative.pairs, c.false_positive.pairs) == (80, 150)
+    grid = [counts(t) for t in np.linspace(-0.2, 1.2, 14_001)]
+    if rule == "min-total-error":
+        best = min(a / 80 + b / 150 for a, b in grid)
+        assert fn / 80 + fp / 150 == pytest.approx(best)
+    else:
+        allowed = [(a, b) for a, b in grid if b <= 0.05 * 150]
+        assert (fn, fp) == min(allowed)  # fewest missed links, then fewest false positives
+
+
+def test_a_tied_threshold_sits_in_the_middle_of_its_range():
+    # separated: every threshold in (0.3, 0.9] makes no error; the middle is 0.6, not 0.9
+    assert calibrate([0.9, 0.95, 0.99], [0.1, 0.2, 0.3]).threshold == pytest.approx(0.6)
+    d = calibrate([0.01, 0.05, 0.1], [0.7, 0.8, 0.9], higher_is_closer=False,
+                  metric="euclidean")
+    assert d.threshold == pytest.approx(0.4)
+    # max-false-positive: of the thresholds missing no link, the one with no false positive
+    m = calibrate([0.9, 0.95], [0.1, 0.85], rule="max-false-positive",
+                  max_false_positive_rate=0.5)
+    assert m.false_positive.errors == 0 and m.false_negative.errors == 0
+
+
+def test_held_out_rates_are_not_optimistic():
+    """Linked and unlinked scores from one distribution: no threshold can tell them apart.
+
+    Counted on the pairs it was fitted to, the best threshold still looks better than
+    chance (FPR + FNR < 1: resubstitution bias); cross-validated, it does not.
+    """
+    fitted, held = [], []
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        c = calibrate(rng.normal(size=200), rng.normal(size=200), seed=seed)
+        fitted.append(c.false_positive.rate + c.false_negative.rate)
+        fp, fn, how = c.held_out
+        assert how == "5-fold cross-validation over the pairs"
+        assert fp.pairs == 200 and fn.pairs == 200  # every pair held out once
+        held.append(fp.rate + fn.rate)
+    assert max(fitted) < 0.98 and np.mean(fitted) < 0.95
+    assert 0.9 < np.mean(held) < 1.1
+
+
+def test_held_out_by_groups_is_stated_and_round_trips(calibration, tmp_path):
+    fp, fn, how = calibration.held_out
+    assert how == "5-fold cross-validation over the groups"
+    assert "held out (5-fold cross-validation over the groups)" in calibration.statement()
+    # only pairs within one fold are held out: fewer than all, every linked pair included
+    assert fn.pairs == calibration.false_negative.pairs
+    assert 0 < fp.pairs < calibration.false_positive.pairs
+    again = load_calibration(calibration.save(tmp_path / "c.json"))
+    assert again.held_out[0].to_dict() == fp.to_dict() and again.statement() == \
+        calibration.statement()
