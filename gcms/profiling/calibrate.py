@@ -297,9 +297,13 @@ def _choose(linked: np.ndarray, unlinked: np.ndarray, higher: bool, rule: str,
 
 def _held_out(linked: Sequence[np.ndarray], unlinked: Sequence[np.ndarray], higher: bool,
               rule: str, max_false_positive_rate: float, confidence: float
-              ) -> tuple[Rate, Rate] | None:
-    """Cross-validated rates: per fold, the threshold chosen on the other folds' pairs."""
+              ) -> tuple[Rate, Rate, list[float | None]] | None:
+    """Cross-validated rates: per fold, the threshold chosen on the other folds' pairs.
+
+    Also returns each fold's threshold (None: the fold was not held out).
+    """
     errors_fp = errors_fn = pairs_fp = pairs_fn = 0
+    thresholds: list[float | None] = [None] * len(linked)
     for k in range(len(linked)):
         train_l = np.concatenate([x for i, x in enumerate(linked) if i != k])
         train_u = np.concatenate([x for i, x in enumerate(unlinked) if i != k])
@@ -309,12 +313,14 @@ def _held_out(linked: Sequence[np.ndarray], unlinked: Sequence[np.ndarray], high
             t, _, _ = _choose(train_l, train_u, higher, rule, max_false_positive_rate)
         except GcmsError:
             continue  # no threshold meets the rule on this fold's training pairs
+        thresholds[k] = t
         fn, fp = _counts(linked[k], unlinked[k], np.array([t]), higher)
         errors_fn, errors_fp = errors_fn + int(fn[0]), errors_fp + int(fp[0])
         pairs_fn, pairs_fp = pairs_fn + linked[k].size, pairs_fp + unlinked[k].size
     if not pairs_fn or not pairs_fp:
         return None
-    return Rate(errors_fp, pairs_fp, confidence), Rate(errors_fn, pairs_fn, confidence)
+    return (Rate(errors_fp, pairs_fp, confidence), Rate(errors_fn, pairs_fn, confidence),
+            thresholds)
 
 
 def calibrate(linked_scores: ArrayLike, unlinked_scores: ArrayLike, *,
@@ -373,7 +379,8 @@ def _fold_pairs(linked: np.ndarray, unlinked: np.ndarray, folds: int, seed: int 
     rates = _held_out([linked[fold_l == i] for i in range(k)],
                       [unlinked[fold_u == i] for i in range(k)], higher, rule, max_fpr,
                       confidence)
-    return None if rates is None else (*rates, f"{k}-fold cross-validation over the pairs")
+    return None if rates is None else (rates[0], rates[1],
+                                       f"{k}-fold cross-validation over the pairs")
 
 
 def calibrate_groups(values: ArrayLike, groups: ArrayLike, *, metric: str = "pearson",
@@ -412,6 +419,27 @@ def calibrate_groups(values: ArrayLike, groups: ArrayLike, *, metric: str = "pea
                        max_false_positive_rate=max_false_positive_rate,
                        confidence=confidence, simulated=simulated, method=method,
                        source=source, folds=0)
+    onehot = np.zeros((n, nb))
+    onehot[np.arange(n), index] = 1.0
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(nb, np.full(nb, 1.0 / nb), size=bootstrap).astype(np.float64)
+    alpha = 1.0 - confidence
+
+    def intervals(link: np.ndarray, considered: np.ndarray) -> tuple[Any, Any]:
+        """Bootstrap intervals of the FP and FN rates of ``link`` over ``considered`` pairs."""
+        # per pair of groups: false positives and pairs; per group: false negatives, pairs
+        fp_ab = onehot.T @ (link & considered & ~same) @ onehot
+        pairs_ab = onehot.T @ (considered & ~same) @ onehot
+        fp_ab, pairs_ab = fp_ab + fp_ab.T, pairs_ab + pairs_ab.T
+        fn_a = onehot.T @ ((~link & considered & same).sum(axis=1))
+        pairs_a = onehot.T @ ((considered & same).sum(axis=1))
+        # a group drawn twice: its copies are not unlinked pairs of each other (zero diagonal)
+        fp = np.einsum("bi,ij,bj->b", weights, fp_ab, weights) / 2
+        pairs_unlinked = np.einsum("bi,ij,bj->b", weights, pairs_ab, weights) / 2
+        return (_percentile(fp, pairs_unlinked, alpha),
+                _percentile(weights @ fn_a, weights @ pairs_a, alpha))
+
+    fp_boot, fn_boot = intervals(result.is_link(matrix) & upper, upper)
     held = None
     k = min(folds, nb)
     if k >= 2:
@@ -421,40 +449,32 @@ def calibrate_groups(values: ArrayLike, groups: ArrayLike, *, metric: str = "pea
                           [matrix[m & ~same] for m in inside], higher_is_closer, rule,
                           max_false_positive_rate, confidence)
         if rates is not None:
-            held = (*rates, f"{k}-fold cross-validation over the groups")
-    result = dataclasses.replace(result, held_out=held)
-    link = result.is_link(matrix) & upper
-    onehot = np.zeros((n, nb))
-    onehot[np.arange(n), index] = 1.0
-    # per pair of groups: false positives and pairs; per group: false negatives and pairs
-    fp_ab = onehot.T @ (link & ~same) @ onehot
-    fp_ab = fp_ab + fp_ab.T
-    sizes = onehot.sum(axis=0)
-    pairs_ab = np.outer(sizes, sizes)
-    np.fill_diagonal(pairs_ab, 0.0)
-    fn_a = onehot.T @ ((~link & upper & same).sum(axis=1))
-    pairs_a = sizes * (sizes - 1) / 2
-    rng = np.random.default_rng(seed)
-    weights = rng.multinomial(nb, np.full(nb, 1.0 / nb), size=bootstrap).astype(np.float64)
-    # a group drawn twice: its copies are not unlinked pairs of each other (zero diagonal)
-    fp = np.einsum("bi,ij,bj->b", weights, fp_ab, weights) / 2
-    pairs_unlinked = np.einsum("bi,ij,bj->b", weights, pairs_ab, weights) / 2
-    fn, pairs_linked = weights @ fn_a, weights @ pairs_a
-    alpha = 1.0 - confidence
-
-    def interval(errors: np.ndarray, pairs: np.ndarray) -> tuple[float, float] | None:
-        ok = pairs > 0
-        if not ok.any():
-            return None
-        rates = errors[ok] / pairs[ok]
-        return (float(np.quantile(rates, alpha / 2)), float(np.quantile(rates, 1 - alpha / 2)))
-
+            # the held-out pairs share exhibits and batches too: the same group bootstrap
+            # over each fold's pairs judged by that fold's threshold
+            link = np.zeros((n, n), dtype=bool)
+            considered = np.zeros((n, n), dtype=bool)
+            for mask, t in zip(inside, rates[2], strict=True):
+                if t is not None:
+                    link |= mask & dataclasses.replace(result, threshold=t).is_link(matrix)
+                    considered |= mask
+            held_fp, held_fn = intervals(link, considered)
+            held = (dataclasses.replace(rates[0], bootstrap=held_fp),
+                    dataclasses.replace(rates[1], bootstrap=held_fn),
+                    f"{k}-fold cross-validation over the groups")
     return dataclasses.replace(
-        result,
-        false_positive=dataclasses.replace(result.false_positive,
-                                           bootstrap=interval(fp, pairs_unlinked)),
-        false_negative=dataclasses.replace(result.false_negative,
-                                           bootstrap=interval(fn, pairs_linked)))
+        result, held_out=held,
+        false_positive=dataclasses.replace(result.false_positive, bootstrap=fp_boot),
+        false_negative=dataclasses.replace(result.false_negative, bootstrap=fn_boot))
+
+
+def _percentile(errors: np.ndarray, pairs: np.ndarray, alpha: float
+                ) -> tuple[float, float] | None:
+    """The percentile interval of the bootstrap rates (resamplings with pairs only)."""
+    ok = pairs > 0
+    if not ok.any():
+        return None
+    rates = errors[ok] / pairs[ok]
+    return (float(np.quantile(rates, alpha / 2)), float(np.quantile(rates, 1 - alpha / 2)))
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -199,6 +199,13 @@ def test_held_out_by_groups_is_stated_and_round_trips(calibration, tmp_path):
     # only pairs within one fold are held out: fewer than all, every linked pair included
     assert fn.pairs == calibration.false_negative.pairs
     assert 0 < fp.pairs < calibration.false_positive.pairs
+    # held-out pairs share exhibits and batches: their interval comes from the group
+    # bootstrap too, not only from Clopper-Pearson (which takes the pairs as independent)
+    for rate in (fp, fn):
+        assert rate.bootstrap is not None
+        assert rate.interval[0] <= rate.rate <= rate.interval[1]
+        assert rate.interval[1] - rate.interval[0] >= np.subtract(
+            *clopper_pearson(rate.errors, rate.pairs)[::-1])
     again = load_calibration(calibration.save(tmp_path / "c.json"))
     assert again.held_out[0].to_dict() == fp.to_dict() and again.statement() == \
         calibration.statement()
