@@ -10,7 +10,7 @@ Routes (all but ``/login`` and ``/static/`` need a session; every write needs th
 token, :mod:`gcms.review.security`):
 
 ========================================  ==========================================
-``GET /``                                  the user's work queue
+``GET /``                                  the user's work queue (with re-screening findings)
 ``GET /cases``                             cases and exhibits in the store
 ``GET /case/{case}/exhibit/{exhibit}``     exhibit and run view (``?result=&component=``)
 ``GET /case/{case}/run/{result}``          one run of the sequence (blank, standard, ladder)
@@ -64,6 +64,8 @@ SIGNING_ROLES: dict[str, tuple[str, ...]] = {
 DECIDING_ROLES = ("analyst", "reviewer")
 #: Roles that may issue a report from the screen (the lab policy decides issued or draft).
 ISSUING_ROLES = ("analyst", "reviewer", "qa", "admin")
+#: Roles whose work queue lists the re-screening findings (leads to review, issue 17).
+RESCREEN_ROLES = ("reviewer", "qa", "admin")
 _REPORT_NAME = re.compile(r"^[A-Za-z0-9._-]+\.pdf$")
 
 
@@ -308,9 +310,13 @@ class _Web:
         try:
             queue = await run_in_threadpool(_optional, "gcms.custody.queues", "work_queue",
                                             self.reader, session.user_id)
+            rescreened = await run_in_threadpool(
+                _optional, "gcms.distributed.rescreen_review", "rescreen_findings",
+                self.reader) if session.has_role(*RESCREEN_ROLES) else None
         except GcmsError as error:
             return self.refused(request, error)
-        return self.page(request, "queue.html", queue=queue, items=_items(queue))
+        return self.page(request, "queue.html", queue=queue, items=_items(queue),
+                         rescreened=rescreened)
 
     async def cases(self, request: Any) -> Any:
         from starlette.concurrency import run_in_threadpool
@@ -377,13 +383,16 @@ class _Web:
             decisions = await run_in_threadpool(
                 _optional, "gcms.custody.decisions", "decisions_for", self.reader, case_id,
                 exhibit_id) if exhibit_id else None
+            rescreened = await run_in_threadpool(
+                _optional, "gcms.distributed.rescreen_review", "rescreen_findings",
+                self.reader, case_id, exhibit_id) if exhibit_id else None
         except GcmsError as error:
             return self.refused(request, error)
         key_path = (str(Path(self.settings.keys_dir) / f"{session.user_id}.key")
                     if self.settings.keys_dir else "")
         response = self.page(
             request, "exhibit.html", view=view, decisions=decisions,
-            decision_items=_items(decisions), key_path=key_path,
+            decision_items=_items(decisions), key_path=key_path, rescreened=rescreened,
             meanings=[m for m, roles in SIGNING_ROLES.items() if session.has_role(*roles)],
             can_decide=session.has_role(*DECIDING_ROLES),
             can_review=bool(exhibit_id) and session.has_role("reviewer"),

@@ -57,6 +57,12 @@ _EN: dict[str, str] = {
     "check": "Check standard", "westgard": "Westgard flags",
     "warning_key": "The key file and passphrase are used for this one signature and "
     "never kept.",
+    "rescreening": "Re-screening", "rescreen_lead": "Leads found by searching the stored "
+    "components again against a newer library: confirm against a reference standard "
+    "before reporting. Issued results are unchanged.",
+    "screened_by": "Screened by", "screened_at": "Screened (UTC)",
+    "library_hash": "Library SHA-256", "already_reported": "Already in the issued result",
+    "yes": "yes", "no": "no", "controlled": "Controlled",
 }
 
 _AR: dict[str, str] = {
@@ -97,6 +103,12 @@ _AR: dict[str, str] = {
     "qa_failures": "إخفاقات ضبط الجودة والأحراز التي حجبتها", "tune": "الضبط",
     "check": "المعيار الرقابي", "westgard": "إنذارات وستغارد",
     "warning_key": "يُستخدم ملف المفتاح وعبارة المرور لهذا التوقيع فقط ولا يُحفظان.",
+    "rescreening": "إعادة الفحص", "rescreen_lead": "مؤشرات وُجدت بإعادة البحث في المكونات "
+    "المحفوظة مقابل مكتبة أحدث: يجب التأكيد بمعيار مرجعي قبل إدراجها في التقرير. "
+    "النتائج الصادرة لم تتغير.",
+    "screened_by": "أجرى الفحص", "screened_at": "وقت الفحص (UTC)",
+    "library_hash": "بصمة المكتبة SHA-256", "already_reported": "مذكورة في النتيجة الصادرة",
+    "yes": "نعم", "no": "لا", "controlled": "خاضعة للرقابة",
 }
 
 _TEXT = {"en": _EN, "ar": _AR}
