@@ -256,12 +256,11 @@ def test_a_forked_process_searches_with_its_own_threads(synthetic, monkeypatch):
     np.testing.assert_array_equal(got, expected)
 
 
-def test_a_small_library_is_scored_whole_with_the_lists_of_the_scan(synthetic,
-                                                                     shipped_small_library,
-                                                                     monkeypatch):
+def test_a_small_library_is_scored_whole_with_the_lists_of_the_scan(synthetic, monkeypatch):
     """Up to SMALL_LIBRARY entries every entry is scored (no compiled scan): same lists."""
     from gcms.library import _engine
 
+    shipped_small_library = _engine.SMALL_LIBRARY
     library, queries = synthetic
     small = Library.from_spectra([library.spectrum(i) for i in range(shipped_small_library)])
     for settings in ({}, {"min_match_factor": 600}, {"rank_by": "similarity"}):

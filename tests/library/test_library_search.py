@@ -9,8 +9,14 @@ import pytest
 
 from gcms import Spectrum
 from gcms.errors import LibraryError
-from gcms.library import Library, SearchSettings, identity_match_factor, search_arrays
+from gcms.library import Library, SearchSettings, _engine, identity_match_factor, search_arrays
 from gcms.library.synthetic import synthetic_library, synthetic_queries
+
+
+@pytest.fixture(autouse=True)
+def _scan_small_libraries(monkeypatch):
+    """The small libraries here (ties, RI) go through the compiled scan, not scored whole."""
+    monkeypatch.setattr(_engine, "SMALL_LIBRARY", 0)
 
 
 def _spectra(peaks, **extra):
