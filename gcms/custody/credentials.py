@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -52,6 +53,7 @@ __all__ = [
     "MIN_PASSWORD_CHARS",
     "SIGN_IN_REFUSED",
     "check_password",
+    "credential_findings",
     "has_password",
     "set_password",
 ]
@@ -146,6 +148,34 @@ def set_password(store: CaseStore, user_id: str, password: str, *, actor: str | 
         w.conn.execute(password_hashes.insert().values(
             user_id=user_id, version=version, password_hash=password_hash, entry_seq=seq))
     return record
+
+
+def credential_findings(conn: sa.Connection, versions: Iterable[Credential]) -> list:
+    """What of the ``password_hashes`` table does not match the chain's credentials.
+
+    ``versions``: every credential version the chain records. Each must have its hash
+    row, whose SHA-256 is the one the entry committed to; a row of no recorded version
+    is one added behind the chain. Used by :meth:`CaseStore.verify`, so a swapped hash
+    is found by verification, not only at the next sign-in. Returns the findings.
+    """
+    from gcms.custody.verify import Finding
+
+    recorded = {(c.user_id, c.version): c for c in versions}
+    rows = {(r.user_id, r.version): r.password_hash
+            for r in conn.execute(sa.select(password_hashes))}
+    findings = []
+    for (user_id, version), credential in sorted(recorded.items()):
+        subject = f"password hash of {user_id} (version {version})"
+        stored = rows.get((user_id, version))
+        if stored is None:
+            findings.append(Finding("record", subject, "missing from password_hashes"))
+        elif _hash_sha256(stored) != credential.hash_sha256:
+            findings.append(Finding("record", subject, "is not the one the chain records "
+                                    "(altered or swapped in the database)"))
+    for user_id, version in sorted(set(rows) - set(recorded)):
+        findings.append(Finding("record", f"password hash of {user_id} (version {version})",
+                                "in password_hashes, but no entry of the chain records it"))
+    return findings
 
 
 def has_password(store: CaseStore, user_id: str) -> bool:

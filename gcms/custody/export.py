@@ -82,6 +82,12 @@ class ExportMixin(StoreCore):
             from gcms.custody.profiles import profiling_findings
 
             replay.findings.extend(profiling_findings(conn, replay))
+            if case_id is None:  # the sign-in passwords are the store's, not a case's
+                from gcms.custody.credentials import credential_findings
+
+                replay.findings.extend(credential_findings(
+                    conn, [r for _, r in replay.all_versions()
+                           if r.OBJECT_TYPE == "credential"]))
         expected = expected_rows(replay)
         replay.findings.extend(compare_rows(expected, actual))
         files = 0

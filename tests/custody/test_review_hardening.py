@@ -350,3 +350,33 @@ def test_a_password_is_the_same_whichever_unicode_form_it_is_typed_in(sqlite_loc
             check_password(store, "root", "cafe كلمة السر لا", hasher=fast)
         with pytest.raises(CustodyError, match="sign-in refused"):
             check_password(store, "root", "x" * 100_000, hasher=fast)
+
+
+@pytest.mark.parametrize("tamper", ["swap", "delete", "add"])
+def test_verify_finds_a_password_hash_tampered_beside_the_chain(sqlite_location, raw, tamper):
+    from argon2 import PasswordHasher
+
+    from gcms.custody import CaseStore
+    from gcms.custody.credentials import set_password
+
+    from .conftest import enrol_users
+
+    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    with CaseStore(sqlite_location, actor="root") as store:
+        key = enrol_users(store, "ann")
+        set_password(store, "root", "the real password", key=key, hasher=fast)
+        assert store.verify(rehash=False).ok
+    db = raw(sqlite_location)
+    db.drop_guards("password_hashes")
+    if tamper == "swap":
+        db.execute(("UPDATE password_hashes SET password_hash = ? WHERE user_id = 'root'",
+                    (fast.hash("attacker's password"),)))
+    elif tamper == "delete":
+        db.execute("DELETE FROM password_hashes WHERE user_id = 'root'")
+    else:
+        db.execute(("INSERT INTO password_hashes (user_id, version, password_hash, entry_seq)"
+                    " VALUES ('ann', 1, ?, 1)", (fast.hash("attacker's password"),)))
+    with CaseStore(sqlite_location, actor="root", create=False) as store:
+        report = store.verify(rehash=False)
+    assert not report.ok
+    assert "password hash of" in report.first.subject, report.first
