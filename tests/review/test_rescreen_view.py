@@ -91,8 +91,11 @@ def test_a_result_corrected_to_name_the_substance_is_marked_already_reported(
 def test_the_reviewers_queue_and_the_exhibit_page_list_the_finding(rescreened):
     recorded, summary = rescreened
     web = client(recorded)
-    assert web.get("/").status_code in (302, 303)  # no session: the sign-in page
-    assert NEW_SUBSTANCE not in web.get("/case/C-T/exhibit/EX-B1").text
+    for path in ("/", "/case/C-T/exhibit/EX-B1"):  # no session: the sign-in page only
+        answer = web.get(path)
+        assert answer.status_code in (302, 303), path
+        assert answer.headers["location"].startswith("/login")
+        assert NEW_SUBSTANCE not in answer.text
     sign_in(web, "bob")
     queue = web.get("/")
     assert queue.status_code == 200
