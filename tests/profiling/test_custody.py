@@ -175,3 +175,23 @@ def test_imports_are_lab_level_entries_with_their_source(tmp_path, cocaine):
     assert [f.split(":")[0] for f in problems(folder)] == [f"profile {ids[2]}"]
     with ProfileStore(folder) as store, pytest.raises(TamperError, match=ids[2]):
         store.seizure(ids[2])
+
+
+def test_cli_names_the_edited_row(filled):
+    """``gcms custody verify`` fails and ``gcms profile search`` refuses, each naming it."""
+    from click.testing import CliRunner
+    from gcms_cli.main import cli
+
+    folder, ids = filled
+
+    def gcms(*args):
+        return CliRunner().invoke(cli, [str(a) for a in args], env={"GCMS_ACTOR": "alice"})
+
+    assert gcms("custody", "verify", "--store", folder).exit_code == 0
+    edit(folder, "UPDATE profiling_profiles SET drug = 'heroin' WHERE profile_id = ?", ids[2])
+    verified = gcms("custody", "verify", "--store", folder)
+    assert verified.exit_code != 0 and ids[2] in verified.output
+    searched = gcms("profile", "search", ids[0], "--method", "cocaine", "--store", folder)
+    # a break in the evidence is a finding (exit 1), not bad input
+    assert searched.exit_code == 1 and "was altered in the database" in searched.output
+    assert "Traceback" not in searched.output
