@@ -49,11 +49,9 @@ from gcms.custody.records import Result, record_from_dict
 from gcms.custody.rules import (
     actor_problem,
     authorship_problem,
-    counts_as_authorship,
     decision_problem,
     key_problem,
 )
-from gcms.custody.schema import audit_log
 from gcms.errors import CustodyError, TamperError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -170,16 +168,12 @@ def _reason(reason: Any, what: str) -> str:
 def result_authors(store: CaseStore, conn: sa.Connection, result: Result) -> set[str]:
     """Who authored ``result``: who recorded or changed it, and who signed it *authored*.
 
-    A reviewer's verdict decision does not count (:func:`counts_as_authorship`).
+    A reviewer's verdict decision does not count
+    (:func:`~gcms.custody.rules.counts_as_authorship`). The
+    store's own rule (:meth:`~gcms.custody.signing.SigningMixin._authors`), so that a
+    review, a signature and a decision judge authorship alike.
     """
-    rows = conn.execute(sa.select(audit_log.c.actor, audit_log.c.action).where(
-        audit_log.c.case_id == result.case_id, audit_log.c.object_type == "result",
-        audit_log.c.object_id == result.result_id)).all()
-    creators = {r.actor for r in rows if counts_as_authorship(r.action)}
-    signers = {s.signer for s in store._records(conn, "signature", result.case_id,
-                                                 result_id=result.result_id)
-               if s.meaning == "authored"}
-    return creators | signers
+    return store._authors(conn, result)
 
 
 def _check_actor(store: CaseStore, conn: sa.Connection, action: str,

@@ -380,3 +380,22 @@ def test_verify_finds_a_password_hash_tampered_beside_the_chain(sqlite_location,
         report = store.verify(rehash=False)
     assert not report.ok
     assert "password hash of" in report.first.subject, report.first
+
+
+def test_one_key_serves_one_account_only(case):
+    """A second account cannot be given a key already registered (bob's, or a revoked
+    one), so no person signs as two users with one key."""
+    with case.store("alice") as store:
+        store.add_user("bob2", roles=["reviewer"], printed_name="Bob Second",
+                       key=case.keys["alice"])
+        with pytest.raises(CustodyError, match="already registered"):
+            store.register_key(case.keys["bob"].public_raw, user="bob2",
+                               key=case.keys["alice"])
+        store.revoke_key(case.keys["carol"].fingerprint, reason="rotated",
+                         key=case.keys["alice"])
+        with pytest.raises(CustodyError, match="already registered"):
+            store.register_key(case.keys["carol"].public_raw, user="bob2",
+                               key=case.keys["alice"])
+    with case.store("bob2") as store, pytest.raises(CustodyError, match="registered to bob"):
+        decide_verdict(store, "C1", "RS1", 1, action="accept", reason="ok",
+                       key=case.keys["bob"])
