@@ -71,7 +71,7 @@ def test_diff_generated_libraries():
     old, new = _edited()
     result = diff_libraries(old, new)
     counts = result.to_dict()["counts"]
-    assert counts == {"added": 1, "removed": 1, "changed": 2, "unchanged": 1}
+    assert counts == {"added": 1, "removed": 1, "changed": 2, "unchanged": 1, "retired": 0}
     assert [e["name"] for e in result.added] == ["MDA"]
     assert [e["name"] for e in result.removed] == ["Methamphetamine"]
     amph = next(c for c in result.changed if c.matched_by == "inchikey")
@@ -126,7 +126,7 @@ def test_diff_cli(tmp_path):
     human = runner.invoke(cli, ["library", "diff", str(a), str(b)])
     assert human.exit_code == 0, human.output
     assert old.identity_sha256 in human.output and new.identity_sha256 in human.output
-    assert "added 1, removed 1, changed 2, unchanged 1" in human.output
+    assert "added 1, removed 1, changed 2, retired 0, unchanged 1" in human.output
     assert "+ #4 MDA" in human.output and "- #2 Methamphetamine" in human.output
     low = runner.invoke(cli, ["library", "diff", str(a), str(b), "--json", "--min-mf", "999"])
     assert low.exit_code == 1, low.output
