@@ -45,6 +45,7 @@ from gcms.errors import CustodyError, TamperError
 
 __all__ = ["CALIBRATION_COLUMNS", "LINK_COLUMNS", "PROFILE_COLUMNS", "RULE_PROFILE_CASE",
            "append_calibration", "append_import", "append_profile", "check_rows",
+           "latest_calibration",
            "profiling_findings", "replay_profiling_entry", "row_sha256"]
 
 #: The rule a profile's case follows.
@@ -200,7 +201,8 @@ def _have_tables(conn: sa.Connection) -> bool:
 
 def _rows(conn: sa.Connection, kind: str, where: Iterable[Any] = ()) -> list[dict[str, Any]]:
     table, columns = _TABLES[kind]
-    query = sa.select(*(sa.column(c) for c in columns)).select_from(sa.table(table))
+    query: sa.Select = sa.select(*(sa.column(c) for c in columns)).select_from(
+        sa.table(table))
     for clause in where:
         query = query.where(clause)
     return [dict(r) for r in conn.execute(query).mappings()]
@@ -304,8 +306,22 @@ def _import_digests(conn: sa.Connection, seqs: Iterable[int]) -> dict[str, tuple
     return out
 
 
-def check_rows(conn: sa.Connection, kind: str, rows: Sequence[Mapping[str, Any]],
-               location: str) -> None:
+def latest_calibration(conn: sa.Connection, method_sha256: str) -> int | None:
+    """The id of the latest threshold the chain records for a method (None: none)."""
+    if not sa.inspect(conn).has_table(audit_log.name):
+        return None  # not a case store: no threshold was recorded
+    rows = conn.execute(sa.select(audit_log.c.content)
+                        .where(audit_log.c.object_type == "profiling",
+                               audit_log.c.action == "profiling.calibrate")
+                        .order_by(audit_log.c.seq.desc()))
+    for row in rows:
+        after = json.loads(row.content)["after"] if row.content else {}
+        if after.get("method_sha256") == method_sha256:
+            return int(after["calibration_id"])
+    return None
+
+
+def check_rows(conn: sa.Connection, kind: str, rows: Sequence[Any], location: str) -> None:
     """Raise TamperError unless each row matches the SHA-256 its audit entry records.
 
     ``rows`` hold at least the columns of ``kind`` (and, for profiles, ``custody``, the
@@ -315,6 +331,9 @@ def check_rows(conn: sa.Connection, kind: str, rows: Sequence[Mapping[str, Any]]
     if not rows:
         return
     where = f"{location}: "
+    if not sa.inspect(conn).has_table(audit_log.name):
+        raise TamperError(f"{where}{len(rows)} {kind} row(s) in a database with no audit log: "
+                          "they were not written through a case store")
     if kind == "calibration":
         entries = _entries(conn, [f"calibration-{int(r['id'])}" for r in rows])
         wanted = {str(r["id"]): entries.get(f"calibration-{int(r['id'])}") for r in rows}

@@ -57,8 +57,9 @@ from gcms.custody.profiles import (
     append_import,
     append_profile,
     check_rows,
+    latest_calibration,
 )
-from gcms.errors import CustodyError, GcmsError
+from gcms.errors import CustodyError, GcmsError, TamperError
 from gcms.identifiers import spreadsheet_safe_row
 from gcms.profiling.calibrate import LinkCalibration
 from gcms.profiling.measure import Profile, scores
@@ -263,8 +264,14 @@ class ProfileStore:
             row = conn.execute(sa.select(calibrations_table)
                                .where(calibrations_table.c.method_sha256 == _sha(method))
                                .order_by(calibrations_table.c.id.desc()).limit(1)).first()
-        if row is None:
+            latest = latest_calibration(conn, _sha(method))
+        if row is None and latest is None:
             return None
+        if row is None or row.id != latest:
+            raise TamperError(f"{self.location}: the chain's latest threshold for method "
+                              f"{method.name!r} is calibration {latest}, but the table's is "
+                              f"{None if row is None else row.id}: a row was deleted or added "
+                              "('gcms custody verify')")
         self._checked("calibration", [row._mapping])
         return LinkCalibration.from_dict(json.loads(row.data), source=self.location)
 

@@ -17,7 +17,7 @@ import pytest
 from gcms.custody import CaseStore
 from gcms.custody.profiles import row_sha256
 from gcms.errors import TamperError
-from gcms.profiling.calibrate import calibrate_groups
+from gcms.profiling.calibrate import calibrate, calibrate_groups
 from gcms.profiling.measure import Profile, normalise
 from gcms.profiling.method import find_profiling_method
 from gcms.profiling.simulate import BatchModel, simulate_seizures
@@ -123,6 +123,19 @@ def test_edited_threshold_is_found(filled, cocaine):
     assert len(found) == 1 and found[0].startswith("calibration 1:")
     assert "was altered" in found[0]
     with ProfileStore(folder) as store, pytest.raises(TamperError, match="calibration 1"):
+        store.calibration(cocaine)
+
+
+def test_deleted_newer_threshold_is_found(filled, cocaine):
+    """Deleting the newest threshold would bring back an older one: the reads refuse."""
+    folder, _ = filled
+    with ProfileStore(folder, actor="alice") as store:
+        newer = calibrate([0.99, 0.98, 0.97], [0.1, 0.2, 0.3], method=cocaine.identity())
+        store.set_calibration(cocaine, newer)
+        assert store.calibration(cocaine).threshold == newer.threshold
+    edit(folder, "DELETE FROM profiling_calibrations WHERE id = 2")
+    assert [f.split(":")[0] for f in problems(folder)] == ["calibration 2"]
+    with ProfileStore(folder) as store, pytest.raises(TamperError, match="latest threshold"):
         store.calibration(cocaine)
 
 
