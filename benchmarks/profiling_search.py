@@ -67,8 +67,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         location = args.store or str(Path(scratch) / "store")
         from gcms.custody import CaseStore
+        from gcms.custody.keys import new_key_pair
 
+        _, _, key = new_key_pair(Path(scratch), "bench", "benchmark passphrase")
         with CaseStore(location, actor="bench") as cases:  # profiles live in a case store
+            cases.register_key(key, user="bench", printed_name="Benchmark")
             cases.open_case("NEW", title="benchmark query")
         t0 = time.perf_counter()
         with ProfileStore(location, actor="bench") as store:
@@ -78,7 +81,7 @@ def main() -> None:
                 store.add_profiles(method, chunk, [
                     SeizureInfo(case_id=f"C{start + i}", place="bench", drug="cocaine")
                     for i in range(len(chunk))], source="simulated benchmark seizures")
-            store.set_calibration(method, calibration)
+            store.set_calibration(method, calibration, key=key)
         insert_s = time.perf_counter() - t0
         with ProfileStore(location, actor="bench") as store:
             n = store.count(method)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 from gcms_cli._common import CommandError, emit_json, guarded
+from gcms_cli.custody import _key_option, _unlock
 
 METHOD_HELP = ("Profiling method: a TOML file, or a shipped one by name "
                "(see 'gcms profile methods').")
@@ -162,15 +163,19 @@ def simulate(method_name: str, batches: int, per_batch: int, labile: tuple[str, 
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Folder for calibration.json and calibration.png.")
 @_store_options
+@_key_option(required=False, help="Your private key file: with --store, the threshold's "
+             "custody entry is signed with it (required there).")
 @click.option("--json", "as_json", is_flag=True, help="Print the calibration's quote as JSON.")
 @guarded
 def calibrate(method_name: str, known: str | None, simulated: bool, rule: str,
               max_false_positive_rate: float, out: str, store_location: str | None,
-              actor: str | None, as_json: bool) -> None:
+              actor: str | None, key_file: str | None, passphrase_env: str,
+              as_json: bool) -> None:
     """Set the linkage threshold from known-linked and known-unlinked pairs.
 
     Writes both score distributions and the ROC curve (PNG, JSON); with --store the
-    threshold becomes the one new profiles of the method are linked by.
+    threshold becomes the one new profiles of the method are linked by, recorded in the
+    store's custody chain and signed with your --key.
     """
     from gcms.profiling.calibrate import calibrate_groups, plot_calibration, read_known_set
     from gcms.profiling.measure import normalise
@@ -179,6 +184,9 @@ def calibrate(method_name: str, known: str | None, simulated: bool, rule: str,
     method = _method(method_name)
     if (known is None) == (not simulated):
         raise CommandError("give --known FILE (exhibits of known origin) or --simulated")
+    if store_location is not None and key_file is None:
+        raise CommandError("--store records the threshold in the custody chain, signed: "
+                           "give --key FILE (your registered private key)")
     if known:
         data = read_known_set(known, [t.name for t in method.profile_targets])
         values, groups, is_sim, source = (normalise(data.areas, method.profile), data.groups,
@@ -198,8 +206,9 @@ def calibrate(method_name: str, known: str | None, simulated: bool, rule: str,
     if store_location is not None:
         from gcms.profiling.store import ProfileStore
 
+        signer = _unlock(key_file, passphrase_env)
         with ProfileStore(store_location, actor=actor) as store:
-            store.set_calibration(method, result)
+            store.set_calibration(method, result, key=signer)
     if as_json:
         emit_json(result.quote())
         return

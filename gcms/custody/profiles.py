@@ -10,7 +10,8 @@ enrolled user (:mod:`gcms.custody.rules`) and the chain holds the SHA-256 of the
 * ``profiling.profile``: one stored profile and the links it made, in its **case**'s chain
   (the entry carries the case tag, so a case bundle includes it);
 * ``profiling.calibrate``: a linkage threshold with its error rates, a **lab-level** entry
-  (it is part of the method's validation, not of one case);
+  (it is part of the method's validation, not of one case), proven with the key of the
+  user who set it (:func:`gcms.custody.rules.needs_proof`);
 * ``profiling.import``: profiles brought in from elsewhere (another lab's database, a
   benchmark), a lab-level entry naming the source and each row's SHA-256; they are
   intelligence from that source, not exhibits this lab holds.
@@ -114,8 +115,13 @@ def append_profile(writer: Any, profile_row: Mapping[str, Any],
                          case_id=case_id, before=None, after=after, case_tag=tag)
 
 
-def append_calibration(writer: Any, row: Mapping[str, Any]) -> int:
-    """Append the lab-level ``profiling.calibrate`` entry of a calibration row."""
+def append_calibration(writer: Any, row: Mapping[str, Any], signer: Any = None) -> int:
+    """Append the lab-level ``profiling.calibrate`` entry of a calibration row.
+
+    The entry is proven with ``signer``, the actor's registered key
+    (:func:`gcms.custody.rules.needs_proof`): a threshold decides every link reported
+    after it, so whoever sets it answers for it with their key, not only their name.
+    """
     data = json.loads(row["data"])
     after = {"calibration_id": int(row["id"]), "method_sha256": row["method_sha256"],
              "threshold": data.get("threshold"), "metric": data.get("metric"),
@@ -125,7 +131,7 @@ def append_calibration(writer: Any, row: Mapping[str, Any]) -> int:
              "row_sha256": row_sha256("calibration", row)}
     return writer.append("profiling.calibrate", object_type="profiling",
                          object_id=f"calibration-{int(row['id'])}", case_id=None,
-                         before=None, after=after)
+                         before=None, after=after, signer=signer)
 
 
 def append_import(writer: Any, import_id: str, source: str,

@@ -126,7 +126,8 @@ def required_roles(action: str, after: Mapping[str, Any] | None) -> tuple[str, .
 def needs_proof(action: str) -> bool:
     """Whether an entry of ``action`` must carry a proof by its actor's key."""
     return (action in ADMIN_ACTIONS or action == "review.record" or action.endswith(".correct")
-            or action in _PROVEN or action.startswith("library."))
+            or action in _PROVEN or action.startswith("library.")
+            or action == "profiling.calibrate")  # a linkage threshold (gcms.custody.profiles)
 
 
 def counts_as_authorship(action: str) -> bool:

@@ -247,8 +247,13 @@ class ProfileStore:
 
     # -- calibrations ---------------------------------------------------------------
 
-    def set_calibration(self, method: ProfilingMethod, calibration: LinkCalibration) -> None:
-        """Make ``calibration`` the one links of ``method`` are judged by from now on."""
+    def set_calibration(self, method: ProfilingMethod, calibration: LinkCalibration, *,
+                        key: Any = None) -> None:
+        """Make ``calibration`` the one links of ``method`` are judged by from now on.
+
+        ``key``: the actor's registered signing key (:class:`gcms.custody.SigningKey`),
+        which proves the ``profiling.calibrate`` entry; without it the store refuses.
+        """
         if calibration.metric != method.profile.metric:
             raise GcmsError(f"calibration for metric {calibration.metric!r}; method "
                             f"{method.name!r} compares by {method.profile.metric!r}")
@@ -256,7 +261,8 @@ class ProfileStore:
             row = {"method_sha256": _sha(method), "data": json.dumps(calibration.to_dict()),
                    "created_at": _now(), "created_by": w.store.actor}
             result = w.conn.execute(calibrations_table.insert().values(**row))
-            append_calibration(w, {"id": int(result.inserted_primary_key[0]), **row})
+            append_calibration(w, {"id": int(result.inserted_primary_key[0]), **row},
+                               signer=key)
 
     def calibration(self, method: ProfilingMethod) -> LinkCalibration | None:
         """The latest calibration of ``method`` (None when none was set)."""

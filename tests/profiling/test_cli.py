@@ -51,9 +51,14 @@ def runs(tmp_path_factory):
     return out
 
 
-def test_end_to_end(tmp_path, runs):
+def test_end_to_end(tmp_path, runs, monkeypatch):
+    from gcms.custody.keys import new_key_pair
+
     store = tmp_path / "store"
+    key_file, _, key = new_key_pair(tmp_path, "alice", "pass phrase 1")
+    monkeypatch.setenv("GCMS_KEY_PASSPHRASE", "pass phrase 1")
     with CaseStore(store, actor="alice") as cases:
+        cases.register_key(key, user="alice", printed_name="Alice")
         cases.open_case("K1", title="port")
         cases.open_case("K2", title="border")
 
@@ -68,9 +73,13 @@ def test_end_to_end(tmp_path, runs):
     assert gcms("profile", "simulate", "--method", "cocaine", "--batches", "60",
                 "--out", known).exit_code == 0
     assert json.loads(known.read_text())["simulated"] is True
+    unsigned = gcms("profile", "calibrate", "--method", "cocaine", "--known", known,
+                    "--out", tmp_path / "cal", "--store", store)
+    assert unsigned.exit_code == 2 and "give --key FILE" in unsigned.output
     cal = gcms("profile", "calibrate", "--method", "cocaine", "--known", known,
-               "--out", tmp_path / "cal", "--store", store)
+               "--out", tmp_path / "cal", "--store", store, "--key", key_file)
     assert cal.exit_code == 0, cal.output
+    assert "held out (5-fold cross-validation over the groups)" in cal.output
     assert "SIMULATED" in cal.output and "false-positive rate" in cal.output
     assert (tmp_path / "cal" / "calibration.png").stat().st_size > 10_000
     quote = json.loads((tmp_path / "cal" / "calibration.json").read_text())

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from custody.conftest import memory_key
 
 from gcms.custody import CaseStore
 from gcms.custody.profiles import row_sha256
-from gcms.errors import TamperError
+from gcms.errors import CustodyError, TamperError
 from gcms.profiling.calibrate import calibrate, calibrate_groups
 from gcms.profiling.measure import Profile, normalise
 from gcms.profiling.method import find_profiling_method
@@ -42,20 +43,22 @@ def filled(tmp_path, cocaine):
     known = simulate_seizures(cocaine, BatchModel(n_batches=30, seed=2))
     calibration = calibrate_groups(known.values(cocaine), known.batch, simulated=True,
                                    bootstrap=50, method=cocaine.identity())
+    key = memory_key()
     with CaseStore(folder, actor="alice") as cases:
+        cases.register_key(key, user="alice", printed_name="Alice")
         cases.open_case("K1", title="port")
         cases.open_case("K2", title="airport")
     areas = np.array([4e5, 2e5, 1.5e5, 6e5, 9e5])
     ids = []
     with ProfileStore(folder, actor="alice") as store:
-        store.set_calibration(cocaine, calibration)
+        store.set_calibration(cocaine, calibration, key=key)
         for i, case in enumerate(["K1", "K1", "K1", "K2"]):
             pid, _ = store.add_profile(cocaine, profile_of(cocaine, areas * (1 + 0.001 * i),
                                                            f"S{i}"),
                                        SeizureInfo(case_id=case, exhibit_id=f"E{i}"))
             ids.append(pid)
         assert len(store.links(cocaine)) == 6  # near-identical: every pair linked
-    return folder, ids
+    return folder, ids, key
 
 
 def edit(folder: Path, sql: str, *args) -> None:
@@ -73,7 +76,7 @@ def problems(folder: Path, case_id: str | None = None) -> list[str]:
 
 
 def test_untouched_store_verifies_and_entries_name_actor_and_sha(filled, cocaine):
-    folder, ids = filled
+    folder, ids, _ = filled
     assert problems(folder) == []
     assert problems(folder, "K2") == []
     with CaseStore(folder, actor="alice", create=False) as cases:
@@ -99,7 +102,7 @@ def test_untouched_store_verifies_and_entries_name_actor_and_sha(filled, cocaine
      "FROM profiling_links WHERE profile_a = ?)"),
 ])
 def test_edited_profile_or_link_row_is_found(filled, cocaine, table, sql):
-    folder, ids = filled
+    folder, ids, _ = filled
     target = ids[0] if table == "profile" else ids[3]
     edit(folder, sql, target)
     found = problems(folder)
@@ -113,7 +116,7 @@ def test_edited_profile_or_link_row_is_found(filled, cocaine, table, sql):
 
 
 def test_edited_threshold_is_found(filled, cocaine):
-    folder, _ = filled
+    folder, _, key = filled
     conn = sqlite3.connect(folder / "gcms.sqlite")
     data = json.loads(conn.execute("SELECT data FROM profiling_calibrations").fetchone()[0])
     conn.close()
@@ -128,10 +131,12 @@ def test_edited_threshold_is_found(filled, cocaine):
 
 def test_deleted_newer_threshold_is_found(filled, cocaine):
     """Deleting the newest threshold would bring back an older one: the reads refuse."""
-    folder, _ = filled
+    folder, _, key = filled
     with ProfileStore(folder, actor="alice") as store:
         newer = calibrate([0.99, 0.98, 0.97], [0.1, 0.2, 0.3], method=cocaine.identity())
-        store.set_calibration(cocaine, newer)
+        with pytest.raises(CustodyError, match="needs alice's private key"):
+            store.set_calibration(cocaine, newer)  # a threshold is signed by who sets it
+        store.set_calibration(cocaine, newer, key=key)
         assert store.calibration(cocaine).threshold == newer.threshold
     edit(folder, "DELETE FROM profiling_calibrations WHERE id = 2")
     assert [f.split(":")[0] for f in problems(folder)] == ["calibration 2"]
@@ -140,7 +145,7 @@ def test_deleted_newer_threshold_is_found(filled, cocaine):
 
 
 def test_inserted_and_deleted_rows_are_found(filled, cocaine):
-    folder, ids = filled
+    folder, ids, _ = filled
     edit(folder, "INSERT INTO profiling_links (profile_a, profile_b, method_sha256, score, "
          "calibration, created_at) SELECT profile_b, profile_a, method_sha256, score, "
          "calibration, created_at FROM profiling_links WHERE id = 1")
@@ -156,7 +161,7 @@ def test_inserted_and_deleted_rows_are_found(filled, cocaine):
 
 
 def test_search_refuses_an_edited_match(filled, cocaine):
-    folder, ids = filled
+    folder, ids, _ = filled
     with ProfileStore(folder) as store:
         query = np.asarray(store.profile_record(ids[1])["values"])
         assert ids[1] in {m.profile_id for m in store.search(cocaine, query, k=4)}
@@ -195,7 +200,7 @@ def test_cli_names_the_edited_row(filled):
     from click.testing import CliRunner
     from gcms_cli.main import cli
 
-    folder, ids = filled
+    folder, ids, _ = filled
 
     def gcms(*args):
         return CliRunner().invoke(cli, [str(a) for a in args], env={"GCMS_ACTOR": "alice"})

@@ -7,6 +7,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+from custody.conftest import memory_key
 
 from gcms.custody import CaseStore
 from gcms.errors import CustodyError, GcmsError
@@ -40,10 +41,12 @@ def profile_of(cocaine, areas, name):
 def test_round_trip_links_clusters_export(location, tmp_path, cocaine, calibration):
     seizures = simulate_seizures(cocaine, BatchModel(n_batches=6, per_batch=3, seed=7,
                                                      adulteration_probability=0.0))
+    key = memory_key()
     with CaseStore(location, actor="alice") as cases:
+        cases.register_key(key, user="alice", printed_name="Alice")
         cases.open_case("K1", title="border seizures")
     with ProfileStore(location, actor="alice") as store:
-        store.set_calibration(cocaine, calibration)
+        store.set_calibration(cocaine, calibration, key=key)
         assert store.calibration(cocaine).threshold == calibration.threshold
         ids = []
         for i, areas in enumerate(seizures.areas):
@@ -175,11 +178,13 @@ def test_concurrent_adds_link_to_each_other(location, cocaine, calibration):
     import threading
 
     areas = [4e5, 2e5, 1.5e5, 6e5, 9e5]
+    key = memory_key()
     with CaseStore(location, actor="alice") as cases:
+        cases.register_key(key, user="alice", printed_name="Alice")
         for i in range(4):
             cases.open_case(f"T{i}", title="concurrent")
     with ProfileStore(location, actor="alice") as store:
-        store.set_calibration(cocaine, calibration)
+        store.set_calibration(cocaine, calibration, key=key)
     barrier = threading.Barrier(4)
     errors = []
 
