@@ -7,6 +7,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from custody.conftest import memory_key
 
 from gcms.custody import CaseStore
@@ -125,6 +126,20 @@ def test_round_trip_links_clusters_export(location, tmp_path, cocaine, calibrati
     if parsed_edges:
         assert float(first["score"]) == pytest.approx(links[0].score)
         assert first["metric"] == "pearson"
+
+    # the chain vouches for every row on either database; a row edited around gcms is named
+    with CaseStore(location, actor="alice", create=False) as cases:
+        assert cases.verify(rehash=False).findings == ()
+    from gcms.custody._db import make_engine, resolve_location
+
+    engine = make_engine(resolve_location(location, create=False)[0])
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE profiling_profiles SET place = 'Elsewhere' "
+                             "WHERE profile_id = :p"), {"p": ids[5]})
+    engine.dispose()
+    with CaseStore(location, actor="alice", create=False) as cases:
+        findings = cases.verify(rehash=False).findings
+    assert [f.subject for f in findings] == [f"profile {ids[5]}"]
 
 
 def test_graphml_reads_in_networkx(tmp_path, cocaine, calibration):
