@@ -213,3 +213,17 @@ def test_cli_names_the_edited_row(filled):
     # a break in the evidence is a finding (exit 1), not bad input
     assert searched.exit_code == 1 and "was altered in the database" in searched.output
     assert "Traceback" not in searched.output
+
+
+def test_case_bundle_carries_and_verifies_its_profiles(filled):
+    """A case's bundle holds its profiling entries and verifies without the database."""
+    from gcms.custody.bundle import verify_bundle
+
+    folder, ids, _ = filled
+    with CaseStore(folder, actor="alice", create=False) as cases:
+        bundle = cases.export_bundle("K1")
+    report = verify_bundle(bundle)
+    assert report.ok, report.findings
+    entries = [json.loads(e["content"]) for e in bundle["links"] if e.get("content")]
+    profiles = [e["object_id"] for e in entries if e["action"] == "profiling.profile"]
+    assert sorted(profiles) == sorted(ids[:3])  # K1's own; K2's profile only as a hash
