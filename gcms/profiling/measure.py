@@ -343,7 +343,10 @@ def reproducibility(profiles: list[Profile]) -> dict[str, dict[str, float | int 
     """Per profile target, over re-injections of one exhibit: RSD (%) of area and value.
 
     ``found`` counts the injections that found the target; the RSDs (sample standard
-    deviation over the mean, x 100) are over those, None with fewer than two.
+    deviation over the mean, x 100) are over those, None with fewer than two. A
+    logarithm's values have an arbitrary origin (and are negative for fractions), so their
+    RSD means nothing: with ``log10`` the value RSD is None and ``value_sd`` (the sample
+    standard deviation of the compared value, any transform) says the spread.
     """
     if not profiles:
         return {}
@@ -356,8 +359,11 @@ def reproducibility(profiles: list[Profile]) -> dict[str, dict[str, float | int 
         def rsd(x: np.ndarray) -> float | None:
             return float(100 * np.std(x, ddof=1) / np.mean(x)) if x.size > 1 else None
 
+        v = values[found, j]
+        log = profiles[0].settings.transform == "log10"
         out[name] = {"found": int(found.sum()), "area_rsd_percent": rsd(areas[found, j]),
-                     "value_rsd_percent": rsd(values[found, j])}
+                     "value_rsd_percent": None if log else rsd(v),
+                     "value_sd": float(np.std(v, ddof=1)) if v.size > 1 else None}
     return out
 
 

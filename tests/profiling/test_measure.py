@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import statistics
+
 import numpy as np
 import pytest
 from scipy.spatial import distance
@@ -12,6 +15,7 @@ from gcms.profiling.measure import (
     compare,
     measure_profile,
     normalise,
+    replace_values,
     reproducibility,
     score_pair,
     scores,
@@ -81,6 +85,20 @@ def test_reinjections_reproducible(cocaine):
         assert row["value_rsd_percent"] < 2.0, (name, row)
     # re-injections of one exhibit are near-identical under Pearson
     assert min(compare(profiles[0], p, cocaine) for p in profiles[1:]) > 0.99
+    # against an independent computation: sample SD (n - 1) over the mean, in percent
+    name = cocaine.profile_targets[1].name
+    areas = np.array([p.areas[1] for p in profiles])
+    assert table[name]["area_rsd_percent"] == pytest.approx(
+        100 * statistics.stdev(areas) / statistics.fmean(areas))
+    values = [p.values[1] for p in profiles]
+    assert table[name]["value_sd"] == pytest.approx(statistics.stdev(values))
+    # a logarithm's values are negative, their RSD meaningless: none stated, the SD is
+    logged = [replace_values(p, np.log10(p.values ** 4 + 1e-4)) for p in profiles]
+    logged = [dataclasses.replace(p, settings=dataclasses.replace(p.settings,
+                                                                  transform="log10"))
+              for p in logged]
+    row = reproducibility(logged)[name]
+    assert row["value_rsd_percent"] is None and row["value_sd"] > 0
 
 
 def test_normalise_variants():
