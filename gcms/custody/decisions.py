@@ -532,18 +532,22 @@ def review_outcome(store: CaseStore, case_id: str, exhibit_id: str, *, outcome: 
     ``expected_versions`` (``{result_id: version}``, what the reviewer was shown): a
     result at another version, or one not shown, is refused before anything is written,
     so an approval never lands on a version changed meanwhile (a verdict decided or a
-    peak re-integrated by someone else). Whether given or not, each review and its
-    signature are bound to the version checked here: a change made between the check
-    and the write is refused, not approved unseen.
+    peak re-integrated by someone else). The checks, reviews and signatures of all the
+    exhibit's results are one write transaction: the exhibit is approved whole or not
+    at all, and nothing can change a result between its check and its approval.
     """
     if outcome not in REVIEW_OUTCOMES:
         raise CustodyError(f"review outcome {outcome!r} is not one of "
                            f"{', '.join(REVIEW_OUTCOMES)}")
     if outcome == "returned":
         comments = _reason(comments, f"returning exhibit {exhibit_id} of case {case_id}")
-    results = _exhibit_results(store, case_id, exhibit_id, analysis_id)
-    with store._transaction(write=False) as conn:
+    listed = _exhibit_results(store, case_id, exhibit_id, analysis_id)
+    out = []
+    # one write transaction: every check, review and signature of the exhibit, or none
+    with store._writing() as w:
+        conn = w.conn
         _check_actor(store, conn, "review.record", key)
+        results = [store._require(conn, "result", case_id, r.result_id)[0] for r in listed]
         for result in results:
             shown = None if expected_versions is None else expected_versions.get(
                 result.result_id)
@@ -564,19 +568,18 @@ def review_outcome(store: CaseStore, case_id: str, exhibit_id: str, *, outcome: 
                 raise CustodyError(f"result {result.result_id} v{result.version} of exhibit "
                                    f"{exhibit_id}: already {outcome} by {store.actor}")
         name = _printed_name(store, conn, store.actor)
-    out = []
-    for result in results:
-        review = store.review_result(case_id, result.result_id,
-                                     outcome=REVIEW_OUTCOMES[outcome], comments=comments,
-                                     key=key, expected_version=result.version)
-        if outcome == "approved" and sign:
-            store.sign_result(case_id, result.result_id, key, meaning="reviewed",
-                              expected_version=result.version)
-        out.append(Decision(
-            case_id=case_id, exhibit_id=exhibit_id, result_id=result.result_id,
-            result_version=review.result_version, kind="review", action=outcome,
-            by=store.actor, printed_name=name, role="reviewer", at=utc_iso(utc_now()),
-            reason=comments or ""))
+        for result in results:
+            review = store._review_in(w, case_id, result.result_id,
+                                      outcome=REVIEW_OUTCOMES[outcome], comments=comments,
+                                      key=key, expected_version=result.version)
+            if outcome == "approved" and sign:
+                store._sign_in(w, case_id, result.result_id, key, meaning="reviewed",
+                               expected_version=result.version)
+            out.append(Decision(
+                case_id=case_id, exhibit_id=exhibit_id, result_id=result.result_id,
+                result_version=review.result_version, kind="review", action=outcome,
+                by=store.actor, printed_name=name, role="reviewer", at=utc_iso(utc_now()),
+                reason=comments or ""))
     return out
 
 

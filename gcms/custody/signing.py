@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gcms.custody._ledger import StoreCore
+from gcms.custody._ledger import StoreCore, _Writer
 from gcms.custody.canonical import utc_iso, utc_now
 from gcms.custody.keys import ALGORITHM, SigningKey
 from gcms.custody.records import (
@@ -49,17 +49,25 @@ class SigningMixin(StoreCore):
             raise CustodyError(f"review of {result_id}: outcome {outcome!r} is not one of "
                                f"{', '.join(REVIEW_OUTCOMES)}")
         with self._writing() as w:
-            result, _ = self._require(w.conn, "result", case_id, result_id)
-            _check_version(result, expected_version, f"review of result {result_id}")
-            problem = authorship_problem(self.actor, self._authors(w.conn, result),
-                                         f"result {result_id} of case {case_id}",
-                                         "review it")
-            if problem:
-                raise CustodyError(f"refused: {problem}")
-            review = Review(case_id=case_id, review_id=w.next_id(Review, case_id),
-                            result_id=result_id, result_version=result.version,
-                            reviewer=self.actor, outcome=outcome, comments=comments)
-            w.put("review.record", review, signer=key)
+            return self._review_in(w, case_id, result_id, outcome=outcome,
+                                   comments=comments, key=key,
+                                   expected_version=expected_version)
+
+    def _review_in(self, w: _Writer, case_id: str, result_id: str, *, outcome: str,
+                   comments: str | None, key: SigningKey | None,
+                   expected_version: int | None) -> Review:
+        """:meth:`review_result` within the write transaction ``w``."""
+        result, _ = self._require(w.conn, "result", case_id, result_id)
+        _check_version(result, expected_version, f"review of result {result_id}")
+        problem = authorship_problem(self.actor, self._authors(w.conn, result),
+                                     f"result {result_id} of case {case_id}",
+                                     "review it")
+        if problem:
+            raise CustodyError(f"refused: {problem}")
+        review = Review(case_id=case_id, review_id=w.next_id(Review, case_id),
+                        result_id=result_id, result_version=result.version,
+                        reviewer=self.actor, outcome=outcome, comments=comments)
+        w.put("review.record", review, signer=key)
         return review
 
     def _authors(self, conn: sa.Connection, result: Result) -> set[str]:
@@ -85,36 +93,42 @@ class SigningMixin(StoreCore):
             raise CustodyError(f"signature meaning {meaning!r} is not one of "
                                f"{', '.join(MEANINGS)}")
         with self._writing() as w:
-            result, _ = self._require(w.conn, "result", case_id, result_id)
-            _check_version(result, expected_version, f"signature on result {result_id}")
-            found = self._current(w.conn, "analyst_key", None, key.fingerprint)
-            registered = found[0] if found else None
-            problem = key_problem(self.actor, key.fingerprint, registered)
+            return self._sign_in(w, case_id, result_id, key, meaning=meaning,
+                                 expected_version=expected_version)
+
+    def _sign_in(self, w: _Writer, case_id: str, result_id: str, key: SigningKey, *,
+                 meaning: str, expected_version: int | None) -> Signature:
+        """:meth:`sign_result` within the write transaction ``w``."""
+        result, _ = self._require(w.conn, "result", case_id, result_id)
+        _check_version(result, expected_version, f"signature on result {result_id}")
+        found = self._current(w.conn, "analyst_key", None, key.fingerprint)
+        registered = found[0] if found else None
+        problem = key_problem(self.actor, key.fingerprint, registered)
+        if problem:
+            raise CustodyError(f"{self.location}: refused: {problem}")
+        earlier = [s for s in self._records(w.conn, "signature", case_id,
+                                            result_id=result_id)
+                   if s.result_version == result.version]
+        if any(s.signer == self.actor and s.meaning == meaning for s in earlier):
+            raise CustodyError(f"result {result_id} v{result.version}: already signed "
+                               f"as {meaning} by {self.actor}")
+        if meaning != "authored":
+            problem = authorship_problem(self.actor, self._authors(w.conn, result),
+                                         f"result {result_id} of case {case_id}",
+                                         f"sign it as {meaning}")
             if problem:
-                raise CustodyError(f"{self.location}: refused: {problem}")
-            earlier = [s for s in self._records(w.conn, "signature", case_id,
-                                                result_id=result_id)
-                       if s.result_version == result.version]
-            if any(s.signer == self.actor and s.meaning == meaning for s in earlier):
-                raise CustodyError(f"result {result_id} v{result.version}: already signed "
-                                   f"as {meaning} by {self.actor}")
-            if meaning != "authored":
-                problem = authorship_problem(self.actor, self._authors(w.conn, result),
-                                             f"result {result_id} of case {case_id}",
-                                             f"sign it as {meaning}")
-                if problem:
-                    raise CustodyError(f"refused: {problem}")
-            fields = {
-                "case_id": case_id, "result_id": result_id, "result_version": result.version,
-                "result_sha256": record_sha256(result), "chain_head_seq": w.seq,
-                "chain_head_sha256": w.head, "signer": registered.user,
-                "printed_name": registered.printed_name, "meaning": meaning,
-                "signed_at": utc_iso(utc_now()), "key_fingerprint": key.fingerprint,
-                "algorithm": ALGORITHM,
-            }
-            signature = Signature(signature_id=w.next_id(Signature, case_id),
-                                  signature=key.sign(signature_payload(**fields)), **fields)
-            w.put("signature.sign", signature)
+                raise CustodyError(f"refused: {problem}")
+        fields = {
+            "case_id": case_id, "result_id": result_id, "result_version": result.version,
+            "result_sha256": record_sha256(result), "chain_head_seq": w.seq,
+            "chain_head_sha256": w.head, "signer": registered.user,
+            "printed_name": registered.printed_name, "meaning": meaning,
+            "signed_at": utc_iso(utc_now()), "key_fingerprint": key.fingerprint,
+            "algorithm": ALGORITHM,
+        }
+        signature = Signature(signature_id=w.next_id(Signature, case_id),
+                              signature=key.sign(signature_payload(**fields)), **fields)
+        w.put("signature.sign", signature)
         return signature
 
     def checkpoint(self, key: SigningKey) -> dict[str, Any]:

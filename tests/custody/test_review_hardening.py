@@ -399,3 +399,22 @@ def test_one_key_serves_one_account_only(case):
     with case.store("bob2") as store, pytest.raises(CustodyError, match="registered to bob"):
         decide_verdict(store, "C1", "RS1", 1, action="accept", reason="ok",
                        key=case.keys["bob"])
+
+
+def test_an_exhibit_is_approved_whole_or_not_at_all(case):
+    """An approval that fails on the exhibit's second result leaves no review or
+    signature on its first (one transaction), so no exhibit is left half approved."""
+    from ._review_case import record
+
+    with case.store("dave") as store:
+        analysis_id = store.results("C1", "E1")[0].analysis_id
+        second = store.record_result("C1", record(case.runs["E1"], "E1"), exhibit_id="E1",
+                                     analysis_id=analysis_id)
+    with case.store("carol") as store:
+        store.sign_result("C1", second.result_id, case.keys["carol"], meaning="reviewed")
+        head = store.head()
+        with pytest.raises(CustodyError, match="already signed as reviewed"):
+            review_outcome(store, "C1", "E1", outcome="approved", key=case.keys["carol"])
+        assert store.head() == head
+        assert store.reviews("C1") == []
+        assert store.verify(rehash=False).ok
