@@ -511,7 +511,8 @@ class ProfileStore:
 
         One node per stored seizure of the method (case, exhibit, date, place, drug,
         cluster), one edge per link (score, threshold, metric, both error rates and their
-        intervals). CSV cells are made safe for spreadsheets.
+        intervals, and the held-out rates where the calibration states them). CSV cells are
+        made safe for spreadsheets.
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -530,6 +531,7 @@ class ProfileStore:
                        "false_positive_rate", "false_positive_ci_low",
                        "false_positive_ci_high", "false_negative_rate",
                        "false_negative_ci_low", "false_negative_ci_high",
+                       "held_out_false_positive_rate", "held_out_false_negative_rate",
                        "calibrated_on_simulated_pairs"]
         node_rows = [[n.profile_id, n.case_id, n.exhibit_id, n.seized_on, n.place, n.drug,
                       n.method_name, cluster_of.get(n.profile_id, "")] for n in nodes]
@@ -537,8 +539,11 @@ class ProfileStore:
         for lk in links:
             c = lk.calibration
             fp, fn = c["false_positive"], c["false_negative"]
+            held = c.get("held_out") or {}
             edge_rows.append([lk.profile_a, lk.profile_b, lk.score, lk.threshold, c["metric"],
                               fp["rate"], *fp["interval"], fn["rate"], *fn["interval"],
+                              (held.get("false_positive") or {}).get("rate"),
+                              (held.get("false_negative") or {}).get("rate"),
                               bool(c.get("simulated"))])
         paths = {"nodes": folder / "nodes.csv", "edges": folder / "edges.csv",
                  "graphml": folder / "links.graphml"}
@@ -598,6 +603,7 @@ def _write_graphml(path: Path, node_fields: list[str], node_rows: list[list[Any]
         edge = ElementTree.SubElement(graph, f"{{{ns}}}edge", {
             "id": f"e{i + 1}", "source": str(row[0]), "target": str(row[1])})
         for name, value in zip(edge_fields[2:], row[2:], strict=True):
-            ElementTree.SubElement(edge, f"{{{ns}}}data",
-                                   {"key": f"e_{name}"}).text = text(value)
+            if value is not None:  # absent (a calibration without held-out rates)
+                ElementTree.SubElement(edge, f"{{{ns}}}data",
+                                       {"key": f"e_{name}"}).text = text(value)
     ElementTree.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

@@ -116,6 +116,8 @@ def test_round_trip_links_clusters_export(location, tmp_path, cocaine, calibrati
     assert len(nodes) == 18 and len(edges) == len(links)
     assert nodes[0]["case_id"] == "K1" and nodes[0]["drug"] == "cocaine"
     assert all(float(e["score"]) >= float(e["threshold"]) for e in edges)
+    assert all(float(e["held_out_false_negative_rate"]) ==
+               calibration.held_out[1].rate for e in edges)
     root = ElementTree.parse(paths["graphml"]).getroot()
     graph = root.find(f"{GRAPHML}graph")
     assert len(graph.findall(f"{GRAPHML}node")) == 18
