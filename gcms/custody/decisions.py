@@ -39,7 +39,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import sqlalchemy as sa
@@ -547,7 +547,8 @@ def review_outcome(store: CaseStore, case_id: str, exhibit_id: str, *, outcome: 
     with store._writing() as w:
         conn = w.conn
         _check_actor(store, conn, "review.record", key)
-        results = [store._require(conn, "result", case_id, r.result_id)[0] for r in listed]
+        results: list[Result] = [cast(Result, store._require(conn, "result", case_id,
+                                                             r.result_id)[0]) for r in listed]
         for result in results:
             shown = None if expected_versions is None else expected_versions.get(
                 result.result_id)

@@ -24,7 +24,7 @@ from gcms.custody.schema import audit_log
 from gcms.errors import CustodyError
 
 
-def _check_version(result: Result, expected: int | None, what: str) -> None:
+def _check_version(result: Any, expected: int | None, what: str) -> None:
     """Refuse ``what`` when ``result`` is no longer at the ``expected`` version."""
     if expected is not None and result.version != expected:
         raise CustodyError(f"{what} of case {result.case_id}: it is at version "
