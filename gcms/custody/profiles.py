@@ -289,7 +289,9 @@ def _entries(conn: sa.Connection, object_ids: Iterable[str]) -> dict[str, dict[s
 _IMPORTS: dict[tuple[int, str], dict[str, str]] = {}
 
 
-def _import_digests(conn: sa.Connection, seqs: Iterable[int]) -> dict[str, tuple[int, str]]:
+def _import_digests(conn: sa.Connection, seqs: Iterable[int],
+                    wanted: set[str]) -> dict[str, tuple[int, str]]:
+    """The SHA-256 that import entries ``seqs`` record for the ``wanted`` profiles."""
     out: dict[str, tuple[int, str]] = {}
     for seq in sorted(set(seqs)):
         head = conn.execute(sa.select(audit_log.c.content_sha256, audit_log.c.action)
@@ -308,7 +310,7 @@ def _import_digests(conn: sa.Connection, seqs: Iterable[int]) -> dict[str, tuple
             if len(_IMPORTS) >= 64:
                 _IMPORTS.clear()
             _IMPORTS[(seq, head.content_sha256)] = digests
-        out.update({pid: (seq, sha) for pid, sha in digests.items()})
+        out.update({pid: (seq, digests[pid]) for pid in wanted if pid in digests})
     return out
 
 
@@ -349,13 +351,13 @@ def check_rows(conn: sa.Connection, kind: str, rows: Sequence[Any], location: st
         entries = _entries(conn, [str(r["profile_id"]) for r in rows])
         digests = {pid: (e["seq"], e["after"].get("row_sha256"))
                    for pid, e in entries.items() if e["action"] == "profiling.profile"}
-        imported = []
+        imported, wanted = [], set()
         for r in rows:
             note = json.loads(r.get("custody") or "null") or {}
             if str(r["profile_id"]) not in digests and note.get("entry_seq"):
                 imported.append(int(note["entry_seq"]))
-        digests.update({k: v for k, v in _import_digests(conn, imported).items()
-                        if k not in digests})
+                wanted.add(str(r["profile_id"]))
+        digests.update(_import_digests(conn, imported, wanted))
     else:
         entries = _entries(conn, [str(r["profile_a"]) for r in rows])
         digests = {}
