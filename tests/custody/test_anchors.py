@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -24,6 +25,7 @@ from gcms.custody.rules import proof_message
 from gcms.custody.store import chain_head
 from gcms.custody.verify import Anchor, Link, Replay, expected_rows, load_trust, verify_chain
 from gcms.errors import CustodyError
+from gcms.results import QASection
 
 from .conftest import memory_key
 
@@ -300,8 +302,10 @@ def test_deleted_failing_tune_is_a_break(sqlite_location, tmp_path):
         passing = {"qa": {**document["qa"], "status": "passing", "checks": [
             {"kind": "tune", "status": "passing", "source": "history",
              "results": [_result_summary(good, history_id=good_id)]}]}}
+        typed = SimpleNamespace(qa=QASection.from_json(
+            {**passing["qa"], "policy": "block", "reportable": True}))
         with pytest.raises(CustodyError, match="deleted or altered in the QA history"):
-            RecordInStore(sqlite_location, "C1", "jdoe")._qa(store, passing)
+            RecordInStore(sqlite_location, "C1", "jdoe")._qa(store, typed)
 
 
 def test_a_bundle_is_checked_against_the_pinned_admin_keys_too(built):
