@@ -31,7 +31,7 @@ myst_heading_anchors = 3
 # API reference: the signatures as written, the docstrings in numpydoc form
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"  # the numpydoc Parameters sections carry the types
-autodoc_default_options = {"members": True, "show-inheritance": False}
+autodoc_default_options = {"members": True}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
