@@ -254,12 +254,11 @@ class _Web:
         if not tokens_equal(form.get("signin_token"), request.cookies.get(PRELOGIN_COOKIE, "")):
             return PlainTextResponse("sign-in form expired: reload the page", status_code=403)
         user_id, password = str(form.get("user") or ""), str(form.get("password") or "")
-        if self.throttle.blocked(user_id):
+        if not self.throttle.attempt(user_id):  # counted as failed until it succeeds
             return await self.login_page(request, failed=True, locked=True)
         try:
             user = await run_in_threadpool(self._check_password, user_id, password)
         except GcmsError:
-            self.throttle.failed(user_id)
             return await self.login_page(request, failed=True)
         self.throttle.succeeded(user_id)
         old = request.scope["state"].get("session")

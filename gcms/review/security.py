@@ -194,33 +194,77 @@ class SignInThrottle:
     """Counts failed sign-ins per user name; refuses the name for a while after too many.
 
     Counted by name, not by address, so that guessing one user's password from many
-    addresses is slowed as much as from one. A successful sign-in clears the count.
+    addresses is slowed as much as from one. An attempt counts as failed from the moment
+    it starts (:meth:`attempt`) until it succeeds: parallel guesses cannot all pass the
+    check while the slow password hash of the first ones is still being computed. At most
+    ``max_names`` names are tracked (names with no recent failure are forgotten first),
+    so a spray of made-up names cannot grow the table without bound.
     """
 
     def __init__(self, *, limit: int = MAX_FAILED_SIGN_INS, lockout_s: float = LOCKOUT_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 max_names: int = 100_000) -> None:
         self.limit, self.lockout_s, self.clock = limit, lockout_s, clock
+        self.max_names = max_names
         self._failures: dict[str, list[float]] = {}
         self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        return [t for t in self._failures.get(key, ()) if now - t < self.lockout_s]
 
     def blocked(self, user_id: str) -> bool:
         """Whether ``user_id`` is refused now (too many recent failures)."""
         now = self.clock()
+        key = user_id.casefold()
         with self._lock:
-            recent = [t for t in self._failures.get(user_id.casefold(), ())
-                      if now - t < self.lockout_s]
-            self._failures[user_id.casefold()] = recent
+            recent = self._recent(key, now)
+            if recent:
+                self._failures[key] = recent
+            else:
+                self._failures.pop(key, None)
             return len(recent) >= self.limit
+
+    def attempt(self, user_id: str) -> bool:
+        """Start one sign-in of ``user_id``: False when refused now, else counted as failed.
+
+        The caller calls :meth:`succeeded` when the password was right (which clears the
+        count); a wrong password needs nothing more.
+        """
+        now = self.clock()
+        key = user_id.casefold()
+        with self._lock:
+            recent = self._recent(key, now)
+            if len(recent) >= self.limit:
+                self._failures[key] = recent
+                return False
+            recent.append(now)
+            self._failures[key] = recent
+            if len(self._failures) > self.max_names:
+                self._forget(now)
+            return True
 
     def failed(self, user_id: str) -> None:
         """Count one failed sign-in of ``user_id``."""
+        now = self.clock()
         with self._lock:
-            self._failures.setdefault(user_id.casefold(), []).append(self.clock())
+            self._failures.setdefault(user_id.casefold(), []).append(now)
+            if len(self._failures) > self.max_names:
+                self._forget(now)
 
     def succeeded(self, user_id: str) -> None:
         """Forget ``user_id``'s failures."""
         with self._lock:
             self._failures.pop(user_id.casefold(), None)
+
+    def _forget(self, now: float) -> None:
+        # names without a recent failure first; then the names whose last failure is oldest
+        for key in [k for k, times in self._failures.items()
+                    if not times or now - times[-1] >= self.lockout_s]:
+            del self._failures[key]
+        excess = len(self._failures) - self.max_names
+        if excess > 0:
+            for key in sorted(self._failures, key=lambda k: self._failures[k][-1])[:excess]:
+                del self._failures[key]
 
 
 Scope = MutableMapping[str, Any]

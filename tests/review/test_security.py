@@ -282,3 +282,29 @@ def test_a_write_from_another_origin_is_refused_even_with_the_token(recorded):
     signin = re.search(r'name="signin_token" value="([^"]+)"', page.text).group(1)
     assert web.post("/login", data={"user": "bob", "password": "bob sign-in words",
                                     "signin_token": signin}, headers=other).status_code == 403
+
+
+def test_parallel_guesses_cannot_all_pass_before_the_first_ones_fail():
+    # An attempt counts as failed from its start: eleven guesses started together (none
+    # finished) leave only the first ten through, whatever their password turns out to be.
+    from gcms.review.security import SignInThrottle
+
+    throttle = SignInThrottle(limit=10, lockout_s=600, clock=lambda: 0.0)
+    started = [throttle.attempt("bob") for _ in range(11)]
+    assert started == [True] * 10 + [False]
+    throttle.succeeded("bob")  # one of them had the right password
+    assert throttle.attempt("bob")
+
+
+def test_made_up_user_names_do_not_grow_the_throttle_without_bound():
+    from gcms.review.security import SignInThrottle
+
+    now = [0.0]
+    throttle = SignInThrottle(limit=3, lockout_s=600, clock=lambda: now[0], max_names=50)
+    for i in range(500):
+        now[0] += 0.01
+        throttle.attempt(f"nobody-{i}")
+    assert len(throttle._failures) <= 50
+    for _ in range(3):
+        throttle.attempt("bob")
+    assert not throttle.attempt("bob")  # the newest names are the ones kept
