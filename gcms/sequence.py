@@ -316,9 +316,8 @@ def _number(text: str) -> tuple[float | None, str | None]:
 
 
 def _concentration_unit_problem(unit: str) -> str | None:
-    # Lazy: the unit table lives with the quantitation that uses it.
     from gcms.errors import QuantitationError
-    from gcms.quantitation.units import concentration_factor
+    from gcms.units import concentration_factor
 
     try:
         concentration_factor(unit)
