@@ -2,26 +2,21 @@
 
 The data live in ``gcms/identify/lookalikes.toml`` (see its header for the format and
 sources); :func:`load_lookalikes` reads and checks it, or a laboratory's own file of the
-same format.
+same format, with :func:`gcms.config.from_table` (an unknown key is refused with the closest
+known one) and records its source and SHA-256.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
+from gcms.config import Document, from_table, parse_toml, read_toml
 from gcms.errors import CriteriaError
 from gcms.identify.substance import Substance, name_key
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = ["Ambiguity", "LookalikeGroup", "Lookalikes", "load_lookalikes"]
 
@@ -83,59 +78,77 @@ class Ambiguity:
 
 @dataclass(frozen=True, slots=True)
 class Lookalikes:
-    """Every lookalike group and ambiguity of one data file, with its origin."""
+    """Every lookalike group and ambiguity of one data file, with its origin and SHA-256."""
 
     groups: tuple[LookalikeGroup, ...]
     ambiguities: tuple[Ambiguity, ...]
     source: str
+    sha256: str = ""
 
     def groups_of(self, substance: Substance) -> tuple[LookalikeGroup, ...]:
         """The groups ``substance`` belongs to."""
         return tuple(g for g in self.groups if g.member_of(substance) is not None)
 
 
-def _strings(origin: str, key: str, value: Any) -> tuple[str, ...]:
+# ------------------------------------------------------------------ the file's tables
+# The keys, types and "did you mean" of gcms.config.from_table; the converters below are
+# the rules of their own (names not blank, a group of two members or more).
+def _text(origin: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise CriteriaError(f"{origin}: {key}: missing or not a string")
+    return value.strip()
+
+
+def _names(origin: str, key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(
             isinstance(v, str) and v.strip() for v in value):
         raise CriteriaError(f"{origin}: {key}: must be a non-empty list of names, got {value!r}")
     return tuple(v.strip() for v in value)
 
 
-def _text(origin: str, key: str, table: Mapping[str, Any], field: str) -> str:
-    value = table.get(field)
-    if not isinstance(value, str) or not value.strip():
-        raise CriteriaError(f"{origin}: {key}.{field}: missing or not a string")
-    return value.strip()
+def _members(origin: str, key: str, value: Any) -> tuple[str, ...]:
+    members = _names(origin, key, value)
+    if len(members) < 2:
+        raise CriteriaError(f"{origin}: {key}: a group needs two members or more")
+    return members
 
 
-def _parse(data: Mapping[str, Any], origin: str) -> Lookalikes:
-    unknown = set(data) - {"lookalike", "ambiguity"}
-    if unknown:
-        raise CriteriaError(f"{origin}: unknown table(s) {sorted(unknown)} "
-                            "(known: lookalike, ambiguity)")
-    groups, ambiguities = [], []
-    for i, table in enumerate(data.get("lookalike", [])):
-        key = f"lookalike[{i}]"
-        extra = set(table) - {"name", "members", "statement"}
-        if extra:
-            raise CriteriaError(f"{origin}: {key}: unknown key(s) {sorted(extra)}")
-        members = _strings(origin, f"{key}.members", table.get("members"))
-        if len(members) < 2:
-            raise CriteriaError(f"{origin}: {key}.members: a group needs two members or more")
-        groups.append(LookalikeGroup(_text(origin, key, table, "name"), members,
-                                     _text(origin, key, table, "statement")))
-    for i, table in enumerate(data.get("ambiguity", [])):
-        key = f"ambiguity[{i}]"
-        extra = set(table) - {"name", "triggers", "statement"}
-        if extra:
-            raise CriteriaError(f"{origin}: {key}: unknown key(s) {sorted(extra)}")
-        triggers = table.get("triggers")
-        if not isinstance(triggers, list) or not triggers:
-            raise CriteriaError(f"{origin}: {key}.triggers: must be a list of name lists")
-        sets = tuple(_strings(origin, f"{key}.triggers[{j}]", t) for j, t in enumerate(triggers))
-        ambiguities.append(Ambiguity(_text(origin, key, table, "name"), sets,
-                                     _text(origin, key, table, "statement")))
-    return Lookalikes(tuple(groups), tuple(ambiguities), origin)
+def _triggers(origin: str, key: str, value: Any) -> tuple[tuple[str, ...], ...]:
+    if not isinstance(value, list) or not value:
+        raise CriteriaError(f"{origin}: {key}: must be a list of name lists")
+    return tuple(_names(origin, f"{key}[{j}]", t) for j, t in enumerate(value))
+
+
+@dataclass(frozen=True, slots=True)
+class _GroupTable:
+    name: str = field(metadata={"convert": _text})
+    members: tuple[str, ...] = field(metadata={"convert": _members})
+    statement: str = field(metadata={"convert": _text})
+
+
+@dataclass(frozen=True, slots=True)
+class _AmbiguityTable:
+    name: str = field(metadata={"convert": _text})
+    triggers: tuple[tuple[str, ...], ...] = field(metadata={"convert": _triggers})
+    statement: str = field(metadata={"convert": _text})
+
+
+@dataclass(frozen=True, slots=True)
+class _LookalikesFile:
+    """A lookalike data file's tables, as :func:`gcms.config.from_table` checks them."""
+
+    lookalike: tuple[_GroupTable, ...] = ()
+    ambiguity: tuple[_AmbiguityTable, ...] = ()
+
+
+def _parse(document: Document) -> Lookalikes:
+    parsed = from_table(_LookalikesFile, document.data, origin=document.source,
+                        error=CriteriaError)
+    return Lookalikes(tuple(LookalikeGroup(g.name, g.members, g.statement)
+                            for g in parsed.lookalike),
+                      tuple(Ambiguity(a.name, a.triggers, a.statement)
+                            for a in parsed.ambiguity),
+                      document.source, document.sha256)
 
 
 _CACHE: dict[str, Lookalikes] = {}
@@ -152,24 +165,19 @@ def load_lookalikes(path: str | os.PathLike | None = None) -> Lookalikes:
     Returns
     -------
     Lookalikes
-        The groups (substances a spectrum alone does not tell apart, and what does).
+        The groups (substances a spectrum alone does not tell apart, and what does),
+        with the file's source and the SHA-256 of its bytes.
 
     Raises
     ------
     CriteriaError
-        Unreadable file, invalid TOML, or a malformed group (named).
+        Unreadable file, invalid TOML, an unknown key (with "did you mean"), or a
+        malformed group (named).
     """
     if path is None:
         if "shipped" not in _CACHE:
             raw = (resources.files("gcms.identify") / "lookalikes.toml").read_bytes()
-            _CACHE["shipped"] = _parse(tomllib.loads(raw.decode("utf-8")),
-                                       "lookalikes.toml (shipped)")
+            _CACHE["shipped"] = _parse(parse_toml(raw, source="lookalikes.toml (shipped)",
+                                                  error=CriteriaError))
         return _CACHE["shipped"]
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise CriteriaError(f"{path}: cannot read: {error.strerror or error}") from error
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise CriteriaError(f"{path}: invalid TOML: {error}") from error
-    return _parse(data, str(path))
+    return _parse(read_toml(path, error=CriteriaError))

@@ -24,35 +24,33 @@ does not know, or a sentence whose ``{placeholders}`` differ from the packaged
 sentence's, is refused with the file and the key named, so an edited file cannot
 silently drop a fact (a substance list, a page count) from the report. A new language
 is a new file with every key of ``en.toml``.
+
+The tables and their keys are checked by :func:`gcms.config.from_table` (an unknown key
+is refused with the closest known one), and every file read is recorded with the
+SHA-256 of its bytes (:attr:`Wording.files`).
 """
 
 from __future__ import annotations
 
 import csv
-import difflib
+import hashlib
 import io
 import os
 import re
 import string
-import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
+from gcms.config import Document, did_you_mean, from_table, parse_toml, read_toml
 from gcms.errors import ProfileError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = ["Wording", "available_languages", "load_wording"]
 
 _PACKAGE = "gcms.report"
-_DIRECTIONS = ("ltr", "rtl")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]+)?")
 
 
@@ -70,6 +68,8 @@ class Wording:
     text: Mapping[str, str]
     substances: Mapping[str, str]
     source: str
+    #: Every file read, first first: ``(source, SHA-256 of its bytes)``.
+    files: tuple[tuple[str, str], ...] = ()
 
     def __call__(self, key: str, /, **values: Any) -> str:
         """The sentence ``key`` with ``{placeholders}`` filled from ``values``."""
@@ -96,19 +96,42 @@ class Wording:
         return f"{local} ({name})"
 
 
-def _read_toml(path: Path | str, data: bytes) -> dict[str, Any]:
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ProfileError(f"{path}: not a readable TOML translation file ({error})") from None
+@dataclass(frozen=True, slots=True)
+class _Meta:
+    """The ``[meta]`` table (None: not given; an override keeps the packaged value)."""
+
+    language: str | None = None
+    direction: Literal["ltr", "rtl"] | None = None
+    name: str | None = None
 
 
-def _packaged(language: str) -> tuple[str, dict[str, Any]]:
+def _no_substances(origin: str, key: str, value: Any) -> None:
+    """``[substances]``: names once lived here; an empty table (en.toml's) is allowed."""
+    if not isinstance(value, Mapping) or value:
+        raise ProfileError(f"{origin}: {key}: substance names go in the file "
+                           "<language>.substances.csv beside it (columns name,translation)")
+
+
+@dataclass(frozen=True, slots=True)
+class _TranslationFile:
+    """A translation file's tables, as :func:`gcms.config.from_table` checks them."""
+
+    meta: _Meta = field(default_factory=_Meta)
+    text: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    substances: None = field(default=None, metadata={"convert": _no_substances})
+
+
+def _parse(document: Document) -> _TranslationFile:
+    return from_table(_TranslationFile, document.data, origin=document.source,
+                      error=ProfileError)
+
+
+def _packaged(language: str) -> Document:
     resource = resources.files(_PACKAGE).joinpath("translations", f"{language}.toml")
     if not resource.is_file():
         raise ProfileError(f"language {language!r}: no translation file (available: "
                            f"{', '.join(available_languages())})")
-    return str(resource), _read_toml(str(resource), resource.read_bytes())
+    return parse_toml(resource.read_bytes(), source=str(resource), error=ProfileError)
 
 
 def available_languages() -> tuple[str, ...]:
@@ -135,22 +158,14 @@ def _read_substances(source: str, data: bytes) -> dict[str, str]:
     return names
 
 
-def _packaged_substances(language: str) -> tuple[str, dict[str, str]]:
+def _packaged_substances(language: str) -> tuple[str, bytes | None]:
     resource = resources.files(_PACKAGE).joinpath("translations",
                                                   f"{language}.substances.csv")
-    if not resource.is_file():
-        return str(resource), {}
-    return str(resource), _read_substances(str(resource), resource.read_bytes())
+    return str(resource), resource.read_bytes() if resource.is_file() else None
 
 
-def _table(data: Mapping[str, Any], name: str, source: str) -> dict[str, str]:
-    table = data.get(name, {})
-    if not isinstance(table, Mapping):
-        raise ProfileError(f"{source}: [{name}] must be a table")
-    for key, value in table.items():
-        if not isinstance(value, str):
-            raise ProfileError(f"{source}: {name}.{key} must be text, got {value!r}")
-    return dict(table)
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def load_wording(language: str, *, directory: str | os.PathLike | None = None) -> Wording:
@@ -165,31 +180,36 @@ def load_wording(language: str, *, directory: str | os.PathLike | None = None) -
     """
     if not _LANGUAGE.fullmatch(language):
         raise ProfileError(f"language {language!r}: expected a code such as en or ar")
-    english_source, english = _packaged("en")
-    reference = _table(english, "text", english_source)
-    source, data = _packaged(language)
-    meta = data.get("meta", {})
-    text = _table(data, "text", source)
-    substances = _packaged_substances(language)[1]
-    sources = [source]
+    reference = _parse(_packaged("en")).text
+    document = _packaged(language)
+    packaged = _parse(document)
+    meta = {k: getattr(packaged.meta, k) for k in ("language", "direction", "name")}
+    text = dict(packaged.text)
+    files = [(document.source, document.sha256)]
+    csv_source, csv_bytes = _packaged_substances(language)
+    substances = {} if csv_bytes is None else _read_substances(csv_source, csv_bytes)
+    if csv_bytes is not None:
+        files.append((csv_source, _sha256(csv_bytes)))
+    sources = [document.source]
     if directory is not None:
         path = Path(directory) / f"{language}.toml"
         if path.is_file():
-            override = _read_toml(path, path.read_bytes())
-            unknown = set(override) - {"meta", "text"}
-            if unknown:
-                raise ProfileError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}")
-            for key, value in _table(override, "text", str(path)).items():
+            override = read_toml(path, error=ProfileError)
+            parsed = _parse(override)
+            for key, value in parsed.text.items():
                 if key not in reference:
-                    close = difflib.get_close_matches(key, reference, n=1)
-                    hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    raise ProfileError(f"{path}: text.{key} is not a report sentence{hint}")
+                    raise ProfileError(f"{path}: text.{key} is not a report sentence"
+                                       f"{did_you_mean(key, reference)}")
                 text[key] = value
-            meta = {**meta, **override.get("meta", {})}
+            meta.update({k: v for k, v in ((k, getattr(parsed.meta, k)) for k in meta)
+                         if v is not None})
+            files.append((override.source, override.sha256))
             sources.append(str(path))
         names = Path(directory) / f"{language}.substances.csv"
         if names.is_file():
-            substances.update(_read_substances(str(names), names.read_bytes()))
+            raw = names.read_bytes()
+            substances.update(_read_substances(str(names), raw))
+            files.append((str(names), _sha256(raw)))
             sources.append(str(names))
     where = " + ".join(sources)
     missing = sorted(set(reference) - set(text))
@@ -207,9 +227,6 @@ def load_wording(language: str, *, directory: str | os.PathLike | None = None) -
             raise ProfileError(
                 f"{where}: text.{key} has placeholders {sorted(mine)}, the report "
                 f"fills {sorted(_placeholders(reference[key]))}")
-    direction = meta.get("direction", "ltr")
-    if direction not in _DIRECTIONS:
-        raise ProfileError(f"{where}: meta.direction {direction!r} is not ltr or rtl")
-    return Wording(language=language, direction=direction, name=str(meta.get("name", language)),
-                   text=MappingProxyType(text), substances=MappingProxyType(substances),
-                   source=where)
+    return Wording(language=language, direction=meta["direction"] or "ltr",
+                   name=meta["name"] or language, text=MappingProxyType(text),
+                   substances=MappingProxyType(substances), source=where, files=tuple(files))
