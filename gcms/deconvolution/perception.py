@@ -54,7 +54,7 @@ from gcms.deconvolution.settings import DeconvolutionSettings
 from gcms.errors import GcmsError
 from gcms.run import Run
 from gcms.signal.baseline import centre_baseline, rolling_ball
-from gcms.signal.noise import NoiseModel, estimate_noise
+from gcms.signal.noise import MAD_TO_SIGMA, NoiseModel, estimate_noise
 
 __all__ = ["IonMaxima", "Perception", "Prepared", "perceive", "prepare"]
 
@@ -659,7 +659,7 @@ def _estimate_skew(maxima: IonMaxima, prepared: Prepared,
             return 0.0
         slope = float((weight * dp * dm).sum() / denominator)
         residual = dp - slope * dm
-        mad = np.median(np.abs(residual)) * 1.4826
+        mad = np.median(np.abs(residual)) * MAD_TO_SIGMA
         ok = np.abs(residual) <= 3.0 * max(mad, 1e-6)
         group, position, mz, weight = group[ok], position[ok], mz[ok], weight[ok]
         if group.size < 20:
