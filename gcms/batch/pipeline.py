@@ -276,6 +276,7 @@ def run_batch(
     resume: bool = True,
     out_mode: OutMode | None = None,
     executor: Executor | None = None,
+    instrument: Any = None,
 ) -> BatchResult:
     """Process a whole sequence: every run read, deconvoluted, searched and judged.
 
@@ -315,6 +316,12 @@ def run_batch(
         workers open the library by path and check its content hash. A run whose task
         fails on the executor (a worker lost beyond its retries) is processed in this
         process, so no run is lost; ``workers`` is then not used.
+    instrument
+        The instrument profile (:class:`gcms.qa.InstrumentProfile`) whose ``[column]``
+        gives the lab's RI column type (:func:`gcms.retention.columns.lab_column`; the
+        ladder's ``.CAL`` column is the fallback); default: the profile of a step that
+        carries one (the QA gate of ``gcms batch --instrument``). Each ladder's evidence
+        records the type used and its source.
 
     Returns
     -------
@@ -370,8 +377,12 @@ def run_batch(
         executor=executor)
 
 
+    instrument = instrument if instrument is not None else _step_profile(steps)
+
     def before(runs: list[RunContext], evidence: SequenceEvidence) -> None:
         context.runs, context.evidence = runs, evidence
+        if instrument is not None:
+            _instrument_column(instrument, runs, evidence)
         for step in steps:
             if step.stage == "before-judgement":
                 step(context)
@@ -426,6 +437,29 @@ def run_batch(
                        processed=processed, cached=len(cached_positions), failed=failed,
                        step_failures=list(context.failures),
                        seconds=time.perf_counter() - started)
+
+
+def _step_profile(steps: Sequence[BatchStep]) -> Any:
+    """The instrument profile a step carries (the QA gate's), or None."""
+    for step in steps:
+        profile = getattr(step, "profile", None)
+        if profile is not None and hasattr(profile, "column"):
+            return profile
+    return None
+
+
+def _instrument_column(profile: Any, runs: list[RunContext],
+                       evidence: SequenceEvidence) -> None:
+    """Each ladder's RI column type from the instrument profile (its own column the fallback)."""
+    from gcms.retention.columns import lab_column
+
+    for position, ladder in evidence.ladders.items():
+        calibration = evidence.calibrations.get(position)
+        ladder.update(lab_column(profile=profile,
+                                 calibration_column=getattr(calibration, "column", None)))
+    for run in runs:
+        if run.ladder_evidence is not None and run.calibration_position in evidence.ladders:
+            run.ladder_evidence = dict(evidence.ladders[run.calibration_position])
 
 
 def _pass1(sequence: RunSequence, *, library: Library, settings: BatchSettings,

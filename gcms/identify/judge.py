@@ -282,8 +282,8 @@ def _retention_index(hit: Hit, ri: float | None, extrapolated: bool,
     ``library_column``, the column type of the library entry's RI. Where both are known
     and differ, the RI is not compared and the criterion says so; where the library does
     not state its column the comparison is made and the sentence says so; where the lab's
-    column is not known (no ladder column, no instrument profile) the criterion reads as
-    it did before column types were known.
+    column is not known (no ladder column, no instrument profile) the comparison is made
+    and the sentence says that the column types were not checked.
     """
     from gcms.retention.columns import same_column_type
 
@@ -322,6 +322,12 @@ def _retention_index(hit: Hit, ri: float | None, extrapolated: bool,
     elif lab_column and not library_column:
         detail += (f"; the library does not state the column type of its RI (the lab's: "
                    f"{lab_column})")
+    elif not lab_column:
+        detail += ("; the lab's column type is not known (neither an instrument profile nor "
+                   "the ladder names the column)"
+                   + (f", the library's RI is for a {library_column} column"
+                      if library_column else "")
+                   + ": compared without checking column types")
     if severe:
         detail += f"; beyond {rules.contradiction_factor:g}× the tolerance: a different compound"
     return CriterionResult("retention_index", "pass" if ok else "fail", round(delta, 1), limit,

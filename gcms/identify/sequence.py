@@ -210,12 +210,15 @@ def _ladder_evidence(position: int, context: RunContext, calibration) -> dict[st
             **_column_type(calibration)}
 
 
-def _column_type(calibration) -> dict[str, str]:
-    """The lab's RI column type where the ladder names its column (RI like with like)."""
-    from gcms.retention.columns import lab_column_type
+def _column_type(calibration) -> dict[str, str | None]:
+    """The lab's RI column type as the ladder names its column, and its source.
 
-    found = lab_column_type(calibration_column=getattr(calibration, "column", None))
-    return {"column_type": found} if found else {}
+    RI is compared like with like; a batch's instrument profile overrides the ladder's
+    column (:mod:`gcms.batch.pipeline`).
+    """
+    from gcms.retention.columns import lab_column
+
+    return lab_column(calibration_column=getattr(calibration, "column", None))
 
 
 def apply_ladders(contexts: list[RunContext], evidence: SequenceEvidence, *,

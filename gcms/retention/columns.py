@@ -18,8 +18,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["COLUMN_TYPES", "column_type", "column_type_of_phase", "lab_column_type",
-           "same_column_type"]
+__all__ = ["COLUMN_TYPES", "NOT_STATED", "column_type", "column_type_of_phase", "lab_column",
+           "lab_column_type", "same_column_type"]
 
 #: The column types, in NIST's order.
 COLUMN_TYPES = ("standard non-polar", "semi-standard non-polar", "standard polar")
@@ -89,6 +89,34 @@ def same_column_type(a: str | None, b: str | None) -> bool | None:
     return None if ka is None or kb is None else ka == kb
 
 
+#: ``column_type_source`` of a lab whose column type neither source names.
+NOT_STATED = "not stated: neither an instrument profile's [column] nor the ladder names the column"
+
+
+def _profile_column_type(column: Any) -> tuple[str | None, str | None]:
+    """The column type of an instrument profile's ``[column]`` and the field that gave it."""
+    for name in ("ri_column_type", "phase", "name"):
+        text = getattr(column, name, None)
+        if text:
+            try:
+                found = column_type(text)
+            except ValueError:
+                found = None
+            if found:
+                return found, name
+    return None, None
+
+
+def _calibration_column_type(calibration_column: Mapping[str, str] | None
+                             ) -> tuple[str | None, str | None]:
+    """The column type a ladder's column names and the text that named it."""
+    for text in (calibration_column or {}).values():
+        found = column_type_of_phase(text)
+        if found:
+            return found, str(text)
+    return None, None
+
+
 def lab_column_type(*, profile_column: Any = None,
                     calibration_column: Mapping[str, str] | None = None) -> str | None:
     """The lab's column type: an instrument profile's ``[column]``, else a ladder's.
@@ -97,18 +125,30 @@ def lab_column_type(*, profile_column: Any = None,
     ``phase`` or ``name``); ``calibration_column``: the column a ladder's ``.CAL`` header
     names (``{"COLUMN_NAME": "DB-5"}``).
     """
-    if profile_column is not None:
-        for name in ("ri_column_type", "phase", "name"):
-            text = getattr(profile_column, name, None)
-            if text:
-                try:
-                    found = column_type(text)
-                except ValueError:
-                    found = None
-                if found:
-                    return found
-    for text in (calibration_column or {}).values():
-        found = column_type_of_phase(text)
-        if found:
-            return found
-    return None
+    return lab_column(profile=profile_column,
+                      calibration_column=calibration_column)["column_type"]
+
+
+def lab_column(*, profile: Any = None, calibration_column: Mapping[str, str] | None = None
+               ) -> dict[str, str | None]:
+    """The lab's RI column type and where it comes from, as ladder evidence records it.
+
+    ``profile``: an instrument profile (:class:`gcms.qa.InstrumentProfile`, whose
+    ``[column]`` is read) or its column alone; ``calibration_column``: the column a
+    ladder's ``.CAL`` header names. The profile decides where it names a type (it
+    describes the column installed); the ladder's column is the fallback. Returns
+    ``{"column_type": ..., "column_type_source": ...}``: the source names the profile
+    and field, or the ladder's column text, or :data:`NOT_STATED` (type None).
+    """
+    column = getattr(profile, "column", profile)
+    found, field = _profile_column_type(column) if column is not None else (None, None)
+    ladder, text = _calibration_column_type(calibration_column)
+    if found:
+        ident = getattr(getattr(profile, "identity", None), "id", "") or ""
+        source = f"instrument profile {ident} [column] {field}".replace("  ", " ")
+        if ladder and ladder != found:
+            source += f" (the ladder's column {text!r} would be {ladder})"
+        return {"column_type": found, "column_type_source": source}
+    if ladder:
+        return {"column_type": ladder, "column_type_source": f"ladder column {text!r}"}
+    return {"column_type": None, "column_type_source": NOT_STATED}

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gcms.identify.criteria import Criteria
 from gcms.identify.judge import _retention_index
 from gcms.io import read_entries
 from gcms.library.search import Hit
+from gcms.qa import load_profile
+from gcms.qa.profile import Column
 from gcms.retention.columns import (
+    NOT_STATED,
     column_type,
     column_type_of_phase,
+    lab_column,
     lab_column_type,
     same_column_type,
 )
+
+INSTRUMENTS = Path(__file__).resolve().parents[2] / "instruments"
 
 
 def _hit(ri: float | None) -> Hit:
@@ -62,6 +70,28 @@ def test_ri_criterion_compares_like_with_like():
     assert "does not state the column type" in unstated.detail
     none = _retention_index(_hit(None), 2190.0, False, lab, criteria, None)
     assert none.result == "not evaluated" and "semi-standard non-polar column" in none.detail
-    # no column known on either side: as before
+    # the lab's column not known: compared, and the criterion says the types were not checked
     plain = _retention_index(_hit(2189.0), 2190.0, False, None, criteria, None)
-    assert plain.result == "pass" and plain.detail.endswith("ΔRI +1.0")
+    assert plain.result == "pass" and plain.detail.startswith("RI 2190.0 against library RI "
+                                                              "2189: ΔRI +1.0; the lab's column "
+                                                              "type is not known")
+    assert plain.detail.endswith("compared without checking column types")
+    stated = _retention_index(_hit(2189.0), 2190.0, False, {"column_type": None}, criteria,
+                              "standard non-polar")
+    assert "the library's RI is for a standard non-polar column" in stated.detail
+
+
+def test_lab_column_profile_first_ladder_fallback_source_named():
+    profile = load_profile(str(INSTRUMENTS / "demo-quadrupole.toml"))
+    found = lab_column(profile=profile, calibration_column={"COLUMN_NAME": "DB-1"})
+    assert found["column_type"] == "semi-standard non-polar"
+    assert found["column_type_source"] == (
+        "instrument profile GCMS-DEMO [column] ri_column_type (the ladder's column 'DB-1' "
+        "would be standard non-polar)")
+    # a profile whose column names no type: the ladder's .CAL column decides
+    bare = lab_column(profile=Column(name="30 m"), calibration_column={"COLUMN_NAME": "DB-1"})
+    assert bare == {"column_type": "standard non-polar",
+                    "column_type_source": "ladder column 'DB-1'"}
+    assert lab_column() == {"column_type": None, "column_type_source": NOT_STATED}
+    assert lab_column(profile=Column(phase="DB-WAX"))["column_type_source"] == \
+        "instrument profile [column] phase"
