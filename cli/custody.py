@@ -16,7 +16,6 @@ stderr saying why, naming the rule).
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -63,8 +62,11 @@ def _weight(value: str | None, unit: str | None) -> str | None:
 
 
 def _passphrase(env_name: str, *, confirm: bool, prompt: str) -> str:
-    if os.environ.get(env_name):
-        return os.environ[env_name]
+    from gcms.config import secret
+
+    value = secret(env_name)
+    if value is not None:
+        return value
     return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
 
 
@@ -1082,7 +1084,9 @@ def batch_steps(options: dict[str, Any]) -> list[Any]:
     if case_id is None:
         raise click.UsageError("--store needs --case: the case to record the batch in")
     if location is None:
-        location = os.environ.get("GCMS_STORE") or None
+        from gcms.config import environment
+
+        location = environment().store
         if location is None:
             raise click.UsageError("--case needs --store (or GCMS_STORE): the case store "
                                    "to record the batch in")

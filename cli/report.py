@@ -57,9 +57,10 @@ def report() -> None:
 
 
 def _passphrase(env_name: str, prompt: str) -> str:
-    if os.environ.get(env_name):
-        return os.environ[env_name]
-    return click.prompt(prompt, hide_input=True, err=True)
+    from gcms.config import secret
+
+    value = secret(env_name)
+    return value if value is not None else click.prompt(prompt, hide_input=True, err=True)
 
 
 def _signing_options(function: Callable) -> Callable:

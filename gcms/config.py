@@ -8,8 +8,7 @@ maintainer finds it in one place:
   snapshot is taken lazily, on first use, and then returned as it is for as long as those
   variables keep their values; when one of them changes (a test's
   ``monkeypatch.setenv``, a command run with another ``env``) the next call takes a new
-  snapshot. :func:`refresh_environment` forces a new one. (``OMP_NUM_THREADS`` is a thread
-  cap of the compiled kernels and stays with them, in :mod:`gcms.library.scan`.)
+  snapshot. :func:`refresh_environment` forces a new one.
 
   ==================  ===================================================================
   ``GCMS_DATA_DIR``   the data folder (QA history); default :func:`user_data_dir`
@@ -23,6 +22,24 @@ maintainer finds it in one place:
 
   A variable set to the empty string counts as unset (the XDG Base Directory
   Specification says so of ``XDG_DATA_HOME``; gcms treats every variable the same way).
+
+* **Secrets** (:func:`secret`): a passphrase or password is read from the variable a
+  command names (``--passphrase-env``, ``--password-env``; by default those of
+  :data:`SECRETS`) when it is needed, and is never kept in the snapshot (which lives as
+  long as the process and is compared on every call).
+
+  ==========================  ===========================================================
+  ``GCMS_KEY_PASSPHRASE``     the passphrase of a private key or PKCS#12 file
+  ``GCMS_CA_PASSPHRASE``      the passphrase of the lab CA's key (``gcms report ca``)
+  ``GCMS_PASSWORD``           a new password (``gcms user password``)
+  ==========================  ===========================================================
+
+  Not read here, on purpose: ``OMP_NUM_THREADS``, a thread cap of the compiled kernels
+  that any OpenMP program obeys (it stays with them, in :mod:`gcms.library.scan`), and
+  the thread caps (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``)
+  that :mod:`gcms.batch.pipeline` *writes* for its worker processes, whose numerical
+  libraries read them when they start: an environment for other programs, not a setting
+  of gcms.
 
 * **Folders** (:func:`user_data_dir`, :func:`data_dir`, :func:`search_path`): where
   gcms keeps its own data and where each kind of configuration file is looked for.
@@ -65,6 +82,7 @@ __all__ = [
     "data_dir",
     "did_you_mean",
     "environment",
+    "secret",
     "from_table",
     "limits",
     "parse_toml",
@@ -80,6 +98,9 @@ T = TypeVar("T")
 #: The environment variables gcms reads (all of them, in one place).
 VARIABLES = ("GCMS_DATA_DIR", "GCMS_STORE", "GCMS_ACTOR", "GCMS_INSTRUMENTS", "GCMS_METHODS",
              "GCMS_MEMORY_BUDGET", "XDG_DATA_HOME", "LOCALAPPDATA")
+
+#: The default names of the variables holding secrets (module notes; :func:`secret`).
+SECRETS = ("GCMS_KEY_PASSPHRASE", "GCMS_CA_PASSPHRASE", "GCMS_PASSWORD")
 
 _PACKAGE = Path(__file__).parent
 
@@ -143,6 +164,15 @@ def refresh_environment() -> Environment:
     global _snapshot
     _snapshot = None
     return environment()
+
+
+def secret(name: str) -> str | None:
+    """The secret held by the environment variable ``name``, or None (unset or empty).
+
+    Read now, every call, and not kept: see the module notes (``name`` is the one a
+    command's ``--passphrase-env`` gives, by default one of :data:`SECRETS`).
+    """
+    return os.environ.get(name) or None
 
 
 # ---------------------------------------------------------------------------- folders

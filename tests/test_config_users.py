@@ -104,3 +104,62 @@ def test_an_override_names_the_file_the_key_and_the_problem(tmp_path, text, mess
     with pytest.raises(ProfileError) as caught:
         load_wording("en", directory=tmp_path)
     assert str(caught.value).startswith(f"{path}: {message}"), str(caught.value)
+
+
+# ---------------------------------------------------------------------- environment
+def test_a_secret_is_read_when_asked_and_never_kept_in_the_snapshot(monkeypatch):
+    from gcms import config
+
+    monkeypatch.setenv("GCMS_KEY_PASSPHRASE", "correct horse")
+    assert config.secret("GCMS_KEY_PASSPHRASE") == "correct horse"
+    assert "correct horse" not in repr(config.refresh_environment())
+    monkeypatch.setenv("GCMS_KEY_PASSPHRASE", "")
+    assert config.secret("GCMS_KEY_PASSPHRASE") is None
+    monkeypatch.delenv("GCMS_KEY_PASSPHRASE")
+    assert config.secret("GCMS_KEY_PASSPHRASE") is None
+
+
+def test_the_cli_takes_passphrases_from_the_variable_named(monkeypatch):
+    from cli.custody import _passphrase as custody_passphrase
+    from cli.report import _passphrase as report_passphrase
+
+    monkeypatch.setenv("LAB_KEY_SECRET", "s3cret")
+    assert report_passphrase("LAB_KEY_SECRET", "unused prompt") == "s3cret"
+    assert custody_passphrase("LAB_KEY_SECRET", confirm=False, prompt="unused") == "s3cret"
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_batch_case_without_a_store_is_refused_when_gcms_store_is_unset_or_empty(
+        monkeypatch, value):
+    import click
+
+    from cli.custody import batch_steps
+
+    if value is None:
+        monkeypatch.delenv("GCMS_STORE", raising=False)
+    else:
+        monkeypatch.setenv("GCMS_STORE", value)
+    with pytest.raises(click.UsageError, match="--case needs --store"):
+        batch_steps({"custody_case": "CASE-1"})
+
+
+def test_every_gcms_variable_is_read_through_gcms_config_and_documented():
+    import re
+
+    from gcms import config
+
+    root = PACKAGE.parent
+    named = set()
+    for path in [*PACKAGE.rglob("*.py"), *(root / "cli").glob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        named |= set(re.findall(r"\bGCMS_[A-Z_]+[A-Z]\b", text))
+        relative = path.relative_to(root).as_posix()
+        if relative not in ("gcms/config.py", "gcms/library/scan.py", "gcms/batch/pipeline.py"):
+            assert not re.search(r"os\.environ|getenv", text), relative
+    known = set(config.VARIABLES) | set(config.SECRETS)
+    assert named <= known, named - known
+    page = (root / "docs" / "guide" / "configuration.md")
+    if page.is_file():
+        documented = set(re.findall(r"`(GCMS_[A-Z_]+|XDG_DATA_HOME|LOCALAPPDATA)`",
+                                    page.read_text(encoding="utf-8")))
+        assert known <= documented, known - documented
