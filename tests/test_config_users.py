@@ -120,8 +120,8 @@ def test_a_secret_is_read_when_asked_and_never_kept_in_the_snapshot(monkeypatch)
 
 
 def test_the_cli_takes_passphrases_from_the_variable_named(monkeypatch):
-    from cli.custody import _passphrase as custody_passphrase
-    from cli.report import _passphrase as report_passphrase
+    from gcms_cli.custody import _passphrase as custody_passphrase
+    from gcms_cli.report import _passphrase as report_passphrase
 
     monkeypatch.setenv("LAB_KEY_SECRET", "s3cret")
     assert report_passphrase("LAB_KEY_SECRET", "unused prompt") == "s3cret"
@@ -133,7 +133,7 @@ def test_batch_case_without_a_store_is_refused_when_gcms_store_is_unset_or_empty
         monkeypatch, value):
     import click
 
-    from cli.custody import batch_steps
+    from gcms_cli.custody import batch_steps
 
     if value is None:
         monkeypatch.delenv("GCMS_STORE", raising=False)
