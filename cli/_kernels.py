@@ -31,6 +31,40 @@ def kernel_groups(name: str, args: list[str]) -> tuple[str, ...]:
     return groups
 
 
+def _library_argument(name: str, args: list[str]) -> str | None:
+    """The library file the command ``name args`` searches, where the arguments name one."""
+    for i, arg in enumerate(args):
+        if arg.startswith("--library="):
+            return arg.split("=", 1)[1]
+        if arg == "--library" and i + 1 < len(args):
+            return args[i + 1]
+    if name == "library" and args[:1] == ["search"]:
+        # LIBRARY: the compiled library, the one HDF5 file among the arguments (the
+        # queries are MSP, JCAMP-DX or MassBank files)
+        return next((a for a in args[1:] if a.lower().endswith((".h5", ".hdf5"))), None)
+    return None
+
+
+def _small_library(path: str | None) -> bool:
+    """Whether ``path`` is a gcms library small enough to be searched whole (no kernels).
+
+    Reads the entry count recorded in the file's attributes (``h5py``, which opening the
+    library needs anyway); anything unreadable counts as not small (its kernels are then
+    prepared, as before).
+    """
+    if path is None:
+        return False
+    try:
+        import h5py
+
+        from gcms.library._engine import SMALL_LIBRARY
+
+        with h5py.File(path, "r") as h5:
+            return int(h5.attrs["n_entries"]) <= SMALL_LIBRARY
+    except (OSError, KeyError, ValueError, TypeError, ImportError):
+        return False
+
+
 def _real_stderr() -> bool:
     # Under click's CliRunner stderr is an in-memory buffer (its text is mixed into
     # the captured output): compile lazily there, as a library call does.
@@ -48,12 +82,18 @@ def prepare_before(name: str, args: list[str]) -> None:
         return
     if "--help" in args or "-h" in args or not _real_stderr():
         return
+    if "library search" in groups and _small_library(_library_argument(name, args)):
+        # a library of at most SMALL_LIBRARY entries is scored whole: no search kernels
+        groups = tuple(g for g in groups if g != "library search")
+        if not groups:
+            return
     from gcms._kernels import cache_folders, cold_kernels, prepare_kernels
 
-    cold = [group for group in cold_kernels() if group in groups]
+    # only the modules of the groups this command runs are imported (and numba with them)
+    cold = list(cold_kernels(groups))
     if not cold:
         return
-    folders = cache_folders()
+    folders = cache_folders(cold)
     where = sorted({str(folders[g].parent) for g in cold if folders.get(g) is not None})
     click.echo(f"gcms: preparing the compiled kernels ({', '.join(cold)}): once after "
                f"installation or an upgrade, 10-60 s; cached in {', '.join(where) or '?'}",

@@ -26,9 +26,7 @@ from __future__ import annotations
 import importlib
 import os
 import time
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 __all__ = ["KERNEL_GROUPS", "cache_folders", "cold_kernels", "prepare_kernels"]
@@ -53,26 +51,39 @@ def _cache_file(dispatcher):
     return getattr(cache, "_cache_file", None)
 
 
-def cache_folders() -> dict[str, Path | None]:
-    """Per kernel group, the folder numba caches its machine code in (None: no caching)."""
+def _groups(groups: Iterable[str] | None) -> list[str]:
+    if groups is None:
+        return list(KERNEL_GROUPS)
+    groups = list(groups)
+    unknown = [group for group in groups if group not in KERNEL_GROUPS]
+    if unknown:
+        raise ValueError(f"no kernel group {unknown[0]!r} (known: {', '.join(KERNEL_GROUPS)})")
+    return groups
+
+
+def cache_folders(groups: Iterable[str] | None = None) -> dict[str, Path | None]:
+    """Per kernel group, the folder numba caches its machine code in (None: no caching).
+
+    Only the modules of ``groups`` (default: all) are imported.
+    """
     out = {}
-    for group, module in KERNEL_GROUPS.items():
-        cache = getattr(_dispatchers(module)[0], "_cache", None)
+    for group in _groups(groups):
+        cache = getattr(_dispatchers(KERNEL_GROUPS[group])[0], "_cache", None)
         path = getattr(cache, "_cache_path", None)
         out[group] = Path(path) if path else None
     return out
 
 
-def cold_kernels() -> dict[str, list[str]]:
+def cold_kernels(groups: Iterable[str] | None = None) -> dict[str, list[str]]:
     """Per kernel group, the kernels with no cached machine code for the current source.
 
-    Reads numba's cache index of each kernel (its source stamp must match the module
-    file; a changed module counts as not cached); compiles nothing. An empty dict: every
-    kernel is cached.
+    Reads numba's cache index of each kernel of ``groups`` (default: all; only their
+    modules are imported) -- its source stamp must match the module file, a changed
+    module counts as not cached; compiles nothing. An empty dict: every kernel is cached.
     """
     cold: dict[str, list[str]] = {}
-    for group, module in KERNEL_GROUPS.items():
-        for dispatcher in _dispatchers(module):
+    for group in _groups(groups):
+        for dispatcher in _dispatchers(KERNEL_GROUPS[group]):
             cache_file = _cache_file(dispatcher)
             try:
                 cached = bool(cache_file._load_index()) if cache_file is not None else False
@@ -136,6 +147,11 @@ def prepare_kernels(groups: list[str] | None = None, *, processes: int | None = 
             if progress is not None:
                 progress(group, done[group])
         return done
+    # imported here: a process pool costs ~30 ms to import, and most commands find
+    # their kernels cached
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from multiprocessing import get_context
+
     # "spawn": a fresh interpreter per group, whatever threads this process runs.
     started = time.perf_counter()
     with ProcessPoolExecutor(max(n, 1), mp_context=get_context("spawn")) as pool:

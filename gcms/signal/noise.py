@@ -184,7 +184,7 @@ def estimate_noise(matrix: ArrayLike) -> NoiseModel:
     >>> round(model.factor, 1), model.n_segments > 3000
     (1.0, True)
     """
-    from scipy.optimize import nnls
+    from gcms._imports import nnls  # scipy.optimize.nnls, without all of scipy.optimize
 
     data = np.asarray(matrix)
     if data.dtype not in (np.float32, np.float64):
