@@ -46,7 +46,10 @@ __all__ = [
     "DEMO_SEED",
     "DEMO_START",
     "DEMO_TUNES",
+    "DEMO_USERS",
     "DemoRun",
+    "DemoStore",
+    "DemoUser",
     "DemoTune",
     "acquired_at",
     "demo_folder",
@@ -54,6 +57,7 @@ __all__ = [
     "demo_sequence_path",
     "is_demo_file",
     "make_demo",
+    "make_demo_store",
     "make_tune",
 ]
 
@@ -366,14 +370,120 @@ def make_demo(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     return out / "sequence.csv"
 
 
+@dataclass(frozen=True)
+class DemoUser:
+    """A user of the demo store, with the DEMO-ONLY secrets that open it."""
+
+    user_id: str
+    printed_name: str
+    roles: tuple[str, ...]
+    passphrase: str  # of the key file USER.key
+    password: str  # of the workstation's sign-in
+
+
+#: The demo store's users: alice ran the batch (the store's first admin and its analyst),
+#: bob reviews, carol is QA. Their passphrases and passwords are printed in this source
+#: and on screen: DEMO ONLY, never for a store that holds casework.
+DEMO_USERS: tuple[DemoUser, ...] = (
+    DemoUser("alice", "Alice Analyst", ("admin", "analyst"),
+             "alice demo passphrase", "alice demo password"),
+    DemoUser("bob", "Bob Reviewer", ("reviewer",), "bob demo passphrase", "bob demo password"),
+    DemoUser("carol", "Carol Quality", ("qa",), "carol demo passphrase", "carol demo password"),
+)
+
+
+@dataclass(frozen=True)
+class DemoStore:
+    """What :func:`make_demo_store` made: the store, the users' keys, the batch's results."""
+
+    folder: Path
+    store: Path
+    keys: Path
+    results: Path
+    case_id: str = DEMO_CASE
+    users: tuple[DemoUser, ...] = DEMO_USERS
+
+    def review_command(self) -> str:
+        """The ``gcms review`` command line that serves this store."""
+        return (f"gcms review --store {self.store} --keys {self.keys} "
+                f"--lab {demo_folder() / 'lab.toml'}")
+
+
+def make_demo_store(folder: str | Path, *, workers: int | None = 1) -> DemoStore:
+    """A case store of the demo batch with three users, for trying ``gcms review``.
+
+    In the NEW folder ``folder``: ``store/`` (the case store: the demo sequence through
+    ``gcms batch --store store --case DEMO-2024-017 --analyst alice``), ``results/`` (the
+    batch's results) and ``keys/`` (each user's key pair), with the users of
+    :data:`DEMO_USERS` enrolled, their keys registered and their sign-in passwords set,
+    exactly as the commands of the review guide (docs/guide/review-workstation.md) do it
+    one by one. The passphrases and passwords are public (DEMO ONLY): a folder that
+    exists and is not empty is refused, so that demo users are never added to a store
+    that holds casework.
+    """
+    from gcms.batch import run_batch
+    from gcms.custody import CaseStore, new_key_pair
+    from gcms.custody.batch import ProcessedBy, RecordInStore
+    from gcms.custody.credentials import set_password
+    from gcms.errors import GcmsError
+
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise GcmsError(f"{folder}: exists and is not an empty folder; a demo store (with "
+                        "public demo passwords) is only made in a new folder, never added "
+                        "to an existing store")
+    made = DemoStore(folder, folder / "store", folder / "keys", folder / "results")
+    admin = DEMO_USERS[0]
+    run_batch(demo_sequence_path(), library=demo_library_path(), out_dir=made.results,
+              workers=workers, steps=[ProcessedBy(admin.user_id),
+                                      RecordInStore(str(made.store), DEMO_CASE, admin.user_id)])
+    keys = {user.user_id: new_key_pair(made.keys, user.user_id, user.passphrase)[2]
+            for user in DEMO_USERS}
+    signer = keys[admin.user_id]
+    with CaseStore(made.store, actor=admin.user_id, create=False) as store:
+        store.register_key(signer, user=admin.user_id, printed_name=admin.printed_name)
+        for user in DEMO_USERS[1:]:
+            store.add_user(user.user_id, roles=list(user.roles), printed_name=user.printed_name,
+                           key=signer)
+            store.register_key(made.keys / f"{user.user_id}.pub", user=user.user_id,
+                               key=signer)
+        for user in DEMO_USERS:
+            set_password(store, user.user_id, user.password, key=signer,
+                         reason="demo store: public demo password")
+    return made
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m gcms.demo --out DIR``: regenerate the demo sequence."""
+    """``python -m gcms.demo``: regenerate the demo sequence, or make a demo store.
+
+    ``--out DIR`` regenerates the runs; ``--store DIR`` makes a demo case store for
+    ``gcms review`` (:func:`make_demo_store`) and prints its users' demo secrets.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(demo_folder()), help="folder to write")
     parser.add_argument("--overwrite", action="store_true", help="replace existing runs")
+    parser.add_argument("--store", metavar="DIR",
+                        help="instead: make a demo case store with demo users in the new "
+                             "folder DIR (DEMO ONLY: the passwords are public)")
     args = parser.parse_args(argv)
-    path = make_demo(args.out, overwrite=args.overwrite)
-    print(path)  # noqa: T201 - a command-line entry point
+    if args.store is None:
+        path = make_demo(args.out, overwrite=args.overwrite)
+        print(path)  # noqa: T201 - a command-line entry point
+        return
+    from gcms.errors import GcmsError
+
+    try:
+        made = make_demo_store(args.store)
+    except GcmsError as error:
+        raise SystemExit(f"error: {error}") from None
+    lines = [f"demo store {made.store}: case {made.case_id}, the demo batch "
+             f"(results: {made.results}), keys in {made.keys}",
+             "DEMO ONLY - these passphrases and passwords are public; never use them, "
+             "or this store, for casework:"]
+    lines += [f"  {u.user_id:<6} {','.join(u.roles):<14} sign-in password '{u.password}', "
+              f"key passphrase '{u.passphrase}'" for u in made.users]
+    lines.append(f"start the workstation: {made.review_command()}")
+    print("\n".join(lines))  # noqa: T201 - a command-line entry point
 
 
 if __name__ == "__main__":

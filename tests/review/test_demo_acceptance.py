@@ -192,3 +192,30 @@ def test_the_demo_acceptance_walk_in_a_browser(chromium, workstation, demo_store
         assert "Technical reviewer Bob Reviewer (bob)" in flat, flat
         assert "Bob Reviewer technically reviewed" in flat, flat
         assert "bob review.record review RV2" in flat, flat
+
+
+def test_the_one_command_demo_store_signs_bob_in_and_refuses_an_existing_folder(tmp_path):
+    from gcms.demo import DEMO_USERS, main, make_demo_store
+    from gcms.errors import GcmsError
+
+    from .conftest import Recorded
+    from .helpers import client, sign_in
+
+    made = make_demo_store(tmp_path / "demo")
+    with CaseStore(made.store, create=False) as store:
+        assert store.verify().ok
+        assert {u.user_id: tuple(u.roles) for u in store.users()} == {
+            u.user_id: u.roles for u in DEMO_USERS}
+        assert {r.exhibit_id for r in store.results(CASE)} >= {"E1", "E2", "E3", "E4"}
+    bob = next(u for u in DEMO_USERS if u.user_id == "bob")
+    web = client(Recorded(made.folder, made.store, CASE, "E1", "Amphetamine", False))
+    assert sign_in(web, "bob", "not bob's demo password").status_code != 303
+    assert sign_in(web, "bob", bob.password).status_code == 303
+    waiting = web.get("/").text.split('id="queue-review"')[1]
+    assert all(f"exhibit/{e}" in waiting for e in ("E1", "E2", "E3", "E4")), waiting
+    assert str(made.keys / "bob.key") in web.get(f"/case/{CASE}/exhibit/E1").text
+    # never over anything that exists: a store with casework stays without demo users
+    with pytest.raises(GcmsError, match="not an empty folder"):
+        make_demo_store(tmp_path / "demo")
+    with pytest.raises(SystemExit, match="never added to an existing store"):
+        main(["--store", str(made.store)])
