@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -40,7 +40,8 @@ def _compiled_nnls() -> Any:
                     loader = importlib.machinery.ExtensionFileLoader(name, str(path))
                     module_spec = importlib.util.spec_from_file_location(
                         name, path, loader=loader)
-                    module = importlib.util.module_from_spec(module_spec)
+                    module = importlib.util.module_from_spec(  # a loader was given
+                        cast(importlib.machinery.ModuleSpec, module_spec))
                     loader.exec_module(module)
                     solver = module.nnls
                     break
