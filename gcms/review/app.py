@@ -67,6 +67,9 @@ ISSUING_ROLES = ("analyst", "reviewer", "qa", "admin")
 #: Roles whose work queue lists the re-screening findings (leads to review, issue 17).
 RESCREEN_ROLES = ("reviewer", "qa", "admin")
 _REPORT_NAME = re.compile(r"^[A-Za-z0-9._-]+\.pdf$")
+#: Largest key file the workstation reads (``gcms key new`` writes about 300 bytes): a
+#: path typed into a signing form must not make the server read a device or a huge file.
+MAX_KEY_FILE_BYTES = 64 * 1024
 
 
 def plotly_js_path() -> Path:
@@ -98,6 +101,9 @@ class ReviewSettings:
         the current folder for a PostgreSQL store).
     secure_cookies
         Mark cookies ``Secure`` (served over HTTPS, i.e. not on the loopback interface).
+    allowed_hosts
+        Host names (``Host`` header, port left out) the workstation answers to; None:
+        any. :func:`gcms.review.serve.serve` sets them on loopback against DNS rebinding.
     """
 
     store: str
@@ -105,6 +111,7 @@ class ReviewSettings:
     keys_dir: str | None = None
     reports_dir: str | None = None
     secure_cookies: bool = False
+    allowed_hosts: tuple[str, ...] | None = None
 
     def reports_folder(self) -> Path:
         """The folder issued reports go to (made when absent)."""
@@ -179,7 +186,8 @@ def create_app(settings: ReviewSettings | str, *, sessions: Sessions | None = No
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.web = web
-    return Gate(app, sessions, open_paths=("/login", "/favicon.ico"))
+    return Gate(app, sessions, open_paths=("/login", "/favicon.ico"),
+                allowed_hosts=settings.allowed_hosts)
 
 
 class _Refused(Exception):
@@ -475,7 +483,7 @@ class _Web:
             key_file = form.get("key_file") or ""
             if not key_file or not form.get("passphrase"):
                 raise _Refused(400, "a signature needs the key file and its passphrase")
-            key = load_signing_key(key_file, form["passphrase"])
+            key = load_signing_key(_key_file(key_file), form["passphrase"])
         return action(self._store_of(session.user_id), form, key)
 
     def _store_of(self, user_id: str) -> Any:
@@ -576,7 +584,7 @@ class _Web:
 
                 meaning = form.get("meaning") or "authored"
                 signing = Signing(meaning=meaning, key=load_signing_key(
-                    form["key_file"], form["passphrase"]))
+                    _key_file(form["key_file"]), form["passphrase"]))
             profile = (load_lab_profile(self.settings.lab) if self.settings.lab
                        else LabProfile(laboratory=None))
             made = make_report(exhibit_id, fmt="pdf", store=store, case_id=case_id,
@@ -680,14 +688,41 @@ def _cell(value: Any) -> str:
 
 
 def _local_target(target: Any) -> str | None:
-    """A redirect target only within this site (no scheme, no host, starts with /)."""
+    """A redirect target only within this site (no scheme, no host, starts with /).
+
+    Browsers read a backslash as a slash and drop tabs and line breaks from a URL
+    (WHATWG URL Standard), so ``/<backslash>evil.example`` or ``/<tab>/evil.example`` would leave
+    the site: no backslash, no control character or space is accepted (OWASP
+    Unvalidated Redirects and Forwards Cheat Sheet).
+    """
     if not target:
         return None
     text = str(target)
+    if "\\" in text or any(ord(c) < 0x21 or ord(c) == 0x7F for c in text):
+        return None
     parts = urlsplit(text)
     if parts.scheme or parts.netloc or not text.startswith("/") or text.startswith("//"):
         return None
     return text
+
+
+def _key_file(path: str) -> str:
+    """A signing form's key file, refused unless a small regular file.
+
+    The path is typed by the user and read by the server: a device (``/dev/zero``), a
+    pipe or a large file would hang or exhaust the server; none is read, and nothing of
+    a file that is not a key is ever shown (:func:`gcms.custody.load_signing_key` names
+    the path and the problem only).
+    """
+    import stat
+
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        raise _Refused(400, f"{path}: cannot read the key file") from None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_KEY_FILE_BYTES:
+        raise _Refused(400, f"{path}: not a key file (gcms key new makes one)")
+    return path
 
 
 def _accepted_language(request: Any) -> str:
@@ -770,10 +805,16 @@ def _version(form: dict[str, str]) -> int | None:
 
 
 def _versions(form: dict[str, str]) -> dict[str, int] | None:
-    """The result versions a review form was shown with (``RS1:2,RS4:1``), or None."""
-    text = form.get("versions", "").strip()
-    if not text:
+    """The result versions a review form was shown with (``RS1:2,RS4:1``), or None.
+
+    None only where the form has no ``versions`` field at all (a client that does not
+    guard); a field present but empty means "shown none", and every result is refused.
+    """
+    if "versions" not in form:
         return None
+    text = form["versions"].strip()
+    if not text:
+        return {}
     out = {}
     for item in text.split(","):
         result_id, _, version = item.strip().partition(":")

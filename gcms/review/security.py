@@ -14,12 +14,17 @@
   the form field ``csrf_token`` or the ``X-CSRF-Token`` header, compared in constant
   time (OWASP CSRF Prevention Cheat Sheet, synchroniser token pattern). The sign-in form
   uses a pre-session token (a cookie and the same value in the form: double submit).
-* **The gate** (:class:`Gate`, ASGI middleware): a write whose ``Origin`` is another site
-  is refused; nothing but ``/static/`` and the sign-in page answers without a session:
-  pages redirect to sign-in, ``/api/`` answers 401. Every response carries a
-  Content-Security-Policy allowing scripts and styles from the workstation itself only
-  (charts' JavaScript is served from the installed Plotly package, never a CDN),
-  ``X-Frame-Options: DENY`` and ``Cache-Control: no-store``.
+* **The gate** (:class:`Gate`, ASGI middleware): a request naming another host than the
+  workstation's (``Host``: DNS rebinding, OWASP) is refused when the allowed names are
+  known (always on loopback, :mod:`gcms.review.serve`); no request body over
+  :data:`MAX_BODY_BYTES` is read, the sign-in form's included; a write whose ``Origin``
+  is another site is refused; nothing but ``/static/`` and the sign-in page answers
+  without a session: pages redirect to sign-in, ``/api/`` answers 401. Every response
+  carries a Content-Security-Policy allowing scripts and styles from the workstation
+  itself only (charts' JavaScript is served from the installed Plotly package, never a
+  CDN; no inline script), ``frame-ancestors 'none'`` and ``X-Frame-Options: DENY``
+  (clickjacking), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy`` and
+  ``Cache-Control: no-store`` (static assets excepted).
 
 Signing keys and passphrases never enter a session: each signature asks for them.
 """
@@ -27,6 +32,7 @@ Signing keys and passphrases never enter a session: each signature asks for them
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
@@ -45,6 +51,7 @@ __all__ = [
     "Sessions",
     "SignInThrottle",
     "cookie_header",
+    "host_of",
     "is_loopback",
     "tokens_equal",
 ]
@@ -61,7 +68,9 @@ PRELOGIN_COOKIE = "gcms_signin"
 MAX_BODY_BYTES = 1 << 20
 
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
-_LOOPBACK = ("127.", "::1", "localhost")
+#: ``Host`` names a workstation on the loopback interface answers to (DNS rebinding:
+#: a page of another site whose name resolves to 127.0.0.1 sends its own name).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 #: Sent with every response: scripts and styles only from the workstation itself.
 #: Plotly sets inline style attributes on the elements it draws, hence 'unsafe-inline'
@@ -78,9 +87,28 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 
 
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` names the loopback interface (127.0.0.0/8, ::1, localhost)."""
-    host = host.strip("[]")
-    return host.startswith(_LOOPBACK)
+    """Whether ``host`` names the loopback interface (127.0.0.0/8, ::1, localhost).
+
+    The whole name or address is judged, not its first characters: ``localhost.example``
+    or ``::1:2`` are not this computer.
+    """
+    host = host.strip().strip("[]")
+    if host.casefold() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_of(header: str) -> str:
+    """The host part of a ``Host`` header (``name:port``, ``[v6]:port``), lower case."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    if header.count(":") == 1:
+        return header.partition(":")[0]
+    return header
 
 
 def tokens_equal(given: str | None, expected: str) -> bool:
@@ -284,9 +312,12 @@ class Gate:
 
     def __init__(self, app: Callable, sessions: Sessions, *,
                  open_paths: tuple[str, ...] = ("/login",),
-                 open_prefixes: tuple[str, ...] = ("/static/",)) -> None:
+                 open_prefixes: tuple[str, ...] = ("/static/",),
+                 allowed_hosts: tuple[str, ...] | None = None) -> None:
         self.app, self.sessions = app, sessions
         self.open_paths, self.open_prefixes = open_paths, open_prefixes
+        self.allowed_hosts = (None if allowed_hosts is None
+                              else frozenset(host_of(h) for h in allowed_hosts))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Gate one request (see the class docstring)."""
@@ -296,6 +327,10 @@ class Gate:
         send = _with_headers(send)
         path: str = scope["path"]
         method: str = scope["method"]
+        if (self.allowed_hosts is not None
+                and host_of(_header(scope, b"host") or "") not in self.allowed_hosts):
+            await _plain(send, 400, "this workstation does not answer to that host name")
+            return
         session = self.sessions.get(_cookie(scope, COOKIE))
         scope.setdefault("state", {})["session"] = session
         if path.startswith(self.open_prefixes):
@@ -307,6 +342,13 @@ class Gate:
         if method not in _SAFE_METHODS and not _same_origin(scope):
             await _plain(send, 403, "cross-site request refused")
             return
+        body = None
+        if method not in _SAFE_METHODS:  # the sign-in form too: no unbounded body
+            body = await _body(scope, receive)
+            if body is None:
+                await _plain(send, 413, "request too large")
+                return
+            receive = _replay(body)
         if path in self.open_paths:
             await self.app(scope, receive, send)
             return
@@ -318,15 +360,9 @@ class Gate:
                                        if scope.get("query_string") else ""), safe="")
                 await _redirect(send, f"/login?next={target}")
             return
-        if method not in _SAFE_METHODS:
-            body = await _body(receive)
-            if body is None:
-                await _plain(send, 413, "request too large")
-                return
-            if not tokens_equal(_csrf_of(scope, body), session.csrf):
-                await _plain(send, 403, "CSRF token missing or wrong: reload the page")
-                return
-            receive = _replay(body)
+        if body is not None and not tokens_equal(_csrf_of(scope, body), session.csrf):
+            await _plain(send, 403, "CSRF token missing or wrong: reload the page")
+            return
         await self.app(scope, receive, send)
 
 
@@ -367,7 +403,12 @@ def _csrf_of(scope: Scope, body: bytes) -> str | None:
     return None  # multipart or JSON writes must send the header
 
 
-async def _body(receive: Receive) -> bytes | None:
+async def _body(scope: Scope, receive: Receive) -> bytes | None:
+    """The whole request body, or None when it is (or says it is) over the limit."""
+    declared = _header(scope, b"content-length")
+    if declared is not None and (not declared.strip().isdigit()
+                                 or int(declared) > MAX_BODY_BYTES):
+        return None
     chunks, size = [], 0
     while True:
         message = await receive()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gcms.review.app import ReviewSettings, create_app
-from gcms.review.security import is_loopback
+from gcms.review.security import LOOPBACK_HOSTS, is_loopback
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "bind_warning", "serve"]
 
@@ -25,13 +25,20 @@ def bind_warning(host: str) -> str | None:
 
 def serve(settings: ReviewSettings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
           **uvicorn_options: Any) -> None:
-    """Serve the workstation until interrupted (cookies ``Secure`` off loopback)."""
+    """Serve the workstation until interrupted.
+
+    Off loopback its cookies are ``Secure``; on loopback it answers only to the loopback
+    names (``Host``), so that a web page whose name is made to resolve to 127.0.0.1
+    (DNS rebinding) reaches nothing.
+    """
     import dataclasses
 
     import uvicorn
 
     if not is_loopback(host) and not settings.secure_cookies:
         settings = dataclasses.replace(settings, secure_cookies=True)
+    if is_loopback(host) and settings.allowed_hosts is None:
+        settings = dataclasses.replace(settings, allowed_hosts=(*LOOPBACK_HOSTS, host))
     app = create_app(settings)
     uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False,
                 **uvicorn_options)
