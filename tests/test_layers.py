@@ -22,9 +22,9 @@ ROOT = Path(gcms.__file__).parent
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core types", (
         "gcms",  # the package itself: its __init__ only
-        "gcms._arrays", "gcms._files", "gcms._json", "gcms.about", "gcms.config", "gcms.errors",
-        "gcms.identifiers", "gcms.results", "gcms.run", "gcms.sequence", "gcms.spectrum",
-        "gcms.units")),
+        "gcms._arrays", "gcms._files", "gcms._imports", "gcms._json", "gcms.about",
+        "gcms.config", "gcms.errors", "gcms.identifiers", "gcms.results", "gcms.run",
+        "gcms.sequence", "gcms.spectrum", "gcms.units")),
     ("io, signal", (
         "gcms.io", "gcms.signal",
         "gcms.info", "gcms.plot",  # a Run's facts and plots
