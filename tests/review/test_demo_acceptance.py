@@ -3,13 +3,14 @@
 The store is set up with exactly the commands of docs/guide/review-workstation.md
 ("Start it on the demo batch's store"), run through click's CliRunner with the
 passphrases and passwords typed at their prompts; the workstation then runs as
-``gcms review --store demo-store --keys keys`` would (uvicorn in a thread, on a free
-loopback port) and Debian's Chromium, driven by Playwright, is the browser. Bob, the
-reviewer, signs in, finds the demo exhibits in his queue, opens E1 (chromatogram,
-spectra, criteria), returns it to alice with a comment, approves E2 and issues its
-report. The audit log shows both outcomes, the PDF names the reviewer and the approval,
-the store verifies, and alice finds E1 in her queue with the comment. The exhibit
-page's open time is measured and printed.
+``gcms review --store demo-store --keys keys --lab gcms/data/demo/lab.toml`` would
+(uvicorn in a thread, on a free loopback port) and Debian's Chromium, driven by
+Playwright, is the browser. Bob, the reviewer, signs in, finds the demo exhibits in his
+queue, opens E1 (chromatogram, spectra, criteria), returns it to alice with a comment,
+approves E2 and issues its report. The audit log shows both outcomes, the PDF names the
+reviewer and the approval, the store verifies, and alice finds E1 in her queue with the
+comment. The exhibit page's open time is measured and printed. The one-command demo
+store (``python -m gcms.demo --store DIR``) is tested here too.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from click.testing import CliRunner
 from gcms_cli.main import cli
 
 from gcms.custody import CaseStore
-from gcms.demo import demo_sequence_path
+from gcms.demo import demo_folder, demo_sequence_path
 from gcms.review import ReviewSettings, create_app
 
 from .test_browser import (
@@ -76,11 +77,12 @@ def demo_store(tmp_path, monkeypatch):
 
 @pytest.fixture
 def workstation(demo_store):
-    """``gcms review --store demo-store --keys keys``, served on a free loopback port."""
+    """``gcms review --store demo-store --keys keys --lab …/lab.toml`` on a free port."""
     import uvicorn
 
     app = create_app(ReviewSettings(store=str(demo_store / "demo-store"),
-                                    keys_dir=str(demo_store / "keys")))
+                                    keys_dir=str(demo_store / "keys"),
+                                    lab=str(demo_folder() / "lab.toml")))
     port = _free_port()
     web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                         log_level="warning", lifespan="on"))
@@ -189,6 +191,7 @@ def test_the_demo_acceptance_walk_in_a_browser(chromium, workstation, demo_store
         # issued (not a DRAFT), bob named as the technical reviewer, his signature's
         # meaning, and the review in the report's audit trail
         assert "DRAFT" not in flat and "Exhibit: E2" in flat, flat
+        assert "DEMONSTRATION LABORATORY" in flat, flat  # the demo's --lab profile
         assert "Technical reviewer Bob Reviewer (bob)" in flat, flat
         assert "Bob Reviewer technically reviewed" in flat, flat
         assert "bob review.record review RV2" in flat, flat
