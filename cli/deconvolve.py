@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from gcms_cli._common import EXIT_INPUT, EXIT_OK, emit_json, error_line
+from gcms_cli._common import EXIT_INPUT, EXIT_OK, emit_json, error_line, guarded
 
 #: Ions listed per component in the human-readable table.
 _TOP_IONS = 6
@@ -93,6 +93,7 @@ def _human(path: str, result) -> str:
               help="m/z range used, e.g. 35,550 (default: the run's own, from 35).")
 @click.option("--exclude", callback=_ions, help="Ions to leave out, e.g. 28,32,44.")
 @click.option("--peak-width", type=float, help="Typical FWHM in seconds (default: measured).")
+@guarded
 def deconvolve(run_path: str, as_json: bool, plot_path: str | None,
                window: tuple[float, float] | None, sensitivity: str, resolution: str,
                shape_requirement: str, mz_range: tuple[int, int] | None,
@@ -105,7 +106,6 @@ def deconvolve(run_path: str, as_json: bool, plot_path: str | None,
     """
     from gcms.deconvolution import DeconvolutionSettings
     from gcms.deconvolution import deconvolve as run_deconvolution
-    from gcms.errors import GcmsError
     from gcms.io import read
 
     try:
@@ -118,12 +118,8 @@ def deconvolve(run_path: str, as_json: bool, plot_path: str | None,
     except ValueError as error:
         error_line(str(error))
         sys.exit(EXIT_INPUT)
-    try:
-        run = read(run_path)
-        result = run_deconvolution(run, settings)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    run = read(run_path)
+    result = run_deconvolution(run, settings)
     if as_json:
         emit_json({"path": run_path,
                    "components": [_json_component(c) for c in result.components]})

@@ -28,6 +28,7 @@ from gcms_cli._common import (
     EXIT_OK,
     emit_json,
     error_line,
+    guarded,
     library_for,
 )
 
@@ -155,6 +156,7 @@ def _progress_bar(total: int, label: str):
 @click.option("--show-criteria", is_flag=True, help="Print the criteria profile and exit.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one result record per run (the layout of batch results.json).")
+@guarded
 def identify(runs: tuple[str, ...], library_path: str | None, criteria_name: str | None,
              ladder: str | None, blank: str | None, standards: tuple[str, ...], workers: int,
              all_components: bool, show_criteria: bool, as_json: bool) -> None:
@@ -168,7 +170,6 @@ def identify(runs: tuple[str, ...], library_path: str | None, criteria_name: str
     are still reported) or the options are invalid.
     """
     from gcms.batch import identify_runs
-    from gcms.errors import GcmsError
 
     pairs = []
     for text in standards:
@@ -177,21 +178,17 @@ def identify(runs: tuple[str, ...], library_path: str | None, criteria_name: str
             error_line(f"--standard {text!r}: expected RUN=SUBSTANCE")
             sys.exit(EXIT_INPUT)
         pairs.append((path, substances))
-    try:
-        criteria = _criteria(criteria_name)
-        if show_criteria:
-            if as_json:
-                emit_json(criteria.to_dict())
-            else:
-                click.echo(_criteria_text(criteria))
-            sys.exit(EXIT_OK)
-        library = library_for(library_path, *runs, *(p for p, _ in pairs),
-                              *(p for p in (ladder, blank) if p))
-        result = identify_runs(list(runs), library=library, criteria=criteria,
-                               ladder=ladder, blank=blank, standards=pairs, workers=workers)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    criteria = _criteria(criteria_name)
+    if show_criteria:
+        if as_json:
+            emit_json(criteria.to_dict())
+        else:
+            click.echo(_criteria_text(criteria))
+        sys.exit(EXIT_OK)
+    library = library_for(library_path, *runs, *(p for p, _ in pairs),
+                          *(p for p in (ladder, blank) if p))
+    result = identify_runs(list(runs), library=library, criteria=criteria,
+                           ladder=ladder, blank=blank, standards=pairs, workers=workers)
     records = result.records
     if as_json:
         emit_json(records)
@@ -248,6 +245,7 @@ def _extensions() -> list[Any]:
               help="Process every run again instead of reusing finished ones.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the table.")
+@guarded
 def batch(sequence_path: str, library_path: str | None, out_dir: str, resume: bool,
           replace: bool, criteria_name: str | None, workers: int | None,
           scheduler: str | None, cluster: bool, no_resume: bool,
@@ -298,12 +296,8 @@ def batch(sequence_path: str, library_path: str | None, out_dir: str, resume: bo
                        cluster=cluster, steps=steps, resume=not no_resume,
                        out_mode=out_mode, quiet=quiet, as_json=as_json)
     library = library_for(library_path, sequence_path)
-    try:
-        sequence = read_sequence(sequence_path)
-        criteria = _criteria(criteria_name)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    sequence = read_sequence(sequence_path)
+    criteria = _criteria(criteria_name)
     bar, advance = (None, None) if quiet or as_json else _progress_bar(len(sequence),
                                                                       "pass 1")
     try:

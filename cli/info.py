@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from gcms_cli._common import EXIT_INPUT, EXIT_OK, emit_json, error_line
+from gcms_cli._common import EXIT_INPUT, EXIT_OK, emit_json, error_line, guarded
 
 
 def _human(summary: dict) -> str:
@@ -84,16 +84,12 @@ def _mz_list(ctx, param, value: str | None) -> tuple[float, ...]:
               help="Image file to write (PNG, PDF or SVG by extension).")
 @click.option("--mz", callback=_mz_list, help="Extracted ions instead of the TIC, e.g. 58,91.")
 @click.option("--tolerance", default=0.5, show_default=True, help="m/z window half-width.")
+@guarded
 def plot(file: str, output: str, mz: tuple[float, ...], tolerance: float) -> None:
     """Plot the TIC (or extracted ions) of FILE into an image."""
-    from gcms.errors import GcmsError
     from gcms.io import read
     from gcms.plot import chromatogram
 
-    try:
-        run = read(file)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    run = read(file)
     chromatogram(run, mz=mz, tolerance=tolerance).savefig(output, dpi=150)
     click.echo(output)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, error_line
+from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, error_line, guarded
 
 #: Skipped entries listed one per line in the human output before "... and N more".
 _SKIPPED_SHOWN = 25
@@ -29,6 +29,7 @@ def library() -> None:
                    "EI GC-MS spectrum; 2000 is the range NIST MS Search compares); entries "
                    "beyond it are skipped and listed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@guarded
 def build(sources: tuple[str, ...], output: str, title: str, strict: bool,
           max_mz: float | None, as_json: bool) -> None:
     """Compile SOURCES (MSP/NIST text, JCAMP-DX, MassBank files or folders) into a library.
@@ -40,16 +41,11 @@ def build(sources: tuple[str, ...], output: str, title: str, strict: bool,
     when nothing usable was found, a named file could not be read (the library is still
     written from the others), or --strict refused the build.
     """
-    from gcms.errors import GcmsError
     from gcms.library import build_library
     from gcms.library.build import EI_MZ_MAX
 
-    try:
-        report = build_library(sources, output, title=title, strict=strict,
-                               max_mz=max_mz or EI_MZ_MAX)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    report = build_library(sources, output, title=title, strict=strict,
+                           max_mz=max_mz or EI_MZ_MAX)
     for failure in report.failed:
         error_line(str(failure))
     if as_json:
@@ -70,20 +66,16 @@ def build(sources: tuple[str, ...], output: str, title: str, strict: bool,
 @library.command()
 @click.argument("path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@guarded
 def info(path: str, as_json: bool) -> None:
     """Entries, peaks, m/z range, sources, skipped entries and content hash of a library.
 
     The content hash is verified on opening; a library whose content no longer matches
     it is refused (exit 2).
     """
-    from gcms.errors import GcmsError
     from gcms.library import Library
 
-    try:
-        summary = Library.open(path).info()
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    summary = Library.open(path).info()
     if as_json:
         emit_json(summary)
         return
@@ -128,6 +120,7 @@ def info(path: str, as_json: bool) -> None:
               show_default=True)
 @click.option("--json", "as_json", is_flag=True,
               help='A list of {"query", "hits"} objects, one per query spectrum.')
+@guarded
 def search(library_path: str, queries: tuple[str, ...], top: int, rank_by: str,
            presearch: str, min_match_factor: int | None, ri_window: float | None,
            ri_penalty: float | None, device: str, as_json: bool) -> None:
@@ -141,11 +134,7 @@ def search(library_path: str, queries: tuple[str, ...], top: int, rank_by: str,
     from gcms.io import read_entries
     from gcms.library import Library, SearchSettings
 
-    try:
-        lib = Library.open(library_path)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    lib = Library.open(library_path)
     spectra, failed = [], False
     for path in queries:
         try:
@@ -205,6 +194,7 @@ def search(library_path: str, queries: tuple[str, ...], top: int, rank_by: str,
               help="List duplicates inside OLD (and NEW when given) instead: entries with "
                    "one InChIKey whose spectra score at least --min-mf (default 900).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@guarded
 def diff(old: str, new: str | None, min_mf: int | None, duplicates: bool,
          as_json: bool) -> None:
     """Entries added, removed and changed from library OLD to library NEW.
@@ -215,18 +205,13 @@ def diff(old: str, new: str | None, min_mf: int | None, duplicates: bool,
     listed field by field. Both libraries' identity hashes head the output. Exit 0, 1
     when --min-mf is given and a spectrum change scores below it, 2 on unreadable input.
     """
-    from gcms.errors import GcmsError
     from gcms.library import Library
     from gcms.library.governance import DUPLICATE_MIN_MF, diff_libraries, find_duplicates
 
     if new is None and not duplicates:
         error_line("library diff: give two libraries (OLD NEW), or --duplicates")
         sys.exit(EXIT_INPUT)
-    try:
-        libraries = [Library.open(p) for p in (old, new) if p is not None]
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    libraries = [Library.open(p) for p in (old, new) if p is not None]
     if duplicates:
         threshold = DUPLICATE_MIN_MF if min_mf is None else min_mf
         found = {str(lib.path): find_duplicates(lib, min_mf=threshold) for lib in libraries}
@@ -281,6 +266,7 @@ def diff(old: str, new: str | None, min_mf: int | None, duplicates: bool,
               help="File to write (.msp or .msl).")
 @click.option("--format", "fmt", type=click.Choice(["msp", "msl"]), default=None,
               help="Output format (default: from the output file's suffix).")
+@guarded
 def export(path: str, output: str, fmt: str | None) -> None:
     """Write the entries of compiled LIBRARY as MSP (NIST MS Search) or AMDIS MSL.
 
@@ -289,16 +275,11 @@ def export(path: str, output: str, fmt: str | None) -> None:
     entry's source file, entry and SHA-256 (neither format has a file header). Exit 0, 2
     on unreadable input or an unwritable output.
     """
-    from gcms.errors import GcmsError
     from gcms.library import Library
     from gcms.library.governance import export_library
 
-    try:
-        lib = Library.open(path)
-        written = export_library(lib, output, fmt=fmt)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    lib = Library.open(path)
+    written = export_library(lib, output, fmt=fmt)
     click.echo(f"{written}: {len(lib)} entries from {lib.path} (identity "
                f"{lib.identity_sha256})")
 

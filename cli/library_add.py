@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from gcms_cli._common import EXIT_INPUT, EXIT_OK, emit_json, error_line
+from gcms_cli._common import EXIT_OK, emit_json, guarded
 
 
 @click.command("add")
@@ -31,6 +31,7 @@ from gcms_cli._common import EXIT_INPUT, EXIT_OK, emit_json, error_line
               help="Least MF between the spectra across the peak (upslope, apex, "
                    "downslope; default 800): below it the standard is refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new entry as JSON.")
+@guarded
 def add(library_path, run_path, rt_s, name, cas, inchikey, formula, retention_index,
         ri_column, rt_tolerance, title, min_relative, min_self_match, as_json) -> None:
     """Add the deconvoluted component at --rt of a reference-standard run to LIB.h5.
@@ -45,7 +46,6 @@ def add(library_path, run_path, rt_s, name, cas, inchikey, formula, retention_in
     the same entry is already there.
     """
     import gcms.io
-    from gcms.errors import GcmsError
     from gcms.quantitation.inhouse import (
         MIN_RELATIVE_PERCENT,
         MIN_SELF_MATCH_FACTOR,
@@ -53,17 +53,13 @@ def add(library_path, run_path, rt_s, name, cas, inchikey, formula, retention_in
         entry_from_run,
     )
 
-    try:
-        run = gcms.io.read(run_path)
-        entry = entry_from_run(
-            run, rt_s, name=name, cas=cas, inchikey=inchikey, formula=formula,
-            retention_index=retention_index, ri_column=ri_column, rt_tolerance_s=rt_tolerance,
-            min_relative_percent=MIN_RELATIVE_PERCENT if min_relative is None else min_relative,
-            min_self_match=MIN_SELF_MATCH_FACTOR if min_self_match is None else min_self_match)
-        library = add_to_library(library_path, entry, title=title)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    run = gcms.io.read(run_path)
+    entry = entry_from_run(
+        run, rt_s, name=name, cas=cas, inchikey=inchikey, formula=formula,
+        retention_index=retention_index, ri_column=ri_column, rt_tolerance_s=rt_tolerance,
+        min_relative_percent=MIN_RELATIVE_PERCENT if min_relative is None else min_relative,
+        min_self_match=MIN_SELF_MATCH_FACTOR if min_self_match is None else min_self_match)
+    library = add_to_library(library_path, entry, title=title)
     record = entry.provenance
     if as_json:
         emit_json({**entry.to_dict(), "library": str(library_path), "index": len(library) - 1,

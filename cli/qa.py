@@ -20,6 +20,7 @@ from gcms_cli._common import (
     EXIT_OK,
     emit_json,
     error_line,
+    guarded,
     library_for,
 )
 
@@ -343,19 +344,15 @@ def history(instrument: str, history_dir: str | None, kind: str, metrics: tuple[
 @qa.command("profile")
 @click.argument("profile_ref")
 @click.option("--json", "as_json", is_flag=True, help="The profile summary as JSON.")
+@guarded
 def profile_command(profile_ref: str, as_json: bool) -> None:
     """Validate an instrument profile (path or name) and show what it holds.
 
     Exit 0 valid, 2 invalid (the key and the problem on stderr).
     """
-    from gcms.errors import GcmsError
     from gcms.qa import load_profile
 
-    try:
-        profile = load_profile(profile_ref)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    profile = load_profile(profile_ref)
     summary = profile.summary()
     if as_json:
         emit_json(summary)

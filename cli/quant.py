@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 import click
-from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, error_line
+from gcms_cli._common import EXIT_FINDINGS, EXIT_OK, emit_json, error_line, guarded
 
 #: Options ``gcms batch`` takes from this module (:mod:`gcms_cli.identify`).
 BATCH_OPTIONS = [
@@ -128,6 +128,7 @@ def _summary(result, written) -> str:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for results.json, calibration.json, plots and a CSV table.")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json on stdout.")
+@guarded
 def quant(sequence: str, method_name: str, out_dir: str, as_json: bool) -> None:
     """Quantify the analytes of METHOD in every run of SEQUENCE (a sequence CSV).
 
@@ -138,28 +139,19 @@ def quant(sequence: str, method_name: str, out_dir: str, as_json: bool) -> None:
     could not be read (the others are still reported), 2 for an unusable sequence,
     method or output folder.
     """
-    from gcms.errors import GcmsError
     from gcms.quantitation import load_method, quantitate, write_results
     from gcms.quantitation.method import find_method
     from gcms.sequence import read_sequence
 
-    try:
-        method = load_method(find_method(method_name))
-        seq = read_sequence(sequence)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
-    try:
-        if sys.stderr.isatty() and not as_json:
-            with click.progressbar(length=len(seq), label="measuring runs",
-                                   file=sys.stderr) as bar:
-                result = quantitate(seq, method, progress=lambda _: bar.update(1))
-        else:
-            result = quantitate(seq, method)
-        written = write_results(result, out_dir)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    method = load_method(find_method(method_name))
+    seq = read_sequence(sequence)
+    if sys.stderr.isatty() and not as_json:
+        with click.progressbar(length=len(seq), label="measuring runs",
+                               file=sys.stderr) as bar:
+            result = quantitate(seq, method, progress=lambda _: bar.update(1))
+    else:
+        result = quantitate(seq, method)
+    written = write_results(result, out_dir)
     for record in result.records:
         if record.error:
             error_line(record.error)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 import click
-from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, error_line
+from gcms_cli._common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, emit_json, error_line, guarded
 
 
 @click.group()
@@ -19,6 +19,7 @@ def sequence() -> None:
 @click.option("--no-files", is_flag=True,
               help="Do not open the run files (skip the same-file and missing-file checks).")
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@guarded
 def check(sequence_path: str, no_files: bool, as_json: bool) -> None:
     """Check SEQUENCE.csv as `gcms batch` does before any work, and list every problem.
 
@@ -30,14 +31,9 @@ def check(sequence_path: str, no_files: bool, as_json: bool) -> None:
     Exit 0 when the sequence is valid (warnings allowed), 1 when it is not, 2 when the
     file cannot be read.
     """
-    from gcms.errors import GcmsError
     from gcms.sequence import check_sequence
 
-    try:
-        result = check_sequence(sequence_path, evidence=not no_files)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    result = check_sequence(sequence_path, evidence=not no_files)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -51,6 +47,7 @@ def check(sequence_path: str, no_files: bool, as_json: bool) -> None:
               help="The sequence CSV to write (refused if it exists, unless --force).")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the drafted rows as JSON.")
+@guarded
 def import_(runs: tuple[str, ...], output: str, force: bool, as_json: bool) -> None:
     """Draft a sequence CSV from each RUN.D's own record of its injection.
 
@@ -65,7 +62,6 @@ def import_(runs: tuple[str, ...], output: str, force: bool, as_json: bool) -> N
     """
     from pathlib import Path
 
-    from gcms.errors import GcmsError
     from gcms.io.agilent_sequence import draft_sequence, mapping_lines, summary, write_draft
 
     target = Path(output)
@@ -75,9 +71,6 @@ def import_(runs: tuple[str, ...], output: str, force: bool, as_json: bool) -> N
     try:
         rows = draft_sequence(runs, relative_to=target.parent)
         write_draft(rows, target)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
     except OSError as error:
         error_line(f"{target}: {error.strerror or error}")
         sys.exit(EXIT_INPUT)
