@@ -35,6 +35,7 @@ from .test_browser import (
     _done,
     _free_port,
     _open_exhibit,
+    _shots,
     chromium,  # noqa: F401 (the fixture: the system Chromium)
 )
 
@@ -117,7 +118,8 @@ def _review(page, outcome: str, comments: str = "") -> str:
     return _done(page)
 
 
-def test_the_demo_acceptance_walk_in_a_browser(chromium, workstation, demo_store):  # noqa: F811
+def test_the_demo_acceptance_walk_in_a_browser(chromium, workstation,  # noqa: F811
+                                               demo_store, tmp_path):
     server = workstation
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(120_000)  # issuing a report verifies and renders: seconds
@@ -164,6 +166,7 @@ def test_the_demo_acceptance_walk_in_a_browser(chromium, workstation, demo_store
     _sign_in(page, server, "alice", ALICE_PW)
     mine = page.inner_text("#queue-exhibits")
     assert "E1" in mine and comment in mine, mine
+    _shots(tmp_path)(page, "returned")  # the analyst's queue: what came back, and why
     context.close()
 
     # the audit log (gcms custody log) shows both outcomes, each signed by bob; it verifies
