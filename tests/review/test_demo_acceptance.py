@@ -166,6 +166,7 @@ def test_the_demo_acceptance_walk_in_a_browser(chromium, workstation,  # noqa: F
     _sign_in(page, server, "alice", ALICE_PW)
     mine = page.inner_text("#queue-exhibits")
     assert "E1" in mine and comment in mine, mine
+    assert mine.index("E1") < mine.index("E3"), mine  # returned work comes first
     _shots(tmp_path)(page, "returned")  # the analyst's queue: what came back, and why
     context.close()
 
