@@ -70,6 +70,10 @@ _REPORT_NAME = re.compile(r"^[A-Za-z0-9._-]+\.pdf$")
 #: Largest key file the workstation reads (``gcms key new`` writes about 300 bytes): a
 #: path typed into a signing form must not make the server read a device or a huge file.
 MAX_KEY_FILE_BYTES = 64 * 1024
+#: Longest reason or review comment accepted from a form, characters: each is kept in the
+#: audit chain and shown on every later page of the exhibit (the request itself is bounded
+#: by :data:`gcms.review.security.MAX_BODY_BYTES`).
+MAX_TEXT_CHARS = 10_000
 
 
 def plotly_js_path() -> Path:
@@ -541,7 +545,7 @@ class _Web:
 
         def act(store: Any, form: dict[str, str], key: Any) -> str:
             outcome = form.get("outcome", "")
-            comments = form.get("comments", "").strip() or None
+            comments = _text(form, "comments") or None
             decide = _required("gcms.custody.decisions", "review_outcome")
             decisions = decide(store, case_id, exhibit_id, outcome=outcome,
                                comments=comments, key=key,
@@ -756,8 +760,17 @@ def _float(form: dict[str, str], name: str) -> float:
         raise _Refused(400, f"{name}: a number is required") from None
 
 
+def _text(form: dict[str, str], name: str) -> str:
+    """A free-text field, stripped; refused over :data:`MAX_TEXT_CHARS` characters."""
+    text = form.get(name, "").strip()
+    if len(text) > MAX_TEXT_CHARS:
+        raise _Refused(400, f"{name}: at most {MAX_TEXT_CHARS} characters "
+                            f"({len(text)} given)")
+    return text
+
+
 def _reason(form: dict[str, str]) -> str:
-    reason = form.get("reason", "").strip()
+    reason = _text(form, "reason")
     if not reason:
         raise _Refused(400, "a reason is required")
     return reason

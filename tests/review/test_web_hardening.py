@@ -360,6 +360,26 @@ def test_no_unbounded_request_body_even_before_sign_in(recorded):
     assert head(recorded) == before
 
 
+def test_a_reason_or_comment_is_bounded(recorded):
+    from gcms.review.app import MAX_TEXT_CHARS
+
+    web = client(recorded)
+    sign_in(web, "bob")
+    result = last_result(recorded)
+    before = head(recorded)
+    long = "r" * (MAX_TEXT_CHARS + 1)
+    answer = web.post(f"/case/{recorded.case_id}/result/{result.result_id}/verdict",
+                      data={**signed(recorded, "bob", web), "component": "0",
+                            "action": "accept", "reason": long})
+    assert answer.status_code == 400 and "at most" in answer.text
+    answer = web.post(f"{exhibit_path(recorded)}/review",
+                      data={**signed(recorded, "bob", web), "outcome": "returned",
+                            "comments": long})
+    assert answer.status_code == 400 and "at most" in answer.text
+    assert long not in answer.text  # not echoed back either
+    assert head(recorded) == before
+
+
 # -- hosts --------------------------------------------------------------------------------
 
 
