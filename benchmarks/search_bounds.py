@@ -85,6 +85,102 @@ def postings_cost(lib, queries) -> None:
               f"visited per query, {min(costs):.2f} ms CPU per query (best of 3)")
 
 
+@numba.njit(cache=True)
+def _index_candidates(qw, k, post_ptr, post_row, post_weight, n_lib, size):
+    """Per lane of ``qw`` ((m/z, lane) weights), the ``size`` entries of highest partial
+    normalised dot product over its ``k`` heaviest peaks (postings): ``(lanes, rows)``."""
+    n_lanes = qw.shape[1]
+    acc = np.zeros(n_lib, np.float32)
+    touched = np.empty(n_lib, np.int32)
+    out_lane = np.empty(n_lanes * size, np.int64)
+    out_row = np.empty(n_lanes * size, np.int64)
+    c = 0
+    for j in range(n_lanes):
+        column = qw[:, j]
+        n_touched = 0
+        for m in np.argsort(-column)[:k]:
+            x = column[m]
+            if x <= 0:
+                continue
+            for p in range(post_ptr[m], post_ptr[m + 1]):
+                r = post_row[p]
+                if acc[r] == 0:
+                    touched[n_touched] = r
+                    n_touched += 1
+                acc[r] += x * post_weight[p]
+        values = np.empty(n_touched, np.float32)
+        for i in range(n_touched):
+            values[i] = acc[touched[i]]
+        kept = min(size, n_touched)
+        if kept > 0:
+            for i in np.argpartition(-values, kept - 1)[:kept]:
+                out_lane[c] = j
+                out_row[c] = touched[i]
+                c += 1
+        for i in range(n_touched):
+            acc[touched[i]] = 0
+    return out_lane[:c], out_row[:c]
+
+
+def index_pilot(lib, queries, n: int) -> None:
+    """The scan's pilot (whole-library cos² sweep) against an inverted-index pilot.
+
+    Any entries' exact scores bound the 20th best from below, so the starting thresholds
+    may come from anywhere without changing the result; this compares, one thread,
+    per block of 128 queries: the current pilot, and the entries of highest partial
+    (normalised) dot product over the ``k`` heaviest query peaks; then the main pass.
+    """
+    from gcms.library import scan
+    from gcms.library.kernels import QueryBlock
+
+    library = scan.ScanLibrary.build(lib, "mass")
+    arrays = library.arrays(np.full(len(lib), np.nan), np.zeros(len(lib), np.int64))
+    width = int(max(lib.mz.max(), queries.mz.max())) + 2
+    block = QueryBlock.from_peaks(queries.take(np.arange(n)), width=width)
+    order = scan._lane_order(block, "identity")
+    params = scan.score_params("identity", None, None, "off", 0.0, 0.0)
+    pilot_params = params._replace(floor_mf=-1, ri_mode=0)
+    no_ri, no_code = np.full(n, np.nan), np.zeros(n, np.int32)
+    norm = library.weight / np.sqrt(library.row_norm)[lib.row_of_peak]
+    by_mz = np.lexsort((-library.weight, lib.mz))
+    post_ptr = np.searchsorted(lib.mz[by_mz], np.arange(int(lib.mz.max()) + 2))
+    post_row = lib.row_of_peak[by_mz].astype(np.int32)
+    post_weight = norm[by_mz].astype(np.float32)
+    depth = 20
+    _index_candidates(np.zeros((width, 1), np.float32), 1, post_ptr, post_row, post_weight,
+                      len(lib), 1)  # compile outside the timing
+    for label, k, size in (("current pilot", 0, scan.PILOT), ("index pilot", 4, 64),
+                           ("index pilot", 8, 256)):
+        pick = exact = main = 0.0
+        scored = 0
+        for lo in range(0, n - 127, 128):
+            lanes = scan.lanes_of(block, order[lo:lo + 128], "identity", None, no_ri, no_code)
+            t = time.process_time()
+            if k == 0:
+                heaps = scan.Heaps.empty(128, size)
+                scan._scan_rows((0, len(lib), 1), True, False, size, pilot_params, arrays,
+                                lanes, np.full(128, -np.inf), heaps)
+                slot = np.arange(size)[None, :] < heaps.n[:, None]
+                lane = np.broadcast_to(np.arange(128)[:, None], heaps.row.shape)[slot]
+                rows = heaps.row[slot].astype(np.int64)
+                lane = lane.astype(np.int64)
+            else:
+                lane, rows = _index_candidates(lanes.qw, k, post_ptr, post_row, post_weight,
+                                               len(lib), size)
+            pick += time.process_time() - t
+            t = time.process_time()
+            start = scan._start_thresholds(lane, rows, depth, params, arrays, lanes)
+            exact += time.process_time() - t
+            t = time.process_time()
+            scored += scan._scan_rows((0, len(lib), 1), False, True, depth, params, arrays,
+                                      lanes, start, scan.Heaps.empty(128, depth))
+            main += time.process_time() - t
+        per = 1000 / (n // 128 * 128)
+        print(f"{label} (k={k}, {size} per query): candidates {pick * per:.2f}, their exact "
+              f"scores {exact * per:.2f}, main pass {main * per:.2f} ms CPU per query "
+              f"({scored * per / 1000:.0f} exact scores per query)")
+
+
 def current_engine(lib, queries, n: int) -> None:
     """CPU per query of the current exact search (``search_arrays``), same process."""
     from gcms import Spectrum
@@ -195,6 +291,7 @@ def main() -> None:
     queries = PeakMatrix(data["q_indptr"], data["q_mz"], data["q_ab"])
     if args.engine_queries > 0:
         current_engine(lib, queries, args.engine_queries)
+        index_pilot(lib, queries, args.engine_queries)
     postings_cost(lib, queries)
     pick = np.linspace(0, len(queries) - 1, args.queries).astype(np.int64)
     queries = queries.take(pick)
