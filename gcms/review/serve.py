@@ -7,7 +7,7 @@ from typing import Any
 from gcms.review.app import ReviewSettings, create_app
 from gcms.review.security import LOOPBACK_HOSTS, is_loopback
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "bind_warning", "serve"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "bind_warning", "serve", "served_settings"]
 
 #: Where the workstation listens unless told otherwise: this computer only.
 DEFAULT_HOST = "127.0.0.1"
@@ -23,9 +23,8 @@ def bind_warning(host: str) -> str | None:
             "certificate): its cookies are marked Secure and need HTTPS.")
 
 
-def serve(settings: ReviewSettings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          **uvicorn_options: Any) -> None:
-    """Serve the workstation until interrupted.
+def served_settings(settings: ReviewSettings, host: str) -> ReviewSettings:
+    """``settings`` as served on ``host``.
 
     Off loopback its cookies are ``Secure``; on loopback it answers only to the loopback
     names (``Host``), so that a web page whose name is made to resolve to 127.0.0.1
@@ -33,12 +32,18 @@ def serve(settings: ReviewSettings, *, host: str = DEFAULT_HOST, port: int = DEF
     """
     import dataclasses
 
-    import uvicorn
-
     if not is_loopback(host) and not settings.secure_cookies:
         settings = dataclasses.replace(settings, secure_cookies=True)
     if is_loopback(host) and settings.allowed_hosts is None:
         settings = dataclasses.replace(settings, allowed_hosts=(*LOOPBACK_HOSTS, host))
-    app = create_app(settings)
+    return settings
+
+
+def serve(settings: ReviewSettings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+          **uvicorn_options: Any) -> None:
+    """Serve the workstation until interrupted (settings: :func:`served_settings`)."""
+    import uvicorn
+
+    app = create_app(served_settings(settings, host))
     uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False,
                 **uvicorn_options)

@@ -18,7 +18,7 @@ import pytest
 from gcms.custody import CaseStore
 from gcms.review import ReviewSettings, create_app
 from gcms.review.security import COOKIE, MAX_BODY_BYTES, is_loopback
-from gcms.review.serve import bind_warning
+from gcms.review.serve import bind_warning, served_settings
 
 from .conftest import PASSPHRASES
 from .helpers import TestClient, client, csrf, sign_in
@@ -390,6 +390,14 @@ def test_loopback_is_judged_on_the_whole_name():
                  "192.168.1.20", ""):
         assert not is_loopback(host), host
         assert bind_warning(host) is not None, host
+
+
+def test_served_on_loopback_the_host_names_are_fixed_and_elsewhere_cookies_secure():
+    local = served_settings(ReviewSettings(store="S"), "127.0.0.1")
+    assert set(local.allowed_hosts) == {"127.0.0.1", "localhost", "::1"}
+    assert local.secure_cookies is False
+    wide = served_settings(ReviewSettings(store="S"), "0.0.0.0")
+    assert wide.allowed_hosts is None and wide.secure_cookies is True
 
 
 def test_on_loopback_only_loopback_host_names_are_answered(recorded):
