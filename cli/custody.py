@@ -1066,7 +1066,9 @@ def batch_steps(options: dict[str, Any]) -> list[Any]:
     Neither store option: no store step. ``--store`` without ``--case``, or ``--case``
     without a store (``--store`` or ``$GCMS_STORE``): a usage error. The store is opened (made when
     absent) and the actor checked before the batch runs, so a store that cannot be
-    used stops the batch before any work (exit 2).
+    used stops the batch before any work (exit 2). With a store,
+    :class:`~gcms.custody.libraries.LibraryVersionUsed` names in ``results.json`` the
+    governed version of the library searched.
     """
     location, case_id = options.get("custody_store"), options.get("custody_case")
     named: list[Any] = []
@@ -1106,4 +1108,6 @@ def batch_steps(options: dict[str, Any]) -> list[Any]:
             pass
     except GcmsError as error:
         raise click.UsageError(f"--store: {error}") from error
-    return [*named, step]
+    from gcms.custody.libraries import LibraryVersionUsed  # results name its governed version
+
+    return [*named, LibraryVersionUsed(location), step]

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
@@ -35,7 +36,7 @@ from gcms.custody.schema import audit_log
 from gcms.errors import CustodyError
 
 __all__ = ["CHANGES", "RULE_LIBRARY_APPROVAL", "RULE_LIBRARY_CHAIN", "LibrariesMixin",
-           "replay_library_entry"]
+           "LibraryVersionUsed", "governed_version", "replay_library_entry"]
 
 #: Changes to a library, each an action ``library.<change>``.
 CHANGES = ("add", "correct", "retire", "merge")
@@ -172,12 +173,59 @@ class LibrariesMixin(StoreCore):
             raise CustodyError(f"analysis {analysis_id!r} of case {case_id}: not in the store "
                                f"{self.location}")
         identity = ((analysis.parameters or {}).get("library") or {}).get("identity_sha256")
-        found = self.library_version_of(identity) if identity else None
-        if found is None:
-            return None
-        versions = self.library_versions(found["library_id"])
-        return {**found, "identity_sha256": identity,
-                "current_version": versions[-1]["version"] if versions else 0}
+        return governed_version(self, identity)
+
+
+def governed_version(store: LibrariesMixin, identity_sha256: str | None
+                     ) -> dict[str, Any] | None:
+    """The governed version of the library with this identity, as results record it.
+
+    ``{"library_id", "version", "title", "identity_sha256", "approved_by",
+    "current_version"}``; None when no governed library has this identity. Version 0
+    is the library as it was before its first recorded change.
+    """
+    found = store.library_version_of(identity_sha256) if identity_sha256 else None
+    if found is None:
+        return None
+    versions = store.library_versions(found["library_id"])
+    entry = next((v for v in versions if v["version"] == found["version"]), None)
+    title = next((v["title"] for v in reversed(versions) if v.get("title")), None)
+    return {"library_id": found["library_id"], "version": found["version"],
+            "title": title, "identity_sha256": identity_sha256,
+            "approved_by": list(entry["approved_by"]) if entry else [],
+            "current_version": versions[-1]["version"] if versions else 0}
+
+
+@dataclass(frozen=True)
+class LibraryVersionUsed:
+    """Batch step: name in ``results.json`` the governed version of the library searched.
+
+    Stage ``"after-judgement"`` (:class:`gcms.batch.BatchStep`): looks up the library's
+    identity among the governed libraries of the case store at ``location`` and adds
+    the sequence-level section ``library_version`` (:func:`governed_version`), which
+    reports name beside the library's hash. Nothing is added for a library the store
+    does not govern; a store that cannot be read is a batch failure naming it.
+    """
+
+    location: str
+
+    name: ClassVar[str] = "library-version"
+    stage: ClassVar[str] = "after-judgement"
+
+    def __call__(self, context: Any) -> None:
+        """Add ``context.sections["library_version"]`` (see :class:`gcms.batch.BatchContext`)."""
+        from gcms.custody.store import CaseStore
+        from gcms.errors import GcmsError
+
+        try:
+            with CaseStore(self.location, create=False) as store:
+                found = governed_version(store, context.library.identity_sha256)
+        except GcmsError as error:
+            context.fail(f"case store {self.location}: the library's governed version "
+                         f"cannot be read: {error}")
+            return
+        if found is not None:
+            context.sections["library_version"] = found
 
 
 def replay_library_entry(replay: Any, link: Any, content: Mapping[str, Any]) -> None:

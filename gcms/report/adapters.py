@@ -120,6 +120,8 @@ class BatchFacts:
     From a results document (:meth:`of_document`) or from the analysis a case store
     recorded (:func:`from_store`). ``library_file_sha256`` is the library file's
     SHA-256 where a case store recorded it (a batch records its content hash only).
+    ``library_version``: the library's governed version in the case store
+    (:func:`gcms.custody.libraries.governed_version`), where the batch recorded one.
     """
 
     library_name: str | None = None
@@ -133,6 +135,7 @@ class BatchFacts:
     qa: QASection | None = None
     instrument: Mapping[str, Any] = field(default_factory=dict)
     processed_by: ProcessedBy | None = None
+    library_version: Mapping[str, Any] | None = None
 
     @classmethod
     def of_document(cls, document: ResultsDocument) -> BatchFacts:
@@ -143,7 +146,27 @@ class BatchFacts:
                    criteria_name=criteria.get("name"), criteria_sha256=criteria.get("sha256"),
                    gcms_version=document.gcms_version, qa=document.qa,
                    instrument=document.instrument or {},
-                   processed_by=document.processed_by)
+                   processed_by=document.processed_by,
+                   library_version=document.extra.get("library_version"))
+
+
+def governed_text(version: Mapping[str, Any]) -> str:
+    """``v3 of in-house drugs``: a library's governed version as reports name it.
+
+    ``version`` as :func:`gcms.custody.libraries.governed_version` gives it; names who
+    approved it, or that it is not approved, and when a later version exists.
+    """
+    number = version.get("version")
+    text = (f"v{number} of {version.get('title') or version.get('library_id')}"
+            if number else f"{version.get('title') or version.get('library_id')} before "
+                           "its first governed change")
+    approved = list(version.get("approved_by") or ())
+    if number:
+        text += f", approved by {', '.join(approved)}" if approved else ", not approved"
+    current = version.get("current_version")
+    if isinstance(current, int) and isinstance(number, int) and current > number:
+        text += f"; v{current} is current"
+    return text
 
 
 def _text(value: Any) -> str:
@@ -867,6 +890,8 @@ def from_records(records: Sequence[RunResult], exhibit_id: str, *,
     title = facts.library_title
     if title and library_name != title and not str(library_name).endswith(f": {title}"):
         library_name = f"{library_name}: {title}" if library_name else title
+    if facts.library_version:
+        library_name = f"{library_name or '—'} ({governed_text(facts.library_version)})"
     processed = facts.processed_by
     model = ReportModel(
         report_id="pending", case_id=case_id, exhibit_id=exhibit_id,
@@ -1008,7 +1033,12 @@ def from_store(store, exhibit_id: str, *, case_id: str | None = None,
         instrument=sections.get("instrument") or {},
         processed_by=ProcessedBy.from_json(sections["processed_by"],
                                            source=f"{where}, processed_by")
-        if sections.get("processed_by") else None)
+        if sections.get("processed_by") else None,
+        # the version as the store governs it now (approvals, later versions), else as
+        # the batch recorded it
+        library_version=(store.library_version_used(case_id, analysis["analysis_id"])
+                         if analysis.get("analysis_id") else None)
+        or sections.get("library_version"))
     model = from_records(records, exhibit_id, results=meta,
                          source=f"case store {store.location}, case {case_id}",
                          **{k: v for k, v in options.items() if k != "report_id"})
