@@ -579,6 +579,7 @@ def run_group() -> None:
               help="Read the run with gcms to fill instrument, time, sample and format.")
 @_store_options
 @_json_option
+@_guarded
 def run_attach(case_id, paths, exhibit_id, kind, instrument, acquired_at, sample_name,
                read_metadata, store_location, actor, as_json) -> None:
     """Hash each of PATHS (file or .D folder) and attach it to a case.
@@ -590,11 +591,7 @@ def run_attach(case_id, paths, exhibit_id, kind, instrument, acquired_at, sample
     from gcms.errors import GcmsError
 
     attached, failed = [], False
-    try:
-        store = _open(store_location, actor)
-    except GcmsError as error:
-        error_line(str(error))
-        sys.exit(EXIT_INPUT)
+    store = _open(store_location, actor)
     with store:
         for path in paths:
             meta: dict[str, Any] = {}

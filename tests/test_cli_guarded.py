@@ -18,6 +18,7 @@ from gcms_cli.main import cli
     ["sequence", "check", "{tmp}/garbage-missing.csv"],
     ["quant", "{bad}", "--method", "{bad}", "--out", "{tmp}/out"],
     ["batch", "{bad}", "--library", "{bad}", "--out", "{tmp}/out"],
+    ["run", "attach", "--store", "{bad}", "--case", "C1", "{bad}"],
 ])
 def test_a_gcms_error_is_one_line_naming_the_input_and_exit_2(tmp_path, args):
     bad = tmp_path / "garbage.toml"
