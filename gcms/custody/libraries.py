@@ -24,8 +24,12 @@ correction still names the version it was made with (:meth:`LibrariesMixin.libra
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -35,8 +39,9 @@ from gcms.custody.keys import SigningKey
 from gcms.custody.schema import audit_log
 from gcms.errors import CustodyError
 
-__all__ = ["CHANGES", "RULE_LIBRARY_APPROVAL", "RULE_LIBRARY_CHAIN", "LibrariesMixin",
-           "LibraryVersionUsed", "governed_version", "replay_library_entry"]
+__all__ = ["CHANGES", "NO_LIBRARY", "RULE_LIBRARY_APPROVAL", "RULE_LIBRARY_CHAIN",
+           "LibrariesMixin", "LibraryVersionUsed", "add_governed_entry", "governed_version",
+           "replay_library_entry"]
 
 #: Changes to a library, each an action ``library.<change>``.
 CHANGES = ("add", "correct", "retire", "merge")
@@ -46,6 +51,9 @@ APPROVER_ROLES = ("reviewer", "qa", "admin")
 
 RULE_LIBRARY_APPROVAL = "a library change is approved by a user other than its author"
 RULE_LIBRARY_CHAIN = "each library version starts from the identity the previous one left"
+
+#: The identity a library's history starts from when its first change creates the file.
+NO_LIBRARY = "0" * 64
 
 _VERSION_FIELDS = ("library_id", "version", "change", "identity_sha256",
                    "previous_identity_sha256", "title", "details")
@@ -226,6 +234,48 @@ class LibraryVersionUsed:
             return
         if found is not None:
             context.sections["library_version"] = found
+
+
+def add_governed_entry(store: LibrariesMixin, library_path: str | os.PathLike, entry: Any, *,
+                       key: SigningKey | None, library_id: str | None = None,
+                       reason: str | None = None, title: str = "in-house library"
+                       ) -> tuple[Any, dict[str, Any]]:
+    """Append an in-house entry (``gcms library add``) as a signed ``library.add`` change.
+
+    ``entry``: :class:`gcms.quantitation.inhouse.InHouseEntry`. The new library is made
+    beside ``library_path`` and the change recorded in ``store`` before the file is
+    replaced, so a change the store refuses (no key, another user's key, a file that is
+    not the library's current version) leaves the file as it was. A library the change
+    creates starts its history from :data:`NO_LIBRARY`. ``library_id`` defaults to the
+    file's stem. Returns the new library and the version recorded.
+    """
+    from gcms.errors import LibraryError
+    from gcms.library import Library
+    from gcms.quantitation.inhouse import add_to_library
+
+    path = Path(library_path)
+    if not path.parent.is_dir():
+        raise LibraryError(f"{path}: folder {path.parent} does not exist")
+    library_id = library_id or path.stem
+    before = Library.open(path).identity_sha256 if path.exists() else NO_LIBRARY
+    record = entry.provenance
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".gcms-add-") as folder:
+        staged = Path(folder) / path.name
+        if path.exists():
+            shutil.copyfile(path, staged)
+        library = add_to_library(staged, entry, title=title)
+        spectrum = entry.spectrum
+        details = {"added": [{"entry": len(library) - 1, "name": spectrum.name,
+                              "inchikey": spectrum.inchikey, "cas": spectrum.cas,
+                              "source_run": record.get("source_run"),
+                              "sha256": record.get("sha256"), "rt_s": record.get("rt_s")}]}
+        version = store.record_library_change(
+            library_id, "add", previous_identity=before, identity=library.identity_sha256,
+            details=details, key=key, title=library.title or None,
+            reason=reason or f"in-house entry {spectrum.name!r} from the reference-standard "
+                             f"run {record.get('source_run')}")
+        os.replace(staged, path)
+    return Library.open(path), version
 
 
 def replay_library_entry(replay: Any, link: Any, content: Mapping[str, Any]) -> None:
