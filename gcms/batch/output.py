@@ -154,7 +154,7 @@ def _named(found_name: str, expected: str, context: RunContext) -> bool:
     return False
 
 
-def exhibit_summaries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def exhibit_summaries(records: Sequence[RunResult]) -> list[dict[str, Any]]:
     """Per exhibit (case, exhibit id), what its injections show together.
 
     A substance is "identified" for the exhibit when every processed injection of it
@@ -162,26 +162,29 @@ def exhibit_summaries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     for the exhibit, with a note saying in how many. Injections are named by file and
     position (no sample ids: those belong to the run records).
     """
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    groups: dict[tuple[str, str], list[RunResult]] = {}
     for record in records:
-        if record["type"] in ("sample", "qc") and record.get("exhibit_id"):
-            key = (record.get("case_id") or "", record["exhibit_id"])
+        if record.type in ("sample", "qc") and record.exhibit_id:
+            key = (record.case_id or "", record.exhibit_id)
             groups.setdefault(key, []).append(record)
     out = []
     for (case, exhibit), runs in groups.items():
-        done = [r for r in runs if r["status"] == "ok"]
+        done = [r for r in runs if r.ok]
         seen: dict[str, dict[str, list[int]]] = {}
         notes: list[str] = []
         for r in done:
-            findings = r.get("findings") or {}
-            for verdict in ("identified", "inconclusive"):
-                for f in findings.get(verdict, []):
-                    entry = seen.setdefault(f["substance"], {"identified": [],
-                                                             "inconclusive": []})
-                    entry[verdict].append(r["position"])
-            for note in findings.get("notes", []):
-                if note["kind"] != "limitation" and note["text"] not in notes:
-                    notes.append(note["text"])
+            findings = r.findings
+            if findings is None:
+                continue
+            for verdict, found in (("identified", findings.identified),
+                                   ("inconclusive", findings.inconclusive)):
+                for f in found:
+                    entry = seen.setdefault(f.substance, {"identified": [],
+                                                          "inconclusive": []})
+                    entry[verdict].append(r.position)
+            for note in findings.notes:
+                if note.kind != "limitation" and note.text not in notes:
+                    notes.append(note.text)
         substances = []
         for name, where in seen.items():
             everywhere = bool(done) and len(where["identified"]) == len(done)
@@ -193,8 +196,8 @@ def exhibit_summaries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, An
                 notes.append(f"{name} identified in {len(where['identified'])} of "
                              f"{len(done)} injections of the exhibit")
         out.append({"case_id": case or None, "exhibit_id": exhibit,
-                    "injections": [{"file": r["file_name"], "position": r["position"],
-                                    "status": r["status"]} for r in runs],
+                    "injections": [{"file": r.file_name, "position": r.position,
+                                    "status": r.status} for r in runs],
                     "substances": substances, "notes": notes})
     return out
 
@@ -243,46 +246,48 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
             for row in rows]
 
 
-def summary_text(records: Sequence[Mapping[str, Any]], *, out_dir: Path | None = None,
+def summary_text(records: Sequence[RunResult], *, out_dir: Path | None = None,
                  criteria_name: str = "", library: str = "") -> str:
     """A human-readable summary of a batch: one line per run, then notes and failures."""
     rows = [("#", "type", "sample", "exhibit", "identified", "inconclusive")]
     for r in records:
-        findings = r.get("findings") or {}
-        if r["status"] != "ok":
+        findings = r.findings
+        if not r.ok:
             identified, inconclusive = "FAILED: see below", ""
         else:
-            identified = ", ".join(f["substance"] for f in findings.get("identified", [])) or "-"
-            inconclusive = ", ".join(f["substance"] for f in findings.get("inconclusive", []))
-        if r["type"] == "blank" and r["status"] == "ok":
-            status = r.get("blank_status") or {}
+            identified = ", ".join(f.substance for f in (
+                findings.identified if findings is not None else ())) or "-"
+            inconclusive = ", ".join(f.substance for f in (
+                findings.inconclusive if findings is not None else ()))
+        if r.type == "blank" and r.ok:
+            status = r.blank_status or {}
             if status.get("carry_over_detected"):
                 identified += f"  [carry-over: {', '.join(status['carry_over_detected'])}]"
-        rows.append((str(r["position"] + 1), r["type"], str(r["sample_id"]),
-                     r.get("exhibit_id") or "", identified, inconclusive))
+        rows.append((str(r.position + 1), r.type, str(r.sample_id),
+                     r.exhibit_id or "", identified, inconclusive))
     lines = []
     if criteria_name or library:
         lines.append(f"criteria {criteria_name}; library {library}")
     lines.extend(_table(rows))
     notes = []
     for r in records:
-        for note in (r.get("findings") or {}).get("notes", []):
-            if note["kind"] in ("ambiguity", "lookalike", "runner-up"):
-                notes.append(f"  #{r['position'] + 1} {r['sample_id']}: {note['text']}")
-        for problem in r.get("problems") or []:
-            notes.append(f"  #{r['position'] + 1} {r['sample_id']}: {problem}")
-        calibration = r.get("retention_calibration") or {}
-        for note in calibration.get("notes", []):
+        for note in r.findings.notes if r.findings is not None else ():
+            if note.kind in ("ambiguity", "lookalike", "runner-up"):
+                notes.append(f"  #{r.position + 1} {r.sample_id}: {note.text}")
+        for problem in r.problems or ():
+            notes.append(f"  #{r.position + 1} {r.sample_id}: {problem}")
+        calibration = r.retention_calibration or {}
+        for note in calibration.get("notes") or ():
             if note.startswith("run spans"):
                 continue  # every run is longer than its ladder: in the JSON, not here
-            notes.append(f"  #{r['position'] + 1} {r['sample_id']}: ladder: {note}")
+            notes.append(f"  #{r.position + 1} {r.sample_id}: ladder: {note}")
     if notes:
         lines.append("notes:")
         lines.extend(notes)
-    failed = [r for r in records if r["status"] != "ok"]
+    failed = [r for r in records if not r.ok]
     if failed:
         lines.append("runs that could not be processed (skipped):")
-        lines.extend(f"  #{r['position'] + 1} {r['file']}: {r['problem']}" for r in failed)
+        lines.extend(f"  #{r.position + 1} {r.file}: {r.problem}" for r in failed)
     if out_dir is not None:
         lines.append(f"results: {out_dir / 'results.json'} (per run: {out_dir / 'runs'}; "
                      f"table: {out_dir / 'summary.csv'})")

@@ -13,11 +13,16 @@ and is called with the :class:`BatchContext`:
     after the ladder and the standards are known, before any verdict (a QA gate: it may
     add problems to a run's ``RunContext.problems`` or mark the batch failed);
 ``"after-judgement"``
-    with every run record built (``context.records``, one dict per run, in sequence
-    order) and before anything is written: extend a record with the step's own section
-    (``record["quantitation"] = ...``), add sequence-level notes;
+    with every run record built (``context.records``, one typed
+    :class:`~gcms.results.RunResult` per run, in sequence order) and before anything is
+    written: replace a record by one with the step's section
+    (``context.records[i] = run.replace(quantitation=...)``: the value is checked against
+    the key's type there; a key of the step's own, which the record does not declare,
+    goes in its ``extra``: ``dataclasses.replace(run, extra={**run.extra, key: value})``),
+    add sequence-level notes;
 ``"after-write"``
-    once results.json and the other files are on disk (record them in a case store).
+    once results.json and the other files are on disk (``context.document``, the typed
+    :class:`~gcms.results.ResultsDocument` written; record it in a case store).
 
 A step that finds a problem the lab must act on calls :meth:`BatchContext.fail`; the
 batch then exits 1. A step's own sequence-level section of results.json goes in
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -41,11 +47,18 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from gcms.batch.cache import cache_key, input_digest, load_cached, store_cached
 from gcms.batch.folder import OutMode, finish_out_dir, prepare_out_dir
-from gcms.batch.output import exhibit_summaries, run_record, summary_text, write_outputs
+from gcms.batch.output import (
+    exhibit_summaries,
+    results_document,
+    run_record,
+    summary_text,
+    write_outputs,
+)
 from gcms.batch.pass1 import RunAnalysis, RunFailure, analyse_run
 from gcms.batch.pass2 import RunContext, SequenceEvidence, judge_sequence
 from gcms.batch.settings import BatchSettings
 from gcms.errors import GcmsError, LibraryError
+from gcms.results import FORMAT, FORMAT_VERSION, ResultsDocument, RunResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from gcms.identify import Criteria, Lookalikes
@@ -96,27 +109,31 @@ class BatchContext:
     out_dir: Path | None
     runs: list[RunContext] = field(default_factory=list)
     evidence: SequenceEvidence | None = None
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[RunResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    document: dict[str, Any] | None = None
+    document: ResultsDocument | None = None
     sections: dict[str, Any] = field(default_factory=dict)
 
     def fail(self, message: str) -> None:
         """Mark the batch as failed for a reason the lab must act on (exit 1)."""
         self.failures.append(message)
 
-    def record_of(self, position: int) -> dict[str, Any]:
+    def record_of(self, position: int) -> RunResult:
         """The record of the run at ``position`` (0-based)."""
         return self.records[position]
 
 
 @dataclass
 class BatchResult:
-    """The outcome of :func:`run_batch`."""
+    """The outcome of :func:`run_batch`.
 
-    document: dict[str, Any]
-    records: list[dict[str, Any]]
+    ``results`` is the typed document (:class:`~gcms.results.ResultsDocument`, the one
+    written to results.json, with the notes of the after-write steps);
+    :attr:`document` and :attr:`records` are its JSON object and run records.
+    """
+
+    results: ResultsDocument
     runs: list[RunContext]
     out_dir: Path | None
     processed: int
@@ -124,6 +141,16 @@ class BatchResult:
     failed: list[dict[str, Any]]
     step_failures: list[str]
     seconds: float
+
+    @functools.cached_property
+    def document(self) -> dict[str, Any]:
+        """The results document as its JSON object (``results.to_json()``)."""
+        return self.results.to_json()
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The run records as JSON objects, in sequence order (``document["runs"]``)."""
+        return self.document["runs"]
 
     @property
     def ok(self) -> bool:
@@ -137,12 +164,13 @@ class BatchResult:
 
     def summary(self) -> str:
         """Human-readable summary (:func:`gcms.batch.output.summary_text`)."""
-        library = self.document.get("library", {})
-        text = summary_text(self.records, out_dir=self.out_dir,
-                            criteria_name=self.document.get("criteria", {}).get("name", ""),
-                            library=f"{library.get('title') or library.get('path')} "
-                                    f"(sha256 {str(library.get('content_sha256'))[:12]})")
-        for note in self.document.get("sequence_notes", []):
+        results = self.results
+        library = results.library
+        text = summary_text(results.runs, out_dir=self.out_dir,
+                            criteria_name=results.criteria.get("name", ""),
+                            library=f"{library.title or library.path} "
+                                    f"(sha256 {library.content_sha256[:12]})")
+        for note in results.sequence_notes:
             text += f"\nnote: {note}"
         for message in self.step_failures:
             text += f"\nbatch step failed: {message}"
@@ -391,17 +419,19 @@ def run_batch(
                                     settings=settings, lookalikes=lookalikes,
                                     before_judgement=before)
     context.runs, context.evidence = runs, evidence
-    context.records = [run_record(r, cached=r.injection.position in cached_positions,
-                                  cache_note=cache_notes.get(r.injection.position))
-                       for r in runs]
+    context.records = [
+        RunResult.from_json(run_record(r, cached=r.injection.position in cached_positions,
+                                       cache_note=cache_notes.get(r.injection.position)),
+                            source=f"run record #{r.injection.position + 1}")
+        for r in runs]
     for step in steps:
         if step.stage == "after-judgement":
             step(context)
-    failed = [{"position": r["position"], "file": r["file"], "problem": r["problem"],
-               "kind": r.get("failure_kind")} for r in context.records if r["status"] != "ok"]
+    failed = [{"position": r.position, "file": r.file, "problem": r.problem,
+               "kind": r.failure_kind} for r in context.records if not r.ok]
     document = {
-        "format": "gcms.batch.results",
-        "format_version": 1,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
         "gcms_version": __version__,
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"),
@@ -417,7 +447,7 @@ def run_batch(
         "lookalikes": lookalikes.source,
         "settings": settings.to_dict(),
         "steps": [{"name": s.name, "stage": s.stage} for s in steps],
-        "runs": context.records,
+        "runs": [r.to_json() for r in context.records],
         "exhibits": exhibit_summaries(context.records),
         "failed": failed,
         "sequence_notes": list(context.notes),
@@ -425,15 +455,15 @@ def run_batch(
     }
     for key, value in context.sections.items():
         document.setdefault(key, value)
-    context.document = document
+    context.document = results_document(document)
     if out is not None:
-        write_outputs(out, document)
+        write_outputs(out, context.document)
         finish_out_dir(folder)
     for step in steps:
         if step.stage == "after-write":
             step(context)
-    document["step_failures"] = list(context.failures)
-    return BatchResult(document=document, records=context.records, runs=runs, out_dir=out,
+    results = context.document.replace(step_failures=context.failures)
+    return BatchResult(results=results, runs=runs, out_dir=out,
                        processed=processed, cached=len(cached_positions), failed=failed,
                        step_failures=list(context.failures),
                        seconds=time.perf_counter() - started)

@@ -214,11 +214,15 @@ class RecordInStore:
             context.fail(f"case store {self.location}, case {self.case_id}: {message} "
                          "(results.json is complete; rerun the command to record it)")
             return
-        document = context.document
         for note in notes:
             context.notes.append(note)
-            if document is not None and note not in document.setdefault("sequence_notes", []):
-                document["sequence_notes"].append(note)
+        document = context.document
+        if document is not None and notes:
+            if not isinstance(document, ResultsDocument):
+                document = ResultsDocument.from_json(document, source="the batch's results")
+            added = [n for n in dict.fromkeys(notes) if n not in document.sequence_notes]
+            context.document = document.replace(
+                sequence_notes=(*document.sequence_notes, *added))
 
     def record(self, store: CaseStore, context: BatchContext) -> list[str]:
         """Record into an open store; returns notes for the batch summary.
@@ -228,7 +232,9 @@ class RecordInStore:
         """
         if context.document is None:
             raise CustodyError("the batch made no results document: nothing to record")
-        document = ResultsDocument.from_json(context.document, source="the batch's results")
+        document = context.document
+        if not isinstance(document, ResultsDocument):
+            document = ResultsDocument.from_json(document, source="the batch's results")
         records, notes = runs_of_case(document.runs, self.case_id)
         reason = _reason(document)
         head_before = store.head()[0]
@@ -276,7 +282,7 @@ class RecordInStore:
             if problems:
                 raise TamperError(f"{problems[0]}; the QA this batch relied on cannot be "
                                   "trusted")
-        record_qa(store, {"qa": qa.to_json()} if qa is not None else {})
+        record_qa(store, qa)
 
     def _case(self, store: CaseStore, document: ResultsDocument, reason: str) -> None:
         if any(c.case_id == self.case_id for c in store.cases()):

@@ -25,10 +25,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gcms._json import json_safe
 from gcms.custody.canonical import canonical_json, sha256_hex
 from gcms.custody.records import QaRecord, record_from_dict
 from gcms.custody.verify import Finding
 from gcms.errors import CustodyError
+from gcms.results import QASection, ResultsDocument
 
 if TYPE_CHECKING:  # pragma: no cover
     from gcms.custody.store import CaseStore
@@ -81,27 +83,51 @@ def _find(conn: sqlite3.Connection, instrument: str, kind: str,
     return out
 
 
-def qa_records(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _qa_section(source: ResultsDocument | QASection | Mapping[str, Any] | None
+                ) -> tuple[str, str | None, tuple[Mapping[str, Any], ...]] | None:
+    """(instrument id, history, checks) of a batch's QA section; None without one.
+
+    ``source`` is the typed document or its QA section (what the batch records), or a
+    document's JSON object holding a ``qa`` key (a caller that builds one by hand).
+    """
+    if isinstance(source, ResultsDocument):
+        source = source.qa
+    if source is None:
+        return None
+    if not isinstance(source, QASection):
+        qa = source.get("qa")
+        if not isinstance(qa, Mapping):
+            return None
+        return (str((qa.get("instrument") or {}).get("id") or "unknown instrument"),
+                qa.get("history"), tuple(qa.get("checks") or ()))
+    return (str((source.instrument or {}).get("id") or "unknown instrument"),
+            source.history, source.checks)
+
+
+def qa_records(source: ResultsDocument | QASection | Mapping[str, Any] | None
+               ) -> list[dict[str, Any]]:
     """The QA results a batch's ``results.json`` rests on, as :class:`QaRecord` fields.
 
-    Read from its ``qa`` section; each result judged or looked up, with the SHA-256 of
-    its history row where the history can be read. Empty without a QA section.
+    Read from its QA section (:class:`~gcms.results.QASection`: the typed document's
+    ``qa``, the section itself, or a document's JSON object with a ``qa`` key); each
+    result judged or looked up, with the SHA-256 of its history row where the history
+    can be read. Empty without a QA section.
     """
-    qa = document.get("qa")
-    if not isinstance(qa, Mapping):
+    section = _qa_section(source)
+    if section is None:
         return []
-    instrument = str((qa.get("instrument") or {}).get("id") or "unknown instrument")
-    history = _history_file(qa.get("history"))
+    instrument, history_name, checks = section
+    history = _history_file(history_name)
     conn = _connect(history) if history is not None and history.is_file() else None
     out = []
     try:
-        for check in qa.get("checks") or []:
+        for check in checks:
             kind = check.get("kind")
             for summary in check.get("results") or []:
                 if summary.get("verdict") not in ("pass", "fail"):
                     continue  # a run that could not be judged holds no QA result
-                data = {**summary, "check_status": check.get("status"),
-                        "source": check.get("source")}
+                data = {**json_safe(summary), "check_status": check.get("status"),
+                        "source": json_safe(check.get("source"))}
                 if conn is not None:
                     found = _find(conn, instrument, kind, summary)
                     if len(found) == 1:
@@ -119,9 +145,10 @@ def qa_records(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def record_qa(store: CaseStore, document: Mapping[str, Any]) -> list[QaRecord]:
+def record_qa(store: CaseStore, source: ResultsDocument | QASection | Mapping[str, Any] | None
+              ) -> list[QaRecord]:
     """Record the QA results of a batch (:func:`qa_records`) once each; the new ones."""
-    items = [record_from_dict("qa_result", fields) for fields in qa_records(document)]
+    items = [record_from_dict("qa_result", fields) for fields in qa_records(source)]
     if not items:
         return []
     new = []

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from gcms.errors import GcmsError
 from gcms.qa.profile import InstrumentProfile
 from gcms.qa.records import QAResult
-from gcms.results import QASection, RunQA, RunResult
+from gcms.results import QASection, RunQA
 
 if TYPE_CHECKING:  # pragma: no cover
     from gcms.batch import BatchContext
@@ -435,11 +435,10 @@ class QAReportable:
                                 "reportable": reportable,
                                 "reason": None if assessment.passing else assessment.reason})
         blocked: set[tuple[str, str]] = set()
-        for index, record in enumerate(context.records):
-            if record.get("type") not in ("sample", "qc") or not record.get("exhibit_id"):
+        for index, run in enumerate(context.records):
+            if run.type not in ("sample", "qc") or not run.exhibit_id:
                 continue
-            run = RunResult.from_json(record, source=f"run record #{index + 1}")
-            context.records[index] = run.replace(reportable=reportable, qa=word).to_json()
+            context.records[index] = run.replace(reportable=reportable, qa=word)
             if not reportable:
                 blocked.add((run.case_id or "", str(run.exhibit_id)))
         if assessment.blocks and context.sections.get("qa") is not None:

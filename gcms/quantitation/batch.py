@@ -331,10 +331,9 @@ class QuantitationStep:
                           "loq": c.reporting_loq if c.reporting_loq is not None else c.loq,
                           "status": c.status}
                    for name, c in result.calibrations.items()}
-        for position, record in enumerate(context.records):
-            run = RunResult.from_json(record, source=f"run record #{position + 1}")
+        for position, run in enumerate(context.records):
             context.records[position] = self._extended(
-                run, records.get(position), by_position.get(position), summary).to_json()
+                run, records.get(position), by_position.get(position), summary)
         self.result = _with_sample_ids(result, sequence, labels)
         self._write(context)
         self._report(context)
@@ -397,14 +396,14 @@ class QuantitationStep:
                     f"{calibration.weighting}, R² {calibration.fit.r_squared:.4f}, {used} of "
                     f"{len(calibration.points)} calibrators, {low:g}-{high:g} "
                     f"{calibration.unit}")
-        for record in context.records:
-            if record["type"] not in ("sample", "qc"):
+        for run in context.records:
+            if run.type not in ("sample", "qc"):
                 continue
-            for entry in record.get("quantitation", []):
-                if entry["role"] in CHECKED_ROLES:
+            for entry in run.quantitation or ():
+                if entry.role in CHECKED_ROLES:
                     context.notes.append(
-                        f"quantitation #{record['position'] + 1} {record['sample_id']}: "
-                        f"{entry['substance']} {_entry_text(entry)}")
+                        f"quantitation #{run.position + 1} {run.sample_id}: "
+                        f"{entry.substance} {_entry_text(entry)}")
         for finding in _findings(result, processed):
             context.fail(f"quantitation: {finding}")
 
@@ -432,28 +431,28 @@ def _findings(result: QuantitationResult, processed: set[int]) -> list[str]:
     return out
 
 
-def _entry_text(entry: Mapping[str, Any]) -> str:
+def _entry_text(entry: QuantityResult) -> str:
     """One line for the batch summary: the value and the amount, or why there is none."""
-    if entry.get("concentration") is None:
-        if entry["status"] == "not detected":
-            lod = entry.get("lod")
-            return "not detected" + (f" (LOD {lod:.3g} {entry['unit']})" if lod else "")
-        if "calibration failed" in entry.get("flags", ()):
-            return f"{entry['status']}: its calibration failed"
-        return f"{entry['status']}: {entry.get('message') or ''}".rstrip(": ")
-    text = (f"{entry['concentration']:.4g} ± {entry['expanded_uncertainty']:.2g} "
-            f"{entry['unit']} (k = {entry['coverage_factor']:.2f})")
-    if not entry.get("reportable"):
-        text += f", {entry['status']}, not reportable"
-    amount = entry.get("amount_in_exhibit") or {}
+    if entry.concentration is None:
+        if entry.status == "not detected":
+            lod = entry.lod
+            return "not detected" + (f" (LOD {lod:.3g} {entry.unit})" if lod else "")
+        if "calibration failed" in entry.flags:
+            return f"{entry.status}: its calibration failed"
+        return f"{entry.status}: {entry.message or ''}".rstrip(": ")
+    text = (f"{entry.concentration:.4g} ± {entry.expanded_uncertainty:.2g} "
+            f"{entry.unit} (k = {entry.coverage_factor:.2f})")
+    if not entry.reportable:
+        text += f", {entry.status}, not reportable"
+    amount = entry.amount_in_exhibit or {}
     if amount.get("mass_mg") is not None:
         text += f"; {amount['mass_mg']:.4g} mg in the exhibit"
         if amount.get("purity_percent") is not None:
             text += f", {amount['purity_percent']:.3g} % w/w"
         if amount.get("per_unit_mg") is not None:
             text += f", {amount['per_unit_mg']:.4g} {amount['per_unit']}"
-    check = entry.get("check")
-    if entry["role"] == "check" and check:
+    check = entry.check
+    if entry.role == "check" and check:
         recovery = check.get("recovery_percent")
         text += (f"; {recovery:.1f} % of nominal {check['nominal']:g}"
                  if recovery is not None else "") + (" (pass)" if check["passed"] else " (FAIL)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -245,10 +246,12 @@ def test_steps_plug_in_and_can_fail_the_batch(clean, tmp_path):
         name, stage = "quantitation", "after-judgement"
 
         def __call__(self, context):
-            for rec in context.records:
-                # a step's own key (a declared one, e.g. "quantitation", must keep to its
-                # type in gcms.results: the batch refuses to write it otherwise)
-                rec["substance_count"] = {"substances": len(rec["findings"]["identified"])}
+            for index, rec in enumerate(context.records):
+                # a step's own key goes in the typed record's extra (a declared one, e.g.
+                # "quantitation", is set with rec.replace and must keep to its type)
+                context.records[index] = dataclasses.replace(rec, extra={
+                    **rec.extra,
+                    "substance_count": {"substances": len(rec.findings.identified)}})
 
     class Gate:
         name, stage = "qa-gate", "before-judgement"

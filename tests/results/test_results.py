@@ -378,8 +378,8 @@ def test_replace_adds_a_typed_section_after_the_keys_read(results_files):
 
 
 def test_a_step_writing_a_malformed_section_stops_the_batch(tmp_path):
-    """The batch writes results.json through the type: a step whose declared section is
-    not of its type fails the batch with the key named, and nothing is written."""
+    """A step sets its section through the typed record: a declared section not of its
+    type fails the batch with the key named, and nothing is written."""
     from gcms.batch import run_batch
     from gcms.demo import demo_library_path, demo_sequence_path
 
@@ -387,9 +387,9 @@ def test_a_step_writing_a_malformed_section_stops_the_batch(tmp_path):
         name, stage = "broken", "after-judgement"
 
         def __call__(self, context):
-            context.records[0]["quantitation"] = {"substances": 1}
+            context.records[0] = context.records[0].replace(quantitation={"substances": 1})
 
-    with pytest.raises(FormatError, match=r"\$\.runs\[0\]\.quantitation: expected an array"):
+    with pytest.raises(FormatError, match=r"RunResult\.quantitation: expected an array"):
         run_batch(demo_sequence_path(), library=demo_library_path(), workers=1,
                   out_dir=tmp_path / "out", steps=[Broken()])
     assert not (tmp_path / "out" / "results.json").exists()
