@@ -73,7 +73,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gcms._json import finite_or_none as _finite
+from gcms._json import json_safe
 from gcms.errors import FormatError, GcmsError, LibraryError
+from gcms.results import FORMAT as BATCH_RESULTS_FORMAT
+from gcms.results import ResultsDocument, RunResult
 
 __all__ = [
     "FINDING_COLUMNS",
@@ -90,7 +93,6 @@ DOCUMENT_FORMAT = "gcms.rescreen.document"
 SUMMARY_FORMAT = "gcms.rescreen"
 FORMAT_VERSION = 1
 #: The results document this module reads (:mod:`gcms.batch.output`).
-BATCH_RESULTS_FORMAT = "gcms.batch.results"
 
 Engine = Literal["dask", "in-process"]
 
@@ -260,7 +262,7 @@ def _is_run_record(data: Any) -> bool:
 
 
 def _load_results(path: str
-                  ) -> tuple[list[Mapping[str, Any]], dict[str, Any], Mapping[str, Any]]:
+                  ) -> tuple[list[RunResult], dict[str, Any], Mapping[str, Any]]:
     try:
         raw = Path(path).read_bytes()
     except OSError as error:
@@ -275,15 +277,12 @@ def _load_results(path: str
                           f", expected {BATCH_RESULTS_FORMAT!r})")
     # the typed document (gcms.results): its format version checked (an older one
     # upgraded, a newer one refused) and every key of every run record
-    from gcms.results import ResultsDocument
-
     typed = ResultsDocument.from_json(document, source=path)
-    whole = typed.to_json()
     source = {"kind": "results", "path": path,
               "sha256": hashlib.sha256(raw).hexdigest(),
               "created_utc": typed.created_utc, "gcms_version": typed.gcms_version,
-              "library": whole["library"]}
-    return whole["runs"], source, whole["settings"]
+              "library": typed.library.to_json()}
+    return list(typed.runs), source, json_safe(typed.settings)
 
 
 # ------------------------------------------------------------------------------ worker
@@ -305,10 +304,12 @@ def _library(path: str, sha256: str) -> Any:
     return _LIBRARIES[key]
 
 
-def _reported(record: Mapping[str, Any]) -> list[str]:
-    findings = record.get("findings") or {}
-    return [f["substance"] for verdict in ("identified", "inconclusive")
-            for f in findings.get(verdict, []) if f.get("substance")]
+def _reported(record: RunResult) -> list[str]:
+    findings = record.findings
+    if findings is None:
+        return []
+    return [f.substance for f in (*findings.identified, *findings.inconclusive)
+            if f.substance]
 
 
 def _is_target(substance: Any, targets: Sequence[str]) -> bool:
@@ -365,10 +366,12 @@ def _rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256
         records, source, batch_settings = _load_results(unit.path)
         result_ids: Sequence[str | None] = [None] * len(records)
     else:
-        records = list(unit.records)
+        # a stored result holds a run record's JSON: read as the typed record
+        records = [RunResult.from_json(data, source=f"case {unit.case_id}, result {rid}")
+                   for data, rid in zip(unit.records, unit.result_ids, strict=True)]
         result_ids = list(unit.result_ids)
         source = {"kind": "case store", "case_id": unit.case_id,
-                  "sha256": _sha256(records), "result_ids": list(unit.result_ids)}
+                  "sha256": _sha256(list(unit.records)), "result_ids": list(unit.result_ids)}
         batch_settings = {}
     source["components"] = "recomputed from the raw runs" if settings.from_raw else "stored"
     raw = _RawComponents(records, batch_settings, unit.path or unit.label) \
@@ -376,26 +379,27 @@ def _rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256
     queries, where = [], []
     screened, not_screened = 0, []
     for n, record in enumerate(records):
-        if record.get("type") not in settings.run_types:
+        if record.type not in settings.run_types:
             continue
-        if record.get("status") != "ok":
-            not_screened.append({"position": record.get("position"),
-                                 "file": record.get("file_name") or record.get("file"),
-                                 "reason": record.get("problem") or "run failed in the batch"})
+        if not record.ok:
+            not_screened.append({"position": record.position,
+                                 "file": record.file_name or record.file,
+                                 "reason": record.problem or "run failed in the batch"})
             continue
-        components = record.get("components", [])
+        # components as JSON objects: stored and recomputed ones are read alike
+        components = [c.to_json() for c in record.components]
         if raw is not None:
             components, problem = raw.components(record)
             if problem is not None:
-                not_screened.append({"position": record.get("position"),
-                                     "file": record.get("file_name") or record.get("file"),
+                not_screened.append({"position": record.position,
+                                     "file": record.file_name or record.file,
                                      "reason": problem})
                 continue
         screened += 1
         for component in components:
             stored = component.get("spectrum")
             if not stored or not stored.get("mz"):
-                raise FormatError(f"{unit.path or unit.label}: run #{record['position'] + 1} "
+                raise FormatError(f"{unit.path or unit.label}: run #{record.position + 1} "
                                   f"component {component.get('component')} has no stored "
                                   f"spectrum (written without spectra: use --from-raw)")
             ri = None if component.get("ri_extrapolated") else _finite(
@@ -416,11 +420,11 @@ def _rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256
             continue
         record = records[n]
         run = runs.setdefault(n, {
-            "position": record["position"], "file": record.get("file_name") or record["file"],
-            "sample_id": record.get("sample_id"), "case_id": record.get("case_id"),
-            "exhibit_id": record.get("exhibit_id"), "result_id": result_ids[n],
-            "run_sha256": (record.get("run") or {}).get("input_sha256"),
-            "original_library_sha256": (record.get("processing") or {}).get("library_sha256"),
+            "position": record.position, "file": record.file_name or record.file,
+            "sample_id": record.sample_id, "case_id": record.case_id,
+            "exhibit_id": record.exhibit_id, "result_id": result_ids[n],
+            "run_sha256": (record.run or {}).get("input_sha256"),
+            "original_library_sha256": (record.processing or {}).get("library_sha256"),
             "reported": _reported(record), "findings": []})
         run["findings"].append(finding)
     return {
@@ -437,7 +441,7 @@ def _rescreen_document(unit: ArchivedDocument, library_path: str, library_sha256
 class _RawComponents:
     """Components of a record's run computed again from its raw file (``from_raw``)."""
 
-    def __init__(self, records: Sequence[Mapping[str, Any]],
+    def __init__(self, records: Sequence[RunResult],
                  batch_settings: Mapping[str, Any], where: str) -> None:
         from gcms.deconvolution import DeconvolutionSettings
 
@@ -447,10 +451,10 @@ class _RawComponents:
         except (TypeError, ValueError) as error:
             raise FormatError(f"{where}: deconvolution settings not readable ({error})") \
                 from error
-        self.ladders = {r.get("position"): r.get("ladder_calibration") for r in records
-                        if r.get("ladder_calibration")}
+        self.ladders = {r.position: json_safe(r.ladder_calibration) for r in records
+                        if r.ladder_calibration}
 
-    def components(self, record: Mapping[str, Any]
+    def components(self, record: RunResult
                    ) -> tuple[list[dict[str, Any]], str | None]:
         """Component dicts shaped as the stored ones (or a problem naming the file)."""
         from gcms.batch.pass1 import run_summary
@@ -458,12 +462,12 @@ class _RawComponents:
         from gcms.io import read
         from gcms.retention import RetentionCalibration
 
-        path = record.get("file")
+        path = record.file
         try:
             run = read(path)
         except (GcmsError, OSError) as error:
             return [], f"raw run not readable: {error}"
-        recorded = (record.get("run") or {}).get("sha256")
+        recorded = (record.run or {}).get("sha256")
         digest = run_summary(run).get("sha256")
         if recorded and digest != recorded:
             return [], (f"{path}: SHA-256 {digest} is not the {recorded} recorded by the "
@@ -472,12 +476,12 @@ class _RawComponents:
         rts = [c.rt_s for c in found]
         ri = [None] * len(found)
         extrapolated = [None] * len(found)
-        position = (record.get("retention_calibration") or {}).get("ladder_position")
+        position = (record.retention_calibration or {}).get("ladder_position")
         if rts and self.ladders.get(position):
             indices = RetentionCalibration.from_dict(self.ladders[position]).apply(rts)
             ri = [float(v) if math.isfinite(v) else None for v in indices.retention_index]
             extrapolated = [bool(v) for v in indices.extrapolated]
-        stored = record.get("components", [])
+        stored = [c.to_json() for c in record.components]
         out = []
         for i, c in enumerate(found):
             # the original judgement of the stored component at this apex, if any
