@@ -229,6 +229,26 @@ def user_roles(user_id, roles, reason, key_file, passphrase_env, store_location,
         click.echo(f"user {user_id}: {', '.join(record.roles)}")
 
 
+@user.command("name")
+@click.argument("user_id")
+@click.option("--name", "printed_name", required=True,
+              help="Printed name shown with the user's signatures, e.g. 'Dr A. Smith'.")
+@click.option("--reason", required=True, help="Why (kept in the log).")
+@_key_option(help="Your (an admin's) private key: the entry is signed with it.")
+@_store_options
+@_json_option
+@_guarded
+def user_name(user_id, printed_name, reason, key_file, passphrase_env, store_location, actor,
+              as_json) -> None:
+    """Set USER_ID's printed name (admins only); keys registered before keep theirs."""
+    with _signed_store(key_file, passphrase_env, store_location, actor) as (store, signer):
+        record = store.set_printed_name(user_id, printed_name, reason=reason, key=signer)
+    if as_json:
+        emit_json(record.to_dict())
+    else:
+        click.echo(f"user {user_id}: printed name {record.printed_name}")
+
+
 @user.command("disable")
 @click.argument("user_id")
 @click.option("--reason", required=True, help="Why (kept in the log).")
@@ -647,7 +667,32 @@ def custody_log(case_id, limit, store_location, actor, as_json) -> None:
         proof = (f"  [signed with key {e.proof['key_fingerprint'][:16]}...]"
                  if e.proof else "")
         click.echo(f"#{e.seq:<6} {e.at}  {e.actor:<12} {e.action:<24} "
-                   f"{e.object_id}{where}{_report_facts(e)}{why}{proof}")
+                   f"{e.object_id}{where}{_report_facts(e)}{_review_facts(e)}{why}{proof}")
+
+
+def _one_line(text: str, limit: int | None = None) -> str:
+    """``text`` quoted on one line: invisible and control characters escaped (``\\n``,
+    ``\\x1b``, ``\\u202e``), cut to ``limit`` characters with ``...``."""
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                    for c in text)
+    if limit is not None and len(shown) > limit:
+        shown = shown[:limit].rstrip() + "..."
+    return f"'{shown}'"
+
+
+def _review_facts(entry) -> str:
+    """What a review entry recorded: result, version, outcome, reviewer, comments."""
+    if entry.action != "review.record" or not entry.after:
+        return ""
+    from gcms.custody.decisions import REVIEW_OUTCOMES
+
+    after = entry.after
+    outcome = str(after.get("outcome"))
+    called = {v: k for k, v in REVIEW_OUTCOMES.items()}.get(outcome)  # the screen's word
+    comments = after.get("comments")
+    return (f"  result {after.get('result_id')} v{after.get('result_version')} {outcome}"
+            + (f" ({called})" if called else "") + f" by {after.get('reviewer')}"
+            + (f", comments: {_one_line(str(comments), 80)}" if comments else ""))
 
 
 def _report_facts(entry) -> str:
@@ -1004,7 +1049,8 @@ def key_register(user, public_key, printed_name, key_file, passphrase_env, store
     if as_json:
         emit_json(record.to_dict())
     else:
-        click.echo(f"key {record.key_fingerprint} registered for {user} ({printed_name})")
+        click.echo(f"key {record.key_fingerprint} registered for {user} "
+                   f"({record.printed_name})")
 
 
 @key.command("list")

@@ -9,8 +9,8 @@ rewritten chain) is judged by the same rules as one written through it.
 active user (a ``user`` record). Roles (:data:`ROLES`) decide what a user may do
 (:func:`required_roles`):
 
-* ``admin``: add users, change their roles, disable them; register and revoke keys; sign
-  checkpoints of the chain;
+* ``admin``: add users, change their roles and printed names, disable them; register and
+  revoke keys; sign checkpoints of the chain;
 * ``reviewer``: technical reviews, signatures meaning *reviewed*;
 * ``analyst``: signatures meaning *authored*;
 * ``qa`` or ``admin``: signatures meaning *approved*;
@@ -79,7 +79,7 @@ ROLES: tuple[str, ...] = ("analyst", "reviewer", "qa", "admin")
 
 #: Actions only an admin may take.
 ADMIN_ACTIONS = frozenset({
-    "user.add", "user.roles", "user.disable", "user.enable",
+    "user.add", "user.roles", "user.name", "user.disable", "user.enable",
     "analyst_key.register", "analyst_key.revoke", "checkpoint.sign",
 })
 

@@ -34,6 +34,12 @@ def _enrolled_printed_name(location: Any, user: str, found: Any,
     return stored
 
 
+def _printed_name_text(user_id: str, printed_name: str | None) -> str:
+    if printed_name is None or not printed_name.strip():
+        raise CustodyError(f"user {user_id}: the printed name is empty")
+    return printed_name.strip()
+
+
 class UsersMixin(StoreCore):
     """Enrolling users, changing their roles and status, registering and revoking keys."""
 
@@ -51,17 +57,22 @@ class UsersMixin(StoreCore):
 
     def _change_user(self, user_id: str, action: str, key: SigningKey | None, reason: str,
                      **changes: Any) -> User:
+        with self._writing() as w:
+            return self._change_user_in(w, user_id, action, key, reason, **changes)
+
+    def _change_user_in(self, w: Any, user_id: str, action: str, key: SigningKey | None,
+                        reason: str, **changes: Any) -> User:
         if not reason or not reason.strip():
             raise CustodyError(f"user {user_id}: a change of a user needs a reason")
-        with self._writing() as w:
-            current, seq = self._require(w.conn, "user", None, user_id)
-            updated = record_from_dict("user", {**current.to_dict(), **normalise(changes),
-                                                "version": current.version + 1})
-            if updated.to_dict() == {**current.to_dict(), "version": updated.version}:
-                raise CustodyError(f"user {user_id}: the change changes nothing")
-            if action != "user.roles" or "admin" not in updated.roles:
-                self._keep_an_admin(w.conn, user_id)
-            w.put(action, updated, before=current, supersedes=seq, reason=reason, signer=key)
+        current, seq = self._require(w.conn, "user", None, user_id)
+        updated = record_from_dict("user", {**current.to_dict(), **normalise(changes),
+                                            "version": current.version + 1})
+        if updated.to_dict() == {**current.to_dict(), "version": updated.version}:
+            raise CustodyError(f"user {user_id}: the change changes nothing")
+        if action == "user.disable" or (action == "user.roles"
+                                        and "admin" not in updated.roles):
+            self._keep_an_admin(w.conn, user_id)
+        w.put(action, updated, before=current, supersedes=seq, reason=reason, signer=key)
         return updated
 
     def _keep_an_admin(self, conn: sa.Connection, leaving: str) -> None:
@@ -85,6 +96,16 @@ class UsersMixin(StoreCore):
         """Enable a disabled user again (by an admin)."""
         return self._change_user(user_id, "user.enable", key, reason, status="active")
 
+    def set_printed_name(self, user_id: str, printed_name: str, *, reason: str,
+                         key: SigningKey | None = None) -> User:
+        """Set the printed name of ``user_id`` (by an admin, proven with ``key``).
+
+        The name signatures and decisions show (21 CFR 11.50(a)(1)); keys registered
+        before keep the name they were registered with, so their signatures stay valid.
+        """
+        name = _printed_name_text(user_id, printed_name)
+        return self._change_user(user_id, "user.name", key, reason, printed_name=name)
+
     def user(self, user_id: str) -> User:
         """The current record of one user."""
         with self._transaction(write=False) as conn:
@@ -103,7 +124,8 @@ class UsersMixin(StoreCore):
         admin registering their own first key proves it with that key (pass the unlocked
         :class:`~gcms.custody.keys.SigningKey` as ``public_key``). ``user`` must be
         enrolled; the printed name is the user's (``gcms user add --name``): one given
-        here must be the same, or fills it for a user enrolled without one.
+        here must be the same, or fills it for a user enrolled without one (a
+        ``user.name`` entry after the key's, proven by the same key).
         """
         signer = key
         if isinstance(public_key, SigningKey):
@@ -141,6 +163,12 @@ class UsersMixin(StoreCore):
                 raise CustodyError(f"refused: a key registered for {user} cannot prove its "
                                    f"own registration by {self.actor} (rule: {RULE_KEY_OWNER})")
             w.put("analyst_key.register", record, signer=signer)
+            if not stored_name and printed_name:
+                # the name belongs to the user record: fill it there too, as its own entry
+                # (after the key's, so that an admin's first key can prove it)
+                self._change_user_in(w, user, "user.name", signer,
+                                     f"printed name given with key {record.key_fingerprint[:16]}"
+                                     "...", printed_name=name)
         return record
 
     def revoke_key(self, key_fingerprint: str, *, reason: str,

@@ -106,7 +106,8 @@ COLUMN_FIELDS = ("actor", "action", "object_type", "object_id", "case_id")
 ACTIONS: Mapping[str, Mapping[str, Literal["create", "revise"]]] = {
     "store": {"init": "create"},
     "checkpoint": {"sign": "create"},
-    "user": {"add": "create", "roles": "revise", "disable": "revise", "enable": "revise"},
+    "user": {"add": "create", "roles": "revise", "name": "revise", "disable": "revise",
+             "enable": "revise"},
     "qa_result": {"record": "create"},
     "case": {"open": "create", "correct": "revise"},
     "exhibit": {"receive": "create", "register": "create", "correct": "revise"},
