@@ -94,7 +94,8 @@ def prepare_before(name: str, args: list[str]) -> None:
     if not cold:
         return
     folders = cache_folders(cold)
-    where = sorted({str(folders[g].parent) for g in cold if folders.get(g) is not None})
+    where = sorted({str(folder.parent) for g in cold
+                    if (folder := folders.get(g)) is not None})
     click.echo(f"gcms: preparing the compiled kernels ({', '.join(cold)}): once after "
                f"installation or an upgrade, 10-60 s; cached in {', '.join(where) or '?'}",
                err=True)

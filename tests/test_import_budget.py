@@ -100,3 +100,28 @@ def test_the_noise_fit_solves_as_scipy_optimize_nnls_bit_for_bit():
     assert np.array_equal(nnls(design, target)[0], scipy_nnls(design, target)[0])
     with pytest.raises(ValueError):
         nnls(np.array([[1.0, np.nan]]), np.array([1.0]))
+
+
+def test_the_kernel_check_finds_the_library_a_command_searches_and_its_size(tmp_path):
+    from gcms_cli._kernels import _library_argument, _small_library
+
+    from gcms.library import Library
+    from gcms.library._engine import SMALL_LIBRARY
+
+    assert _library_argument("batch", ["seq.csv", "--library", "lab.h5"]) == "lab.h5"
+    assert _library_argument("identify", ["run.cdf", "--library=lab.h5"]) == "lab.h5"
+    assert _library_argument("library", ["search", "--top", "3", "lab.h5", "q.msp"]) == "lab.h5"
+    assert _library_argument("batch", ["seq.csv", "--out", "x"]) is None
+    small = demo_library_path()
+    assert _small_library(str(small)) is True
+    assert _small_library(None) is False
+    assert _small_library(str(tmp_path / "missing.h5")) is False
+    not_hdf5 = tmp_path / "text.h5"
+    not_hdf5.write_text("not HDF5", encoding="utf-8")
+    assert _small_library(str(not_hdf5)) is False
+    # one entry past SMALL_LIBRARY: searched with the compiled kernels, so prepared
+    demo = Library.open(small)
+    spectra = [demo.spectrum(i) for i in range(len(demo))]
+    large = Library.from_spectra(spectra * (SMALL_LIBRARY // len(spectra) + 1))
+    assert len(large) > SMALL_LIBRARY
+    assert _small_library(str(large.write(tmp_path / "large.h5"))) is False
