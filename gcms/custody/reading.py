@@ -22,9 +22,11 @@ from gcms.custody.records import (
     Review,
     RunRecord,
     Signature,
+    record_from_dict,
 )
-from gcms.custody.schema import audit_log
+from gcms.custody.schema import audit_log, record_tables
 from gcms.custody.schema import chain_head as head_table
+from gcms.errors import CustodyError
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +187,94 @@ class ReadingMixin(StoreCore):
                 "reviews": [r.to_dict() for r in current("review")],
                 "signatures": [s.to_dict() for s in current("signature")],
                 "keys": [k.to_dict() for k in self._records(conn, "analyst_key")],
+                "corrections": corrections,
+                "chain_head": {"seq": int(head.seq), "entry_sha256": head.entry_sha256},
+            }
+
+    def exhibit_file(self, case_id: str, exhibit_id: str | None, *,
+                     result_id: str | None = None) -> dict[str, Any]:
+        """What one exhibit's page shows, read in one snapshot (not the whole case).
+
+        :meth:`case_file`'s shape, limited to that exhibit: its cost does not grow with
+        the case.
+
+        ``results``: the exhibit's results (with ``exhibit_id`` None, the one result
+        ``result_id``, a run of the sequence); ``chosen``: the result ``result_id`` among
+        them, else the last. For the chosen one only: its run, its analysis, its
+        signatures, reviews and corrections; ``related``: the results of its analysis
+        that belong to no exhibit (blanks, standards, calibrators, ladders). Every record
+        read is checked as :meth:`case_file` checks it.
+
+        Raises
+        ------
+        CustodyError
+            The case, the exhibit or (with no exhibit) the result is not in the store.
+        """
+        with self._transaction(write=False) as conn:
+            case, _ = self._require(conn, "case", case_id, case_id)
+            exhibits = []
+            if exhibit_id is None:
+                results = self._records(conn, "result", case_id, result_id=result_id)
+                if not results:
+                    raise CustodyError(f"result {result_id!r} in case {case_id}: "
+                                       "not in the store")
+            else:
+                found = self._current(conn, "exhibit", case_id, exhibit_id)
+                if found is None:  # named without the store's location: a page shows it
+                    raise CustodyError(f"exhibit {exhibit_id!r} in case {case_id}: "
+                                       "not in the store")
+                exhibit = found[0]
+                mine = sorted(self._records(conn, "custody_transfer", case_id,
+                                            exhibit_id=exhibit_id),
+                              key=lambda t: t.transferred_at)
+                exhibits.append({**exhibit.to_dict(), "custody": [t.to_dict() for t in mine],
+                                 "current_holder": mine[-1].to_party if mine
+                                 else exhibit.received_by})
+                results = self._records(conn, "result", case_id, exhibit_id=exhibit_id)
+            chosen = next((r for r in results if r.result_id == result_id),
+                          results[-1] if results else None)
+            runs: list[Record] = []
+            analyses: list[Record] = []
+            related: list[Record] = []
+            signatures: list[Record] = []
+            reviews: list[Record] = []
+            corrections: dict[str, list[dict[str, Any]]] = {}
+            if chosen is not None:
+                if chosen.run_id is not None:
+                    runs = self._records(conn, "run", case_id, run_id=chosen.run_id)
+                if chosen.analysis_id is not None:
+                    analyses = self._records(conn, "analysis", case_id,
+                                             analysis_id=chosen.analysis_id)
+                    table = record_tables["result"]
+                    query = (_latest_query("result", case_id,
+                                           {"analysis_id": chosen.analysis_id})
+                             .where(table.c.exhibit_id.is_(None)))
+                    related = [record_from_dict("result", json.loads(r.content)["after"])
+                               for r in conn.execute(query)]
+                signatures = self._records(conn, "signature", case_id,
+                                           result_id=chosen.result_id)
+                reviews = self._records(conn, "review", case_id, result_id=chosen.result_id)
+                rows = conn.execute(_latest_query("result", case_id,
+                                                  {"result_id": chosen.result_id},
+                                                  all_versions=True))
+                for row in rows:
+                    content = json.loads(row.content)
+                    if content["before"] is not None:
+                        corrections.setdefault(f"result {content['object_id']}", []).append(
+                            {"seq": row.entry_seq, "at": content["at"],
+                             "actor": content["actor"], "reason": content["reason"],
+                             "before": content["before"], "after": content["after"]})
+            head = conn.execute(sa.select(head_table.c.seq, head_table.c.entry_sha256)).one()
+            return {
+                "case": case.to_dict(),
+                "exhibits": exhibits,
+                "results": [r.to_dict() for r in results],
+                "chosen": chosen.to_dict() if chosen is not None else None,
+                "runs": [r.to_dict() for r in runs],
+                "analyses": [a.to_dict() for a in analyses],
+                "related": [r.to_dict() for r in related],
+                "signatures": [s.to_dict() for s in signatures],
+                "reviews": [r.to_dict() for r in reviews],
                 "corrections": corrections,
                 "chain_head": {"seq": int(head.seq), "entry_sha256": head.entry_sha256},
             }

@@ -602,7 +602,8 @@ class _Web:
             os.replace(temporary, path)
             status = made.status.upper()
             unmet = f" (policy needs: {', '.join(made.unmet)})" if made.unmet else ""
-            return f"report {made.model.report_id}: {status}{unmet}, written to {path}"
+            # the file name only: the server's folders are not the browser's business
+            return f"report {made.model.report_id}: {status}{unmet}, file {path.name}"
 
         return await self._write(request, ISSUING_ROLES, act, signed=False)
 

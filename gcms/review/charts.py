@@ -2,8 +2,11 @@
 
 The browser draws them with the ``plotly.min.js`` of the installed ``plotly`` package
 (served by the workstation itself). Traces hold plain lists of numbers; the chromatogram
-keeps every scan (a 2,400-scan run is 2,400 points per trace, which Plotly draws at once),
-and a spectrum is drawn as stems (one line with gaps), not as thousands of bars.
+keeps every scan up to :data:`MAX_TRACE_POINTS` (a 2,400-scan run is 2,400 points per
+trace, which Plotly draws at once, and which a reviewer can zoom into scan by scan); a
+longer trace is thinned for display only by :func:`decimate` (the minimum and maximum of
+each bucket, so no peak apex or valley is lost; the stored run is never changed), and a
+spectrum is drawn as stems (one line with gaps), not as thousands of bars.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["accuracy_figure", "calibration_figure", "chromatogram_figure", "head_to_tail_figure",
-           "integration_figure", "levey_jennings_figure", "series_figure", "stems",
-           "xic_trace"]
+__all__ = ["accuracy_figure", "calibration_figure", "chromatogram_figure", "decimate",
+           "head_to_tail_figure", "integration_figure", "levey_jennings_figure",
+           "series_figure", "stems", "xic_trace"]
 
 #: Colours of the traces (Okabe & Ito 2008 colour-blind-safe palette).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
@@ -23,6 +26,34 @@ PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F
 
 _LAYOUT: dict[str, Any] = {"margin": {"l": 60, "r": 60, "t": 30, "b": 45}, "hovermode": "closest",
            "legend": {"orientation": "h", "y": 1.12}, "template": None}
+
+
+#: Most points one chromatogram trace sends to the browser; longer ones are decimated.
+MAX_TRACE_POINTS = 2500
+
+
+def decimate(x: np.ndarray, y: np.ndarray,
+             max_points: int = MAX_TRACE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` thinned to at most ``max_points`` for drawing: min and max per bucket.
+
+    A trace of ``max_points`` or fewer comes back whole. Otherwise the scans are cut
+    into ``max_points // 2`` buckets of consecutive scans and each bucket keeps the
+    scan of its lowest and of its highest value, in time order (the M4/min-max
+    decimation of Jugel et al., "M4: a visualization-oriented time series data
+    aggregation", Proc. VLDB Endow. 7(10), 2014, without the first/last points): at
+    one bucket per pixel column the line drawn is the same. For display only.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    n = len(y)
+    if n <= max_points:
+        return x, y
+    buckets = max(1, max_points // 2)
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+    starts, ends = edges[:-1], edges[1:]
+    low = np.array([s + int(np.argmin(y[s:e])) for s, e in zip(starts, ends, strict=True)])
+    high = np.array([s + int(np.argmax(y[s:e])) for s, e in zip(starts, ends, strict=True)])
+    keep = np.unique(np.concatenate([low, high]))
+    return x[keep], y[keep]
 
 
 def _titled(title: str) -> dict[str, Any]:
@@ -38,8 +69,9 @@ def _numbers(values: Any, digits: int) -> list[float]:
 def xic_trace(times_min: np.ndarray, intensity: np.ndarray, mz: float,
               colour_index: int = 1) -> dict[str, Any]:
     """One extracted-ion chromatogram trace (m/z ± 0.5), on the right-hand axis."""
+    x, y = decimate(times_min, intensity)
     return {"type": "scatter", "mode": "lines", "name": f"m/z {mz:g}",
-            "x": _numbers(times_min, 4), "y": _numbers(intensity, 1), "yaxis": "y2",
+            "x": _numbers(x, 4), "y": _numbers(y, 1), "yaxis": "y2",
             "line": {"width": 1, "color": PALETTE[colour_index % len(PALETTE)]},
             "meta": {"mz": mz}}
 
@@ -53,9 +85,10 @@ def chromatogram_figure(times_min: np.ndarray, tic: np.ndarray,
     ``components`` are rows with ``rt_min``, ``height`` (or None), ``label`` and
     ``component``; ``labels`` gives the axis titles in the interface language.
     """
+    shown_x, shown_tic = decimate(times_min, tic)
     traces: list[dict[str, Any]] = [
-        {"type": "scatter", "mode": "lines", "name": "TIC", "x": _numbers(times_min, 4),
-         "y": _numbers(tic, 1), "line": {"width": 1, "color": PALETTE[0]}}]
+        {"type": "scatter", "mode": "lines", "name": "TIC", "x": _numbers(shown_x, 4),
+         "y": _numbers(shown_tic, 1), "line": {"width": 1, "color": PALETTE[0]}}]
     for i, (mz, trace) in enumerate(xics.items()):
         traces.append(xic_trace(times_min, trace, mz, i + 1))
     marked = [c for c in components if c.get("rt_min") is not None]

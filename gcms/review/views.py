@@ -1,8 +1,12 @@
 """What each screen shows, gathered from the case store, the results and the run bytes.
 
-Presentation only: every fact comes from a ``gcms`` call (the store's case file, the typed
-results records of :mod:`gcms.results`, the run read by :func:`gcms.io.read`, the
-library the batch used); nothing here judges or changes a result.
+Presentation only: every fact comes from a ``gcms`` call (the exhibit's records read by
+:meth:`CaseStore.exhibit_file`, which reads what the page shows and not the whole case;
+the typed results records of :mod:`gcms.results`, the run read by :func:`gcms.io.read`,
+the library the batch used); nothing here judges or changes a result.
+
+The run's bytes are read and hashed once per process and file version (path, size,
+modification time): a later view of the same file reuses the checked run.
 
 The run shown is the file the store attached, read again from its recorded path; its
 bytes are checked against the SHA-256 the store recorded before the chromatogram is
@@ -207,31 +211,26 @@ def exhibit_view(store: Any, case_id: str, exhibit_id: str | None, *,
     CustodyError
         The case or exhibit is not in the store.
     """
-    from gcms.errors import CustodyError
-
-    case = store.case_file(case_id)
+    case = store.exhibit_file(case_id, exhibit_id, result_id=result_id)
+    mine = case["results"]
     if exhibit_id is None:  # one run of the sequence (a blank, a standard, a ladder)
-        mine = [r for r in case["results"] if r["result_id"] == result_id]
-        if not mine:
-            raise CustodyError(f"result {result_id!r} in case {case_id}: not in the store")
         data = mine[0]["data"]
         exhibit = {"exhibit_id": "", "run_only": True,
                    "description": f"{data.get('type')} {data.get('sample_id') or ''} "
                                   f"({data.get('file_name')})"}
     else:
-        found: dict[str, Any] | None = next(
-            (e for e in case["exhibits"] if e["exhibit_id"] == exhibit_id), None)
-        if found is None:
-            raise CustodyError(f"exhibit {exhibit_id!r} in case {case_id}: not in the store")
-        exhibit = found
-        mine = [r for r in case["results"] if r.get("exhibit_id") == exhibit_id]
+        exhibit = case["exhibits"][0]
     view = ExhibitView(case_id, exhibit, [
         {"result_id": r["result_id"], "version": r["version"], "summary": r.get("summary"),
          "sample": r["data"].get("sample_id"), "file": r["data"].get("file_name"),
          "analysis_id": r.get("analysis_id")} for r in mine])
-    if not mine:
+    chosen = case["chosen"]
+    if chosen is None:
         return view
-    chosen = next((r for r in mine if r["result_id"] == result_id), mine[-1])
+    # the chosen result's analysis: the runs of the sequence its blank, standard and
+    # calibrators come from (read for the chosen result only: see CaseStore.exhibit_file)
+    results = [*mine, *(r for r in case["related"]
+                        if r["result_id"] not in {m["result_id"] for m in mine})]
     view.result = chosen
     view.signatures = [s for s in case["signatures"] if s["result_id"] == chosen["result_id"]]
     view.reviews = [r for r in case["reviews"] if r["result_id"] == chosen["result_id"]]
@@ -271,7 +270,7 @@ def exhibit_view(store: Any, case_id: str, exhibit_id: str | None, *,
     if blank.get("blank_file"):
         view.blank = f"{blank['blank_file']} (#{int(blank.get('blank_position', 0)) + 1})"
         view.blank_result = next(
-            (r["result_id"] for r in case["results"]
+            (r["result_id"] for r in results
              if r.get("analysis_id") == chosen.get("analysis_id")
              and r["data"].get("position") == blank.get("blank_position")), None)
     calibration = record.retention_calibration or record.ladder_calibration or {}
@@ -281,8 +280,8 @@ def exhibit_view(store: Any, case_id: str, exhibit_id: str | None, *,
     analysis = next((a for a in case["analyses"]
                      if a["analysis_id"] == chosen.get("analysis_id")), None)
     if picked is not None:
-        _spectra(view, picked, analysis, case["results"], labels)
-    view.quant_figures[:0] = _calibrations(view.quantities, case["results"],
+        _spectra(view, picked, analysis, results, labels)
+    view.quant_figures[:0] = _calibrations(view.quantities, results,
                                            chosen.get("analysis_id"))
     return view
 

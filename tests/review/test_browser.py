@@ -177,7 +177,9 @@ def test_a_reviewer_reviews_decides_signs_and_issues_in_the_browser(chromium, se
     form = page.locator("#report-form")
     form.locator("select[name=languages]").select_option("ar,en")
     form.locator("button[type=submit]").click()
-    assert "report" in _done(page)
+    issued_message = _done(page)
+    assert "report" in issued_message and ".pdf" in issued_message
+    assert str(recorded.folder) not in issued_message  # the file name, not the server's path
     shot(page, "decisions")
 
     # the QA dashboard of an instrument: tune, Levey-Jennings with Westgard flags, drift
