@@ -6,11 +6,12 @@ import math
 
 import numpy as np
 import pytest
-from .scorer_contract import ScorerContract, random_spectrum
 
 from gcms import Spectrum
 from gcms.library import scores
 from gcms.library.scores import composite_terms, nist_scale
+
+from .scorer_contract import ScorerContract, random_spectrum
 
 
 class TestIdentity(ScorerContract):
