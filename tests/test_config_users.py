@@ -132,7 +132,6 @@ def test_the_cli_takes_passphrases_from_the_variable_named(monkeypatch):
 def test_batch_case_without_a_store_is_refused_when_gcms_store_is_unset_or_empty(
         monkeypatch, value):
     import click
-
     from gcms_cli.custody import batch_steps
 
     if value is None:
