@@ -60,17 +60,41 @@ def test_spreadsheet_safe_quotes_triggers_and_keeps_numbers():
 def _record(position: int, sample_id: str, *, case_id: str, exhibit_id: str,
             substance: str = "Methamphetamine") -> dict:
     component = {"component": 1, "rt_s": 252.5, "rt_min": 4.2083, "retention_index": 1232.1,
-                 "ri_extrapolated": False, "model_mz": 58, "snr": 812.0, "purity": 0.97,
-                 "area": 1.5e6, "substance": substance, "verdict": "identified",
-                 "match_factor": 912, "reverse_match_factor": 930,
+                 "ri_extrapolated": False, "scan": 505, "model_mz": 58, "snr": 812.0,
+                 "purity": 0.97, "area": 1.5e6, "height": 2.0e5, "width_s": 3.1,
+                 "substance": substance, "verdict": "identified", "alternatives": [],
+                 "notes": [], "match_factor": 912, "reverse_match_factor": 930,
                  "retention_source": "ladder", "delta_rt_s": -0.06, "delta_ri": -3.5,
                  "failed": [], "warnings": ["=cmd|' /C calc'!A0 saturated"]}
+    finding = {"substance": substance, "verdict": "identified", "component": 1,
+               "rt_s": 252.5, "retention_index": 1232.1, "match_factor": 912,
+               "reverse_match_factor": 930, "retention_source": "ladder",
+               "delta_rt_s": -0.06, "delta_ri": -3.5, "techniques": [], "failed": [],
+               "evidence": "library search", "in_scope": True, "controlled": [],
+               "found_by": "search"}
     return {"position": position, "file": f"/runs/{position}.cdf",
             "file_name": f"{position}.cdf", "type": "sample", "sample_id": sample_id,
-            "case_id": case_id, "exhibit_id": exhibit_id, "status": "ok", "problem": None,
-            "findings": {"identified": [{"substance": substance}], "inconclusive": [],
-                         "notes": []},
+            "case_id": case_id, "exhibit_id": exhibit_id, "reference_substances": [],
+            "concentration": None, "unit": None, "amount": None, "amount_unit": None,
+            "volume_ml": None, "dilution": None, "status": "ok", "problem": None,
+            "findings": {"identified": [finding], "inconclusive": [], "conclusion": [],
+                         "out_of_scope": [], "notes": []},
             "components": [component], "problems": ["@risk noted"]}
+
+
+def _document(records: list[dict]) -> dict:
+    """The envelope of a batch's results document around ``records`` (the writer checks it)."""
+    from gcms import __version__
+    from gcms.results import FORMAT, FORMAT_VERSION
+
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "gcms_version": __version__,
+            "created_utc": "2026-01-01T00:00:00Z",
+            "sequence": {"path": "/runs/sequence.csv", "sha256": "0" * 64,
+                         "n_runs": len(records)},
+            "library": {"path": "/lib.h5", "title": "test", "content_sha256": "0" * 64,
+                        "identity_sha256": "0" * 64, "n_entries": 1},
+            "criteria": {}, "settings": {}, "steps": [], "runs": records, "exhibits": [],
+            "failed": [], "sequence_notes": [], "step_failures": []}
 
 
 def test_batch_summary_and_run_tables_are_neutralised(tmp_path):
@@ -80,7 +104,7 @@ def test_batch_summary_and_run_tables_are_neutralised(tmp_path):
     records += [_record(i + 1, value, case_id=value, exhibit_id=value,
                         substance="-" + "Phentermine" if i == 0 else "Amphetamine")
                 for i, value in enumerate(MORE_HOSTILE)]
-    write_outputs(tmp_path, {"runs": records})
+    write_outputs(tmp_path, _document(records))
     summary = assert_no_formula((tmp_path / "summary.csv").read_text(encoding="utf-8"))
     header, rows = summary[0], summary[1:]
     first = dict(zip(header, rows[0], strict=True))
