@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from gcms.custody import CaseStore
 
 from .conftest import memory_key
@@ -33,6 +35,7 @@ def _seed(key) -> str:
                                       serialization.NoEncryption()).hex()
 
 
+@pytest.mark.slow
 def test_concurrent_reviewers_lose_no_decision(postgres_server, tmp_path, record_property):
     location = postgres_server.new_database()
     admin = memory_key()

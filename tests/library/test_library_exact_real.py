@@ -55,6 +55,7 @@ def real():
     return library, queries
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("settings", [
     {}, {"min_match_factor": 600}, {"min_match_factor": 700}, {"rank_by": "similarity"},
     {"rank_by": "reverse"},
