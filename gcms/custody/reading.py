@@ -169,14 +169,7 @@ class ReadingMixin(StoreCore):
             corrections: dict[str, list[dict[str, Any]]] = {}
             for object_type in CORRECTABLE:
                 rows = conn.execute(_latest_query(object_type, case_id, {}, all_versions=True))
-                for row in rows:
-                    content = json.loads(row.content)
-                    if content["before"] is not None:
-                        corrections.setdefault(
-                            f"{object_type} {content['object_id']}", []).append(
-                            {"seq": row.entry_seq, "at": content["at"],
-                             "actor": content["actor"], "reason": content["reason"],
-                             "before": content["before"], "after": content["after"]})
+                _add_corrections(corrections, object_type, rows)
             head = conn.execute(sa.select(head_table.c.seq, head_table.c.entry_sha256)).one()
             return {
                 "case": case.to_dict(),
@@ -257,13 +250,7 @@ class ReadingMixin(StoreCore):
                 rows = conn.execute(_latest_query("result", case_id,
                                                   {"result_id": chosen.result_id},
                                                   all_versions=True))
-                for row in rows:
-                    content = json.loads(row.content)
-                    if content["before"] is not None:
-                        corrections.setdefault(f"result {content['object_id']}", []).append(
-                            {"seq": row.entry_seq, "at": content["at"],
-                             "actor": content["actor"], "reason": content["reason"],
-                             "before": content["before"], "after": content["after"]})
+                _add_corrections(corrections, "result", rows)
             head = conn.execute(sa.select(head_table.c.seq, head_table.c.entry_sha256)).one()
             return {
                 "case": case.to_dict(),
@@ -278,3 +265,18 @@ class ReadingMixin(StoreCore):
                 "corrections": corrections,
                 "chain_head": {"seq": int(head.seq), "entry_sha256": head.entry_sha256},
             }
+
+
+def _add_corrections(corrections: dict[str, list[dict[str, Any]]], object_type: str,
+                     rows: Any) -> None:
+    """Add each corrected version among audit ``rows`` of ``object_type`` to ``corrections``.
+
+    Keyed ``"<type> <id>"``; each entry says who changed what, when and why.
+    """
+    for row in rows:
+        content = json.loads(row.content)
+        if content["before"] is not None:
+            corrections.setdefault(f"{object_type} {content['object_id']}", []).append(
+                {"seq": row.entry_seq, "at": content["at"], "actor": content["actor"],
+                 "reason": content["reason"], "before": content["before"],
+                 "after": content["after"]})
