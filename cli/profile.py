@@ -20,7 +20,10 @@ METHOD_HELP = ("Profiling method: a TOML file, or a shipped one by name "
 def _method(name: str):
     from gcms.profiling.method import find_profiling_method
 
-    return find_profiling_method(name)
+    method = find_profiling_method(name)
+    if method.caution:
+        click.echo(f"caution ({method.name}): {method.caution}", err=True)
+    return method
 
 
 def _store_options(function):

@@ -162,6 +162,7 @@ class _Header:
     description: str = ""
     source: str = ""
     licence: str = ""
+    caution: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +191,9 @@ class ProfilingMethod:
     description: str = ""
     source: str = ""
     licence: str = ""
+    # what the method's authors have not validated (e.g. retention indices to be set from
+    # the lab's own standards): the command line prints it with every use of the method
+    caution: str = ""
     path: str | None = None
     sha256: str | None = None
 
@@ -218,7 +222,7 @@ class ProfilingMethod:
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {**self.identity(), "drug": self.drug, "description": self.description,
-                "source": self.source, "licence": self.licence,
+                "source": self.source, "licence": self.licence, "caution": self.caution,
                 "profile": self.profile.to_dict(), "integration": self.integration.to_dict(),
                 "saturation_counts": self.saturation_counts,
                 "targets": [t.to_dict() for t in self.targets]}
@@ -263,7 +267,7 @@ def parse_profiling_method(document: dict[str, Any], *, source: str = "<method>"
         name=head.name.strip(), drug=head.drug, targets=parsed.target, profile=parsed.profile,
         integration=parsed.integration, saturation_counts=parsed.saturation_counts,
         version=head.version, description=head.description, source=head.source,
-        licence=head.licence, path=source, sha256=sha256)
+        licence=head.licence, caution=head.caution.strip(), path=source, sha256=sha256)
 
 
 def load_profiling_method(path: str | Path) -> ProfilingMethod:

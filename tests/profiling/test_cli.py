@@ -157,3 +157,16 @@ def test_bad_input_is_one_error_line(tmp_path, runs):
     result = gcms("profile", "search", "PRX", "--method", "cocaine", "--store",
                   tmp_path / "nothing")
     assert result.exit_code == 2 and "no case store here" in result.output
+
+
+def test_a_template_method_says_so_with_every_use(runs):
+    # the ATS/Captagon method's RIs and ions are the authors' approximations: every command
+    # using it says so on stderr; the cocaine method (a lab's published table) says nothing
+    ats = find_profiling_method("ats-captagon")
+    assert "approximations" in ats.caution and ats.to_dict()["caution"] == ats.caution
+    assert find_profiling_method("cocaine").caution == ""
+    template = gcms("profile", "measure", runs["A1"], "--method", "ats-captagon")
+    assert "caution (ats-captagon): Template" in template.stderr
+    published = gcms("profile", "measure", runs["A1"], "--method", "cocaine")
+    assert published.exit_code == 0, published.output
+    assert "caution" not in published.stderr
